@@ -1,0 +1,89 @@
+"""From a fitted W to gene modules and moonlighting genes.
+
+W is first put in columns that sum to one (each module a distribution over genes), then
+each row is normalized to sum to one: ``W_norm[i, r]`` is the share of gene i's loading
+that sits in module r. A gene is a member of every module where that share exceeds the
+threshold (and always of its top module), so a gene shared by two modules has two rows
+in the membership table; a gene in two or more modules is *moonlighting*.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["normalize_columns", "normalize_rows", "call_memberships", "moonlighting_genes",
+           "module_sizes"]
+
+MEMBERSHIP_COLUMNS = ["gene", "module", "weight"]
+MOONLIGHTING_COLUMNS = ["gene", "n_modules", "modules", "weights"]
+
+
+def normalize_columns(W: pd.DataFrame) -> pd.DataFrame:
+    """W with every column summing to one (module r as a distribution over genes)."""
+    return W / W.sum(axis=0)
+
+
+def normalize_rows(W: pd.DataFrame) -> pd.DataFrame:
+    """Row-normalize column-normalized W: each gene's loading split across modules.
+
+    Columns are normalized first, so the result does not depend on how the scale was
+    split between W and H.
+    """
+    Wc = normalize_columns(W)
+    return Wc.div(Wc.sum(axis=1), axis=0)
+
+
+def call_memberships(W_normalized: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Gene-to-module memberships from row-normalized W.
+
+    Parameters
+    ----------
+    W_normalized : DataFrame (genes x modules)
+        Rows summing to one, from :func:`normalize_rows`.
+    threshold : float
+        A gene belongs to each module whose weight is strictly above this (in [0, 1)).
+        Its top module always counts, so every gene has at least one.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``gene``, ``module``, ``weight``: one row per membership, genes in table
+        order and, within a gene, modules by decreasing weight.
+    """
+    if not 0 <= threshold < 1:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    values = W_normalized.to_numpy()
+    member = values > threshold
+    member[np.arange(len(values)), values.argmax(axis=1)] = True
+    long = W_normalized.rename_axis(index="gene", columns="module").stack().rename("weight")
+    long = long[member.ravel()].reset_index()
+    long["gene_order"] = pd.Categorical(long["gene"], categories=W_normalized.index).codes
+    long = long.sort_values(["gene_order", "weight"], ascending=[True, False], kind="stable")
+    return long[MEMBERSHIP_COLUMNS].reset_index(drop=True)
+
+
+def moonlighting_genes(memberships: pd.DataFrame) -> pd.DataFrame:
+    """Genes with two or more memberships, one row each.
+
+    Returns columns ``gene``, ``n_modules``, ``modules`` and ``weights`` (comma-separated,
+    by decreasing weight); an empty table with these columns when there are none.
+    """
+    counts = memberships.groupby("gene", sort=False)["module"].transform("size")
+    multi = memberships[counts >= 2]
+    if multi.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MOONLIGHTING_COLUMNS})
+    grouped = multi.groupby("gene", sort=False)
+    return pd.DataFrame(
+        {
+            "gene": list(grouped.groups),
+            "n_modules": grouped.size().to_numpy(),
+            "modules": grouped["module"].agg(",".join).to_numpy(),
+            "weights": grouped["weight"].agg(lambda w: ",".join(f"{x:.4f}" for x in w)).to_numpy(),
+        }
+    )
+
+
+def module_sizes(memberships: pd.DataFrame, modules: list[str]) -> pd.Series:
+    """Number of member genes per module (moonlighting genes count in each of theirs)."""
+    return memberships["module"].value_counts().reindex(modules, fill_value=0).rename("n_genes")

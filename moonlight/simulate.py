@@ -1,0 +1,178 @@
+"""The generative model behind Poisson NMF, to make data with a known answer.
+
+* Genes are split into R modules whose sizes are drawn uniformly from
+  ``module_size = (lo, hi)`` under the constraint that they add up to N.
+* ``n_moonlighting`` genes are also added to a second module, chosen at random
+  among the others.
+* Column r of W is a Dirichlet(``w_concentration``) distribution over the genes in
+  module r and zero elsewhere, so every column sums to one. A moonlighting gene is
+  only visible as one if it carries real weight in both modules: W is redrawn until
+  each moonlighting gene's smaller row-normalized weight is at least
+  ``moonlighting_min_share`` (0 accepts the first draw, i.e. plain Dirichlet; with
+  Dirichlet(1) about one planted gene in five otherwise sits below 0.1 in one of its
+  two modules and cannot be told from a single-module gene).
+* Column j of H is Dirichlet(``h_concentration``) over the R modules.
+* Sample j has read depth ``C_j ~ Uniform(depth)`` and
+  ``V_ij ~ Poisson(C_j (W H)_ij)``; since WH's columns sum to one,
+  ``E[sum_i V_ij] = C_j``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+__all__ = ["Simulation", "simulate", "sample_module_sizes"]
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A simulated data set and the truth it was drawn from.
+
+    Attributes
+    ----------
+    counts : DataFrame (N genes x M samples) of int64
+        The observed count matrix V.
+    W : DataFrame (N x R)
+        True gene loadings; columns sum to one.
+    H : DataFrame (R x M)
+        True module mixtures per sample; columns sum to one.
+    depth : Series (M,)
+        Read depth C_j of each sample.
+    membership : DataFrame (N x R) of bool
+        True where a gene belongs to a module.
+    """
+
+    counts: pd.DataFrame
+    W: pd.DataFrame
+    H: pd.DataFrame
+    depth: pd.Series
+    membership: pd.DataFrame
+
+    @property
+    def moonlighting(self) -> list[str]:
+        """Genes planted in two (or more) modules."""
+        return list(self.membership.index[self.membership.sum(axis=1) >= 2])
+
+
+def sample_module_sizes(
+    n_genes: int,
+    n_modules: int,
+    size_range: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    max_tries: int = 10_000,
+) -> NDArray[np.int64]:
+    """Draw R module sizes in ``[lo, hi]`` that add up to ``n_genes``.
+
+    Each gene above the minimum ``R * lo`` goes to a module uniformly at random; draws
+    with a module above ``hi`` are rejected.
+    """
+    lo, hi = size_range
+    if not 1 <= lo <= hi:
+        raise ValueError(f"module_size must satisfy 1 <= lo <= hi, got {size_range}")
+    if not n_modules * lo <= n_genes <= n_modules * hi:
+        raise ValueError(
+            f"{n_genes} genes cannot be split into {n_modules} modules of {lo}..{hi} genes "
+            f"(need {n_modules * lo} <= n_genes <= {n_modules * hi})"
+        )
+    extra = n_genes - n_modules * lo
+    for _ in range(max_tries):
+        sizes = lo + rng.multinomial(extra, np.full(n_modules, 1.0 / n_modules))
+        if sizes.max() <= hi:
+            return sizes.astype(np.int64)
+    raise RuntimeError(
+        f"could not draw {n_modules} module sizes in {lo}..{hi} summing to {n_genes} "
+        f"in {max_tries} tries; widen module_size"
+    )
+
+
+def _draw_loadings(
+    membership: NDArray[np.bool_],
+    moonlighters: NDArray[np.int64],
+    concentration: float,
+    min_share: float,
+    rng: np.random.Generator,
+    *,
+    max_tries: int = 10_000,
+) -> NDArray[np.float64]:
+    """W with Dirichlet columns over each module's members, redrawn until every
+    moonlighting gene's smaller row-normalized weight is at least ``min_share``."""
+    for _ in range(max_tries):
+        # Dirichlet over each column's members = independent Gammas normalized per column.
+        W = rng.gamma(concentration, size=membership.shape) * membership
+        W /= W.sum(axis=0)
+        rows = W[moonlighters]
+        smaller = np.sort(rows, axis=1)[:, -2] / rows.sum(axis=1)
+        if (smaller >= min_share).all():
+            return W
+    raise RuntimeError(
+        f"no draw of W in {max_tries} tries gave every moonlighting gene a share of at "
+        f"least {min_share}; lower moonlighting_min_share"
+    )
+
+
+def simulate(
+    *,
+    n_genes: int = 100,
+    n_samples: int = 60,
+    n_modules: int = 4,
+    module_size: tuple[int, int] = (10, 40),
+    n_moonlighting: int = 3,
+    moonlighting_min_share: float = 0.2,
+    w_concentration: float = 1.0,
+    h_concentration: float = 1.0,
+    depth: tuple[float, float] = (90_000, 110_000),
+    seed: int = 0,
+) -> Simulation:
+    """Simulate counts ``V ~ Poisson(C * W H)`` with planted modules and moonlighting genes.
+
+    Parameters are those of the module docstring; every draw comes from
+    ``numpy.random.default_rng(seed)``, so a seed fixes the data set byte for byte.
+    """
+    if n_modules < 2 and n_moonlighting > 0:
+        raise ValueError("moonlighting genes need at least two modules")
+    if not 0 <= n_moonlighting <= n_genes:
+        raise ValueError(f"n_moonlighting must be in 0..{n_genes}, got {n_moonlighting}")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be positive, got {n_samples}")
+    if not 0 < depth[0] <= depth[1]:
+        raise ValueError(f"depth must satisfy 0 < low <= high, got {depth}")
+    if not 0 <= moonlighting_min_share <= 0.5:
+        raise ValueError(
+            f"moonlighting_min_share must be in [0, 0.5], got {moonlighting_min_share}"
+        )
+    if w_concentration <= 0 or h_concentration <= 0:
+        raise ValueError("Dirichlet concentrations must be positive")
+    rng = np.random.default_rng(seed)
+
+    sizes = sample_module_sizes(n_genes, n_modules, module_size, rng)
+    primary = rng.permutation(np.repeat(np.arange(n_modules), sizes))
+    membership = np.zeros((n_genes, n_modules), dtype=bool)
+    membership[np.arange(n_genes), primary] = True
+    moonlighters = rng.choice(n_genes, size=n_moonlighting, replace=False)
+    # A second module uniformly among the other R - 1: shift the primary by 1..R-1.
+    second = (primary[moonlighters] + rng.integers(1, n_modules, size=n_moonlighting)) % max(
+        n_modules, 1
+    )
+    membership[moonlighters, second] = True
+
+    W = _draw_loadings(membership, moonlighters, w_concentration, moonlighting_min_share, rng)
+    H = rng.dirichlet(np.full(n_modules, h_concentration), size=n_samples).T
+    C = rng.uniform(depth[0], depth[1], size=n_samples)
+    V = rng.poisson(C * (W @ H))
+
+    width = len(str(n_genes))
+    genes = [f"gene{i + 1:0{width}d}" for i in range(n_genes)]
+    samples = [f"sample{j + 1:0{len(str(n_samples))}d}" for j in range(n_samples)]
+    modules = [f"M{r + 1}" for r in range(n_modules)]
+    return Simulation(
+        counts=pd.DataFrame(V.astype(np.int64), index=genes, columns=samples),
+        W=pd.DataFrame(W, index=genes, columns=modules),
+        H=pd.DataFrame(H, index=modules, columns=samples),
+        depth=pd.Series(C, index=samples, name="depth"),
+        membership=pd.DataFrame(membership, index=genes, columns=modules),
+    )
