@@ -1,0 +1,38 @@
+# moonlight: gene modules and moonlighting genes by Poisson NMF.
+#
+# simulate / prepare_table -> fit (data set x rank) -> gather_logliks -> select_rank
+#   -> call_modules -> recovery (simulated data) -> summary
+# Every parameter comes from config.yaml (checked against schemas/config.schema.yaml);
+# every computation lives in the moonlight package, called by the scripts in scripts/.
+
+from snakemake.utils import min_version
+
+min_version("8.10")
+
+
+configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/fit.smk"
+include: "rules/modules.smk"
+
+
+localrules:
+    all,
+    gather_logliks,
+    select_rank,
+    call_modules,
+    recovery,
+    summary,
+
+
+rule all:
+    default_target: True
+    input:
+        [f for dataset in DATASETS for f in dataset_outputs(dataset)],
+        "results/summary.tsv",

@@ -1,0 +1,39 @@
+# Data sets: simulated from the generative model, or read from a user's count table.
+
+
+rule simulate:
+    output:
+        counts="results/sim{seed}/counts.tsv",
+        W="results/sim{seed}/truth/W.tsv",
+        H="results/sim{seed}/truth/H.tsv",
+        membership="results/sim{seed}/truth/membership.tsv",
+        depth="results/sim{seed}/truth/depth.tsv",
+    log:
+        "results/logs/simulate/sim{seed}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        simulation={k: v for k, v in SIM.items() if k != "seeds"},
+    message:
+        "Simulating data set sim{wildcards.seed}"
+    script:
+        "../scripts/simulate.py"
+
+
+rule prepare_table:
+    input:
+        real_table,
+    output:
+        counts="results/{name}/counts.tsv",
+    log:
+        "results/logs/prepare_table/{name}.log",
+    wildcard_constraints:
+        name=_alternatives(REAL_DATASETS),
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        ranks=RANKS,
+    message:
+        "Reading and checking count table {input}"
+    script:
+        "../scripts/prepare_table.py"

@@ -1,0 +1,93 @@
+# Modules and moonlighting genes at the selected rank; recovery of simulated truth.
+
+
+rule call_modules:
+    input:
+        unpack(rank_fits),
+        selection="results/{dataset}/rank_selection.tsv",
+    output:
+        W="results/{dataset}/W.tsv",
+        H="results/{dataset}/H.tsv",
+        W_normalized="results/{dataset}/W_normalized.tsv",
+        modules=report(
+            "results/{dataset}/modules.tsv",
+            caption="../report/modules.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "module memberships"},
+        ),
+        moonlighting=report(
+            "results/{dataset}/moonlighting.tsv",
+            caption="../report/moonlighting.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "moonlighting genes"},
+        ),
+        histogram=report(
+            "results/{dataset}/W_histogram.png",
+            caption="../report/W_histogram.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "W histogram"},
+        ),
+        heatmap=report(
+            "results/{dataset}/W_heatmap.png",
+            caption="../report/W_heatmap.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "W heat map"},
+        ),
+    log:
+        "results/logs/call_modules/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        threshold=config["modules"]["threshold"],
+    message:
+        "Calling modules and moonlighting genes of {wildcards.dataset}"
+    script:
+        "../scripts/call_modules.py"
+
+
+rule recovery:
+    input:
+        truth_W="results/{dataset}/truth/W.tsv",
+        truth_membership="results/{dataset}/truth/membership.tsv",
+        W="results/{dataset}/W.tsv",
+        modules="results/{dataset}/modules.tsv",
+        moonlighting="results/{dataset}/moonlighting.tsv",
+    output:
+        summary=report(
+            "results/{dataset}/recovery.tsv",
+            caption="../report/recovery.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "recovery of the truth"},
+        ),
+        matching="results/{dataset}/module_matching.tsv",
+    log:
+        "results/logs/recovery/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    message:
+        "Comparing {wildcards.dataset} with its planted truth"
+    script:
+        "../scripts/recovery.py"
+
+
+rule summary:
+    input:
+        unpack(summary_inputs),
+    output:
+        report(
+            "results/summary.tsv",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"figure": "summary across data sets"},
+        ),
+    log:
+        "results/logs/summary.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        datasets=DATASETS,
+        simulated=SIM_DATASETS,
+    message:
+        "Summarizing {params.datasets}"
+    script:
+        "../scripts/summary.py"

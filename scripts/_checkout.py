@@ -1,0 +1,12 @@
+"""Put this checkout's ``moonlight`` package first on ``sys.path``.
+
+Rule scripts import it before the package, so a job runs the library of the workflow it
+belongs to, whether or not (or whichever version of) moonlight is installed.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)

@@ -1,0 +1,18 @@
+"""Rule fit: Poisson NMF of one data set at one rank, best of several restarts."""
+
+import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
+
+from threadpoolctl import threadpool_limits
+
+from moonlight import fit_nmf, read_tsv, write_tsv
+from moonlight.runlog import log_to
+
+with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
+    counts = read_tsv(snakemake.input.counts)
+    rank = int(snakemake.wildcards.rank)
+    fit = fit_nmf(counts, rank, restarts=snakemake.params.restarts, **snakemake.params.fit)
+    log.info("R=%d: best log L %.4f (restart %d); %d of %d restarts converged",
+             rank, fit.loglik, fit.best_restart, fit.converged.sum(), len(fit.converged))
+    write_tsv(fit.W_frame().rename_axis("gene"), snakemake.output.W)
+    write_tsv(fit.H_frame().rename_axis("module"), snakemake.output.H)
+    write_tsv(fit.restarts_frame().assign(rank=rank), snakemake.output.restarts, index=False)
