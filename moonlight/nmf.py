@@ -1,16 +1,31 @@
 """Poisson NMF: fit ``V ~ Poisson(W H)`` by maximum likelihood.
 
 Maximizing the Poisson log likelihood is minimizing the generalized Kullback-Leibler
-divergence D(V || WH). Lee & Seung's multiplicative updates (2001) do this while keeping
-W and H non-negative, and never decrease the likelihood::
+divergence D(V || WH). Two engines:
 
-    H_rj <- H_rj * sum_i W_ir V_ij / (WH)_ij  /  sum_i W_ir
-    W_ir <- W_ir * sum_j H_rj V_ij / (WH)_ij  /  sum_j H_rj
+``method="ccd"`` (default)
+    Cyclic coordinate descent with a safeguarded Newton step per entry (Hsieh & Dhillon
+    2011; Hien & Gillis 2021), compiled with numba (:mod:`moonlight._kernels`). The
+    product WH is kept in memory and updated in place after every accepted step; each
+    1-D step is accepted only when the exact 1-D objective did not increase, so the
+    likelihood never decreases. Entries are floored at ``EPS`` (never frozen at 0), so
+    an entry that touched the floor can grow again. Restarts run one after another,
+    so memory is that of one restart: V, WH and O(M + N R + R M) scratch.
 
-All restarts of one rank run together as stacked 3-D arrays (restart, ., .), so small
-tables pay numpy's per-call overhead once per iteration rather than once per restart.
-Each restart draws its start from its own child of ``SeedSequence(seed)``, so a restart's
-result does not depend on how many others run beside it.
+``method="mu"``
+    Lee & Seung's multiplicative updates (2001), the plain reference::
+
+        H_rj <- H_rj * sum_i W_ir V_ij / (WH)_ij  /  sum_i W_ir
+        W_ir <- W_ir * sum_j H_rj V_ij / (WH)_ij  /  sum_j H_rj
+
+    Restarts run together as stacked 3-D arrays (restart, ., .), so small tables pay
+    numpy's per-call overhead once per iteration rather than once per restart. On big
+    tables the stack is cut into chunks that keep the stacked N x M temporaries under
+    ``MU_MEMORY_BUDGET`` bytes; restarts do not interact, so chunking does not change
+    results.
+
+Each restart draws its start from its own child of ``SeedSequence(seed)``, so a
+restart's result does not depend on how many others run beside it.
 """
 
 from __future__ import annotations
@@ -21,19 +36,41 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 from scipy.special import xlogy
 
+from . import _kernels
 from .likelihood import log_factorial_sum
 
 __all__ = ["NMFResult", "fit_nmf", "normalize_factors", "METHODS"]
 
-Method = Literal["mu"]
-METHODS: tuple[str, ...] = ("mu",)
+Method = Literal["ccd", "mu"]
+METHODS: tuple[str, ...] = ("ccd", "mu")
+DEFAULT_METHOD: str = "ccd"
 
 #: Floor applied to every factor entry after an update. Multiplicative updates can never
 #: move an entry away from exactly zero; a tiny positive floor lets it recover.
 EPS = 1e-16
+
+#: Iterations between convergence checks when ``check_every`` is not given. A check
+#: costs about one product WH; one CCD sweep costs several, one MU iteration two.
+DEFAULT_CHECK_EVERY: dict[str, int] = {"ccd": 1, "mu": 10}
+
+#: Newton iterations per coordinate in one CCD sweep (more cost more per sweep).
+CCD_MAX_INNER = 2
+
+#: Extrapolation after each CCD sweep (Ang & Gillis 2019 style, with acceptance test):
+#: Z = X + beta (X - X_prev) replaces X only when it raises log L; beta grows on
+#: success and shrinks on failure.
+CCD_EXTRAPOLATE = True
+CCD_BETA_START = 0.5
+CCD_BETA_GROW = 1.5
+CCD_BETA_SHRINK = 0.5
+CCD_BETA_MIN = 0.05
+CCD_BETA_MAX = 64.0
+
+#: Bytes of stacked (restart, N, M) temporaries the MU engine may hold at once.
+MU_MEMORY_BUDGET = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -51,18 +88,22 @@ class NMFResult:
     logliks : ndarray of shape (restarts,)
         Final log likelihood of every restart, in restart order.
     n_iter : ndarray of shape (restarts,)
-        Iterations each restart ran.
+        Iterations each restart ran (CCD: full sweeps over W and H).
     converged : ndarray of shape (restarts,)
         True where the restart stopped on the tolerance rather than the iteration cap.
     best_restart : int
         Index of the restart kept as W and H.
     trace : DataFrame
         One row per convergence check: ``restart``, ``iteration``, ``seconds`` (wall time
-        since the fit began) and ``loglik``.
+        since the fit began) and ``loglik``; rows sorted by restart, then iteration.
     method : str
         The algorithm used.
     gene_names, sample_names : list of str, optional
         Row and column labels when V was a DataFrame.
+    kkt : ndarray of shape (restarts,), optional
+        Largest scaled KKT violation of every restart's final factors (see
+        :func:`moonlight._kernels.kkt_violation`): 0 at a stationary point. A small
+        relative change of log L alone is not evidence of convergence; this is.
     """
 
     W: NDArray[np.float64]
@@ -76,6 +117,7 @@ class NMFResult:
     method: str
     gene_names: list[str] | None = field(default=None)
     sample_names: list[str] | None = field(default=None)
+    kkt: NDArray[np.float64] | None = field(default=None)
 
     @property
     def rank(self) -> int:
@@ -95,8 +137,10 @@ class NMFResult:
         return pd.DataFrame(self.H, index=self.module_labels(), columns=self.sample_names)
 
     def restarts_frame(self) -> pd.DataFrame:
-        """One row per restart: ``restart``, ``loglik``, ``n_iter``, ``converged``, ``best``."""
+        """One row per restart: ``restart``, ``loglik``, ``n_iter``, ``converged``, ``best``,
+        ``kkt``."""
         n = len(self.logliks)
+        kkt = self.kkt if self.kkt is not None else np.full(n, np.nan)
         return pd.DataFrame(
             {
                 "restart": np.arange(n),
@@ -104,6 +148,7 @@ class NMFResult:
                 "n_iter": self.n_iter,
                 "converged": self.converged,
                 "best": np.arange(n) == self.best_restart,
+                "kkt": kkt,
             }
         )
 
@@ -159,29 +204,40 @@ def _validate(V: ArrayLike, rank: int, restarts: int, tol: float, max_iter: int,
     return V
 
 
-def _initial_factors(
-    V: NDArray[np.float64], rank: int, restarts: int, seed: int
+def _initial_factor(
+    column_totals: NDArray[np.float64], n_genes: int, rank: int, child: np.random.SeedSequence
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Random starts, one independent stream per restart.
+    """Random start of one restart from its own seed stream.
 
     W columns are uniform random then normalized to sum to one; H is uniform random scaled
     so each sample's expected total matches its observed total on average.
     """
-    n_genes, n_samples = V.shape
-    column_totals = V.sum(axis=0)
-    W = np.empty((restarts, n_genes, rank))
-    H = np.empty((restarts, rank, n_samples))
-    for k, child in enumerate(np.random.SeedSequence(seed).spawn(restarts)):
-        rng = np.random.default_rng(child)
-        w = rng.random((n_genes, rank))
-        W[k] = w / w.sum(axis=0)
-        H[k] = rng.random((rank, n_samples)) * (2.0 * column_totals / rank)
+    rng = np.random.default_rng(child)
+    w = rng.random((n_genes, rank))
+    W = w / w.sum(axis=0)
+    H = rng.random((rank, column_totals.size)) * (2.0 * column_totals / rank)
     return W, H
 
 
-def _multiplicative_update(
-    V: NDArray[np.float64], W: NDArray[np.float64], H: NDArray[np.float64]
-) -> None:
+def _initial_factors(
+    V: NDArray[np.float64], rank: int, restarts: int, seed: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Random starts of all restarts, stacked: W (K, N, R) and H (K, R, M)."""
+    n_genes, n_samples = V.shape
+    column_totals = V.sum(axis=0, dtype=np.float64)
+    W = np.empty((restarts, n_genes, rank))
+    H = np.empty((restarts, rank, n_samples))
+    for k, child in enumerate(np.random.SeedSequence(seed).spawn(restarts)):
+        W[k], H[k] = _initial_factor(column_totals, n_genes, rank, child)
+    return W, H
+
+
+# ----------------------------------------------------------------------------------------
+# Multiplicative updates (reference engine)
+# ----------------------------------------------------------------------------------------
+
+
+def _multiplicative_update(V: NDArray, W: NDArray, H: NDArray) -> None:
     """One Lee-Seung KL step on stacked factors W (K, N, R) and H (K, R, M), in place."""
     # H <- H * W^T (V / WH) / W^T 1
     ratio = V / (W @ H)
@@ -193,12 +249,146 @@ def _multiplicative_update(
     np.maximum(W, EPS, out=W)
 
 
-def _stacked_loglik(
-    V: NDArray[np.float64], W: NDArray[np.float64], H: NDArray[np.float64], log_v_fact: float
-) -> NDArray[np.float64]:
+def _stacked_loglik(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float
+                    ) -> NDArray[np.float64]:
     """Log likelihood of each stacked restart, shape (K,)."""
     WH = W @ H
-    return xlogy(V, WH).sum(axis=(1, 2)) - WH.sum(axis=(1, 2)) - log_v_fact
+    return (xlogy(V, WH).sum(axis=(1, 2), dtype=np.float64)
+            - WH.sum(axis=(1, 2), dtype=np.float64) - log_v_fact)
+
+
+def _mu_chunk_size(n_genes: int, n_samples: int, itemsize: int, restarts: int) -> int:
+    """Restarts stacked at once so that ~3 stacked N x M temporaries fit the budget."""
+    per_restart = 3 * n_genes * n_samples * itemsize
+    return int(min(restarts, max(1, MU_MEMORY_BUDGET // per_restart)))
+
+
+def _fit_mu(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float, tol: float,
+            max_iter: int, check_every: int, restart_ids: NDArray[np.int64], start: float,
+            trace_rows: list[tuple[int, int, float, float]]
+            ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Run MU on stacked restarts W (K, N, R), H (K, R, M) in place until each converges.
+
+    Returns the final log likelihood, iteration count and convergence flag per restart.
+    """
+    K = W.shape[0]
+    logliks = _stacked_loglik(V, W, H, log_v_fact)
+    n_iter = np.zeros(K, dtype=np.int64)
+    converged = np.zeros(K, dtype=bool)
+    trace_rows.extend((int(restart_ids[k]), 0, 0.0, float(logliks[k])) for k in range(K))
+    active = np.arange(K)
+    iteration = 0
+    while active.size and iteration < max_iter:
+        steps = min(check_every, max_iter - iteration)
+        Wa, Ha = W[active], H[active]
+        for _ in range(steps):
+            _multiplicative_update(V, Wa, Ha)
+        iteration += steps
+        W[active], H[active] = Wa, Ha
+        new = _stacked_loglik(V, Wa, Ha, log_v_fact)
+        change = _relative_change(new, logliks[active])
+        logliks[active] = new
+        n_iter[active] = iteration
+        elapsed = time.perf_counter() - start
+        trace_rows.extend(
+            (int(restart_ids[k]), iteration, elapsed, float(v)) for k, v in zip(active, new)
+        )
+        done = change < tol
+        converged[active[done]] = True
+        active = active[~done]
+    return logliks, n_iter, converged
+
+
+# ----------------------------------------------------------------------------------------
+# Cyclic coordinate descent (default engine)
+# ----------------------------------------------------------------------------------------
+
+
+def _relative_change(new: NDArray | float, old: NDArray | float) -> NDArray | float:
+    """Convergence statistic ``|L_t - L_{t-check}| / |L_t|``."""
+    return np.abs(new - old) / np.maximum(np.abs(new), 1e-300)
+
+
+def _rescale_columns(W: NDArray, H: NDArray) -> None:
+    """``W <- W D^-1, H <- D H`` with ``D = diag(sum_i W_ir)``, in place (WH unchanged).
+
+    Keeps the scale of W and H from drifting apart over many coordinate sweeps.
+    """
+    scale = W.sum(axis=0, dtype=np.float64)
+    W /= scale.astype(W.dtype)
+    H *= scale.astype(H.dtype)[:, None]
+
+
+def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: float, tol: float,
+                     max_iter: int, check_every: int, restart: int, start: float,
+                     trace_rows: list[tuple[int, int, float, float]]
+                     ) -> tuple[float, int, bool, float]:
+    """Run CCD on one restart, W (N, R) and H (R, M) C-contiguous, updated in place.
+
+    One iteration is a sweep over all of H, then all of W (the order of MU). Returns the
+    final log likelihood, iterations run, convergence flag and KKT violation.
+    """
+    W, H = W_out.copy(), H_out.copy()
+    tiny = float(np.finfo(V.dtype).tiny)
+    WH = np.empty_like(V)
+    # log L = sum [V log WH - WH] - sum log V!
+    loglik = _kernels.product_loglik(V, W, H, WH, tiny) - log_v_fact
+    trace_rows.append((restart, 0, time.perf_counter() - start, loglik))
+    # extrapolation state: previous iterate, a trial point Z and its product
+    W_prev, H_prev = np.empty_like(W), np.empty_like(H)
+    W_z, H_z, WH_z = np.empty_like(W), np.empty_like(H), np.empty_like(V)
+    beta = CCD_BETA_START
+    iteration = 0
+    converged = False
+    checked = loglik
+    while iteration < max_iter:
+        _rescale_columns(W, H)
+        W_prev[...] = W
+        H_prev[...] = H
+        moved = _kernels.update_H_cols(V, WH, W, H, EPS, tiny, CCD_MAX_INNER)
+        moved += _kernels.update_W_rows(V, WH, W, H, EPS, tiny, CCD_MAX_INNER)
+        iteration += 1
+        # exact WH again (no drift from the incremental updates) and log L with it
+        loglik = _kernels.product_loglik(V, W, H, WH, tiny) - log_v_fact
+        if CCD_EXTRAPOLATE and moved:
+            # Z = max(eps, X + beta (X - X_prev)); keep Z only if it raises log L
+            _extrapolate(W, W_prev, beta, W_z)
+            _extrapolate(H, H_prev, beta, H_z)
+            loglik_z = _kernels.product_loglik(V, W_z, H_z, WH_z, tiny) - log_v_fact
+            if loglik_z > loglik:
+                W, W_z = W_z, W
+                H, H_z = H_z, H
+                WH, WH_z = WH_z, WH
+                loglik = loglik_z
+                beta = min(beta * CCD_BETA_GROW, CCD_BETA_MAX)
+            else:
+                beta = max(beta * CCD_BETA_SHRINK, CCD_BETA_MIN)
+        if iteration % check_every == 0 or iteration == max_iter or not moved:
+            trace_rows.append((restart, iteration, time.perf_counter() - start, loglik))
+            change = _relative_change(loglik, checked)
+            checked = loglik
+            if change < tol or not moved:
+                converged = True
+                break
+    W_out[...] = W
+    H_out[...] = H
+    kkt = _kernels.kkt_violation(V, W, H, WH)
+    return float(loglik), iteration, converged, float(kkt)
+
+
+def _extrapolate(X: NDArray, X_prev: NDArray, beta: float, out: NDArray) -> None:
+    """``out = max(eps, X + beta (X - X_prev))``: a step further along the last sweep."""
+    np.subtract(X, X_prev, out=out)
+    out *= beta
+    out += X
+    np.maximum(out, EPS, out=out)
+
+
+def _kkt(V: NDArray, W: NDArray, H: NDArray) -> float:
+    """KKT violation of one restart's factors (computes its own WH)."""
+    WH = np.empty_like(V)
+    _kernels.product_loglik(V, W, H, WH, float(np.finfo(V.dtype).tiny))
+    return float(_kernels.kkt_violation(V, W, H, WH))
 
 
 def fit_nmf(
@@ -209,8 +399,9 @@ def fit_nmf(
     seed: int = 0,
     tol: float = 1e-9,
     max_iter: int = 20000,
-    check_every: int = 10,
-    method: Method = "mu",
+    check_every: int | None = None,
+    method: Method = "ccd",
+    dtype: DTypeLike = np.float64,
 ) -> NMFResult:
     """Fit ``V ~ Poisson(W H)`` from several random starts and keep the best.
 
@@ -228,58 +419,84 @@ def fit_nmf(
         A restart has converged when the relative change of its log likelihood between
         two checks, ``|L_t - L_{t-check}| / |L_t|``, falls below ``tol``.
     max_iter : int
-        Iteration cap per restart; a restart stopped by it has ``converged = False``.
-    check_every : int
-        Iterations between convergence checks (each costs one extra product WH).
-    method : {"mu"}
-        ``"mu"``: Lee & Seung multiplicative updates.
+        Iteration cap per restart (CCD: sweeps); a restart stopped by it has
+        ``converged = False``.
+    check_every : int, optional
+        Iterations between convergence checks; default 1 for ``"ccd"``, 10 for ``"mu"``.
+        ``check_every=1`` records log L after every iteration in ``trace``.
+    method : {"ccd", "mu"}
+        ``"ccd"`` (default): safeguarded Newton cyclic coordinate descent, compiled.
+        ``"mu"``: Lee & Seung multiplicative updates (the plain reference).
+    dtype : {float64, float32}
+        Working precision of V, WH, W and H. float32 halves memory; sums are still
+        accumulated in float64. Returned factors are float64.
 
     Returns
     -------
     NMFResult
         Best W (columns summing to one) and H, every restart's log likelihood, iteration
-        counts, convergence flags and a convergence trace.
+        counts, convergence flags, KKT violations and a convergence trace.
     """
     gene_names = sample_names = None
     if isinstance(V, pd.DataFrame):
         gene_names = [str(g) for g in V.index]
         sample_names = [str(s) for s in V.columns]
     V = _validate(V, rank, restarts, tol, max_iter, method)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    if check_every is None:
+        check_every = DEFAULT_CHECK_EVERY[method]
+    if check_every < 1:
+        raise ValueError(f"check_every must be at least 1, got {check_every}")
     log_v_fact = log_factorial_sum(V)
+    column_totals = V.sum(axis=0)
+    V = np.ascontiguousarray(V, dtype=dtype)
+    n_genes, n_samples = V.shape
+    children = np.random.SeedSequence(seed).spawn(restarts)
 
-    W, H = _initial_factors(V, rank, restarts, seed)
-    logliks = _stacked_loglik(V, W, H, log_v_fact)
+    logliks = np.empty(restarts)
     n_iter = np.zeros(restarts, dtype=np.int64)
     converged = np.zeros(restarts, dtype=bool)
-    active = np.arange(restarts)
-    trace_rows: list[tuple[int, int, float, float]] = [
-        (k, 0, 0.0, float(logliks[k])) for k in range(restarts)
-    ]
+    kkt = np.empty(restarts)
+    trace_rows: list[tuple[int, int, float, float]] = []
+    best = -1
+    W_best = H_best = None
     start = time.perf_counter()
-    iteration = 0
-    while active.size and iteration < max_iter:
-        steps = min(check_every, max_iter - iteration)
-        Wa, Ha = W[active], H[active]
-        for _ in range(steps):
-            _multiplicative_update(V, Wa, Ha)
-        iteration += steps
-        W[active], H[active] = Wa, Ha
-        new = _stacked_loglik(V, Wa, Ha, log_v_fact)
-        change = np.abs(new - logliks[active]) / np.maximum(np.abs(new), 1e-300)
-        logliks[active] = new
-        n_iter[active] = iteration
-        elapsed = time.perf_counter() - start
-        trace_rows.extend((int(k), iteration, elapsed, float(v)) for k, v in zip(active, new))
-        done = change < tol
-        converged[active[done]] = True
-        active = active[~done]
 
-    best = int(np.argmax(logliks))
-    W_best, H_best = normalize_factors(W[best], H[best])
+    if method == "ccd":
+        for k, child in enumerate(children):
+            W0, H0 = _initial_factor(column_totals, n_genes, rank, child)
+            W = np.ascontiguousarray(W0, dtype=dtype)
+            H = np.ascontiguousarray(H0, dtype=dtype)
+            logliks[k], n_iter[k], converged[k], kkt[k] = _fit_ccd_restart(
+                V, W, H, log_v_fact, tol, max_iter, check_every, k, start, trace_rows
+            )
+            if best < 0 or logliks[k] > logliks[best]:
+                best, W_best, H_best = k, W, H
+    else:
+        chunk = _mu_chunk_size(n_genes, n_samples, dtype.itemsize, restarts)
+        for lo in range(0, restarts, chunk):
+            ids = np.arange(lo, min(lo + chunk, restarts))
+            W = np.empty((ids.size, n_genes, rank), dtype=dtype)
+            H = np.empty((ids.size, rank, n_samples), dtype=dtype)
+            for c, k in enumerate(ids):
+                W[c], H[c] = _initial_factor(column_totals, n_genes, rank, children[k])
+            ll, it, conv = _fit_mu(V, W, H, log_v_fact, tol, max_iter, check_every, ids,
+                                   start, trace_rows)
+            logliks[ids], n_iter[ids], converged[ids] = ll, it, conv
+            for c, k in enumerate(ids):
+                kkt[k] = _kkt(V, W[c], H[c])
+                if best < 0 or logliks[k] > logliks[best]:
+                    best, W_best, H_best = int(k), W[c].copy(), H[c].copy()
+            del W, H
+
+    W_out, H_out = normalize_factors(W_best.astype(np.float64), H_best.astype(np.float64))
     trace = pd.DataFrame(trace_rows, columns=["restart", "iteration", "seconds", "loglik"])
+    trace = trace.sort_values(["restart", "iteration"], kind="stable").reset_index(drop=True)
     return NMFResult(
-        W=W_best,
-        H=H_best,
+        W=W_out,
+        H=H_out,
         loglik=float(logliks[best]),
         logliks=logliks,
         n_iter=n_iter,
@@ -289,4 +506,5 @@ def fit_nmf(
         method=method,
         gene_names=gene_names,
         sample_names=sample_names,
+        kkt=kkt,
     )

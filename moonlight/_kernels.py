@@ -1,0 +1,354 @@
+"""Compiled inner loops of the Poisson NMF engine (numba, serial, deterministic).
+
+Notation: ``V ~ Poisson(W H)`` with V (N, M), W (N, R), H (R, M) and the running
+product ``WH`` (N, M) kept in memory and updated in place. The objective minimized is
+the generalized KL divergence up to constants, ``f = sum_ij [(WH)_ij - V_ij log (WH)_ij]``
+(so ``log L = -f - sum log V!``).
+
+Cyclic coordinate descent (Hsieh & Dhillon 2011): one coordinate x (an entry of W or
+H) at a time, all others fixed. With ``b_k`` the partner entries (a row of H for
+``W_ir``, a column of W for ``H_rj``) the 1-D objective is
+
+    phi(x + d) = sum_k [ b_k d - V_k log(WH_k + b_k d) ] + const,
+
+which is convex. Its derivative and curvature at the current point are
+
+    phi'  = sum_k b_k - sum_k b_k V_k / WH_k
+    phi'' = sum_k b_k^2 V_k / WH_k^2,
+
+and a projected Newton step is ``x <- max(eps, x - phi'/phi'')``. Safeguard: a step d
+is accepted when the derivative at the trial point still points the same way
+(``phi'(x + d) d <= 0``; by convexity phi then decreased along the whole segment) or,
+failing that, when the exact change ``sum_k [b_k d - V_k log1p(b_k d / WH_k)]`` is not
+positive; otherwise d is halved. So no coordinate step ever lowers the likelihood.
+
+All loops are serial with a fixed summation order, so results do not depend on the
+number of threads. numba is optional: without it the same code runs as plain Python
+(correct but very slow).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:  # pragma: no cover - exercised implicitly
+    from numba import njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+    def njit(*args, **kwargs):  # type: ignore[no-redef]
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+
+#: Halvings tried before a coordinate step is abandoned (d = 0 keeps phi unchanged).
+MAX_HALVINGS = 30
+#: Inner Newton iterations on one coordinate stop once |d| <= INNER_RTOL * x.
+INNER_RTOL = 1e-6
+# ``tiny`` arguments: smallest value a product entry may take (guards log and division
+# against roundoff); the smallest normal number of the working dtype.
+
+
+@njit(cache=True, nogil=True)
+def product_loglik(V, W, H, WH, tiny):
+    """Recompute ``WH = W @ H`` in place and return ``sum_ij [V log WH - WH]``.
+
+    Parameters
+    ----------
+    V : ndarray (N, M)
+    W : ndarray (N, R)
+    H : ndarray (R, M)
+    WH : ndarray (N, M), overwritten
+
+    Returns
+    -------
+    float
+        The log likelihood without the ``- sum log V!`` term.
+    """
+    N, M = V.shape
+    R = W.shape[1]
+    row = np.empty(M, dtype=np.float64)
+    total = 0.0
+    for i in range(N):
+        # (WH)_i. = sum_r W_ir H_r.   (accumulated in float64, fixed order over r)
+        for j in range(M):
+            row[j] = 0.0
+        for r in range(R):
+            w = np.float64(W[i, r])
+            for j in range(M):
+                row[j] += w * H[r, j]
+        # sum_j [V_ij log (WH)_ij - (WH)_ij]
+        acc = 0.0
+        for j in range(M):
+            x = max(row[j], tiny)
+            WH[i, j] = x
+            x = np.float64(WH[i, j])  # the value actually stored (float32 tables)
+            v = V[i, j]
+            if v != 0:
+                acc += v * math.log(x)
+            acc -= x
+        total += acc
+    return total
+
+
+@njit(cache=True, nogil=True)
+def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
+    """One cyclic Newton sweep over every entry of W, row by row; updates W and WH.
+
+    Row i of W only touches row i of V and WH (contiguous), so the sweep is
+    cache-friendly. Returns the number of coordinate steps that were taken.
+    """
+    N, M = V.shape
+    R = W.shape[1]
+    # sum_j H_rj: the constant part of the gradient of W_ir
+    hsum = np.zeros(R, dtype=np.float64)
+    for r in range(R):
+        acc = 0.0
+        for j in range(M):
+            acc += H[r, j]
+        hsum[r] = acc
+    trial = np.empty(M, dtype=WH.dtype)
+    steps = 0
+    for i in range(N):
+        for r in range(R):
+            x = np.float64(W[i, r])
+            # s1 = sum_j H_rj V_ij / WH_ij ; s2 = sum_j H_rj^2 V_ij / WH_ij^2
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(M):
+                v = V[i, j]
+                if v != 0:
+                    q = H[r, j] * v / WH[i, j]
+                    s1 += q
+                    s2 += q * H[r, j] / WH[i, j]
+            g = hsum[r] - s1  # phi'(x)
+            for _ in range(max_inner):
+                # projected Newton step: x_new = max(eps, x - phi'/phi'')
+                if s2 > 0.0:
+                    x_new = max(x - g / s2, eps)
+                else:
+                    x_new = eps if g > 0.0 else x
+                d = x_new - x
+                if d == 0.0 or g * d >= 0.0:
+                    break
+                accepted = False
+                t1 = 0.0
+                t2 = 0.0
+                for _h in range(MAX_HALVINGS):
+                    # trial product WH_ij + H_rj d and the derivative/curvature there
+                    t1 = 0.0
+                    t2 = 0.0
+                    for j in range(M):
+                        y = max(WH[i, j] + H[r, j] * d, tiny)
+                        trial[j] = y
+                        v = V[i, j]
+                        if v != 0:
+                            yy = np.float64(trial[j])
+                            q = H[r, j] * v / yy
+                            t1 += q
+                            t2 += q * H[r, j] / yy
+                    g_new = hsum[r] - t1
+                    if g_new * d <= 0.0:
+                        accepted = True  # still descending at x + d: phi decreased
+                    else:
+                        # exact 1-D change: sum_j [H_rj d - V_ij log(trial_j / WH_ij)]
+                        dphi = hsum[r] * d
+                        for j in range(M):
+                            v = V[i, j]
+                            if v != 0:
+                                dphi -= v * math.log(np.float64(trial[j]) / WH[i, j])
+                        accepted = dphi <= 0.0
+                    if accepted:
+                        break
+                    d *= 0.5
+                if not accepted:
+                    break
+                # commit: x <- x + d, WH_i. <- trial
+                x = x + d
+                for j in range(M):
+                    WH[i, j] = trial[j]
+                s1 = t1
+                s2 = t2
+                g = hsum[r] - s1
+                steps += 1
+                if abs(d) <= INNER_RTOL * x:
+                    break
+            W[i, r] = x
+    return steps
+
+
+@njit(cache=True, nogil=True)
+def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
+    """One cyclic Newton sweep over every entry of H; updates H and WH.
+
+    Entries ``H_r1 .. H_rM`` of one row are independent given the rest, so they are
+    updated together, streaming through V and WH row by row (both stay row-major: no
+    transposed copy of V is needed). Returns the number of coordinate steps taken.
+    """
+    N, M = V.shape
+    R = W.shape[1]
+    s1 = np.empty(M, dtype=np.float64)
+    s2 = np.empty(M, dtype=np.float64)
+    t1 = np.empty(M, dtype=np.float64)
+    t2 = np.empty(M, dtype=np.float64)
+    d = np.empty(M, dtype=np.float64)
+    dphi = np.empty(M, dtype=np.float64)
+    pending = np.zeros(M, dtype=np.bool_)
+    needlog = np.zeros(M, dtype=np.bool_)
+    moving = np.zeros(M, dtype=np.bool_)
+    steps = 0
+    for r in range(R):
+        # sum_i W_ir: the constant part of the gradient of H_rj
+        wsum = 0.0
+        for i in range(N):
+            wsum += W[i, r]
+        # s1_j = sum_i W_ir V_ij / WH_ij ; s2_j = sum_i W_ir^2 V_ij / WH_ij^2
+        s1[:] = 0.0
+        s2[:] = 0.0
+        for i in range(N):
+            w = np.float64(W[i, r])
+            for j in range(M):
+                v = V[i, j]
+                if v != 0:
+                    q = w * v / WH[i, j]
+                    s1[j] += q
+                    s2[j] += q * w / WH[i, j]
+        for _ in range(max_inner):
+            # projected Newton step per column: d_j = max(eps, H_rj - phi'_j/phi''_j) - H_rj
+            n_moving = 0
+            for j in range(M):
+                x = np.float64(H[r, j])
+                g = wsum - s1[j]
+                if s2[j] > 0.0:
+                    x_new = max(x - g / s2[j], eps)
+                else:
+                    x_new = eps if g > 0.0 else x
+                d[j] = x_new - x
+                moving[j] = d[j] != 0.0 and g * d[j] < 0.0
+                if not moving[j]:
+                    d[j] = 0.0
+                pending[j] = moving[j]
+                if moving[j]:
+                    n_moving += 1
+            if n_moving == 0:
+                break
+            n_pending = n_moving
+            for _h in range(MAX_HALVINGS):
+                # derivative and curvature at the trial points H_rj + d_j
+                for j in range(M):
+                    if pending[j]:
+                        t1[j] = 0.0
+                        t2[j] = 0.0
+                for i in range(N):
+                    w = np.float64(W[i, r])
+                    for j in range(M):
+                        if pending[j]:
+                            v = V[i, j]
+                            if v != 0:
+                                y = max(WH[i, j] + w * d[j], tiny)
+                                q = w * v / y
+                                t1[j] += q
+                                t2[j] += q * w / y
+                n_log = 0
+                for j in range(M):
+                    needlog[j] = False
+                    if pending[j]:
+                        if (wsum - t1[j]) * d[j] > 0.0:  # overshot the 1-D minimum
+                            needlog[j] = True
+                            dphi[j] = wsum * d[j]
+                            n_log += 1
+                if n_log > 0:
+                    # exact 1-D change: sum_i [W_ir d_j - V_ij log(trial_ij / WH_ij)]
+                    for i in range(N):
+                        w = np.float64(W[i, r])
+                        for j in range(M):
+                            if needlog[j]:
+                                v = V[i, j]
+                                if v != 0:
+                                    y = max(WH[i, j] + w * d[j], tiny)
+                                    dphi[j] -= v * math.log(y / WH[i, j])
+                for j in range(M):
+                    if pending[j]:
+                        if (not needlog[j]) or dphi[j] <= 0.0:
+                            pending[j] = False
+                            n_pending -= 1
+                        else:
+                            d[j] *= 0.5
+                if n_pending == 0:
+                    break
+            for j in range(M):
+                if pending[j]:  # no acceptable step found: leave this coordinate
+                    pending[j] = False
+                    moving[j] = False
+                    d[j] = 0.0
+            # commit: WH_ij <- WH_ij + W_ir d_j, H_rj <- H_rj + d_j
+            for i in range(N):
+                w = np.float64(W[i, r])
+                for j in range(M):
+                    if moving[j]:
+                        WH[i, j] = max(WH[i, j] + w * d[j], tiny)
+            done = True
+            for j in range(M):
+                if moving[j]:
+                    x = np.float64(H[r, j]) + d[j]
+                    H[r, j] = x
+                    s1[j] = t1[j]
+                    s2[j] = t2[j]
+                    steps += 1
+                    if abs(d[j]) > INNER_RTOL * x:
+                        done = False
+            if done:
+                break
+    return steps
+
+
+@njit(cache=True, nogil=True)
+def kkt_violation(V, W, H, WH):
+    """Largest scaled KKT violation ``max |min(x~, g~)|`` over all entries of W and H.
+
+    With ``a`` the constant part and ``b`` the data part of a gradient (``grad = a - b``),
+    the scaled gradient is ``g~ = 1 - b / a`` (0 at an interior stationary point, >= 0
+    at an active bound). The scaled entry ``x~`` is W_ir / sum_i W_ir for W and the
+    share ``W_.r H_rj / sum_r' (sum_i W_ir') H_r'j`` of sample j's expectation for H.
+    Both are invariant to the ``W D, D^-1 H`` rescaling. ``WH`` must equal ``W @ H``.
+    """
+    N, M = V.shape
+    R = W.shape[1]
+    wsum = np.zeros(R)
+    hsum = np.zeros(R)
+    for r in range(R):
+        for i in range(N):
+            wsum[r] += W[i, r]
+        for j in range(M):
+            hsum[r] += H[r, j]
+    bH = np.zeros((R, M))
+    worst = 0.0
+    ratio = np.empty(M)
+    for i in range(N):
+        for j in range(M):
+            ratio[j] = V[i, j] / WH[i, j]
+        for r in range(R):
+            bw = 0.0
+            w = np.float64(W[i, r])
+            for j in range(M):
+                bw += H[r, j] * ratio[j]
+                bH[r, j] += w * ratio[j]
+            g = 1.0 - bw / hsum[r]
+            viol = abs(min(w / wsum[r], g))
+            if viol > worst:
+                worst = viol
+    for j in range(M):
+        col = 0.0
+        for r in range(R):
+            col += wsum[r] * H[r, j]
+        for r in range(R):
+            g = 1.0 - bH[r, j] / wsum[r]
+            viol = abs(min(wsum[r] * H[r, j] / col, g))
+            if viol > worst:
+                worst = viol
+    return worst
