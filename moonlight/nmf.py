@@ -64,10 +64,9 @@ CCD_MAX_INNER = 2
 #: success and shrinks on failure.
 CCD_EXTRAPOLATE = True
 CCD_BETA_START = 0.5
-CCD_BETA_GROW = 1.5
-CCD_BETA_SHRINK = 0.5
-CCD_BETA_MIN = 0.05
-CCD_BETA_MAX = 64.0
+CCD_BETA_GROW = 1.05
+CCD_BETA_BAR_GROW = 1.01
+CCD_BETA_SHRINK = 1.5
 
 #: Bytes of stacked (restart, N, M) temporaries the MU engine may hold at once.
 MU_MEMORY_BUDGET = 256 * 2**20
@@ -334,35 +333,43 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
     # log L = sum [V log WH - WH] - sum log V!
     loglik = _kernels.product_loglik(V, W, H, WH, tiny) - log_v_fact
     trace_rows.append((restart, 0, time.perf_counter() - start, loglik))
-    # extrapolation state: previous iterate, a trial point Z and its product
-    W_prev, H_prev = np.empty_like(W), np.empty_like(H)
-    W_z, H_z, WH_z = np.empty_like(W), np.empty_like(H), np.empty_like(V)
-    beta = CCD_BETA_START
+    # Extrapolation (Ang & Gillis 2019): sweep from Y = X_k + beta (X_k - X_{k-1});
+    # the result replaces X_k only if it raises log L, otherwise restart from X_k.
+    W_prev, H_prev = W.copy(), H.copy()
+    W_y, H_y, WH_y = W.copy(), H.copy(), WH.copy()
+    beta, beta_bar = CCD_BETA_START, 1.0
     iteration = 0
     converged = False
     checked = loglik
     while iteration < max_iter:
-        _rescale_columns(W, H)
-        W_prev[...] = W
-        H_prev[...] = H
-        moved = _kernels.update_H_cols(V, WH, W, H, EPS, tiny, CCD_MAX_INNER)
-        moved += _kernels.update_W_rows(V, WH, W, H, EPS, tiny, CCD_MAX_INNER)
+        moved = _kernels.update_H_cols(V, WH_y, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
+        moved += _kernels.update_W_rows(V, WH_y, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
         iteration += 1
+        _rescale_columns(W_y, H_y)
         # exact WH again (no drift from the incremental updates) and log L with it
-        loglik = _kernels.product_loglik(V, W, H, WH, tiny) - log_v_fact
-        if CCD_EXTRAPOLATE and moved:
-            # Z = max(eps, X + beta (X - X_prev)); keep Z only if it raises log L
-            _extrapolate(W, W_prev, beta, W_z)
-            _extrapolate(H, H_prev, beta, H_z)
-            loglik_z = _kernels.product_loglik(V, W_z, H_z, WH_z, tiny) - log_v_fact
-            if loglik_z > loglik:
-                W, W_z = W_z, W
-                H, H_z = H_z, H
-                WH, WH_z = WH_z, WH
-                loglik = loglik_z
-                beta = min(beta * CCD_BETA_GROW, CCD_BETA_MAX)
+        loglik_y = _kernels.product_loglik(V, W_y, H_y, WH_y, tiny) - log_v_fact
+        accepted = loglik_y >= loglik
+        if accepted:
+            # accept: X_{k-1} <- X_k, X_k <- sweep(Y)
+            W_prev, W, W_y = W, W_y, W_prev
+            H_prev, H, H_y = H, H_y, H_prev
+            WH, WH_y = WH_y, WH
+            loglik = loglik_y
+            if CCD_EXTRAPOLATE:
+                beta = min(beta_bar, beta * CCD_BETA_GROW)
+                beta_bar = min(1.0, beta_bar * CCD_BETA_BAR_GROW)
+                _extrapolate(W, W_prev, beta, W_y)
+                _extrapolate(H, H_prev, beta, H_y)
+                _kernels.product_loglik(V, W_y, H_y, WH_y, tiny)
             else:
-                beta = max(beta * CCD_BETA_SHRINK, CCD_BETA_MIN)
+                W_y[...], H_y[...], WH_y[...] = W, H, WH
+        else:
+            # reject sweep(Y); next sweep starts from X_k itself
+            beta_bar = beta
+            beta = beta / CCD_BETA_SHRINK
+            W_y[...], H_y[...], WH_y[...] = W, H, WH
+        if not accepted:
+            continue  # a wasted sweep says nothing about convergence
         if iteration % check_every == 0 or iteration == max_iter or not moved:
             trace_rows.append((restart, iteration, time.perf_counter() - start, loglik))
             change = _relative_change(loglik, checked)
