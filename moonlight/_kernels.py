@@ -126,9 +126,10 @@ def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
             s2 = 0.0
             for j in range(M):
                 # V_ij = 0 adds nothing; no branch, so the loop vectorizes
-                q = H[r, j] * V[i, j] / WH[i, j]
+                inv = 1.0 / WH[i, j]
+                q = H[r, j] * V[i, j] * inv
                 s1 += q
-                s2 += q * H[r, j] / WH[i, j]
+                s2 += q * H[r, j] * inv
             g = hsum[r] - s1  # phi'(x)
             for _ in range(max_inner):
                 # projected Newton step: x_new = max(eps, x - phi'/phi'')
@@ -149,10 +150,10 @@ def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
                     for j in range(M):
                         y = max(WH[i, j] + H[r, j] * d, tiny)
                         trial[j] = y
-                        yy = np.float64(trial[j])
-                        q = H[r, j] * V[i, j] / yy
+                        inv = 1.0 / np.float64(trial[j])
+                        q = H[r, j] * V[i, j] * inv
                         t1 += q
-                        t2 += q * H[r, j] / yy
+                        t2 += q * H[r, j] * inv
                     g_new = hsum[r] - t1
                     if g_new * d <= 0.0:
                         accepted = True  # still descending at x + d: phi decreased
@@ -214,9 +215,10 @@ def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
         for i in range(N):
             w = np.float64(W[i, r])
             for j in range(M):
-                q = w * V[i, j] / WH[i, j]
+                inv = 1.0 / WH[i, j]
+                q = w * V[i, j] * inv
                 s1[j] += q
-                s2[j] += q * w / WH[i, j]
+                s2[j] += q * w * inv
         for _ in range(max_inner):
             # projected Newton step per column: d_j = max(eps, H_rj - phi'_j/phi''_j) - H_rj
             n_moving = 0
@@ -246,10 +248,10 @@ def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
                 for i in range(N):
                     w = np.float64(W[i, r])
                     for j in range(M):
-                        y = max(WH[i, j] + w * d[j], tiny)
-                        q = w * V[i, j] / y
+                        inv = 1.0 / max(WH[i, j] + w * d[j], tiny)
+                        q = w * V[i, j] * inv
                         t1[j] += q
-                        t2[j] += q * w / y
+                        t2[j] += q * w * inv
                 n_log = 0
                 for j in range(M):
                     needlog[j] = False

@@ -391,6 +391,12 @@ def _extrapolate(X: NDArray, X_prev: NDArray, beta: float, out: NDArray) -> None
     np.maximum(out, EPS, out=out)
 
 
+def _log_factorial_sum_chunked(V: NDArray[np.float64], block: int = 2**20) -> float:
+    """``sum_ij log V_ij!`` over blocks of rows, so no full-size temporary is made."""
+    rows = max(1, block // V.shape[1])
+    return float(sum(log_factorial_sum(V[i:i + rows]) for i in range(0, V.shape[0], rows)))
+
+
 def _kkt(V: NDArray, W: NDArray, H: NDArray) -> float:
     """KKT violation of one restart's factors (computes its own WH)."""
     WH = np.empty_like(V)
@@ -456,7 +462,7 @@ def fit_nmf(
         check_every = DEFAULT_CHECK_EVERY[method]
     if check_every < 1:
         raise ValueError(f"check_every must be at least 1, got {check_every}")
-    log_v_fact = log_factorial_sum(V)
+    log_v_fact = _log_factorial_sum_chunked(V)
     column_totals = V.sum(axis=0)
     V = np.ascontiguousarray(V, dtype=dtype)
     n_genes, n_samples = V.shape
