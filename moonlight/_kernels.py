@@ -105,7 +105,10 @@ def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
     """One cyclic Newton sweep over every entry of W, row by row; updates W and WH.
 
     Row i of W only touches row i of V and WH (contiguous), so the sweep is
-    cache-friendly. Returns the number of coordinate steps that were taken.
+    cache-friendly. The row of WH is held in a float64 buffer ``cur`` while its R
+    entries are updated; a trial pass also accumulates the gradient sums of the next
+    coordinate, so an accepted step costs one pass over the row. Returns the number of
+    coordinate steps taken.
     """
     N, M = V.shape
     R = W.shape[1]
@@ -116,21 +119,26 @@ def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
         for j in range(M):
             acc += H[r, j]
         hsum[r] = acc
-    trial = np.empty(M, dtype=WH.dtype)
+    cur = np.empty(M, dtype=np.float64)
+    cand = np.empty(M, dtype=np.float64)
     steps = 0
     for i in range(N):
+        # s1 = sum_j H_0j V_ij / WH_ij ; s2 = sum_j H_0j^2 V_ij / WH_ij^2
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(M):
+            cur[j] = WH[i, j]
+            inv = 1.0 / cur[j]
+            q = H[0, j] * V[i, j] * inv
+            s1 += q
+            s2 += q * H[0, j] * inv
         for r in range(R):
+            nxt = r + 1 if r + 1 < R else r
             x = np.float64(W[i, r])
-            # s1 = sum_j H_rj V_ij / WH_ij ; s2 = sum_j H_rj^2 V_ij / WH_ij^2
-            s1 = 0.0
-            s2 = 0.0
-            for j in range(M):
-                # V_ij = 0 adds nothing; no branch, so the loop vectorizes
-                inv = 1.0 / WH[i, j]
-                q = H[r, j] * V[i, j] * inv
-                s1 += q
-                s2 += q * H[r, j] * inv
             g = hsum[r] - s1  # phi'(x)
+            fresh = True  # no step taken yet on this coordinate
+            n1 = 0.0
+            n2 = 0.0
             for _ in range(max_inner):
                 # projected Newton step: x_new = max(eps, x - phi'/phi'')
                 if s2 > 0.0:
@@ -143,44 +151,70 @@ def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
                 accepted = False
                 t1 = 0.0
                 t2 = 0.0
+                u1 = 0.0
+                u2 = 0.0
                 for _h in range(MAX_HALVINGS):
-                    # trial product WH_ij + H_rj d and the derivative/curvature there
+                    # trial product cur_j + H_rj d: derivative/curvature there, for this
+                    # coordinate (t) and the next one (u)
                     t1 = 0.0
                     t2 = 0.0
+                    u1 = 0.0
+                    u2 = 0.0
                     for j in range(M):
-                        y = max(WH[i, j] + H[r, j] * d, tiny)
-                        trial[j] = y
-                        inv = 1.0 / np.float64(trial[j])
-                        q = H[r, j] * V[i, j] * inv
+                        y = max(cur[j] + H[r, j] * d, tiny)
+                        cand[j] = y
+                        inv = 1.0 / y
+                        p = V[i, j] * inv
+                        q = H[r, j] * p
                         t1 += q
                         t2 += q * H[r, j] * inv
+                        q = H[nxt, j] * p
+                        u1 += q
+                        u2 += q * H[nxt, j] * inv
                     g_new = hsum[r] - t1
                     if g_new * d <= 0.0:
                         accepted = True  # still descending at x + d: phi decreased
                     else:
-                        # exact 1-D change: sum_j [H_rj d - V_ij log(trial_j / WH_ij)]
+                        # exact 1-D change: sum_j [H_rj d - V_ij log(cand_j / cur_j)]
                         dphi = hsum[r] * d
                         for j in range(M):
                             v = V[i, j]
                             if v != 0:
-                                dphi -= v * math.log(np.float64(trial[j]) / WH[i, j])
+                                dphi -= v * math.log(cand[j] / cur[j])
                         accepted = dphi <= 0.0
                     if accepted:
                         break
                     d *= 0.5
                 if not accepted:
                     break
-                # commit: x <- x + d, WH_i. <- trial
+                # commit: x <- x + d, cur <- cand
                 x = x + d
-                for j in range(M):
-                    WH[i, j] = trial[j]
+                cur, cand = cand, cur
                 s1 = t1
                 s2 = t2
+                n1 = u1  # next coordinate's sums at the new cur
+                n2 = u2
                 g = hsum[r] - s1
+                fresh = False
                 steps += 1
                 if abs(d) <= INNER_RTOL * x:
                     break
             W[i, r] = x
+            if r + 1 < R:
+                if fresh:
+                    # no step taken: sums of the next coordinate from cur
+                    s1 = 0.0
+                    s2 = 0.0
+                    for j in range(M):
+                        inv = 1.0 / cur[j]
+                        q = H[nxt, j] * V[i, j] * inv
+                        s1 += q
+                        s2 += q * H[nxt, j] * inv
+                else:
+                    s1 = n1
+                    s2 = n2
+        for j in range(M):
+            WH[i, j] = cur[j]
     return steps
 
 

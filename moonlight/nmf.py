@@ -44,8 +44,8 @@ from .likelihood import log_factorial_sum
 
 __all__ = ["NMFResult", "fit_nmf", "normalize_factors", "METHODS"]
 
-Method = Literal["ccd", "mu"]
-METHODS: tuple[str, ...] = ("ccd", "mu")
+Method = Literal["ccd", "emu", "mu"]
+METHODS: tuple[str, ...] = ("ccd", "emu", "mu")
 DEFAULT_METHOD: str = "ccd"
 
 #: Floor applied to every factor entry after an update. Multiplicative updates can never
@@ -54,7 +54,7 @@ EPS = 1e-16
 
 #: Iterations between convergence checks when ``check_every`` is not given. A check
 #: costs about one product WH; one CCD sweep costs several, one MU iteration two.
-DEFAULT_CHECK_EVERY: dict[str, int] = {"ccd": 1, "mu": 10}
+DEFAULT_CHECK_EVERY: dict[str, int] = {"ccd": 1, "emu": 10, "mu": 10}
 
 #: Newton iterations per coordinate in one CCD sweep (more cost more per sweep).
 CCD_MAX_INNER = 2
@@ -298,6 +298,68 @@ def _fit_mu(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float, tol: float,
     return logliks, n_iter, converged
 
 
+def _mu_step_into(V: NDArray, W: NDArray, H: NDArray) -> None:
+    """The MU step of :func:`_multiplicative_update`, applied to W, H in place."""
+    _multiplicative_update(V, W, H)
+
+
+def _fit_emu(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float, tol: float,
+             max_iter: int, check_every: int, restart_ids: NDArray[np.int64], start: float,
+             trace_rows: list[tuple[int, int, float, float]]
+             ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Extrapolated MU (Ang & Gillis 2019) on stacked restarts, in place; monotone.
+
+    Each iteration applies one MU step to ``Y = max(eps, X_k + beta (X_k - X_{k-1}))``.
+    The result becomes ``X_{k+1}`` only if its log L is at least that of ``X_k``
+    (then ``beta <- min(beta_bar, 1.05 beta)``, ``beta_bar <- min(1, 1.01 beta_bar)``);
+    otherwise it is discarded, ``beta_bar <- beta``, ``beta <- beta / 1.5`` and the next
+    step starts from ``X_k`` itself. Each restart keeps its own beta.
+    """
+    K = W.shape[0]
+    logliks = _stacked_loglik(V, W, H, log_v_fact)
+    checked = logliks.copy()
+    n_iter = np.zeros(K, dtype=np.int64)
+    converged = np.zeros(K, dtype=bool)
+    trace_rows.extend((int(restart_ids[k]), 0, 0.0, float(logliks[k])) for k in range(K))
+    W_prev, H_prev = W.copy(), H.copy()
+    W_y, H_y = W.copy(), H.copy()
+    beta = np.full(K, CCD_BETA_START)
+    beta_bar = np.ones(K)
+    active = np.arange(K)
+    iteration = 0
+    while active.size and iteration < max_iter:
+        Wy, Hy = W_y[active], H_y[active]
+        _multiplicative_update(V, Wy, Hy)
+        new = _stacked_loglik(V, Wy, Hy, log_v_fact)
+        iteration += 1
+        ok = new >= logliks[active]
+        acc, rej = active[ok], active[~ok]
+        # accepted: X_{k-1} <- X_k, X_k <- MU(Y), Y <- X_k + beta (X_k - X_{k-1})
+        W_prev[acc], H_prev[acc] = W[acc], H[acc]
+        W[acc], H[acc] = Wy[ok], Hy[ok]
+        logliks[acc] = new[ok]
+        beta[acc] = np.minimum(beta_bar[acc], beta[acc] * CCD_BETA_GROW)
+        beta_bar[acc] = np.minimum(1.0, beta_bar[acc] * CCD_BETA_BAR_GROW)
+        b = beta[acc][:, None, None]
+        W_y[acc] = np.maximum(W[acc] + b * (W[acc] - W_prev[acc]), EPS)
+        H_y[acc] = np.maximum(H[acc] + b * (H[acc] - H_prev[acc]), EPS)
+        # rejected: Y <- X_k
+        beta_bar[rej] = beta[rej]
+        beta[rej] = beta[rej] / CCD_BETA_SHRINK
+        W_y[rej], H_y[rej] = W[rej], H[rej]
+        n_iter[active] = iteration
+        if iteration % check_every == 0 or iteration == max_iter:
+            elapsed = time.perf_counter() - start
+            trace_rows.extend((int(restart_ids[k]), iteration, elapsed, float(logliks[k]))
+                              for k in active)
+            change = _relative_change(logliks[active], checked[active])
+            checked[active] = logliks[active]
+            done = change < tol
+            converged[active[done]] = True
+            active = active[~done]
+    return logliks, n_iter, converged
+
+
 # ----------------------------------------------------------------------------------------
 # Cyclic coordinate descent (default engine)
 # ----------------------------------------------------------------------------------------
@@ -495,7 +557,8 @@ def fit_nmf(
             H = np.empty((ids.size, rank, n_samples), dtype=dtype)
             for c, k in enumerate(ids):
                 W[c], H[c] = _initial_factor(column_totals, n_genes, rank, children[k])
-            ll, it, conv = _fit_mu(V, W, H, log_v_fact, tol, max_iter, check_every, ids,
+            engine = _fit_mu if method == "mu" else _fit_emu
+            ll, it, conv = engine(V, W, H, log_v_fact, tol, max_iter, check_every, ids,
                                    start, trace_rows)
             logliks[ids], n_iter[ids], converged[ids] = ll, it, conv
             for c, k in enumerate(ids):
