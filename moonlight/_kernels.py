@@ -18,9 +18,13 @@ which is convex. Its derivative and curvature at the current point are
 
 and a projected Newton step is ``x <- max(eps, x - phi'/phi'')``. Safeguard: a step d
 is accepted when the derivative at the trial point still points the same way
-(``phi'(x + d) d <= 0``; by convexity phi then decreased along the whole segment) or,
-failing that, when the exact change ``sum_k [b_k d - V_k log1p(b_k d / WH_k)]`` is not
-positive; otherwise d is halved. So no coordinate step ever lowers the likelihood.
+(``phi'(x + d) d <= 0``; by convexity phi then decreased along the whole segment).
+The third derivative of phi is negative, so an upward Newton step never overshoots; a
+downward one may, and then phi' is convex along the step, so the root of its chord
+between 0 and d, ``d g0 / (g0 - g1)``, lies between x and the 1-D minimum: that point
+is taken, with no logarithm to evaluate. Any other failure (roundoff) falls back to
+the exact change ``sum_k [b_k d - V_k log(1 + b_k d / WH_k)]`` and step halving. So no
+coordinate step lowers the likelihood.
 
 All loops are serial with a fixed summation order, so results do not depend on the
 number of threads. numba is optional: without it the same code runs as plain Python
@@ -153,6 +157,7 @@ def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
                 t2 = 0.0
                 u1 = 0.0
                 u2 = 0.0
+                secant = False
                 for _h in range(MAX_HALVINGS):
                     # trial product cur_j + H_rj d: derivative/curvature there, for this
                     # coordinate (t) and the next one (u)
@@ -172,8 +177,15 @@ def update_W_rows(V, WH, W, H, eps, tiny, max_inner):
                         u1 += q
                         u2 += q * H[nxt, j] * inv
                     g_new = hsum[r] - t1
-                    if g_new * d <= 0.0:
-                        accepted = True  # still descending at x + d: phi decreased
+                    if g_new * d <= 0.0 or secant:
+                        # still descending at x + d, or the secant point: phi decreased
+                        accepted = True
+                    elif d < 0.0 and x + d > eps:
+                        # overshoot downwards: phi' is convex along d, so the root of the
+                        # chord of phi' between 0 and d lies before phi's minimum
+                        d = d * g / (g - g_new)
+                        secant = True
+                        continue
                     else:
                         # exact 1-D change: sum_j [H_rj d - V_ij log(cand_j / cur_j)]
                         dphi = hsum[r] * d
@@ -237,22 +249,34 @@ def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
     pending = np.zeros(M, dtype=np.bool_)
     needlog = np.zeros(M, dtype=np.bool_)
     moving = np.zeros(M, dtype=np.bool_)
+    secant = np.zeros(M, dtype=np.bool_)
+    resolved = np.zeros(M, dtype=np.bool_)
+    n1 = np.empty(M, dtype=np.float64)
+    n2 = np.empty(M, dtype=np.float64)
+    have_next = False
     steps = 0
     for r in range(R):
         # sum_i W_ir: the constant part of the gradient of H_rj
         wsum = 0.0
         for i in range(N):
             wsum += W[i, r]
-        # s1_j = sum_i W_ir V_ij / WH_ij ; s2_j = sum_i W_ir^2 V_ij / WH_ij^2
-        s1[:] = 0.0
-        s2[:] = 0.0
-        for i in range(N):
-            w = np.float64(W[i, r])
-            for j in range(M):
-                inv = 1.0 / WH[i, j]
-                q = w * V[i, j] * inv
-                s1[j] += q
-                s2[j] += q * w * inv
+        if have_next:
+            # sums of this row were accumulated by the previous row's commit pass
+            s1[:] = n1
+            s2[:] = n2
+        else:
+            # s1_j = sum_i W_ir V_ij / WH_ij ; s2_j = sum_i W_ir^2 V_ij / WH_ij^2
+            s1[:] = 0.0
+            s2[:] = 0.0
+            for i in range(N):
+                w = np.float64(W[i, r])
+                for j in range(M):
+                    inv = 1.0 / WH[i, j]
+                    q = w * V[i, j] * inv
+                    s1[j] += q
+                    s2[j] += q * w * inv
+        have_next = False
+        nxt = r + 1 if r + 1 < R else r
         for _ in range(max_inner):
             # projected Newton step per column: d_j = max(eps, H_rj - phi'_j/phi''_j) - H_rj
             n_moving = 0
@@ -273,6 +297,8 @@ def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
             if n_moving == 0:
                 break
             n_pending = n_moving
+            secant[:] = False
+            resolved[:] = False
             for _h in range(MAX_HALVINGS):
                 # derivative and curvature at the trial points H_rj + d_j
                 # (computed for every column, branch-free: a column already decided keeps
@@ -290,10 +316,17 @@ def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
                 for j in range(M):
                     needlog[j] = False
                     if pending[j]:
-                        if (wsum - t1[j]) * d[j] > 0.0:  # overshot the 1-D minimum
-                            needlog[j] = True
-                            dphi[j] = wsum * d[j]
-                            n_log += 1
+                        g_new = wsum - t1[j]
+                        if g_new * d[j] > 0.0 and not secant[j]:  # overshot the minimum
+                            if d[j] < 0.0 and np.float64(H[r, j]) + d[j] > eps:
+                                # chord root of phi' (convex along d): before the minimum
+                                g = wsum - s1[j]
+                                d[j] = d[j] * g / (g - g_new)
+                                secant[j] = True
+                            else:
+                                needlog[j] = True
+                                dphi[j] = wsum * d[j]
+                                n_log += 1
                 if n_log > 0:
                     # exact 1-D change: sum_i [W_ir d_j - V_ij log(trial_ij / WH_ij)]
                     for i in range(N):
@@ -306,7 +339,9 @@ def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
                                     dphi[j] -= v * math.log(y / WH[i, j])
                 for j in range(M):
                     if pending[j]:
-                        if (not needlog[j]) or dphi[j] <= 0.0:
+                        if secant[j] and not resolved[j]:
+                            resolved[j] = True  # evaluate the secant point next round
+                        elif (not needlog[j]) or dphi[j] <= 0.0:
                             pending[j] = False
                             n_pending -= 1
                         else:
@@ -318,12 +353,22 @@ def update_H_cols(V, WH, W, H, eps, tiny, max_inner):
                     pending[j] = False
                     moving[j] = False
                     d[j] = 0.0
-            # commit: WH_ij <- WH_ij + W_ir d_j, H_rj <- H_rj + d_j
+            # commit: WH_ij <- WH_ij + W_ir d_j, H_rj <- H_rj + d_j; the same pass
+            # accumulates the sums of the next row (r + 1) at the new WH
+            n1[:] = 0.0
+            n2[:] = 0.0
             for i in range(N):
                 w = np.float64(W[i, r])
+                wn = np.float64(W[i, nxt])
                 for j in range(M):
                     # d_j = 0 where not moving: the entry is unchanged
-                    WH[i, j] = max(WH[i, j] + w * d[j], tiny)
+                    y = max(WH[i, j] + w * d[j], tiny)
+                    WH[i, j] = y
+                    inv = 1.0 / np.float64(WH[i, j])
+                    q = wn * V[i, j] * inv
+                    n1[j] += q
+                    n2[j] += q * wn * inv
+            have_next = r + 1 < R
             done = True
             for j in range(M):
                 if moving[j]:

@@ -60,6 +60,10 @@ DEFAULT_CHECK_EVERY: dict[str, int] = {"ccd": 1, "emu": 10, "mu": 10}
 #: R=5 (10 restarts): 1 needs as many sweeps as 2 and each sweep is ~1.5x cheaper.
 CCD_MAX_INNER = 1
 
+#: Tables with at most this many entries update H through transposed views (faster
+#: while V and WH fit in cache); larger ones stream row-major (see :func:`_sweep_H`).
+CCD_TRANSPOSED_MAX = 2**18
+
 #: Extrapolation (Ang & Gillis 2019) for "ccd" and "emu": the next sweep starts from
 #: Y = X_k + beta (X_k - X_{k-1}); its result is kept only if log L did not decrease.
 #: On success beta <- min(beta_bar, BETA_GROW beta), beta_bar <- min(1, BETA_BAR_GROW
@@ -382,6 +386,18 @@ def _rescale_columns(W: NDArray, H: NDArray) -> None:
     H *= scale.astype(H.dtype)[:, None]
 
 
+def _sweep_H(V: NDArray, WH: NDArray, W: NDArray, H: NDArray, tiny: float) -> int:
+    """One CCD sweep over H, in place; returns the number of steps taken.
+
+    H's update is W's on the transposed problem ``V^T ~ H^T W^T``. Small tables (up to
+    ``CCD_TRANSPOSED_MAX`` entries, which stay in cache) run the row kernel on transposed
+    views; big ones the kernel that streams V and WH row-major, a whole row of H at once.
+    """
+    if V.size <= CCD_TRANSPOSED_MAX:
+        return _kernels.update_W_rows(V.T, WH.T, H.T, W.T, EPS, tiny, CCD_MAX_INNER)
+    return _kernels.update_H_cols(V, WH, W, H, EPS, tiny, CCD_MAX_INNER)
+
+
 def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: float, tol: float,
                      max_iter: int, check_every: int, restart: int, start: float,
                      trace_rows: list[tuple[int, int, float, float]]
@@ -402,12 +418,13 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
     W_prev, H_prev = W.copy(), H.copy()
     W_y, H_y = W.copy(), H.copy()
     beta, beta_bar = BETA_START, 1.0
+    extrapolated = False  # Y differs from X_k
     iteration = 0
     converged = False
     checked = loglik
     while iteration < max_iter:
         # one sweep from Y: all of H, then all of W (WH follows incrementally)
-        moved = _kernels.update_H_cols(V, WH, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
+        moved = _sweep_H(V, WH, W_y, H_y, tiny)
         moved += _kernels.update_W_rows(V, WH, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
         iteration += 1
         _rescale_columns(W_y, H_y)
@@ -426,14 +443,21 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
                 _extrapolate(W, W_prev, beta, W_y)
                 _extrapolate(H, H_prev, beta, H_y)
                 _kernels.product_loglik(V, W_y, H_y, WH, tiny)
+                extrapolated = True
             else:
                 W_y[...], H_y[...] = W, H
         else:
             # discard sweep(Y); the next sweep starts from X_k (product recomputed)
-            beta_bar = beta
-            beta = beta / BETA_SHRINK
             W_y[...], H_y[...] = W, H
             _kernels.product_loglik(V, W_y, H_y, WH, tiny)
+            if not extrapolated:
+                # a sweep from X_k itself cannot lower log L except by roundoff: no
+                # further progress is possible at this precision
+                converged = True
+                break
+            beta_bar = beta
+            beta = beta / BETA_SHRINK
+            extrapolated = False
             continue  # a wasted sweep says nothing about convergence
         if iteration % check_every == 0 or iteration == max_iter or not moved:
             trace_rows.append((restart, iteration, time.perf_counter() - start, loglik))
