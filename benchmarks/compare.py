@@ -57,7 +57,7 @@ def _worker(spec: dict) -> dict:
     import moonlight
 
     V = _load(spec["data"])
-    out = {"data": spec["data"], "shape": f"{V.shape[0]} x {V.shape[1]}", "R": spec["rank"],
+    out = {"note": spec.get("note", ""), "data": spec["data"], "shape": f"{V.shape[0]} x {V.shape[1]}", "R": spec["rank"],
            "engine": spec["engine"], "V_bytes": int(V.nbytes)}
     if spec["engine"].startswith("moonlight"):
         t = time.perf_counter()
@@ -69,7 +69,7 @@ def _worker(spec: dict) -> dict:
     t = time.perf_counter()
     if spec["engine"].startswith("moonlight"):
         fit = moonlight.fit_nmf(V, spec["rank"], restarts=spec["restarts"], seed=0,
-                                method=spec["method"], tol=spec.get("tol", 1e-9),
+                                method=spec["method"], tol=spec.get("tol"),
                                 max_iter=spec.get("max_iter", 20000))
         out["wall_s"] = time.perf_counter() - t
         out["loglik"] = fit.loglik
@@ -172,7 +172,8 @@ def main() -> None:
     data = "1000x100x10" if args.quick else "5000x200x10"
     sk = run({"data": data, "rank": 10, "restarts": 1, "engine": "sklearn mu"})
     cd = run({"data": data, "rank": 10, "restarts": 1, "engine": "moonlight ccd (default)",
-              "method": "ccd", "reach": sk["loglik"]})
+              "method": "ccd", "reach": sk["loglik"], "tol": 1e-8,
+              "note": "tol 1e-8"})
     probe = run({"data": data, "rank": 10, "restarts": 1, "engine": "moonlight mu",
                  "method": "mu", "max_iter": 200, "tol": 1e-300})
     per_iter = probe["wall_s"] / max(probe["iters"], 1)
