@@ -137,7 +137,7 @@ def _row(r: dict) -> str:
     if r.get("note"):
         notes.append(r["note"])
     return (f"| {r['data']} | {r['shape']} | {r['R']} | {r['engine']} | {r['wall_s']:.2f} | "
-            f"{r['loglik']:.1f} | {r['iters']} | {r['maxrss_MB']:.0f} / "
+            f"{r['cpu_s']:.2f} | {r['loglik']:.1f} | {r['iters']} | {r['maxrss_MB']:.0f} / "
             f"{r['tracemalloc_MB']:.0f} | {'; '.join(notes)} |")
 
 
@@ -145,6 +145,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller, faster run")
     ap.add_argument("--big", action="store_true", help="add 20000 x 1000, R=20")
+    ap.add_argument("--json", help="also write every measurement to this JSON file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -186,13 +187,19 @@ def main() -> None:
               f"ccd {cd['loglik']:.1f} vs MU with 10x time {mu['loglik']:.1f}")
 
     # (3) big table, one restart, memory
+    big = None
     if args.big:
         big = run({"data": "20000x1000x20", "rank": 20, "restarts": 1, "tol": 1e-6,
                    "engine": "moonlight ccd (default)", "method": "ccd"})
         limit = 4 * big["V_bytes"] / 2**20 + 300
+        rows.append(big)
         print(f"\nbig: peak rss {big['maxrss_MB']:.0f} MB, traced {big['tracemalloc_MB']:.0f} MB;"
               f" limit 4 x bytes(V) + 300 MB = {limit:.0f} MB")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
     main()
+

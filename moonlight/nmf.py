@@ -83,6 +83,7 @@ BETA_START = 0.5
 BETA_GROW = 1.05
 BETA_BAR_GROW = 1.01
 BETA_SHRINK = 1.5
+BETA_MAX = 1.0
 
 #: Bytes of stacked (restart, N, M) temporaries the MU engine may hold at once.
 MU_MEMORY_BUDGET = 256 * 2**20
@@ -353,7 +354,7 @@ def _fit_emu(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float, tol: float,
         W[acc], H[acc] = Wy[ok], Hy[ok]
         logliks[acc] = new[ok]
         beta[acc] = np.minimum(beta_bar[acc], beta[acc] * BETA_GROW)
-        beta_bar[acc] = np.minimum(1.0, beta_bar[acc] * BETA_BAR_GROW)
+        beta_bar[acc] = np.minimum(BETA_MAX, beta_bar[acc] * BETA_BAR_GROW)
         b = beta[acc][:, None, None]
         W_y[acc] = np.maximum(W[acc] + b * (W[acc] - W_prev[acc]), EPS)
         H_y[acc] = np.maximum(H[acc] + b * (H[acc] - H_prev[acc]), EPS)
@@ -447,7 +448,7 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
             if CCD_EXTRAPOLATE:
                 # Y <- max(eps, X_k + beta (X_k - X_{k-1})), and its product
                 beta = min(beta_bar, beta * BETA_GROW)
-                beta_bar = min(1.0, beta_bar * BETA_BAR_GROW)
+                beta_bar = min(BETA_MAX, beta_bar * BETA_BAR_GROW)
                 _extrapolate(W, W_prev, beta, W_y)
                 _extrapolate(H, H_prev, beta, H_y)
                 _kernels.product_loglik(V, W_y, H_y, WH, tiny)
