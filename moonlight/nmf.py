@@ -340,6 +340,7 @@ def _fit_emu(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float, tol: float,
     W_y, H_y = W.copy(), H.copy()
     beta = np.full(K, BETA_START)
     beta_bar = np.ones(K)
+    extrapolated = np.zeros(K, dtype=bool)  # Y differs from X_k
     active = np.arange(K)
     iteration = 0
     while active.size and iteration < max_iter:
@@ -358,11 +359,17 @@ def _fit_emu(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float, tol: float,
         b = beta[acc][:, None, None]
         W_y[acc] = np.maximum(W[acc] + b * (W[acc] - W_prev[acc]), EPS)
         H_y[acc] = np.maximum(H[acc] + b * (H[acc] - H_prev[acc]), EPS)
-        # rejected: Y <- X_k
+        extrapolated[acc] = True
+        # rejected: Y <- X_k. A step from X_k itself fails only by roundoff: stop there.
+        stuck = rej[~extrapolated[rej]]
         beta_bar[rej] = beta[rej]
         beta[rej] = beta[rej] / BETA_SHRINK
         W_y[rej], H_y[rej] = W[rej], H[rej]
+        extrapolated[rej] = False
         n_iter[active] = iteration
+        if stuck.size:
+            converged[stuck] = True
+            active = active[~np.isin(active, stuck)]
         if iteration % check_every == 0 or iteration == max_iter:
             elapsed = time.perf_counter() - start
             trace_rows.extend((int(restart_ids[k]), iteration, elapsed, float(logliks[k]))
