@@ -72,6 +72,7 @@ def _worker(spec: dict) -> dict:
                                 method=spec["method"], tol=spec.get("tol"),
                                 max_iter=spec.get("max_iter", 20000))
         out["wall_s"] = time.perf_counter() - t
+        out["cpu_s"] = time.process_time() - cpu
         out["loglik"] = fit.loglik
         out["iters"] = int(fit.n_iter.sum())
         out["kkt"] = float(fit.kkt[fit.best_restart])
@@ -106,9 +107,9 @@ def _worker(spec: dict) -> dict:
             best = max(best, ll)
             iters += model.n_iter_
         out["wall_s"] = time.perf_counter() - t
+        out["cpu_s"] = time.process_time() - cpu
         out["loglik"] = float(best)
         out["iters"] = int(iters)
-    out["cpu_s"] = time.process_time() - cpu
     out["tracemalloc_MB"] = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     out["maxrss_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
