@@ -30,7 +30,7 @@ SMALL_CONFIG = {
     "data": {},
     "ranks": [2, 3, 4],
     "restarts": 3,
-    "fit": {"seed": 0, "method": "mu", "tol": 1.0e-7, "max_iter": 3000, "check_every": 10},
+    "fit": {"seed": 0, "method": "ccd", "tol": None, "max_iter": 5000, "check_every": None},
     "modules": {"threshold": 0.1},
 }
 
@@ -73,7 +73,6 @@ def finished_run(tmp_path_factory):
         # The exercise's table needs ranks around its answer; restarts kept small for time.
         ranks=[2, 3, 4, 5],
         restarts=4,
-        fit={"seed": 0, "method": "mu", "tol": 1.0e-8, "max_iter": 8000, "check_every": 10},
     )
     snakemake(workdir)
     return workdir
