@@ -71,7 +71,7 @@ DEFAULT_TOL: dict[str, float] = {"ccd": 1e-10, "emu": 1e-9, "mu": 1e-9}
 CCD_MAX_INNER = 1
 
 #: Tables with at most this many entries update H through transposed views (measured
-#: faster up to 5000 x 200: 38 vs 45 ms per H sweep at R=10)
+#: faster up to 5000 x 200: 38 vs 45 ms per H sweep at R=10, and views cost no memory);
 #: larger ones stream row-major, a whole row of H at once (see :func:`_sweep_H`).
 CCD_TRANSPOSED_MAX = 2**20
 
