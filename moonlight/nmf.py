@@ -70,9 +70,6 @@ DEFAULT_TOL: dict[str, float] = {"ccd": 1e-10, "emu": 1e-9, "mu": 1e-9}
 #: R=5 (10 restarts): 1 needs as many sweeps as 2 and each sweep is ~1.5x cheaper.
 CCD_MAX_INNER = 1
 
-#: Tables with at most this many entries update H through transposed views (faster
-#: while V and WH fit in cache); larger ones stream row-major (see :func:`_sweep_H`).
-CCD_TRANSPOSED_MAX = 2**18
 
 #: Extrapolation (Ang & Gillis 2019) for "ccd" and "emu": the next sweep starts from
 #: Y = X_k + beta (X_k - X_{k-1}); its result is kept only if log L did not decrease.
@@ -402,18 +399,6 @@ def _rescale_columns(W: NDArray, H: NDArray) -> None:
     H *= scale.astype(H.dtype)[:, None]
 
 
-def _sweep_H(V: NDArray, WH: NDArray, W: NDArray, H: NDArray, tiny: float) -> int:
-    """One CCD sweep over H, in place; returns the number of steps taken.
-
-    H's update is W's on the transposed problem ``V^T ~ H^T W^T``. Small tables (up to
-    ``CCD_TRANSPOSED_MAX`` entries, which stay in cache) run the row kernel on transposed
-    views; big ones the kernel that streams V and WH row-major, a whole row of H at once.
-    """
-    if V.size <= CCD_TRANSPOSED_MAX:
-        return _kernels.update_W_rows(V.T, WH.T, H.T, W.T, EPS, tiny, CCD_MAX_INNER)
-    return _kernels.update_H_cols(V, WH, W, H, EPS, tiny, CCD_MAX_INNER)
-
-
 def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: float, tol: float,
                      max_iter: int, check_every: int, restart: int, start: float,
                      trace_rows: list[tuple[int, int, float, float]]
@@ -440,7 +425,7 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
     checked = loglik
     while iteration < max_iter:
         # one sweep from Y: all of H, then all of W (WH follows incrementally)
-        moved = _sweep_H(V, WH, W_y, H_y, tiny)
+        moved = _kernels.update_H_cols(V, WH, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
         moved += _kernels.update_W_rows(V, WH, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
         iteration += 1
         _rescale_columns(W_y, H_y)
