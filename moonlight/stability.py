@@ -30,7 +30,7 @@ from .nmf import NMFResult, fit_nmf
 
 __all__ = ["fit_restarts", "best_of", "near_best", "match_columns", "align_restarts",
            "consensus_matrix", "cophenetic_correlation", "stability_summary",
-           "restarts_W_frame", "read_restarts_W", "STABILITY_COLUMNS"]
+           "restarts_W_frame", "read_restarts_W", "restarts_table", "STABILITY_COLUMNS"]
 
 STABILITY_COLUMNS = ["rank", "n_restarts", "n_near_best", "matched_cosine", "cophenetic"]
 
@@ -138,3 +138,17 @@ def read_restarts_W(table: pd.DataFrame) -> tuple[list[pd.DataFrame], NDArray[np
         logliks.append(float(part["loglik"].iat[0]))
         Ws.append(part.drop(columns=["restart", "loglik"]).set_index("gene"))
     return Ws, np.asarray(logliks)
+
+
+def restarts_table(fits: list[NMFResult], rank: int) -> pd.DataFrame:
+    """One row per restart of :func:`fit_restarts`: ``restart``, ``loglik``, ``n_iter``,
+    ``converged``, ``best``, ``rank`` (the fit rule's restarts.tsv)."""
+    best = best_of(fits)
+    return pd.DataFrame({
+        "restart": np.arange(len(fits)),
+        "loglik": [f.loglik for f in fits],
+        "n_iter": [int(f.n_iter[0]) for f in fits],
+        "converged": [bool(f.converged[0]) for f in fits],
+        "best": np.arange(len(fits)) == best,
+        "rank": rank,
+    })

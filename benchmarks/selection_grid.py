@@ -1,0 +1,170 @@
+"""Benchmark grid of rank selection and moonlighting calls on simulated data.
+
+For every cell (noise, true R, N, M, depth, seed) a data set is simulated, analysed with
+:func:`moonlight.pipeline.analyse` (fits and cross-validation at ranks
+``max(1, R-1) .. R+2``, the selection rule, moonlighting calls with support and LR), and
+compared with the planted truth. Writes one row per run to ``selection_grid.tsv`` and a
+heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTION.md.
+
+    .venv/bin/python benchmarks/selection_grid.py --out benchmarks/results [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from moonlight import recovery_summary, simulate, write_tsv  # noqa: E402
+from moonlight.pipeline import analyse  # noqa: E402
+
+RANKS = [2, 3, 4, 5, 6, 8]
+GENES = [100, 1000]
+SAMPLES = [60, 200]
+DEPTHS = {"exercise": (90_000, 110_000), "tenfold_lower": (9_000, 11_000)}
+SEEDS = range(5)
+NB_DISPERSION = 0.1
+#: Planted moonlighting genes per data set (more would make the simulator's redraw of W,
+#: until every planted gene has a share >= 0.2 in both modules, take too many tries).
+N_MOONLIGHTING = {100: 3, 1000: 6}
+
+#: Modest settings so the grid runs in minutes on two cores.
+SETTINGS = dict(
+    restarts=2,
+    fit=dict(seed=0, tol=1e-5, max_iter=400),
+    selection=dict(folds=4, seed=0, restarts=1, tol=1e-5, max_iter=400, min_stability=0.9,
+                   margin=5.0),
+    threshold=0.1,
+    min_support=0.5,
+    min_lr=200.0,
+)
+
+
+def module_size(n_genes: int, rank: int) -> tuple[int, int]:
+    """Feasible module sizes for (N, R): half to one and a half times N / R."""
+    mean = n_genes / rank
+    return max(2, int(np.floor(0.5 * mean))), int(np.ceil(1.5 * mean))
+
+
+def cells(quick: bool = False) -> list[dict]:
+    out = []
+    seeds = range(2) if quick else SEEDS
+    for R, N, M, depth, seed in itertools.product(RANKS, GENES, SAMPLES, DEPTHS, seeds):
+        out.append(dict(noise="poisson", dispersion=0.0, true_rank=R, n_genes=N,
+                        n_samples=M, depth=depth, seed=seed))
+    for R, N, M, seed in itertools.product(RANKS, GENES, SAMPLES, seeds):
+        out.append(dict(noise="negative_binomial", dispersion=NB_DISPERSION, true_rank=R,
+                        n_genes=N, n_samples=M, depth="exercise", seed=seed))
+    return out
+
+
+def run_cell(cell: dict) -> dict:
+    start = time.perf_counter()
+    R, N = cell["true_rank"], cell["n_genes"]
+    sim = simulate(
+        n_genes=N, n_samples=cell["n_samples"], n_modules=R, module_size=module_size(N, R),
+        n_moonlighting=N_MOONLIGHTING[N], depth=DEPTHS[cell["depth"]], noise=cell["noise"],
+        dispersion=cell["dispersion"], seed=1000 + cell["seed"],
+    )
+    counts = sim.counts
+    keep_rows, keep_cols = counts.sum(axis=1) > 0, counts.sum(axis=0) > 0
+    counts = counts.loc[keep_rows, keep_cols]
+    ranks = range(max(1, R - 1), R + 3)
+    res = analyse(counts, ranks, **SETTINGS)
+    truth = sim.membership.loc[counts.index]
+    summary, _ = recovery_summary(truth, sim.W.loc[counts.index], res.W, res.memberships,
+                                  res.moonlighting)
+    row = summary.iloc[0].to_dict()
+    t = res.table.set_index("rank")
+    bic_rank = int(t["bic"].idxmin())
+    cand = res.candidates
+    planted = set(sim.moonlighting)
+    return {
+        **cell,
+        "selected_rank": res.rank,
+        "rank_correct": res.rank == R,
+        "bic_rank": bic_rank,
+        "n_planted": len(planted),
+        "n_candidates": len(cand),
+        "n_called": int(row["moonlighting_called"]),
+        "true_positives": int(row["moonlighting_true_positives"]),
+        "candidate_true_positives": len(planted & set(cand["gene"])),
+        "precision": row["precision"],
+        "recall": row["recall"],
+        "genes_assigned_correctly": row["genes_assigned_correctly"],
+        "stability_at_true": float(t["matched_cosine"].get(R, np.nan)),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def heatmap(results: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = results.assign(
+        setting=results["noise"].str.replace("negative_binomial", "NB") + " " + results["depth"]
+    )
+    table = results.pivot_table(index=["setting", "n_genes", "n_samples"],
+                                columns="true_rank", values="rank_correct", aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.8))
+    image = ax.imshow(table.to_numpy(float), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(table.to_numpy(float)):
+        ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(table.shape[1]), table.columns)
+    ax.set_yticks(range(len(table)), [f"{s}, N={n}, M={m}" for s, n, m in table.index],
+                  fontsize=8)
+    ax.set_xlabel("true R")
+    ax.set_title("Fraction of runs selecting the true R")
+    fig.colorbar(image, ax=ax, label="accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="two seeds per cell")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = cells(args.quick)
+    # Largest cells first so the two workers finish together.
+    todo.sort(key=lambda c: -(c["n_genes"] * c["n_samples"] * (c["true_rank"] + 2)))
+    start = time.perf_counter()
+    with Pool(args.workers) as pool:
+        rows = []
+        for i, row in enumerate(pool.imap_unordered(run_cell, todo), 1):
+            rows.append(row)
+            if i % 20 == 0:
+                print(f"{i}/{len(todo)} runs, {time.perf_counter() - start:.0f} s", flush=True)
+    keys = ["noise", "depth", "true_rank", "n_genes", "n_samples", "seed"]
+    results = pd.DataFrame(rows).sort_values(keys).reset_index(drop=True)
+    write_tsv(results, out / "selection_grid.tsv", index=False)
+    heatmap(results, out / "selection_grid.png")
+    print(f"total {time.perf_counter() - start:.0f} s")
+    for noise, part in results.groupby("noise"):
+        tp, called, planted = (part["true_positives"].sum(), part["n_called"].sum(),
+                               part["n_planted"].sum())
+        print(f"{noise}: rank correct {part['rank_correct'].mean():.3f}; "
+              f"over by >1: {(part['selected_rank'] > part['true_rank'] + 1).sum()}; "
+              f"BIC correct {(part['bic_rank'] == part['true_rank']).mean():.3f}; "
+              f"moonlighting precision {tp / max(called, 1):.3f} recall {tp / planted:.3f}")
+
+
+if __name__ == "__main__":
+    main()
