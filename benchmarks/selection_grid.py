@@ -71,7 +71,7 @@ def cells(quick: bool = False) -> list[dict]:
 
 
 def run_cell(cell: dict) -> dict:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     R, N = cell["true_rank"], cell["n_genes"]
     sim = simulate(
         n_genes=N, n_samples=cell["n_samples"], n_modules=R, module_size=module_size(N, R),
@@ -106,6 +106,7 @@ def run_cell(cell: dict) -> dict:
         "genes_assigned_correctly": row["genes_assigned_correctly"],
         "stability_at_true": float(t["matched_cosine"].get(R, np.nan)),
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
     }
 
 
@@ -134,6 +135,24 @@ def heatmap(results: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+KEYS = ["noise", "depth", "true_rank", "n_genes", "n_samples", "seed"]
+
+
+def summarize(results: pd.DataFrame, workers: int) -> str:
+    lines = [f"{len(results)} runs; {results['cpu_seconds'].sum():.0f} CPU s in the runs "
+             f"({results['cpu_seconds'].sum() / workers / 60:.1f} min on {workers} "
+             "uncontended workers)"]
+    for noise, part in results.groupby("noise"):
+        tp, called, planted = (part["true_positives"].sum(), part["n_called"].sum(),
+                               part["n_planted"].sum())
+        lines.append(
+            f"{noise}: rank correct {part['rank_correct'].mean():.3f}; "
+            f"over by >1: {(part['selected_rank'] > part['true_rank'] + 1).sum()}; "
+            f"BIC correct {(part['bic_rank'] == part['true_rank']).mean():.3f}; "
+            f"moonlighting precision {tp / max(called, 1):.3f} recall {tp / planted:.3f}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results")
@@ -142,28 +161,27 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    todo = cells(args.quick)
-    # Largest cells first so the two workers finish together.
-    todo.sort(key=lambda c: -(c["n_genes"] * c["n_samples"] * (c["true_rank"] + 2)))
+    # Rows are appended as runs finish, so an interrupted grid resumes where it stopped.
+    partial = out / "selection_grid.partial.tsv"
+    done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
+    finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
+    todo = [c for c in cells(args.quick)
+            if tuple(str(c[k]) for k in KEYS) not in finished]
+    # Seed by seed (a stopped grid has whole seeds), largest cells first within a seed.
+    todo.sort(key=lambda c: (c["seed"], -(c["n_genes"] * c["n_samples"] * c["true_rank"])))
     start = time.perf_counter()
     with Pool(args.workers) as pool:
-        rows = []
         for i, row in enumerate(pool.imap_unordered(run_cell, todo), 1):
-            rows.append(row)
-            if i % 20 == 0:
+            frame = pd.DataFrame([row])
+            frame.to_csv(partial, sep="\t", index=False, mode="a",
+                         header=not partial.is_file())
+            if i % 10 == 0:
                 print(f"{i}/{len(todo)} runs, {time.perf_counter() - start:.0f} s", flush=True)
-    keys = ["noise", "depth", "true_rank", "n_genes", "n_samples", "seed"]
-    results = pd.DataFrame(rows).sort_values(keys).reset_index(drop=True)
+    results = pd.read_csv(partial, sep="\t").sort_values(KEYS).reset_index(drop=True)
     write_tsv(results, out / "selection_grid.tsv", index=False)
     heatmap(results, out / "selection_grid.png")
-    print(f"total {time.perf_counter() - start:.0f} s")
-    for noise, part in results.groupby("noise"):
-        tp, called, planted = (part["true_positives"].sum(), part["n_called"].sum(),
-                               part["n_planted"].sum())
-        print(f"{noise}: rank correct {part['rank_correct'].mean():.3f}; "
-              f"over by >1: {(part['selected_rank'] > part['true_rank'] + 1).sum()}; "
-              f"BIC correct {(part['bic_rank'] == part['true_rank']).mean():.3f}; "
-              f"moonlighting precision {tp / max(called, 1):.3f} recall {tp / planted:.3f}")
+    print(f"total {time.perf_counter() - start:.0f} s wall")
+    print(summarize(results, args.workers))
 
 
 if __name__ == "__main__":

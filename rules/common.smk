@@ -77,7 +77,11 @@ def crossval_runtime(wildcards, input, attempt):
     sel = config["selection"]
     return int(
         10
-        + attempt * max(input.size_mb, 1) * int(wildcards.rank) * sel["folds"] * sel["restarts"]
+        + attempt
+        * max(input.size_mb, 1)
+        * int(wildcards.rank)
+        * sel["folds"]
+        * sel["restarts"]
     )
 
 
