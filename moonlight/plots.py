@@ -46,13 +46,15 @@ def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str], *, ti
     axes = list(axes)
     if has_cv:
         ax = axes.pop(0)
-        ax.errorbar(table["rank"], table["cv_loglik"], yerr=table["cv_se"], fmt="o-",
-                    color="C3", capsize=3)
         pool = table[table["stable"]] if "stable" in table and table["stable"].any() else table
         best = pool.loc[pool["cv_loglik"].idxmax()]
-        ax.axhline(best["cv_loglik"] - best["cv_se"], color="C3", linestyle="--", alpha=0.6,
-                   label="best - 1 SE")
-        ax.set_ylabel("held-out log likelihood")
+        # Differences from the best on a symmetric log scale: the ranks near the best,
+        # where the rule acts, stay visible beside the far worse small ranks.
+        ax.errorbar(table["rank"], table["cv_loglik"] - best["cv_loglik"],
+                    yerr=table["cv_se"], fmt="o-", color="C3", capsize=3)
+        ax.axhline(-best["cv_se"], color="C3", linestyle="--", alpha=0.6, label="best - 1 SE")
+        ax.set_yscale("symlog", linthresh=max(float(best["cv_se"]), 1.0))
+        ax.set_ylabel("held-out log L\nminus best stable")
         ax.legend(loc="lower right")
     if has_stab:
         ax = axes.pop(0)
@@ -67,9 +69,12 @@ def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str], *, ti
     top, bottom = axes
     top.plot(table["rank"], table["loglik"], "o-", color="C0")
     top.set_ylabel("best log likelihood")
-    bottom.plot(table["rank"], table["bic"], "o-", color="C1", label="BIC")
-    bottom.plot(table["rank"], table["aic"], "s--", color="C2", alpha=0.7, label="AIC")
-    bottom.set_ylabel("criterion (lower is better)")
+    bottom.plot(table["rank"], table["bic"] - table["bic"].min(), "o-", color="C1",
+                label="BIC")
+    bottom.plot(table["rank"], table["aic"] - table["aic"].min(), "s--", color="C2",
+                alpha=0.7, label="AIC")
+    bottom.set_yscale("symlog", linthresh=10.0)
+    bottom.set_ylabel("criterion minus its\nminimum (lower is better)")
     bottom.set_xlabel("rank R (number of modules)")
     bottom.legend()
     for ax in fig.axes:
