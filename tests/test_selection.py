@@ -95,3 +95,13 @@ def test_real_table_selects_four_modules_and_three_supported_moonlighting_genes(
     assert sorted(called.index) == ["cranberry", "grape", "tomato"]
     assert (called["support"] == 1.0).all()
     assert (called["lr"] >= 200).all()
+
+
+def test_rank_selection_figure_with_and_without_cross_validation(tmp_path):
+    from moonlight.plots import plot_rank_selection
+
+    t = _table([-900, -500, -402, -400, -401], [5, 5, 5, 5, 5], [1, 1, 1, 1, 1])
+    plot_rank_selection(t, tmp_path / "all.png", title="t", min_stability=0.9)
+    restarts = pd.DataFrame({"rank": [1, 2, 3], "loglik": [-5000.0, -1000.0, -990.0]})
+    plot_rank_selection(rank_table(restarts, 50, 20), tmp_path / "bic.png")
+    assert (tmp_path / "all.png").stat().st_size > 0 and (tmp_path / "bic.png").stat().st_size > 0
