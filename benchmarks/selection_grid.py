@@ -174,16 +174,63 @@ def summarize(results: pd.DataFrame, workers: int) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: pd.DataFrame) -> str:
+    """Tables for SELECTION.md: rank accuracy per setting and true R; moonlighting."""
+    results = results.assign(
+        setting=results["noise"].str.replace("negative_binomial", "NB 0.1") + ", "
+        + results["depth"] + ", N=" + results["n_genes"].astype(str) + ", M="
+        + results["n_samples"].astype(str)
+    )
+    acc = results.pivot_table(index="setting", columns="true_rank", values="rank_correct",
+                              aggfunc="mean", sort=False)
+    acc["all"] = results.groupby("setting", sort=False)["rank_correct"].mean()
+    acc["runs"] = results.groupby("setting", sort=False).size()
+    over = results["selected_rank"] - results["true_rank"]
+    acc["R+1"] = over.eq(1).groupby(results["setting"], sort=False).sum()
+    acc["> R+1"] = over.gt(1).groupby(results["setting"], sort=False).sum()
+    acc["< R"] = over.lt(0).groupby(results["setting"], sort=False).sum()
+    acc["BIC correct"] = (results["bic_rank"] == results["true_rank"]).groupby(
+        results["setting"], sort=False).mean()
+    lines = ["| setting | " + " | ".join(f"R={c}" if isinstance(c, (int, np.integer)) else c
+                                         for c in acc.columns) + " |",
+             "|---" * (len(acc.columns) + 1) + "|"]
+    counts = {"runs", "R+1", "> R+1", "< R"}
+    for setting, row in acc.iterrows():
+        cells = [str(int(v)) if c in counts else ("" if pd.isna(v) else f"{v:.0%}")
+                 for c, v in row.items()]
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    lines += ["", "| noise | runs | rank correct | over by >1 | BIC correct | precision | "
+              "recall | precision (minor w >= 0.15) | recall | precision (minor w >= 0.2) "
+              "| recall | precision (lr/count >= 1) | recall |", "|---" * 13 + "|"]
+    for noise, part in results.groupby("noise"):
+        planted = part["n_planted"].sum()
+        cells = [noise, str(len(part)), f"{part['rank_correct'].mean():.3f}",
+                 str(int((part["selected_rank"] > part["true_rank"] + 1).sum())),
+                 f"{(part['bic_rank'] == part['true_rank']).mean():.3f}"]
+        for suffix in ("", "_w15", "_w20", "_lrpc1"):
+            tp, called = part[f"true_positives{suffix}"].sum(), part[f"n_called{suffix}"].sum()
+            cells += [f"{tp / max(called, 1):.3f}", f"{tp / planted:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="two seeds per cell")
+    parser.add_argument("--summarize", action="store_true",
+                        help="only summarize the runs finished so far")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Rows are appended as runs finish, so an interrupted grid resumes where it stopped.
     partial = out / "selection_grid.partial.tsv"
+    if args.summarize:
+        results = pd.read_csv(partial, sep="\t")
+        print(summarize(results, args.workers))
+        print(markdown(results))
+        return
     done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
     finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
     todo = [c for c in cells(args.quick)
@@ -203,6 +250,7 @@ def main() -> None:
     heatmap(results, out / "selection_grid.png")
     print(f"total {time.perf_counter() - start:.0f} s wall")
     print(summarize(results, args.workers))
+    print(markdown(results))
 
 
 if __name__ == "__main__":
