@@ -11,7 +11,12 @@
   modules has a large one. ``best_single`` and ``best_pair`` name the winning modules.
 
 A gene in two or more modules by the W threshold is *called* moonlighting only when
-``support >= min_support`` and ``lr >= min_lr``.
+``support >= min_support``, ``lr >= min_lr`` and its second-largest row-normalized weight
+is at least ``min_second_weight``. The last is an effect size: ``lr`` is computed given
+the *fitted* H, whose estimation error makes ``lr`` grow with a gene's counts even when
+the gene is in one module, so on deep data a significant ``lr`` alone does not separate
+a gene just above the membership threshold from a real two-module gene
+(benchmarks/SELECTION.md).
 """
 
 from __future__ import annotations
@@ -127,6 +132,7 @@ def moonlighting_confidence(
     margin: float,
     min_support: float = 0.0,
     min_lr: float = 0.0,
+    min_second_weight: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Moonlighting candidates (two or more modules by the W threshold) with confidence.
 
@@ -141,7 +147,8 @@ def moonlighting_confidence(
     Returns
     -------
     called : DataFrame
-        Candidates with ``support >= min_support`` and ``lr >= min_lr``: columns of
+        Candidates with ``support >= min_support``, ``lr >= min_lr`` and second weight
+        ``>= min_second_weight``: columns of
         :func:`moonlight.modules.moonlighting_genes` plus :data:`CONFIDENCE_COLUMNS`.
     candidates : DataFrame
         Every candidate with the same columns and a boolean ``called``.
@@ -161,6 +168,10 @@ def moonlighting_confidence(
         candidates["lr"] = pd.Series(dtype=float)
         candidates["best_single"] = pd.Series(dtype=object)
         candidates["best_pair"] = pd.Series(dtype=object)
-    candidates["called"] = (candidates["support"] >= min_support) & (candidates["lr"] >= min_lr)
+    second = candidates["weights"].astype(str).str.split(",").map(
+        lambda w: float(w[1]) if len(w) > 1 else 0.0)
+    candidates["called"] = ((candidates["support"] >= min_support)
+                            & (candidates["lr"] >= min_lr)
+                            & (second.astype(float) >= min_second_weight))
     called = candidates.loc[candidates["called"]].drop(columns="called").reset_index(drop=True)
     return called, candidates

@@ -59,6 +59,7 @@ def analyse(
     threshold: float = 0.1,
     min_support: float = 0.0,
     min_lr: float = 0.0,
+    min_second_weight: float = 0.0,
 ) -> Analysis:
     """Fit every rank, cross-validate, select R by the rule, call moonlighting genes.
 
@@ -87,6 +88,7 @@ def analyse(
     called, candidates = moonlighting_confidence(
         counts, W, H, [f.W_frame() for f in chosen], [f.loglik for f in chosen],
         threshold=threshold, margin=sel["margin"], min_support=min_support, min_lr=min_lr,
+        min_second_weight=min_second_weight,
     )
     return Analysis(table=table, rank=rank, W=W, H=H,
                     memberships=call_memberships(normalize_rows(W), threshold),

@@ -43,6 +43,7 @@ rule call_modules:
         threshold=config["modules"]["threshold"],
         min_support=config["modules"]["min_support"],
         min_lr=config["modules"]["min_lr"],
+        min_second_weight=config["modules"]["min_second_weight"],
         margin=config["selection"]["margin"],
     message:
         "Calling modules and moonlighting genes of {wildcards.dataset}"

@@ -25,6 +25,7 @@ with log_to(snakemake.log[0]) as log:
         read_tsv(snakemake.input.counts).loc[W.index], W, H, Ws, logliks,
         threshold=snakemake.params.threshold, margin=snakemake.params.margin,
         min_support=snakemake.params.min_support, min_lr=snakemake.params.min_lr,
+        min_second_weight=snakemake.params.min_second_weight,
     )
     log.info("R=%d; moonlighting candidates:\n%s", rank, candidates.to_string())
     log.info("moonlighting genes: %s", ", ".join(moonlighting["gene"]) or "none")

@@ -70,3 +70,7 @@ def test_confidence_filters_on_min_support_and_min_lr(H):
     called, candidates = moonlighting_confidence(counts, W, H2, [W, W], [0.0, 0.0],
                                                  threshold=0.1, margin=5.0, min_lr=1e12)
     assert called.empty and list(candidates["called"]) == [False]
+    second = float(candidates["weights"].iat[0].split(",")[1])
+    called, _ = moonlighting_confidence(counts, W, H2, [W, W], [0.0, 0.0], threshold=0.1,
+                                        margin=5.0, min_second_weight=second + 0.01)
+    assert called.empty
