@@ -220,14 +220,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="two seeds per cell")
     parser.add_argument("--summarize", action="store_true",
-                        help="only summarize the runs finished so far")
+                        help="only summarize (table, heat map) the runs finished so far")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Rows are appended as runs finish, so an interrupted grid resumes where it stopped.
     partial = out / "selection_grid.partial.tsv"
     if args.summarize:
-        results = pd.read_csv(partial, sep="\t")
+        results = pd.read_csv(partial, sep="\t").sort_values(KEYS).reset_index(drop=True)
+        write_tsv(results, out / "selection_grid.tsv", index=False)
+        heatmap(results, out / "selection_grid.png")
         print(summarize(results, args.workers))
         print(markdown(results))
         return
