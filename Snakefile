@@ -1,6 +1,6 @@
 # moonlight: gene modules and moonlighting genes by Poisson NMF.
 #
-# simulate / prepare_table -> fit (data set x rank) -> gather_logliks -> select_rank
+# simulate / prepare_table -> fit + crossval (data set x rank) -> gather_logliks -> select_rank
 #   -> call_modules -> recovery (simulated data) -> summary
 # Every parameter comes from config.yaml (checked against schemas/config.schema.yaml);
 # every computation lives in the moonlight package, called by the scripts in scripts/.

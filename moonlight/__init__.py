@@ -11,8 +11,12 @@ The package holds every computation of the workflow and runs without Snakemake::
 
 Modules: :mod:`~moonlight.io` (tables), :mod:`~moonlight.simulate` (generative model),
 :mod:`~moonlight.likelihood`, :mod:`~moonlight.nmf` (fit engine),
-:mod:`~moonlight.selection` (choice of R), :mod:`~moonlight.modules` (memberships),
-:mod:`~moonlight.recovery` (comparison with a planted truth), :mod:`~moonlight.plots`.
+:mod:`~moonlight.selection` (choice of R), :mod:`~moonlight.crossval` (held-out
+likelihood by masked fits), :mod:`~moonlight.stability` (agreement of restarts),
+:mod:`~moonlight.modules` (memberships), :mod:`~moonlight.confidence` (support and
+likelihood ratio of moonlighting calls), :mod:`~moonlight.recovery` (comparison with a
+planted truth), :mod:`~moonlight.pipeline` (the whole analysis in one call),
+:mod:`~moonlight.plots`.
 """
 
 from .io import CountTableError, drop_empty, read_count_table, read_tsv, write_tsv

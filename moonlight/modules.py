@@ -4,16 +4,20 @@ W is first put in columns that sum to one (each module a distribution over genes
 each row is normalized to sum to one: ``W_norm[i, r]`` is the share of gene i's loading
 that sits in module r. A gene is a member of every module where that share exceeds the
 threshold (and always of its top module), so a gene shared by two modules has two rows
-in the membership table; a gene in two or more modules is *moonlighting*.
+in the membership table; a gene in two or more modules is a *moonlighting* candidate,
+confirmed or not by :mod:`moonlight.confidence` (:func:`keep_called` then drops the
+extra memberships of unconfirmed candidates).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["normalize_columns", "normalize_rows", "call_memberships", "moonlighting_genes",
-           "module_sizes"]
+           "keep_called", "module_sizes"]
 
 MEMBERSHIP_COLUMNS = ["gene", "module", "weight"]
 MOONLIGHTING_COLUMNS = ["gene", "n_modules", "modules", "weights"]
@@ -82,6 +86,17 @@ def moonlighting_genes(memberships: pd.DataFrame) -> pd.DataFrame:
             "weights": grouped["weight"].agg(lambda w: ",".join(f"{x:.4f}" for x in w)).to_numpy(),
         }
     )
+
+
+def keep_called(memberships: pd.DataFrame, called: Iterable[str]) -> pd.DataFrame:
+    """Memberships in which only genes in ``called`` keep more than their top module.
+
+    A moonlighting *candidate* whose call was not confirmed (too little support across
+    restarts, or too small a likelihood gain; see :mod:`moonlight.confidence`) stays in
+    its top module only, so the membership table agrees with the moonlighting table.
+    """
+    top = ~memberships["gene"].duplicated()
+    return memberships[top | memberships["gene"].isin(list(called))].reset_index(drop=True)
 
 
 def module_sizes(memberships: pd.DataFrame, modules: list[str]) -> pd.Series:

@@ -29,26 +29,60 @@ def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
     plt.close(fig)
 
 
-def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str], *, title: str = ""
-                        ) -> None:
-    """Best log likelihood and BIC against R, the selected R marked.
+def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str], *, title: str = "",
+                        min_stability: float | None = None) -> None:
+    """Every rank-selection criterion against R, the selected R marked.
 
-    ``table`` is the output of :func:`moonlight.selection.rank_table`.
+    ``table`` is the output of :func:`moonlight.selection.rank_table`. Panels: held-out
+    log likelihood with one-standard-error bars and the one-SE line of the best stable
+    rank (when cross-validated); stability (mean matched cosine, cophenetic correlation)
+    with its floor (when given); best in-sample log likelihood; BIC and AIC.
     """
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6), sharex=True)
+    has_cv = "cv_loglik" in table
+    has_stab = "matched_cosine" in table
+    n_panels = 2 + has_cv + has_stab
+    fig, axes = plt.subplots(n_panels, 1, figsize=(5.5, 2.6 * n_panels + 0.6), sharex=True)
     chosen = table.loc[table["selected"], "rank"].iat[0]
+    axes = list(axes)
+    if has_cv:
+        ax = axes.pop(0)
+        pool = table[table["stable"]] if "stable" in table and table["stable"].any() else table
+        best = pool.loc[pool["cv_loglik"].idxmax()]
+        # Differences from the best on a symmetric log scale: the ranks near the best,
+        # where the rule acts, stay visible beside the far worse small ranks.
+        ax.errorbar(table["rank"], table["cv_loglik"] - best["cv_loglik"],
+                    yerr=table["cv_se"], fmt="o-", color="C3", capsize=3)
+        ax.axhline(-best["cv_se"], color="C3", linestyle="--", alpha=0.6, label="best - 1 SE")
+        ax.set_yscale("symlog", linthresh=max(float(best["cv_se"]), 1.0))
+        ax.set_ylabel("held-out log L\nminus best stable")
+        ax.legend(loc="lower right")
+    if has_stab:
+        ax = axes.pop(0)
+        ax.plot(table["rank"], table["matched_cosine"], "o-", color="C4",
+                label="matched cosine")
+        ax.plot(table["rank"], table["cophenetic"], "s--", color="C5", alpha=0.8,
+                label="cophenetic")
+        if min_stability is not None:
+            ax.axhline(min_stability, color="C4", linestyle=":", label="stability floor")
+        ax.set_ylabel("stability")
+        ax.legend(loc="lower left", fontsize=8)
+    top, bottom = axes
     top.plot(table["rank"], table["loglik"], "o-", color="C0")
     top.set_ylabel("best log likelihood")
-    bottom.plot(table["rank"], table["bic"], "o-", color="C1", label="BIC")
-    bottom.plot(table["rank"], table["aic"], "s--", color="C2", alpha=0.7, label="AIC")
-    bottom.set_ylabel("criterion (lower is better)")
+    bottom.plot(table["rank"], table["bic"] - table["bic"].min(), "o-", color="C1",
+                label="BIC")
+    bottom.plot(table["rank"], table["aic"] - table["aic"].min(), "s--", color="C2",
+                alpha=0.7, label="AIC")
+    bottom.set_yscale("symlog", linthresh=10.0)
+    bottom.set_ylabel("criterion minus its\nminimum (lower is better)")
     bottom.set_xlabel("rank R (number of modules)")
     bottom.legend()
-    for ax in (top, bottom):
-        ax.axvline(chosen, color="grey", linestyle=":", label=f"selected R = {chosen}")
+    for ax in fig.axes:
+        ax.axvline(chosen, color="grey", linestyle=":")
     top.legend([f"selected R = {chosen}"], loc="lower right", handlelength=0)
     bottom.set_xticks(table["rank"])
-    fig.suptitle(title or "Rank selection by BIC")
+    rule = "held-out likelihood, one-SE rule" if has_cv else "BIC"
+    fig.suptitle(f"{title}: rank selection by {rule}" if title else f"Rank selection by {rule}")
     fig.tight_layout()
     _save(fig, path)
 

@@ -1,14 +1,28 @@
 """Choosing the number of modules R.
 
-The log likelihood of nested models only rises with R, so its maximum is no answer.
-moonlight uses the Bayesian information criterion, written out:
+The in-sample log likelihood of nested models only rises with R, so its maximum is no
+answer. moonlight computes, per rank R:
 
-    BIC(R) = -2 log L_R + k_R log n,    k_R = R (N + M - 1),    n = N M
+* ``cv_loglik``, ``cv_se``: K-fold held-out Poisson log likelihood (sum over folds, every
+  entry scored once) and its standard error ``sqrt(K) sd(fold values)``
+  (:mod:`moonlight.crossval`);
+* ``matched_cosine``, ``cophenetic``: reproducibility of the modules across near-best
+  restarts (:mod:`moonlight.stability`);
+* ``bic = -2 log L_R + k_R log(N M)`` and ``aic = -2 log L_R + 2 k_R`` with
+  ``k_R = R (N + M - 1)`` free parameters (reported; not used by the rule).
 
-where log L_R is the best log likelihood over restarts at rank R, k_R the free parameters
-(see :func:`moonlight.likelihood.n_free_parameters`) and n the number of observed
-counts. The selected R is the one with the smallest BIC (ties: the smaller R).
-AIC (``-2 log L + 2 k``) is reported beside it for reference.
+**The rule.** A rank is *stable* when ``matched_cosine >= min_stability``. Among stable
+ranks (all ranks if none is stable) let R* be the one with the highest ``cv_loglik``;
+the selected R is the **smallest stable R with cv_loglik >= cv_loglik(R*) - cv_se(R*)**
+(the one-standard-error rule). Ties cannot arise: it is the smallest such R.
+
+Why: held-out likelihood penalizes overfitting by its own measure rather than by a
+parameter count, so it does not run away to large R when counts are overdispersed (the
+Poisson BIC does: extra modules soak up the excess variance); the one-SE rule prefers
+the simplest model the data cannot tell from the best; and the stability floor drops
+ranks whose modules are not reproducible from restart to restart.
+
+Without cross-validation results :func:`rank_table` falls back to the minimum BIC.
 """
 
 from __future__ import annotations
@@ -18,11 +32,43 @@ import pandas as pd
 
 from .likelihood import n_free_parameters
 
-__all__ = ["rank_table"]
+__all__ = ["rank_table", "select_rank", "RULE"]
+
+#: One-line statement of the rule, for captions and logs.
+RULE = ("smallest R whose held-out log likelihood is within one standard error of the "
+        "best, among ranks whose restarts agree (mean matched cosine >= {floor:g})")
 
 
-def rank_table(restarts: pd.DataFrame, n_genes: int, n_samples: int) -> pd.DataFrame:
-    """Summarize fits across ranks and select R by minimum BIC.
+def select_rank(table: pd.DataFrame, *, min_stability: float = 0.9) -> pd.Series:
+    """Boolean flags (one True) of the selected rank by the rule of the module docstring.
+
+    ``table`` needs ``rank``, ``cv_loglik``, ``cv_se`` and, optionally,
+    ``matched_cosine`` (absent = every rank stable).
+    """
+    table = table.sort_values("rank")
+    if "matched_cosine" in table:
+        stable = table["matched_cosine"].fillna(1.0) >= min_stability
+    else:
+        stable = pd.Series(True, index=table.index)
+    if not stable.any():
+        stable[:] = True
+    candidates = table[stable]
+    best = candidates.loc[candidates["cv_loglik"].idxmax()]
+    ok = candidates["cv_loglik"] >= best["cv_loglik"] - best["cv_se"]
+    chosen = candidates.loc[ok, "rank"].min()
+    return (table["rank"] == chosen).reindex(table.index)
+
+
+def rank_table(
+    restarts: pd.DataFrame,
+    n_genes: int,
+    n_samples: int,
+    *,
+    cv: pd.DataFrame | None = None,
+    stability: pd.DataFrame | None = None,
+    min_stability: float = 0.9,
+) -> pd.DataFrame:
+    """Summarize fits across ranks and select R.
 
     Parameters
     ----------
@@ -30,13 +76,21 @@ def rank_table(restarts: pd.DataFrame, n_genes: int, n_samples: int) -> pd.DataF
         One row per (rank, restart) with at least columns ``rank`` and ``loglik``.
     n_genes, n_samples : int
         N and M of the fitted table.
+    cv : DataFrame, optional
+        :func:`moonlight.crossval.cv_summary` output (``rank``, ``cv_loglik``, ``cv_se``).
+        Without it R is chosen by minimum BIC.
+    stability : DataFrame, optional
+        One row per rank from :func:`moonlight.stability.stability_summary`.
+    min_stability : float
+        Stability floor on ``matched_cosine``.
 
     Returns
     -------
     DataFrame
         One row per rank, in increasing order: ``rank``, ``loglik`` (best restart),
         ``loglik_spread`` (best minus worst restart), ``n_params``, ``bic``, ``aic``,
-        ``selected`` (True on exactly one row).
+        then (when given) ``cv_loglik``, ``cv_se``, ``n_near_best``, ``matched_cosine``,
+        ``cophenetic``, ``stable``, and ``selected`` (True on exactly one row).
     """
     missing = {"rank", "loglik"} - set(restarts.columns)
     if missing:
@@ -51,6 +105,18 @@ def rank_table(restarts: pd.DataFrame, n_genes: int, n_samples: int) -> pd.DataF
     n_obs = n_genes * n_samples
     table["bic"] = -2.0 * table["loglik"] + table["n_params"] * np.log(n_obs)
     table["aic"] = -2.0 * table["loglik"] + 2.0 * table["n_params"]
-    table["selected"] = False
-    table.loc[table["bic"].idxmin(), "selected"] = True
+    if cv is not None:
+        table = table.merge(cv[["rank", "cv_loglik", "cv_se"]], on="rank", how="left",
+                            validate="one_to_one")
+        if table["cv_loglik"].isna().any():
+            raise ValueError("cross-validation results lack some fitted rank(s)")
+    if stability is not None:
+        cols = ["rank", "n_near_best", "matched_cosine", "cophenetic"]
+        table = table.merge(stability[cols], on="rank", how="left", validate="one_to_one")
+        table["stable"] = table["matched_cosine"].fillna(1.0) >= min_stability
+    if cv is not None:
+        table["selected"] = select_rank(table, min_stability=min_stability).to_numpy()
+    else:
+        table["selected"] = False
+        table.loc[table["bic"].idxmin(), "selected"] = True
     return table

@@ -12,9 +12,14 @@
   Dirichlet(1) about one planted gene in five otherwise sits below 0.1 in one of its
   two modules and cannot be told from a single-module gene).
 * Column j of H is Dirichlet(``h_concentration``) over the R modules.
-* Sample j has read depth ``C_j ~ Uniform(depth)`` and
-  ``V_ij ~ Poisson(C_j (W H)_ij)``; since WH's columns sum to one,
+* Sample j has read depth ``C_j ~ Uniform(depth)`` and, with ``noise="poisson"``,
+  ``V_ij ~ Poisson(mu_ij)``, ``mu_ij = C_j (W H)_ij``; since WH's columns sum to one,
   ``E[sum_i V_ij] = C_j``.
+* With ``noise="negative_binomial"`` the counts are overdispersed, as real sequencing
+  counts are: ``V_ij ~ Poisson(mu_ij G_ij)`` with independent
+  ``G_ij ~ Gamma(shape=1/dispersion, scale=dispersion)`` (mean 1), a gamma-Poisson
+  mixture, i.e. negative binomial with mean ``mu`` and variance
+  ``mu + dispersion * mu^2``. (The Poisson draws of a seed are unchanged by this option.)
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-__all__ = ["Simulation", "simulate", "sample_module_sizes"]
+__all__ = ["Simulation", "simulate", "sample_module_sizes", "NOISE_MODELS"]
+
+NOISE_MODELS: tuple[str, ...] = ("poisson", "negative_binomial")
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,8 @@ def _draw_loadings(
         # Dirichlet over each column's members = independent Gammas normalized per column.
         W = rng.gamma(concentration, size=membership.shape) * membership
         W /= W.sum(axis=0)
+        if moonlighters.size == 0:
+            return W
         rows = W[moonlighters]
         smaller = np.sort(rows, axis=1)[:, -2] / rows.sum(axis=1)
         if (smaller >= min_share).all():
@@ -126,6 +135,8 @@ def simulate(
     w_concentration: float = 1.0,
     h_concentration: float = 1.0,
     depth: tuple[float, float] = (90_000, 110_000),
+    noise: str = "poisson",
+    dispersion: float = 0.0,
     seed: int = 0,
 ) -> Simulation:
     """Simulate counts ``V ~ Poisson(C * W H)`` with planted modules and moonlighting genes.
@@ -147,6 +158,12 @@ def simulate(
         )
     if w_concentration <= 0 or h_concentration <= 0:
         raise ValueError("Dirichlet concentrations must be positive")
+    if noise not in NOISE_MODELS:
+        raise ValueError(f"noise must be one of {NOISE_MODELS}, got {noise!r}")
+    if noise == "negative_binomial" and not dispersion > 0:
+        raise ValueError(f"negative_binomial noise needs dispersion > 0, got {dispersion}")
+    if dispersion < 0:
+        raise ValueError(f"dispersion must be non-negative, got {dispersion}")
     rng = np.random.default_rng(seed)
 
     sizes = sample_module_sizes(n_genes, n_modules, module_size, rng)
@@ -163,7 +180,10 @@ def simulate(
     W = _draw_loadings(membership, moonlighters, w_concentration, moonlighting_min_share, rng)
     H = rng.dirichlet(np.full(n_modules, h_concentration), size=n_samples).T
     C = rng.uniform(depth[0], depth[1], size=n_samples)
-    V = rng.poisson(C * (W @ H))
+    mu = C * (W @ H)
+    if noise == "negative_binomial":
+        mu = mu * rng.gamma(1.0 / dispersion, dispersion, size=mu.shape)
+    V = rng.poisson(mu)
 
     width = len(str(n_genes))
     genes = [f"gene{i + 1:0{width}d}" for i in range(n_genes)]

@@ -43,11 +43,12 @@ def real_table(wildcards):
 
 
 def rank_fits(wildcards):
-    """W and H of every rank, named W_R<rank> and H_R<rank> (the choice is made later)."""
+    """W, H and every restart's W of every rank, named W_R<rank>, H_R<rank> and
+    W_restarts_R<rank> (the choice is made later)."""
     return {
         f"{table}_R{rank}": f"results/{wildcards.dataset}/fits/R{rank}/{table}.tsv"
         for rank in RANKS
-        for table in ("W", "H")
+        for table in ("W", "H", "W_restarts")
     }
 
 
@@ -61,6 +62,26 @@ def fit_runtime(wildcards, input, attempt):
     """Minutes, generous: scales with table size, rank and restarts."""
     return int(
         10 + attempt * max(input.size_mb, 1) * int(wildcards.rank) * config["restarts"]
+    )
+
+
+def crossval_mem_mb(wildcards, input, attempt):
+    """Stacked restarts of one fold hold ~6 N x M float64 arrays each."""
+    cells = max(input.size_mb, 1) / 8 * 1e6 / 8
+    restarts = config["selection"]["restarts"]
+    return int(200 + attempt * restarts * 6 * 8 * cells / 1e6)
+
+
+def crossval_runtime(wildcards, input, attempt):
+    """Minutes, generous: one masked fit per fold, each like a fit job's restart."""
+    sel = config["selection"]
+    return int(
+        10
+        + attempt
+        * max(input.size_mb, 1)
+        * int(wildcards.rank)
+        * sel["folds"]
+        * sel["restarts"]
     )
 
 

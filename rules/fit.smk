@@ -1,4 +1,5 @@
-# Fan out: one Poisson NMF job per (data set, rank); gather; choose the rank.
+# Fan out: one Poisson NMF job and one cross-validation job per (data set, rank);
+# gather; choose the rank.
 
 
 rule fit:
@@ -8,6 +9,8 @@ rule fit:
         W="results/{dataset}/fits/R{rank}/W.tsv",
         H="results/{dataset}/fits/R{rank}/H.tsv",
         restarts="results/{dataset}/fits/R{rank}/restarts.tsv",
+        W_restarts="results/{dataset}/fits/R{rank}/W_restarts.tsv",
+        stability="results/{dataset}/fits/R{rank}/stability.tsv",
     log:
         "results/logs/fit/{dataset}_R{rank}.log",
     benchmark:
@@ -21,10 +24,34 @@ rule fit:
     params:
         restarts=config["restarts"],
         fit=config["fit"],
+        margin=config["selection"]["margin"],
     message:
         "Fitting rank {wildcards.rank} to {wildcards.dataset}"
     script:
         "../scripts/fit.py"
+
+
+rule crossval:
+    input:
+        counts="results/{dataset}/counts.tsv",
+    output:
+        "results/{dataset}/crossval/R{rank}.tsv",
+    log:
+        "results/logs/crossval/{dataset}_R{rank}.log",
+    benchmark:
+        "results/benchmarks/crossval/{dataset}_R{rank}.tsv"
+    conda:
+        "../envs/moonlight.yaml"
+    threads: 1
+    resources:
+        mem_mb=crossval_mem_mb,
+        runtime=crossval_runtime,
+    params:
+        selection=config["selection"],
+    message:
+        "Cross-validating rank {wildcards.rank} on {wildcards.dataset}"
+    script:
+        "../scripts/crossval.py"
 
 
 rule gather_logliks:
@@ -51,6 +78,11 @@ rule select_rank:
     input:
         logliks="results/{dataset}/logliks.tsv",
         counts="results/{dataset}/counts.tsv",
+        crossval=expand("results/{{dataset}}/crossval/R{rank}.tsv", rank=RANKS),
+        stability=expand(
+            "results/{{dataset}}/fits/R{rank}/stability.tsv",
+            rank=RANKS,
+        ),
     output:
         table=report(
             "results/{dataset}/rank_selection.tsv",
@@ -68,7 +100,9 @@ rule select_rank:
         "results/logs/select_rank/{dataset}.log",
     conda:
         "../envs/moonlight.yaml"
+    params:
+        min_stability=config["selection"]["min_stability"],
     message:
-        "Choosing the rank of {wildcards.dataset} by BIC"
+        "Choosing the rank of {wildcards.dataset} (held-out likelihood, one-SE rule)"
     script:
         "../scripts/select_rank.py"

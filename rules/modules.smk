@@ -5,6 +5,7 @@ rule call_modules:
     input:
         unpack(rank_fits),
         selection="results/{dataset}/rank_selection.tsv",
+        counts="results/{dataset}/counts.tsv",
     output:
         W="results/{dataset}/W.tsv",
         H="results/{dataset}/H.tsv",
@@ -21,6 +22,7 @@ rule call_modules:
             category="{dataset}",
             labels={"data set": "{dataset}", "figure": "moonlighting genes"},
         ),
+        candidates="results/{dataset}/moonlighting_candidates.tsv",
         histogram=report(
             "results/{dataset}/W_histogram.png",
             caption="../report/W_histogram.rst",
@@ -39,6 +41,10 @@ rule call_modules:
         "../envs/moonlight.yaml"
     params:
         threshold=config["modules"]["threshold"],
+        min_support=config["modules"]["min_support"],
+        min_lr=config["modules"]["min_lr"],
+        min_second_weight=config["modules"]["min_second_weight"],
+        margin=config["selection"]["margin"],
     message:
         "Calling modules and moonlighting genes of {wildcards.dataset}"
     script:

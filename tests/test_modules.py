@@ -67,3 +67,12 @@ def test_no_moonlighting_gives_an_empty_table_with_header():
 def test_threshold_range():
     with pytest.raises(ValueError, match="threshold"):
         call_memberships(normalize_rows(W), threshold=1.0)
+
+
+def test_unconfirmed_candidates_keep_only_their_top_module():
+    from moonlight.modules import keep_called
+
+    memberships = call_memberships(normalize_rows(W), threshold=0.1)
+    kept = keep_called(memberships, ["d"])
+    pairs = list(zip(kept["gene"], kept["module"]))
+    assert pairs == [("a", "M1"), ("b", "M1"), ("c", "M1"), ("d", "M3"), ("d", "M2")]

@@ -1,10 +1,113 @@
-"""Choosing R: BIC with the written parameter count."""
+"""Choice of R: stability metric, the one-SE rule, and the exercise's table."""
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from moonlight.selection import rank_table
+from moonlight import read_count_table, module_sizes
+from moonlight.pipeline import analyse
+from moonlight.selection import rank_table, select_rank
+from moonlight.stability import (consensus_matrix, cophenetic_correlation, match_columns,
+                                 near_best, stability_summary)
+
+REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w09-data.tbl"
+
+
+def _W(rng, n=30, r=3):
+    W = rng.random((n, r)) ** 4
+    return W / W.sum(axis=0)
+
+
+def test_stability_identical_restarts_is_one():
+    W = _W(np.random.default_rng(0))
+    s = stability_summary([W, W.copy(), W.copy()], [0.0, 0.0, 0.0], margin=1.0)
+    assert s["matched_cosine"] == pytest.approx(1.0)
+    assert s["cophenetic"] == 1.0 and s["n_near_best"] == 3
+
+
+def test_stability_permuted_modules_is_one():
+    W = _W(np.random.default_rng(1))
+    perm, cos = match_columns(W, W[:, [2, 0, 1]])
+    assert list(perm) == [1, 2, 0] and np.allclose(cos, 1.0)
+    s = stability_summary([W, W[:, [2, 0, 1]], W[:, [1, 2, 0]]], [0, 0, 0], margin=1.0)
+    assert s["matched_cosine"] == pytest.approx(1.0) and s["cophenetic"] == 1.0
+
+
+def test_stability_drops_for_different_solutions():
+    rng = np.random.default_rng(2)
+    s = stability_summary([_W(rng), _W(rng), _W(rng)], [0, 0, 0], margin=1.0)
+    assert s["matched_cosine"] < 0.9
+    assert s["cophenetic"] < 1.0
+
+
+def test_near_best_keeps_at_least_two():
+    assert list(near_best([0.0, -100.0, -50.0], margin=1.0)) == [0, 2]
+    assert list(near_best([0.0, -0.5, -50.0], margin=1.0)) == [0, 1]
+
+
+def test_consensus_of_crisp_assignments():
+    W = np.eye(3)[[0, 0, 1, 2]]
+    C = consensus_matrix([W, W])
+    assert C[0, 1] == 1 and C[0, 2] == 0 and cophenetic_correlation(C) == 1.0
+
+
+def _table(cv, se, cosine):
+    ranks = range(1, len(cv) + 1)
+    restarts = pd.DataFrame({"rank": list(ranks), "loglik": [-1000.0 + r for r in ranks]})
+    return rank_table(
+        restarts, 50, 20,
+        cv=pd.DataFrame({"rank": list(ranks), "cv_loglik": cv, "cv_se": se}),
+        stability=pd.DataFrame({"rank": list(ranks), "n_near_best": 2,
+                                "matched_cosine": cosine, "cophenetic": 1.0}),
+    )
+
+
+def test_one_se_rule_takes_the_smallest_rank_within_one_se():
+    t = _table([-900, -500, -402, -400, -401], [5, 5, 5, 5, 5], [1, 1, 1, 1, 1])
+    assert t.loc[t["selected"], "rank"].tolist() == [3]
+    assert {"rank", "loglik", "bic", "aic", "cv_loglik", "cv_se", "matched_cosine",
+            "cophenetic", "selected"} <= set(t.columns)
+
+
+def test_stability_floor_excludes_unstable_ranks():
+    t = _table([-900, -500, -402, -400, -401], [5, 5, 5, 5, 5], [1, 1, 0.5, 1, 1])
+    assert t.loc[t["selected"], "rank"].tolist() == [4]
+
+
+def test_bic_fallback_without_cross_validation():
+    restarts = pd.DataFrame({"rank": [1, 2, 3], "loglik": [-5000.0, -1000.0, -990.0]})
+    t = rank_table(restarts, 50, 20)
+    assert t.loc[t["selected"], "rank"].tolist() == [2]
+    assert select_rank(pd.DataFrame({"rank": [1, 2], "cv_loglik": [-9.0, -1.0],
+                                     "cv_se": [1.0, 1.0]})).tolist() == [False, True]
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="exercise table not available")
+def test_real_table_selects_four_modules_and_three_supported_moonlighting_genes():
+    counts = read_count_table(REAL)
+    res = analyse(counts, [3, 4, 5], restarts=4, fit={"seed": 0, "max_iter": 5000},
+                  min_support=0.5, min_lr=200.0, min_second_weight=0.15)
+    assert res.rank == 4
+    assert sorted(module_sizes(res.memberships, list(res.W.columns))) == [20, 20, 20, 43]
+    called = res.moonlighting.set_index("gene")
+    assert sorted(called.index) == ["cranberry", "grape", "tomato"]
+    assert (called["support"] == 1.0).all()
+    assert (called["lr"] >= 200).all()
+
+
+def test_rank_selection_figure_with_and_without_cross_validation(tmp_path):
+    from moonlight.plots import plot_rank_selection
+
+    t = _table([-900, -500, -402, -400, -401], [5, 5, 5, 5, 5], [1, 1, 1, 1, 1])
+    plot_rank_selection(t, tmp_path / "all.png", title="t", min_stability=0.9)
+    restarts = pd.DataFrame({"rank": [1, 2, 3], "loglik": [-5000.0, -1000.0, -990.0]})
+    plot_rank_selection(rank_table(restarts, 50, 20), tmp_path / "bic.png")
+    assert (tmp_path / "all.png").stat().st_size > 0 and (tmp_path / "bic.png").stat().st_size > 0
+
+
+# BIC (the rule when no cross-validation is given)
 
 
 def restarts_table(best_by_rank, spread=1.0):

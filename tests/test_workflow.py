@@ -14,25 +14,18 @@ from conftest import REPO, W09_TABLE
 
 pytestmark = pytest.mark.workflow
 
-SMALL_CONFIG = {
-    "simulation": {
-        "seeds": [5],
-        "n_genes": 40,
-        "n_samples": 20,
-        "n_modules": 3,
-        "module_size": [8, 20],
-        "n_moonlighting": 2,
-        "moonlighting_min_share": 0.2,
-        "w_concentration": 1.0,
-        "h_concentration": 1.0,
-        "depth": [90000, 110000],
-    },
-    "data": {},
-    "ranks": [2, 3, 4],
-    "restarts": 3,
-    "fit": {"seed": 0, "method": "ccd", "tol": None, "max_iter": 5000, "check_every": None},
-    "modules": {"threshold": 0.1},
-}
+def _small_config() -> dict:
+    """The repository's config.yaml, shrunk: one small simulated data set, few restarts."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["simulation"].update(
+        seeds=[5], n_genes=40, n_samples=20, n_modules=3, module_size=[8, 20], n_moonlighting=2
+    )
+    config.update(data={}, ranks=[2, 3, 4], restarts=3)
+    config["fit"]["max_iter"] = 5000
+    return config
+
+
+SMALL_CONFIG = _small_config()
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

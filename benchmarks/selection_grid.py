@@ -1,0 +1,259 @@
+"""Benchmark grid of rank selection and moonlighting calls on simulated data.
+
+For every cell (noise, true R, N, M, depth, seed) a data set is simulated, analysed with
+:func:`moonlight.pipeline.analyse` (fits and cross-validation at ranks
+``max(1, R-1) .. R+2``, the selection rule, moonlighting calls with support and LR), and
+compared with the planted truth. Writes one row per run to ``selection_grid.tsv`` and a
+heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTION.md.
+
+    .venv/bin/python benchmarks/selection_grid.py --out benchmarks/results [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from moonlight import recovery_summary, simulate, write_tsv  # noqa: E402
+from moonlight.pipeline import analyse  # noqa: E402
+
+RANKS = [2, 3, 4, 5, 6, 8]
+GENES = [100, 1000]
+SAMPLES = [60, 200]
+DEPTHS = {"exercise": (90_000, 110_000), "tenfold_lower": (9_000, 11_000)}
+SEEDS = range(5)
+NB_DISPERSION = 0.1
+#: Planted moonlighting genes per data set (more would make the simulator's redraw of W,
+#: until every planted gene has a share >= 0.2 in both modules, take too many tries).
+N_MOONLIGHTING = {100: 3, 1000: 6}
+
+#: Iteration budget of one fit, in entry-iterations (N x M x iterations): small tables
+#: get up to MAX_ITER iterations, large ones at least MIN_ITER, so every run costs about
+#: the same. Multiplicative updates converge slowly; on small, deep tables an iteration
+#: cap of a few hundred leaves the true rank's held-out likelihood short by more than
+#: the gap to R + 1, so caps must not be uniformly low.
+BUDGET, MIN_ITER, MAX_ITER = 4e7, 400, 2000
+
+
+def settings(n_genes: int, n_samples: int) -> dict:
+    """Modest settings so the grid runs in minutes on two cores."""
+    max_iter = int(np.clip(BUDGET / (n_genes * n_samples), MIN_ITER, MAX_ITER))
+    return dict(
+        restarts=2,
+        fit=dict(seed=0, tol=1e-7, max_iter=max_iter),
+        selection=dict(folds=4, seed=0, restarts=1, tol=1e-7, max_iter=max_iter,
+                       min_stability=0.9, margin=5.0),
+        threshold=0.1,
+        min_support=0.5,
+        min_lr=200.0,
+    )
+
+
+def module_size(n_genes: int, rank: int) -> tuple[int, int]:
+    """Feasible module sizes for (N, R): half to one and a half times N / R."""
+    mean = n_genes / rank
+    return max(2, int(np.floor(0.5 * mean))), int(np.ceil(1.5 * mean))
+
+
+def cells(quick: bool = False) -> list[dict]:
+    out = []
+    seeds = range(2) if quick else SEEDS
+    for R, N, M, depth, seed in itertools.product(RANKS, GENES, SAMPLES, DEPTHS, seeds):
+        out.append(dict(noise="poisson", dispersion=0.0, true_rank=R, n_genes=N,
+                        n_samples=M, depth=depth, seed=seed))
+    for R, N, M, seed in itertools.product(RANKS, GENES, SAMPLES, seeds):
+        out.append(dict(noise="negative_binomial", dispersion=NB_DISPERSION, true_rank=R,
+                        n_genes=N, n_samples=M, depth="exercise", seed=seed))
+    return out
+
+
+def run_cell(cell: dict) -> dict:
+    start, cpu = time.perf_counter(), time.process_time()
+    R, N = cell["true_rank"], cell["n_genes"]
+    sim = simulate(
+        n_genes=N, n_samples=cell["n_samples"], n_modules=R, module_size=module_size(N, R),
+        n_moonlighting=N_MOONLIGHTING[N], depth=DEPTHS[cell["depth"]], noise=cell["noise"],
+        dispersion=cell["dispersion"], seed=1000 + cell["seed"],
+    )
+    counts = sim.counts
+    keep_rows, keep_cols = counts.sum(axis=1) > 0, counts.sum(axis=0) > 0
+    counts = counts.loc[keep_rows, keep_cols]
+    ranks = range(max(1, R - 1), R + 3)
+    res = analyse(counts, ranks, **settings(*counts.shape))
+    truth = sim.membership.loc[counts.index]
+    summary, _ = recovery_summary(truth, sim.W.loc[counts.index], res.W, res.memberships,
+                                  res.moonlighting)
+    row = summary.iloc[0].to_dict()
+    t = res.table.set_index("rank")
+    bic_rank = int(t["bic"].idxmin())
+    cand = res.candidates
+    planted = set(sim.moonlighting)
+    # Alternative, stricter calls, for the write-up: the called genes whose second-largest
+    # row-normalized weight is also >= 0.15 / 0.2, or whose lr per count is >= 1.
+    minor = cand["weights"].astype(str).str.split(",").map(lambda w: float(w[1]))
+    per_count = cand["lr"] / counts.loc[cand["gene"]].sum(axis=1).to_numpy()
+    alternatives = {}
+    for name, keep in [("w15", minor >= 0.15), ("w20", minor >= 0.2),
+                       ("lrpc1", per_count >= 1.0)]:
+        genes = set(cand.loc[cand["called"] & keep.to_numpy(), "gene"])
+        alternatives[f"n_called_{name}"] = len(genes)
+        alternatives[f"true_positives_{name}"] = len(genes & planted)
+    return {
+        **cell,
+        "selected_rank": res.rank,
+        "rank_correct": res.rank == R,
+        "bic_rank": bic_rank,
+        "n_planted": len(planted),
+        "n_candidates": len(cand),
+        "n_called": int(row["moonlighting_called"]),
+        "true_positives": int(row["moonlighting_true_positives"]),
+        "candidate_true_positives": len(planted & set(cand["gene"])),
+        "precision": row["precision"],
+        "recall": row["recall"],
+        "genes_assigned_correctly": row["genes_assigned_correctly"],
+        **alternatives,
+        "stability_at_true": float(t["matched_cosine"].get(R, np.nan)),
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+    }
+
+
+def heatmap(results: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = results.assign(
+        setting=results["noise"].str.replace("negative_binomial", "NB") + " " + results["depth"]
+    )
+    table = results.pivot_table(index=["setting", "n_genes", "n_samples"],
+                                columns="true_rank", values="rank_correct", aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.8))
+    image = ax.imshow(table.to_numpy(float), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(table.to_numpy(float)):
+        ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(table.shape[1]), table.columns)
+    ax.set_yticks(range(len(table)), [f"{s}, N={n}, M={m}" for s, n, m in table.index],
+                  fontsize=8)
+    ax.set_xlabel("true R")
+    ax.set_title("Fraction of runs selecting the true R")
+    fig.colorbar(image, ax=ax, label="accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+
+
+KEYS = ["noise", "depth", "true_rank", "n_genes", "n_samples", "seed"]
+
+
+def summarize(results: pd.DataFrame, workers: int) -> str:
+    lines = [f"{len(results)} runs; {results['cpu_seconds'].sum():.0f} CPU s in the runs "
+             f"({results['cpu_seconds'].sum() / workers / 60:.1f} min on {workers} "
+             "uncontended workers)"]
+    for noise, part in results.groupby("noise"):
+        tp, called, planted = (part["true_positives"].sum(), part["n_called"].sum(),
+                               part["n_planted"].sum())
+        lines.append(
+            f"{noise}: rank correct {part['rank_correct'].mean():.3f}; "
+            f"over by >1: {(part['selected_rank'] > part['true_rank'] + 1).sum()}; "
+            f"BIC correct {(part['bic_rank'] == part['true_rank']).mean():.3f}; "
+            f"moonlighting precision {tp / max(called, 1):.3f} recall {tp / planted:.3f}")
+    return "\n".join(lines)
+
+
+def markdown(results: pd.DataFrame) -> str:
+    """Tables for SELECTION.md: rank accuracy per setting and true R; moonlighting."""
+    results = results.assign(
+        setting=results["noise"].str.replace("negative_binomial", "NB 0.1") + ", "
+        + results["depth"] + ", N=" + results["n_genes"].astype(str) + ", M="
+        + results["n_samples"].astype(str)
+    )
+    acc = results.pivot_table(index="setting", columns="true_rank", values="rank_correct",
+                              aggfunc="mean", sort=False)
+    acc["all"] = results.groupby("setting", sort=False)["rank_correct"].mean()
+    acc["runs"] = results.groupby("setting", sort=False).size()
+    over = results["selected_rank"] - results["true_rank"]
+    acc["R+1"] = over.eq(1).groupby(results["setting"], sort=False).sum()
+    acc["> R+1"] = over.gt(1).groupby(results["setting"], sort=False).sum()
+    acc["< R"] = over.lt(0).groupby(results["setting"], sort=False).sum()
+    acc["BIC correct"] = (results["bic_rank"] == results["true_rank"]).groupby(
+        results["setting"], sort=False).mean()
+    lines = ["| setting | " + " | ".join(f"R={c}" if isinstance(c, (int, np.integer)) else c
+                                         for c in acc.columns) + " |",
+             "|---" * (len(acc.columns) + 1) + "|"]
+    counts = {"runs", "R+1", "> R+1", "< R"}
+    for setting, row in acc.iterrows():
+        cells = [str(int(v)) if c in counts else ("" if pd.isna(v) else f"{v:.0%}")
+                 for c, v in row.items()]
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    lines += ["", "| noise | runs | rank correct | over by >1 | BIC correct | precision | "
+              "recall | precision (minor w >= 0.15) | recall | precision (minor w >= 0.2) "
+              "| recall | precision (lr/count >= 1) | recall |", "|---" * 13 + "|"]
+    for noise, part in results.groupby("noise"):
+        planted = part["n_planted"].sum()
+        cells = [noise, str(len(part)), f"{part['rank_correct'].mean():.3f}",
+                 str(int((part["selected_rank"] > part["true_rank"] + 1).sum())),
+                 f"{(part['bic_rank'] == part['true_rank']).mean():.3f}"]
+        for suffix in ("", "_w15", "_w20", "_lrpc1"):
+            tp, called = part[f"true_positives{suffix}"].sum(), part[f"n_called{suffix}"].sum()
+            cells += [f"{tp / max(called, 1):.3f}", f"{tp / planted:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="two seeds per cell")
+    parser.add_argument("--summarize", action="store_true",
+                        help="only summarize (table, heat map) the runs finished so far")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Rows are appended as runs finish, so an interrupted grid resumes where it stopped.
+    partial = out / "selection_grid.partial.tsv"
+    if args.summarize:
+        results = pd.read_csv(partial, sep="\t").sort_values(KEYS).reset_index(drop=True)
+        write_tsv(results, out / "selection_grid.tsv", index=False)
+        heatmap(results, out / "selection_grid.png")
+        print(summarize(results, args.workers))
+        print(markdown(results))
+        return
+    done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
+    finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
+    todo = [c for c in cells(args.quick)
+            if tuple(str(c[k]) for k in KEYS) not in finished]
+    # Seed by seed (a stopped grid has whole seeds), largest cells first within a seed.
+    todo.sort(key=lambda c: (c["seed"], -(c["n_genes"] * c["n_samples"] * c["true_rank"])))
+    start = time.perf_counter()
+    with Pool(args.workers) as pool:
+        for i, row in enumerate(pool.imap_unordered(run_cell, todo), 1):
+            frame = pd.DataFrame([row])
+            frame.to_csv(partial, sep="\t", index=False, mode="a",
+                         header=not partial.is_file())
+            if i % 10 == 0:
+                print(f"{i}/{len(todo)} runs, {time.perf_counter() - start:.0f} s", flush=True)
+    results = pd.read_csv(partial, sep="\t").sort_values(KEYS).reset_index(drop=True)
+    write_tsv(results, out / "selection_grid.tsv", index=False)
+    heatmap(results, out / "selection_grid.png")
+    print(f"total {time.perf_counter() - start:.0f} s wall")
+    print(summarize(results, args.workers))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The whole analysis of one count table in one call, without Snakemake.
+
+The workflow runs the same steps as separate jobs (fit and crossval per rank, then
+select_rank, then call_modules); :func:`analyse` chains them in-process, for the
+benchmark grid (``benchmarks/selection_grid.py``), tests and interactive use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .confidence import moonlighting_confidence
+from .crossval import cross_validate, cv_summary
+from .modules import call_memberships, keep_called, normalize_rows
+from .selection import rank_table
+from .stability import best_of, fit_restarts, stability_summary
+
+__all__ = ["Analysis", "analyse", "DEFAULT_SELECTION"]
+
+#: Defaults of the config's ``selection:`` block.
+DEFAULT_SELECTION: dict[str, Any] = {
+    "folds": 5,
+    "seed": 0,
+    "restarts": 3,
+    "tol": 1e-6,
+    "max_iter": 2000,
+    "check_every": 10,
+    "min_stability": 0.9,
+    "margin": 5.0,
+}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Results of :func:`analyse`: ``table`` (rank selection), ``rank``, the selected
+    ``W`` and ``H``, ``memberships``, ``moonlighting`` (called genes) and ``candidates``."""
+
+    table: pd.DataFrame
+    rank: int
+    W: pd.DataFrame
+    H: pd.DataFrame
+    memberships: pd.DataFrame
+    moonlighting: pd.DataFrame
+    candidates: pd.DataFrame
+
+
+def analyse(
+    counts: pd.DataFrame,
+    ranks: Iterable[int],
+    *,
+    restarts: int = 10,
+    fit: dict[str, Any] | None = None,
+    selection: dict[str, Any] | None = None,
+    threshold: float = 0.1,
+    min_support: float = 0.0,
+    min_lr: float = 0.0,
+    min_second_weight: float = 0.0,
+) -> Analysis:
+    """Fit every rank, cross-validate, select R by the rule, call moonlighting genes.
+
+    ``fit`` goes to :func:`moonlight.fit_nmf` (``seed``, ``tol``, ``max_iter``, ...);
+    ``selection`` overrides :data:`DEFAULT_SELECTION`.
+    """
+    fit = dict(fit or {})
+    seed = fit.pop("seed", 0)
+    sel = {**DEFAULT_SELECTION, **(selection or {})}
+    fits, logliks, stab, cv = {}, [], [], []
+    for rank in sorted(ranks):
+        fits[rank] = fit_restarts(counts, rank, restarts=restarts, seed=seed, **fit)
+        ll = np.array([f.loglik for f in fits[rank]])
+        logliks.append(pd.DataFrame({"rank": rank, "loglik": ll}))
+        stab.append(stability_summary([f.W for f in fits[rank]], ll, margin=sel["margin"],
+                                      rank=rank))
+        cv.append(cross_validate(counts, rank, folds=sel["folds"], seed=sel["seed"],
+                                 restarts=sel["restarts"], tol=sel["tol"],
+                                 max_iter=sel["max_iter"], check_every=sel["check_every"]))
+    table = rank_table(pd.concat(logliks), *counts.shape, cv=cv_summary(pd.concat(cv)),
+                       stability=pd.DataFrame(stab), min_stability=sel["min_stability"])
+    rank = int(table.loc[table["selected"], "rank"].iat[0])
+    chosen = fits[rank]
+    best = chosen[best_of(chosen)]
+    W, H = best.W_frame(), best.H_frame()
+    called, candidates = moonlighting_confidence(
+        counts, W, H, [f.W_frame() for f in chosen], [f.loglik for f in chosen],
+        threshold=threshold, margin=sel["margin"], min_support=min_support, min_lr=min_lr,
+        min_second_weight=min_second_weight,
+    )
+    return Analysis(table=table, rank=rank, W=W, H=H,
+                    memberships=keep_called(call_memberships(normalize_rows(W), threshold),
+                                            called["gene"]),
+                    moonlighting=called, candidates=candidates)

@@ -1,0 +1,154 @@
+"""How reproducible the modules of one rank are across random restarts.
+
+Every restart's W is kept (:func:`fit_restarts`). The *near-best* restarts are those whose
+log likelihood is within ``margin`` of the best one (at least the two best, so that there
+is always something to compare). Over them:
+
+* ``matched_cosine``: each near-best restart's W columns are matched one-to-one to the
+  best restart's by the Hungarian algorithm on cosine similarity
+  (:func:`scipy.optimize.linear_sum_assignment`); the mean matched cosine, averaged over
+  restarts. 1.0 when every near-best restart finds the same modules (in any order).
+* ``cophenetic``: Brunet et al.'s (2004) cophenetic correlation of the gene consensus
+  matrix: C_ij = fraction of near-best restarts in which genes i and j share their top
+  module (argmax of row-normalized W); the correlation between 1 - C and the cophenetic
+  distances of its average-linkage tree. 1.0 for a perfectly crisp consensus.
+
+A rank whose restarts land on different, equally good solutions is not identified by the
+data; :func:`moonlight.selection.rank_table` only selects ranks above a stability floor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy.cluster.hierarchy import cophenet, linkage
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import squareform
+
+from .nmf import NMFResult, fit_nmf
+
+__all__ = ["fit_restarts", "best_of", "near_best", "match_columns", "align_restarts",
+           "consensus_matrix", "cophenetic_correlation", "stability_summary",
+           "restarts_W_frame", "read_restarts_W", "restarts_table", "STABILITY_COLUMNS"]
+
+STABILITY_COLUMNS = ["rank", "n_restarts", "n_near_best", "matched_cosine", "cophenetic"]
+
+
+def restart_seeds(seed: int, restarts: int) -> list[int]:
+    """Independent per-restart seeds derived from one seed (stable in ``restarts``)."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(restarts)]
+
+
+def fit_restarts(V: ArrayLike | pd.DataFrame, rank: int, *, restarts: int = 10, seed: int = 0,
+                 **fit) -> list[NMFResult]:
+    """Every restart of :func:`moonlight.fit_nmf`, kept: one single-restart fit per seed.
+
+    ``fit_nmf`` returns only its best restart's W; stability and moonlighting support
+    need them all, so each restart is its own call (seeds from :func:`restart_seeds`).
+    Extra keyword arguments go to ``fit_nmf`` (``tol``, ``max_iter``, ``method``, ...).
+    """
+    return [fit_nmf(V, rank, restarts=1, seed=s, **fit) for s in restart_seeds(seed, restarts)]
+
+
+def best_of(fits: list[NMFResult]) -> int:
+    """Index of the restart with the highest log likelihood (first on ties)."""
+    return int(np.argmax([f.loglik for f in fits]))
+
+
+def near_best(logliks: ArrayLike, margin: float, *, at_least: int = 2) -> NDArray[np.int64]:
+    """Restarts within ``margin`` of the best log likelihood, best first (at least
+    ``at_least`` of them when there are that many)."""
+    logliks = np.asarray(logliks, dtype=np.float64)
+    order = np.argsort(-logliks, kind="stable")
+    close = int((logliks >= logliks.max() - margin).sum())
+    return order[: max(close, min(at_least, len(order)))]
+
+
+def _cosine(A: NDArray, B: NDArray) -> NDArray:
+    A = A / np.maximum(np.linalg.norm(A, axis=0), 1e-300)
+    B = B / np.maximum(np.linalg.norm(B, axis=0), 1e-300)
+    return A.T @ B
+
+
+def match_columns(W_ref: ArrayLike, W: ArrayLike) -> tuple[NDArray[np.int64], NDArray]:
+    """Permutation ``p`` such that ``W[:, p]`` best matches ``W_ref`` column by column
+    (Hungarian on cosine similarity), and the matched cosines."""
+    similarity = _cosine(np.asarray(W_ref, float), np.asarray(W, float))
+    rows, cols = linear_sum_assignment(similarity, maximize=True)
+    perm = cols[np.argsort(rows)]
+    return perm, similarity[np.arange(len(perm)), perm]
+
+
+def align_restarts(Ws: list[NDArray], reference: int) -> list[NDArray]:
+    """Every W with its columns permuted to match ``Ws[reference]``."""
+    return [W[:, match_columns(Ws[reference], W)[0]] for W in Ws]
+
+
+def consensus_matrix(Ws: list[NDArray]) -> NDArray[np.float64]:
+    """Fraction of the W's in which genes i and j share their top module."""
+    n_genes = Ws[0].shape[0]
+    C = np.zeros((n_genes, n_genes))
+    for W in Ws:
+        top = np.asarray(W).argmax(axis=1)
+        C += top[:, None] == top[None, :]
+    return C / len(Ws)
+
+
+def cophenetic_correlation(C: ArrayLike) -> float:
+    """Brunet's cophenetic correlation of a consensus matrix (1.0 if it is all 0/1)."""
+    D = 1.0 - np.asarray(C, dtype=np.float64)
+    np.fill_diagonal(D, 0.0)
+    condensed = squareform(D, checks=False)
+    if np.ptp(condensed) == 0 or np.all((condensed == 0) | (condensed == 1)):
+        return 1.0
+    return float(cophenet(linkage(condensed, method="average"), condensed)[0])
+
+
+def stability_summary(Ws: list[NDArray], logliks: ArrayLike, *, margin: float,
+                      rank: int | None = None) -> dict[str, float]:
+    """``rank``, ``n_restarts``, ``n_near_best``, ``matched_cosine``, ``cophenetic``."""
+    chosen = near_best(logliks, margin)
+    ref = np.asarray(Ws[chosen[0]])
+    cosines = [match_columns(ref, Ws[k])[1].mean() for k in chosen[1:]]
+    return {
+        "rank": int(rank if rank is not None else ref.shape[1]),
+        "n_restarts": len(Ws),
+        "n_near_best": len(chosen),
+        "matched_cosine": float(np.mean(cosines)) if cosines else 1.0,
+        "cophenetic": cophenetic_correlation(consensus_matrix([Ws[k] for k in chosen])),
+    }
+
+
+def restarts_W_frame(fits: list[NMFResult]) -> pd.DataFrame:
+    """Every restart's W in one long table: ``restart``, ``loglik``, ``gene``, M1..MR."""
+    frames = []
+    for k, fit in enumerate(fits):
+        frame = fit.W_frame().rename_axis("gene").reset_index()
+        frame.insert(0, "loglik", fit.loglik)
+        frame.insert(0, "restart", k)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_restarts_W(table: pd.DataFrame) -> tuple[list[pd.DataFrame], NDArray[np.float64]]:
+    """Inverse of :func:`restarts_W_frame`: the W's (genes x modules) and log likelihoods."""
+    Ws, logliks = [], []
+    for _, part in table.groupby("restart", sort=True):
+        logliks.append(float(part["loglik"].iat[0]))
+        Ws.append(part.drop(columns=["restart", "loglik"]).set_index("gene"))
+    return Ws, np.asarray(logliks)
+
+
+def restarts_table(fits: list[NMFResult], rank: int) -> pd.DataFrame:
+    """One row per restart of :func:`fit_restarts`: ``restart``, ``loglik``, ``n_iter``,
+    ``converged``, ``best``, ``rank`` (the fit rule's restarts.tsv)."""
+    best = best_of(fits)
+    return pd.DataFrame({
+        "restart": np.arange(len(fits)),
+        "loglik": [f.loglik for f in fits],
+        "n_iter": [int(f.n_iter[0]) for f in fits],
+        "converged": [bool(f.converged[0]) for f in fits],
+        "best": np.arange(len(fits)) == best,
+        "rank": rank,
+    })

@@ -1,0 +1,18 @@
+"""Rule crossval: K-fold held-out Poisson log likelihood of one data set at one rank."""
+
+import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
+
+from threadpoolctl import threadpool_limits
+
+from moonlight import read_tsv, write_tsv
+from moonlight.crossval import cross_validate
+from moonlight.runlog import log_to
+
+with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
+    counts = read_tsv(snakemake.input.counts)
+    rank = int(snakemake.wildcards.rank)
+    settings = {k: v for k, v in snakemake.params.selection.items()
+                if k not in ("min_stability", "margin")}
+    folds = cross_validate(counts, rank, **settings)
+    log.info("R=%d: held-out log L per fold %s", rank, folds["heldout_loglik"].round(2).tolist())
+    write_tsv(folds, snakemake.output[0], index=False)
