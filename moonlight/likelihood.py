@@ -11,7 +11,7 @@ with the convention ``0 log 0 = 0`` (an entry with ``V_ij = 0`` contributes ``-(
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.special import gammaln, xlogy
 
 __all__ = [

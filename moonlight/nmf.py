@@ -120,6 +120,9 @@ class NMFResult:
         Largest scaled KKT violation of every restart's final factors (see
         :func:`moonlight._kernels.kkt_violation`): 0 at a stationary point. A small
         relative change of log L alone is not evidence of convergence; this is.
+    W_restarts : ndarray of shape (restarts, N, R), optional
+        Every restart's final W, normalized like ``W`` (columns summing to one, modules
+        in canonical order), for stability and support across restarts.
     """
 
     W: NDArray[np.float64]
@@ -134,6 +137,7 @@ class NMFResult:
     gene_names: list[str] | None = field(default=None)
     sample_names: list[str] | None = field(default=None)
     kkt: NDArray[np.float64] | None = field(default=None)
+    W_restarts: NDArray[np.float64] | None = field(default=None)
 
     @property
     def rank(self) -> int:
@@ -147,6 +151,15 @@ class NMFResult:
     def W_frame(self) -> pd.DataFrame:
         """W as a DataFrame (genes x modules)."""
         return pd.DataFrame(self.W, index=self.gene_names, columns=self.module_labels())
+
+    def W_restart_frames(self) -> list[pd.DataFrame]:
+        """Every restart's W as a DataFrame (genes x modules), in restart order."""
+        if self.W_restarts is None:
+            raise ValueError("this result does not carry every restart's W")
+        return [
+            pd.DataFrame(W, index=self.gene_names, columns=self.module_labels())
+            for W in self.W_restarts
+        ]
 
     def H_frame(self) -> pd.DataFrame:
         """H as a DataFrame (modules x samples)."""
@@ -570,6 +583,7 @@ def fit_nmf(
     n_iter = np.zeros(restarts, dtype=np.int64)
     converged = np.zeros(restarts, dtype=bool)
     kkt = np.empty(restarts)
+    W_restarts = np.empty((restarts, n_genes, rank))
     trace_rows: list[tuple[int, int, float, float]] = []
     best = -1
     W_best = H_best = None
@@ -583,6 +597,7 @@ def fit_nmf(
             logliks[k], n_iter[k], converged[k], kkt[k] = _fit_ccd_restart(
                 V, W, H, log_v_fact, tol, max_iter, check_every, k, start, trace_rows
             )
+            W_restarts[k] = normalize_factors(W.astype(np.float64), H.astype(np.float64))[0]
             if best < 0 or logliks[k] > logliks[best]:
                 best, W_best, H_best = k, W, H
     else:
@@ -599,6 +614,8 @@ def fit_nmf(
             logliks[ids], n_iter[ids], converged[ids] = ll, it, conv
             for c, k in enumerate(ids):
                 kkt[k] = _kkt(V, W[c], H[c])
+                W_restarts[k] = normalize_factors(W[c].astype(np.float64),
+                                                  H[c].astype(np.float64))[0]
                 if best < 0 or logliks[k] > logliks[best]:
                     best, W_best, H_best = int(k), W[c].copy(), H[c].copy()
             del W, H
@@ -619,4 +636,5 @@ def fit_nmf(
         gene_names=gene_names,
         sample_names=sample_names,
         kkt=kkt,
+        W_restarts=W_restarts,
     )

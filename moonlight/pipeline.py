@@ -11,14 +11,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .confidence import moonlighting_confidence
 from .crossval import cross_validate, cv_summary
 from .modules import call_memberships, keep_called, normalize_rows
 from .selection import rank_table
-from .stability import best_of, fit_restarts, stability_summary
+from .nmf import fit_nmf
+from .stability import stability_summary
 
 __all__ = ["Analysis", "analyse", "DEFAULT_SELECTION"]
 
@@ -67,14 +67,13 @@ def analyse(
     ``selection`` overrides :data:`DEFAULT_SELECTION`.
     """
     fit = dict(fit or {})
-    seed = fit.pop("seed", 0)
     sel = {**DEFAULT_SELECTION, **(selection or {})}
     fits, logliks, stab, cv = {}, [], [], []
     for rank in sorted(ranks):
-        fits[rank] = fit_restarts(counts, rank, restarts=restarts, seed=seed, **fit)
-        ll = np.array([f.loglik for f in fits[rank]])
+        fits[rank] = fit_nmf(counts, rank, restarts=restarts, **fit)
+        ll = fits[rank].logliks
         logliks.append(pd.DataFrame({"rank": rank, "loglik": ll}))
-        stab.append(stability_summary([f.W for f in fits[rank]], ll, margin=sel["margin"],
+        stab.append(stability_summary(list(fits[rank].W_restarts), ll, margin=sel["margin"],
                                       rank=rank))
         cv.append(cross_validate(counts, rank, folds=sel["folds"], seed=sel["seed"],
                                  restarts=sel["restarts"], tol=sel["tol"],
@@ -83,10 +82,9 @@ def analyse(
                        stability=pd.DataFrame(stab), min_stability=sel["min_stability"])
     rank = int(table.loc[table["selected"], "rank"].iat[0])
     chosen = fits[rank]
-    best = chosen[best_of(chosen)]
-    W, H = best.W_frame(), best.H_frame()
+    W, H = chosen.W_frame(), chosen.H_frame()
     called, candidates = moonlighting_confidence(
-        counts, W, H, [f.W_frame() for f in chosen], [f.loglik for f in chosen],
+        counts, W, H, chosen.W_restart_frames(), chosen.logliks,
         threshold=threshold, margin=sel["margin"], min_support=min_support, min_lr=min_lr,
         min_second_weight=min_second_weight,
     )

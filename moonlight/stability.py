@@ -1,6 +1,6 @@
 """How reproducible the modules of one rank are across random restarts.
 
-Every restart's W is kept (:func:`fit_restarts`). The *near-best* restarts are those whose
+Every restart's W is kept (:attr:`moonlight.NMFResult.W_restarts`). The *near-best* restarts are those whose
 log likelihood is within ``margin`` of the best one (at least the two best, so that there
 is always something to compare). Over them:
 
@@ -26,34 +26,13 @@ from scipy.cluster.hierarchy import cophenet, linkage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import squareform
 
-from .nmf import NMFResult, fit_nmf
+from .nmf import NMFResult
 
-__all__ = ["fit_restarts", "best_of", "near_best", "match_columns", "align_restarts",
-           "consensus_matrix", "cophenetic_correlation", "stability_summary",
-           "restarts_W_frame", "read_restarts_W", "restarts_table", "STABILITY_COLUMNS"]
+__all__ = ["near_best", "match_columns", "align_restarts", "consensus_matrix",
+           "cophenetic_correlation", "stability_summary", "restarts_W_frame",
+           "read_restarts_W", "STABILITY_COLUMNS"]
 
 STABILITY_COLUMNS = ["rank", "n_restarts", "n_near_best", "matched_cosine", "cophenetic"]
-
-
-def restart_seeds(seed: int, restarts: int) -> list[int]:
-    """Independent per-restart seeds derived from one seed (stable in ``restarts``)."""
-    return [int(s) for s in np.random.SeedSequence(seed).generate_state(restarts)]
-
-
-def fit_restarts(V: ArrayLike | pd.DataFrame, rank: int, *, restarts: int = 10, seed: int = 0,
-                 **fit) -> list[NMFResult]:
-    """Every restart of :func:`moonlight.fit_nmf`, kept: one single-restart fit per seed.
-
-    ``fit_nmf`` returns only its best restart's W; stability and moonlighting support
-    need them all, so each restart is its own call (seeds from :func:`restart_seeds`).
-    Extra keyword arguments go to ``fit_nmf`` (``tol``, ``max_iter``, ``method``, ...).
-    """
-    return [fit_nmf(V, rank, restarts=1, seed=s, **fit) for s in restart_seeds(seed, restarts)]
-
-
-def best_of(fits: list[NMFResult]) -> int:
-    """Index of the restart with the highest log likelihood (first on ties)."""
-    return int(np.argmax([f.loglik for f in fits]))
 
 
 def near_best(logliks: ArrayLike, margin: float, *, at_least: int = 2) -> NDArray[np.int64]:
@@ -120,12 +99,12 @@ def stability_summary(Ws: list[NDArray], logliks: ArrayLike, *, margin: float,
     }
 
 
-def restarts_W_frame(fits: list[NMFResult]) -> pd.DataFrame:
+def restarts_W_frame(fit: NMFResult) -> pd.DataFrame:
     """Every restart's W in one long table: ``restart``, ``loglik``, ``gene``, M1..MR."""
     frames = []
-    for k, fit in enumerate(fits):
-        frame = fit.W_frame().rename_axis("gene").reset_index()
-        frame.insert(0, "loglik", fit.loglik)
+    for k, W in enumerate(fit.W_restart_frames()):
+        frame = W.rename_axis("gene").reset_index()
+        frame.insert(0, "loglik", fit.logliks[k])
         frame.insert(0, "restart", k)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -138,17 +117,3 @@ def read_restarts_W(table: pd.DataFrame) -> tuple[list[pd.DataFrame], NDArray[np
         logliks.append(float(part["loglik"].iat[0]))
         Ws.append(part.drop(columns=["restart", "loglik"]).set_index("gene"))
     return Ws, np.asarray(logliks)
-
-
-def restarts_table(fits: list[NMFResult], rank: int) -> pd.DataFrame:
-    """One row per restart of :func:`fit_restarts`: ``restart``, ``loglik``, ``n_iter``,
-    ``converged``, ``best``, ``rank`` (the fit rule's restarts.tsv)."""
-    best = best_of(fits)
-    return pd.DataFrame({
-        "restart": np.arange(len(fits)),
-        "loglik": [f.loglik for f in fits],
-        "n_iter": [int(f.n_iter[0]) for f in fits],
-        "converged": [bool(f.converged[0]) for f in fits],
-        "best": np.arange(len(fits)) == best,
-        "rank": rank,
-    })

@@ -10,25 +10,21 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from moonlight import read_tsv, write_tsv
+from moonlight import fit_nmf, read_tsv, write_tsv
 from moonlight.runlog import log_to
-from moonlight.stability import (best_of, fit_restarts, restarts_table, restarts_W_frame,
-                                 stability_summary)
+from moonlight.stability import restarts_W_frame, stability_summary
 
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     counts = read_tsv(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
-    settings = dict(snakemake.params.fit)
-    seed = settings.pop("seed")
-    fits = fit_restarts(counts, rank, restarts=snakemake.params.restarts, seed=seed, **settings)
-    table = restarts_table(fits, rank)
-    fit = fits[best_of(fits)]
-    stability = stability_summary([f.W for f in fits], table["loglik"],
+    fit = fit_nmf(counts, rank, restarts=snakemake.params.restarts, **snakemake.params.fit)
+    stability = stability_summary(list(fit.W_restarts), fit.logliks,
                                   margin=snakemake.params.margin, rank=rank)
     log.info("R=%d: best log L %.4f (restart %d); %d of %d restarts converged; %s",
-             rank, fit.loglik, best_of(fits), table["converged"].sum(), len(fits), stability)
+             rank, fit.loglik, fit.best_restart, fit.converged.sum(), len(fit.logliks),
+             stability)
     write_tsv(fit.W_frame().rename_axis("gene"), snakemake.output.W)
     write_tsv(fit.H_frame().rename_axis("module"), snakemake.output.H)
-    write_tsv(table, snakemake.output.restarts, index=False)
-    write_tsv(restarts_W_frame(fits), snakemake.output.W_restarts, index=False)
+    write_tsv(fit.restarts_frame().assign(rank=rank), snakemake.output.restarts, index=False)
+    write_tsv(restarts_W_frame(fit), snakemake.output.W_restarts, index=False)
     write_tsv(pd.DataFrame([stability]), snakemake.output.stability, index=False)

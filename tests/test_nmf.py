@@ -236,3 +236,17 @@ def test_default_reaches_mu_on_real_table():
     assert default.method == "ccd"
     assert default.loglik >= mu.loglik
     assert default.loglik >= -25764.5
+
+
+def test_every_restart_W_is_kept_and_the_best_is_W():
+    from moonlight import simulate
+
+    counts = simulate(n_genes=30, n_samples=12, n_modules=2, module_size=(10, 20),
+                      n_moonlighting=1, seed=3).counts
+    for method in ("ccd", "mu"):
+        fit = moonlight.fit_nmf(counts, 2, restarts=3, seed=1, method=method, max_iter=300)
+        assert fit.W_restarts.shape == (3, 30, 2)
+        np.testing.assert_allclose(fit.W_restarts.sum(axis=1), 1.0)
+        assert np.array_equal(fit.W_restarts[fit.best_restart], fit.W)
+        frames = fit.W_restart_frames()
+        assert frames[0].index.tolist() == counts.index.tolist()
