@@ -201,7 +201,7 @@ def collect(
     inputs: Iterable[str | os.PathLike[str]],
     benchmarks: Iterable[str | os.PathLike[str]],
     *,
-    workflow_dir: str | os.PathLike[str],
+    commit: str,
 ) -> Provenance:
     """Gather the provenance of a run.
 
@@ -213,14 +213,14 @@ def collect(
         Every input table to checksum (real data tables as given, simulated counts).
     benchmarks : paths
         Snakemake benchmark files, laid out as ``.../<rule>/<job>.tsv``.
-    workflow_dir : path
-        The workflow's checkout, for its git commit.
+    commit : str
+        The workflow's git commit (:func:`git_commit` of its checkout).
     """
     return Provenance(
         config=json.loads(json.dumps(dict(config))),  # plain dicts and lists
         inputs={str(path): sha256_file(path) for path in inputs},
         software=software_versions(),
-        commit=git_commit(workflow_dir),
+        commit=commit,
         benchmarks=read_benchmarks(benchmarks),
     )
 

@@ -10,7 +10,7 @@ from snakemake.utils import validate
 # This checkout's moonlight, whichever (if any) is installed, as scripts/_checkout.py does.
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
-from moonlight.provenance import sha256_file
+from moonlight.provenance import git_commit, sha256_file
 from moonlight.resources import table_shape
 
 validate(config, "../schemas/config.schema.yaml")

@@ -31,7 +31,8 @@ rule provenance:
         "../envs/moonlight.yaml"
     params:
         config=config,
-        workflow_dir=workflow.basedir,
+        # A param, so a new commit of the workflow reruns this rule (and nothing else).
+        commit=git_commit(workflow.basedir),
     message:
         "Recording the provenance of this run"
     script:

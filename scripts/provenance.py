@@ -10,7 +10,7 @@ with log_to(snakemake.log[0]) as log:
         snakemake.params.config,
         snakemake.input.tables,
         snakemake.input.benchmarks,
-        workflow_dir=snakemake.params.workflow_dir,
+        commit=snakemake.params.commit,
     )
     log.info("commit %s; %d input tables; %d benchmarked jobs", provenance.commit,
              len(provenance.inputs), len(provenance.benchmarks))

@@ -52,7 +52,7 @@ def test_collect_and_write(tmp_path):
     bench.parent.mkdir(parents=True)
     bench.write_text(BENCHMARK)
     config = {"ranks": [2], "fit": {"tol": 1e-7}}
-    provenance = collect(config, [counts], [bench], workflow_dir=tmp_path)
+    provenance = collect(config, [counts], [bench], commit=git_commit(tmp_path))
     assert provenance.inputs == {str(counts): sha256_file(counts)}
     assert provenance.commit == "not a git checkout"
     timings = read_benchmarks([bench])

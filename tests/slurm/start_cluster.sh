@@ -54,7 +54,7 @@ new_conf=$(mktemp)
 cat >"$new_conf" <<CONF
 # Written by moonlight's tests/slurm/start_cluster.sh: a one-node test cluster.
 ClusterName=moonlight-test
-SlurmctldHost=${host}
+SlurmctldHost=${host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
