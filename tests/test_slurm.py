@@ -37,8 +37,9 @@ def _partition() -> str:
     return (defaults or [idle[0][0]])[0].rstrip("*")
 
 
-def test_fits_go_through_sbatch_and_match_a_local_run(tmp_path, reference_results):
-    partition = _partition()
+def test_fits_go_through_sbatch_and_match_a_local_run(tmp_path, request):
+    partition = _partition()  # before the local reference run: a skip costs nothing
+    reference_results = request.getfixturevalue("reference_results")
     run_snakemake(
         tmp_path,
         "--profile", str(ROOT / "profiles" / "slurm"),

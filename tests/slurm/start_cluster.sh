@@ -20,9 +20,13 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
+# Up: idle, or busy with jobs (mixed / allocated) on a second call.
 node_idle() {
-    command -v sinfo >/dev/null 2>&1 \
-        && [[ $(timeout 10 sinfo -h -N -o '%T' 2>/dev/null | head -n1) == idle* ]]
+    command -v sinfo >/dev/null 2>&1 || return 1
+    case $(timeout 10 sinfo -h -N -o '%T' 2>/dev/null | head -n1) in
+        idle* | mix* | alloc*) return 0 ;;
+        *) return 1 ;;
+    esac
 }
 
 if node_idle; then
