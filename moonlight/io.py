@@ -156,20 +156,15 @@ def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
     to zero where multiplicative updates cannot move them.
     """
     empty_genes = counts.index[(counts == 0).all(axis=1)]
-    if len(empty_genes):
-        warnings.warn(
-            f"{source}: dropping {len(empty_genes)} gene(s) with all-zero counts: "
-            + ", ".join(map(str, empty_genes)),
-            stacklevel=2,
-        )
     kept = counts.drop(index=empty_genes)
     empty_samples = kept.columns[(kept == 0).all(axis=0)]
-    if len(empty_samples):
-        warnings.warn(
-            f"{source}: dropping {len(empty_samples)} sample(s) with all-zero counts: "
-            + ", ".join(map(str, empty_samples)),
-            stacklevel=2,
-        )
+    for kind, names in (("gene", empty_genes), ("sample", empty_samples)):
+        if len(names):
+            warnings.warn(
+                f"{source}: dropping {len(names)} {kind}(s) with all-zero counts: "
+                + ", ".join(map(str, names)),
+                stacklevel=2,
+            )
     return kept.drop(columns=empty_samples)
 
 

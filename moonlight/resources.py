@@ -80,10 +80,15 @@ def fit_runtime_min(
     rank: int,
     restarts: int,
     max_iter: int,
-    check_every: int,
+    check_every: int | None,
     attempt: int = 1,
 ) -> int:
-    """Wall time (minutes) of one fit if every restart runs to ``max_iter``; doubles per retry."""
+    """Wall time (minutes) of one fit if every restart runs to ``max_iter``; doubles per retry.
+
+    Modelled on the multiplicative updates (``method: mu``), the slowest engine per
+    iteration; ``check_every=None`` (the method's default) counts as 10.
+    """
+    check_every = check_every or 10
     cells = n_genes * n_samples
     per_iteration = restarts * cells * (20.0 + 0.5 * rank) * 1e-9 * (1 + 1 / check_every)
     seconds = 30 + 3 * cells * _CELL_IO_S + max_iter * (per_iteration + _CALL_OVERHEAD_S)

@@ -1,4 +1,5 @@
-"""Shared helpers of the workflow tests: run Snakemake on the small config, compare results."""
+"""Shared paths and fixtures; helpers of the workflow tests (run Snakemake on the small
+config, compare results)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+REPO = ROOT
+#: The exercise's table: kept outside the repository, beside the checkout.
+W09_TABLE = REPO.parent / "shared" / "data" / "w09-data.tbl"
 SNAKEFILE = ROOT / "Snakefile"
 SMALL_CONFIG = Path(__file__).resolve().parent / "small_config.yaml"
 
@@ -60,6 +64,13 @@ def assert_same_results(expected: dict[str, bytes], workdir: Path) -> None:
     assert sorted(actual) == sorted(expected), "different sets of result files"
     differing = [name for name in expected if actual[name] != expected[name]]
     assert not differing, f"results differ from the reference run: {differing}"
+
+
+@pytest.fixture(scope="session")
+def w09_table() -> Path:
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    return W09_TABLE
 
 
 @pytest.fixture(scope="session")

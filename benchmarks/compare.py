@@ -1,0 +1,222 @@
+"""Time moonlight's fit engines against scikit-learn's KL NMF on the same data, same run.
+
+Usage::
+
+    python benchmarks/compare.py            # provided table R=2..7 + synthetic 5000 x 200
+    python benchmarks/compare.py --quick    # fewer ranks, smaller synthetic case
+    python benchmarks/compare.py --big      # also 20000 x 1000, R=20, one restart
+
+Every measurement runs in its own subprocess, so its peak memory (``ru_maxrss``, the
+whole process, and ``tracemalloc``, numpy allocations inside the fit only) is its own.
+The numba JIT compile (or cache load) happens in a warm-up call before the clock starts
+and is reported separately. Log L is the full Poisson log likelihood, computed with
+``moonlight.poisson_loglik`` for every engine. scikit-learn is needed only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / ".." / "shared" / "data" / "w09-data.tbl"
+
+
+# ---------------------------------------------------------------------------------------
+# worker side: one measurement per process
+# ---------------------------------------------------------------------------------------
+
+
+def _load(data: str):
+    import numpy as np
+
+    import moonlight
+
+    if data == "w09":
+        return moonlight.read_count_table(TABLE).to_numpy(np.float64)
+    n, m, r = (int(x) for x in data.split("x"))
+    lo, hi = 2 * n // (5 * r), 8 * n // (5 * r)  # e.g. (200, 800) for 5000 genes, R=10
+    sim = moonlight.simulate(n_genes=n, n_samples=m, n_modules=r, module_size=(lo, hi),
+                             n_moonlighting=0, moonlighting_min_share=0.0, seed=1)
+    V = sim.counts.to_numpy(np.float64)
+    keep_r, keep_c = V.sum(1) > 0, V.sum(0) > 0
+    return V[keep_r][:, keep_c]
+
+
+def _worker(spec: dict) -> dict:
+    import resource
+    import tracemalloc
+
+    import numpy as np
+
+    import moonlight
+
+    V = _load(spec["data"])
+    out = {"note": spec.get("note", ""), "data": spec["data"], "shape": f"{V.shape[0]} x {V.shape[1]}", "R": spec["rank"],
+           "engine": spec["engine"], "V_bytes": int(V.nbytes)}
+    if spec["engine"].startswith("moonlight"):
+        t = time.perf_counter()
+        warm = np.arange(1.0, 31.0).reshape(6, 5)
+        moonlight.fit_nmf(warm, 2, restarts=1, method=spec["method"])  # JIT / cache load
+        out["jit_s"] = time.perf_counter() - t
+    tracemalloc.start()
+    cpu = time.process_time()
+    t = time.perf_counter()
+    if spec["engine"].startswith("moonlight"):
+        fit = moonlight.fit_nmf(V, spec["rank"], restarts=spec["restarts"], seed=0,
+                                method=spec["method"], tol=spec.get("tol"),
+                                max_iter=spec.get("max_iter", 20000))
+        out["wall_s"] = time.perf_counter() - t
+        out["cpu_s"] = time.process_time() - cpu
+        out["loglik"] = fit.loglik
+        out["iters"] = int(fit.n_iter.sum())
+        out["kkt"] = float(fit.kkt[fit.best_restart])
+        target = spec.get("reach")
+        if target is not None:
+            tr = fit.trace[fit.trace["loglik"] >= target]
+            out["reach_s"] = float(tr["seconds"].min()) if len(tr) else None
+            if len(tr):
+                # the same (deterministic) run again, stopped at the first sweep at or
+                # above the target: its CPU and wall time are the time to reach it
+                out["reach_iter"] = int(tr["iteration"].min())
+                cpu2, t2 = time.process_time(), time.perf_counter()
+                moonlight.fit_nmf(V, spec["rank"], restarts=spec["restarts"], seed=0,
+                                  method=spec["method"], max_iter=out["reach_iter"],
+                                  tol=1e-300)
+                out["reach_cpu_s"] = time.process_time() - cpu2
+                out["reach_wall_s"] = time.perf_counter() - t2
+    else:
+        import warnings
+
+        from sklearn.decomposition import NMF
+
+        best = -np.inf
+        iters = 0
+        for k in range(spec["restarts"]):
+            kw = {} if spec["restarts"] == 1 else {"init": "random", "random_state": k}
+            model = NMF(spec["rank"], beta_loss="kullback-leibler", solver="mu", **kw)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                W = model.fit_transform(V)
+            ll = moonlight.poisson_loglik(V, W @ model.components_)
+            best = max(best, ll)
+            iters += model.n_iter_
+        out["wall_s"] = time.perf_counter() - t
+        out["cpu_s"] = time.process_time() - cpu
+        out["loglik"] = float(best)
+        out["iters"] = int(iters)
+    out["tracemalloc_MB"] = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    out["maxrss_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# driver side
+# ---------------------------------------------------------------------------------------
+
+
+def run(spec: dict) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr)
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(_row(res), flush=True)
+    return res
+
+
+HEADER = ("| data | N x M | R | method | wall s | cpu s | log L | iterations | peak MB (rss / traced) "
+          "| notes |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def _row(r: dict) -> str:
+    notes = []
+    if "jit_s" in r:
+        notes.append(f"JIT/cache load {r['jit_s']:.2f} s")
+    if r.get("kkt") is not None:
+        notes.append(f"KKT {r['kkt']:.1e}")
+    if r.get("reach_s") is not None:
+        notes.append(f"reached sklearn's log L at sweep {r['reach_iter']}: "
+                     f"{r['reach_cpu_s']:.2f} s cpu / {r['reach_wall_s']:.2f} s wall "
+                     "(rerun stopped there)")
+    if r.get("note"):
+        notes.append(r["note"])
+    return (f"| {r['data']} | {r['shape']} | {r['R']} | {r['engine']} | {r['wall_s']:.2f} | "
+            f"{r['cpu_s']:.2f} | {r['loglik']:.1f} | {r['iters']} | {r['maxrss_MB']:.0f} / "
+            f"{r['tracemalloc_MB']:.0f} | {'; '.join(notes)} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller, faster run")
+    ap.add_argument("--big", action="store_true", help="add 20000 x 1000, R=20")
+    ap.add_argument("--skip-table", action="store_true", help="skip the provided table")
+    ap.add_argument("--json", help="also write every measurement to this JSON file")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(json.loads(args.worker))))
+        return
+
+    print(HEADER, flush=True)
+    rows = []
+    # (1) the provided table, 10 restarts per rank
+    if args.skip_table:
+        pass
+    elif TABLE.exists():
+        ranks = [4, 5] if args.quick else range(2, 8)
+        for engine, method in [("moonlight ccd (default)", "ccd"), ("moonlight mu", "mu"),
+                               ("sklearn mu", None)]:
+            for R in ranks:
+                rows.append(run({"data": "w09", "rank": R, "restarts": 10,
+                                 "engine": engine, "method": method}))
+        for engine in ("moonlight ccd (default)", "moonlight mu", "sklearn mu"):
+            sel = [r for r in rows if r["engine"] == engine]
+            print(f"  w09 sweep, {engine}: wall {sum(r['wall_s'] for r in sel):.2f} s, "
+                  f"cpu {sum(r['cpu_s'] for r in sel):.2f} s", flush=True)
+    else:
+        print(f"(skipping the provided table: {TABLE} not found)")
+
+    # (2) synthetic, one start each: time to reach sklearn's log L; MU given 10x the time
+    data = "1000x100x10" if args.quick else "5000x200x10"
+    sk = run({"data": data, "rank": 10, "restarts": 1, "engine": "sklearn mu"})
+    cd = run({"data": data, "rank": 10, "restarts": 1, "engine": "moonlight ccd (default)",
+              "method": "ccd", "reach": sk["loglik"]})
+    probe = run({"data": data, "rank": 10, "restarts": 1, "engine": "moonlight mu",
+                 "method": "mu", "max_iter": 200, "tol": 1e-300})
+    # 10x the CPU time of the ccd fit (CPU, not wall: robust to a busy machine)
+    per_iter = probe["cpu_s"] / max(probe["iters"], 1)
+    budget = int(10 * cd["cpu_s"] / per_iter)
+    mu = run({"data": data, "rank": 10, "restarts": 1, "engine": "moonlight mu (10x time)",
+              "method": "mu", "max_iter": budget, "tol": 1e-300})
+    rows += [sk, cd, mu]
+    if cd.get("reach_s"):
+        print(f"\nspeed-up to sklearn's log L: {sk['cpu_s'] / cd['reach_cpu_s']:.1f}x cpu, "
+              f"{sk['wall_s'] / cd['reach_wall_s']:.1f}x wall; "
+              f"ccd {cd['loglik']:.3f} vs MU with 10x time {mu['loglik']:.3f}")
+
+    # (3) big table, one restart, memory
+    big = None
+    if args.big:
+        big = run({"data": "20000x1000x20", "rank": 20, "restarts": 1, "tol": 1e-6,
+                   "engine": "moonlight ccd (default)", "method": "ccd"})
+        limit = 4 * big["V_bytes"] / 2**20 + 300
+        rows.append(big)
+        print(f"\nbig: peak rss {big['maxrss_MB']:.0f} MB, traced {big['tracemalloc_MB']:.0f} MB;"
+              f" limit 4 x bytes(V) + 300 MB = {limit:.0f} MB")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,40 @@
+"""The Poisson log likelihood against a direct computation."""
+
+import numpy as np
+import pytest
+from scipy.stats import poisson
+
+from moonlight.likelihood import log_factorial_sum, n_free_parameters, poisson_loglik
+
+
+def test_matches_scipy_poisson_logpmf():
+    rng = np.random.default_rng(1)
+    WH = rng.gamma(2.0, 30.0, size=(20, 15))
+    V = rng.poisson(WH)
+    V[0, :3] = 0  # zeros contribute -WH only
+    assert poisson_loglik(V, WH) == pytest.approx(poisson.logpmf(V, WH).sum(), rel=1e-12)
+
+
+def test_known_small_value():
+    # One entry: V = 2, WH = 3: 2 log 3 - 3 - log 2!
+    assert poisson_loglik([[2.0]], [[3.0]]) == pytest.approx(2 * np.log(3) - 3 - np.log(2))
+
+
+def test_precomputed_constant_gives_the_same_value():
+    V = np.array([[0.0, 5.0], [7.0, 1.0]])
+    WH = np.array([[0.5, 4.0], [6.0, 2.0]])
+    assert poisson_loglik(V, WH, log_v_factorial=log_factorial_sum(V)) == poisson_loglik(V, WH)
+
+
+def test_zero_expectation_where_counts_exist_is_impossible():
+    assert poisson_loglik([[1.0, 0.0]], [[0.0, 1.0]]) == -np.inf
+    assert poisson_loglik([[0.0]], [[0.0]]) == 0.0
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shape"):
+        poisson_loglik(np.ones((2, 3)), np.ones((3, 2)))
+
+
+def test_free_parameters():
+    assert n_free_parameters(100, 60, 4) == 4 * 159

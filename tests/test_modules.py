@@ -1,0 +1,69 @@
+"""Memberships and moonlighting calls from a known W."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moonlight.modules import (
+    call_memberships,
+    module_sizes,
+    moonlighting_genes,
+    normalize_columns,
+    normalize_rows,
+)
+
+W = pd.DataFrame(
+    # columns already sum to one
+    [[0.5, 0.0, 0.0], [0.3, 0.3, 0.0], [0.2, 0.05, 0.0], [0.0, 0.65, 1.0]],
+    index=["a", "b", "c", "d"],
+    columns=["M1", "M2", "M3"],
+)
+
+
+def test_normalizations():
+    scaled = W * [3.0, 7.0, 0.5]
+    np.testing.assert_allclose(normalize_columns(scaled), W)
+    rows = normalize_rows(scaled)
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0)
+    np.testing.assert_allclose(rows.loc["b"], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(rows.loc["c"], [0.8, 0.2, 0.0])
+
+
+def test_memberships_above_threshold():
+    memberships = call_memberships(normalize_rows(W), threshold=0.1)
+    assert memberships.columns.tolist() == ["gene", "module", "weight"]
+    pairs = list(zip(memberships["gene"], memberships["module"]))
+    # d: 0.65/1.65 = 0.394 in M2 and 0.606 in M3 -> M3 first (larger weight).
+    assert pairs == [("a", "M1"), ("b", "M1"), ("b", "M2"), ("c", "M1"), ("c", "M2"),
+                     ("d", "M3"), ("d", "M2")]
+    assert memberships["weight"].iloc[0] == 1.0
+
+
+def test_threshold_is_strict_and_top_module_always_counts():
+    rows = normalize_rows(W)
+    memberships = call_memberships(rows, threshold=0.2)  # c's 0.2 share is not above 0.2
+    assert memberships[memberships["gene"] == "c"]["module"].tolist() == ["M1"]
+    lone = call_memberships(pd.DataFrame([[0.3, 0.3, 0.4]], index=["x"]), threshold=0.5)
+    assert lone["module"].tolist() == [2]
+
+
+def test_moonlighting_table():
+    memberships = call_memberships(normalize_rows(W), threshold=0.1)
+    table = moonlighting_genes(memberships)
+    assert table["gene"].tolist() == ["b", "c", "d"]
+    assert table["n_modules"].tolist() == [2, 2, 2]
+    assert table.set_index("gene").loc["d", "modules"] == "M3,M2"
+    assert table.set_index("gene").loc["c", "weights"] == "0.8000,0.2000"
+    sizes = module_sizes(memberships, ["M1", "M2", "M3"])
+    assert sizes.tolist() == [3, 3, 1]
+
+
+def test_no_moonlighting_gives_an_empty_table_with_header():
+    memberships = call_memberships(normalize_rows(W), threshold=0.5)
+    table = moonlighting_genes(memberships)
+    assert table.empty and table.columns.tolist() == ["gene", "n_modules", "modules", "weights"]
+
+
+def test_threshold_range():
+    with pytest.raises(ValueError, match="threshold"):
+        call_memberships(normalize_rows(W), threshold=1.0)

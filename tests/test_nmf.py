@@ -1,0 +1,238 @@
+"""Tests of the Poisson NMF fit engine (moonlight.nmf)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import moonlight
+from moonlight.nmf import METHODS, _initial_factors, normalize_factors
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w09-data.tbl"
+
+
+@pytest.fixture(scope="module")
+def small() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    W = rng.random((12, 3))
+    H = rng.random((3, 9)) * 50
+    return rng.poisson(W @ H).astype(float) + 1.0
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "V, match",
+    [
+        (np.ones(5), "2-D"),
+        (np.ones((2, 3, 4)), "2-D"),
+        (np.ones((0, 3)), "empty"),
+        (np.array([[1.0, np.nan], [1.0, 2.0]]), "NaN"),
+        (np.array([[1.0, np.inf], [1.0, 2.0]]), "NaN or infinite"),
+        (np.array([[1.0, -1.0], [1.0, 2.0]]), "negative"),
+        (np.array([[0.0, 0.0], [1.0, 2.0]]), "all-zero row"),
+        (np.array([[0.0, 1.0], [0.0, 2.0]]), "all-zero"),
+    ],
+)
+def test_bad_matrix_is_rejected(V, match):
+    with pytest.raises(ValueError, match=match):
+        moonlight.fit_nmf(V, 1)
+
+
+@pytest.mark.parametrize("rank", [0, -1, 10])
+def test_rank_out_of_range(small, rank):
+    with pytest.raises(ValueError, match="rank must be between 1 and min"):
+        moonlight.fit_nmf(small, rank)
+
+
+def test_rank_must_be_integer(small):
+    with pytest.raises(TypeError):
+        moonlight.fit_nmf(small, 2.0)
+    with pytest.raises(TypeError):
+        moonlight.fit_nmf(small, True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"restarts": 0}, "restarts"),
+        ({"tol": 0.0}, "tol"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"method": "als"}, "method"),
+        ({"check_every": 0}, "check_every"),
+        ({"dtype": np.int64}, "dtype"),
+    ],
+)
+def test_bad_options(small, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        moonlight.fit_nmf(small, 2, **kwargs)
+
+
+# --- result shape and API ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_result_fields(small, method):
+    frame = pd.DataFrame(small, index=[f"g{i}" for i in range(12)],
+                         columns=[f"s{j}" for j in range(9)])
+    fit = moonlight.fit_nmf(frame, 3, restarts=3, seed=1, method=method, max_iter=300)
+    assert fit.method == method
+    assert fit.W.shape == (12, 3) and fit.H.shape == (3, 9)
+    np.testing.assert_allclose(fit.W.sum(axis=0), 1.0)
+    assert np.all(np.diff(fit.H.sum(axis=1)) <= 0)  # canonical order
+    assert fit.logliks.shape == fit.n_iter.shape == fit.converged.shape == fit.kkt.shape == (3,)
+    assert fit.loglik == fit.logliks.max() == fit.logliks[fit.best_restart]
+    ll = moonlight.poisson_loglik(small, fit.W @ fit.H)
+    assert fit.loglik == pytest.approx(ll, rel=1e-9)
+    assert list(fit.trace.columns) == ["restart", "iteration", "seconds", "loglik"]
+    rf = fit.restarts_frame()
+    assert list(rf.columns) == ["restart", "loglik", "n_iter", "converged", "best", "kkt"]
+    assert fit.W_frame().index.tolist() == frame.index.tolist()
+    assert fit.H_frame().columns.tolist() == frame.columns.tolist()
+    assert fit.module_labels() == ["M1", "M2", "M3"]
+
+
+# --- MU is the exercise's update rule ---------------------------------------------------
+
+
+def test_mu_matches_exercise_equations(small):
+    n_iter = 25
+    W0, H0 = _initial_factors(small, 2, 1, seed=3)
+    W, H = W0[0].copy(), H0[0].copy()
+    N, M = small.shape
+    for _ in range(n_iter):
+        # H_rj <- H_rj * sum_i W_ir V_ij / (WH)_ij / sum_i W_ir
+        WH = W @ H
+        H_new = np.empty_like(H)
+        for r in range(2):
+            for j in range(M):
+                H_new[r, j] = H[r, j] * sum(W[i, r] * small[i, j] / WH[i, j] for i in range(N)) \
+                    / sum(W[i, r] for i in range(N))
+        H = H_new
+        # W_ir <- W_ir * sum_j H_rj V_ij / (WH)_ij / sum_j H_rj
+        WH = W @ H
+        W_new = np.empty_like(W)
+        for i in range(N):
+            for r in range(2):
+                W_new[i, r] = W[i, r] * sum(H[r, j] * small[i, j] / WH[i, j] for j in range(M)) \
+                    / sum(H[r, j] for j in range(M))
+        W = W_new
+    fit = moonlight.fit_nmf(small, 2, restarts=1, seed=3, method="mu", max_iter=n_iter,
+                            tol=1e-300, check_every=n_iter)
+    assert fit.n_iter[0] == n_iter
+    W_ref, H_ref = normalize_factors(W, H)
+    np.testing.assert_allclose(fit.W, W_ref, rtol=1e-10)
+    np.testing.assert_allclose(fit.H, H_ref, rtol=1e-10)
+
+
+# --- determinism and restart independence -----------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_seed_same_bytes(small, method):
+    a = moonlight.fit_nmf(small, 3, restarts=3, seed=11, method=method, max_iter=200)
+    b = moonlight.fit_nmf(small, 3, restarts=3, seed=11, method=method, max_iter=200)
+    assert a.W.tobytes() == b.W.tobytes() and a.H.tobytes() == b.H.tobytes()
+    assert a.logliks.tobytes() == b.logliks.tobytes()
+    assert a.kkt.tobytes() == b.kkt.tobytes()
+    c = moonlight.fit_nmf(small, 3, restarts=3, seed=12, method=method, max_iter=200)
+    assert c.logliks.tobytes() != a.logliks.tobytes()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_restart_does_not_depend_on_restart_count(small, method):
+    a = moonlight.fit_nmf(small, 2, restarts=2, seed=5, method=method, max_iter=200)
+    b = moonlight.fit_nmf(small, 2, restarts=4, seed=5, method=method, max_iter=200)
+    assert a.logliks.tobytes() == b.logliks[:2].tobytes()
+    assert a.n_iter.tolist() == b.n_iter[:2].tolist()
+
+
+def test_mu_chunking_does_not_change_results(small, monkeypatch):
+    from moonlight import nmf
+
+    a = moonlight.fit_nmf(small, 2, restarts=3, seed=2, method="mu", max_iter=100)
+    monkeypatch.setattr(nmf, "MU_MEMORY_BUDGET", 1)  # one restart per chunk
+    b = moonlight.fit_nmf(small, 2, restarts=3, seed=2, method="mu", max_iter=100)
+    assert a.logliks.tobytes() == b.logliks.tobytes()
+    assert a.W.tobytes() == b.W.tobytes()
+
+
+def test_float32_close_to_float64(small):
+    a = moonlight.fit_nmf(small, 2, restarts=2, seed=0)
+    b = moonlight.fit_nmf(small, 2, restarts=2, seed=0, dtype=np.float32)
+    assert b.W.dtype == np.float64
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-4)
+
+
+# --- log L never decreases ------------------------------------------------------------------
+
+
+@st.composite
+def count_matrices(draw):
+    n = draw(st.integers(2, 8))
+    m = draw(st.integers(2, 7))
+    V = draw(arrays(np.float64, (n, m), elements=st.sampled_from([0.0, 0.0, 0.0, 1.0, 2.0,
+                                                                   5.0, 40.0, 1000.0])))
+    # no all-zero row or column: put a count on a diagonal where one is empty
+    for i in np.flatnonzero(V.sum(axis=1) == 0):
+        V[i, i % m] = 1.0
+    for j in np.flatnonzero(V.sum(axis=0) == 0):
+        V[j % n, j] = 1.0
+    rank = draw(st.integers(1, min(n, m, 3)))
+    return V, rank
+
+
+@pytest.mark.parametrize("method", METHODS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=count_matrices(), seed=st.integers(0, 2**16))
+def test_loglik_never_decreases(method, case, seed):
+    V, rank = case
+    fit = moonlight.fit_nmf(V, rank, restarts=2, seed=seed, method=method, max_iter=60,
+                            check_every=1, tol=1e-300)
+    for _, tr in fit.trace.groupby("restart"):
+        ll = tr["loglik"].to_numpy()
+        assert np.all(np.isfinite(ll))
+        # roundoff of recomputing the full sum; no real decrease is allowed
+        slack = 1e-12 * np.abs(ll[1:]) + 1e-9
+        assert np.all(np.diff(ll) >= -slack), np.diff(ll).min()
+
+
+def test_zero_entries_can_recover():
+    # a start with an exact-zero-like entry must not stay at the floor when the data
+    # wants it positive: a rank-1 matrix fit from any start reaches the rank-1 MLE
+    rng = np.random.default_rng(0)
+    V = np.outer(rng.random(8) + 0.1, rng.random(6) + 0.1) * 100
+    for method in METHODS:
+        fit = moonlight.fit_nmf(V, 1, restarts=1, method=method, max_iter=5000)
+        # rank-1 Poisson MLE: outer product of row and column totals / grand total
+        expected = np.outer(V.sum(1), V.sum(0)) / V.sum()
+        np.testing.assert_allclose(fit.W @ fit.H, expected, rtol=1e-5)
+
+
+# --- quality --------------------------------------------------------------------------------
+
+
+def test_recovers_planted_modules():
+    sim = moonlight.simulate(seed=3)
+    fit = moonlight.fit_nmf(sim.counts, 4, restarts=3, seed=0)
+    match = moonlight.match_modules(sim.W, fit.W_frame())
+    assert match["cosine"].min() > 0.95
+    assert fit.converged.all()
+    assert fit.kkt.max() < 1e-2
+
+
+@pytest.mark.skipif(not DATA.exists(), reason=f"exercise table not found at {DATA}")
+def test_default_reaches_mu_on_real_table():
+    V = moonlight.read_count_table(DATA)
+    mu = moonlight.fit_nmf(V, 4, restarts=3, seed=0, method="mu", max_iter=3000)
+    default = moonlight.fit_nmf(V, 4, restarts=3, seed=0)
+    assert default.method == "ccd"
+    assert default.loglik >= mu.loglik
+    assert default.loglik >= -25764.5

@@ -1,0 +1,58 @@
+"""Matching a fit to a planted truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moonlight.modules import call_memberships, moonlighting_genes, normalize_rows
+from moonlight.recovery import match_modules, recovery_summary
+from moonlight.simulate import simulate
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate(seed=11)
+
+
+def test_permuted_truth_is_recovered_perfectly(sim):
+    order = [2, 0, 3, 1]
+    W_fit = sim.W.iloc[:, order].set_axis(["M1", "M2", "M3", "M4"], axis=1)
+    matching = match_modules(sim.W, W_fit)
+    assert matching["true_module"].tolist() == [sim.W.columns[i] for i in order]
+    np.testing.assert_allclose(matching["cosine"], 1.0)
+
+    memberships = call_memberships(normalize_rows(W_fit), 0.1)
+    summary, _ = recovery_summary(
+        sim.membership, sim.W, W_fit, memberships, moonlighting_genes(memberships)
+    )
+    row = summary.iloc[0]
+    assert row["rank_correct"] and row["genes_assigned_correctly"] == 1.0
+    assert row["precision"] == 1.0 and row["recall"] == 1.0
+
+
+def test_wrong_calls_lower_precision_recall_and_assignment(sim):
+    memberships = call_memberships(normalize_rows(sim.W), 0.1)
+    planted = sim.moonlighting
+    single = sim.W.index[sim.membership.sum(axis=1) == 1][0]
+    # Miss one planted gene, call one single-module gene.
+    calls = pd.DataFrame({"gene": planted[1:] + [single]})
+    memberships = memberships[memberships["gene"] != planted[0]]
+    memberships = pd.concat(
+        [memberships, pd.DataFrame([{"gene": planted[0], "module": "M1", "weight": 1.0}])]
+    )
+    summary, _ = recovery_summary(sim.membership, sim.W, sim.W, memberships, calls)
+    row = summary.iloc[0]
+    assert row["precision"] == pytest.approx(2 / 3) and row["recall"] == pytest.approx(2 / 3)
+    assert row["genes_assigned_correctly"] == pytest.approx(99 / 100)
+
+
+def test_extra_fitted_module_has_no_partner(sim):
+    extra = sim.W.assign(M5=np.full(len(sim.W), 1 / len(sim.W)))
+    matching = match_modules(sim.W, extra)
+    assert matching.set_index("module").loc["M5", "true_module"] == ""
+    summary, _ = recovery_summary(
+        sim.membership, sim.W, extra, call_memberships(normalize_rows(extra), 0.1),
+        pd.DataFrame({"gene": []}),
+    )
+    assert not summary.iloc[0]["rank_correct"] and summary.iloc[0]["selected_rank"] == 5
+    assert np.isnan(summary.iloc[0]["precision"]) and summary.iloc[0]["recall"] == 0.0

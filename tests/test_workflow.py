@@ -1,0 +1,215 @@
+"""Real Snakemake runs of the workflow: a small simulated data set plus the exercise's table."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, W09_TABLE
+
+pytestmark = pytest.mark.workflow
+
+SMALL_CONFIG = {
+    "simulation": {
+        "seeds": [5],
+        "n_genes": 40,
+        "n_samples": 20,
+        "n_modules": 3,
+        "module_size": [8, 20],
+        "n_moonlighting": 2,
+        "moonlighting_min_share": 0.2,
+        "w_concentration": 1.0,
+        "h_concentration": 1.0,
+        "depth": [90000, 110000],
+    },
+    "data": {},
+    "ranks": [2, 3, 4],
+    "restarts": 3,
+    "fit": {"seed": 0, "method": "ccd", "tol": None, "max_iter": 5000, "check_every": None},
+    "modules": {"threshold": 0.1},
+}
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir`` with its config.yaml."""
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
+        "--cores", "2",
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_workdir(tmp_path: Path, **changes) -> Path:
+    config = yaml.safe_load(yaml.safe_dump(SMALL_CONFIG))
+    for key, value in changes.items():
+        config[key] = value
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One run over the small simulation and, where present, the exercise's table."""
+    data = {"w09": str(W09_TABLE)} if W09_TABLE.is_file() else {}
+    workdir = make_workdir(
+        tmp_path_factory.mktemp("run"),
+        data=data,
+        # The exercise's table needs ranks around its answer; restarts kept small for time.
+        ranks=[2, 3, 4, 5],
+        restarts=4,
+    )
+    snakemake(workdir)
+    return workdir
+
+
+def test_simulated_truth_is_recovered(finished_run):
+    results = finished_run / "results" / "sim5"
+    recovery = read(results / "recovery.tsv").iloc[0]
+    assert recovery["true_rank"] == 3 and recovery["selected_rank"] == 3
+    assert recovery["genes_assigned_correctly"] == 1.0
+    assert recovery["precision"] == 1.0 and recovery["recall"] == 1.0
+    assert recovery["min_cosine"] > 0.99
+    truth = pd.read_csv(results / "truth" / "membership.tsv", sep="\t", index_col=0)
+    planted = sorted(truth.index[truth.sum(axis=1) == 2])
+    assert sorted(read(results / "moonlighting.tsv")["gene"]) == planted
+
+
+def test_rank_selection_table(finished_run):
+    table = read(finished_run / "results" / "sim5" / "rank_selection.tsv")
+    assert table["rank"].tolist() == [2, 3, 4, 5]
+    assert table["selected"].sum() == 1
+    assert {"loglik", "bic", "aic", "n_params"} <= set(table.columns)
+    assert table["loglik"].is_monotonic_increasing
+    logliks = read(finished_run / "results" / "sim5" / "logliks.tsv")
+    assert len(logliks) == 4 * 4  # every restart of every rank
+    assert np.allclose(logliks.groupby("rank")["loglik"].max().to_numpy(), table["loglik"])
+
+
+def test_factor_tables_are_normalized(finished_run):
+    results = finished_run / "results" / "sim5"
+    W = pd.read_csv(results / "W.tsv", sep="\t", index_col=0)
+    W_norm = pd.read_csv(results / "W_normalized.tsv", sep="\t", index_col=0)
+    H = pd.read_csv(results / "H.tsv", sep="\t", index_col=0)
+    assert W.shape == (40, 3) and H.shape == (3, 20)
+    np.testing.assert_allclose(W.sum(axis=0), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(W_norm.sum(axis=1), 1.0, rtol=1e-10)
+    modules = read(results / "modules.tsv")
+    assert modules.columns.tolist() == ["gene", "module", "weight"]
+    assert set(modules["gene"]) == set(W.index)
+    assert (modules["weight"] > 0.1).all()
+    for png in ("W_histogram.png", "W_heatmap.png", "rank_selection.png"):
+        assert (results / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_exercise_table_answer(finished_run):
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    results = finished_run / "results" / "w09"
+    table = read(results / "rank_selection.tsv")
+    assert table.loc[table["selected"], "rank"].tolist() == [4]
+    sizes = sorted(read(results / "modules.tsv")["module"].value_counts().tolist())
+    assert sizes == [20, 20, 20, 43]
+    assert sorted(read(results / "moonlighting.tsv")["gene"]) == ["cranberry", "grape", "tomato"]
+    summary = read(finished_run / "results" / "summary.tsv").set_index("dataset")
+    assert summary.loc["w09", "selected_rank"] == 4
+    assert summary.loc["sim5", "true_rank"] == 3
+
+
+def test_a_config_change_reruns_only_what_it_touches(finished_run):
+    unchanged = snakemake(finished_run, "--dry-run")
+    assert "Nothing to be done" in unchanged.stdout + unchanged.stderr
+    config_path = finished_run / "config.yaml"
+    original = config_path.read_text()
+    config = yaml.safe_load(original)
+    config["modules"]["threshold"] = 0.2
+    try:
+        config_path.write_text(yaml.safe_dump(config))
+        changed = snakemake(finished_run, "--dry-run")
+    finally:
+        config_path.write_text(original)
+    stats = changed.stdout.split("Job stats:")[1].split("total")[0]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", stats, flags=re.MULTILINE))
+    expected = {"call_modules": "2" if W09_TABLE.is_file() else "1", "recovery": "1",
+                "summary": "1", "provenance": "1", "all": "1"}  # provenance records the config
+    assert jobs == expected
+
+
+def test_report_builds(finished_run):
+    snakemake(finished_run, "--report", "results/report.html")
+    html = (finished_run / "results" / "report.html").read_text(errors="replace")
+    assert len(html) > 10_000
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"restart": 3}, "restart"),
+        ({"ranks": "2-7"}, "ranks"),
+        ({"modules": {"threshold": 0.1, "treshold": 0.2}}, "treshold"),
+        ({"data": {"mine": "no/such/table.tbl"}}, "data.mine: no such file 'no/such/table.tbl'"),
+        ({"ranks": [2, 25]}, "rank 25 exceeds min(simulation.n_genes, simulation.n_samples) = 20"),
+    ],
+)
+def test_bad_config_is_refused_with_the_key_named(tmp_path, changes, message):
+    workdir = make_workdir(tmp_path, **changes)
+    result = snakemake(workdir, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_bad_table_stops_the_run_and_leaves_no_result(tmp_path):
+    table = tmp_path / "bad.tbl"
+    table.write_text("g1 1 2 3\ng2 4 x 6\ng3 7 8 9\n")
+    workdir = make_workdir(
+        tmp_path, data={"bad": str(table)}, simulation={**SMALL_CONFIG["simulation"], "seeds": []}
+    )
+    result = snakemake(workdir, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"{table}, line 2, column 3: non-numeric value 'x'" in output
+    assert not (workdir / "results" / "bad" / "counts.tsv").exists()
+    log = (workdir / "results" / "logs" / "prepare_table" / "bad.log").read_text()
+    assert "non-numeric value 'x'" in log
+
+
+def test_rank_above_table_size_is_refused(tmp_path):
+    table = tmp_path / "small.tbl"
+    table.write_text("\n".join(f"g{i} {i + 1} {i + 2} {i + 3}" for i in range(10)) + "\n")
+    workdir = make_workdir(
+        tmp_path, data={"small": str(table)}, simulation={**SMALL_CONFIG["simulation"], "seeds": []}
+    )
+    result = snakemake(workdir, check=False)
+    assert result.returncode != 0
+    assert "config key ranks: rank 4 exceeds min(N, M) = 3" in result.stdout + result.stderr
+    assert not (workdir / "results" / "small" / "counts.tsv").exists()
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile")],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Lints for" not in lint.stdout + lint.stderr
+    snakefmt = Path(sys.executable).parent / "snakefmt"
+    fmt = subprocess.run(
+        [str(snakefmt), "--check", "Snakefile", "rules"], capture_output=True, text=True, cwd=REPO
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
