@@ -20,6 +20,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/fit.smk"
 include: "rules/modules.smk"
+include: "rules/provenance.smk"
 
 
 localrules:
@@ -29,6 +30,7 @@ localrules:
     call_modules,
     recovery,
     summary,
+    provenance,
 
 
 rule all:
@@ -36,3 +38,4 @@ rule all:
     input:
         [f for dataset in DATASETS for f in dataset_outputs(dataset)],
         "results/summary.tsv",
+        "results/provenance.html",

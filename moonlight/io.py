@@ -168,11 +168,21 @@ def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
     return kept.drop(columns=empty_samples)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it; set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only on success.
 
     A reader never sees a half-written file, and a failure leaves any earlier file intact.
+    The file gets the permissions of a plain ``open(path, "w")`` (0666 less the umask),
+    not the owner-only 0600 of :func:`tempfile.mkstemp`, so colleagues sharing a cluster
+    project folder can read the results.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +190,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

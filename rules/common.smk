@@ -1,10 +1,17 @@
 # Configuration checks and the lists of data sets; no computation lives here.
 
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+# This checkout's moonlight, whichever (if any) is installed, as scripts/_checkout.py does.
+sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
+import moonlight.resources as estimate
+from moonlight.provenance import git_commit, sha256_file
+from moonlight.resources import table_shape
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -53,36 +60,63 @@ def rank_fits(wildcards):
 
 
 def fit_mem_mb(wildcards, input, attempt):
-    """Stacked restarts hold ~4 N x M float64 arrays each, plus the interpreter."""
-    cells = max(input.size_mb, 1) / 8 * 1e6 / 8  # ~8 characters per TSV field
-    return int(200 + attempt * config["restarts"] * 4 * 8 * cells / 1e6)
+    """MB for all restarts stacked, from the counts table's N x M (moonlight.resources)."""
+    n_genes, n_samples = table_shape(input.counts)
+    return estimate.fit_mem_mb(n_genes, n_samples, config["restarts"], attempt)
 
 
 def fit_runtime(wildcards, input, attempt):
-    """Minutes, generous: scales with table size, rank and restarts."""
-    return int(
-        10 + attempt * max(input.size_mb, 1) * int(wildcards.rank) * config["restarts"]
+    """Minutes if every restart runs to fit.max_iter, from N x M, R and the restarts."""
+    n_genes, n_samples = table_shape(input.counts)
+    return estimate.fit_runtime_min(
+        n_genes,
+        n_samples,
+        int(wildcards.rank),
+        config["restarts"],
+        config["fit"]["max_iter"],
+        config["fit"]["check_every"],
+        attempt,
     )
 
 
 def crossval_mem_mb(wildcards, input, attempt):
-    """Stacked restarts of one fold hold ~6 N x M float64 arrays each."""
-    cells = max(input.size_mb, 1) / 8 * 1e6 / 8
-    restarts = config["selection"]["restarts"]
-    return int(200 + attempt * restarts * 6 * 8 * cells / 1e6)
+    """MB of one cross-validation job, from the counts table's N x M."""
+    n_genes, n_samples = table_shape(input.counts)
+    return estimate.crossval_mem_mb(
+        n_genes, n_samples, config["selection"]["restarts"], attempt
+    )
 
 
 def crossval_runtime(wildcards, input, attempt):
-    """Minutes, generous: one masked fit per fold, each like a fit job's restart."""
+    """Minutes if every masked fit of every fold runs to selection.max_iter."""
+    n_genes, n_samples = table_shape(input.counts)
     sel = config["selection"]
-    return int(
-        10
-        + attempt
-        * max(input.size_mb, 1)
-        * int(wildcards.rank)
-        * sel["folds"]
-        * sel["restarts"]
+    return estimate.crossval_runtime_min(
+        n_genes,
+        n_samples,
+        int(wildcards.rank),
+        sel["folds"],
+        sel["restarts"],
+        sel["max_iter"],
+        sel["check_every"],
+        attempt,
     )
+
+
+def simulate_mem_mb(wildcards, attempt):
+    return estimate.simulate_mem_mb(SIM["n_genes"], SIM["n_samples"], attempt)
+
+
+def simulate_runtime(wildcards, attempt):
+    return estimate.simulate_runtime_min(SIM["n_genes"], SIM["n_samples"], attempt)
+
+
+def prepare_mem_mb(wildcards, input, attempt):
+    return estimate.prepare_mem_mb(input.size_mb, attempt)
+
+
+def prepare_runtime(wildcards, input, attempt):
+    return estimate.prepare_runtime_min(input.size_mb, attempt)
 
 
 def dataset_outputs(dataset):
@@ -109,3 +143,29 @@ def summary_inputs(wildcards):
         "modules": expand("results/{dataset}/modules.tsv", dataset=DATASETS),
         "recovery": expand("results/{dataset}/recovery.tsv", dataset=SIM_DATASETS),
     }
+
+
+def provenance_tables(wildcards):
+    """Every input table: real data tables as given, and each data set's counts."""
+    return list(config["data"].values()) + expand(
+        "results/{dataset}/counts.tsv", dataset=DATASETS
+    )
+
+
+def provenance_benchmarks(wildcards):
+    """Benchmark files of every job that computes (simulate, prepare_table, fit)."""
+    return (
+        expand("results/benchmarks/simulate/{dataset}.tsv", dataset=SIM_DATASETS)
+        + expand("results/benchmarks/prepare_table/{name}.tsv", name=REAL_DATASETS)
+        + expand(
+            "results/benchmarks/fit/{dataset}_R{rank}.tsv",
+            dataset=DATASETS,
+            rank=RANKS,
+        )
+    )
+
+
+def source_sha256(wildcards):
+    """SHA-256 of a real data table: a param, so replacing the table's content reruns
+    prepare_table even though the profiles leave mtime out of the rerun triggers."""
+    return sha256_file(config["data"][wildcards.name])

@@ -10,8 +10,14 @@ rule simulate:
         depth="results/sim{seed}/truth/depth.tsv",
     log:
         "results/logs/simulate/sim{seed}.log",
+    benchmark:
+        "results/benchmarks/simulate/sim{seed}.tsv"
     conda:
         "../envs/moonlight.yaml"
+    threads: 1
+    resources:
+        mem_mb=simulate_mem_mb,
+        runtime=simulate_runtime,
     params:
         simulation={k: v for k, v in SIM.items() if k != "seeds"},
     message:
@@ -27,12 +33,19 @@ rule prepare_table:
         counts="results/{name}/counts.tsv",
     log:
         "results/logs/prepare_table/{name}.log",
+    benchmark:
+        "results/benchmarks/prepare_table/{name}.tsv"
     wildcard_constraints:
         name=_alternatives(REAL_DATASETS),
     conda:
         "../envs/moonlight.yaml"
+    threads: 1
+    resources:
+        mem_mb=prepare_mem_mb,
+        runtime=prepare_runtime,
     params:
         ranks=RANKS,
+        source_sha256=source_sha256,
     message:
         "Reading and checking count table {input}"
     script:

@@ -11,17 +11,18 @@ import pytest
 import yaml
 
 from conftest import REPO, W09_TABLE
+from conftest import SMALL_CONFIG as SMALL_CONFIG_FILE
 
 pytestmark = pytest.mark.workflow
 
 def _small_config() -> dict:
-    """The repository's config.yaml, shrunk: one small simulated data set, few restarts."""
+    """tests/small_config.yaml laid over the repository's config.yaml, as Snakemake does."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["simulation"].update(
-        seeds=[5], n_genes=40, n_samples=20, n_modules=3, module_size=[8, 20], n_moonlighting=2
-    )
-    config.update(data={}, ranks=[2, 3, 4], restarts=3)
-    config["fit"]["max_iter"] = 5000
+    for key, value in yaml.safe_load(SMALL_CONFIG_FILE.read_text()).items():
+        if isinstance(value, dict) and value:
+            config[key].update(value)
+        else:
+            config[key] = value
     return config
 
 
@@ -139,7 +140,7 @@ def test_a_config_change_reruns_only_what_it_touches(finished_run):
     stats = changed.stdout.split("Job stats:")[1].split("total")[0]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", stats, flags=re.MULTILINE))
     expected = {"call_modules": "2" if W09_TABLE.is_file() else "1", "recovery": "1",
-                "summary": "1", "all": "1"}
+                "summary": "1", "provenance": "1", "all": "1"}  # provenance records the config
     assert jobs == expected
 
 

@@ -1,0 +1,153 @@
+"""How much memory and time a workflow job needs, from the size of its table.
+
+The workflow declares these as Snakemake ``resources`` (``mem_mb``, ``runtime`` in
+minutes), which a cluster scheduler enforces: too little and the job is killed, too much
+and it waits longer in the queue. The numbers come from what the code allocates, checked
+against measured peaks (see docs/scale.md), not from constants.
+
+Fit (:func:`moonlight.fit_nmf`, all K restarts stacked): V and log Gamma(V + 1) are N x M
+float64 arrays, and each multiplicative update holds the stacked product W H and the
+ratio V / (W H), two K x N x M arrays, so the peak is about ``(2 K + 3) N M`` doubles
+plus the interpreter (measured at 20,000 x 1,000 with K = 3: 1.83 GB against 1.84 GB
+computed). Time per iteration is about ``K N M (20 + 0.5 R)`` ns on one core: the
+elementwise work (divisions, the log likelihood's xlogy) dominates the four matrix
+products with inner size R (measured 23-25 ns per cell and restart at R = 5..15), plus
+numpy's fixed cost per call; a restart runs at most ``max_iter`` iterations.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "table_shape",
+    "fit_mem_mb",
+    "fit_runtime_min",
+    "crossval_mem_mb",
+    "crossval_runtime_min",
+    "simulate_mem_mb",
+    "simulate_runtime_min",
+    "prepare_mem_mb",
+    "prepare_runtime_min",
+]
+
+#: Resident memory of a job's Python with numpy, scipy, pandas and moonlight loaded (MB).
+BASE_MB = 400
+#: Headroom on the computed peak: allocator slack, pandas' parser buffers.
+MEM_SAFETY = 1.3
+#: Headroom on the computed time: cluster cores slower than this machine's, a busy node.
+TIME_SAFETY = 3.0
+#: Seconds of numpy's fixed cost per iteration of one restart stack (about 15 calls).
+_CALL_OVERHEAD_S = 3e-4
+#: Seconds to parse or format one table cell.
+_CELL_IO_S = 1e-6
+
+
+@lru_cache(maxsize=64)
+def _shape(path: str, size: int, mtime_ns: int) -> tuple[int, int]:
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        n_columns = len(header.rstrip(b"\r\n").split(b"\t"))
+        n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    return n_lines, max(n_columns - 1, 1)
+
+
+def table_shape(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(genes, samples)`` of a table written by :func:`moonlight.io.write_tsv`.
+
+    Counts lines and the header's fields without parsing numbers, so it is cheap enough
+    for Snakemake to call while it schedules. Raises ``FileNotFoundError`` for a missing
+    file, which Snakemake takes as "not known yet" and asks again once the file exists.
+    """
+    stat = Path(path).stat()
+    return _shape(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _mb(n_bytes: float) -> float:
+    return n_bytes / 1e6
+
+
+def fit_mem_mb(n_genes: int, n_samples: int, restarts: int, attempt: int = 1) -> int:
+    """Memory (MB) of one fit of all ``restarts`` stacked; grows with each retry."""
+    peak = BASE_MB + _mb(8.0 * n_genes * n_samples * (2 * restarts + 3))
+    return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
+
+
+def fit_runtime_min(
+    n_genes: int,
+    n_samples: int,
+    rank: int,
+    restarts: int,
+    max_iter: int,
+    check_every: int | None,
+    attempt: int = 1,
+) -> int:
+    """Wall time (minutes) of one fit if every restart runs to ``max_iter``; doubles per retry.
+
+    Modelled on the multiplicative updates (``method: mu``), the slowest engine per
+    iteration; ``check_every=None`` (the method's default) counts as 10.
+    """
+    check_every = check_every or 10
+    cells = n_genes * n_samples
+    per_iteration = restarts * cells * (20.0 + 0.5 * rank) * 1e-9 * (1 + 1 / check_every)
+    seconds = 30 + 3 * cells * _CELL_IO_S + max_iter * (per_iteration + _CALL_OVERHEAD_S)
+    return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
+
+
+def crossval_mem_mb(n_genes: int, n_samples: int, restarts: int, attempt: int = 1) -> int:
+    """Memory (MB) of one cross-validation job (:func:`moonlight.crossval.cross_validate`).
+
+    Folds run one after another; each stacks ``restarts`` masked fits, which hold what a
+    fit holds plus the N x M mask.
+    """
+    return fit_mem_mb(n_genes, n_samples, restarts, attempt) + math.ceil(
+        _mb(8.0 * n_genes * n_samples) * MEM_SAFETY
+    )
+
+
+def crossval_runtime_min(
+    n_genes: int,
+    n_samples: int,
+    rank: int,
+    folds: int,
+    restarts: int,
+    max_iter: int,
+    check_every: int | None,
+    attempt: int = 1,
+) -> int:
+    """Wall time (minutes) of ``folds`` masked multiplicative-update fits, each like a fit."""
+    return folds * fit_runtime_min(
+        n_genes, n_samples, rank, restarts, max_iter, check_every, attempt
+    )
+
+
+def simulate_mem_mb(n_genes: int, n_samples: int, attempt: int = 1) -> int:
+    """Memory (MB) of :func:`moonlight.simulate`: a handful of N x M arrays and their text."""
+    peak = BASE_MB + _mb(8.0 * n_genes * n_samples * 4)
+    return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
+
+
+def simulate_runtime_min(n_genes: int, n_samples: int, attempt: int = 1) -> int:
+    """Wall time (minutes) of drawing and writing one simulated data set."""
+    seconds = 30 + 5 * n_genes * n_samples * _CELL_IO_S
+    return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
+
+
+def prepare_mem_mb(size_mb: float, attempt: int = 1) -> int:
+    """Memory (MB) of reading a user's text table of ``size_mb`` MB and writing it back.
+
+    :func:`moonlight.io.read_count_table` holds every field as a Python string (about
+    60 bytes each, twice: split and stripped) while it checks the table; a field takes
+    at least 2 bytes of text, so the peak is at most about 60 times the file's size.
+    """
+    peak = BASE_MB + 60.0 * size_mb
+    return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
+
+
+def prepare_runtime_min(size_mb: float, attempt: int = 1) -> int:
+    """Wall time (minutes) of reading, checking and writing a user's table."""
+    seconds = 30 + 5 * (size_mb * 1e6 / 2) * _CELL_IO_S
+    return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)

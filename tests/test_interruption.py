@@ -1,0 +1,89 @@
+"""A run killed half-way and rerun ends with the bytes of an uninterrupted run.
+
+Two ways to die: Ctrl-C (SIGINT to Snakemake's whole process group, jobs included) and
+SIGKILL of one running fit job's Python process. After either, every result file that
+exists has exactly the bytes of the uninterrupted run (nothing half-written under a final
+name), and a rerun (the profile sets rerun-incomplete; passed here too) completes it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_same_results, result_bytes, run_snakemake, snakemake_command
+
+pytestmark = pytest.mark.workflow
+
+
+def _fit_job_pids(workdir: Path) -> list[int]:
+    """Python processes running this workdir's fit script (Snakemake copies it to
+    ``<workdir>/.snakemake/scripts/tmp*.fit.py``)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if ("python" in Path(argv[0]).name
+                and any(a.startswith(str(workdir)) and a.endswith(".fit.py") for a in argv)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _start(workdir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(snakemake_command(workdir, cores=2), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _wait_for_fit(workdir: Path, process: subprocess.Popen[str], timeout: float = 60
+                  ) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = _fit_job_pids(workdir)
+        if pids:
+            return pids
+        if process.poll() is not None:
+            pytest.fail(f"snakemake ended before any fit ran:\n{process.stderr.read()}")
+        time.sleep(0.02)
+    process.kill()
+    pytest.fail("no fit job started within the time limit")
+
+
+def _assert_nothing_half_written(workdir: Path, reference: dict[str, bytes]) -> None:
+    partial = result_bytes(workdir)
+    assert "results/summary.tsv" not in partial, "the interrupted run should not have finished"
+    wrong = [name for name, data in partial.items() if reference.get(name) != data]
+    assert not wrong, f"files that differ from the uninterrupted run's: {wrong}"
+
+
+def test_ctrl_c_then_rerun(tmp_path, reference_results):
+    process = _start(tmp_path)
+    _wait_for_fit(tmp_path, process)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0, stderr[-3000:]
+    _assert_nothing_half_written(tmp_path, reference_results)
+
+    run_snakemake(tmp_path, "--rerun-incomplete", cores=2)
+    assert_same_results(reference_results, tmp_path)
+
+
+def test_killed_fit_job_then_rerun(tmp_path, reference_results):
+    process = _start(tmp_path)
+    victim = _wait_for_fit(tmp_path, process)[0]
+    os.kill(victim, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0, "snakemake should report the killed job"
+    assert "Error in rule fit" in stderr, stderr[-3000:]
+    _assert_nothing_half_written(tmp_path, reference_results)
+
+    run_snakemake(tmp_path, "--rerun-incomplete", cores=2)
+    assert_same_results(reference_results, tmp_path)
