@@ -27,8 +27,7 @@ the exact change ``sum_k [b_k d - V_k log(1 + b_k d / WH_k)]`` and step halving.
 coordinate step lowers the likelihood.
 
 All loops are serial with a fixed summation order, so results do not depend on the
-number of threads. numba is optional: without it the same code runs as plain Python
-(correct but very slow).
+number of threads.
 """
 
 from __future__ import annotations
@@ -37,17 +36,9 @@ import math
 
 import numpy as np
 
-try:  # pragma: no cover - exercised implicitly
-    from numba import njit
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
-
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+# numba is a hard dependency: a silent pure-Python fallback turned a broken numba import
+# (e.g. a stray timeit.py on sys.path) into fits thousands of times slower, with no error.
+from numba import njit
 
 
 #: Halvings tried before a coordinate step is abandoned (d = 0 keeps phi unchanged).
