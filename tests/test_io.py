@@ -1,6 +1,7 @@
 """Count tables: the real one reads, every kind of bad input names its file and line."""
 
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -110,3 +111,13 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_text() == "previous result\n"
     assert os.listdir(tmp_path) == ["result.tsv"]
+
+
+def test_written_file_has_umask_permissions(tmp_path):
+    # Colleagues sharing a results folder on a cluster must be able to read it.
+    previous = os.umask(0o022)
+    try:
+        write_tsv(pd.DataFrame({"a": [1.0]}), tmp_path / "t.tsv")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "t.tsv").stat().st_mode) == 0o644
