@@ -15,13 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from .stability import cosine_similarity
+
 __all__ = ["match_modules", "recovery_summary"]
-
-
-def _cosine(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    A = A / np.linalg.norm(A, axis=0)
-    B = B / np.linalg.norm(B, axis=0)
-    return A.T @ B
 
 
 def match_modules(W_true: pd.DataFrame, W_fit: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +36,7 @@ def match_modules(W_true: pd.DataFrame, W_fit: pd.DataFrame) -> pd.DataFrame:
     """
     if not W_true.index.equals(W_fit.index):
         raise ValueError("W_true and W_fit must list the same genes in the same order")
-    similarity = _cosine(W_true.to_numpy(float), W_fit.to_numpy(float))
+    similarity = cosine_similarity(W_true, W_fit)
     true_idx, fit_idx = linear_sum_assignment(similarity, maximize=True)
     matched = dict(zip(fit_idx, true_idx))
     rows = []

@@ -39,6 +39,13 @@ RULE = ("smallest R whose held-out log likelihood is within one standard error o
         "best, among ranks whose restarts agree (mean matched cosine >= {floor:g})")
 
 
+def _stable(table: pd.DataFrame, min_stability: float) -> pd.Series:
+    """Ranks whose mean matched cosine reaches the floor (all, without stability data)."""
+    if "matched_cosine" not in table:
+        return pd.Series(True, index=table.index)
+    return table["matched_cosine"].fillna(1.0) >= min_stability
+
+
 def select_rank(table: pd.DataFrame, *, min_stability: float = 0.9) -> pd.Series:
     """Boolean flags (one True) of the selected rank by the rule of the module docstring.
 
@@ -46,10 +53,7 @@ def select_rank(table: pd.DataFrame, *, min_stability: float = 0.9) -> pd.Series
     ``matched_cosine`` (absent = every rank stable).
     """
     table = table.sort_values("rank")
-    if "matched_cosine" in table:
-        stable = table["matched_cosine"].fillna(1.0) >= min_stability
-    else:
-        stable = pd.Series(True, index=table.index)
+    stable = _stable(table, min_stability)
     if not stable.any():
         stable[:] = True
     candidates = table[stable]
@@ -113,7 +117,7 @@ def rank_table(
     if stability is not None:
         cols = ["rank", "n_near_best", "matched_cosine", "cophenetic"]
         table = table.merge(stability[cols], on="rank", how="left", validate="one_to_one")
-        table["stable"] = table["matched_cosine"].fillna(1.0) >= min_stability
+        table["stable"] = _stable(table, min_stability)
     if cv is not None:
         table["selected"] = select_rank(table, min_stability=min_stability).to_numpy()
     else:

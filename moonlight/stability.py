@@ -28,7 +28,8 @@ from scipy.spatial.distance import squareform
 
 from .nmf import NMFResult
 
-__all__ = ["near_best", "match_columns", "align_restarts", "consensus_matrix",
+__all__ = ["cosine_similarity", "near_best", "match_columns", "align_restarts",
+           "consensus_matrix",
            "cophenetic_correlation", "stability_summary", "restarts_W_frame",
            "read_restarts_W", "STABILITY_COLUMNS"]
 
@@ -44,7 +45,11 @@ def near_best(logliks: ArrayLike, margin: float, *, at_least: int = 2) -> NDArra
     return order[: max(close, min(at_least, len(order)))]
 
 
-def _cosine(A: NDArray, B: NDArray) -> NDArray:
+def cosine_similarity(A: ArrayLike, B: ArrayLike) -> NDArray[np.float64]:
+    """Cosine similarity of every column of A (N x R1) with every column of B (N x R2),
+    shape (R1, R2); an all-zero column has similarity 0 with everything."""
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
     A = A / np.maximum(np.linalg.norm(A, axis=0), 1e-300)
     B = B / np.maximum(np.linalg.norm(B, axis=0), 1e-300)
     return A.T @ B
@@ -53,7 +58,7 @@ def _cosine(A: NDArray, B: NDArray) -> NDArray:
 def match_columns(W_ref: ArrayLike, W: ArrayLike) -> tuple[NDArray[np.int64], NDArray]:
     """Permutation ``p`` such that ``W[:, p]`` best matches ``W_ref`` column by column
     (Hungarian on cosine similarity), and the matched cosines."""
-    similarity = _cosine(np.asarray(W_ref, float), np.asarray(W, float))
+    similarity = cosine_similarity(W_ref, W)
     rows, cols = linear_sum_assignment(similarity, maximize=True)
     perm = cols[np.argsort(rows)]
     return perm, similarity[np.arange(len(perm)), perm]
