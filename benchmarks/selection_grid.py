@@ -2,7 +2,7 @@
 
 For every cell (noise, true R, N, M, depth, seed) a data set is simulated, analysed with
 :func:`moonlight.pipeline.analyse` (fits and cross-validation at ranks
-``max(1, R-1) .. R+2``, the selection rule, moonlighting calls with support and LR), and
+``max(1, R-2) .. R+3``, the selection rule, moonlighting calls with support and LR), and
 compared with the planted truth. Writes one row per run to ``selection_grid.tsv`` and a
 heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTION.md.
 
@@ -40,12 +40,12 @@ NB_DISPERSION = 0.1
 #: until every planted gene has a share >= 0.2 in both modules, take too many tries).
 N_MOONLIGHTING = {100: 3, 1000: 6}
 
-#: Iteration budget of one fit, in entry-iterations (N x M x iterations): small tables
-#: get up to MAX_ITER iterations, large ones at least MIN_ITER, so every run costs about
-#: the same. Multiplicative updates converge slowly; on small, deep tables an iteration
-#: cap of a few hundred leaves the true rank's held-out likelihood short by more than
-#: the gap to R + 1, so caps must not be uniformly low.
-BUDGET, MIN_ITER, MAX_ITER = 4e7, 400, 2000
+#: Sweep cap of every fit and masked fit (the workflow's selection.max_iter). An earlier
+#: grid on multiplicative updates capped large tables at 400 iterations; under-converged
+#: true-rank fits then lost more held-out likelihood than R + 1 gained (SELECTION.md).
+MAX_ITER = 2000
+#: Convergence tolerance of fits and masked fits (the workflow's selection.tol).
+TOL = 1e-8
 
 
 #: The workflow's default modules.min_second_weight (set to 0 to reproduce the first grid,
@@ -53,22 +53,19 @@ BUDGET, MIN_ITER, MAX_ITER = 4e7, 400, 2000
 MIN_SECOND_WEIGHT = 0.15
 
 
-def settings(n_genes: int, n_samples: int) -> dict:
-    """Modest settings so the grid runs in minutes on two cores."""
-    max_iter = int(np.clip(BUDGET / (n_genes * n_samples), MIN_ITER, MAX_ITER))
-    return dict(
-        restarts=2,
-        fit=dict(seed=0, tol=1e-7, max_iter=max_iter),
-        # The masked fits get the workflow's default cap (selection.max_iter: 2000) at every
-        # size: capped at 400 on 1000 x 200 they were under-converged at large R and the
-        # rule over-selected true R = 8 (fresh-seed validation, SELECTION.md).
-        selection=dict(folds=4, seed=0, restarts=1, tol=1e-7, max_iter=MAX_ITER,
-                       min_stability=0.9, margin=5.0),
-        threshold=0.1,
-        min_support=0.5,
-        min_lr=200.0,
-        min_second_weight=MIN_SECOND_WEIGHT,
-    )
+#: Settings of :func:`moonlight.pipeline.analyse` in every run: fewer restarts and folds
+#: than the workflow's defaults so the grid runs in minutes on two cores; the workflow's
+#: convergence settings and moonlighting thresholds.
+SETTINGS = dict(
+    restarts=2,
+    fit=dict(seed=0, tol=TOL, max_iter=MAX_ITER),
+    selection=dict(folds=4, seed=0, restarts=1, tol=TOL, max_iter=MAX_ITER, check_every=1,
+                   min_stability=0.9, margin=5.0),
+    threshold=0.1,
+    min_support=0.5,
+    min_lr=200.0,
+    min_second_weight=MIN_SECOND_WEIGHT,
+)
 
 
 def module_size(n_genes: int, rank: int) -> tuple[int, int]:
@@ -100,8 +97,8 @@ def run_cell(cell: dict) -> dict:
     counts = sim.counts
     keep_rows, keep_cols = counts.sum(axis=1) > 0, counts.sum(axis=0) > 0
     counts = counts.loc[keep_rows, keep_cols]
-    ranks = range(max(1, R - 1), R + 3)
-    res = analyse(counts, ranks, **settings(*counts.shape))
+    ranks = range(max(1, R - 2), R + 4)
+    res = analyse(counts, ranks, **SETTINGS)
     truth = sim.membership.loc[counts.index]
     summary, _ = recovery_summary(truth, sim.W.loc[counts.index], res.W, res.memberships,
                                   res.moonlighting)

@@ -1,28 +1,27 @@
 """Held-out likelihood of Poisson NMF by K-fold cross-validation over matrix entries.
 
 The entries of V are split at random into K folds of (nearly) equal size: every entry is
-held out exactly once. For fold k, W and H are fitted to the other entries only, with the
-*masked* multiplicative updates (M = 1 on training entries, 0 on held-out ones)::
-
-    H <- H * W^T (M * V / WH) / W^T M
-    W <- W * (M * V / WH) H^T / M H^T
-
-so a held-out entry drops out of every sum: its value has no effect on the fit (not even
-in the last bit, since ``M * V`` is formed as ``where(M, V, 0)``). The fold is then scored
-by the Poisson log likelihood of its held-out entries under the fitted WH. A rank that
-overfits the training entries predicts held-out ones worse, so unlike the in-sample log
-likelihood the held-out one has a maximum in R.
+held out exactly once. For fold k, W and H are fitted to the other entries only, by the
+coordinate-descent engine of :mod:`moonlight.nmf` with a 0/1 mask M (1 on training
+entries) passed to its kernels: the gradient of ``W_ir`` becomes
+``sum_j M_ij H_rj - sum_j H_rj M_ij V_ij / WH_ij``, and likewise for H and for the
+likelihood, so a held-out entry drops out of every sum. Its value has no effect on the
+fit, not even in the last bit: the engine only ever sees ``where(M, V, 0)``. The fold is
+then scored by the Poisson log likelihood of its held-out entries under the fitted WH. A
+rank that overfits the training entries predicts held-out ones worse, so unlike the
+in-sample log likelihood the held-out one has a maximum in R.
 
 Per rank the workflow reports ``cv_loglik`` = the sum over folds (each entry scored once)
 and ``cv_se`` = ``sqrt(K) * sd(fold values)``, the standard error of that sum.
 
-Restarts of one fold run together as stacked 3-D arrays (restart, ., .) like
-:mod:`moonlight.nmf`; the start of restart r of fold k is drawn from child r of
-``SeedSequence([seed, k])``, so results do not depend on how many other restarts run.
+The start of restart r of fold k is drawn from child r of ``SeedSequence([seed, rank,
+k])`` exactly as :func:`moonlight.fit_nmf` draws its starts (column totals estimated
+from the training entries), so results do not depend on how many other restarts run.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -30,11 +29,10 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
 
+from .nmf import _fit_ccd_restart, _initial_factor
+
 __all__ = ["fold_labels", "fit_masked", "heldout_loglik", "cross_validate", "cv_summary",
            "CV_COLUMNS"]
-
-#: Floor applied to factor entries after an update (as in moonlight.nmf).
-EPS = 1e-16
 
 CV_COLUMNS = ["rank", "fold", "train_loglik", "heldout_loglik", "n_heldout", "n_iter",
               "converged"]
@@ -56,12 +54,6 @@ def fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int
     return labels.reshape(shape)
 
 
-def _masked_loglik(MV: NDArray, mask: NDArray, WH: NDArray, log_v_fact: float) -> NDArray:
-    """Poisson log likelihood over the mask's entries, per stacked restart (K,)."""
-    return (xlogy(MV, WH).sum(axis=(-2, -1)) - (mask * WH).sum(axis=(-2, -1))
-            - log_v_fact)
-
-
 def fit_masked(
     V: ArrayLike,
     mask: ArrayLike,
@@ -69,12 +61,16 @@ def fit_masked(
     *,
     restarts: int = 3,
     seed: int | Iterable[int] = 0,
-    tol: float = 1e-6,
+    tol: float = 1e-9,
     max_iter: int = 2000,
-    check_every: int = 10,
+    check_every: int = 1,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
            NDArray[np.int64], NDArray[np.bool_]]:
-    """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true, all restarts at once.
+    """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true.
+
+    The engine is :mod:`moonlight.nmf`'s coordinate descent (``method="ccd"``) with the
+    mask passed to its kernels: every gradient, curvature and likelihood sum runs over
+    the training entries only.
 
     Parameters
     ----------
@@ -84,7 +80,8 @@ def fit_masked(
     mask : bool array (N, M)
         True on training entries.
     rank, restarts, tol, max_iter, check_every
-        As in :func:`moonlight.fit_nmf` (convergence on the training log likelihood).
+        As in :func:`moonlight.fit_nmf` (convergence on the training log likelihood;
+        iterations are sweeps).
     seed : int or sequence of int
         Entropy of ``SeedSequence``; restart r starts from its child r.
 
@@ -102,50 +99,32 @@ def fit_masked(
     MV = np.where(mask, V, 0.0)
     if (MV < 0).any() or not np.isfinite(MV).all():
         raise ValueError("training entries of V must be finite and non-negative")
-    Mf = mask.astype(np.float64)
+    weights = mask.astype(np.float64)
     n_genes, n_samples = V.shape
     if not 1 <= rank <= min(n_genes, n_samples):
         raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
+    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
+        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
     log_v_fact = float(gammaln(MV + 1.0).sum())
 
     # Starts as in moonlight.nmf, with column totals estimated from the training entries.
-    observed = np.maximum(Mf.sum(axis=0), 1.0)
+    observed = np.maximum(weights.sum(axis=0), 1.0)
     column_totals = MV.sum(axis=0) * n_genes / observed
     W = np.empty((restarts, n_genes, rank))
     H = np.empty((restarts, rank, n_samples))
-    for k, child in enumerate(np.random.SeedSequence(seed).spawn(restarts)):
-        rng = np.random.default_rng(child)
-        w = rng.random((n_genes, rank))
-        W[k] = w / w.sum(axis=0)
-        H[k] = rng.random((rank, n_samples)) * (2.0 * column_totals / rank) + EPS
-
-    logliks = _masked_loglik(MV, Mf, W @ H, log_v_fact)
+    logliks = np.empty(restarts)
     n_iter = np.zeros(restarts, dtype=np.int64)
     converged = np.zeros(restarts, dtype=bool)
-    active = np.arange(restarts)
-    iteration = 0
-    while active.size and iteration < max_iter:
-        steps = min(check_every, max_iter - iteration)
-        Wa, Ha = W[active], H[active]
-        for _ in range(steps):
-            ratio = MV / (Wa @ Ha)
-            Ha *= (Wa.transpose(0, 2, 1) @ ratio) / (Wa.transpose(0, 2, 1) @ Mf)
-            np.maximum(Ha, EPS, out=Ha)
-            ratio = MV / (Wa @ Ha)
-            Wa *= (ratio @ Ha.transpose(0, 2, 1)) / (Mf @ Ha.transpose(0, 2, 1))
-            np.maximum(Wa, EPS, out=Wa)
-        iteration += steps
-        W[active], H[active] = Wa, Ha
-        new = _masked_loglik(MV, Mf, Wa @ Ha, log_v_fact)
-        change = np.abs(new - logliks[active]) / np.maximum(np.abs(new), 1e-300)
-        logliks[active] = new
-        n_iter[active] = iteration
-        done = change < tol
-        converged[active[done]] = True
-        active = active[~done]
-
-    scale = W.sum(axis=1)  # (K, R)
-    return W / scale[:, None, :], H * scale[:, :, None], logliks, n_iter, converged
+    start = time.perf_counter()
+    for k, child in enumerate(np.random.SeedSequence(seed).spawn(restarts)):
+        W0, H0 = _initial_factor(column_totals, n_genes, rank, child)
+        Wk, Hk = np.ascontiguousarray(W0), np.ascontiguousarray(H0)
+        logliks[k], n_iter[k], converged[k], _ = _fit_ccd_restart(
+            MV, Wk, Hk, log_v_fact, tol, max_iter, check_every, k, start, [], mask=weights
+        )
+        scale = Wk.sum(axis=0)
+        W[k], H[k] = Wk / scale, Hk * scale[:, None]
+    return W, H, logliks, n_iter, converged
 
 
 def heldout_loglik(V: ArrayLike, WH: ArrayLike, heldout: ArrayLike) -> float:
@@ -163,9 +142,9 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     restarts: int = 3,
-    tol: float = 1e-6,
+    tol: float = 1e-9,
     max_iter: int = 2000,
-    check_every: int = 10,
+    check_every: int = 1,
 ) -> pd.DataFrame:
     """K-fold held-out log likelihood of one rank.
 

@@ -66,11 +66,6 @@ DEFAULT_CHECK_EVERY: dict[str, int] = {"ccd": 1, "emu": 10, "mu": 10}
 #: Convergence tolerance when ``tol`` is not given (relative change of log L per check).
 DEFAULT_TOL: dict[str, float] = {"ccd": 1e-10, "emu": 1e-9, "mu": 1e-9}
 
-#: Newton iterations per coordinate in one CCD sweep. Measured on the exercise table at
-#: R=5 (10 restarts): 1 needs as many sweeps as 2 and each sweep is ~1.5x cheaper.
-CCD_MAX_INNER = 1
-
-
 #: Extrapolation (Ang & Gillis 2019) for "ccd" and "emu": the next sweep starts from
 #: Y = X_k + beta (X_k - X_{k-1}); its result is kept only if log L did not decrease.
 #: On success beta <- min(beta_bar, BETA_GROW beta), beta_bar <- min(1, BETA_BAR_GROW
@@ -81,6 +76,14 @@ BETA_GROW = 1.05
 BETA_BAR_GROW = 1.01
 BETA_SHRINK = 1.5
 BETA_MAX = 1.0
+
+#: Bytes the CCD engine may spend on transposed copies of V and WH (and of a mask): with
+#: them the W sweep vectorizes like the H sweep. Larger tables sweep W row by row, which
+#: needs no copy (20,000 x 1,000 at R=20 must fit in 4x the bytes of V + 300 MB).
+TRANSPOSE_MEMORY_BUDGET = 256 * 2**20
+
+#: Entries of WH whose logarithms are taken at once when log L is evaluated (8 MB).
+LOG_BLOCK = 2**20
 
 #: Bytes of stacked (restart, N, M) temporaries the MU engine may hold at once.
 MU_MEMORY_BUDGET = 256 * 2**20
@@ -402,31 +405,72 @@ def _relative_change(new: NDArray | float, old: NDArray | float) -> NDArray | fl
     return np.abs(new - old) / np.maximum(np.abs(new), 1e-300)
 
 
-def _rescale_columns(W: NDArray, H: NDArray) -> None:
-    """``W <- W D^-1, H <- D H`` with ``D = diag(sum_i W_ir)``, in place (WH unchanged).
+class _LogLikelihood:
+    """``sum_ij m_ij [V log WH - WH]`` after recomputing ``WH = W @ H`` in place.
 
-    Keeps the scale of W and H from drifting apart over many coordinate sweeps.
+    Logarithms are taken by numpy (SIMD) over blocks of rows into one reusable float64
+    buffer of at most :data:`LOG_BLOCK` entries, so no N x M temporary is made; the
+    terms are summed by a compiled loop in a fixed order (deterministic bytes).
     """
-    scale = W.sum(axis=0, dtype=np.float64)
-    W /= scale.astype(W.dtype)
-    H *= scale.astype(H.dtype)[:, None]
+
+    def __init__(self, V: NDArray, mask: NDArray | None) -> None:
+        self.V, self.mask = V, mask
+        self.rows = max(1, min(V.shape[0], LOG_BLOCK // V.shape[1]))
+        self.buffer = np.empty((self.rows, V.shape[1]))
+        self.tiny = float(np.finfo(V.dtype).tiny)
+
+    def __call__(self, W: NDArray, H: NDArray, WH: NDArray) -> float:
+        _kernels.product(W, H, WH, self.tiny)
+        total = 0.0
+        for lo in range(0, self.V.shape[0], self.rows):
+            hi = min(lo + self.rows, self.V.shape[0])
+            logs = np.log(WH[lo:hi], out=self.buffer[: hi - lo], dtype=np.float64)
+            mask = None if self.mask is None else self.mask[lo:hi]
+            total += _kernels.loglik_terms(self.V[lo:hi], WH[lo:hi], logs, mask)
+        return total
+
+
+def _transposed_layout(V: NDArray, masked: bool) -> bool:
+    """Whether the W sweep may use transposed copies of V, WH (and the mask)."""
+    return (3 if masked else 2) * V.nbytes <= TRANSPOSE_MEMORY_BUDGET
 
 
 def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: float, tol: float,
                      max_iter: int, check_every: int, restart: int, start: float,
-                     trace_rows: list[tuple[int, int, float, float]]
-                     ) -> tuple[float, int, bool, float]:
+                     trace_rows: list[tuple[int, int, float, float]],
+                     mask: NDArray | None = None) -> tuple[float, int, bool, float]:
     """Run CCD on one restart, W (N, R) and H (R, M) C-contiguous, updated in place.
 
-    One iteration is a sweep over all of H, then all of W (the order of MU). Returns the
-    final log likelihood, iterations run, convergence flag and KKT violation.
+    One iteration is a sweep over all of H, then all of W (the order of MU). ``mask``
+    (0/1 weights, V zero where 0) restricts the fit to the entries of weight 1; it is
+    what cross-validation uses. Returns the final log likelihood, iterations run,
+    convergence flag and KKT violation (NaN for a masked fit).
     """
     W, H = W_out.copy(), H_out.copy()
     tiny = float(np.finfo(V.dtype).tiny)
     # One N x M buffer: the product at the point being swept (Y), updated in place.
     WH = np.empty_like(V)
+    if _transposed_layout(V, mask is not None):
+        # V^T ~ H^T W^T: the H kernel on the transposed problem sweeps W with its inner
+        # loop running over genes, which vectorizes (the row kernel's does not)
+        Vt = np.ascontiguousarray(V.T)
+        WHt = np.empty_like(Vt)
+        mask_t = None if mask is None else np.ascontiguousarray(mask.T)
+
+        def sweep_W(W_y: NDArray, H_y: NDArray) -> int:
+            WHt[...] = WH.T
+            Wt = np.ascontiguousarray(W_y.T)
+            moved = _kernels.update_H_cols(Vt, WHt, np.ascontiguousarray(H_y.T), Wt, EPS,
+                                           tiny, mask_t)
+            W_y[...] = Wt.T
+            return moved
+    else:
+        def sweep_W(W_y: NDArray, H_y: NDArray) -> int:
+            return _kernels.update_W_rows(V, WH, W_y, H_y, EPS, tiny, mask)
+
     # log L = sum [V log WH - WH] - sum log V!
-    loglik = _kernels.product_loglik(V, W, H, WH, tiny) - log_v_fact
+    product_loglik = _LogLikelihood(V, mask)
+    loglik = product_loglik(W, H, WH) - log_v_fact
     trace_rows.append((restart, 0, time.perf_counter() - start, loglik))
     # X_k = (W, H) with log L `loglik`; X_{k-1} = (W_prev, H_prev); Y = (W_y, H_y)
     W_prev, H_prev = W.copy(), H.copy()
@@ -437,13 +481,13 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
     converged = False
     checked = loglik
     while iteration < max_iter:
-        # one sweep from Y: all of H, then all of W (WH follows incrementally)
-        moved = _kernels.update_H_cols(V, WH, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
-        moved += _kernels.update_W_rows(V, WH, W_y, H_y, EPS, tiny, CCD_MAX_INNER)
+        # one sweep from Y: all of H, then all of W (WH follows the H sweep in place)
+        moved = _kernels.update_H_cols(V, WH, W_y, H_y, EPS, tiny, mask)
+        moved += sweep_W(W_y, H_y)
         iteration += 1
-        _rescale_columns(W_y, H_y)
+        _kernels.rescale_columns(W_y, H_y)
         # exact WH again (no drift from the incremental updates) and log L with it
-        loglik_y = _kernels.product_loglik(V, W_y, H_y, WH, tiny) - log_v_fact
+        loglik_y = product_loglik(W_y, H_y, WH) - log_v_fact
         accepted = loglik_y >= loglik
         if accepted:
             # X_{k-1} <- X_k, X_k <- sweep(Y)
@@ -454,16 +498,16 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
                 # Y <- max(eps, X_k + beta (X_k - X_{k-1})), and its product
                 beta = min(beta_bar, beta * BETA_GROW)
                 beta_bar = min(BETA_MAX, beta_bar * BETA_BAR_GROW)
-                _extrapolate(W, W_prev, beta, W_y)
-                _extrapolate(H, H_prev, beta, H_y)
-                _kernels.product_loglik(V, W_y, H_y, WH, tiny)
+                _kernels.extrapolate(W, W_prev, beta, EPS, W_y)
+                _kernels.extrapolate(H, H_prev, beta, EPS, H_y)
+                _kernels.product(W_y, H_y, WH, tiny)
                 extrapolated = True
             else:
                 W_y[...], H_y[...] = W, H
         else:
             # discard sweep(Y); the next sweep starts from X_k (product recomputed)
             W_y[...], H_y[...] = W, H
-            _kernels.product_loglik(V, W_y, H_y, WH, tiny)
+            _kernels.product(W_y, H_y, WH, tiny)
             if not extrapolated:
                 # a sweep from X_k itself cannot lower log L except by roundoff: no
                 # further progress is possible at this precision
@@ -480,20 +524,14 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
             if change < tol or not moved:
                 converged = True
                 break
-    # final product at X_k for the KKT measure
-    _kernels.product_loglik(V, W, H, WH, tiny)
     W_out[...] = W
     H_out[...] = H
+    if mask is not None:
+        return float(loglik), iteration, converged, float("nan")
+    # final product at X_k for the KKT measure
+    _kernels.product(W, H, WH, tiny)
     kkt = _kernels.kkt_violation(V, W, H, WH)
     return float(loglik), iteration, converged, float(kkt)
-
-
-def _extrapolate(X: NDArray, X_prev: NDArray, beta: float, out: NDArray) -> None:
-    """``out = max(eps, X + beta (X - X_prev))``: a step further along the last sweep."""
-    np.subtract(X, X_prev, out=out)
-    out *= beta
-    out += X
-    np.maximum(out, EPS, out=out)
 
 
 def _log_factorial_sum_chunked(V: NDArray[np.float64], block: int = 2**20) -> float:
@@ -505,7 +543,7 @@ def _log_factorial_sum_chunked(V: NDArray[np.float64], block: int = 2**20) -> fl
 def _kkt(V: NDArray, W: NDArray, H: NDArray) -> float:
     """KKT violation of one restart's factors (computes its own WH)."""
     WH = np.empty_like(V)
-    _kernels.product_loglik(V, W, H, WH, float(np.finfo(V.dtype).tiny))
+    _kernels.product(W, H, WH, float(np.finfo(V.dtype).tiny))
     return float(_kernels.kkt_violation(V, W, H, WH))
 
 

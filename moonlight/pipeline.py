@@ -27,9 +27,9 @@ DEFAULT_SELECTION: dict[str, Any] = {
     "folds": 5,
     "seed": 0,
     "restarts": 3,
-    "tol": 1e-6,
+    "tol": 1e-8,
     "max_iter": 2000,
-    "check_every": 10,
+    "check_every": 1,
     "min_stability": 0.9,
     "margin": 5.0,
 }

@@ -100,8 +100,9 @@ def fit_runtime_min(
 def crossval_mem_mb(n_genes: int, n_samples: int, restarts: int, attempt: int = 1) -> int:
     """Memory (MB) of one cross-validation job (:func:`moonlight.crossval.cross_validate`).
 
-    Folds run one after another; each stacks ``restarts`` masked fits, which hold what a
-    fit holds plus the N x M mask.
+    Folds and their restarts run one after another; a masked coordinate-descent fit
+    holds V, the masked V, the mask, their transposes and the product, about 9 N x M
+    doubles, which the bound of a stacked fit plus one N x M array covers.
     """
     return fit_mem_mb(n_genes, n_samples, restarts, attempt) + math.ceil(
         _mb(8.0 * n_genes * n_samples) * MEM_SAFETY
@@ -118,7 +119,7 @@ def crossval_runtime_min(
     check_every: int | None,
     attempt: int = 1,
 ) -> int:
-    """Wall time (minutes) of ``folds`` masked multiplicative-update fits, each like a fit."""
+    """Wall time (minutes) of ``folds`` masked fits, each bounded like a fit."""
     return folds * fit_runtime_min(
         n_genes, n_samples, rank, restarts, max_iter, check_every, attempt
     )
