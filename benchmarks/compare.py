@@ -4,10 +4,13 @@ Usage::
 
     python benchmarks/compare.py            # provided table R=2..7 + synthetic 5000 x 200
     python benchmarks/compare.py --quick    # fewer ranks, smaller synthetic case
-    python benchmarks/compare.py --big      # also 20000 x 1000, R=20, one restart
+    python benchmarks/compare.py --big      # also 20000 x 1000, R=20, one restart,
+                                            # in float64 and in float32
 
 Every measurement runs in its own subprocess, so its peak memory (``ru_maxrss``, the
-whole process, and ``tracemalloc``, numpy allocations inside the fit only) is its own.
+whole process) is its own. ``tracemalloc`` (numpy allocations inside the fit only) is
+switched on for the big-table runs alone: it slows every allocation, which would
+inflate the times of the small, call-bound fits (the w09 sweep ran 2x slower with it).
 The numba JIT compile (or cache load) happens in a warm-up call before the clock starts
 and is reported separately. Log L is the full Poisson log likelihood, computed with
 ``moonlight.poisson_loglik`` for every engine. scikit-learn is needed only here.
@@ -64,13 +67,16 @@ def _worker(spec: dict) -> dict:
         warm = np.arange(1.0, 31.0).reshape(6, 5)
         moonlight.fit_nmf(warm, 2, restarts=1, method=spec["method"])  # JIT / cache load
         out["jit_s"] = time.perf_counter() - t
-    tracemalloc.start()
+    trace = spec.get("trace", False)
+    if trace:
+        tracemalloc.start()
     cpu = time.process_time()
     t = time.perf_counter()
     if spec["engine"].startswith("moonlight"):
         fit = moonlight.fit_nmf(V, spec["rank"], restarts=spec["restarts"], seed=0,
                                 method=spec["method"], tol=spec.get("tol"),
-                                max_iter=spec.get("max_iter", 20000))
+                                max_iter=spec.get("max_iter", 20000),
+                                dtype=spec.get("dtype", "float64"))
         out["wall_s"] = time.perf_counter() - t
         out["cpu_s"] = time.process_time() - cpu
         out["loglik"] = fit.loglik
@@ -110,8 +116,9 @@ def _worker(spec: dict) -> dict:
         out["cpu_s"] = time.process_time() - cpu
         out["loglik"] = float(best)
         out["iters"] = int(iters)
-    out["tracemalloc_MB"] = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
+    if trace:
+        out["tracemalloc_MB"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
     out["maxrss_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -139,6 +146,7 @@ HEADER = ("| data | N x M | R | method | wall s | cpu s | log L | iterations | p
 
 def _row(r: dict) -> str:
     notes = []
+    traced = f"{r['tracemalloc_MB']:.0f}" if "tracemalloc_MB" in r else "-"
     if "jit_s" in r:
         notes.append(f"JIT/cache load {r['jit_s']:.2f} s")
     if r.get("kkt") is not None:
@@ -151,7 +159,7 @@ def _row(r: dict) -> str:
         notes.append(r["note"])
     return (f"| {r['data']} | {r['shape']} | {r['R']} | {r['engine']} | {r['wall_s']:.2f} | "
             f"{r['cpu_s']:.2f} | {r['loglik']:.1f} | {r['iters']} | {r['maxrss_MB']:.0f} / "
-            f"{r['tracemalloc_MB']:.0f} | {'; '.join(notes)} |")
+            f"{traced} | {'; '.join(notes)} |")
 
 
 def main() -> None:
@@ -203,15 +211,16 @@ def main() -> None:
               f"{sk['wall_s'] / cd['reach_wall_s']:.1f}x wall; "
               f"ccd {cd['loglik']:.3f} vs MU with 10x time {mu['loglik']:.3f}")
 
-    # (3) big table, one restart, memory
-    big = None
+    # (3) big table, one restart, memory; V_bytes is the float64 table as loaded
     if args.big:
-        big = run({"data": "20000x1000x20", "rank": 20, "restarts": 1, "tol": 1e-6,
-                   "engine": "moonlight ccd (default)", "method": "ccd"})
-        limit = 4 * big["V_bytes"] / 2**20 + 300
-        rows.append(big)
-        print(f"\nbig: peak rss {big['maxrss_MB']:.0f} MB, traced {big['tracemalloc_MB']:.0f} MB;"
-              f" limit 4 x bytes(V) + 300 MB = {limit:.0f} MB")
+        for dtype in ("float64", "float32"):
+            big = run({"data": "20000x1000x20", "rank": 20, "restarts": 1, "tol": 1e-6,
+                       "engine": f"moonlight ccd ({dtype})", "method": "ccd",
+                       "dtype": dtype, "trace": True})
+            limit = 4 * big["V_bytes"] / 2**20 + 300
+            rows.append(big)
+            print(f"\nbig, {dtype}: peak rss {big['maxrss_MB']:.0f} MB, traced "
+                  f"{big['tracemalloc_MB']:.0f} MB; limit 4 x bytes(V) + 300 MB = {limit:.0f} MB")
 
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

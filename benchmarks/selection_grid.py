@@ -44,8 +44,10 @@ N_MOONLIGHTING = {100: 3, 1000: 6}
 #: grid on multiplicative updates capped large tables at 400 iterations; under-converged
 #: true-rank fits then lost more held-out likelihood than R + 1 gained (SELECTION.md).
 MAX_ITER = 2000
-#: Convergence tolerance of fits and masked fits (the workflow's selection.tol).
-TOL = 1e-8
+#: Convergence tolerance of fits and masked fits: 10x looser than the workflow's
+#: selection.tol (1e-8), which doubles the grid's time for the same choices (measured on
+#: true R = 5 and 8, 1000 x 200, two seeds: identical ranks and calls).
+TOL = 1e-7
 
 
 #: The workflow's default modules.min_second_weight (set to 0 to reproduce the first grid,

@@ -73,7 +73,9 @@ def coordinate_step(x, g, curvature, c, eps):
     """The change of one coordinate at x (see the module docstring); never raises phi.
 
     ``g`` and ``curvature`` are phi' and phi'' at x, ``c = max_k b_k / WH_k`` over the
-    entries with ``V_k > 0``, and ``eps`` the floor of every factor entry.
+    entries with ``V_k > 0``, and ``eps`` the floor of every factor entry. The caller
+    stores ``max(x + d, eps)``: when the step goes to the floor, ``x + (eps - x)`` can
+    round to 0.
     """
     if g < 0.0:
         return -g / curvature  # upward Newton step (curvature >= g^2 / sum V > 0)
@@ -90,7 +92,7 @@ def coordinate_step(x, g, curvature, c, eps):
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def loglik_terms(V, WH, log_WH, mask):
-    """``sum_ij m_ij [V_ij log WH_ij - WH_ij]``, accumulated row by row in a fixed order.
+    """``sum_ij m_ij [V_ij log WH_ij - WH_ij]``, accumulated in a fixed order.
 
     Parameters
     ----------
@@ -104,16 +106,18 @@ def loglik_terms(V, WH, log_WH, mask):
     mask : ndarray (n, M) of 0/1 weights, or None (every entry counts)
     """
     n, M = V.shape
-    total = 0.0
+    # one running sum per column (independent, so the loop vectorizes without reordering
+    # any sum), then the column sums in order
+    acc = np.zeros(M, dtype=np.float64)
     for i in range(n):
-        acc = 0.0
         for j in range(M):
-            acc += V[i, j] * log_WH[i, j]
             if mask is None:
-                acc -= WH[i, j]
+                acc[j] += V[i, j] * log_WH[i, j] - WH[i, j]
             else:
-                acc -= mask[i, j] * WH[i, j]
-        total += acc
+                acc[j] += mask[i, j] * (V[i, j] * log_WH[i, j] - WH[i, j])
+    total = 0.0
+    for j in range(M):
+        total += acc[j]
     return total
 
 
@@ -235,7 +239,7 @@ def update_H_cols(V, WH, W, H, eps, tiny, mask):
             x = np.float64(H[r, j])
             d[j] = coordinate_step(x, wsum[j] - s1[j], s2[j], c[j], eps)
             if d[j] != 0.0:
-                H[r, j] = x + d[j]
+                H[r, j] = max(x + d[j], eps)  # x + (eps - x) may round below eps
                 moved += 1
         if r + 1 < R:
             _column_sums(V, WH, W, r, d, tiny, r + 1, s1, s2, c)
@@ -304,7 +308,7 @@ def update_W_rows(V, WH, W, H, eps, tiny, mask):
                 x = np.float64(W[i, rn])
                 d = coordinate_step(x, hsum[rn] - s1, s2, c, eps)
                 if d != 0.0:
-                    W[i, rn] = x + d
+                    W[i, rn] = max(x + d, eps)  # x + (eps - x) may round below eps
                     moved += 1
             elif d != 0.0:
                 for j in range(M):

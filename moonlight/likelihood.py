@@ -21,6 +21,11 @@ __all__ = [
 ]
 
 
+#: Integer tables whose largest count is below this sum ``log V!`` by counting how often
+#: each value occurs (one ``gammaln`` per distinct value, not per entry: ~4x faster).
+_TABULATE_BELOW = 2**20
+
+
 def log_factorial_sum(V: ArrayLike) -> float:
     """Return ``sum_ij log V_ij!`` (via ``gammaln(V + 1)``), the data-only term of log L.
 
@@ -29,7 +34,14 @@ def log_factorial_sum(V: ArrayLike) -> float:
     V : array of shape (N, M)
         Non-negative counts (non-integers are allowed; ``log Gamma(V + 1)`` is used).
     """
-    return float(gammaln(np.asarray(V, dtype=np.float64) + 1.0).sum())
+    V = np.asarray(V, dtype=np.float64)
+    if V.size and 0 <= V.min() and V.max() < _TABULATE_BELOW:
+        counts = V.astype(np.int64)
+        if np.array_equal(counts, V):
+            occurrences = np.bincount(counts.ravel())
+            values = np.flatnonzero(occurrences)
+            return float(np.sum(occurrences[values] * gammaln(values + 1.0)))
+    return float(gammaln(V + 1.0).sum())
 
 
 def poisson_loglik(
