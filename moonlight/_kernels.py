@@ -37,9 +37,10 @@ accumulates the sums of the next coordinate at the new point:
   is the Newton step; where one would, it is damped just enough.
 * Either step is then projected on ``x >= eps``, which only shortens it.
 
-This replaced a safeguarded Newton step (trial pass, then a secant correction of every
-downward overshoot): on the exercise table the R = 2..7 sweep went from 10.5 s to about
-5 s on one core, with fewer sweeps (benchmarks/RESULTS.md).
+This replaced a safeguarded Newton step (a trial pass, then a secant pass for almost
+every row, since a downward Newton step always overshoots): one pass per row instead of
+two, and fewer sweeps. The exercise table's R = 2..7 sweep (10 restarts each) went from
+19 s to under 5 s on one core (benchmarks/RESULTS.md).
 
 All loops are serial with a fixed summation order, so results do not depend on the
 number of threads.

@@ -12,7 +12,11 @@ plus the interpreter (measured at 20,000 x 1,000 with K = 3: 1.83 GB against 1.8
 computed). Time per iteration is about ``K N M (20 + 0.5 R)`` ns on one core: the
 elementwise work (divisions, the log likelihood's xlogy) dominates the four matrix
 products with inner size R (measured 23-25 ns per cell and restart at R = 5..15), plus
-numpy's fixed cost per call; a restart runs at most ``max_iter`` iterations.
+numpy's fixed cost per call; a restart runs at most ``max_iter`` iterations. The default
+engine (``ccd``) runs restarts one at a time and holds V, the product, and on tables up
+to 128 MB their transposes (:data:`moonlight.nmf.TRANSPOSE_MEMORY_BUDGET`): at most 4 N M
+doubles, under the stacked bound. Its sweeps cost more than an MU iteration at large R,
+so the time model takes the larger of the two (:func:`fit_runtime_min`).
 """
 
 from __future__ import annotations
@@ -87,12 +91,17 @@ def fit_runtime_min(
 ) -> int:
     """Wall time (minutes) of one fit if every restart runs to ``max_iter``; doubles per retry.
 
-    Modelled on the multiplicative updates (``method: mu``), the slowest engine per
-    iteration; ``check_every=None`` (the method's default) counts as 10.
+    Per iteration and restart, the larger of two models, so it bounds every engine: the
+    multiplicative updates (``N M (20 + 0.5 R)`` ns, module docstring; ``check_every=None``
+    counts as 10) and a coordinate-descent sweep (``N M (10 + 3 R)`` ns: 2R passes over
+    the table, up to 2.3 ns per entry for W when it is swept row by row, 0.5 ns for H,
+    measured at 5,000 x 200, R = 10, plus the log likelihood).
     """
     check_every = check_every or 10
     cells = n_genes * n_samples
-    per_iteration = restarts * cells * (20.0 + 0.5 * rank) * 1e-9 * (1 + 1 / check_every)
+    mu_ns = (20.0 + 0.5 * rank) * (1 + 1 / check_every)
+    ccd_ns = 10.0 + 3.0 * rank
+    per_iteration = restarts * cells * max(mu_ns, ccd_ns) * 1e-9
     seconds = 30 + 3 * cells * _CELL_IO_S + max_iter * (per_iteration + _CALL_OVERHEAD_S)
     return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
 
