@@ -11,7 +11,9 @@ is always something to compare). Over them:
 * ``cophenetic``: Brunet et al.'s (2004) cophenetic correlation of the gene consensus
   matrix: C_ij = fraction of near-best restarts in which genes i and j share their top
   module (argmax of row-normalized W); the correlation between 1 - C and the cophenetic
-  distances of its average-linkage tree. 1.0 for a perfectly crisp consensus.
+  distances of its average-linkage tree. 1.0 for a perfectly crisp consensus. C is
+  N x N, so tables with more than :data:`COPHENETIC_MAX_GENES` genes are scored on that
+  many evenly spaced genes (a 20,000-gene table otherwise needed 16 GB in the fit job).
 
 A rank whose restarts land on different, equally good solutions is not identified by the
 data; :func:`moonlight.selection.rank_table` only selects ranks above a stability floor.
@@ -29,11 +31,16 @@ from scipy.spatial.distance import squareform
 from .nmf import NMFResult
 
 __all__ = ["cosine_similarity", "near_best", "match_columns", "align_restarts",
-           "consensus_matrix",
+           "consensus_matrix", "cophenetic_genes", "COPHENETIC_MAX_GENES",
            "cophenetic_correlation", "stability_summary", "restarts_W_frame",
            "read_restarts_W", "STABILITY_COLUMNS"]
 
 STABILITY_COLUMNS = ["rank", "n_restarts", "n_near_best", "matched_cosine", "cophenetic"]
+
+#: Genes the cophenetic correlation is computed on at most (evenly spaced, first and last
+#: included): its consensus matrix, distances and tree take about 5 x 8 x n^2 bytes,
+#: 160 MB at 2,000 genes.
+COPHENETIC_MAX_GENES = 2000
 
 
 def near_best(logliks: ArrayLike, margin: float, *, at_least: int = 2) -> NDArray[np.int64]:
@@ -89,18 +96,29 @@ def cophenetic_correlation(C: ArrayLike) -> float:
     return float(cophenet(linkage(condensed, method="average"), condensed)[0])
 
 
+def cophenetic_genes(n_genes: int) -> NDArray[np.int64]:
+    """Rows the cophenetic correlation uses: all, or :data:`COPHENETIC_MAX_GENES` evenly
+    spaced ones."""
+    if n_genes <= COPHENETIC_MAX_GENES:
+        return np.arange(n_genes)
+    return np.unique(np.linspace(0, n_genes - 1, COPHENETIC_MAX_GENES).round().astype(np.int64))
+
+
 def stability_summary(Ws: list[NDArray], logliks: ArrayLike, *, margin: float,
                       rank: int | None = None) -> dict[str, float]:
-    """``rank``, ``n_restarts``, ``n_near_best``, ``matched_cosine``, ``cophenetic``."""
+    """``rank``, ``n_restarts``, ``n_near_best``, ``matched_cosine``, ``cophenetic``
+    (on at most :data:`COPHENETIC_MAX_GENES` genes)."""
     chosen = near_best(logliks, margin)
     ref = np.asarray(Ws[chosen[0]])
     cosines = [match_columns(ref, Ws[k])[1].mean() for k in chosen[1:]]
+    rows = cophenetic_genes(ref.shape[0])
     return {
         "rank": int(rank if rank is not None else ref.shape[1]),
         "n_restarts": len(Ws),
         "n_near_best": len(chosen),
         "matched_cosine": float(np.mean(cosines)) if cosines else 1.0,
-        "cophenetic": cophenetic_correlation(consensus_matrix([Ws[k] for k in chosen])),
+        "cophenetic": cophenetic_correlation(
+            consensus_matrix([np.asarray(Ws[k])[rows] for k in chosen])),
     }
 
 

@@ -141,3 +141,21 @@ def test_bad_input():
         rank_table(pd.DataFrame({"rank": [1]}), 3, 3)
     with pytest.raises(ValueError, match="no fits"):
         rank_table(pd.DataFrame({"rank": [], "loglik": []}), 3, 3)
+
+
+def test_cophenetic_of_a_big_table_uses_a_bounded_gene_sample(monkeypatch):
+    """The N x N consensus is never built for all genes of a big table (16 GB at 20,000)."""
+    from moonlight import stability
+
+    monkeypatch.setattr(stability, "COPHENETIC_MAX_GENES", 50)
+    rows = stability.cophenetic_genes(1000)
+    assert len(rows) == 50 and rows[0] == 0 and rows[-1] == 999
+    assert np.array_equal(stability.cophenetic_genes(40), np.arange(40))
+    sizes = []
+    real = stability.consensus_matrix
+    monkeypatch.setattr(stability, "consensus_matrix",
+                        lambda Ws: sizes.append(Ws[0].shape[0]) or real(Ws))
+    rng = np.random.default_rng(0)
+    Ws = [rng.random((1000, 3)) for _ in range(3)]
+    stability.stability_summary(Ws, [0.0, -1.0, -2.0], margin=5.0, rank=3)
+    assert sizes == [50]
