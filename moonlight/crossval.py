@@ -61,7 +61,7 @@ def fit_masked(
     *,
     restarts: int = 3,
     seed: int | Iterable[int] = 0,
-    tol: float = 1e-9,
+    tol: float = 1e-8,
     max_iter: int = 2000,
     check_every: int = 1,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
@@ -142,7 +142,7 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     restarts: int = 3,
-    tol: float = 1e-9,
+    tol: float = 1e-8,
     max_iter: int = 2000,
     check_every: int = 1,
 ) -> pd.DataFrame:
