@@ -120,6 +120,9 @@ class NMFResult:
         Iteration 0 is the random start. For ``"ccd"`` and ``"emu"`` a sweep whose
         result was rejected by the extrapolation test is counted in ``iteration`` but
         gets no row, so ``loglik`` never decreases along a restart's rows.
+        For ``"ccd"`` a row's ``loglik`` is evaluated on the product the sweep keeps up to
+        date, within about 1e-15 (relative) of the exact value; :attr:`loglik` and
+        :attr:`logliks` are recomputed exactly from the final factors.
     method : str
         The algorithm used.
     gene_names, sample_names : list of str, optional
