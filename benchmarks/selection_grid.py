@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import recovery_summary, simulate, write_tsv  # noqa: E402
+from moonlight.confidence import second_weights  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
 
 RANKS = [2, 3, 4, 5, 6, 8]
@@ -111,7 +112,7 @@ def run_cell(cell: dict) -> dict:
     planted = set(sim.moonlighting)
     # Alternative, stricter calls, for the write-up: the called genes whose second-largest
     # row-normalized weight is also >= 0.15 / 0.2, or whose lr per count is >= 1.
-    minor = cand["weights"].astype(str).str.split(",").map(lambda w: float(w[1]))
+    minor = second_weights(cand)
     per_count = cand["lr"] / counts.loc[cand["gene"]].sum(axis=1).to_numpy()
     alternatives = {}
     for name, keep in [("w15", minor >= 0.15), ("w20", minor >= 0.2),

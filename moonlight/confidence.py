@@ -32,7 +32,7 @@ from .modules import call_memberships, moonlighting_genes, normalize_rows
 from .stability import align_restarts, near_best
 
 __all__ = ["single_vs_pair_lr", "moonlighting_support", "moonlighting_confidence",
-           "CONFIDENCE_COLUMNS"]
+           "second_weights", "CONFIDENCE_COLUMNS"]
 
 CONFIDENCE_COLUMNS = ["support", "lr", "best_single", "best_pair"]
 
@@ -121,6 +121,13 @@ def moonlighting_support(Ws: list[pd.DataFrame], logliks: ArrayLike, genes: list
     )
 
 
+def second_weights(candidates: pd.DataFrame) -> pd.Series:
+    """Second-largest row-normalized weight of each candidate (0 for a one-module gene),
+    read from the ``weights`` column of :func:`moonlight.modules.moonlighting_genes`."""
+    return candidates["weights"].astype(str).str.split(",").map(
+        lambda w: float(w[1]) if len(w) > 1 else 0.0).astype(float)
+
+
 def moonlighting_confidence(
     counts: pd.DataFrame,
     W: pd.DataFrame,
@@ -168,10 +175,8 @@ def moonlighting_confidence(
         candidates["lr"] = pd.Series(dtype=float)
         candidates["best_single"] = pd.Series(dtype=object)
         candidates["best_pair"] = pd.Series(dtype=object)
-    second = candidates["weights"].astype(str).str.split(",").map(
-        lambda w: float(w[1]) if len(w) > 1 else 0.0)
     candidates["called"] = ((candidates["support"] >= min_support)
                             & (candidates["lr"] >= min_lr)
-                            & (second.astype(float) >= min_second_weight))
+                            & (second_weights(candidates) >= min_second_weight))
     called = candidates.loc[candidates["called"]].drop(columns="called").reset_index(drop=True)
     return called, candidates

@@ -27,8 +27,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln, xlogy
 
+from .likelihood import log_factorial_sum, poisson_loglik
 from .nmf import _fit_ccd_restart, _initial_factor
 
 __all__ = ["fold_labels", "fit_masked", "heldout_loglik", "cross_validate", "cv_summary",
@@ -105,7 +105,7 @@ def fit_masked(
         raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
     if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
         raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
-    log_v_fact = float(gammaln(MV + 1.0).sum())
+    log_v_fact = log_factorial_sum(MV)
 
     # Starts as in moonlight.nmf, with column totals estimated from the training entries.
     observed = np.maximum(weights.sum(axis=0), 1.0)
@@ -132,7 +132,7 @@ def heldout_loglik(V: ArrayLike, WH: ArrayLike, heldout: ArrayLike) -> float:
     heldout = np.asarray(heldout, dtype=bool)
     v = np.asarray(V, dtype=np.float64)[heldout]
     mu = np.asarray(WH, dtype=np.float64)[heldout]
-    return float(xlogy(v, mu).sum() - mu.sum() - gammaln(v + 1.0).sum())
+    return poisson_loglik(v, mu)
 
 
 def cross_validate(

@@ -208,8 +208,8 @@ def normalize_factors(
     return W[:, order], H[order, :]
 
 
-def _validate(V: ArrayLike, rank: int, restarts: int, tol: float, max_iter: int, method: str
-              ) -> NDArray[np.float64]:
+def _validate(V: ArrayLike, rank: int, restarts: int, tol: float | None, max_iter: int,
+              method: str) -> NDArray[np.float64]:
     V = np.asarray(V, dtype=np.float64)
     if V.ndim != 2:
         raise ValueError(f"V must be a 2-D matrix (genes x samples), got {V.ndim} dimension(s)")
@@ -235,7 +235,7 @@ def _validate(V: ArrayLike, rank: int, restarts: int, tol: float, max_iter: int,
         )
     if restarts < 1:
         raise ValueError(f"restarts must be at least 1, got {restarts}")
-    if not tol > 0:
+    if tol is not None and not tol > 0:
         raise ValueError(f"tol must be positive, got {tol}")
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
@@ -462,6 +462,8 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
     tiny = float(np.finfo(V.dtype).tiny)
     # One N x M buffer: the product at the point being swept (Y), updated in place.
     WH = np.empty_like(V)
+    # log L = sum [V log WH - WH] - sum log V!
+    product_loglik = _LogLikelihood(V, mask)
     if _transposed_layout(V, mask is not None):
         # V^T ~ H^T W^T: the H kernel on the transposed problem sweeps W with its inner
         # loop running over genes, which vectorizes (the row kernel's does not)
@@ -480,8 +482,6 @@ def _fit_ccd_restart(V: NDArray, W_out: NDArray, H_out: NDArray, log_v_fact: flo
             moved = _kernels.update_W_rows(V, WH, W_y, H_y, EPS, tiny, mask)
             return moved, product_loglik.terms(WH)
 
-    # log L = sum [V log WH - WH] - sum log V!
-    product_loglik = _LogLikelihood(V, mask)
     loglik = product_loglik(W, H, WH) - log_v_fact
     trace_rows.append((restart, 0, time.perf_counter() - start, loglik))
     # X_k = (W, H) with log L `loglik`; X_{k-1} = (W_prev, H_prev); Y = (W_y, H_y)
@@ -618,8 +618,7 @@ def fit_nmf(
     if isinstance(V, pd.DataFrame):
         gene_names = [str(g) for g in V.index]
         sample_names = [str(s) for s in V.columns]
-    V = _validate(V, rank, restarts, DEFAULT_TOL.get(method, 1.0) if tol is None else tol,
-                  max_iter, method)
+    V = _validate(V, rank, restarts, tol, max_iter, method)
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise ValueError(f"dtype must be float64 or float32, got {dtype}")
