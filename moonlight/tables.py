@@ -34,7 +34,8 @@ all numbers (numeric sample IDs such as ``1001 1002 ...``) but
 
 4. its first field is a usual label of a gene column (``gene``, ``gene_id``, ``symbol``,
    ``id``, ... see :data:`GENE_COLUMN_LABELS`), or
-5. its numbers are distinct integers counting up by one (``1001, 1002, 1003, ...``).
+5. it has at least ten numbers and they count up by one (``1001, 1002, 1003, ...``),
+   as no gene's counts plausibly do.
 
 Otherwise the first row is data and samples are named ``S1 .. SM``. ``header=True`` or
 ``False`` overrides the guess.
@@ -311,7 +312,7 @@ def _decide_header(first: list[str], second: list[str] | None, line: int,
         return True, f"line {line} has non-numeric fields where counts belong"
     values = pd.to_numeric(counts, errors="coerce").to_numpy()
     label = first[0].strip().lower() in GENE_COLUMN_LABELS
-    consecutive = (len(values) >= 3 and np.all(values == np.round(values))
+    consecutive = (len(values) >= 10 and np.all(values == np.round(values))
                    and np.all(np.diff(values) == 1))
     if label or consecutive:
         why = (f"its first field {first[0]!r} labels a gene column" if label

@@ -103,11 +103,15 @@ def test_pandas_to_csv_with_numeric_ids(tmp_path, w09):
 
 
 def test_numeric_ids_counting_up_are_a_header_and_false_overrides(tmp_path):
-    text = "g\t1001\t1002\t1003\nx\t5\t0\t7\ny\t1\t2\t3\n"
+    ids = [str(1001 + j) for j in range(10)]
+    text = "\n".join(["\t".join(["g", *ids]), "\t".join(["x"] + ["5"] * 10),
+                      "\t".join(["y", *map(str, range(10))])]) + "\n"
     with pytest.warns(UserWarning, match="count up by one"):
         read = read_table(write(tmp_path, text))
     assert read.counts.index.tolist() == ["x", "y"]
-    assert read.counts.columns.tolist() == ["1001", "1002", "1003"]
+    assert read.counts.columns.tolist() == ids
+    short = read_table(write(tmp_path, "g 1 2 3\nx 1 1 1\n"))  # three IDs are no evidence
+    assert not short.header
     read = read_table(write(tmp_path, text), header=False)
     assert read.counts.index.tolist() == ["g", "x", "y"] and read.header_reason == "given"
 
