@@ -11,12 +11,13 @@ with the convention ``0 log 0 = 0`` (an entry with ``V_ij = 0`` contributes ``-(
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
 
 __all__ = [
     "log_factorial_sum",
     "poisson_loglik",
+    "sample_logliks",
     "n_free_parameters",
 ]
 
@@ -71,6 +72,25 @@ def poisson_loglik(
         log_v_factorial = log_factorial_sum(V)
     with np.errstate(divide="ignore"):
         return float(xlogy(V, WH).sum() - WH.sum() - log_v_factorial)
+
+
+def sample_logliks(V: ArrayLike, WH: ArrayLike) -> NDArray[np.float64]:
+    """Full Poisson log likelihood of every sample (column): ``sum_i [V_ij log (WH)_ij -
+    (WH)_ij - log V_ij!]``, shape (M,); the columns sum to :func:`poisson_loglik`.
+
+    Parameters
+    ----------
+    V : array of shape (N, M)
+        Observed counts.
+    WH : array of shape (N, M)
+        Expected counts; ``-inf`` for a sample with ``WH_ij = 0`` where ``V_ij > 0``.
+    """
+    V = np.asarray(V, dtype=np.float64)
+    WH = np.asarray(WH, dtype=np.float64)
+    if V.shape != WH.shape or V.ndim != 2:
+        raise ValueError(f"V has shape {V.shape} but WH has shape {WH.shape}")
+    with np.errstate(divide="ignore"):
+        return (xlogy(V, WH) - WH - gammaln(V + 1.0)).sum(axis=0)
 
 
 def n_free_parameters(n_genes: int, n_samples: int, rank: int) -> int:
