@@ -7,12 +7,13 @@ of W: concave in H, so every start reaches the same optimum (unique when the col
 W restricted to the sample's genes are linearly independent, as they are for any fit of
 interest).
 
-The fit is the H half of the coordinate-descent engine behind :func:`moonlight.fit_nmf`
-(:func:`moonlight._kernels.update_H_cols`, repeated): one provable-descent step per entry
-of H and sweep, so the log likelihood never decreases from sweep to sweep, and the
-result is deterministic (no random start: every sample starts from the flat activity
-that matches its total count). Projecting the training samples on the fit's own W
-returns the fit's H (to the fit's own convergence tolerance).
+The fit is the coordinate-descent engine behind :func:`moonlight.fit_nmf` with W held
+fixed (:func:`moonlight.engines.fit_H`): the H half of its sweep, one provable-descent
+step per entry of H, extrapolated between sweeps with the same acceptance test, so the
+log likelihood never decreases from sweep to sweep; the result is deterministic (no
+random start: every sample starts from the flat activity that matches its total
+count). Projecting the training samples on the fit's own W returns the fit's H (to the
+fit's own convergence tolerance).
 
 Genes are matched by position here; :func:`align_genes` matches them by name first::
 
@@ -29,16 +30,15 @@ information about H).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from . import _kernels
+from . import engines
+from .engines import EPS
 from .likelihood import log_factorial_sum, sample_logliks
-from .nmf import EPS, _LogLikelihood
 
 __all__ = ["Projection", "align_genes", "project", "transform", "DEFAULT_PROJECTION_TOL"]
 
@@ -61,13 +61,14 @@ class Projection:
         Full Poisson log likelihood of each sample, ``sum_i [V_ij log (WH)_ij - (WH)_ij
         - log V_ij!]`` over the genes used; a Series indexed by sample for DataFrames.
     n_iter : int
-        Sweeps over H run.
+        Sweeps over H run (including extrapolated sweeps that were rejected).
     converged : bool
-        True when the relative change of the total log likelihood between two sweeps fell
-        below ``tol`` (or no entry moved), False when ``max_iter`` stopped the fit.
+        True when the relative change of the total log likelihood between two accepted
+        sweeps fell below ``tol`` (or no progress was possible), False when ``max_iter``
+        stopped the fit.
     trace : DataFrame
         ``iteration``, ``seconds``, ``loglik``: the total log likelihood after every
-        sweep (iteration 0 is the start); it never decreases.
+        accepted sweep (iteration 0 is the start); it never decreases.
     """
 
     H: NDArray[np.float64] | pd.DataFrame
@@ -210,34 +211,20 @@ def project(V_new: ArrayLike | pd.DataFrame, W: ArrayLike | pd.DataFrame, *,
     """
     V, Wa = _validate(V_new, W, tol, max_iter)
     H = _flat_start(V, Wa)
-    WH = np.empty_like(V)
-    tiny = float(np.finfo(np.float64).tiny)
-    loglik_of = _LogLikelihood(V, None)
-    start = time.perf_counter()
-    log_v_fact = log_factorial_sum(V)
-    loglik = loglik_of(Wa, H, WH) - log_v_fact
-    rows = [(0, 0.0, loglik)]
-    converged = False
-    iteration = 0
-    while iteration < max_iter:
-        moved = _kernels.update_H_cols(V, WH, Wa, H, EPS, tiny, None)
-        iteration += 1
-        new = loglik_of.terms(WH) - log_v_fact  # on the product the sweep maintains (see NMFResult.trace)
-        rows.append((iteration, time.perf_counter() - start, new))
-        change = abs(new - loglik) / max(abs(new), 1e-300)
-        loglik = new
-        if change < tol or not moved:
-            converged = True
-            break
+    problem = engines.ccd.DenseProblem(V, None, log_factorial_sum(V))
+    rows: list[tuple[int, int, float, float]] = []
+    _, n_iter, converged = engines.fit_H(problem, Wa, H, engines.Options(tol, max_iter, 1),
+                                         rows)
     per_sample = sample_logliks(V, Wa @ H)
-    trace = pd.DataFrame(rows, columns=["iteration", "seconds", "loglik"])
+    trace = pd.DataFrame([row[1:] for row in rows],
+                         columns=["iteration", "seconds", "loglik"])
     H_out: NDArray[np.float64] | pd.DataFrame = H
     loglik_out: NDArray[np.float64] | pd.Series = per_sample
     if isinstance(V_new, pd.DataFrame) and isinstance(W, pd.DataFrame):
         samples = [str(s) for s in V_new.columns]
         H_out = pd.DataFrame(H, index=[str(m) for m in W.columns], columns=samples)
         loglik_out = pd.Series(per_sample, index=samples, name="loglik")
-    return Projection(H=H_out, loglik=loglik_out, n_iter=iteration, converged=converged,
+    return Projection(H=H_out, loglik=loglik_out, n_iter=n_iter, converged=converged,
                       trace=trace)
 
 

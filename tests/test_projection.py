@@ -37,7 +37,7 @@ def test_loglik_never_decreases_along_the_sweeps():
         V = rng.poisson(W @ rng.gamma(0.5, 50.0, (r, m))).astype(float)
         proj = project(V, W, tol=1e-300, max_iter=80)
         ll = proj.trace["loglik"].to_numpy()
-        assert proj.trace["iteration"].tolist() == list(range(len(ll)))
+        assert np.all(np.diff(proj.trace["iteration"]) > 0)
         assert np.all(np.isfinite(ll))
         slack = 1e-12 * np.abs(ll[1:]) + 1e-9  # roundoff of the full sum only
         assert np.all(np.diff(ll) >= -slack), (case, np.diff(ll).min())
