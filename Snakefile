@@ -13,15 +13,17 @@ min_version("8.10")
 configfile: "config.yaml"
 
 
-report: "report/workflow.rst"
-
-
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/fit.smk"
 include: "rules/modules.smk"
 include: "rules/qc.smk"
 include: "rules/provenance.smk"
+
+
+# The report's first page: the answer per data set, then what the workflow does
+# (written by rule landing_page; before the first run, the description alone).
+report: landing_page_path()
 
 
 localrules:
@@ -33,6 +35,7 @@ localrules:
     call_modules,
     recovery,
     summary,
+    landing_page,
     provenance,
 
 
@@ -42,3 +45,4 @@ rule all:
         [f for dataset in DATASETS for f in dataset_outputs(dataset)],
         "results/summary.tsv",
         "results/provenance.html",
+        "results/report_landing.rst",

@@ -69,3 +69,34 @@ def dataset_summary(
         for key in ("true_rank", "genes_assigned_correctly", "precision", "recall"):
             record[key] = row[key]
     return record
+
+
+def landing_page(summary: pd.DataFrame, description: str) -> str:
+    """The report's first page (reStructuredText): the answer per data set, then
+    ``description`` (the workflow's text).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``results/summary.tsv`` (:data:`SUMMARY_COLUMNS`).
+    description : str
+        What the workflow does (``report/workflow.rst``; it may hold Jinja for the config).
+    """
+    lines = ["Results", "=======", "",
+             ".. list-table::", "   :header-rows: 1", "",
+             "   * - data set", "     - selected R", "     - module sizes",
+             "     - moonlighting genes", "     - warnings"]
+    for row in summary.itertuples(index=False):
+        genes = str(row.moonlighting_genes) if row.n_moonlighting else "none"
+        cells = [row.dataset, str(row.selected_rank), str(row.module_sizes).replace(",", ", "),
+                 genes.replace(",", ", "), row.warnings or "none"]
+        lines.append(f"   * - {_rst_literal(cells[0])}")
+        lines += [f"     - {_rst_literal(cell)}" for cell in cells[1:]]
+    lines += ["", "Every data set's files are in the sidebar under its name; a warning is "
+              "explained in its ``qc.tsv`` (quality control).", "", "Workflow", "========", ""]
+    return "\n".join(lines) + "\n" + description
+
+
+def _rst_literal(text: str) -> str:
+    """``text`` shown as written (names may hold rst markup characters)."""
+    return "``" + str(text).replace("`", "'") + "``" if text not in ("", "none") else text

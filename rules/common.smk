@@ -40,6 +40,19 @@ if SIM["depth"][0] > SIM["depth"][1]:
     raise WorkflowError("config key simulation.depth: lo must not exceed hi")
 
 
+#: What the workflow does, the second half of the report's first page.
+DESCRIPTION = str(
+    Path(workflow.main_snakefile).resolve().parent / "report" / "workflow.rst"
+)
+
+
+def landing_page_path():
+    """The report's first page: results/report_landing.rst once rule landing_page has
+    written it, else the workflow's description alone."""
+    landing = Path("results/report_landing.rst")
+    return str(landing.resolve()) if landing.is_file() else DESCRIPTION
+
+
 def _alternatives(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!)"
 

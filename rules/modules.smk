@@ -97,3 +97,19 @@ rule summary:
         "Summarizing {params.datasets}"
     script:
         "../scripts/summary.py"
+
+
+rule landing_page:
+    input:
+        summary="results/summary.tsv",
+        description=DESCRIPTION,
+    output:
+        "results/report_landing.rst",
+    log:
+        "results/logs/landing_page.log",
+    conda:
+        "../envs/moonlight.yaml"
+    message:
+        "Writing the report's first page"
+    script:
+        "../scripts/landing_page.py"

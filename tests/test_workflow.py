@@ -67,7 +67,8 @@ def finished_run(tmp_path_factory):
         ranks=[2, 3, 4, 5],
         restarts=4,
     )
-    snakemake(workdir)
+    run = snakemake(workdir)
+    (workdir / "console.txt").write_text(run.stdout + run.stderr)
     return workdir
 
 
@@ -124,10 +125,20 @@ def test_exercise_table_answer(finished_run):
     assert summary.loc["sim5", "true_rank"] == 3
 
 
-def test_report_builds(finished_run):
+def test_report_builds_with_the_answer_on_its_first_page(finished_run):
     snakemake(finished_run, "--report", "results/report.html")
     html = (finished_run / "results" / "report.html").read_text(errors="replace")
     assert len(html) > 10_000
+    landing = (finished_run / "results" / "report_landing.rst").read_text()
+    assert "``sim5``" in landing and "``gene" in landing
+    if W09_TABLE.is_file():
+        assert "cranberry, grape, tomato" in landing and "cranberry, grape, tomato" in html
+
+
+def test_console_does_not_print_empty_shell_commands(finished_run):
+    console = (finished_run / "console.txt").read_text()
+    assert "Fitting rank 3 to sim5" in console
+    assert "Shell command: None" not in console
 
 
 @pytest.mark.parametrize(
