@@ -2,7 +2,7 @@
 #
 # simulate / prepare_table -> fit + crossval (data set x rank) -> gather_logliks -> select_rank
 #   -> call_modules -> recovery (simulated data) -> qc -> summary
-# Every parameter comes from config.yaml (checked against schemas/config.schema.yaml);
+# Every parameter comes from config.yaml (checked against moonlight/config.schema.yaml);
 # every computation lives in the moonlight package, called by the scripts in scripts/.
 
 from snakemake.utils import min_version

@@ -1,8 +1,13 @@
-"""The whole analysis of one count table in one call, without Snakemake.
+"""The analysis of one count table as a sequence of steps, shared by the workflow and
+by notebooks.
 
-The workflow runs the same steps as separate jobs (fit and crossval per rank, then
-select_rank, then call_modules); :func:`analyse` chains them in-process, for the
-benchmark grid (``benchmarks/selection_grid.py``), tests and interactive use.
+The workflow runs each step as its own job (``fit`` and ``crossval`` per rank, then
+``select_rank``, then ``call_modules``); its rule scripts call :func:`choose_rank` and
+:func:`call_modules` below. :func:`analyse` chains the same steps in one process, with
+the same defaults: every setting not given is the ``default:`` of the workflow's config
+schema (:func:`moonlight.config.defaults`), which is also what the default
+``config.yaml`` holds. So ``analyse(table)`` and the workflow on the same table give the
+same modules and calls.
 """
 
 from __future__ import annotations
@@ -12,83 +17,171 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from .config import CROSSVAL_KEYS, defaults
 from .confidence import moonlighting_confidence
 from .crossval import cross_validate, cv_summary
-from .modules import call_memberships, keep_called, normalize_rows
-from .selection import rank_table
+from .modules import call_memberships, keep_called, normalize_columns, normalize_rows
 from .nmf import fit_nmf
+from .selection import rank_table
 from .stability import stability_summary
 
-__all__ = ["Analysis", "analyse", "DEFAULT_SELECTION"]
-
-#: Defaults of the config's ``selection:`` block.
-DEFAULT_SELECTION: dict[str, Any] = {
-    "folds": 5,
-    "seed": 0,
-    "restarts": 3,
-    "tol": 1e-8,
-    "max_iter": 2000,
-    "check_every": 1,
-    "min_stability": 0.9,
-    "margin": 5.0,
-}
+__all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank"]
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """Results of :func:`analyse`: ``table`` (rank selection), ``rank``, the selected
-    ``W`` and ``H``, ``memberships``, ``moonlighting`` (called genes) and ``candidates``."""
+class ModuleCalls:
+    """Modules and moonlighting genes at one rank.
 
-    table: pd.DataFrame
-    rank: int
+    Attributes
+    ----------
+    W : DataFrame
+        Genes x modules, each column summing to one.
+    W_normalized : DataFrame
+        ``W`` with each row normalized to sum to one (a gene's share in each module).
+    memberships : DataFrame
+        ``gene``, ``module``, ``weight``: every module a gene belongs to; a candidate
+        whose moonlighting call was not confirmed keeps only its top module.
+    moonlighting : DataFrame
+        The called moonlighting genes.
+    candidates : DataFrame
+        Every candidate (two or more modules by the threshold) with its statistics and
+        whether it was called.
+    """
+
     W: pd.DataFrame
-    H: pd.DataFrame
+    W_normalized: pd.DataFrame
     memberships: pd.DataFrame
     moonlighting: pd.DataFrame
     candidates: pd.DataFrame
 
 
+def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
+                heldout: pd.DataFrame, stability: pd.DataFrame, *,
+                min_stability: float) -> pd.DataFrame:
+    """The rank table with the rule's choice (:func:`moonlight.selection.rank_table`).
+
+    Parameters
+    ----------
+    logliks : DataFrame
+        Every restart's ``rank`` and ``loglik``.
+    n_genes, n_samples : int
+        Size of the table.
+    heldout : DataFrame
+        Per-fold rows of :func:`moonlight.crossval.cross_validate`, every fitted rank.
+    stability : DataFrame
+        One :func:`moonlight.stability.stability_summary` row per rank.
+    min_stability : float
+        The stability floor (config ``selection.min_stability``).
+    """
+    return rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
+                      stability=stability, min_stability=min_stability)
+
+
+def call_modules(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
+                 Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
+                 margin: float, **calls: Any) -> ModuleCalls:
+    """Normalize W, call memberships and moonlighting genes with their confidence.
+
+    Parameters
+    ----------
+    counts : DataFrame (genes x samples)
+    W, H : DataFrame
+        The best fit at the selected rank (any column scale of W).
+    Ws, logliks
+        Every restart's W at that rank and its log likelihood (for restart support).
+    threshold : float
+        Membership threshold on row-normalized W (config ``modules.threshold``).
+    margin : float
+        Near-best restarts are within this log likelihood of the best.
+    **calls
+        The rest of the config's ``modules:`` block, passed to
+        :func:`moonlight.confidence.moonlighting_confidence`.
+    """
+    W = normalize_columns(W)
+    W_normalized = normalize_rows(W)
+    moonlighting, candidates = moonlighting_confidence(
+        counts.loc[W.index], W, H, Ws, logliks, threshold=threshold, margin=margin, **calls)
+    memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
+    return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
+                       moonlighting=moonlighting, candidates=candidates)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Results of :func:`analyse`: ``table`` (rank selection), ``rank``, the selected
+    fit's ``W`` (columns summing to one) and ``H``, and its :class:`ModuleCalls` as
+    ``calls`` (``memberships``, ``moonlighting`` and ``candidates`` are shortcuts)."""
+
+    table: pd.DataFrame
+    rank: int
+    W: pd.DataFrame
+    H: pd.DataFrame
+    calls: ModuleCalls
+
+    @property
+    def memberships(self) -> pd.DataFrame:
+        return self.calls.memberships
+
+    @property
+    def moonlighting(self) -> pd.DataFrame:
+        return self.calls.moonlighting
+
+    @property
+    def candidates(self) -> pd.DataFrame:
+        return self.calls.candidates
+
+
 def analyse(
     counts: pd.DataFrame,
-    ranks: Iterable[int],
+    ranks: Iterable[int] | None = None,
     *,
-    restarts: int = 10,
+    restarts: int | None = None,
     fit: dict[str, Any] | None = None,
     selection: dict[str, Any] | None = None,
-    threshold: float = 0.1,
-    min_support: float = 0.0,
-    min_lr: float = 0.0,
-    min_second_weight: float = 0.0,
+    **modules: Any,
 ) -> Analysis:
-    """Fit every rank, cross-validate, select R by the rule, call moonlighting genes.
+    """Fit every rank, cross-validate, select R by the rule, call modules and
+    moonlighting genes: the workflow's steps in one call.
 
-    ``fit`` goes to :func:`moonlight.fit_nmf` (``seed``, ``tol``, ``max_iter``, ...);
-    ``selection`` overrides :data:`DEFAULT_SELECTION`.
+    Every setting left out is the workflow's default (:func:`moonlight.config.defaults`).
+
+    Parameters
+    ----------
+    counts : DataFrame (genes x samples)
+    ranks : iterable of int, optional
+        Ranks to fit (config ``ranks``).
+    restarts : int, optional
+        Random restarts per rank (config ``restarts``).
+    fit, selection : dict, optional
+        Overrides of the config's ``fit:`` and ``selection:`` blocks.
+    **modules
+        Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
-    fit = dict(fit or {})
-    sel = {**DEFAULT_SELECTION, **(selection or {})}
-    fits, logliks, stab, cv = {}, [], [], []
+    settings = defaults()
+    ranks = settings["ranks"] if ranks is None else ranks
+    restarts = settings["restarts"] if restarts is None else restarts
+    fit = {**settings["fit"], **(fit or {})}
+    sel = {**settings["selection"], **(selection or {})}
+    unknown = set(modules) - set(settings["modules"])
+    if unknown:
+        raise TypeError(f"analyse() got unknown module setting(s) {sorted(unknown)}; "
+                        f"known: {sorted(settings['modules'])}")
+    mods = {**settings["modules"], **modules}
+    fits, logliks, stability, heldout = {}, [], [], []
     for rank in sorted(ranks):
         fits[rank] = fit_nmf(counts, rank, restarts=restarts, **fit)
         ll = fits[rank].logliks
         logliks.append(pd.DataFrame({"rank": rank, "loglik": ll}))
-        stab.append(stability_summary(list(fits[rank].W_restarts), ll, margin=sel["margin"],
-                                      rank=rank))
-        cv.append(cross_validate(counts, rank, folds=sel["folds"], seed=sel["seed"],
-                                 restarts=sel["restarts"], tol=sel["tol"],
-                                 max_iter=sel["max_iter"], check_every=sel["check_every"]))
-    table = rank_table(pd.concat(logliks), *counts.shape, cv=cv_summary(pd.concat(cv)),
-                       stability=pd.DataFrame(stab), min_stability=sel["min_stability"])
+        stability.append(stability_summary(list(fits[rank].W_restarts), ll,
+                                           margin=sel["margin"], rank=rank))
+        heldout.append(cross_validate(counts, rank, **{k: sel[k] for k in CROSSVAL_KEYS}))
+    table = choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
+                        pd.DataFrame(stability), min_stability=sel["min_stability"])
     rank = int(table.loc[table["selected"], "rank"].iat[0])
     chosen = fits[rank]
-    W, H = chosen.W_frame(), chosen.H_frame()
-    called, candidates = moonlighting_confidence(
-        counts, W, H, chosen.W_restart_frames(), chosen.logliks,
-        threshold=threshold, margin=sel["margin"], min_support=min_support, min_lr=min_lr,
-        min_second_weight=min_second_weight,
-    )
-    return Analysis(table=table, rank=rank, W=W, H=H,
-                    memberships=keep_called(call_memberships(normalize_rows(W), threshold),
-                                            called["gene"]),
-                    moonlighting=called, candidates=candidates)
+    calls = call_modules(counts, chosen.W_frame(), chosen.H_frame(),
+                         chosen.W_restart_frames(), chosen.logliks, margin=sel["margin"],
+                         **mods)
+    return Analysis(table=table, rank=rank, W=calls.W, H=chosen.H_frame(), calls=calls)

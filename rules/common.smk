@@ -10,10 +10,11 @@ from snakemake.utils import validate
 # This checkout's moonlight, whichever (if any) is installed, as scripts/_checkout.py does.
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
+from moonlight.config import CROSSVAL_KEYS
 from moonlight.provenance import git_commit, sha256_file
 from moonlight.resources import table_shape
 
-validate(config, "../schemas/config.schema.yaml")
+validate(config, "../moonlight/config.schema.yaml")
 
 SIM = config["simulation"]
 SIM_DATASETS = [f"sim{seed}" for seed in SIM["seeds"]]

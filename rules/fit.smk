@@ -62,10 +62,7 @@ rule crossval:
         mem_mb=crossval_mem_mb,
         runtime=crossval_runtime,
     params:
-        selection={
-            key: config["selection"][key]
-            for key in ("folds", "seed", "restarts", "tol", "max_iter", "check_every")
-        },
+        selection={key: config["selection"][key] for key in CROSSVAL_KEYS},
     message:
         "Cross-validating rank {wildcards.rank} on {wildcards.dataset}"
     script:

@@ -40,10 +40,7 @@ rule call_modules:
     conda:
         "../envs/moonlight.yaml"
     params:
-        threshold=config["modules"]["threshold"],
-        min_support=config["modules"]["min_support"],
-        min_lr=config["modules"]["min_lr"],
-        min_second_weight=config["modules"]["min_second_weight"],
+        modules=config["modules"],
         margin=config["selection"]["margin"],
     message:
         "Calling modules and moonlighting genes of {wildcards.dataset}"

@@ -11,8 +11,6 @@ from moonlight.runlog import log_to
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     counts = read_tsv(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
-    settings = {k: v for k, v in snakemake.params.selection.items()
-                if k not in ("min_stability", "margin")}
-    folds = cross_validate(counts, rank, **settings)
+    folds = cross_validate(counts, rank, **snakemake.params.selection)
     log.info("R=%d: held-out log L per fold %s", rank, folds["heldout_loglik"].round(2).tolist())
     write_tsv(folds, snakemake.output[0], index=False)

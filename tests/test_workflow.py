@@ -198,3 +198,21 @@ def test_lint_and_format_are_clean():
         [str(snakefmt), "--check", "Snakefile", "rules"], capture_output=True, text=True, cwd=REPO
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_analyse_in_a_notebook_gives_the_workflows_answer(finished_run):
+    """The same steps and defaults: only the run's ranks and restarts are passed."""
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    from moonlight import read_count_table, read_tsv
+    from moonlight.pipeline import analyse
+
+    result = analyse(read_count_table(W09_TABLE), ranks=[2, 3, 4, 5], restarts=4,
+                     fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]})
+    results = finished_run / "results" / "w09"
+    assert result.rank == 4
+    pd.testing.assert_frame_equal(result.memberships.reset_index(drop=True),
+                                  read_tsv(results / "modules.tsv", index_col=None))
+    workflow = read_tsv(results / "moonlighting.tsv", index_col=None)
+    assert result.moonlighting["gene"].tolist() == workflow["gene"].tolist()
+    pd.testing.assert_frame_equal(result.W, read_tsv(results / "W.tsv"), check_names=False)
