@@ -3,7 +3,9 @@
 :func:`rank_genes` lists, for every module, each member gene (from the membership table,
 :func:`moonlight.modules.call_memberships` after :func:`moonlight.modules.keep_called`)
 ranked by its W weight, with its share and a specificity score;
-:func:`top_genes` condenses that to a few genes per module.
+:func:`top_genes` condenses that to a few genes per module; :func:`write_gmt` writes
+the memberships as a GMT file, the gene-set format that GSEApy, fgsea, clusterProfiler
+and Enrichr read.
 
 Three numbers describe gene i in module r (W genes x modules, any column scale):
 
@@ -24,14 +26,18 @@ Three numbers describe gene i in module r (W genes x modules, any column scale):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .io import atomic_path
 from .modules import normalize_columns
 
-__all__ = ["MODULE_GENES_COLUMNS", "TOP_GENES_COLUMNS", "rank_genes", "top_genes"]
+__all__ = ["MODULE_GENES_COLUMNS", "TOP_GENES_COLUMNS", "rank_genes", "top_genes",
+           "gmt_lines", "write_gmt"]
 
 MODULE_GENES_COLUMNS = ["module", "rank", "gene", "weight", "share", "specificity",
                         "moonlighting"]
@@ -152,3 +158,86 @@ def top_genes(module_genes: pd.DataFrame, n: int = 10, *,
             "moonlighting_genes": ", ".join(genes.loc[genes["moonlighting"], "gene"]),
         })
     return pd.DataFrame(rows, columns=TOP_GENES_COLUMNS)
+
+
+def _natural_key(name: object) -> tuple[object, ...]:
+    """Sort key putting ``M2`` before ``M10``: text and numbers compared piece by piece."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                 for p in re.split(r"(\d+)", str(name)) if p)
+
+
+def gmt_lines(members: pd.DataFrame, *, prefix: str = "",
+              descriptions: Mapping[str, str] | None = None,
+              modules: Sequence[str] | None = None) -> list[str]:
+    """Gene sets as GMT lines: ``name<TAB>description<TAB>gene<TAB>gene...``.
+
+    Parameters
+    ----------
+    members : DataFrame
+        Columns ``gene`` and ``module``, one row per membership: the membership table
+        (``modules.tsv``) or :func:`rank_genes`'s output (``module_genes.tsv``, which
+        lists the same pairs with genes by decreasing weight). A moonlighting gene has a
+        row, and so a place in the gene set, for each of its modules.
+    prefix : str
+        Put before each module's name in the set name (e.g. ``"w09_"`` gives ``w09_M1``),
+        so that sets from several data sets can share one file or one enrichment run.
+    descriptions : mapping, optional
+        Module -> description (the GMT's second field). By default
+        ``"moonlight module M1: 23 genes, 2 moonlighting"``, where moonlighting genes are
+        those with more than one membership.
+    modules : sequence, optional
+        Order of the lines; by default the module names in natural order (``M2`` before
+        ``M10``). A module without members gets no line (enrichment tools reject empty
+        sets).
+
+    Returns
+    -------
+    list of str
+        One line per module with members, genes in the order of ``members``. Lines carry
+        no trailing newline.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a module is not in ``modules``, or a gene name, module
+        name, prefix or description holds a tab or a line break (the file could not be
+        read back).
+    """
+    missing = [c for c in ("gene", "module") if c not in members]
+    if missing:
+        raise ValueError(f"members lacks column(s) {missing}; expected modules.tsv or "
+                         "module_genes.tsv")
+    fields = pd.concat([members["gene"].astype(str), members["module"].astype(str),
+                        pd.Series([prefix, *(descriptions or {}).values()], dtype=str)])
+    bad = fields[fields.str.contains(r"[\t\r\n]", regex=True)]
+    if len(bad):
+        raise ValueError(f"a GMT field cannot hold a tab or line break: {bad.iat[0]!r}")
+    present = list(pd.unique(members["module"]))
+    if modules is None:
+        modules = sorted(present, key=_natural_key)
+    else:
+        unknown = sorted(set(present) - set(modules), key=_natural_key)
+        if unknown:
+            raise ValueError(f"members name module(s) not in modules: {unknown}")
+    multi = set(members.loc[members["gene"].duplicated(keep=False), "gene"])
+    groups = dict(list(members.groupby("module", sort=False)))
+    lines = []
+    for module in modules:
+        if module not in groups:
+            continue
+        genes = groups[module]["gene"]
+        n = len(genes)
+        description = (descriptions or {}).get(
+            module, f"moonlight module {module}: {n} gene{'s' * (n != 1)}, "
+                    f"{int(genes.isin(multi).sum())} moonlighting")
+        lines.append("\t".join([f"{prefix}{module}", description, *genes.astype(str)]))
+    return lines
+
+
+def write_gmt(members: pd.DataFrame, path: str | os.PathLike[str], *, prefix: str = "",
+              descriptions: Mapping[str, str] | None = None,
+              modules: Sequence[str] | None = None) -> None:
+    """Write :func:`gmt_lines` to ``path`` atomically, each line ending in ``\\n``."""
+    lines = gmt_lines(members, prefix=prefix, descriptions=descriptions, modules=modules)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

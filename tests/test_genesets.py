@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from moonlight.genesets import rank_genes, top_genes
+from moonlight.genesets import gmt_lines, rank_genes, top_genes, write_gmt
 from moonlight.modules import call_memberships, keep_called, normalize_rows
 
 # Columns already sum to one; b and d are in two modules at threshold 0.1.
@@ -96,3 +96,44 @@ def test_bad_input():
                    members)
     with pytest.raises(ValueError, match="lacks"):
         rank_genes(W, members.drop(columns="module"))
+
+
+# GMT
+
+
+def test_gmt_lines_match_the_membership_table(tmp_path):
+    """Written, read back as modules.tsv is (strings), every line is one module's genes."""
+    from moonlight import read_tsv, write_tsv
+
+    write_tsv(memberships_of(W), tmp_path / "modules.tsv", index=False)
+    members = read_tsv(tmp_path / "modules.tsv", index_col=None)
+    write_gmt(members, tmp_path / "modules.gmt", prefix="w09_")
+    text = (tmp_path / "modules.gmt").read_text()
+    assert text.endswith("\n") and "\r" not in text
+    lines = [line.split("\t") for line in text.splitlines()]
+    assert [line[0] for line in lines] == ["w09_M1", "w09_M2", "w09_M3"]
+    assert lines[1][1] == "moonlight module M2: 2 genes, 2 moonlighting"
+    from_gmt = sorted((g, name.removeprefix("w09_")) for name, _, *genes in lines
+                      for g in genes)
+    assert from_gmt == sorted(zip(members["gene"], members["module"]))
+    assert lines[0][2:] == ["a", "b", "c"]  # table order: genes as modules.tsv lists them
+    # The ranked table gives the same sets, genes by decreasing weight.
+    ranked = gmt_lines(rank_genes(W, members, ["b", "d"]))
+    assert ranked[1].split("\t")[2:] == ["d", "b"]
+
+
+def test_gmt_module_order_names_and_errors():
+    members = pd.DataFrame({"gene": ["x", "y", "z"], "module": ["M10", "M2", "M2"]})
+    assert [line.split("\t")[0] for line in gmt_lines(members)] == ["M2", "M10"]
+    lines = gmt_lines(members, modules=["M10", "M5", "M2"], descriptions={"M2": "two"})
+    assert lines == ["M10\tmoonlight module M10: 1 gene, 0 moonlighting\tx",
+                     "M2\ttwo\ty\tz"]  # M5 has no members: no line
+    # Names that look like numbers stay as written.
+    assert gmt_lines(pd.DataFrame({"gene": ["007", "1e3"], "module": ["M1", "M1"]}))[0] \
+        .endswith("\t007\t1e3")
+    with pytest.raises(ValueError, match="tab or line break"):
+        gmt_lines(pd.DataFrame({"gene": ["a\tb"], "module": ["M1"]}))
+    with pytest.raises(ValueError, match="not in modules"):
+        gmt_lines(members, modules=["M2"])
+    with pytest.raises(ValueError, match="lacks"):
+        gmt_lines(members.drop(columns="gene"))
