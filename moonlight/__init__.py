@@ -9,7 +9,8 @@ The package holds every computation of the workflow and runs without Snakemake::
     members = moonlight.call_memberships(W_norm, threshold=0.1)
     moonlight.moonlighting_genes(members)
 
-Modules: :mod:`~moonlight.io` (tables), :mod:`~moonlight.simulate` (generative model),
+Modules: :mod:`~moonlight.tables` (reading count tables), :mod:`~moonlight.io`
+(moonlight's own tables), :mod:`~moonlight.simulate` (generative model),
 :mod:`~moonlight.likelihood`, :mod:`~moonlight.nmf` (fit engine),
 :mod:`~moonlight.selection` (choice of R), :mod:`~moonlight.crossval` (held-out
 likelihood by masked fits), :mod:`~moonlight.stability` (agreement of restarts),
@@ -19,7 +20,7 @@ planted truth), :mod:`~moonlight.pipeline` (the whole analysis in one call),
 :mod:`~moonlight.plots`.
 """
 
-from .io import CountTableError, drop_empty, read_count_table, read_tsv, write_tsv
+from .io import read_tsv, write_tsv
 from .likelihood import log_factorial_sum, n_free_parameters, poisson_loglik
 from .modules import (
     call_memberships,
@@ -32,6 +33,7 @@ from .nmf import NMFResult, fit_nmf
 from .recovery import match_modules, recovery_summary
 from .selection import rank_table
 from .simulate import Simulation, simulate
+from .tables import CountTableError, TableRead, drop_empty, read_count_table, read_table
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,7 @@ __all__ = [
     "CountTableError",
     "NMFResult",
     "Simulation",
+    "TableRead",
     "call_memberships",
     "drop_empty",
     "fit_nmf",
@@ -52,6 +55,7 @@ __all__ = [
     "poisson_loglik",
     "rank_table",
     "read_count_table",
+    "read_table",
     "read_tsv",
     "recovery_summary",
     "simulate",

@@ -2,7 +2,7 @@
 
 The entries of V are split at random into K folds of (nearly) equal size: every entry is
 held out exactly once. For fold k, W and H are fitted to the other entries only, by the
-coordinate-descent engine of :mod:`moonlight.nmf` with a 0/1 mask M (1 on training
+coordinate-descent engine (:mod:`moonlight.engines.ccd`) with a 0/1 mask M (1 on training
 entries) passed to its kernels: the gradient of ``W_ir`` becomes
 ``sum_j M_ij H_rj - sum_j H_rj M_ij V_ij / WH_ij``, and likewise for H and for the
 likelihood, so a held-out entry drops out of every sum. Its value has no effect on the
@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from . import engines
 from .likelihood import log_factorial_sum, poisson_loglik
-from .nmf import _fit_ccd_restart, _initial_factor
+from .nmf import _initial_factor
 
 __all__ = ["fold_labels", "fit_masked", "heldout_loglik", "cross_validate", "cv_summary",
            "CV_COLUMNS"]
@@ -68,7 +69,7 @@ def fit_masked(
            NDArray[np.int64], NDArray[np.bool_]]:
     """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true.
 
-    The engine is :mod:`moonlight.nmf`'s coordinate descent (``method="ccd"``) with the
+    The engine is the coordinate descent of :mod:`moonlight.engines.ccd` (``method="ccd"``) with the
     mask passed to its kernels: every gradient, curvature and likelihood sum runs over
     the training entries only.
 
@@ -115,15 +116,19 @@ def fit_masked(
     logliks = np.empty(restarts)
     n_iter = np.zeros(restarts, dtype=np.int64)
     converged = np.zeros(restarts, dtype=bool)
-    start = time.perf_counter()
-    for k, child in enumerate(np.random.SeedSequence(seed).spawn(restarts)):
-        W0, H0 = _initial_factor(column_totals, n_genes, rank, child)
-        Wk, Hk = np.ascontiguousarray(W0), np.ascontiguousarray(H0)
-        logliks[k], n_iter[k], converged[k], _ = _fit_ccd_restart(
-            MV, Wk, Hk, log_v_fact, tol, max_iter, check_every, k, start, [], mask=weights
-        )
-        scale = Wk.sum(axis=0)
-        W[k], H[k] = Wk / scale, Hk * scale[:, None]
+    children = np.random.SeedSequence(seed).spawn(restarts)
+
+    def starts(k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return _initial_factor(column_totals, n_genes, rank, children[k])
+
+    problem = engines.ccd.DenseProblem(MV, weights, log_v_fact)
+    options = engines.Options(tol=tol, max_iter=max_iter, check_every=check_every)
+    for fit in engines.fit_restarts("ccd", problem, starts, range(restarts), options,
+                                    time.perf_counter(), []):
+        k = fit.restart
+        logliks[k], n_iter[k], converged[k] = fit.loglik, fit.n_iter, fit.converged
+        scale = fit.W.sum(axis=0)
+        W[k], H[k] = fit.W / scale, fit.H * scale[:, None]
     return W, H, logliks, n_iter, converged
 
 

@@ -1,10 +1,11 @@
-"""Reading count tables with errors that point at the line, and writing results atomically.
+"""moonlight's own tables: written atomically, read back with every name a string.
 
-A count table has one gene per line: its name in the first field, then one count per
-sample. Fields are separated by tabs, commas or runs of whitespace (whichever the first
-data line uses); a first line whose count fields are all non-numeric is a header with
-sample names. Anything else wrong stops the read with a :class:`CountTableError` that
-names the file and the line.
+Users' count tables are read by :mod:`moonlight.tables`. The tables here are the ones
+moonlight writes (results and the intermediates between workflow rules): tab-separated,
+floats at full precision, quoted by pandas where a name holds a tab or a quote. Reading
+them back, names are never parsed: the index column and every column in
+:data:`NAME_COLUMNS` stay strings exactly as written (``NA``, ``007``, ``1e5``,
+``TRUE``), and only the other columns are numbers, with ``NA``/``NaN``/empty as missing.
 """
 
 from __future__ import annotations
@@ -16,156 +17,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-__all__ = [
-    "CountTableError",
-    "read_count_table",
-    "drop_empty",
-    "write_tsv",
-    "read_tsv",
-    "atomic_path",
-]
+__all__ = ["NAME_COLUMNS", "write_tsv", "read_tsv", "atomic_path"]
 
+#: Columns of moonlight's tables that hold names (genes, samples, modules, data sets and
+#: lists of them): read back as strings, never as numbers or missing values.
+NAME_COLUMNS = frozenset({
+    "gene", "genes", "sample", "module", "modules", "dataset", "weights", "best_single",
+    "best_pair", "module_sizes", "moonlighting_genes", "warnings", "check", "value",
+    "detail", "true_modules", "fitted_modules", "true_module", "fitted_module",
+})
 
-class CountTableError(ValueError):
-    """A count table that cannot be used, with the file and line that show why."""
-
-
-def _separator(first_line: str) -> str:
-    if "\t" in first_line:
-        return "\t"
-    if "," in first_line:
-        return ","
-    return r"\s+"
-
-
-def _looks_numeric(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").notna() | values.str.lower().isin(
-        ["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]
-    )
-
-
-def read_count_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a genes x samples count table.
-
-    Parameters
-    ----------
-    path : path-like
-        The table: gene names in the first field of each line, counts after them;
-        tab-, comma- or whitespace-separated; an optional header row of sample names.
-
-    Returns
-    -------
-    DataFrame
-        float64 counts, index = gene names, columns = sample names (``S1 .. SM`` when the
-        table has no header).
-
-    Raises
-    ------
-    CountTableError
-        For a missing or empty file, a ragged row, a non-numeric, negative, NaN or
-        infinite value, or a duplicated gene name; the message names the file and line.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CountTableError(f"{path}: no such file")
-    lines = path.read_text().splitlines()
-    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
-    if not numbered:
-        raise CountTableError(f"{path}: the table is empty")
-    sep = _separator(numbered[0][1])
-    fields = pd.Series([line.strip() for _, line in numbered]).str.split(sep, regex=len(sep) > 1)
-    line_numbers = np.array([n for n, _ in numbered])
-    widths = fields.str.len().to_numpy()
-
-    header: list[str] | None = None
-    head = [f.strip() for f in fields.iloc[0]]
-    if len(head) > 1 and not _looks_numeric(pd.Series(head[1:])).any():
-        if len(fields) == 1:
-            raise CountTableError(f"{path}: the table has a header but no data rows")
-        fields, header_line = fields.iloc[1:], line_numbers[0]
-        line_numbers, widths = line_numbers[1:], widths[1:]
-        if len(head) == widths[0]:
-            header = head[1:]  # the first field labels the gene column
-        elif len(head) == widths[0] - 1:
-            header = head  # no label for the gene column, as R's write.table writes it
-        else:
-            raise CountTableError(
-                f"{path}, line {header_line}: the header has {len(head)} field(s) but "
-                f"line {line_numbers[0]} has {widths[0]}"
-            )
-
-    expected = int(widths[0])
-    if expected < 2:
-        raise CountTableError(f"{path}, line {line_numbers[0]}: a gene name but no counts")
-    ragged = np.flatnonzero(widths != expected)
-    if ragged.size:
-        i = ragged[0]
-        raise CountTableError(
-            f"{path}, line {line_numbers[i]}: {widths[i] - 1} count(s) where line "
-            f"{line_numbers[0]} has {expected - 1}"
-        )
-
-    table = pd.DataFrame(fields.tolist(), dtype=str).apply(lambda c: c.str.strip())
-    genes = table.iloc[:, 0]
-    raw = table.iloc[:, 1:]
-    values = raw.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-
-    bad = ~np.isfinite(values)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        text = raw.iat[i, j]
-        what = "NaN or infinite value" if _looks_numeric(pd.Series([text])).iat[0] else (
-            "non-numeric value"
-        )
-        raise CountTableError(
-            f"{path}, line {line_numbers[i]}, column {j + 2}: {what} {text!r} "
-            f"(gene {genes.iat[i]!r})"
-        )
-    negative = values < 0
-    if negative.any():
-        i, j = np.argwhere(negative)[0]
-        raise CountTableError(
-            f"{path}, line {line_numbers[i]}, column {j + 2}: negative count {raw.iat[i, j]!r} "
-            f"(gene {genes.iat[i]!r})"
-        )
-    duplicated = genes.duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        name = genes[duplicated].iat[0]
-        where = ", ".join(str(n) for n in line_numbers[(genes == name).to_numpy()])
-        raise CountTableError(f"{path}, lines {where}: gene {name!r} appears more than once")
-    if not np.array_equal(values, np.round(values)):
-        warnings.warn(
-            f"{path}: some counts are not integers; the Poisson likelihood uses "
-            "log Gamma(V + 1) for log V!",
-            stacklevel=2,
-        )
-
-    samples = header if header is not None else [f"S{j + 1}" for j in range(values.shape[1])]
-    if len(set(samples)) != len(samples):
-        raise CountTableError(f"{path}, line {numbered[0][0]}: the header repeats a sample name")
-    return pd.DataFrame(values, index=pd.Index(genes.tolist(), name="gene"), columns=samples)
-
-
-def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
-    """Drop genes and samples whose counts are all zero, warning with their names.
-
-    They carry no information about modules, and their factor entries would be driven
-    to zero where multiplicative updates cannot move them.
-    """
-    empty_genes = counts.index[(counts == 0).all(axis=1)]
-    kept = counts.drop(index=empty_genes)
-    empty_samples = kept.columns[(kept == 0).all(axis=0)]
-    for kind, names in (("gene", empty_genes), ("sample", empty_samples)):
-        if len(names):
-            warnings.warn(
-                f"{source}: dropping {len(names)} {kind}(s) with all-zero counts: "
-                + ", ".join(map(str, names)),
-                stacklevel=2,
-            )
-    return kept.drop(columns=empty_samples)
+#: What counts as missing in a numeric column of moonlight's tables.
+_MISSING = ["", "NA", "NaN", "nan", "<NA>", "N/A", "None"]
 
 
 def _umask() -> int:
@@ -204,5 +69,27 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
 
 
 def read_tsv(path: str | os.PathLike[str], *, index_col: int | None = 0) -> pd.DataFrame:
-    """Read a table written by :func:`write_tsv`."""
-    return pd.read_csv(path, sep="\t", index_col=index_col)
+    """Read a table written by :func:`write_tsv`, names as strings.
+
+    Parameters
+    ----------
+    path : path-like
+    index_col : int or None
+        Position of the column of row names (genes, modules, ...), read as strings; None
+        for a table without one.
+
+    Returns
+    -------
+    DataFrame
+        Column names are always strings; the index column and the columns in
+        :data:`NAME_COLUMNS` hold strings exactly as written; other columns are parsed as
+        numbers or booleans by pandas.
+    """
+    columns = pd.read_csv(path, sep="\t", nrows=0).columns
+    text = {c for c in columns if c in NAME_COLUMNS}
+    if index_col is not None:
+        text.add(columns[index_col])
+    return pd.read_csv(
+        path, sep="\t", index_col=index_col, dtype={c: str for c in text},
+        keep_default_na=False, na_values={c: _MISSING for c in columns if c not in text},
+    )

@@ -6,17 +6,29 @@ across data sets and with other tools::
     log L = sum_ij [ V_ij log (WH)_ij - (WH)_ij - log V_ij! ]
 
 with the convention ``0 log 0 = 0`` (an entry with ``V_ij = 0`` contributes ``-(WH)_ij``).
+
+Every evaluation of it lives here: the plain functions for any caller
+(:func:`poisson_loglik`, :func:`sample_logliks`, :func:`log_factorial_sum`), and the
+evaluators the fit engines call every sweep (:class:`ProductLoglik` on a dense product
+kept in memory, :func:`stacked_loglik` for stacked restarts, :class:`SparseLoglik` on
+the product at the nonzero entries of a sparse matrix).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
+
+from . import _kernels
 
 __all__ = [
     "log_factorial_sum",
+    "log_factorial_sum_chunked",
+    "ProductLoglik",
+    "stacked_loglik",
     "poisson_loglik",
+    "sample_logliks",
     "n_free_parameters",
 ]
 
@@ -42,6 +54,12 @@ def log_factorial_sum(V: ArrayLike) -> float:
             values = np.flatnonzero(occurrences)
             return float(np.sum(occurrences[values] * gammaln(values + 1.0)))
     return float(gammaln(V + 1.0).sum())
+
+
+def log_factorial_sum_chunked(V: NDArray[np.float64], block: int = 2**20) -> float:
+    """``sum_ij log V_ij!`` over blocks of rows, so no full-size temporary is made."""
+    rows = max(1, block // V.shape[1])
+    return float(sum(log_factorial_sum(V[i:i + rows]) for i in range(0, V.shape[0], rows)))
 
 
 def poisson_loglik(
@@ -73,6 +91,25 @@ def poisson_loglik(
         return float(xlogy(V, WH).sum() - WH.sum() - log_v_factorial)
 
 
+def sample_logliks(V: ArrayLike, WH: ArrayLike) -> NDArray[np.float64]:
+    """Full Poisson log likelihood of every sample (column): ``sum_i [V_ij log (WH)_ij -
+    (WH)_ij - log V_ij!]``, shape (M,); the columns sum to :func:`poisson_loglik`.
+
+    Parameters
+    ----------
+    V : array of shape (N, M)
+        Observed counts.
+    WH : array of shape (N, M)
+        Expected counts; ``-inf`` for a sample with ``WH_ij = 0`` where ``V_ij > 0``.
+    """
+    V = np.asarray(V, dtype=np.float64)
+    WH = np.asarray(WH, dtype=np.float64)
+    if V.shape != WH.shape or V.ndim != 2:
+        raise ValueError(f"V has shape {V.shape} but WH has shape {WH.shape}")
+    with np.errstate(divide="ignore"):
+        return (xlogy(V, WH) - WH - gammaln(V + 1.0)).sum(axis=0)
+
+
 def n_free_parameters(n_genes: int, n_samples: int, rank: int) -> int:
     """Number of free parameters of a rank-R Poisson NMF: ``R (N + M - 1)``.
 
@@ -80,3 +117,50 @@ def n_free_parameters(n_genes: int, n_samples: int, rank: int) -> int:
     to sum to one (its scale moves into H), which removes R degrees of freedom.
     """
     return rank * (n_genes + n_samples - 1)
+
+
+#: Entries of WH whose logarithms are taken at once when log L is evaluated (8 MB).
+LOG_BLOCK = 2**20
+
+
+class ProductLoglik:
+    """``sum_ij m_ij [V log WH - WH]`` of a dense product ``WH`` (:meth:`terms`), or of
+    ``W @ H`` recomputed into ``WH`` in place (call); ``log V!`` is left to the caller.
+
+    Logarithms are taken by numpy (SIMD) over blocks of rows into one reusable float64
+    buffer of at most :data:`LOG_BLOCK` entries, so no N x M temporary is made; the
+    terms are summed by a compiled loop in a fixed order (deterministic bytes).
+
+    Parameters
+    ----------
+    V : ndarray of shape (N, M)
+        Counts (0 wherever ``mask`` is 0).
+    mask : ndarray of shape (N, M) of 0/1 weights, or None (every entry counts)
+    """
+
+    def __init__(self, V: NDArray, mask: NDArray | None) -> None:
+        self.V, self.mask = V, mask
+        self.rows = max(1, min(V.shape[0], LOG_BLOCK // V.shape[1]))
+        self.buffer = np.empty((self.rows, V.shape[1]))
+        self.tiny = float(np.finfo(V.dtype).tiny)
+
+    def __call__(self, W: NDArray, H: NDArray, WH: NDArray) -> float:
+        _kernels.product(W, H, WH, self.tiny)
+        return self.terms(WH)
+
+    def terms(self, WH: NDArray) -> float:
+        total = 0.0
+        for lo in range(0, self.V.shape[0], self.rows):
+            hi = min(lo + self.rows, self.V.shape[0])
+            logs = np.log(WH[lo:hi], out=self.buffer[: hi - lo], dtype=np.float64)
+            mask = None if self.mask is None else self.mask[lo:hi]
+            total += _kernels.loglik_terms(self.V[lo:hi], WH[lo:hi], logs, mask)
+        return total
+
+
+def stacked_loglik(V: NDArray, W: NDArray, H: NDArray, log_v_fact: float
+                   ) -> NDArray[np.float64]:
+    """Log likelihood of each of K stacked restarts W (K, N, R), H (K, R, M): shape (K,)."""
+    WH = W @ H
+    return (xlogy(V, WH).sum(axis=(1, 2), dtype=np.float64)
+            - WH.sum(axis=(1, 2), dtype=np.float64) - log_v_fact)

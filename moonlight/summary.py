@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .qc import warnings_of
+
 __all__ = ["SUMMARY_COLUMNS", "dataset_summary"]
 
 SUMMARY_COLUMNS = [
     "dataset", "simulated", "selected_rank", "loglik", "module_sizes", "n_moonlighting",
     "moonlighting_genes", "true_rank", "genes_assigned_correctly", "precision", "recall",
+    "warnings",
 ]
 
 
@@ -18,6 +21,7 @@ def dataset_summary(
     memberships: pd.DataFrame,
     moonlighting: pd.DataFrame,
     recovery: pd.DataFrame | None = None,
+    qc: pd.DataFrame | None = None,
 ) -> dict[str, object]:
     """Summarize one data set's results as a flat record.
 
@@ -32,6 +36,9 @@ def dataset_summary(
         :func:`moonlight.modules.moonlighting_genes`.
     recovery : DataFrame, optional
         One-row :func:`moonlight.recovery.recovery_summary` table (simulated data only).
+    qc : DataFrame, optional
+        The data set's QC record (:func:`moonlight.qc.qc_table`); its warnings fill the
+        ``warnings`` column (empty when there are none).
 
     Returns
     -------
@@ -55,6 +62,7 @@ def dataset_summary(
         "genes_assigned_correctly": pd.NA,
         "precision": pd.NA,
         "recall": pd.NA,
+        "warnings": "" if qc is None else warnings_of(qc),
     }
     if recovery is not None:
         row = recovery.iloc[0]

@@ -17,13 +17,18 @@ validate(config, "../schemas/config.schema.yaml")
 
 SIM = config["simulation"]
 SIM_DATASETS = [f"sim{seed}" for seed in SIM["seeds"]]
-REAL_DATASETS = list(config["data"])
+# Each data set of `data:` as a mapping (a plain `name: path` is {"path": path}).
+DATA = {
+    name: {"path": entry} if isinstance(entry, str) else dict(entry)
+    for name, entry in config["data"].items()
+}
+REAL_DATASETS = list(DATA)
 DATASETS = SIM_DATASETS + REAL_DATASETS
 RANKS = sorted(config["ranks"])
 
-for _name, _path in config["data"].items():
-    if not Path(_path).is_file():
-        raise WorkflowError(f"config key data.{_name}: no such file {_path!r}")
+for _name, _spec in DATA.items():
+    if not Path(_spec["path"]).is_file():
+        raise WorkflowError(f"config key data.{_name}: no such file {_spec['path']!r}")
 if SIM_DATASETS and max(RANKS) > min(SIM["n_genes"], SIM["n_samples"]):
     raise WorkflowError(
         f"config key ranks: rank {max(RANKS)} exceeds min(simulation.n_genes, "
@@ -46,7 +51,12 @@ wildcard_constraints:
 
 
 def real_table(wildcards):
-    return config["data"][wildcards.name]
+    return DATA[wildcards.name]["path"]
+
+
+def table_options(wildcards):
+    """How to read the data set's table and what to drop (everything but its path)."""
+    return {k: v for k, v in DATA[wildcards.name].items() if k != "path"}
 
 
 def rank_fits(wildcards):
@@ -130,6 +140,7 @@ def dataset_outputs(dataset):
         "moonlighting.tsv",
         "W_histogram.png",
         "W_heatmap.png",
+        "qc.tsv",
     ]
     if dataset in SIM_DATASETS:
         files += ["recovery.tsv", "module_matching.tsv"]
@@ -142,18 +153,37 @@ def summary_inputs(wildcards):
         "moonlighting": expand("results/{dataset}/moonlighting.tsv", dataset=DATASETS),
         "modules": expand("results/{dataset}/modules.tsv", dataset=DATASETS),
         "recovery": expand("results/{dataset}/recovery.tsv", dataset=SIM_DATASETS),
+        "qc": expand("results/{dataset}/qc.tsv", dataset=DATASETS),
     }
+
+
+def qc_inputs(wildcards):
+    """The counts, the rank chosen, held-out log likelihoods of that rank's folds and of
+    rank 1 (the no-structure baseline), and for a real table how it was read."""
+    inputs = {
+        "counts": f"results/{wildcards.dataset}/counts.tsv",
+        "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
+        "crossval": expand(
+            "results/{dataset}/crossval/R{rank}.tsv",
+            dataset=wildcards.dataset,
+            rank=sorted(set(RANKS) | {1}),
+        ),
+    }
+    if wildcards.dataset in REAL_DATASETS:
+        inputs["read"] = f"results/{wildcards.dataset}/read.tsv"
+    return inputs
 
 
 def provenance_tables(wildcards):
     """Every input table: real data tables as given, and each data set's counts."""
-    return list(config["data"].values()) + expand(
+    return [spec["path"] for spec in DATA.values()] + expand(
         "results/{dataset}/counts.tsv", dataset=DATASETS
     )
 
 
 def provenance_benchmarks(wildcards):
-    """Benchmark files of every job that computes (simulate, prepare_table, fit)."""
+    """Benchmark files of every job that computes (simulate, prepare_table, fit,
+    crossval, the rank-1 baseline included)."""
     return (
         expand("results/benchmarks/simulate/{dataset}.tsv", dataset=SIM_DATASETS)
         + expand("results/benchmarks/prepare_table/{name}.tsv", name=REAL_DATASETS)
@@ -162,10 +192,15 @@ def provenance_benchmarks(wildcards):
             dataset=DATASETS,
             rank=RANKS,
         )
+        + expand(
+            "results/benchmarks/crossval/{dataset}_R{rank}.tsv",
+            dataset=DATASETS,
+            rank=sorted(set(RANKS) | {1}),
+        )
     )
 
 
 def source_sha256(wildcards):
     """SHA-256 of a real data table: a param, so replacing the table's content reruns
     prepare_table even though the profiles leave mtime out of the rerun triggers."""
-    return sha256_file(config["data"][wildcards.name])
+    return sha256_file(DATA[wildcards.name]["path"])

@@ -31,6 +31,7 @@ rule prepare_table:
         real_table,
     output:
         counts="results/{name}/counts.tsv",
+        read="results/{name}/read.tsv",
     log:
         "results/logs/prepare_table/{name}.log",
     benchmark:
@@ -44,6 +45,7 @@ rule prepare_table:
         mem_mb=prepare_mem_mb,
         runtime=prepare_runtime,
     params:
+        table=table_options,
         ranks=RANKS,
         source_sha256=source_sha256,
     message:

@@ -10,7 +10,6 @@ rule fit:
         H="results/{dataset}/fits/R{rank}/H.tsv",
         restarts="results/{dataset}/fits/R{rank}/restarts.tsv",
         W_restarts="results/{dataset}/fits/R{rank}/W_restarts.tsv",
-        stability="results/{dataset}/fits/R{rank}/stability.tsv",
     log:
         "results/logs/fit/{dataset}_R{rank}.log",
     benchmark:
@@ -24,11 +23,27 @@ rule fit:
     params:
         restarts=config["restarts"],
         fit=config["fit"],
-        margin=config["selection"]["margin"],
     message:
         "Fitting rank {wildcards.rank} to {wildcards.dataset}"
     script:
         "../scripts/fit.py"
+
+
+rule stability:
+    input:
+        W_restarts="results/{dataset}/fits/R{rank}/W_restarts.tsv",
+    output:
+        "results/{dataset}/fits/R{rank}/stability.tsv",
+    log:
+        "results/logs/stability/{dataset}_R{rank}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        margin=config["selection"]["margin"],
+    message:
+        "Agreement of the restarts of rank {wildcards.rank} on {wildcards.dataset}"
+    script:
+        "../scripts/stability.py"
 
 
 rule crossval:
@@ -47,7 +62,10 @@ rule crossval:
         mem_mb=crossval_mem_mb,
         runtime=crossval_runtime,
     params:
-        selection=config["selection"],
+        selection={
+            key: config["selection"][key]
+            for key in ("folds", "seed", "restarts", "tol", "max_iter", "check_every")
+        },
     message:
         "Cross-validating rank {wildcards.rank} on {wildcards.dataset}"
     script:

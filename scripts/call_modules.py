@@ -3,8 +3,6 @@ with their restart support and likelihood-ratio statistic."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-import pandas as pd
-
 from moonlight import call_memberships, normalize_columns, normalize_rows, read_tsv, write_tsv
 from moonlight.modules import keep_called
 from moonlight.confidence import moonlighting_confidence
@@ -13,14 +11,14 @@ from moonlight.runlog import log_to
 from moonlight.stability import read_restarts_W
 
 with log_to(snakemake.log[0]) as log:
-    selection = pd.read_csv(snakemake.input.selection, sep="\t")
+    selection = read_tsv(snakemake.input.selection, index_col=None)
     rank = int(selection.loc[selection["selected"], "rank"].iat[0])
     W = normalize_columns(read_tsv(snakemake.input[f"W_R{rank}"]))
     H = read_tsv(snakemake.input[f"H_R{rank}"])
     W_norm = normalize_rows(W)
     memberships = call_memberships(W_norm, snakemake.params.threshold)
     Ws, logliks = read_restarts_W(
-        pd.read_csv(snakemake.input[f"W_restarts_R{rank}"], sep="\t", dtype={"gene": str})
+        read_tsv(snakemake.input[f"W_restarts_R{rank}"], index_col=None)
     )
     moonlighting, candidates = moonlighting_confidence(
         read_tsv(snakemake.input.counts).loc[W.index], W, H, Ws, logliks,

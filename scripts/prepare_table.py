@@ -1,18 +1,35 @@
-"""Rule prepare_table: read and check a user's count table, drop all-zero genes/samples."""
+"""Rule prepare_table: read and check a user's count table; drop the genes and samples
+the config names and those with all-zero counts; record how the table was read."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-from moonlight import drop_empty, read_count_table, write_tsv
+import pandas as pd
+
+from moonlight import drop_empty, write_tsv
+from moonlight.qc import QC_COLUMNS, read_record
 from moonlight.runlog import log_to
+from moonlight.tables import READ_OPTIONS, drop_named, read_table
 
 with log_to(snakemake.log[0]) as log:
-    source = snakemake.input[0]
-    counts = drop_empty(read_count_table(source), source=source)
+    source, spec = snakemake.input[0], snakemake.params.table
+    read = read_table(source, **{k: spec[k] for k in READ_OPTIONS if k in spec})
+    named = drop_named(read.counts, genes=spec.get("drop_genes", []),
+                       samples=spec.get("drop_samples", []), source=source)
+    counts = drop_empty(named, source=source)
     largest = max(snakemake.params.ranks)
     if largest > min(counts.shape):
         raise ValueError(
             f"config key ranks: rank {largest} exceeds min(N, M) = {min(counts.shape)} "
             f"of {source} ({counts.shape[0]} genes x {counts.shape[1]} samples)"
         )
-    log.info("%s: %d genes x %d samples", source, *counts.shape)
+    dropped = {
+        "genes": {"named in drop_genes": list(spec.get("drop_genes", [])),
+                  "all-zero counts": [g for g in named.index if g not in counts.index]},
+        "samples": {"named in drop_samples": list(spec.get("drop_samples", [])),
+                    "all-zero counts": [s for s in named.columns if s not in counts.columns]},
+    }
+    log.info("%s: %d genes x %d samples kept", source, *counts.shape)
     write_tsv(counts, snakemake.output.counts)
+    record = read_record(read, genes_read=read.counts.shape[0],
+                         samples_read=read.counts.shape[1], dropped=dropped)
+    write_tsv(pd.DataFrame(record, columns=QC_COLUMNS), snakemake.output.read, index=False)

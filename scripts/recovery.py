@@ -2,8 +2,6 @@
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-import pandas as pd
-
 from moonlight import read_tsv, recovery_summary, write_tsv
 from moonlight.runlog import log_to
 
@@ -12,8 +10,8 @@ with log_to(snakemake.log[0]) as log:
         true_membership=read_tsv(snakemake.input.truth_membership).astype(bool),
         W_true=read_tsv(snakemake.input.truth_W),
         W_fit=read_tsv(snakemake.input.W),
-        memberships=pd.read_csv(snakemake.input.modules, sep="\t"),
-        moonlighting=pd.read_csv(snakemake.input.moonlighting, sep="\t"),
+        memberships=read_tsv(snakemake.input.modules, index_col=None),
+        moonlighting=read_tsv(snakemake.input.moonlighting, index_col=None),
     )
     log.info("recovery:\n%s", summary.T.to_string())
     write_tsv(summary, snakemake.output.summary, index=False)

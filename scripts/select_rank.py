@@ -12,13 +12,13 @@ from moonlight.runlog import log_to
 
 
 def tables(paths):
-    return pd.concat([pd.read_csv(p, sep="\t") for p in paths], ignore_index=True)
+    return pd.concat([read_tsv(p, index_col=None) for p in paths], ignore_index=True)
 
 
 with log_to(snakemake.log[0]) as log:
     n_genes, n_samples = read_tsv(snakemake.input.counts).shape
     table = rank_table(
-        pd.read_csv(snakemake.input.logliks, sep="\t"), n_genes, n_samples,
+        read_tsv(snakemake.input.logliks, index_col=None), n_genes, n_samples,
         cv=cv_summary(tables(snakemake.input.crossval)),
         stability=tables(snakemake.input.stability),
         min_stability=snakemake.params.min_stability,

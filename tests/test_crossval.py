@@ -77,19 +77,21 @@ def test_cross_validation_peaks_at_the_true_rank(counts):
 @pytest.mark.parametrize("transposed", [True, False])
 def test_all_ones_mask_is_the_unmasked_engine_bit_for_bit(counts, transposed, monkeypatch):
     """The masked kernels reduce to fit_nmf's: one engine serves fits and CV fits."""
-    from moonlight import nmf
+    from moonlight import engines, nmf
+    from moonlight.engines import ccd
 
     if not transposed:  # force the row-by-row W kernel (used for tables too big to copy)
-        monkeypatch.setattr(nmf, "TRANSPOSE_MEMORY_BUDGET", 0)
+        monkeypatch.setattr(ccd, "TRANSPOSE_MEMORY_BUDGET", 0)
     W0, H0 = nmf._initial_factor(counts.sum(axis=0), counts.shape[0], 3,
                                  np.random.SeedSequence(5))
     log_v_fact = float(np.sum([np.log(np.arange(1, v + 1)).sum() for v in counts.ravel()]))
+    options = engines.Options(tol=1e-10, max_iter=500, check_every=1)
     results = []
     for mask in (None, np.ones(counts.shape)):
-        W, H = W0.copy(), H0.copy()
-        out = nmf._fit_ccd_restart(counts, W, H, log_v_fact, 1e-10, 500, 1, 0, 0.0, [],
-                                   mask=mask)
-        results.append((W, H, out[:3]))
+        problem = ccd.DenseProblem(counts, mask, log_v_fact)
+        (fit,) = engines.fit_restarts("ccd", problem, lambda k: (W0, H0), [0], options,
+                                      0.0, [])
+        results.append((fit.W, fit.H, (fit.loglik, fit.n_iter, fit.converged)))
     (Wa, Ha, a), (Wb, Hb, b) = results
     assert np.array_equal(Wa, Wb) and np.array_equal(Ha, Hb) and a == b
     assert a[1] > 10  # it did run

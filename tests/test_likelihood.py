@@ -52,3 +52,17 @@ def test_log_factorial_sum_matches_gammaln_entry_by_entry(case):
          "zeros": np.zeros((3, 4))}[case]
     assert log_factorial_sum(V) == pytest.approx(float(gammaln(V + 1).sum()), rel=1e-12,
                                                   abs=1e-12)
+
+
+def test_sample_logliks_are_column_sums_of_the_pmf():
+    from moonlight.likelihood import sample_logliks
+
+    rng = np.random.default_rng(5)
+    WH = rng.gamma(2.0, 10.0, size=(9, 4))
+    V = rng.poisson(WH).astype(float)
+    per_sample = sample_logliks(V, WH)
+    assert per_sample.shape == (4,)
+    np.testing.assert_allclose(per_sample, poisson.logpmf(V, WH).sum(axis=0), rtol=1e-12)
+    assert per_sample.sum() == pytest.approx(poisson_loglik(V, WH), rel=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        sample_logliks(V, WH.T)

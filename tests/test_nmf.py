@@ -155,10 +155,10 @@ def test_restart_does_not_depend_on_restart_count(small, method):
 
 
 def test_mu_chunking_does_not_change_results(small, monkeypatch):
-    from moonlight import nmf
+    from moonlight.engines import mu
 
     a = moonlight.fit_nmf(small, 2, restarts=3, seed=2, method="mu", max_iter=100)
-    monkeypatch.setattr(nmf, "MU_MEMORY_BUDGET", 1)  # one restart per chunk
+    monkeypatch.setattr(mu, "MU_MEMORY_BUDGET", 1)  # one restart per chunk
     b = moonlight.fit_nmf(small, 2, restarts=3, seed=2, method="mu", max_iter=100)
     assert a.logliks.tobytes() == b.logliks.tobytes()
     assert a.W.tobytes() == b.W.tobytes()

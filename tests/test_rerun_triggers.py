@@ -62,3 +62,41 @@ def test_fresh_clone_reruns_nothing(tmp_path):
     changed = _snakemake(snakefile, work, "-n", "--configfile", *CONFIG_FILES, str(override))
     assert "call_modules" in changed
     assert "Job stats" in changed and "\nfit " not in changed.split("Job stats")[1]
+
+
+def _jobs(output):
+    """Rules a dry run would run (its "Job stats" table), without all and provenance
+    (the provenance record takes the whole config: every change reruns it)."""
+    if "Nothing to be done" in output:
+        return set()
+    table = output.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {line.split()[0] for line in table if line.split()} - {"all", "provenance", "total"}
+
+
+DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "summary"}
+
+
+@pytest.mark.parametrize("change, expected", [
+    ("selection: {min_stability: 0.8}", DOWNSTREAM_OF_SELECTION),
+    ("selection: {margin: 4.0}", {"stability"} | DOWNSTREAM_OF_SELECTION),
+    ("selection: {folds: 4}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
+    ("modules: {threshold: 0.2}", {"call_modules", "recovery", "summary"}),
+    ("qc: {outlier_factor: 50.0}", {"qc", "summary"}),
+    ("restarts: 4", {"fit", "gather_logliks", "stability"} | DOWNSTREAM_OF_SELECTION),
+])
+def test_a_changed_key_reruns_only_the_jobs_downstream_of_it(finished_small_run, tmp_path,
+                                                             change, expected):
+    snakefile, work = finished_small_run
+    override = tmp_path / "change.yaml"
+    override.write_text(change + "\n")
+    output = _snakemake(snakefile, work, "-n", "--configfile", *CONFIG_FILES, str(override))
+    assert _jobs(output) == expected
+
+
+@pytest.fixture(scope="module")
+def finished_small_run(tmp_path_factory):
+    clone, work = tmp_path_factory.mktemp("clone"), tmp_path_factory.mktemp("work")
+    snakefile = _clone(clone)
+    _snakemake(snakefile, work)
+    assert _jobs(_snakemake(snakefile, work, "-n")) == set()
+    return snakefile, work

@@ -1,0 +1,137 @@
+"""Dense cyclic coordinate descent (``method="ccd"`` on a dense V): the default engine.
+
+Cyclic coordinate descent (Hsieh & Dhillon 2011; Hien & Gillis 2021), compiled with
+numba (:mod:`moonlight._kernels`): one step per entry and sweep, a Newton step when the
+entry grows and the minimizer of a curvature upper bound when it shrinks, so each 1-D
+step provably does not increase the 1-D objective and needs no trial evaluation. The
+product WH is kept in memory (one N x M array) and updated in place; the sweeps are
+extrapolated between (:func:`moonlight.engines._descent.descend`). Entries are floored
+at ``EPS`` (never frozen at 0), so an entry that touched the floor can grow again.
+
+A 0/1 ``mask`` (V zero where it is 0) restricts the fit to the entries of weight 1: it
+is what cross-validation by scattered entries uses. Restarts run one after another, so
+memory is that of one restart: V, one N x M product (plus transposed copies of V and WH
+when they fit :data:`TRANSPOSE_MEMORY_BUDGET`) and O(N R + R M + N + M) scratch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import _kernels
+from ..likelihood import ProductLoglik
+from ._common import EPS, Options, RestartFit
+from ._descent import descend
+
+__all__ = ["DenseProblem", "DenseSweeps", "fit_restarts", "fit_H", "TRANSPOSE_MEMORY_BUDGET"]
+
+#: Bytes the CCD engine may spend on transposed copies of V and WH (and of a mask): with
+#: them the W sweep vectorizes like the H sweep. Larger tables sweep W row by row, which
+#: needs no copy (20,000 x 1,000 at R=20 must fit in 4x the bytes of V + 300 MB).
+TRANSPOSE_MEMORY_BUDGET = 256 * 2**20
+
+
+class DenseProblem:
+    """A dense V as the engine needs it.
+
+    Parameters
+    ----------
+    V : ndarray of shape (N, M)
+        C-contiguous counts in the working dtype (float64 or float32); 0 where ``mask``
+        is 0.
+    mask : ndarray of shape (N, M) of 0/1 weights, or None
+        Entries of weight 0 are held out (drop out of every sum).
+    log_v_fact : float
+        ``sum log V!`` over the entries the fit sees.
+    """
+
+    def __init__(self, V: NDArray, mask: NDArray | None, log_v_fact: float) -> None:
+        self.V, self.mask, self.log_v_fact = V, mask, log_v_fact
+
+
+def _transposed_layout(V: NDArray, masked: bool) -> bool:
+    """Whether the W sweep may use transposed copies of V, WH (and the mask)."""
+    return (3 if masked else 2) * V.nbytes <= TRANSPOSE_MEMORY_BUDGET
+
+
+class DenseSweeps:
+    """Sweeps over a dense V with the product WH (N x M) kept in memory.
+
+    With ``moves_W=False`` only H is swept (W held fixed: projection of new samples).
+    """
+
+    def __init__(self, problem: DenseProblem, moves_W: bool = True) -> None:
+        V, mask = problem.V, problem.mask
+        self.V, self.mask, self.moves_W = V, mask, moves_W
+        self.tiny = float(np.finfo(V.dtype).tiny)
+        # One N x M buffer: the product at the point being swept (Y), updated in place.
+        self.WH = np.empty_like(V)
+        self.product_loglik = ProductLoglik(V, mask)
+        self.transposed = moves_W and _transposed_layout(V, mask is not None)
+        if self.transposed:
+            # V^T ~ H^T W^T: the H kernel on the transposed problem sweeps W with its
+            # inner loop running over genes, which vectorizes (the row kernel's does not)
+            self.Vt = np.ascontiguousarray(V.T)
+            self.WHt = np.empty_like(self.Vt)
+            self.mask_t = None if mask is None else np.ascontiguousarray(mask.T)
+            self.swept_loglik = ProductLoglik(self.Vt, self.mask_t)
+
+    def loglik(self, W: NDArray, H: NDArray) -> float:
+        return self.product_loglik(W, H, self.WH)
+
+    def reset(self, W: NDArray, H: NDArray) -> None:
+        _kernels.product(W, H, self.WH, self.tiny)
+
+    def sweep(self, W: NDArray, H: NDArray) -> tuple[int, float]:
+        V, WH, mask, tiny = self.V, self.WH, self.mask, self.tiny
+        moved = _kernels.update_H_cols(V, WH, W, H, EPS, tiny, mask)
+        if not self.moves_W:
+            return moved, self.product_loglik.terms(WH)
+        if self.transposed:
+            self.WHt[...] = WH.T
+            # W^T and H^T are views: the kernel writes W through W.T
+            moved += _kernels.update_H_cols(self.Vt, self.WHt, H.T, W.T, EPS, tiny,
+                                            self.mask_t)
+            swept = self.swept_loglik.terms(self.WHt)
+        else:
+            moved += _kernels.update_W_rows(V, WH, W, H, EPS, tiny, mask)
+            swept = self.product_loglik.terms(WH)
+        _kernels.rescale_columns(W, H)  # leaves the product unchanged
+        return moved, swept
+
+    def kkt(self, W: NDArray, H: NDArray) -> float:
+        """KKT violation at (W, H), whose exact product the sweeps hold (after loglik)."""
+        return float(_kernels.kkt_violation(self.V, W, H, self.WH))
+
+
+def fit_restarts(problem: DenseProblem, starts: Callable[[int], tuple[NDArray, NDArray]],
+                 restart_ids: Iterable[int], options: Options, start: float,
+                 trace_rows: list[tuple[int, int, float, float]]) -> Iterator[RestartFit]:
+    """Fit each restart from its start, one after another; yield each as it finishes.
+
+    ``starts(k)`` gives restart k's (W0, H0) in float64; they are cast to V's dtype.
+    """
+    sweeps = DenseSweeps(problem)
+    dtype = problem.V.dtype
+    for k in restart_ids:
+        W0, H0 = starts(k)
+        W = np.array(W0, dtype=dtype, order="C")  # a copy: the fit writes into it
+        H = np.array(H0, dtype=dtype, order="C")
+        loglik, n_iter, converged = descend(sweeps, W, H, problem.log_v_fact, options,
+                                            int(k), start, trace_rows)
+        kkt = float("nan") if problem.mask is not None else sweeps.kkt(W, H)
+        yield RestartFit(int(k), W, H, loglik, n_iter, converged, kkt)
+
+
+def fit_H(problem: DenseProblem, W: NDArray, H: NDArray, options: Options,
+          trace_rows: list[tuple[int, int, float, float]]) -> tuple[float, int, bool]:
+    """Fit H in place with W fixed (the H half of every sweep, extrapolated like a fit).
+
+    Returns the log likelihood, sweeps run and the convergence flag.
+    """
+    return descend(DenseSweeps(problem, moves_W=False), W, H, problem.log_v_fact, options,
+                   0, time.perf_counter(), trace_rows)

@@ -1,0 +1,244 @@
+"""The quality-control record of a data set, and the warnings a user must see.
+
+One record per data set (``results/<name>/qc.tsv``), a table of ``check``, ``value``,
+``detail`` rows: how the table was read (format, encoding, header decision and why), the
+genes and samples kept and dropped (named), depth, sparsity, non-integer counts, the
+largest entries against the table's typical scale, and **warnings**. A warning never
+changes the data; it says what the answer is worth:
+
+``no_structure``
+    The selected rank's held-out log likelihood does not beat rank 1 (one module: every
+    gene proportional to the samples' depths) by more than one standard error of the
+    paired per-fold difference. The modules then describe noise, not structure.
+``outlier``
+    An entry more than ``outlier_factor`` times both the table's 99th percentile of
+    nonzero counts and the next-largest count of its own gene: one entry like that can
+    make a module or a moonlighting call by itself. The entry is named; ``drop_genes`` /
+    ``drop_samples`` in the data set's config remove it if it is an error.
+``outside_validated_range``
+    The table is sparser or shallower than every table of the selection grid on which
+    the rank rule and the moonlighting thresholds were validated
+    (``benchmarks/SELECTION.md``): mean count per entry below
+    :data:`VALIDATED_MIN_MEAN_COUNT` or a fraction of zero entries above
+    :data:`VALIDATED_MAX_ZERO_FRACTION`. The selected rank and the calls may then be
+    wrong in ways the grid did not measure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .tables import TableRead
+
+__all__ = [
+    "QC_COLUMNS",
+    "VALIDATED_MIN_MEAN_COUNT",
+    "VALIDATED_MAX_ZERO_FRACTION",
+    "DEFAULT_OUTLIER_FACTOR",
+    "QCWarning",
+    "read_record",
+    "count_record",
+    "outlier_warnings",
+    "range_warnings",
+    "structure_warning",
+    "qc_table",
+    "warnings_of",
+]
+
+logger = logging.getLogger("moonlight")
+
+QC_COLUMNS = ["check", "value", "detail"]
+
+#: The selection grid's shallowest tables (N = 1,000 genes at 9,000-11,000 reads per
+#: sample) have a mean count per entry of 9.9 ...
+VALIDATED_MIN_MEAN_COUNT = 9.0
+#: ... and its sparsest have 19.4% zero entries (true R = 8, N = 1,000, tenfold-lower
+#: depth). Tables beyond either bound get the ``outside_validated_range`` warning.
+VALIDATED_MAX_ZERO_FRACTION = 0.20
+
+#: An entry is an outlier above this many times both the 99th percentile of the table's
+#: nonzero counts and the next-largest count of its gene.
+DEFAULT_OUTLIER_FACTOR = 100.0
+
+#: How many of the largest entries the record lists.
+N_LARGEST = 5
+
+
+@dataclass(frozen=True)
+class QCWarning:
+    """One warning of the QC record: a short ``kind`` and a ``message`` that says what
+    happened and what follows from it."""
+
+    kind: str
+    message: str
+
+
+def _row(check: str, value: object, detail: str = "") -> dict[str, str]:
+    return {"check": check, "value": str(value), "detail": detail}
+
+
+def _names(names: Iterable[str], limit: int = 50) -> str:
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def read_record(read: TableRead, *, genes_read: int, samples_read: int,
+                dropped: dict[str, dict[str, list[str]]]) -> list[dict[str, str]]:
+    """Rows for how a user's table was read and what was dropped before the fit.
+
+    Parameters
+    ----------
+    read : TableRead
+        What :func:`moonlight.tables.read_table` returned.
+    genes_read, samples_read : int
+        Size of the table as read.
+    dropped : dict
+        ``{"genes": {reason: [names]}, "samples": {reason: [names]}}``.
+    """
+    rows = [
+        _row("source", read.path),
+        _row("format", read.format,
+             f"compression {read.compression}; encoding {read.encoding or 'n/a'}; "
+             f"separator {read.separator}"),
+        _row("header", "yes" if read.header else "no", read.header_reason),
+    ]
+    rows += [_row("note", "", note) for note in read.notes]
+    rows += [_row("genes_read", genes_read), _row("samples_read", samples_read)]
+    for kind in ("genes", "samples"):
+        for reason, names in dropped.get(kind, {}).items():
+            if names:
+                rows.append(_row(f"{kind}_dropped", len(names), f"{reason}: {_names(names)}"))
+    return rows
+
+
+def count_record(counts: pd.DataFrame) -> list[dict[str, str]]:
+    """Rows describing the counts that go into the fit (genes x samples)."""
+    V = counts.to_numpy(dtype=np.float64)
+    depth = V.sum(axis=0)
+    nonzero = V[V > 0]
+    q99 = float(np.quantile(nonzero, 0.99)) if nonzero.size else 0.0
+    rows = [
+        _row("genes", V.shape[0]),
+        _row("samples", V.shape[1]),
+        _row("total_counts", f"{V.sum():.10g}"),
+        _row("depth_min", f"{depth.min():.10g}", f"sample {counts.columns[depth.argmin()]}"),
+        _row("depth_median", f"{np.median(depth):.10g}"),
+        _row("depth_max", f"{depth.max():.10g}", f"sample {counts.columns[depth.argmax()]}"),
+        _row("mean_count_per_entry", f"{V.mean():.6g}"),
+        _row("zero_fraction", f"{(V == 0).mean():.6g}"),
+        _row("non_integer_entries", int((V != np.round(V)).sum())),
+        _row("nonzero_count_q99", f"{q99:.10g}", "99th percentile of the nonzero counts"),
+    ]
+    flat = np.argsort(V, axis=None, kind="stable")[::-1][:N_LARGEST]
+    for i, j in zip(*np.unravel_index(flat, V.shape)):
+        ratio = V[i, j] / q99 if q99 > 0 else np.inf
+        rows.append(_row("largest_entry", f"{V[i, j]:.10g}",
+                         f"gene {counts.index[i]}, sample {counts.columns[j]}: "
+                         f"{ratio:.3g} x the 99th percentile of nonzero counts"))
+    return rows
+
+
+def outlier_warnings(counts: pd.DataFrame,
+                     factor: float = DEFAULT_OUTLIER_FACTOR) -> list[QCWarning]:
+    """Entries above ``factor`` x the table's nonzero q99 and ``factor`` x the next-largest
+    count of their gene (see the module docstring), each named."""
+    V = counts.to_numpy(dtype=np.float64)
+    nonzero = V[V > 0]
+    if nonzero.size == 0 or V.shape[1] < 2:
+        return []
+    q99 = float(np.quantile(nonzero, 0.99))
+    top2 = np.sort(V, axis=1)[:, -2:]
+    runner_up = top2[:, 0]
+    flagged = (V > factor * q99) & (V > factor * runner_up[:, None]) & (V == top2[:, [1]])
+    out = []
+    for i, j in np.argwhere(flagged):
+        out.append(QCWarning(
+            "outlier",
+            f"gene {counts.index[i]}, sample {counts.columns[j]}: count {V[i, j]:.6g} is "
+            f"{V[i, j] / q99:.3g} x the table's 99th percentile of nonzero counts and "
+            f"{V[i, j] / max(runner_up[i], 1.0):.3g} x the gene's next-largest count; one "
+            "entry like this can make a module or a moonlighting call by itself (drop the "
+            "gene or sample with drop_genes/drop_samples if it is an error)",
+        ))
+    return out
+
+
+def range_warnings(counts: pd.DataFrame) -> list[QCWarning]:
+    """``outside_validated_range`` when the table is shallower or sparser than the
+    selection grid's tables (see :data:`VALIDATED_MIN_MEAN_COUNT`)."""
+    V = counts.to_numpy(dtype=np.float64)
+    mean, zeros = float(V.mean()), float((V == 0).mean())
+    reasons = []
+    if mean < VALIDATED_MIN_MEAN_COUNT:
+        reasons.append(f"mean count per entry {mean:.3g} < {VALIDATED_MIN_MEAN_COUNT:g}")
+    if zeros > VALIDATED_MAX_ZERO_FRACTION:
+        reasons.append(f"{zeros:.1%} zero entries > {VALIDATED_MAX_ZERO_FRACTION:.0%}")
+    if not reasons:
+        return []
+    return [QCWarning(
+        "outside_validated_range",
+        "; ".join(reasons) + ": the rank rule and the moonlighting calls were validated "
+        "only on denser tables (benchmarks/SELECTION.md), so the selected rank and the "
+        "calls may be wrong here in ways that were not measured",
+    )]
+
+
+def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
+    """``no_structure`` if rank ``rank`` does not beat rank 1 on held-out data.
+
+    Parameters
+    ----------
+    heldout : DataFrame
+        Per-fold cross-validation rows (``rank``, ``fold``, ``heldout_loglik``) of rank 1
+        and of ``rank``, scored on the same folds.
+    rank : int
+        The selected rank.
+
+    Notes
+    -----
+    With d_k the difference of held-out log likelihoods (``rank`` minus rank 1) in fold
+    k, the gain is ``sum_k d_k`` and its standard error ``sqrt(K) sd(d)`` (as
+    :func:`moonlight.crossval.cv_summary` scales it). The warning is raised when the gain
+    is not larger than one standard error.
+    """
+    if rank == 1:
+        return QCWarning("no_structure", "the selected rank is 1: no module structure")
+    table = heldout.pivot(index="fold", columns="rank", values="heldout_loglik")
+    if 1 not in table.columns or rank not in table.columns:
+        raise ValueError(f"held-out log likelihoods of ranks 1 and {rank} are needed")
+    d = (table[rank] - table[1]).to_numpy(dtype=np.float64)
+    gain = float(d.sum())
+    se = float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else 0.0
+    if gain > se:
+        return None
+    return QCWarning(
+        "no_structure",
+        f"the selected rank {rank} does not beat rank 1 on held-out data (gain "
+        f"{gain:.4g} log-likelihood units, standard error {se:.4g}): the counts are "
+        "explained as well by every gene following the samples' depths, so the modules "
+        "and moonlighting genes describe noise, not structure",
+    )
+
+
+def qc_table(rows: list[dict[str, str]], warnings: list[QCWarning]) -> pd.DataFrame:
+    """The QC record: ``rows`` then one ``warning`` row per warning (logged too)."""
+    for warning in warnings:
+        logger.warning("%s: %s", warning.kind, warning.message)
+    table = rows + [_row("warning", w.kind, w.message) for w in warnings]
+    return pd.DataFrame(table, columns=QC_COLUMNS)
+
+
+def warnings_of(record: pd.DataFrame) -> str:
+    """The warnings of a QC record as one short string for the summary (kinds, ``;``-
+    separated, an outlier with its gene and sample), empty if none."""
+    rows = record.loc[record["check"] == "warning"]
+    parts = []
+    for kind, detail in zip(rows["value"], rows["detail"]):
+        parts.append(f"outlier ({detail.split(':')[0]})" if kind == "outlier" else kind)
+    return "; ".join(parts)

@@ -1,0 +1,594 @@
+"""Reading count tables as people have them, with errors that point at the line.
+
+A count table has one gene per row: its name in the first field (after any columns named
+in ``drop_columns``), then one count per sample, optionally under a header row of sample
+names. What is read:
+
+* **Text**: tab-, comma-, semicolon- or whitespace-separated, quoted or not (R's
+  ``write.csv`` and ``write.table``, pandas' ``to_csv``), LF or CRLF line ends, optionally
+  compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member; a gzip file is
+  recognised by its first bytes whatever its name). Parsing is pandas ``read_csv`` with
+  every field read as a string; lines starting with ``comment`` (``#``) and blank lines
+  are skipped, and every check afterwards names the file's own line number.
+* **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
+  Row numbers in messages are the spreadsheet's.
+* **Encoding**: UTF-8, with or without a byte-order mark. A file that is not valid UTF-8
+  is decoded as Latin-1 (ISO-8859-1, which maps every byte to a character) with a warning
+  naming the first line that is not UTF-8; ``encoding`` overrides both.
+
+**Names are strings, byte for byte**: ``NA``, ``nan``, ``TRUE``, ``007``, ``1e5`` and
+``12345`` stay exactly as written (only surrounding whitespace is stripped, and the quotes
+a CSV writer put around a field).
+
+**The header** (``header="auto"``) is decided from the first two rows, and the decision
+and its reason are logged (``TableRead.header_reason``). The first row is a header when
+
+1. it has one field fewer than the second and does not look like a data row (a name,
+   then numbers): sample names with no label for the gene column, as R's
+   ``write.table`` writes it; or
+2. its first field is empty (R's ``write.csv``: ``"","S1","S2"``), or
+3. any of its count fields is not a number (``gene, S1, S2``);
+
+and, with a warning naming the line because it is a guess, when its count fields are
+all numbers (numeric sample IDs such as ``1001 1002 ...``) but
+
+4. its first field is a usual label of a gene column (``gene``, ``gene_id``, ``symbol``,
+   ``id``, ... see :data:`GENE_COLUMN_LABELS`), or
+5. it has at least ten numbers and they count up by one (``1001, 1002, 1003, ...``),
+   as no gene's counts plausibly do.
+
+Otherwise the first row is data and samples are named ``S1 .. SM``. ``header=True`` or
+``False`` overrides the guess.
+
+**Thousands separators**: a count written ``"1,375"`` (quoted in a CSV, or in any other
+table) is read as 1375 when ``thousands=","`` (the default) and it has the strict form
+``d,ddd,ddd``; any other non-number stops the read.
+
+Anything wrong stops the read with a :class:`CountTableError` naming the file, the line
+and the cause: an empty file, a ragged row, a missing, non-numeric, negative, NaN or
+infinite count, an empty or duplicated gene name, a repeated sample name.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import logging
+import lzma
+import os
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CountTableError",
+    "TableRead",
+    "GENE_COLUMN_LABELS",
+    "SEPARATORS",
+    "read_count_table",
+    "read_table",
+    "drop_empty",
+    "drop_named",
+    "READ_OPTIONS",
+]
+
+logger = logging.getLogger("moonlight")
+
+
+class CountTableError(ValueError):
+    """A count table that cannot be used, with the file and line that show why."""
+
+
+#: First fields that label a gene column (compared case-insensitively): with all-numeric
+#: fields after them, the first row is taken for a header of numeric sample IDs.
+GENE_COLUMN_LABELS = frozenset({
+    "gene", "genes", "gene_id", "geneid", "gene id", "gene_name", "genename", "gene name",
+    "gene_symbol", "symbol", "symbols", "id", "ids", "name", "names", "feature",
+    "features", "feature_id", "ensembl", "ensembl_id", "entrez", "entrez_id", "entrezid",
+    "probe", "probe_id", "transcript", "transcript_id", "row", "rownames", "x",
+})
+
+#: Names accepted for ``sep`` besides a literal one-character separator.
+SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "whitespace": r"\s+"}
+
+_SEPARATOR_NAMES = {v: k for k, v in SEPARATORS.items()}
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_NAN_TEXT = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity",
+             "+infinity"}
+_MISSING_TEXT = {"", "na", "n/a", "null", "none", "."}
+_THOUSANDS = {",": re.compile(r"[+]?\d{1,3}(,\d{3})+(\.\d*)?"),
+              ".": re.compile(r"[+]?\d{1,3}(\.\d{3})+(,\d*)?"),
+              " ": re.compile(r"[+]?\d{1,3}( \d{3})+(\.\d*)?")}
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class TableRead:
+    """A count table and how it was read.
+
+    Attributes
+    ----------
+    counts : DataFrame
+        float64 counts, genes x samples; index and columns are the names as strings.
+    path : str
+        The file read.
+    format : str
+        ``"text"`` or ``"excel"``.
+    compression : str
+        ``"none"``, ``"gzip"``, ``"bz2"``, ``"xz"`` or ``"zip"``.
+    encoding : str
+        The encoding the text was decoded with (``""`` for Excel).
+    separator : str
+        ``"tab"``, ``"comma"``, ``"semicolon"``, ``"whitespace"`` or the character.
+    header : bool
+        Whether the first row was read as sample names.
+    header_reason : str
+        Why (the rule of ``header="auto"`` that applied, or ``"given"``).
+    notes : list of str
+        Everything else worth a line in the log and the QC record (decoding fallback,
+        thousands separators, dropped columns).
+    """
+
+    counts: pd.DataFrame
+    path: str
+    format: str
+    compression: str
+    encoding: str
+    separator: str
+    header: bool
+    header_reason: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _fail(path: Path, message: str) -> CountTableError:
+    """The error for ``path``: ``message`` either starts with ``", line N: ..."`` (it
+    follows the file name directly) or is a sentence about the whole file."""
+    return CountTableError(f"{path}{message}" if message.startswith(",") else
+                           f"{path}: {message}")
+
+
+# --- bytes -> text ------------------------------------------------------------------
+
+
+def _decompress(path: Path, raw: bytes) -> tuple[bytes, str]:
+    suffix = path.suffix.lower()
+    try:
+        if raw[:2] == b"\x1f\x8b":
+            return gzip.decompress(raw), "gzip"
+        if suffix == ".bz2":
+            return bz2.decompress(raw), "bz2"
+        if suffix == ".xz":
+            return lzma.decompress(raw), "xz"
+        if suffix == ".zip":
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/")]
+                if len(members) != 1:
+                    raise _fail(path, f"a .zip of a count table must hold one file; this one "
+                                      f"holds {len(members)}: {', '.join(members[:5])}")
+                return archive.read(members[0]), "zip"
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError) as error:
+        if isinstance(error, CountTableError):
+            raise
+        raise _fail(path, f"cannot decompress ({error})") from None
+    return raw, "none"
+
+
+def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str, list[str]]:
+    """Text of the file: UTF-8 (BOM stripped), else Latin-1 with a warning."""
+    if encoding is not None:
+        try:
+            return raw.decode(encoding), encoding, []
+        except (UnicodeDecodeError, LookupError) as error:
+            if isinstance(error, UnicodeDecodeError):
+                line = raw[:error.start].count(b"\n") + 1
+                raise _fail(path, f", line {line}: not valid {encoding} "
+                                  f"({error.reason})") from None
+            raise _fail(path, f"unknown encoding {encoding!r}") from None
+    try:
+        return raw.decode("utf-8-sig"), "utf-8", []
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        note = (f"line {line} is not UTF-8 (byte 0x{raw[error.start]:02x}); the file was "
+                "decoded as Latin-1 (ISO-8859-1). If names look wrong, give the data set's "
+                "encoding (e.g. cp1252)")
+        warnings.warn(f"{path}: {note}", stacklevel=3)
+        return raw.decode("latin-1"), "latin-1", [note]
+
+
+# --- text -> grid of strings ---------------------------------------------------------
+
+
+def _content_lines(text: str, comment: str | None) -> list[str]:
+    """The file's lines with blank and comment lines emptied (line numbers kept)."""
+    lines = _LINE_END.split(text)
+    return ["" if not line.strip() or (comment and line.lstrip().startswith(comment))
+            else line for line in lines]
+
+
+def _guess_separator(line: str) -> str:
+    for sep in ("\t", ",", ";"):
+        if sep in line:
+            return sep
+    return r"\s+"
+
+
+def _parse(path: Path, lines: list[str], sep: str, width: int | None = None) -> pd.DataFrame:
+    """Every field as a string; index = 1-based line number."""
+    numbers = [n for n, line in enumerate(lines, start=1) if line]
+    if not numbers:
+        return pd.DataFrame()
+    try:
+        grid = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, header=None, dtype=str,
+                           na_filter=False, skip_blank_lines=True, quotechar='"',
+                           names=None if width is None else range(width), engine="c")
+    except pd.errors.ParserError as error:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+        if match:
+            expected, line, saw = map(int, match.groups())
+            raise _fail(path, f", line {line}: {saw - 1} count(s) where line {numbers[0]} "
+                              f"has {expected - 1}") from None
+        match = re.search(r"EOF inside string starting at row (\d+)", str(error))
+        if match:
+            line = numbers[min(int(match.group(1)), len(numbers) - 1)]
+            raise _fail(path, f", line {line}: a quoted field is not closed on its line "
+                              "(names and counts must each fit on one line)") from None
+        raise _fail(path, f"cannot parse the table ({error})") from None
+    if len(grid) != len(numbers):  # a quoted field spanning lines: no line numbers
+        raise _fail(path, "a quoted field spans several lines; names and counts must each "
+                          "fit on one line")
+    grid.index = pd.Index(numbers, name="line")
+    return grid.apply(lambda column: column.str.strip())
+
+
+def _fields(path: Path, lines: list[str], index: int, sep: str) -> list[str]:
+    """The fields of line ``index`` (0-based) alone, errors naming its line number."""
+    return _parse(path, [""] * index + [lines[index]], sep).iloc[0].tolist()
+
+
+def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
+               encoding: str | None) -> tuple[list[str], str, str, str, list[str]]:
+    data, compression = _decompress(path, raw)
+    text, used, notes = _decode(path, data, encoding)
+    lines = _content_lines(text, comment)
+    first = next((line for line in lines if line), None)
+    if first is None:
+        raise _fail(path, "the table is empty")
+    separator = _guess_separator(first) if sep is None else SEPARATORS.get(sep, sep)
+    return lines, separator, compression, used, notes
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as error:  # openpyxl raises several kinds for a damaged file
+        raise _fail(path, f"cannot open as an Excel workbook ({error})") from None
+    if sheet is None:
+        sheet = 0
+    elif isinstance(sheet, str) and sheet not in book.sheet_names:
+        raise _fail(path, f"no sheet {sheet!r}; the workbook has "
+                          f"{', '.join(map(repr, book.sheet_names))}")
+    elif isinstance(sheet, int) and not 0 <= sheet < len(book.sheet_names):
+        raise _fail(path, f"no sheet number {sheet} (0-based); the workbook has "
+                          f"{len(book.sheet_names)}")
+    grid = pd.read_excel(book, sheet_name=sheet, header=None, dtype=str, na_filter=False)
+    grid = grid.apply(lambda column: column.str.strip())
+    grid.index = pd.Index(np.arange(1, len(grid) + 1), name="line")
+    grid = grid.loc[(grid != "").any(axis=1), (grid != "").any(axis=0)]
+    if grid.empty:
+        raise _fail(path, f"sheet {sheet!r} is empty")
+    grid.columns = range(grid.shape[1])
+    return grid
+
+
+# --- header --------------------------------------------------------------------------
+
+
+def _is_number(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").notna() | values.str.lower().isin(
+        _NAN_TEXT)
+
+
+def _decide_header(first: list[str], second: list[str] | None, line: int,
+                   path: Path) -> tuple[bool, str]:
+    """Whether the first row is a header (``header="auto"``) and why."""
+    looks_like_data = (not _is_number(pd.Series(first[:1], dtype=str)).all()
+                       and _is_number(pd.Series(first[1:], dtype=str)).all())
+    if second is not None and len(first) == len(second) - 1 and not looks_like_data:
+        return True, (f"line {line} has one field fewer than the next row: sample names "
+                      "without a gene-column label (R's write.table)")
+    if first[0] == "":
+        return True, f"line {line} starts with an empty field (R's write.csv)"
+    counts = pd.Series(first[1:], dtype=str)
+    if counts.empty:
+        return False, f"line {line} has a single field"
+    if not _is_number(counts).all():
+        return True, f"line {line} has non-numeric fields where counts belong"
+    values = pd.to_numeric(counts, errors="coerce").to_numpy()
+    label = first[0].strip().lower() in GENE_COLUMN_LABELS
+    consecutive = (len(values) >= 10 and np.all(values == np.round(values))
+                   and np.all(np.diff(values) == 1))
+    if label or consecutive:
+        why = (f"its first field {first[0]!r} labels a gene column" if label
+               else "its numbers count up by one like sample IDs")
+        reason = (f"line {line} was taken for a header of numeric sample names because "
+                  f"{why}")
+        warnings.warn(f"{path}: {reason}; if line {line} is data, set header: false for "
+                      "this data set", stacklevel=4)
+        return True, reason
+    return False, f"line {line} is all numbers after the gene name: data, no header"
+
+
+# --- grid -> counts ------------------------------------------------------------------
+
+
+def _column_positions(path: Path, header: list[str] | None, drop: list[str | int],
+                      width: int) -> list[int]:
+    """0-based positions of the columns named (header name or 1-based number) in ``drop``."""
+    positions = []
+    for item in drop:
+        if isinstance(item, int) or (isinstance(item, str) and item.isdigit()
+                                     and (header is None or item not in header)):
+            number = int(item)
+            if not 1 <= number <= width:
+                raise _fail(path, f"drop_columns: no column {number} (the table has {width})")
+            positions.append(number - 1)
+        elif header is not None and item in header:
+            positions.append(header.index(item))
+        else:
+            raise _fail(path, f"drop_columns: no column named {item!r} in the header")
+    return positions
+
+
+def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
+               notes: list[str]) -> np.ndarray:
+    """float64 counts from the string grid (columns labelled by their 0-based position in
+    the file); the first bad field stops with its line and column."""
+    values = grid.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna().to_numpy()
+    if bad.any() and thousands is not None:
+        pattern = _THOUSANDS[thousands]
+        rows, cols = np.nonzero(bad)
+        text = pd.Series(grid.to_numpy()[rows, cols], dtype=str)
+        grouped = text.str.fullmatch(pattern).to_numpy()
+        if grouped.any():
+            plain = text[grouped].str.replace(thousands, "", regex=False)
+            if thousands != ",":
+                plain = plain.str.replace(",", ".", regex=False)
+            array = values.to_numpy(dtype=np.float64, copy=True)
+            array[rows[grouped], cols[grouped]] = pd.to_numeric(plain).to_numpy(np.float64)
+            notes.append(f"{int(grouped.sum())} count(s) written with thousands separators "
+                         f"{thousands!r} (e.g. {text[grouped].iat[0]!r}) were read as numbers")
+            values = pd.DataFrame(array, index=grid.index, columns=grid.columns)
+            bad = values.isna().to_numpy()
+    array = values.to_numpy(dtype=np.float64)
+    bad = bad | ~np.isfinite(array)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        text = grid.iat[i, j]
+        lowered = text.lower()
+        what = ("NaN or infinite value" if lowered in _NAN_TEXT or np.isinf(array[i, j])
+                else "missing value" if lowered in _MISSING_TEXT else "non-numeric value")
+        raise _fail(path, f", line {grid.index[i]}, column {grid.columns[j] + 1}: {what} "
+                          f"{text!r}")
+    negative = array < 0
+    if negative.any():
+        i, j = np.argwhere(negative)[0]
+        raise _fail(path, f", line {grid.index[i]}, column {grid.columns[j] + 1}: negative "
+                          f"count {grid.iat[i, j]!r}")
+    return array
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    header: Literal["auto"] | bool = "auto",
+    sep: str | None = None,
+    sheet: str | int | None = None,
+    comment: str | None = "#",
+    thousands: str | None = ",",
+    encoding: str | None = None,
+    drop_columns: list[str | int] | tuple[str | int, ...] = (),
+) -> TableRead:
+    """Read a genes x samples count table and say how it was read.
+
+    Parameters
+    ----------
+    path : path-like
+        Text (optionally ``.gz``/``.bz2``/``.xz``/``.zip``) or Excel (``.xlsx``) table.
+    header : "auto", True or False
+        Whether the first row holds sample names; ``"auto"`` decides by the rules in the
+        module docstring and says why (a guess on all-numeric names warns).
+    sep : str, optional
+        ``"tab"``, ``"comma"``, ``"semicolon"``, ``"whitespace"`` or one character;
+        default: tab if the first line has one, else comma, else semicolon, else runs of
+        whitespace. Ignored for Excel.
+    sheet : str or int, optional
+        Excel sheet name, or 0-based number; default the first.
+    comment : str or None
+        Lines starting with this (after leading whitespace) are skipped.
+    thousands : ",", ".", " " or None
+        Separator of digit groups accepted in counts (``"1,375"``); None accepts none.
+    encoding : str, optional
+        Text encoding; default UTF-8 (BOM allowed) with a Latin-1 fallback that warns.
+    drop_columns : list of str or int
+        Columns that are neither the gene name nor counts (annotation such as a gene
+        description or length), by header name or 1-based number; the gene name is the
+        first column left.
+
+    Returns
+    -------
+    TableRead
+
+    Raises
+    ------
+    CountTableError
+        Naming the file, and the line where there is one, for every table that cannot
+        be used.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    if header not in ("auto", True, False):
+        raise ValueError(f"header must be 'auto', True or False, not {header!r}")
+    if thousands is not None and thousands not in _THOUSANDS:
+        raise ValueError(f"thousands must be one of {sorted(_THOUSANDS)} or None, "
+                         f"not {thousands!r}")
+    notes: list[str] = []
+    if path.suffix.lower() in _EXCEL_SUFFIXES:
+        grid = _read_excel(path, sheet)
+        fmt, compression, used, separator = "excel", "none", "", "cells"
+        rows = grid.to_numpy()
+        trimmed = [list(row[:max(np.flatnonzero(row != ""), default=-1) + 1]) for row in rows[:2]]
+        first, second = trimmed[0], trimmed[1] if len(trimmed) > 1 else None
+        first_line = int(grid.index[0])
+    else:
+        if path.suffix.lower() == ".xls":
+            raise _fail(path, "old-style .xls workbooks are not read; save the sheet as "
+                              ".xlsx or as a tab-separated text file")
+        lines, separator, compression, used, notes = _read_text(
+            path, path.read_bytes(), sep=sep, comment=comment, encoding=encoding)
+        fmt = "text"
+        content = [n for n, line in enumerate(lines) if line]
+        first = _fields(path, lines, content[0], separator)
+        second = _fields(path, lines, content[1], separator) if len(content) > 1 else None
+        first_line = content[0] + 1
+        separator_name = _SEPARATOR_NAMES.get(separator, separator)
+
+    if header == "auto":
+        has_header, reason = _decide_header(first, second, first_line, path)
+    else:
+        has_header, reason = bool(header), "given"
+
+    if fmt == "text":
+        body = list(lines)
+        if has_header:
+            body[first_line - 1] = ""
+        if not any(body):
+            raise _fail(path, "the table has a header but no data rows")
+        grid = _parse(path, body, separator)
+        separator_char, separator = separator, separator_name
+    else:
+        if has_header:
+            grid = grid.iloc[1:]
+            if grid.empty:
+                raise _fail(path, "the table has a header but no data rows")
+        while grid.shape[1] > 1 and (grid.iloc[:, -1] == "").all():
+            grid = grid.iloc[:, :-1]
+
+    names: list[str] | None = None
+    if has_header:
+        names = list(first)
+        if len(names) == grid.shape[1]:
+            names = names[1:]
+        elif len(names) != grid.shape[1] - 1:
+            raise _fail(path, f", line {first_line}: the header has {len(first)} field(s) "
+                              f"but line {grid.index[0]} has {grid.shape[1]}")
+    drop = _column_positions(path, None if names is None else ["", *names],
+                             list(drop_columns), grid.shape[1])
+    if drop:
+        notes.append("columns dropped before reading counts: "
+                      + ", ".join(str(c) for c in drop_columns))
+        keep = [c for c in range(grid.shape[1]) if c not in set(drop)]
+        grid = grid.iloc[:, keep]
+        if names is not None:
+            names = [names[c - 1] for c in keep[1:]]
+    if grid.shape[1] < 2:
+        raise _fail(path, f", line {grid.index[0]}: a gene name but no counts")
+
+    genes = grid.iloc[:, 0]
+    raw = grid.iloc[:, 1:]
+    short = (raw == "").to_numpy()
+    if short.any() and fmt == "text":
+        i = int(np.flatnonzero(short.any(axis=1))[0])
+        line = int(raw.index[i])
+        fields = len(_fields(path, lines, line - 1, separator_char))
+        if fields < grid.shape[1]:
+            raise _fail(path, f", line {line}: {fields - 1} count(s) where line "
+                              f"{raw.index[0]} has {grid.shape[1] - 1}")
+    values = _to_counts(path, raw, thousands, notes)
+    empty = (genes == "").to_numpy()
+    if empty.any():
+        raise _fail(path, f", line {genes.index[np.argmax(empty)]}: the gene name is empty")
+    duplicated = genes.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        name = genes[duplicated].iat[0]
+        where = ", ".join(str(n) for n in genes.index[(genes == name).to_numpy()])
+        raise _fail(path, f", lines {where}: gene {name!r} appears more than once")
+    samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
+    repeated = pd.Index(samples)[pd.Index(samples).duplicated()]
+    if len(repeated):
+        raise _fail(path, f", line {first_line}: the header repeats sample name "
+                          f"{repeated[0]!r}")
+    if any(name == "" for name in samples):
+        raise _fail(path, f", line {first_line}: a sample name is empty")
+    if not np.array_equal(values, np.round(values)):
+        warnings.warn(f"{path}: some counts are not integers; the Poisson likelihood uses "
+                      "log Gamma(V + 1) for log V!", stacklevel=2)
+    counts = pd.DataFrame(values, index=pd.Index(genes.tolist(), name="gene", dtype=object),
+                          columns=pd.Index(samples, dtype=object))
+    logger.info("%s: %s, %s compression, %s, %s-separated; header: %s (%s); %d genes x %d "
+                "samples", path, fmt, compression, used or "cells", separator,
+                "yes" if has_header else "no", reason, *counts.shape)
+    return TableRead(counts=counts, path=str(path), format=fmt, compression=compression,
+                     encoding=used, separator=separator, header=has_header,
+                     header_reason=reason, notes=notes)
+
+
+def read_count_table(path: str | os.PathLike[str], **options: object) -> pd.DataFrame:
+    """Read a genes x samples count table: :func:`read_table`'s ``counts``.
+
+    Returns
+    -------
+    DataFrame
+        float64 counts, index = gene names, columns = sample names (``S1 .. SM`` when the
+        table has no header), all names strings exactly as written.
+    """
+    return read_table(path, **options).counts  # type: ignore[arg-type]
+
+
+def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
+    """Drop genes and samples whose counts are all zero, warning with their names.
+
+    They carry no information about modules, and their factor entries would be driven
+    to zero where multiplicative updates cannot move them.
+    """
+    empty_genes = counts.index[(counts == 0).all(axis=1)]
+    kept = counts.drop(index=empty_genes)
+    empty_samples = kept.columns[(kept == 0).all(axis=0)]
+    for kind, names in (("gene", empty_genes), ("sample", empty_samples)):
+        if len(names):
+            warnings.warn(
+                f"{source}: dropping {len(names)} {kind}(s) with all-zero counts: "
+                + ", ".join(map(str, names)),
+                stacklevel=2,
+            )
+    return kept.drop(columns=empty_samples)
+
+
+#: Keys of a data set's config entry that are options of :func:`read_table`.
+READ_OPTIONS = ("header", "sep", "sheet", "comment", "thousands", "encoding", "drop_columns")
+
+
+def drop_named(counts: pd.DataFrame, *, genes: list[str] | tuple[str, ...] = (),
+               samples: list[str] | tuple[str, ...] = (), source: str = "table") -> pd.DataFrame:
+    """Drop the genes and samples a user named (e.g. an outlier the QC record flagged).
+
+    Raises
+    ------
+    CountTableError
+        For a name that is not in the table (a typo must not pass silently).
+    """
+    for kind, names, present in (("gene", genes, counts.index), ("sample", samples,
+                                                                 counts.columns)):
+        unknown = [name for name in names if name not in set(present)]
+        if unknown:
+            raise CountTableError(f"{source}: drop_{kind}s names {kind}(s) not in the table: "
+                                  + ", ".join(map(repr, unknown)))
+    return counts.drop(index=list(genes), columns=list(samples))

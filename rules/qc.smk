@@ -1,0 +1,24 @@
+# Quality control: how each table was read, its depth and sparsity, and the warnings
+# (no module structure, outliers, outside the validated range); see moonlight/qc.py.
+
+
+rule qc:
+    input:
+        unpack(qc_inputs),
+    output:
+        report(
+            "results/{dataset}/qc.tsv",
+            caption="../report/qc.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "quality control"},
+        ),
+    log:
+        "results/logs/qc/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        outlier_factor=config["qc"]["outlier_factor"],
+    message:
+        "Quality control of {wildcards.dataset}"
+    script:
+        "../scripts/qc.py"

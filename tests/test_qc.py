@@ -1,0 +1,74 @@
+"""The QC record: warnings fire on degenerate tables and stay quiet on the exercise's."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import moonlight as ml
+from moonlight.crossval import cross_validate
+from moonlight.qc import (count_record, outlier_warnings, qc_table, range_warnings,
+                          read_record, structure_warning, warnings_of)
+
+
+def heldout(counts, ranks):
+    return pd.concat([cross_validate(counts, r, folds=4, restarts=1, max_iter=300)
+                      for r in ranks], ignore_index=True)
+
+
+def test_identical_counts_have_no_structure():
+    counts = pd.DataFrame(np.full((30, 20), 50.0))
+    warning = structure_warning(heldout(counts, [1, 3]), 3)
+    assert warning is not None and warning.kind == "no_structure"
+    assert "does not beat rank 1" in warning.message
+
+
+def test_planted_modules_are_structure():
+    sim = ml.simulate(seed=3, n_genes=40, n_samples=20, n_modules=3, module_size=(8, 20),
+                      n_moonlighting=2)
+    assert structure_warning(heldout(sim.counts, [1, 3]), 3) is None
+
+
+def test_structure_warning_uses_the_paired_fold_differences():
+    folds = pd.DataFrame({"rank": [1] * 4 + [2] * 4, "fold": list(range(4)) * 2,
+                          "heldout_loglik": [-100, -200, -300, -400, -90, -210, -290, -395]})
+    # differences 10, -10, 10, 5: gain 15, se = 2 * sd = 17.3 > 15
+    assert structure_warning(folds, 2).kind == "no_structure"
+    folds.loc[folds["rank"] == 2, "heldout_loglik"] += 20
+    assert structure_warning(folds, 2) is None
+    assert structure_warning(folds, 1).kind == "no_structure"
+    with pytest.raises(ValueError, match="ranks 1 and 3"):
+        structure_warning(folds, 3)
+
+
+def test_one_extreme_entry_is_named(w09_table):
+    counts = ml.read_count_table(w09_table)
+    assert outlier_warnings(counts) == []
+    counts.loc["grape", "S7"] = 1e15
+    (warning,) = outlier_warnings(counts)
+    assert warning.kind == "outlier" and warning.message.startswith("gene grape, sample S7")
+    record = qc_table(count_record(counts), [warning])
+    assert warnings_of(record) == "outlier (gene grape, sample S7)"
+    largest = record.loc[record["check"] == "largest_entry"]
+    assert largest["detail"].iat[0].startswith("gene grape, sample S7")
+
+
+def test_sparse_tables_are_outside_the_validated_range(w09_table):
+    assert range_warnings(ml.read_count_table(w09_table)) == []
+    rng = np.random.default_rng(0)
+    sparse = pd.DataFrame(rng.poisson(0.1, size=(100, 60)).astype(float))
+    (warning,) = range_warnings(sparse)
+    assert warning.kind == "outside_validated_range"
+    assert "zero entries > 20%" in warning.message and "mean count per entry" in warning.message
+
+
+def test_record_of_a_read_table(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('"","s1","s2"\n"007",1,2\n"NA",0,0\n"x",3,4\n')
+    read = ml.read_table(path)
+    rows = read_record(read, genes_read=3, samples_read=2,
+                       dropped={"genes": {"all-zero counts": ["NA"]}, "samples": {}})
+    record = qc_table(rows, [])
+    values = dict(zip(record["check"], record["value"]))
+    assert values["header"] == "yes" and values["genes_dropped"] == "1"
+    assert record.loc[record["check"] == "genes_dropped", "detail"].iat[0] == "all-zero counts: NA"
+    assert warnings_of(record) == ""

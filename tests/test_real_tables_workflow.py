@@ -1,0 +1,155 @@
+"""Real tables through the whole workflow: the exercise's table in the shapes people have
+it gives the exercise's answer with every name intact, degenerate tables finish with the
+warning they deserve, and bad tables stop with the file and line named and leave nothing.
+"""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import W09_TABLE
+from moonlight import read_count_table
+from moonlight.io import read_tsv
+from test_tables import r_write_csv, tricky
+from test_workflow import SMALL_CONFIG, make_workdir, snakemake
+
+pytestmark = pytest.mark.workflow
+
+NO_SIMULATION = {**SMALL_CONFIG["simulation"], "seeds": []}
+ANSWER = ["cranberry", "grape", "tomato"]
+
+
+def family(folder):
+    """The exercise's table as R's gzipped write.csv (BOM, CRLF, quotes, numeric sample IDs,
+    integer and NA/nan/007-style gene names), as an Excel sheet, and as Latin-1 text."""
+    plain = read_count_table(W09_TABLE)
+    renamed = tricky(plain)
+    renamed.index = [("grap\u00e9" if g == "grape" else n) for g, n in zip(plain.index,
+                                                                          renamed.index)]
+    csv = folder / "w09_r.csv.gz"
+    csv.write_bytes(gzip.compress(("\ufeff" + r_write_csv(renamed)).encode()))
+    xlsx = folder / "w09.xlsx"
+    renamed.rename_axis("gene").to_excel(xlsx, sheet_name="counts")
+    latin = folder / "w09_latin1.tsv"
+    text = renamed.rename_axis("gene").to_csv(sep="\t", lineterminator="\r\n")
+    latin.write_bytes(text.encode("latin-1"))
+    data = {"r_csv": str(csv), "excel": {"path": str(xlsx), "sheet": "counts"},
+            "latin1": {"path": str(latin), "header": True}}
+    names = dict(zip(plain.index, renamed.index))
+    return data, renamed, [names[g] for g in ANSWER]
+
+
+def degenerate(folder):
+    """Identical counts; one entry of 1e15; 90% zeros."""
+    rng = np.random.default_rng(7)
+    genes = [f"g{i}" for i in range(40)]
+    samples = [f"s{j}" for j in range(30)]
+    tables = {
+        "identical": pd.DataFrame(50, index=genes, columns=samples),
+        "outlier": pd.DataFrame(rng.poisson(rng.gamma(2.0, 50.0, size=(40, 1)),
+                                            size=(40, 30)), index=genes, columns=samples),
+        "sparse": pd.DataFrame(rng.poisson(0.12, size=(40, 30)), index=genes, columns=samples),
+    }
+    tables["outlier"].loc["g7", "s3"] = 10**15
+    tables["sparse"].iloc[:, 0] += 1  # no all-zero sample
+    tables["sparse"].iloc[0, :] += 1
+    data = {}
+    for name, table in tables.items():
+        path = folder / f"{name}.tsv"
+        table.rename_axis("gene").to_csv(path, sep="\t")
+        data[name] = str(path)
+    return data
+
+
+@pytest.fixture(scope="module")
+def messy_run(tmp_path_factory):
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    folder = tmp_path_factory.mktemp("tables")
+    data, renamed, answer = family(folder)
+    data |= degenerate(folder)
+    workdir = make_workdir(tmp_path_factory.mktemp("messy"), data=data,
+                           simulation=NO_SIMULATION, ranks=[2, 3, 4, 5], restarts=4)
+    snakemake(workdir)
+    return workdir, renamed, answer
+
+
+@pytest.mark.parametrize("name", ["r_csv", "excel", "latin1"])
+def test_every_shape_of_the_exercise_table_gives_its_answer(messy_run, name):
+    workdir, renamed, answer = messy_run
+    results = workdir / "results" / name
+    selection = read_tsv(results / "rank_selection.tsv", index_col=None)
+    assert selection.loc[selection["selected"], "rank"].tolist() == [4]
+    modules = read_tsv(results / "modules.tsv", index_col=None)
+    assert sorted(modules["module"].value_counts().tolist()) == [20, 20, 20, 43]
+    assert sorted(read_tsv(results / "moonlighting.tsv", index_col=None)["gene"]) == sorted(answer)
+    # Names exactly as written, in every file a person reads.
+    W = read_tsv(results / "W.tsv")
+    assert W.index.tolist() == renamed.index.tolist()
+    assert read_tsv(results / "H.tsv").columns.tolist() == renamed.columns.tolist()
+    assert set(modules["gene"]) == set(renamed.index)
+    raw = (results / "W.tsv").read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t")[0] for line in raw[1:11]] == ["NA", *renamed.index[1:10]]
+    qc = read_tsv(results / "qc.tsv", index_col=None).set_index("check")
+    assert qc.loc["header", "value"] == "yes"
+    assert "warning" not in qc.index
+
+
+def test_the_reader_choices_are_recorded(messy_run):
+    workdir, _, _ = messy_run
+    record = read_tsv(workdir / "results" / "r_csv" / "qc.tsv", index_col=None).set_index("check")
+    assert "compression gzip; encoding utf-8; separator comma" == record.loc["format", "detail"]
+    assert "write.csv" in record.loc["header", "detail"]
+    latin = read_tsv(workdir / "results" / "latin1" / "qc.tsv", index_col=None)
+    assert latin["detail"].str.contains("decoded as Latin-1").any()
+    log = (workdir / "results" / "logs" / "prepare_table" / "latin1.log").read_text()
+    assert "not UTF-8" in log
+
+
+@pytest.mark.parametrize("name, warning", [
+    ("identical", "no_structure"),
+    ("outlier", "outlier (gene g7, sample s3)"),
+    ("sparse", "outside_validated_range"),
+])
+def test_degenerate_tables_finish_with_their_warning(messy_run, name, warning):
+    workdir, _, _ = messy_run
+    summary = read_tsv(workdir / "results" / "summary.tsv", index_col=None).set_index("dataset")
+    assert warning in summary.loc[name, "warnings"]
+    qc = read_tsv(workdir / "results" / name / "qc.tsv", index_col=None)
+    assert warning.split(" (")[0] in qc.loc[qc["check"] == "warning", "value"].tolist()
+    for clean in ("r_csv", "excel", "latin1"):
+        assert summary.loc[clean, "warnings"] == ""
+    assert warning.split(" (")[0] in (workdir / "results" / "logs" / "qc" / f"{name}.log").read_text()
+
+
+def test_the_report_has_the_qc_record(messy_run):
+    workdir, _, _ = messy_run
+    snakemake(workdir, "--report", "results/report.html")
+    html = (workdir / "results" / "report.html").read_text(errors="replace")
+    assert "quality control" in html
+
+
+BAD_TABLES = {
+    "ragged": ("g1,1,2,3\ng2,4,5\n", "line 2: 2 count(s) where line 1 has 3"),
+    "quoted_number": ('"g1","1","2"\n"g2","3","1.375,5"\n', "line 2, column 3: non-numeric"),
+    "duplicate": ("a 1 2\nb 3 4\na 5 6\n", "lines 1, 3: gene 'a' appears more than once"),
+    "negative": ("gene\ts1\ts2\ng1\t-1\t2\n", "line 2, column 2: negative count '-1'"),
+}
+
+
+def test_bad_tables_stop_naming_file_and_line_and_leave_nothing(tmp_path):
+    data = {}
+    for name, (text, _) in BAD_TABLES.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+        data[name] = str(tmp_path / f"{name}.csv")
+    (tmp_path / "work").mkdir()
+    workdir = make_workdir(tmp_path / "work", data=data, simulation=NO_SIMULATION)
+    result = snakemake(workdir, "--keep-going", check=False)
+    assert result.returncode != 0
+    for name, (_, message) in BAD_TABLES.items():
+        log = (workdir / "results" / "logs" / "prepare_table" / f"{name}.log").read_text()
+        assert f"{tmp_path / name}.csv, {message}" in log, log
+        folder = workdir / "results" / name
+        assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))

@@ -1,0 +1,256 @@
+"""Count tables as people have them: every format reads to the same numbers with every name
+intact, and every kind of bad input names its file and line."""
+
+import bz2
+import gzip
+import lzma
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moonlight.tables import CountTableError, drop_empty, drop_named, read_count_table, read_table
+
+#: Names a parser likes to turn into something else.
+TRICKY = ["NA", "nan", "TRUE", "007", "1e5", "1.0", "12345", "a gene", 'say "hi"', "NULL"]
+
+
+def write(tmp_path, text, name="table.tbl"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def w09(w09_table):
+    return read_count_table(w09_table)
+
+
+def tricky(counts):
+    """The exercise's table with tricky gene names and numeric sample IDs."""
+    renamed = counts.copy()
+    renamed.index = [TRICKY[i // 10] if i % 10 == 0 else f"{100 + i}" for i in range(len(counts))]
+    renamed.columns = [str(1001 + j) for j in range(counts.shape[1])]
+    return renamed
+
+
+def r_write_csv(counts):
+    """What R's write.csv(counts) writes: every name quoted, an empty first header field."""
+    quote = lambda s: '"' + s.replace('"', '""') + '"'  # noqa: E731
+    lines = [",".join([quote("")] + [quote(c) for c in counts.columns])]
+    lines += [",".join([quote(g)] + [str(int(v)) for v in row])
+              for g, row in zip(counts.index, counts.to_numpy())]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_reads_the_exercise_table(w09_table):
+    read = read_table(w09_table)
+    counts = read.counts
+    assert counts.shape == (100, 60)
+    assert counts.index[:3].tolist() == ["anise", "apricot", "artichoke"]
+    assert counts.loc["anise"].iloc[:3].tolist() == [1375, 1491, 410]
+    assert counts.dtypes.eq(np.float64).all()
+    assert list(counts.columns[:2]) == ["S1", "S2"]
+    assert not read.header and "data, no header" in read.header_reason
+    assert read.separator == "whitespace" and read.encoding == "utf-8"
+
+
+def same_table(read, expected):
+    assert read.counts.index.tolist() == expected.index.tolist()
+    assert read.counts.columns.tolist() == expected.columns.tolist()
+    assert all(isinstance(n, str) for n in read.counts.index)
+    np.testing.assert_array_equal(read.counts.to_numpy(), expected.to_numpy())
+
+
+def test_r_write_csv_gzipped_with_bom_and_crlf(tmp_path, w09):
+    expected = tricky(w09)
+    path = tmp_path / "counts.csv.gz"
+    path.write_bytes(gzip.compress(("\ufeff" + r_write_csv(expected)).encode()))
+    read = read_table(path)
+    same_table(read, expected)
+    assert read.compression == "gzip" and read.header and "write.csv" in read.header_reason
+
+
+@pytest.mark.parametrize("suffix, compress", [
+    (".bz2", bz2.compress), (".xz", lzma.compress), (".gz", gzip.compress)])
+def test_compressed_text(tmp_path, w09, suffix, compress):
+    path = tmp_path / f"counts.tsv{suffix}"
+    path.write_bytes(compress(w09.rename_axis("gene").to_csv(sep="\t").encode()))
+    same_table(read_table(path), w09)
+
+
+def test_zip_with_one_member_and_refusal_of_two(tmp_path, w09):
+    path = tmp_path / "counts.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("counts.csv", w09.to_csv())
+    same_table(read_table(path), w09)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("readme.txt", "x")
+    with pytest.raises(CountTableError, match="must hold one file; this one holds 2"):
+        read_table(path)
+
+
+def test_pandas_to_csv_with_numeric_ids(tmp_path, w09):
+    expected = tricky(w09)
+    path = tmp_path / "counts.csv"
+    expected.rename_axis("gene_id").to_csv(path)
+    with pytest.warns(UserWarning, match="line 1 was taken for a header of numeric sample"):
+        read = read_table(path)
+    same_table(read, expected)
+    assert "'gene_id' labels a gene column" in read.header_reason
+
+
+def test_numeric_ids_counting_up_are_a_header_and_false_overrides(tmp_path):
+    ids = [str(1001 + j) for j in range(10)]
+    text = "\n".join(["\t".join(["g", *ids]), "\t".join(["x"] + ["5"] * 10),
+                      "\t".join(["y", *map(str, range(10))])]) + "\n"
+    with pytest.warns(UserWarning, match="count up by one"):
+        read = read_table(write(tmp_path, text))
+    assert read.counts.index.tolist() == ["x", "y"]
+    assert read.counts.columns.tolist() == ids
+    short = read_table(write(tmp_path, "g 1 2 3\nx 1 1 1\n"))  # three IDs are no evidence
+    assert not short.header
+    read = read_table(write(tmp_path, text), header=False)
+    assert read.counts.index.tolist() == ["g", "x", "y"] and read.header_reason == "given"
+
+
+def test_write_table_header_without_gene_label(tmp_path):
+    counts = read_count_table(write(tmp_path, "a b\ng1 1 2\ng2 3 4\n"))
+    assert counts.columns.tolist() == ["a", "b"] and counts.index.tolist() == ["g1", "g2"]
+
+
+def test_excel_first_sheet_or_named_sheet(tmp_path, w09):
+    expected = tricky(w09)
+    path = tmp_path / "supplement.xlsx"
+    with pd.ExcelWriter(path) as book:
+        pd.DataFrame({"note": ["read me"]}).to_excel(book, sheet_name="about", index=False)
+        expected.rename_axis("").to_excel(book, sheet_name="counts")
+    same_table(read_table(path, sheet="counts"), expected)
+    same_table(read_table(path, sheet=1), expected)
+    with pytest.raises(CountTableError, match="no sheet 'Counts'; the workbook has 'about'"):
+        read_table(path, sheet="Counts")
+    with pytest.raises(CountTableError, match="line 1: a gene name but no counts"):
+        read_table(path, header=False)
+
+
+def test_latin1_falls_back_with_a_warning_naming_the_line(tmp_path):
+    path = tmp_path / "latin.tsv"
+    path.write_bytes("gene\ts1\ts2\napple\t1\t2\ncr\xe8me\t3\t4\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match="line 3 is not UTF-8 .* decoded as Latin-1"):
+        read = read_table(path)
+    assert read.counts.index.tolist() == ["apple", "crème"] and read.encoding == "latin-1"
+    assert any("Latin-1" in note for note in read.notes)
+    with pytest.raises(CountTableError, match=r"latin.tsv, line 3: not valid utf-8"):
+        read_table(path, encoding="utf-8")
+
+
+def test_bom_without_header_keeps_the_first_gene(tmp_path, w09_table):
+    path = tmp_path / "bom.tbl"
+    path.write_bytes(b"\xef\xbb\xbf" + w09_table.read_bytes())
+    assert read_count_table(path).index[0] == "anise"
+
+
+def test_comments_blank_lines_thousands_and_dropped_columns(tmp_path):
+    text = ('# exported 2026-11-28\n"gene","length","s1","s2"\n\n'
+            '"g1",100,"1,375",2\n# a note\n"g2",200,3,"12,000,001"\n')
+    read = read_table(write(tmp_path, text, "t.csv"), drop_columns=["length"])
+    assert read.counts.to_numpy().tolist() == [[1375, 2], [3, 12000001]]
+    assert read.counts.columns.tolist() == ["s1", "s2"]
+    assert any("thousands" in note for note in read.notes)
+    with pytest.raises(CountTableError, match="line 4, column 3: non-numeric value '1,375'"):
+        read_table(write(tmp_path, text, "t.csv"), drop_columns=[2], thousands=None)
+
+
+def test_semicolon_tables(tmp_path):
+    counts = read_count_table(write(tmp_path, "gene;a;b\ng1;1;2\ng2;3;4\n"))
+    assert counts.to_numpy().tolist() == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gene\ta\tb\ng1\t1\t2\ng2\t3\t4\n",  # tab, header labelling the gene column
+        "a,b\ng1,1,2\ng2,3,4\n",  # comma, header without a gene label
+        "  g1   1  2\n\ng2 3    4  \n",  # whitespace runs, blank line
+    ],
+)
+def test_separators_and_headers(tmp_path, text):
+    counts = read_count_table(write(tmp_path, text))
+    assert counts.index.tolist() == ["g1", "g2"]
+    assert counts.to_numpy().tolist() == [[1, 2], [3, 4]]
+    if "a" in text:
+        assert counts.columns.tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("g1 1 2\ng2 3\n", "line 2: 1 count(s) where line 1 has 2"),
+        ("g1 1 2\ng2 3 4 5\n", "line 2: 3 count(s)"),
+        ("g1 1 2\ng2 3 x\n", "line 2, column 3: non-numeric value 'x'"),
+        ("g1 1 2\ng2 3 -4\n", "line 2, column 3: negative count '-4'"),
+        ("g1 1 nan\ng2 3 4\n", "line 1, column 3: NaN or infinite value 'nan'"),
+        ("g1 1 2\ng2 inf 4\n", "line 2, column 2: NaN or infinite value 'inf'"),
+        ("g1,1,2\ng2,NA,4\n", "line 2, column 2: missing value 'NA'"),
+        ("g1,1,2\ng2,,4\n", "line 2, column 2: missing value ''"),
+        ("g1 1 2\ng2 3 4\n\ng1 5 6\n", "lines 1, 4: gene 'g1' appears more than once"),
+        ("\n \n# only a comment\n", "the table is empty"),
+        ("gene a b\n", "header but no data rows"),
+        ("g1\ng2\n", "a gene name but no counts"),
+        ("gene a b c\ng1 1 2\n", "the header has 4 field(s) but line 2 has 3"),
+        ("gene,a,a\ng1,1,2\n", "line 1: the header repeats sample name 'a'"),
+        ('g1,1,2\n"",3,4\n', "line 2: the gene name is empty"),
+        ('g1,1,2\n"g2\nx",3,4\n', "line 2: a quoted field is not closed on its line"),
+    ],
+)
+def test_bad_tables_name_file_and_line(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(CountTableError) as error:
+        read_count_table(path)
+    assert str(path) in str(error.value)
+    assert message in str(error.value)
+
+
+def test_missing_file_and_unreadable_formats(tmp_path):
+    with pytest.raises(CountTableError, match="no such file"):
+        read_count_table(tmp_path / "absent.tbl")
+    with pytest.raises(CountTableError, match="save the sheet as .xlsx"):
+        read_count_table(write(tmp_path, "x", "old.xls"))
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(CountTableError, match="bad.gz: cannot decompress"):
+        read_count_table(tmp_path / "bad.gz")
+    with pytest.raises(CountTableError, match="cannot open as an Excel workbook"):
+        read_count_table(write(tmp_path, "not a workbook", "fake.xlsx"))
+
+
+def test_non_integer_counts_warn(tmp_path):
+    with pytest.warns(UserWarning, match="not integers"):
+        counts = read_count_table(write(tmp_path, "g1 1.5 2\ng2 3 4\n"))
+    assert counts.iat[0, 0] == 1.5
+
+
+def test_drop_named_refuses_unknown_names():
+    counts = pd.DataFrame([[1, 2], [3, 4]], index=["007", "NA"], columns=["s1", "s2"])
+    assert drop_named(counts, genes=["NA"], samples=["s2"]).to_numpy().tolist() == [[1]]
+    with pytest.raises(CountTableError, match="drop_genes names gene.* '7'"):
+        drop_named(counts, genes=["7"], source="t.tbl")
+
+
+def test_drop_empty_names_what_it_drops():
+    counts = pd.DataFrame(
+        [[1, 0, 2], [0, 0, 0], [3, 0, 1]], index=["a", "dead", "c"], columns=["s1", "s2", "s3"]
+    )
+    with pytest.warns(UserWarning) as record:
+        kept = drop_empty(counts, source="t.tbl")
+    messages = " ".join(str(w.message) for w in record)
+    assert "dead" in messages and "s2" in messages and "t.tbl" in messages
+    assert kept.index.tolist() == ["a", "c"] and kept.columns.tolist() == ["s1", "s3"]
+
+
+def test_drop_empty_is_silent_on_clean_tables():
+    counts = pd.DataFrame([[1, 2], [3, 4]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert drop_empty(counts).equals(counts)
