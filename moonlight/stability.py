@@ -14,12 +14,17 @@ is always something to compare). Over them:
   distances of its average-linkage tree. 1.0 for a perfectly crisp consensus. C is
   N x N, so tables with more than :data:`COPHENETIC_MAX_GENES` genes are scored on that
   many evenly spaced genes (a 20,000-gene table otherwise needed 16 GB in the fit job).
+  :func:`near_best_consensus` returns the same matrix, gene names on both axes, as an
+  output (R's NMF package draws it as ``consensusmap``; see
+  :func:`moonlight.plots.plot_consensus_map`).
 
 A rank whose restarts land on different, equally good solutions is not identified by the
 data; :func:`moonlight.selection.rank_table` only selects ranks above a stability floor.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,7 +37,8 @@ from .nmf import NMFResult
 
 __all__ = ["cosine_similarity", "near_best", "match_columns", "align_restarts",
            "consensus_matrix", "cophenetic_genes", "COPHENETIC_MAX_GENES",
-           "cophenetic_correlation", "stability_summary", "restarts_W_frame",
+           "cophenetic_correlation", "near_best_consensus", "stability_summary",
+           "restarts_W_frame",
            "read_restarts_W", "STABILITY_COLUMNS"]
 
 STABILITY_COLUMNS = ["rank", "n_restarts", "n_near_best", "matched_cosine", "cophenetic"]
@@ -104,6 +110,48 @@ def cophenetic_genes(n_genes: int) -> NDArray[np.int64]:
     return np.unique(np.linspace(0, n_genes - 1, COPHENETIC_MAX_GENES).round().astype(np.int64))
 
 
+def _bounded_consensus(Ws: Sequence[ArrayLike], chosen: NDArray[np.int64]
+                       ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Rows of :func:`cophenetic_genes` and the consensus of restarts ``chosen`` on them."""
+    rows = cophenetic_genes(np.shape(Ws[chosen[0]])[0])
+    return rows, consensus_matrix([np.asarray(Ws[k])[rows] for k in chosen])
+
+
+def near_best_consensus(Ws: Sequence[pd.DataFrame | NDArray], logliks: ArrayLike, *,
+                        margin: float, genes: Sequence[str] | None = None) -> pd.DataFrame:
+    """The gene consensus matrix of the near-best restarts, gene names on both axes.
+
+    Parameters
+    ----------
+    Ws : sequence of DataFrame or ndarray, each (genes x modules)
+        Every restart's W (:func:`read_restarts_W` or
+        :meth:`moonlight.NMFResult.W_restart_frames`); same genes in the same order.
+    logliks : array-like of shape (restarts,)
+        Their log likelihoods; the restarts within ``margin`` of the best are used
+        (:func:`near_best`).
+    margin : float
+        As in :func:`stability_summary` (the config's ``selection.margin``).
+    genes : sequence of str, optional
+        Gene names when ``Ws`` are arrays; by default the index of ``Ws[0]``.
+
+    Returns
+    -------
+    DataFrame (n x n), symmetric
+        ``C[i, j]`` = fraction of the near-best restarts in which genes i and j have the
+        same top module (argmax of their column-normalized W row), a multiple of
+        1 / ``n_near_best``; 1 on the diagonal. Genes in table order. At most :data:`COPHENETIC_MAX_GENES` genes:
+        a larger table is represented by that many evenly spaced genes, first and last
+        included (:func:`cophenetic_genes`), the genes its cophenetic correlation uses.
+    """
+    if genes is None:
+        genes = Ws[0].index if isinstance(Ws[0], pd.DataFrame) else range(np.shape(Ws[0])[0])
+    genes = pd.Index(genes, name="gene")
+    if len(genes) != np.shape(Ws[0])[0]:
+        raise ValueError(f"{len(genes)} gene name(s) for a W of {np.shape(Ws[0])[0]} rows")
+    rows, C = _bounded_consensus(Ws, near_best(logliks, margin))
+    return pd.DataFrame(C, index=genes[rows], columns=genes[rows].rename(None))
+
+
 def stability_summary(Ws: list[NDArray], logliks: ArrayLike, *, margin: float,
                       rank: int | None = None) -> dict[str, float]:
     """``rank``, ``n_restarts``, ``n_near_best``, ``matched_cosine``, ``cophenetic``
@@ -111,14 +159,12 @@ def stability_summary(Ws: list[NDArray], logliks: ArrayLike, *, margin: float,
     chosen = near_best(logliks, margin)
     ref = np.asarray(Ws[chosen[0]])
     cosines = [match_columns(ref, Ws[k])[1].mean() for k in chosen[1:]]
-    rows = cophenetic_genes(ref.shape[0])
     return {
         "rank": int(rank if rank is not None else ref.shape[1]),
         "n_restarts": len(Ws),
         "n_near_best": len(chosen),
         "matched_cosine": float(np.mean(cosines)) if cosines else 1.0,
-        "cophenetic": cophenetic_correlation(
-            consensus_matrix([np.asarray(Ws[k])[rows] for k in chosen])),
+        "cophenetic": cophenetic_correlation(_bounded_consensus(Ws, chosen)[1]),
     }
 
 
