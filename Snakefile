@@ -18,6 +18,7 @@ include: "rules/data.smk"
 include: "rules/fit.smk"
 include: "rules/modules.smk"
 include: "rules/qc.smk"
+include: "rules/project.smk"
 include: "rules/provenance.smk"
 
 
@@ -46,3 +47,4 @@ rule all:
         "results/summary.tsv",
         "results/provenance.html",
         "results/report_landing.rst",
+        projection_outputs(),

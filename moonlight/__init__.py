@@ -29,19 +29,35 @@ from .modules import (
     normalize_columns,
     normalize_rows,
 )
+from .genesets import rank_genes, top_genes, write_gmt
 from .nmf import NMFResult, fit_nmf
+from .projection import align_genes, transform
 from .recovery import match_modules, recovery_summary
 from .selection import rank_table
 from .simulate import Simulation, simulate
+from .stability import near_best_consensus
 from .tables import CountTableError, TableRead, drop_empty, read_count_table, read_table
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``moonlight.PoissonNMF`` on first use: the estimator imports scikit-learn (about a
+    second) when it is installed, which a workflow job should not pay."""
+    if name == "PoissonNMF":
+        from .estimator import PoissonNMF
+
+        return PoissonNMF
+    raise AttributeError(f"module 'moonlight' has no attribute {name!r}")
+
+
 __all__ = [
     "CountTableError",
     "NMFResult",
+    "PoissonNMF",
     "Simulation",
     "TableRead",
+    "align_genes",
     "call_memberships",
     "drop_empty",
     "fit_nmf",
@@ -50,14 +66,19 @@ __all__ = [
     "module_sizes",
     "moonlighting_genes",
     "n_free_parameters",
+    "near_best_consensus",
     "normalize_columns",
     "normalize_rows",
     "poisson_loglik",
+    "rank_genes",
     "rank_table",
     "read_count_table",
     "read_table",
     "read_tsv",
     "recovery_summary",
     "simulate",
+    "top_genes",
+    "transform",
+    "write_gmt",
     "write_tsv",
 ]

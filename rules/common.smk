@@ -24,12 +24,23 @@ DATA = {
     for name, entry in config["data"].items()
 }
 REAL_DATASETS = list(DATA)
+# New samples projected on a data set's modules (config `project:`).
+PROJECT = dict(config["project"])
 DATASETS = SIM_DATASETS + REAL_DATASETS
 RANKS = sorted(config["ranks"])
 
 for _name, _spec in DATA.items():
     if not Path(_spec["path"]).is_file():
         raise WorkflowError(f"config key data.{_name}: no such file {_spec['path']!r}")
+for _name, _spec in PROJECT.items():
+    if _spec["model"] not in SIM_DATASETS + REAL_DATASETS:
+        raise WorkflowError(
+            f"config key project.{_name}.model: no data set {_spec['model']!r} in this run"
+        )
+    if not Path(_spec["path"]).is_file():
+        raise WorkflowError(
+            f"config key project.{_name}: no such file {_spec['path']!r}"
+        )
 if SIM_DATASETS and max(RANKS) > min(SIM["n_genes"], SIM["n_samples"]):
     raise WorkflowError(
         f"config key ranks: rank {max(RANKS)} exceeds min(simulation.n_genes, "
@@ -71,6 +82,29 @@ def real_table(wildcards):
 def table_options(wildcards):
     """How to read the data set's table and what to drop (everything but its path)."""
     return {k: v for k, v in DATA[wildcards.name].items() if k != "path"}
+
+
+def projection_table(wildcards):
+    return PROJECT[wildcards.new]["path"]
+
+
+def projection_options(wildcards):
+    """How to read the new samples' table (everything but its path and model)."""
+    return {
+        k: v for k, v in PROJECT[wildcards.new].items() if k not in ("path", "model")
+    }
+
+
+def projection_sha256(wildcards):
+    """SHA-256 of the new samples' table, so new content reruns the projection."""
+    return sha256_file(PROJECT[wildcards.new]["path"])
+
+
+def projection_outputs():
+    return [
+        f"results/{spec['model']}/projections/{name}/H.tsv"
+        for name, spec in PROJECT.items()
+    ]
 
 
 def rank_fits(wildcards):
@@ -154,6 +188,11 @@ def dataset_outputs(dataset):
         "moonlighting.tsv",
         "W_histogram.png",
         "W_heatmap.png",
+        "module_genes.tsv",
+        "top_genes.tsv",
+        "modules.gmt",
+        "consensus.png",
+        "H_heatmap.png",
         "qc.tsv",
     ]
     if dataset in SIM_DATASETS:

@@ -23,6 +23,37 @@ rule call_modules:
             labels={"data set": "{dataset}", "figure": "moonlighting genes"},
         ),
         candidates="results/{dataset}/moonlighting_candidates.tsv",
+        module_genes=report(
+            "results/{dataset}/module_genes.tsv",
+            caption="../report/module_genes.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "ranked genes per module"},
+        ),
+        top_genes=report(
+            "results/{dataset}/top_genes.tsv",
+            caption="../report/top_genes.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "top genes per module"},
+        ),
+        gmt=report(
+            "results/{dataset}/modules.gmt",
+            caption="../report/modules_gmt.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "gene sets (GMT)"},
+        ),
+        consensus="results/{dataset}/consensus.tsv",
+        consensus_map=report(
+            "results/{dataset}/consensus.png",
+            caption="../report/consensus_map.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "consensus map"},
+        ),
+        H_heatmap=report(
+            "results/{dataset}/H_heatmap.png",
+            caption="../report/H_heatmap.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "module usage per sample"},
+        ),
         histogram=report(
             "results/{dataset}/W_histogram.png",
             caption="../report/W_histogram.rst",
@@ -42,6 +73,7 @@ rule call_modules:
     params:
         modules=config["modules"],
         margin=config["selection"]["margin"],
+        top_genes=config["top_genes"],
     message:
         "Calling modules and moonlighting genes of {wildcards.dataset}"
     script:

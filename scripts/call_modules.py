@@ -1,32 +1,50 @@
 """Rule call_modules: W at the selected rank, normalized; memberships; moonlighting genes
-with their confidence (moonlight.pipeline.call_modules, as analyse() runs it)."""
+with their confidence (moonlight.pipeline.call_modules, as analyse() runs it); ranked
+genes, gene sets, the consensus of the near-best restarts, and the figures."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from moonlight import read_tsv, write_tsv
+from moonlight.genesets import rank_genes, top_genes, write_gmt
 from moonlight.pipeline import call_modules
-from moonlight.plots import plot_module_heatmap, plot_weight_histogram
+from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
+                             plot_weight_histogram)
 from moonlight.runlog import log_to
-from moonlight.stability import read_restarts_W
+from moonlight.stability import near_best_consensus, read_restarts_W
 
 with log_to(snakemake.log[0]) as log:
+    dataset = snakemake.wildcards.dataset
     selection = read_tsv(snakemake.input.selection, index_col=None)
     rank = int(selection.loc[selection["selected"], "rank"].iat[0])
     H = read_tsv(snakemake.input[f"H_R{rank}"])
     Ws, logliks = read_restarts_W(read_tsv(snakemake.input[f"W_restarts_R{rank}"],
                                            index_col=None))
+    margin = snakemake.params.margin
     calls = call_modules(read_tsv(snakemake.input.counts), read_tsv(snakemake.input[f"W_R{rank}"]),
-                         H, Ws, logliks, margin=snakemake.params.margin,
-                         **snakemake.params.modules)
+                         H, Ws, logliks, margin=margin, **snakemake.params.modules)
+    called = calls.moonlighting["gene"]
     log.info("R=%d; moonlighting candidates:\n%s", rank, calls.candidates.to_string())
-    log.info("moonlighting genes: %s", ", ".join(calls.moonlighting["gene"]) or "none")
+    log.info("moonlighting genes: %s", ", ".join(called) or "none")
     write_tsv(calls.W, snakemake.output.W)
     write_tsv(H, snakemake.output.H)
     write_tsv(calls.W_normalized, snakemake.output.W_normalized)
     write_tsv(calls.memberships, snakemake.output.modules, index=False)
     write_tsv(calls.moonlighting, snakemake.output.moonlighting, index=False)
     write_tsv(calls.candidates, snakemake.output.candidates, index=False)
-    title = f"{snakemake.wildcards.dataset}, R = {rank}"
-    plot_weight_histogram(calls.W_normalized, snakemake.params.modules["threshold"],
-                          snakemake.output.histogram, title=title)
-    plot_module_heatmap(calls.W_normalized, snakemake.output.heatmap, title=title)
+    ranked = rank_genes(calls.W, calls.memberships, called)
+    write_tsv(ranked, snakemake.output.module_genes, index=False)
+    write_tsv(top_genes(ranked, snakemake.params.top_genes), snakemake.output.top_genes,
+              index=False)
+    write_gmt(ranked, snakemake.output.gmt, prefix=f"{dataset}_")
+    consensus = near_best_consensus(Ws, logliks, margin=margin)
+    write_tsv(consensus.round(6).rename_axis("gene"), snakemake.output.consensus)
+
+    title = f"{dataset}, R = {rank}"
+    threshold = snakemake.params.modules["threshold"]
+    plot_weight_histogram(calls.W_normalized, threshold, snakemake.output.histogram,
+                          title=title, moonlighting=called)
+    plot_module_heatmap(calls.W_normalized, snakemake.output.heatmap, title=title,
+                        moonlighting=called)
+    plot_usage_heatmap(H, snakemake.output.H_heatmap, title=title)
+    plot_consensus_map(consensus, calls.W_normalized.idxmax(axis=1),
+                       snakemake.output.consensus_map, title=title, moonlighting=called)

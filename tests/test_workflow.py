@@ -60,9 +60,12 @@ def read(path: Path) -> pd.DataFrame:
 def finished_run(tmp_path_factory):
     """One run over the small simulation and, where present, the exercise's table."""
     data = {"w09": str(W09_TABLE)} if W09_TABLE.is_file() else {}
+    # The exercise's own samples, projected back on its modules.
+    project = {"again": {"model": "w09", "path": str(W09_TABLE)}} if data else {}
     workdir = make_workdir(
         tmp_path_factory.mktemp("run"),
         data=data,
+        project=project,
         # The exercise's table needs ranks around its answer; restarts kept small for time.
         ranks=[2, 3, 4, 5],
         restarts=4,
@@ -216,3 +219,43 @@ def test_analyse_in_a_notebook_gives_the_workflows_answer(finished_run):
     workflow = read_tsv(results / "moonlighting.tsv", index_col=None)
     assert result.moonlighting["gene"].tolist() == workflow["gene"].tolist()
     pd.testing.assert_frame_equal(result.W, read_tsv(results / "W.tsv"), check_names=False)
+
+
+def test_projecting_the_training_samples_reproduces_H(finished_run):
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    from moonlight import read_tsv
+
+    results = finished_run / "results" / "w09"
+    projected = read_tsv(results / "projections" / "again" / "H.tsv")
+    fitted = read_tsv(results / "H.tsv")
+    assert projected.index.tolist() == fitted.index.tolist()
+    assert projected.columns.tolist() == fitted.columns.tolist()
+    # Equal up to the fit's own convergence: 1e-4 of each sample's total activity (small
+    # entries are pinned no tighter than the fit's stopping rule pins them).
+    P, F = projected.to_numpy(), fitted.to_numpy()
+    assert np.all(np.abs(P - F) <= 1e-4 * F.sum(axis=0)), np.abs(P - F).max()
+    genes = read_tsv(results / "projections" / "again" / "genes.tsv", index_col=None)
+    assert (genes["status"] == "used").sum() == 100 and len(genes) == 100
+    loglik = read_tsv(results / "projections" / "again" / "loglik.tsv")
+    assert len(loglik) == 60 and (loglik["loglik"] < 0).all()
+
+
+@pytest.mark.parametrize("outputs", [[
+    "module_genes.tsv", "top_genes.tsv", "modules.gmt", "consensus.tsv", "consensus.png",
+    "H_heatmap.png", "qc.tsv"]])
+def test_outputs_a_biologist_uses_agree_with_the_modules(finished_run, outputs):
+    from moonlight import read_tsv
+
+    for dataset in ["sim5"] + (["w09"] if W09_TABLE.is_file() else []):
+        results = finished_run / "results" / dataset
+        for name in outputs:
+            assert (results / name).stat().st_size > 0, (dataset, name)
+        modules = read_tsv(results / "modules.tsv", index_col=None)
+        ranked = read_tsv(results / "module_genes.tsv", index_col=None)
+        assert sorted(zip(ranked["module"], ranked["gene"])) == sorted(
+            zip(modules["module"], modules["gene"]))
+        gmt = {line.split("\t")[0]: line.rstrip("\n").split("\t")[2:]
+               for line in (results / "modules.gmt").read_text().splitlines(True)}
+        for module, members in modules.groupby("module")["gene"]:
+            assert sorted(gmt[f"{dataset}_{module}"]) == sorted(members)
