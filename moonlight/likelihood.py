@@ -30,6 +30,7 @@ __all__ = [
     "poisson_loglik",
     "sample_logliks",
     "sparse_sample_logliks",
+    "sparse_data_terms",
     "n_free_parameters",
 ]
 
@@ -111,6 +112,31 @@ def sample_logliks(V: ArrayLike, WH: ArrayLike) -> NDArray[np.float64]:
         return (xlogy(V, WH) - WH - gammaln(V + 1.0)).sum(axis=0)
 
 
+def _sparse_entry_terms(indptr: NDArray, indices: NDArray, data: NDArray,
+                        transposed: bool, W: NDArray, H: NDArray
+                        ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """``V log WH - log V!`` at every stored entry, and the entry's sample."""
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    H = np.ascontiguousarray(H, dtype=np.float64)
+    WH = np.empty(data.size)
+    A, B = (H.T, W.T) if transposed else (W, H)
+    _kernels.sparse_product(indptr, indices, A, B, WH, 0.0)
+    compressed = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    sample = indices if transposed else compressed
+    with np.errstate(divide="ignore"):
+        return xlogy(data, WH) - gammaln(data + 1.0), sample
+
+
+def sparse_data_terms(indptr: NDArray, indices: NDArray, data: NDArray, transposed: bool,
+                      W: NDArray, H: NDArray) -> float:
+    """``sum [V log WH - log V!]`` over the stored entries of a sparse V (the part of log L
+    that is not ``-sum WH``), from the product at those entries only.
+
+    Parameters are those of :func:`sparse_sample_logliks`.
+    """
+    return float(_sparse_entry_terms(indptr, indices, data, transposed, W, H)[0].sum())
+
+
 def sparse_sample_logliks(indptr: NDArray, indices: NDArray, data: NDArray,
                           transposed: bool, W: NDArray, H: NDArray) -> NDArray[np.float64]:
     """:func:`sample_logliks` of a sparse V given by its compressed arrays, from the
@@ -123,17 +149,10 @@ def sparse_sample_logliks(indptr: NDArray, indices: NDArray, data: NDArray,
         canonical (no duplicates).
     W : ndarray (N, R), H : ndarray (R, M)
     """
-    W = np.ascontiguousarray(W, dtype=np.float64)
-    H = np.ascontiguousarray(H, dtype=np.float64)
-    M = H.shape[1]
-    WH = np.empty(data.size)
-    A, B = (H.T, W.T) if transposed else (W, H)
-    _kernels.sparse_product(indptr, indices, A, B, WH, 0.0)
-    compressed = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    sample = indices if transposed else compressed
-    with np.errstate(divide="ignore"):
-        terms = xlogy(data, WH) - gammaln(data + 1.0)
-    return np.bincount(sample, weights=terms, minlength=M) - W.sum(axis=0) @ H
+    terms, sample = _sparse_entry_terms(indptr, indices, data, transposed, W, H)
+    H = np.asarray(H, dtype=np.float64)
+    return (np.bincount(sample, weights=terms, minlength=H.shape[1])
+            - np.asarray(W, dtype=np.float64).sum(axis=0) @ H)
 
 
 def n_free_parameters(n_genes: int, n_samples: int, rank: int) -> int:

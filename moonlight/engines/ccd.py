@@ -51,6 +51,7 @@ class DenseProblem:
 
     def __init__(self, V: NDArray, mask: NDArray | None, log_v_fact: float) -> None:
         self.V, self.mask, self.log_v_fact = V, mask, log_v_fact
+        self.shape: tuple[int, int] = V.shape
 
 
 def _transposed_layout(V: NDArray, masked: bool) -> bool:
