@@ -168,11 +168,7 @@ def fit_masked(
     if (MV < 0).any() or not np.isfinite(MV).all():
         raise ValueError("training entries of V must be finite and non-negative")
     weights = mask.astype(np.float64)
-    n_genes, n_samples = V.shape
-    if not 1 <= rank <= min(n_genes, n_samples):
-        raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
-    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
-        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
+    n_genes = V.shape[0]
     log_v_fact = log_factorial_sum(MV)
 
     # Starts as in moonlight.nmf, with column totals estimated from the training entries.
@@ -190,6 +186,10 @@ def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], 
                              NDArray[np.int64], NDArray[np.bool_]]:
     """Every restart of a fit with held-out entries (see :func:`fit_masked`)."""
     n_genes, n_samples = problem.shape
+    if not 1 <= rank <= min(n_genes, n_samples):
+        raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
+    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
+        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
     W = np.empty((restarts, n_genes, rank))
     H = np.empty((restarts, rank, n_samples))
     logliks = np.empty(restarts)
@@ -276,11 +276,6 @@ def fit_blocks(
     held-out entries given by ``blocks`` (:func:`block_groups` and a fold).
     """
     train, _ = _split_blocks(_as_sparse_problem(V), blocks)
-    n_genes, n_samples = train.shape
-    if not 1 <= rank <= min(n_genes, n_samples):
-        raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
-    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
-        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
     return _fit_split(train, rank, restarts=restarts, seed=seed, tol=tol,
                       max_iter=max_iter, check_every=check_every)
 

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from .. import _kernels
 from ..likelihood import LOG_BLOCK
 from ._common import EPS, Options, RestartFit
-from ._descent import descend
+from ._descent import descend, run_restarts
 
 __all__ = ["Blocks", "SparseProblem", "SparseSweeps", "fit_restarts", "fit_H",
            "block_sum"]
@@ -232,20 +232,9 @@ class SparseSweeps:
 def fit_restarts(problem: SparseProblem, starts: Callable[[int], tuple[NDArray, NDArray]],
                  restart_ids: Iterable[int], options: Options, start: float,
                  trace_rows: list[tuple[int, int, float, float]]) -> Iterator[RestartFit]:
-    """Fit each restart from its start, one after another; yield each as it finishes.
-
-    ``starts(k)`` gives restart k's (W0, H0) in float64; they are cast to V's dtype.
-    """
-    sweeps = SparseSweeps(problem)
-    dtype = problem.dtype
-    for k in restart_ids:
-        W0, H0 = starts(k)
-        W = np.array(W0, dtype=dtype, order="C")  # a copy: the fit writes into it
-        H = np.array(H0, dtype=dtype, order="C")
-        loglik, n_iter, converged = descend(sweeps, W, H, problem.log_v_fact, options,
-                                            int(k), start, trace_rows)
-        kkt = float("nan") if problem.blocks is not None else sweeps.kkt(W, H)
-        yield RestartFit(int(k), W, H, loglik, n_iter, converged, kkt)
+    """Fit each restart from its start (see :func:`moonlight.engines.fit_restarts`)."""
+    return run_restarts(SparseSweeps(problem), problem.log_v_fact, problem.dtype, starts,
+                        restart_ids, options, start, trace_rows, problem.blocks is None)
 
 
 def fit_H(problem: SparseProblem, W: NDArray, H: NDArray, options: Options,
