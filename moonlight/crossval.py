@@ -67,7 +67,8 @@ from .likelihood import log_factorial_sum, poisson_loglik, sparse_data_terms
 from .nmf import _initial_factor
 
 __all__ = ["fold_labels", "block_groups", "block_fold_labels", "fit_masked", "fit_blocks",
-           "heldout_loglik", "heldout_loglik_blocks", "cross_validate", "cv_summary", "CV_COLUMNS", "DESIGNS"]
+           "heldout_loglik", "heldout_loglik_blocks", "cross_validate", "cv_summary",
+           "CV_COLUMNS", "DESIGNS"]
 
 #: Fold designs of :func:`cross_validate`.
 DESIGNS: tuple[str, ...] = ("entries", "blocks")
@@ -136,8 +137,8 @@ def fit_masked(
            NDArray[np.int64], NDArray[np.bool_]]:
     """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true.
 
-    The engine is the coordinate descent of :mod:`moonlight.engines.ccd` (``method="ccd"``) with the
-    mask passed to its kernels: every gradient, curvature and likelihood sum runs over
+    The engine is the coordinate descent of :mod:`moonlight.engines.ccd` with the mask
+    passed to its kernels: every gradient, curvature and likelihood sum runs over
     the training entries only.
 
     Parameters

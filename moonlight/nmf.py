@@ -6,14 +6,16 @@ the restarts through an engine of :mod:`moonlight.engines` and keeps the best:
 
 ``method="ccd"`` (default)
     Cyclic coordinate descent with provable-descent steps, compiled, extrapolated
-    between sweeps; monotone (:mod:`moonlight.engines.ccd`).
+    between sweeps; monotone (:mod:`moonlight.engines.ccd`). A scipy.sparse V runs the
+    same steps over its nonzeros only (:mod:`moonlight.engines.sparse_ccd`).
 
 ``method="emu"``, ``method="mu"``
     Multiplicative updates, extrapolated or plain (Lee & Seung 2001), the reference
     (:mod:`moonlight.engines.mu`).
 
 Each restart draws its start from its own child of ``SeedSequence(seed)``, so a
-restart's result does not depend on how many others run beside it.
+restart's result does not depend on how many others run beside it: ``restart_ids=``
+runs a subset, and :func:`combine_results` joins subsets into the full run's bytes.
 """
 from __future__ import annotations
 
