@@ -364,3 +364,219 @@ def kkt_violation(V, W, H, WH):
             if viol > worst:
                 worst = viol
     return worst
+
+
+# ----------------------------------------------------------------------------------------
+# Sparse V: the same coordinate steps over the nonzero entries only
+# ----------------------------------------------------------------------------------------
+#
+# V is held in compressed-column form (indptr, indices, data) of shape (n_A, n_B): the
+# nonzeros of column j are data[indptr[j]:indptr[j+1]] at rows indices[...], rows in
+# increasing order. The model is V ~ Poisson(A B) with A (n_A, R) and B (R, n_B), and
+# the product is kept at the nonzeros only, ``WH[k] = (A B)_{indices[k], j}``. For
+# V (genes x samples) in CSC form, A = W and B = H; for V in CSR form the arrays are
+# the CSC form of V^T, A = H^T and B = W^T (transposed views).
+#
+# An entry with V_ij = 0 adds nothing to the data sums of any gradient or curvature
+# (it enters phi only through ``sum_k b_k t``), so those sums run over the nonzeros
+# in the order the dense kernels use (increasing row, then column): the same steps, to
+# the bit, as the dense kernels take. The constant part of a gradient, sum_i m_ij A_ir
+# over the entries that count, is passed in as a small table ``const`` (G, R) with a
+# group per column, ``group`` (n_B,): one row when every entry counts, one per group of
+# a block design that holds out whole blocks (cross-validation). The likelihood's
+# ``sum_ij (AB)_ij`` is separable, ``sum_r (sum_i A_ir)(sum_j B_rj)``, so no kernel
+# needs the product at the zeros.
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def grouped_column_sums(A, group, excluded, n_groups):
+    """``out[g, r] = sum_i A_ir`` over the rows with ``group[i] != excluded[g]``.
+
+    Sums run in row order (as the dense kernels'), so with nothing excluded (``excluded
+    = [-1]``) ``out[0]`` equals their column sums bit for bit. ``excluded`` has one entry
+    per output row; ``n_groups`` is its length.
+    """
+    N, R = A.shape
+    out = np.zeros((n_groups, R), dtype=np.float64)
+    for g in range(n_groups):
+        e = excluded[g]
+        for i in range(N):
+            if group[i] != e:
+                for r in range(R):
+                    out[g, r] += A[i, r]
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def sparse_product(indptr, indices, A, B, WH, tiny):
+    """``WH[k] = max((A B)_{i j}, tiny)`` at every stored entry k = (i, j)."""
+    R = A.shape[1]
+    for j in range(indptr.size - 1):
+        for k in range(indptr[j], indptr[j + 1]):
+            i = indices[k]
+            acc = 0.0
+            for r in range(R):
+                acc += np.float64(A[i, r]) * B[r, j]
+            WH[k] = max(acc, tiny)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def sparse_loglik_terms(data, log_WH):
+    """``sum_k data_k log_WH_k`` in index order (the data part of log L at the nonzeros)."""
+    total = 0.0
+    for k in range(data.size):
+        total += data[k] * log_WH[k]
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def column_totals(indptr, indices, data, n_rows, compressed):
+    """Sums of the stored values along the compressed axis (``compressed``: one total per
+    column) or along the other (one per row), each accumulated in increasing index order."""
+    if compressed:
+        out = np.zeros(indptr.size - 1, dtype=np.float64)
+        for j in range(indptr.size - 1):
+            for k in range(indptr[j], indptr[j + 1]):
+                out[j] += data[k]
+    else:
+        out = np.zeros(n_rows, dtype=np.float64)
+        for j in range(indptr.size - 1):
+            for k in range(indptr[j], indptr[j + 1]):
+                out[indices[k]] += data[k]
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def sparse_update_compressed(indptr, indices, data, WH, A, B, const, group, eps, tiny):
+    """One coordinate sweep over every entry of B (R, n_B), column by column.
+
+    Column j's entries ``B_0j .. B_{R-1}j`` step one after another; each step is
+    committed into the product at column j's nonzeros in the same pass that gathers the
+    next entry's sums (the column's data stay in cache). The gradient of ``B_rj`` is
+    ``const[group[j], r] - sum_k A_ir V_k / WH_k`` over the column's nonzeros. Returns
+    the number of coordinates that moved.
+    """
+    R = A.shape[1]
+    moved = 0
+    for j in range(indptr.size - 1):
+        lo = indptr[j]
+        hi = indptr[j + 1]
+        g = group[j]
+        s1 = 0.0
+        s2 = 0.0
+        c = 0.0
+        for k in range(lo, hi):
+            a = np.float64(A[indices[k], 0])
+            inv = 1.0 / WH[k]
+            v = data[k]
+            q = a * v * inv
+            s1 += q
+            s2 += q * a * inv
+            if v > 0:
+                c = max(c, a * inv)
+        for r in range(R):
+            x = np.float64(B[r, j])
+            d = coordinate_step(x, const[g, r] - s1, s2, c, eps)
+            if d != 0.0:
+                B[r, j] = max(x + d, eps)  # x + (eps - x) may round below eps
+                moved += 1
+            if r + 1 < R:
+                # commit step r and gather the sums of B_{r+1, j} at the new product
+                s1 = 0.0
+                s2 = 0.0
+                c = 0.0
+                for k in range(lo, hi):
+                    i = indices[k]
+                    y = max(WH[k] + np.float64(A[i, r]) * d, tiny)
+                    WH[k] = y
+                    a = np.float64(A[i, r + 1])
+                    inv = 1.0 / y
+                    v = data[k]
+                    q = a * v * inv
+                    s1 += q
+                    s2 += q * a * inv
+                    if v > 0:
+                        c = max(c, a * inv)
+            elif d != 0.0:
+                for k in range(lo, hi):
+                    WH[k] = max(WH[k] + np.float64(A[indices[k], r]) * d, tiny)
+    return moved
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def sparse_update_scattered(indptr, indices, data, WH, A, B, const, group, eps, tiny):
+    """One coordinate sweep over every entry of A (n_A, R), column r by column r.
+
+    The entries ``A_0r .. A_{n_A-1}r`` are independent given the rest, so they step
+    together: one pass over all nonzeros commits the steps of column r into the product
+    and gathers the sums of column r + 1, accumulated per row (each row's sums run over
+    its nonzeros in increasing column order). The gradient of ``A_ir`` is
+    ``const[group[i], r] - sum_j B_rj V_ij / WH_ij``. Returns the number of coordinates
+    that moved.
+    """
+    n_A, R = A.shape
+    s1 = np.zeros(n_A, dtype=np.float64)
+    s2 = np.zeros(n_A, dtype=np.float64)
+    c = np.zeros(n_A, dtype=np.float64)
+    d = np.zeros(n_A, dtype=np.float64)
+    for j in range(indptr.size - 1):
+        b = np.float64(B[0, j])
+        for k in range(indptr[j], indptr[j + 1]):
+            i = indices[k]
+            inv = 1.0 / WH[k]
+            v = data[k]
+            q = b * v * inv
+            s1[i] += q
+            s2[i] += q * b * inv
+            if v > 0:
+                c[i] = max(c[i], b * inv)
+    moved = 0
+    for r in range(R):
+        for i in range(n_A):
+            x = np.float64(A[i, r])
+            d[i] = coordinate_step(x, const[group[i], r] - s1[i], s2[i], c[i], eps)
+            if d[i] != 0.0:
+                A[i, r] = max(x + d[i], eps)  # x + (eps - x) may round below eps
+                moved += 1
+        if r + 1 < R:
+            s1[:] = 0.0
+            s2[:] = 0.0
+            c[:] = 0.0
+            for j in range(indptr.size - 1):
+                b = np.float64(B[r, j])
+                bn = np.float64(B[r + 1, j])
+                for k in range(indptr[j], indptr[j + 1]):
+                    i = indices[k]
+                    y = max(WH[k] + b * d[i], tiny)
+                    WH[k] = y
+                    inv = 1.0 / y
+                    v = data[k]
+                    q = bn * v * inv
+                    s1[i] += q
+                    s2[i] += q * bn * inv
+                    if v > 0:
+                        c[i] = max(c[i], bn * inv)
+        else:
+            for j in range(indptr.size - 1):
+                b = np.float64(B[r, j])
+                for k in range(indptr[j], indptr[j + 1]):
+                    WH[k] = max(WH[k] + b * d[indices[k]], tiny)
+    return moved
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def sparse_ratio_products(indptr, indices, data, WH, A, B):
+    """``bA = (V / WH) B^T`` (n_A, R) and ``bB = A^T (V / WH)`` (R, n_B) over the
+    nonzeros: the data parts of the gradients, for the KKT measure."""
+    n_A, R = A.shape
+    n_B = indptr.size - 1
+    bA = np.zeros((n_A, R), dtype=np.float64)
+    bB = np.zeros((R, n_B), dtype=np.float64)
+    for j in range(n_B):
+        for k in range(indptr[j], indptr[j + 1]):
+            i = indices[k]
+            ratio = data[k] / WH[k]
+            for r in range(R):
+                bA[i, r] += B[r, j] * ratio
+                bB[r, j] += A[i, r] * ratio
+    return bA, bB

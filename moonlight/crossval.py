@@ -1,15 +1,48 @@
-"""Held-out likelihood of Poisson NMF by K-fold cross-validation over matrix entries.
+"""Held-out likelihood of Poisson NMF by K-fold cross-validation.
 
-The entries of V are split at random into K folds of (nearly) equal size: every entry is
-held out exactly once. For fold k, W and H are fitted to the other entries only, by the
-coordinate-descent engine (:mod:`moonlight.engines.ccd`) with a 0/1 mask M (1 on training
-entries) passed to its kernels: the gradient of ``W_ir`` becomes
-``sum_j M_ij H_rj - sum_j H_rj M_ij V_ij / WH_ij``, and likewise for H and for the
-likelihood, so a held-out entry drops out of every sum. Its value has no effect on the
-fit, not even in the last bit: the engine only ever sees ``where(M, V, 0)``. The fold is
-then scored by the Poisson log likelihood of its held-out entries under the fitted WH. A
-rank that overfits the training entries predicts held-out ones worse, so unlike the
-in-sample log likelihood the held-out one has a maximum in R.
+Two designs of the folds; both hold every entry of V out exactly once over the K folds.
+
+``design="entries"`` (default for a dense V)
+    The entries of V are split at random into K folds of (nearly) equal size. For fold
+    k, W and H are fitted to the other entries only, by the coordinate-descent engine
+    (:mod:`moonlight.engines.ccd`) with a 0/1 mask M (1 on training entries) passed to
+    its kernels: the gradient of ``W_ir`` becomes ``sum_j M_ij H_rj - sum_j H_rj M_ij
+    V_ij / WH_ij``, and likewise for H and for the likelihood, so a held-out entry drops
+    out of every sum. Its value has no effect on the fit, not even in the last bit: the
+    engine only ever sees ``where(M, V, 0)``.
+
+``design="blocks"`` (default for a sparse V; available for a dense one)
+    A Latin-square block design. Genes are split at random into K groups of (nearly)
+    equal size, and so are samples; fold f holds out every block (gene group g, sample
+    group s) with ``(g + s) mod K == f``. Why this design:
+
+    * *It never needs an N x M array.* Scattered held-out entries include zeros of V, so
+      their list (or mask) has N M / K entries: for 2,000 genes x 100,000 cells, 40
+      million per fold, more than the nonzeros of the whole matrix. A block design is
+      described by two group labels (N + M numbers), and everything the fit needs about
+      it is separable per block: the constant part of a gradient, ``sum_i m_ij W_ir``,
+      is the sum of W over the genes outside one gene group, and the held-out part of
+      ``sum (WH)_ij`` is ``sum_blocks sum_r (sum_{i in g} W_ir)(sum_{j in s} H_rj)``.
+      Training and scoring then touch the nonzeros and O((N + M) R) numbers only
+      (:mod:`moonlight.engines.sparse_ccd`).
+    * *Every gene and every sample keeps most of its data in every fold.* In fold f, a
+      gene loses exactly one sample group (1/K of its samples) and a sample one gene
+      group, so W's rows and H's columns stay estimable from training entries, and each
+      held-out entry is predicted from its own gene's and sample's other entries -- the
+      same question the entry design asks. Holding out whole samples or whole genes
+      instead would leave their factors undetermined (bi-cross-validation, Owen & Perry
+      2009, has to refit them from a second split).
+    * *Every entry is held out exactly once* (the K blocks of a row of the square go to K
+      different folds), so ``cv_loglik`` sums the same N M terms as in the entry design.
+
+    The cost: entries of one block share a gene group and a sample group, so fold values
+    vary more than with scattered entries (``cv_se`` is larger). The same design on a
+    dense V (a 0/1 mask built from the labels) and on the same V stored sparse gives the
+    same folds and the same optimum, so the same selection.
+
+The fold is scored by the Poisson log likelihood of its held-out entries under the
+fitted WH. A rank that overfits the training entries predicts held-out ones worse, so
+unlike the in-sample log likelihood the held-out one has a maximum in R.
 
 Per rank the workflow reports ``cv_loglik`` = the sum over folds (each entry scored once)
 and ``cv_se`` = ``sqrt(K) * sd(fold values)``, the standard error of that sum.
@@ -18,7 +51,6 @@ The start of restart r of fold k is drawn from child r of ``SeedSequence([seed, 
 k])`` exactly as :func:`moonlight.fit_nmf` draws its starts (column totals estimated
 from the training entries), so results do not depend on how many other restarts run.
 """
-
 from __future__ import annotations
 
 import time
@@ -26,14 +58,20 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from . import engines
-from .likelihood import log_factorial_sum, poisson_loglik
+from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
+from .likelihood import log_factorial_sum, poisson_loglik, sparse_data_terms
 from .nmf import _initial_factor
 
-__all__ = ["fold_labels", "fit_masked", "heldout_loglik", "cross_validate", "cv_summary",
-           "CV_COLUMNS"]
+__all__ = ["fold_labels", "block_groups", "block_fold_labels", "fit_masked", "fit_blocks",
+           "heldout_loglik", "heldout_loglik_blocks", "cross_validate", "cv_summary",
+           "CV_COLUMNS", "DESIGNS"]
+
+#: Fold designs of :func:`cross_validate`.
+DESIGNS: tuple[str, ...] = ("entries", "blocks")
 
 CV_COLUMNS = ["rank", "fold", "train_loglik", "heldout_loglik", "n_heldout", "n_iter",
               "converged"]
@@ -55,6 +93,36 @@ def fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int
     return labels.reshape(shape)
 
 
+def _balanced_labels(n: int, folds: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    labels = np.empty(n, dtype=np.int64)
+    labels[rng.permutation(n)] = np.arange(n) % folds
+    return labels
+
+
+def block_groups(shape: tuple[int, int], folds: int, seed: int
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Gene group (N,) and sample group (M,) of the Latin-square block design.
+
+    Each is a uniformly random balanced partition into ``folds`` groups (sizes differ by
+    at most one); entry (i, j) is held out in fold ``(gene_group[i] + sample_group[j])
+    mod folds``. The same ``(shape, folds, seed)`` gives the same groups.
+    """
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    if folds > min(shape):
+        raise ValueError(f"the block design needs folds <= min(N, M) = {min(shape)}, "
+                         f"got {folds}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB10C5]))
+    genes = _balanced_labels(shape[0], folds, rng)
+    return genes, _balanced_labels(shape[1], folds, rng)
+
+
+def block_fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int64]:
+    """Fold of every entry under the block design, as an (N, M) array (dense V only)."""
+    genes, samples = block_groups(shape, folds, seed)
+    return (genes[:, None] + samples[None, :]) % folds
+
+
 def fit_masked(
     V: ArrayLike,
     mask: ArrayLike,
@@ -69,8 +137,8 @@ def fit_masked(
            NDArray[np.int64], NDArray[np.bool_]]:
     """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true.
 
-    The engine is the coordinate descent of :mod:`moonlight.engines.ccd` (``method="ccd"``) with the
-    mask passed to its kernels: every gradient, curvature and likelihood sum runs over
+    The engine is the coordinate descent of :mod:`moonlight.engines.ccd` with the mask
+    passed to its kernels: every gradient, curvature and likelihood sum runs over
     the training entries only.
 
     Parameters
@@ -101,16 +169,28 @@ def fit_masked(
     if (MV < 0).any() or not np.isfinite(MV).all():
         raise ValueError("training entries of V must be finite and non-negative")
     weights = mask.astype(np.float64)
-    n_genes, n_samples = V.shape
-    if not 1 <= rank <= min(n_genes, n_samples):
-        raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
-    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
-        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
+    n_genes = V.shape[0]
     log_v_fact = log_factorial_sum(MV)
 
     # Starts as in moonlight.nmf, with column totals estimated from the training entries.
     observed = np.maximum(weights.sum(axis=0), 1.0)
     column_totals = MV.sum(axis=0) * n_genes / observed
+    problem = engines.ccd.DenseProblem(MV, weights, log_v_fact)
+    return _fit_restarts(problem, column_totals, rank, restarts=restarts, seed=seed,
+                         tol=tol, max_iter=max_iter, check_every=check_every)
+
+
+def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], rank: int,
+                  *, restarts: int, seed: int | Iterable[int], tol: float, max_iter: int,
+                  check_every: int
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                             NDArray[np.int64], NDArray[np.bool_]]:
+    """Every restart of a fit with held-out entries (see :func:`fit_masked`)."""
+    n_genes, n_samples = problem.shape
+    if not 1 <= rank <= min(n_genes, n_samples):
+        raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
+    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
+        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
     W = np.empty((restarts, n_genes, rank))
     H = np.empty((restarts, rank, n_samples))
     logliks = np.empty(restarts)
@@ -121,7 +201,6 @@ def fit_masked(
     def starts(k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         return _initial_factor(column_totals, n_genes, rank, children[k])
 
-    problem = engines.ccd.DenseProblem(MV, weights, log_v_fact)
     options = engines.Options(tol=tol, max_iter=max_iter, check_every=check_every)
     for fit in engines.fit_restarts("ccd", problem, starts, range(restarts), options,
                                     time.perf_counter(), []):
@@ -132,6 +211,76 @@ def fit_masked(
     return W, H, logliks, n_iter, converged
 
 
+def _split_blocks(problem: SparseProblem, blocks: Blocks
+                  ) -> tuple[SparseProblem, SparseProblem]:
+    """The training and the held-out nonzeros of a sparse V, as two problems in V's
+    orientation (``log_v_fact`` of the training part set; the held-out values unread)."""
+    n_compressed = problem.indptr.size - 1
+    compressed = np.repeat(np.arange(n_compressed), np.diff(problem.indptr))
+    if problem.transposed:
+        held = blocks.heldout(compressed, problem.indices)
+    else:
+        held = blocks.heldout(problem.indices, compressed)
+    parts = []
+    for keep in (~held, held):
+        indptr = np.zeros(n_compressed + 1, dtype=problem.indptr.dtype)
+        np.cumsum(np.bincount(compressed[keep], minlength=n_compressed), out=indptr[1:])
+        parts.append(SparseProblem(indptr, problem.indices[keep], problem.data[keep],
+                                   problem.shape, problem.transposed, 0.0, blocks))
+    train, heldout = parts
+    if (train.data < 0).any() or not np.isfinite(train.data).all():
+        raise ValueError("training entries of V must be finite and non-negative")
+    train.log_v_fact = log_factorial_sum(train.data)
+    return train, heldout
+
+
+def _block_sizes(blocks: Blocks) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Training entries per sample and held-out entries in total, from group sizes."""
+    K, f = blocks.folds, blocks.fold
+    genes_per_group = np.bincount(blocks.gene_group, minlength=K)
+    held_genes = genes_per_group[(f - blocks.sample_group) % K]  # per sample
+    return genes_per_group.sum() - held_genes, held_genes
+
+
+def _fit_split(train: SparseProblem, rank: int, **kwargs
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                          NDArray[np.int64], NDArray[np.bool_]]:
+    n_genes = train.shape[0]
+    observed = np.maximum(_block_sizes(train.blocks)[0].astype(np.float64), 1.0)
+    column_totals = train.column_totals() * n_genes / observed
+    return _fit_restarts(train, column_totals, rank, **kwargs)
+
+
+def _as_sparse_problem(V: sp.spmatrix | sp.sparray | pd.DataFrame) -> SparseProblem:
+    if isinstance(V, pd.DataFrame):
+        V = sp.csc_array(V.sparse.to_coo())
+    return SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
+
+
+def fit_blocks(
+    V: sp.spmatrix | sp.sparray,
+    blocks: Blocks,
+    rank: int,
+    *,
+    restarts: int = 3,
+    seed: int | Iterable[int] = 0,
+    tol: float = 1e-8,
+    max_iter: int = 2000,
+    check_every: int = 1,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+           NDArray[np.int64], NDArray[np.bool_]]:
+    """Fit a sparse ``V ~ Poisson(W H)`` on the entries outside the held-out blocks.
+
+    The sparse engine (:mod:`moonlight.engines.sparse_ccd`) sees the training nonzeros
+    and the block labels only; no N x M array is formed, and the held-out values are
+    never read. Parameters and returns are those of :func:`fit_masked`, with the
+    held-out entries given by ``blocks`` (:func:`block_groups` and a fold).
+    """
+    train, _ = _split_blocks(_as_sparse_problem(V), blocks)
+    return _fit_split(train, rank, restarts=restarts, seed=seed, tol=tol,
+                      max_iter=max_iter, check_every=check_every)
+
+
 def heldout_loglik(V: ArrayLike, WH: ArrayLike, heldout: ArrayLike) -> float:
     """Full Poisson log likelihood ``sum[V log WH - WH - log V!]`` over held-out entries."""
     heldout = np.asarray(heldout, dtype=bool)
@@ -140,8 +289,16 @@ def heldout_loglik(V: ArrayLike, WH: ArrayLike, heldout: ArrayLike) -> float:
     return poisson_loglik(v, mu)
 
 
+def heldout_loglik_blocks(heldout: SparseProblem, W: NDArray, H: NDArray) -> float:
+    """:func:`heldout_loglik` over held-out blocks: the nonzeros' terms plus the
+    separable ``-sum (WH)`` over the blocks (the zeros add nothing else)."""
+    return (sparse_data_terms(heldout.indptr, heldout.indices, heldout.data,
+                              heldout.transposed, W, H)
+            - block_sum(W, H, heldout.blocks, heldout=True))
+
+
 def cross_validate(
-    V: ArrayLike | pd.DataFrame,
+    V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
     rank: int,
     *,
     folds: int = 5,
@@ -150,38 +307,72 @@ def cross_validate(
     tol: float = 1e-8,
     max_iter: int = 2000,
     check_every: int = 1,
+    design: str | None = None,
 ) -> pd.DataFrame:
     """K-fold held-out log likelihood of one rank.
 
-    The partition depends on ``(shape, folds, seed)`` only, so every rank is scored on
-    the same folds (differences between ranks are paired). In each fold the restart with
-    the best *training* log likelihood is scored on the held-out entries.
+    The partition depends on ``(shape, folds, seed, design)`` only, so every rank is
+    scored on the same folds (differences between ranks are paired). In each fold the
+    restart with the best *training* log likelihood is scored on the held-out entries.
+
+    Parameters
+    ----------
+    V : array, DataFrame or scipy.sparse matrix/array of shape (N, M)
+        Counts, genes x samples.
+    design : {"entries", "blocks"}, optional
+        Fold design (module docstring). Default: "entries" for a dense V (scattered
+        entries, as always), "blocks" for a sparse V, which "entries" would densify.
+    folds, seed, restarts, tol, max_iter, check_every
+        As in :func:`fit_masked`.
 
     Returns
     -------
     DataFrame
         One row per fold, columns :data:`CV_COLUMNS`.
     """
-    V = np.asarray(V, dtype=np.float64)
-    labels = fold_labels(V.shape, folds, seed)
+    sparse = sp.issparse(V) or (isinstance(V, pd.DataFrame) and V.shape[1] > 0 and all(
+        isinstance(t, pd.SparseDtype) for t in V.dtypes))
+    if design is None:
+        design = "blocks" if sparse else "entries"
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
+    if sparse and design == "entries":
+        raise ValueError("design='entries' would hold out an N x M mask of a sparse V; "
+                         "use design='blocks'")
+    settings = dict(restarts=restarts, tol=tol, max_iter=max_iter, check_every=check_every)
     rows = []
+    if sparse:
+        problem = _as_sparse_problem(V)
+        genes, samples = block_groups(problem.shape, folds, seed)
+        for k in range(folds):
+            blocks = Blocks(genes, samples, folds, k)
+            train, held = _split_blocks(problem, blocks)
+            W, H, ll, n_iter, converged = _fit_split(train, rank, seed=[seed, rank, k],
+                                                     **settings)
+            best = int(np.argmax(ll))
+            rows.append(_fold_row(rank, k, ll[best],
+                                  heldout_loglik_blocks(held, W[best], H[best]),
+                                  int(_block_sizes(blocks)[1].sum()), n_iter[best],
+                                  converged[best]))
+        return pd.DataFrame(rows, columns=CV_COLUMNS)
+    V = np.asarray(V, dtype=np.float64)
+    labels = (fold_labels if design == "entries" else block_fold_labels)(V.shape, folds, seed)
     for k in range(folds):
         heldout = labels == k
-        W, H, train, n_iter, converged = fit_masked(
-            V, ~heldout, rank, restarts=restarts, seed=[seed, rank, k], tol=tol,
-            max_iter=max_iter, check_every=check_every,
-        )
-        best = int(np.argmax(train))
-        rows.append({
-            "rank": rank,
-            "fold": k,
-            "train_loglik": float(train[best]),
-            "heldout_loglik": heldout_loglik(V, W[best] @ H[best], heldout),
-            "n_heldout": int(heldout.sum()),
-            "n_iter": int(n_iter[best]),
-            "converged": bool(converged[best]),
-        })
+        W, H, ll, n_iter, converged = fit_masked(V, ~heldout, rank, seed=[seed, rank, k],
+                                                 **settings)
+        best = int(np.argmax(ll))
+        rows.append(_fold_row(rank, k, ll[best],
+                              heldout_loglik(V, W[best] @ H[best], heldout),
+                              int(heldout.sum()), n_iter[best], converged[best]))
     return pd.DataFrame(rows, columns=CV_COLUMNS)
+
+
+def _fold_row(rank: int, fold: int, train: float, heldout: float, n_heldout: int,
+              n_iter: int, converged: bool) -> dict:
+    return {"rank": rank, "fold": fold, "train_loglik": float(train),
+            "heldout_loglik": float(heldout), "n_heldout": int(n_heldout),
+            "n_iter": int(n_iter), "converged": bool(converged)}
 
 
 def cv_summary(per_fold: pd.DataFrame) -> pd.DataFrame:

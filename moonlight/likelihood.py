@@ -29,6 +29,8 @@ __all__ = [
     "stacked_loglik",
     "poisson_loglik",
     "sample_logliks",
+    "sparse_sample_logliks",
+    "sparse_data_terms",
     "n_free_parameters",
 ]
 
@@ -108,6 +110,49 @@ def sample_logliks(V: ArrayLike, WH: ArrayLike) -> NDArray[np.float64]:
         raise ValueError(f"V has shape {V.shape} but WH has shape {WH.shape}")
     with np.errstate(divide="ignore"):
         return (xlogy(V, WH) - WH - gammaln(V + 1.0)).sum(axis=0)
+
+
+def _sparse_entry_terms(indptr: NDArray, indices: NDArray, data: NDArray,
+                        transposed: bool, W: NDArray, H: NDArray
+                        ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """``V log WH - log V!`` at every stored entry, and the entry's sample."""
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    H = np.ascontiguousarray(H, dtype=np.float64)
+    WH = np.empty(data.size)
+    A, B = (H.T, W.T) if transposed else (W, H)
+    _kernels.sparse_product(indptr, indices, A, B, WH, 0.0)
+    compressed = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    sample = indices if transposed else compressed
+    with np.errstate(divide="ignore"):
+        return xlogy(data, WH) - gammaln(data + 1.0), sample
+
+
+def sparse_data_terms(indptr: NDArray, indices: NDArray, data: NDArray, transposed: bool,
+                      W: NDArray, H: NDArray) -> float:
+    """``sum [V log WH - log V!]`` over the stored entries of a sparse V (the part of log L
+    that is not ``-sum WH``), from the product at those entries only.
+
+    Parameters are those of :func:`sparse_sample_logliks`.
+    """
+    return float(_sparse_entry_terms(indptr, indices, data, transposed, W, H)[0].sum())
+
+
+def sparse_sample_logliks(indptr: NDArray, indices: NDArray, data: NDArray,
+                          transposed: bool, W: NDArray, H: NDArray) -> NDArray[np.float64]:
+    """:func:`sample_logliks` of a sparse V given by its compressed arrays, from the
+    product at the nonzeros and the separable ``sum_i (WH)_ij = sum_r (sum_i W_ir) H_rj``.
+
+    Parameters
+    ----------
+    indptr, indices, data : ndarrays
+        V's CSC arrays (``transposed=False``) or its CSR arrays (``transposed=True``),
+        canonical (no duplicates).
+    W : ndarray (N, R), H : ndarray (R, M)
+    """
+    terms, sample = _sparse_entry_terms(indptr, indices, data, transposed, W, H)
+    H = np.asarray(H, dtype=np.float64)
+    return (np.bincount(sample, weights=terms, minlength=H.shape[1])
+            - np.asarray(W, dtype=np.float64).sum(axis=0) @ H)
 
 
 def n_free_parameters(n_genes: int, n_samples: int, rank: int) -> int:

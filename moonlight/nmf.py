@@ -6,30 +6,34 @@ the restarts through an engine of :mod:`moonlight.engines` and keeps the best:
 
 ``method="ccd"`` (default)
     Cyclic coordinate descent with provable-descent steps, compiled, extrapolated
-    between sweeps; monotone (:mod:`moonlight.engines.ccd`).
+    between sweeps; monotone (:mod:`moonlight.engines.ccd`). A scipy.sparse V runs the
+    same steps over its nonzeros only (:mod:`moonlight.engines.sparse_ccd`).
 
 ``method="emu"``, ``method="mu"``
     Multiplicative updates, extrapolated or plain (Lee & Seung 2001), the reference
     (:mod:`moonlight.engines.mu`).
 
 Each restart draws its start from its own child of ``SeedSequence(seed)``, so a
-restart's result does not depend on how many others run beside it.
+restart's result does not depend on how many others run beside it: ``restart_ids=``
+runs a subset, and :func:`combine_results` joins subsets into the full run's bytes.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import engines
 from .engines import EPS, Options
-from .likelihood import log_factorial_sum_chunked
+from .likelihood import log_factorial_sum, log_factorial_sum_chunked
 
-__all__ = ["NMFResult", "fit_nmf", "normalize_factors", "METHODS"]
+__all__ = ["NMFResult", "combine_results", "fit_nmf", "normalize_factors", "METHODS"]
 
 Method = Literal["ccd", "emu", "mu"]
 METHODS: tuple[str, ...] = engines.METHODS
@@ -56,13 +60,15 @@ class NMFResult:
     loglik : float
         Full Poisson log likelihood of the best restart.
     logliks : ndarray of shape (restarts,)
-        Final log likelihood of every restart, in restart order.
+        Final log likelihood of every restart, in restart order (the order of
+        :attr:`restart_ids`; every per-restart array follows it).
     n_iter : ndarray of shape (restarts,)
         Iterations each restart ran (CCD: full sweeps over W and H).
     converged : ndarray of shape (restarts,)
         True where the restart stopped on the tolerance rather than the iteration cap.
     best_restart : int
-        Index of the restart kept as W and H.
+        Number of the restart kept as W and H (for a fit of all restarts, also its
+        index in the per-restart arrays).
     trace : DataFrame
         One row per convergence check: ``restart``, ``iteration``, ``seconds`` (wall time
         since the fit began) and ``loglik``; rows sorted by restart, then iteration.
@@ -75,7 +81,7 @@ class NMFResult:
     method : str
         The algorithm used.
     gene_names, sample_names : list of str, optional
-        Row and column labels when V was a DataFrame.
+        Row and column labels: a DataFrame's, or ``genes=`` / ``samples=``.
     kkt : ndarray of shape (restarts,), optional
         Largest scaled KKT violation of every restart's final factors (see
         :func:`moonlight._kernels.kkt_violation`): 0 at a stationary point. A small
@@ -83,6 +89,9 @@ class NMFResult:
     W_restarts : ndarray of shape (restarts, N, R), optional
         Every restart's final W, normalized like ``W`` (columns summing to one, modules
         in canonical order), for stability and support across restarts.
+    restart_ids : ndarray of shape (restarts,), optional
+        Numbers of the restarts this result holds, increasing; None means all of
+        ``0..restarts-1`` (see ``fit_nmf(restart_ids=...)`` and :func:`combine_results`).
     """
 
     W: NDArray[np.float64]
@@ -98,6 +107,13 @@ class NMFResult:
     sample_names: list[str] | None = field(default=None)
     kkt: NDArray[np.float64] | None = field(default=None)
     W_restarts: NDArray[np.float64] | None = field(default=None)
+    restart_ids: NDArray[np.int64] | None = field(default=None)
+
+    def restart_numbers(self) -> NDArray[np.int64]:
+        """Numbers of the restarts held, in the order of the per-restart arrays."""
+        if self.restart_ids is None:
+            return np.arange(len(self.logliks), dtype=np.int64)
+        return np.asarray(self.restart_ids, dtype=np.int64)
 
     @property
     def rank(self) -> int:
@@ -130,13 +146,14 @@ class NMFResult:
         ``kkt``."""
         n = len(self.logliks)
         kkt = self.kkt if self.kkt is not None else np.full(n, np.nan)
+        ids = self.restart_numbers()
         return pd.DataFrame(
             {
-                "restart": np.arange(n),
+                "restart": ids,
                 "loglik": self.logliks,
                 "n_iter": self.n_iter,
                 "converged": self.converged,
-                "best": np.arange(n) == self.best_restart,
+                "best": ids == self.best_restart,
                 "kkt": kkt,
             }
         )
@@ -157,8 +174,17 @@ def normalize_factors(
     return W[:, order], H[order, :]
 
 
-def _validate(V: ArrayLike, rank: int, restarts: int, tol: float | None, max_iter: int,
-              method: str) -> NDArray[np.float64]:
+def _check_totals(row_totals: NDArray, column_totals: NDArray) -> None:
+    zero_rows = np.flatnonzero(row_totals == 0)
+    zero_cols = np.flatnonzero(column_totals == 0)
+    if zero_rows.size or zero_cols.size:
+        raise ValueError(
+            f"V has {zero_rows.size} all-zero row(s) and {zero_cols.size} all-zero column(s); "
+            "they carry no information: drop them first (moonlight.io.drop_empty)"
+        )
+
+
+def _validate_dense(V: ArrayLike) -> NDArray[np.float64]:
     V = np.asarray(V, dtype=np.float64)
     if V.ndim != 2:
         raise ValueError(f"V must be a 2-D matrix (genes x samples), got {V.ndim} dimension(s)")
@@ -169,13 +195,32 @@ def _validate(V: ArrayLike, rank: int, restarts: int, tol: float | None, max_ite
         raise ValueError("V contains NaN or infinite values")
     if (V < 0).any():
         raise ValueError("V contains negative values; counts must be non-negative")
-    zero_rows = np.flatnonzero(V.sum(axis=1) == 0)
-    zero_cols = np.flatnonzero(V.sum(axis=0) == 0)
-    if zero_rows.size or zero_cols.size:
-        raise ValueError(
-            f"V has {zero_rows.size} all-zero row(s) and {zero_cols.size} all-zero column(s); "
-            "they carry no information: drop them first (moonlight.io.drop_empty)"
-        )
+    _check_totals(V.sum(axis=1), V.sum(axis=0))
+    return V
+
+
+def _validate_sparse(V: sp.spmatrix | sp.sparray, dtype: np.dtype
+                     ) -> engines.sparse_ccd.SparseProblem:
+    if V.ndim != 2:
+        raise ValueError(f"V must be a 2-D matrix (genes x samples), got {V.ndim} dimension(s)")
+    if V.shape[0] == 0 or V.shape[1] == 0:
+        raise ValueError(f"V is empty (shape {V.shape})")
+    if V.dtype.kind not in "biuf":
+        raise ValueError(f"V must hold numbers, got dtype {V.dtype}")
+    problem = engines.sparse_ccd.SparseProblem.from_matrix(V, dtype, 0.0)
+    data = problem.data
+    if not np.isfinite(data).all():
+        raise ValueError("V contains NaN or infinite values")
+    if (data < 0).any():
+        raise ValueError("V contains negative values; counts must be non-negative")
+    _check_totals(problem.row_totals(), problem.column_totals())
+    problem.log_v_fact = log_factorial_sum(data)
+    return problem
+
+
+def _validate_options(shape: tuple[int, int], rank: int, restarts: int, tol: float | None,
+                      max_iter: int, method: str) -> None:
+    n_genes, n_samples = shape
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)):
         raise TypeError(f"rank must be an integer, got {rank!r}")
     if not 1 <= rank <= min(n_genes, n_samples):
@@ -190,7 +235,29 @@ def _validate(V: ArrayLike, rank: int, restarts: int, tol: float | None, max_ite
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return V
+
+
+def _names(given: Sequence[str] | None, n: int, what: str) -> list[str] | None:
+    if given is None:
+        return None
+    if isinstance(given, str):
+        raise TypeError(f"{what} must be a sequence of names, not one string")
+    names = [str(g) for g in given]
+    if len(names) != n:
+        raise ValueError(f"{what} has {len(names)} names but V has {n}")
+    return names
+
+
+def _restart_ids(restart_ids: Iterable[int] | None, restarts: int) -> NDArray[np.int64]:
+    if restart_ids is None:
+        return np.arange(restarts, dtype=np.int64)
+    ids = np.array(sorted(int(k) for k in restart_ids), dtype=np.int64)
+    if ids.size == 0:
+        raise ValueError("restart_ids is empty")
+    if ids[0] < 0 or ids[-1] >= restarts or np.any(np.diff(ids) == 0):
+        raise ValueError(f"restart_ids must be distinct restarts in 0..{restarts - 1}, "
+                         f"got {ids.tolist()}")
+    return ids
 
 
 def _initial_factor(
@@ -222,7 +289,7 @@ def _initial_factors(
 
 
 def fit_nmf(
-    V: ArrayLike | pd.DataFrame,
+    V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
     rank: int,
     *,
     restarts: int = 10,
@@ -232,13 +299,21 @@ def fit_nmf(
     check_every: int | None = None,
     method: Method = "ccd",
     dtype: DTypeLike = np.float64,
+    genes: Sequence[str] | None = None,
+    samples: Sequence[str] | None = None,
+    restart_ids: Iterable[int] | None = None,
 ) -> NMFResult:
     """Fit ``V ~ Poisson(W H)`` from several random starts and keep the best.
 
     Parameters
     ----------
-    V : array or DataFrame of shape (N, M)
-        Non-negative counts, genes x samples, with no all-zero row or column.
+    V : array, DataFrame or scipy.sparse matrix/array of shape (N, M)
+        Non-negative counts, genes x samples, with no all-zero row or column. A sparse V
+        (CSC or CSR, arrays or matrices; other formats are converted to CSC; a DataFrame
+        whose columns all have a pandas sparse dtype) is fitted by the sparse engine
+        (:mod:`moonlight.engines.sparse_ccd`) without ever forming a dense N x M array:
+        same steps, same optimum as the dense engine. A canonical CSC/CSR matrix of the
+        working dtype is used without a copy.
     rank : int
         Number of modules R, ``1 <= R <= min(N, M)``.
     restarts : int
@@ -258,12 +333,21 @@ def fit_nmf(
         ``check_every=1`` records log L after every iteration in ``trace``.
     method : {"ccd", "emu", "mu"}
         ``"ccd"`` (default): cyclic coordinate descent with provable-descent Newton-type
-        steps, compiled,
-        with extrapolation between sweeps. ``"emu"``: extrapolated MU.
-        ``"mu"``: Lee & Seung multiplicative updates (the plain reference).
+        steps, compiled, with extrapolation between sweeps (dense or sparse V).
+        ``"emu"``: extrapolated MU. ``"mu"``: Lee & Seung multiplicative updates (the
+        plain reference). The MU engines need a dense V.
     dtype : {float64, float32}
         Working precision of V, WH, W and H. float32 halves memory; sums are still
         accumulated in float64. Returned factors are float64.
+    genes, samples : sequence of str, optional
+        Names of V's rows and columns when V carries none (arrays, sparse matrices); a
+        DataFrame's index and columns are used otherwise (giving both is an error).
+        They label :meth:`NMFResult.W_frame` and :meth:`NMFResult.H_frame`.
+    restart_ids : iterable of int, optional
+        Run only these restarts (numbers in ``0..restarts-1``; each starts from child k
+        of ``SeedSequence(seed)`` as in the full run). Results of disjoint subsets
+        combine with :func:`combine_results` into the bytes of the full run, so
+        restarts can be fanned out over jobs.
 
     Returns
     -------
@@ -273,39 +357,63 @@ def fit_nmf(
     """
     gene_names = sample_names = None
     if isinstance(V, pd.DataFrame):
+        if genes is not None or samples is not None:
+            raise ValueError("V is a DataFrame: its index and columns name the genes and "
+                             "samples; do not pass genes= or samples=")
         gene_names = [str(g) for g in V.index]
         sample_names = [str(s) for s in V.columns]
-    V = _validate(V, rank, restarts, tol, max_iter, method)
+        if V.shape[1] and all(isinstance(t, pd.SparseDtype) for t in V.dtypes):
+            V = sp.csc_array(V.sparse.to_coo())
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
         raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    if sp.issparse(V):
+        problem: engines.Problem = _validate_sparse(V, dtype)
+        column_totals = problem.column_totals()
+        shape = problem.shape
+    else:
+        V = _validate_dense(V)
+        shape = V.shape
+    _validate_options(shape, rank, restarts, tol, max_iter, method)
+    if sp.issparse(V) and method != "ccd":
+        raise ValueError(f"method {method!r} needs a dense V; a sparse V is fitted by "
+                         "method='ccd'")
+    n_genes, n_samples = shape
+    gene_names = _names(genes, n_genes, "genes") if genes is not None else gene_names
+    sample_names = (_names(samples, n_samples, "samples") if samples is not None
+                    else sample_names)
+    ids = _restart_ids(restart_ids, restarts)
     if check_every is None:
         check_every = DEFAULT_CHECK_EVERY[method]
     if tol is None:
         tol = DEFAULT_TOL[method]
     if check_every < 1:
         raise ValueError(f"check_every must be at least 1, got {check_every}")
-    log_v_fact = log_factorial_sum_chunked(V)
-    column_totals = V.sum(axis=0)
-    V = np.ascontiguousarray(V, dtype=dtype)
-    n_genes, n_samples = V.shape
-    children = np.random.SeedSequence(seed).spawn(restarts)
+    if not sp.issparse(V):
+        log_v_fact = log_factorial_sum_chunked(V)
+        column_totals = V.sum(axis=0)
+        V = np.ascontiguousarray(V, dtype=dtype)
+        problem = engines.ccd.DenseProblem(V, None, log_v_fact)
+    root = np.random.SeedSequence(seed)
 
     def starts(k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        return _initial_factor(column_totals, n_genes, rank, children[k])
+        # child k of SeedSequence(seed), as spawn(restarts)[k] gives it
+        child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k),
+                                       pool_size=root.pool_size)
+        return _initial_factor(column_totals, n_genes, rank, child)
 
-    logliks = np.empty(restarts)
-    n_iter = np.zeros(restarts, dtype=np.int64)
-    converged = np.zeros(restarts, dtype=bool)
-    kkt = np.empty(restarts)
-    W_restarts = np.empty((restarts, n_genes, rank))
+    n = ids.size
+    logliks = np.empty(n)
+    n_iter = np.zeros(n, dtype=np.int64)
+    converged = np.zeros(n, dtype=bool)
+    kkt = np.empty(n)
+    W_restarts = np.empty((n, n_genes, rank))
     trace_rows: list[tuple[int, int, float, float]] = []
     best = -1
     W_best = H_best = None
     start = time.perf_counter()
-    problem = engines.ccd.DenseProblem(V, None, log_v_fact)
     options = Options(tol=tol, max_iter=max_iter, check_every=check_every)
-    for k, fit in enumerate(engines.fit_restarts(method, problem, starts, range(restarts),
+    for k, fit in enumerate(engines.fit_restarts(method, problem, starts, ids.tolist(),
                                                  options, start, trace_rows)):
         logliks[k], n_iter[k], converged[k], kkt[k] = (fit.loglik, fit.n_iter,
                                                        fit.converged, fit.kkt)
@@ -324,11 +432,73 @@ def fit_nmf(
         logliks=logliks,
         n_iter=n_iter,
         converged=converged,
-        best_restart=best,
+        best_restart=int(ids[best]),
         trace=trace,
         method=method,
         gene_names=gene_names,
         sample_names=sample_names,
         kkt=kkt,
         W_restarts=W_restarts,
+        restart_ids=ids,
+    )
+
+
+def combine_results(results: Sequence[NMFResult]) -> NMFResult:
+    """One result from fits of disjoint sets of restarts of the same problem.
+
+    The fits must differ only in ``restart_ids`` (same V, rank, seed and settings; this
+    is checked where the results allow: shapes, method, names). The combined result is
+    the one a single call with all those restarts returns, byte for byte, except the
+    trace's ``seconds`` (each part's own wall clock): restarts sorted by number, the
+    best the first restart of highest log likelihood, its W and H taken from the part
+    that ran it.
+
+    Parameters
+    ----------
+    results : sequence of NMFResult
+        Fits by :func:`fit_nmf` with ``restart_ids``, e.g. restarts 0-4 and 5-9.
+
+    Raises
+    ------
+    ValueError
+        If the parts disagree on shape, method or names, repeat a restart, or lack
+        every restart's W.
+    """
+    if not results:
+        raise ValueError("combine_results needs at least one result")
+    first = results[0]
+    for r in results[1:]:
+        if (r.W.shape != first.W.shape or r.H.shape != first.H.shape
+                or r.method != first.method or r.gene_names != first.gene_names
+                or r.sample_names != first.sample_names):
+            raise ValueError("the results are not fits of one problem: shapes, method or "
+                             "names differ")
+    if any(r.W_restarts is None or r.kkt is None for r in results):
+        raise ValueError("every result must carry kkt and W_restarts")
+    ids = np.concatenate([r.restart_numbers() for r in results])
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    if np.any(np.diff(ids) == 0):
+        raise ValueError(f"restarts repeat across the results: {ids.tolist()}")
+    logliks = np.concatenate([r.logliks for r in results])[order]
+    best_pos = int(np.argmax(logliks))  # the first maximum, as fit_nmf keeps it
+    best_id = int(ids[best_pos])
+    owner = next(r for r in results if r.best_restart == best_id)
+    trace = pd.concat([r.trace for r in results], ignore_index=True)
+    trace = trace.sort_values(["restart", "iteration"], kind="stable").reset_index(drop=True)
+    return NMFResult(
+        W=owner.W,
+        H=owner.H,
+        loglik=float(logliks[best_pos]),
+        logliks=logliks,
+        n_iter=np.concatenate([r.n_iter for r in results])[order],
+        converged=np.concatenate([r.converged for r in results])[order],
+        best_restart=best_id,
+        trace=trace,
+        method=first.method,
+        gene_names=first.gene_names,
+        sample_names=first.sample_names,
+        kkt=np.concatenate([r.kkt for r in results])[order],
+        W_restarts=np.concatenate([r.W_restarts for r in results])[order],
+        restart_ids=ids,
     )

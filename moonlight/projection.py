@@ -13,7 +13,9 @@ step per entry of H, extrapolated between sweeps with the same acceptance test, 
 log likelihood never decreases from sweep to sweep; the result is deterministic (no
 random start: every sample starts from the flat activity that matches its total
 count). Projecting the training samples on the fit's own W returns the fit's H (to the
-fit's own convergence tolerance).
+fit's own convergence tolerance). Like the fit, it stops when log L no longer resolves
+a sweep's gain; near the optimum log L is flat to second order, so H is then known to
+about 1e-6 (relative) and log L to its last digits.
 
 Genes are matched by position here; :func:`align_genes` matches them by name first::
 
@@ -34,11 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from . import engines
 from .engines import EPS
-from .likelihood import log_factorial_sum, sample_logliks
+from .likelihood import log_factorial_sum, sample_logliks, sparse_sample_logliks
 
 __all__ = ["Projection", "align_genes", "project", "transform", "DEFAULT_PROJECTION_TOL"]
 
@@ -138,32 +141,39 @@ def align_genes(V_new: pd.DataFrame, W: pd.DataFrame
     return V_new.loc[shared], missing, extra
 
 
-def _validate(V: ArrayLike | pd.DataFrame, W: ArrayLike | pd.DataFrame, tol: float,
-              max_iter: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _check_values(name: str, X: NDArray) -> None:
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if (X < 0).any():
+        raise ValueError(f"{name} contains negative values")
+
+
+def _prepare(V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
+             W: ArrayLike | pd.DataFrame, tol: float, max_iter: int
+             ) -> tuple[engines.Problem, NDArray[np.float64], NDArray[np.float64]]:
+    """Validate; return the engine's problem, the samples' total counts and W."""
     if isinstance(V, pd.DataFrame) and isinstance(W, pd.DataFrame):
         if list(V.index) != list(W.index):
             raise ValueError(
                 "the genes (index) of V_new and W differ; match them by name first with "
                 "moonlight.projection.align_genes"
             )
-    V_arr = np.asarray(V, dtype=np.float64)
-    W_arr = np.asarray(W, dtype=np.float64)
-    if V_arr.ndim != 2:
-        raise ValueError(f"V_new must be a 2-D matrix (genes x samples), got {V_arr.ndim} "
+    if isinstance(V, pd.DataFrame) and V.shape[1] and all(
+            isinstance(t, pd.SparseDtype) for t in V.dtypes):
+        V = sp.csc_array(V.sparse.to_coo())
+    W_arr = np.ascontiguousarray(np.asarray(W, dtype=np.float64))
+    shape = V.shape if sp.issparse(V) else np.shape(V)
+    if len(shape) != 2:
+        raise ValueError(f"V_new must be a 2-D matrix (genes x samples), got {len(shape)} "
                          "dimension(s)")
     if W_arr.ndim != 2:
         raise ValueError(f"W must be a 2-D matrix (genes x modules), got {W_arr.ndim} "
                          "dimension(s)")
-    if V_arr.shape[0] != W_arr.shape[0]:
-        raise ValueError(f"V_new has {V_arr.shape[0]} genes (rows) but W has "
-                         f"{W_arr.shape[0]}")
-    if V_arr.shape[1] == 0 or W_arr.shape[1] == 0 or V_arr.shape[0] == 0:
-        raise ValueError(f"empty input: V_new {V_arr.shape}, W {W_arr.shape}")
-    for name, X in (("V_new", V_arr), ("W", W_arr)):
-        if not np.isfinite(X).all():
-            raise ValueError(f"{name} contains NaN or infinite values")
-        if (X < 0).any():
-            raise ValueError(f"{name} contains negative values")
+    if shape[0] != W_arr.shape[0]:
+        raise ValueError(f"V_new has {shape[0]} genes (rows) but W has {W_arr.shape[0]}")
+    if shape[1] == 0 or W_arr.shape[1] == 0 or shape[0] == 0:
+        raise ValueError(f"empty input: V_new {tuple(shape)}, W {W_arr.shape}")
+    _check_values("W", W_arr)
     empty = np.flatnonzero(W_arr.sum(axis=0) == 0)
     if empty.size:
         raise ValueError(f"W column(s) {empty.tolist()} are zero on these genes: their "
@@ -172,27 +182,37 @@ def _validate(V: ArrayLike | pd.DataFrame, W: ArrayLike | pd.DataFrame, tol: flo
         raise ValueError(f"tol must be positive, got {tol}")
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    return np.ascontiguousarray(V_arr), np.ascontiguousarray(W_arr)
+    if sp.issparse(V):
+        problem = engines.sparse_ccd.SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
+        _check_values("V_new", problem.data)
+        problem.log_v_fact = log_factorial_sum(problem.data)
+        return problem, problem.column_totals(), W_arr
+    V_arr = np.ascontiguousarray(np.asarray(V, dtype=np.float64))
+    _check_values("V_new", V_arr)
+    return (engines.ccd.DenseProblem(V_arr, None, log_factorial_sum(V_arr)),
+            V_arr.sum(axis=0), W_arr)
 
 
-def _flat_start(V: NDArray[np.float64], W: NDArray[np.float64]) -> NDArray[np.float64]:
+def _flat_start(totals: NDArray[np.float64], W: NDArray[np.float64]) -> NDArray[np.float64]:
     """``H_rj = (sum_i V_ij) / (R sum_i W_ir)``: every module explains an equal share of
     each sample's total count (so ``sum_i (WH)_ij = sum_i V_ij``), floored at EPS."""
     R = W.shape[1]
-    H = np.outer(1.0 / (R * W.sum(axis=0)), V.sum(axis=0))
+    H = np.outer(1.0 / (R * W.sum(axis=0)), totals)
     return np.ascontiguousarray(np.maximum(H, EPS))
 
 
-def project(V_new: ArrayLike | pd.DataFrame, W: ArrayLike | pd.DataFrame, *,
+def project(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
+            W: ArrayLike | pd.DataFrame, *,
             tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = 10000) -> Projection:
     """Fit H for new samples with W fixed; H, per-sample log likelihood and trace.
 
     Parameters
     ----------
-    V_new : array or DataFrame of shape (N, M)
+    V_new : array, DataFrame or scipy.sparse matrix/array of shape (N, M)
         Non-negative counts of the new samples, genes in the same order as W's rows
         (see :func:`align_genes`). All-zero samples are allowed (their H is the floor
-        ``EPS``).
+        ``EPS``). A sparse V_new (or a DataFrame of pandas sparse columns) is projected
+        by the sparse engine, without forming a dense N x M array.
     W : array or DataFrame of shape (N, R)
         Fixed gene loadings, e.g. :meth:`moonlight.NMFResult.W_frame`. Every column must
         have a positive entry on these genes.
@@ -209,13 +229,16 @@ def project(V_new: ArrayLike | pd.DataFrame, W: ArrayLike | pd.DataFrame, *,
         DataFrames in, DataFrames out: H is indexed by W's columns (module names) and V's
         columns (sample names).
     """
-    V, Wa = _validate(V_new, W, tol, max_iter)
-    H = _flat_start(V, Wa)
-    problem = engines.ccd.DenseProblem(V, None, log_factorial_sum(V))
+    problem, totals, Wa = _prepare(V_new, W, tol, max_iter)
+    H = _flat_start(totals, Wa)
     rows: list[tuple[int, int, float, float]] = []
     _, n_iter, converged = engines.fit_H(problem, Wa, H, engines.Options(tol, max_iter, 1),
                                          rows)
-    per_sample = sample_logliks(V, Wa @ H)
+    if isinstance(problem, engines.sparse_ccd.SparseProblem):
+        per_sample = sparse_sample_logliks(problem.indptr, problem.indices, problem.data,
+                                           problem.transposed, Wa, H)
+    else:
+        per_sample = sample_logliks(problem.V, Wa @ H)
     trace = pd.DataFrame([row[1:] for row in rows],
                          columns=["iteration", "seconds", "loglik"])
     H_out: NDArray[np.float64] | pd.DataFrame = H
@@ -228,7 +251,8 @@ def project(V_new: ArrayLike | pd.DataFrame, W: ArrayLike | pd.DataFrame, *,
                       trace=trace)
 
 
-def transform(V_new: ArrayLike | pd.DataFrame, W: ArrayLike | pd.DataFrame, *,
+def transform(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
+              W: ArrayLike | pd.DataFrame, *,
               tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = 10000
               ) -> NDArray[np.float64] | pd.DataFrame:
     """H (modules x samples) of new samples with W fixed: ``project(V_new, W).H``.

@@ -106,3 +106,116 @@ def test_masked_training_loglik_is_the_likelihood_of_the_training_entries(counts
         assert ll[k] == pytest.approx(heldout_loglik(counts, WH, mask), rel=1e-10)
         flat = np.full(counts.shape, counts[mask].mean())
         assert ll[k] > heldout_loglik(counts, flat, mask)
+
+
+# --- the block design (sparse input) ------------------------------------------------------
+
+import scipy.sparse as sp  # noqa: E402
+
+from moonlight.crossval import (block_fold_labels, block_groups, fit_blocks,  # noqa: E402
+                                heldout_loglik_blocks)
+from moonlight.engines.sparse_ccd import Blocks, SparseProblem  # noqa: E402
+from moonlight.selection import select_rank  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sparse_counts():
+    V = simulate(n_genes=60, n_samples=40, n_modules=3, module_size=(10, 20),
+                 n_moonlighting=2, depth=(150, 400), seed=1).counts
+    V = V.loc[V.sum(axis=1) > 0, V.sum(axis=0) > 0]
+    assert (V.to_numpy() == 0).mean() > 0.15
+    return V
+
+
+def test_block_design_is_a_latin_square():
+    genes, samples = block_groups((13, 11), 4, seed=2)
+    for groups in (genes, samples):
+        sizes = np.bincount(groups, minlength=4)
+        assert sizes.max() - sizes.min() <= 1
+    labels = block_fold_labels((13, 11), 4, seed=2)
+    assert np.array_equal(labels, (genes[:, None] + samples[None, :]) % 4)
+    # every entry held out once; in each fold every gene loses one sample group only
+    for f in range(4):
+        held = labels == f
+        for i in range(13):
+            assert np.unique(samples[held[i]]).size == 1
+        for j in range(11):
+            assert np.unique(genes[held[:, j]]).size == 1
+    assert np.array_equal(block_groups((13, 11), 4, seed=2)[0], genes)
+    assert not np.array_equal(block_groups((13, 11), 4, seed=3)[0], genes)
+    with pytest.raises(ValueError, match="folds <= min"):
+        block_groups((3, 10), 4, seed=0)
+
+
+def test_sparse_and_dense_give_the_same_selection_under_the_block_design(sparse_counts):
+    V = sparse_counts
+    dense = pd.concat([cross_validate(V, r, folds=4, restarts=2, design="blocks")
+                       for r in (1, 2, 3, 4, 5)])
+    sparse = pd.concat([cross_validate(sp.csr_array(V.to_numpy(float)), r, folds=4,
+                                       restarts=2) for r in (1, 2, 3, 4, 5)])
+    rel = np.abs(sparse["heldout_loglik"].to_numpy() - dense["heldout_loglik"].to_numpy())
+    assert (rel / np.abs(dense["heldout_loglik"].to_numpy())).max() < 1e-9
+    assert sparse["n_heldout"].tolist() == dense["n_heldout"].tolist()
+    assert (sparse.groupby("rank")["n_heldout"].sum() == V.size).all()
+    chosen = [int(select_rank(cv_summary(t)).pipe(lambda s: s[s].index[0])) for t in
+              (dense, sparse)]
+    assert chosen[0] == chosen[1]
+    assert cv_summary(sparse).set_index("rank")["cv_loglik"].idxmax() == 3  # the truth
+
+
+def test_block_heldout_entries_have_no_effect_bit_for_bit(sparse_counts):
+    V = sp.csc_array(sparse_counts.to_numpy(float))
+    genes, samples = block_groups(V.shape, 4, seed=0)
+    blocks = Blocks(genes, samples, 4, 1)
+    coo = V.tocoo()
+    held = blocks.heldout(coo.row, coo.col)
+    other = coo.copy()
+    other.data[held] = 1e6  # held-out values changed
+    a = fit_blocks(V, blocks, 3, restarts=2, seed=7, max_iter=200)
+    b = fit_blocks(sp.csc_array(other), blocks, 3, restarts=2, seed=7, max_iter=200)
+    for x, y in zip(a, b):
+        assert np.array_equal(x, y)
+    changed = coo.copy()
+    changed.data[np.flatnonzero(~held)[0]] += 50
+    c = fit_blocks(changed, blocks, 3, restarts=2, seed=7, max_iter=200)
+    assert not np.array_equal(a[0], c[0])
+    # and the dense engine with the same blocks as a mask takes the same steps
+    mask = block_fold_labels(V.shape, 4, seed=0) != 1
+    d = fit_masked(sparse_counts.to_numpy(float), mask, 3, restarts=2, seed=7, max_iter=200)
+    np.testing.assert_allclose(a[2], d[2], rtol=1e-12)
+
+
+def test_block_heldout_loglik_is_the_dense_heldout_loglik(sparse_counts):
+    V = sparse_counts.to_numpy(float)
+    rng = np.random.default_rng(0)
+    W, H = rng.random((V.shape[0], 3)), rng.random((3, V.shape[1])) * 20
+    genes, samples = block_groups(V.shape, 3, seed=4)
+    from moonlight.crossval import _split_blocks
+
+    problem = SparseProblem.from_matrix(sp.csr_array(V), np.dtype(np.float64), 0.0)
+    for f in range(3):
+        _, held = _split_blocks(problem, Blocks(genes, samples, 3, f))
+        dense = heldout_loglik(V, W @ H, block_fold_labels(V.shape, 3, seed=4) == f)
+        assert heldout_loglik_blocks(held, W, H) == pytest.approx(dense, rel=1e-12)
+
+
+def test_sparse_cross_validation_never_forms_a_dense_matrix():
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    n = 1500
+    V = sp.random_array((n, n), density=0.01, rng=rng, format="csr",
+                        data_sampler=lambda size: rng.integers(1, 20, size).astype(float))
+    V = sp.csr_array(V + sp.eye_array(n, format="csr"))
+    tracemalloc.start()
+    cross_validate(V, 3, folds=3, restarts=1, max_iter=2)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 6 * 2**20, peak / 2**20  # a dense copy: 18 MB
+
+
+def test_design_errors(sparse_counts):
+    with pytest.raises(ValueError, match="design='blocks'"):
+        cross_validate(sp.csr_array(sparse_counts.to_numpy(float)), 2, design="entries")
+    with pytest.raises(ValueError, match="design must be one of"):
+        cross_validate(sparse_counts, 2, design="rows")

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from numpy.typing import NDArray
 
-from . import ccd, mu
+from . import ccd, mu, sparse_ccd
 from ._common import EPS, Options, RestartFit
 
 __all__ = ["EPS", "Options", "RestartFit", "fit_restarts", "fit_H", "METHODS"]
@@ -32,7 +32,9 @@ __all__ = ["EPS", "Options", "RestartFit", "fit_restarts", "fit_H", "METHODS"]
 #: Names of the engines :func:`fit_restarts` runs.
 METHODS: tuple[str, ...] = ("ccd", "emu", "mu")
 
-Problem = ccd.DenseProblem
+#: The data an engine fits: dense (:class:`~moonlight.engines.ccd.DenseProblem`) or
+#: sparse (:class:`~moonlight.engines.sparse_ccd.SparseProblem`).
+Problem = ccd.DenseProblem | sparse_ccd.SparseProblem
 
 
 def fit_restarts(method: str, problem: Problem,
@@ -45,8 +47,9 @@ def fit_restarts(method: str, problem: Problem,
     ----------
     method : {"ccd", "emu", "mu"}
         The algorithm.
-    problem : DenseProblem
-        The data (see the engine modules).
+    problem : DenseProblem or SparseProblem
+        The data (see the engine modules); a sparse problem runs the sparse ccd engine,
+        and only "ccd" takes one.
     starts : callable
         ``starts(k) -> (W0 (N, R), H0 (R, M))``, restart k's start in float64.
     restart_ids : sequence of int
@@ -58,6 +61,12 @@ def fit_restarts(method: str, problem: Problem,
     trace_rows : list
         Receives ``(restart, iteration, seconds, loglik)`` rows.
     """
+    if isinstance(problem, sparse_ccd.SparseProblem):
+        if method != "ccd":
+            raise ValueError(f"method {method!r} needs a dense V; a sparse V is fitted by "
+                             "method='ccd'")
+        return sparse_ccd.fit_restarts(problem, starts, restart_ids, options, start,
+                                       trace_rows)
     if method == "ccd":
         return ccd.fit_restarts(problem, starts, restart_ids, options, start, trace_rows)
     if method in ("mu", "emu"):
@@ -70,4 +79,5 @@ def fit_H(problem: Problem, W: NDArray, H: NDArray, options: Options,
           trace_rows: list[tuple[int, int, float, float]]) -> tuple[float, int, bool]:
     """Fit H (R, M) in place with W (N, R) fixed by coordinate descent; returns log L,
     sweeps and the convergence flag (trace rows as in :func:`fit_restarts`)."""
-    return ccd.fit_H(problem, W, H, options, trace_rows)
+    engine = sparse_ccd if isinstance(problem, sparse_ccd.SparseProblem) else ccd
+    return engine.fit_H(problem, W, H, options, trace_rows)

@@ -10,15 +10,18 @@ log L did not decrease, so the recorded log likelihood never decreases.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
+import numpy as np
 from numpy.typing import NDArray
 
 from .. import _kernels
 from . import _common
-from ._common import BETA_BAR_GROW, BETA_GROW, BETA_MAX, BETA_SHRINK, BETA_START, EPS, Options
+from ._common import (BETA_BAR_GROW, BETA_GROW, BETA_MAX, BETA_SHRINK, BETA_START, EPS,
+                      Options, RestartFit)
 
-__all__ = ["Sweeps", "descend"]
+__all__ = ["Sweeps", "descend", "run_restarts"]
 
 
 class Sweeps(Protocol):
@@ -41,6 +44,9 @@ class Sweeps(Protocol):
         in place (columns of W rescaled to sum to one after it, WH unchanged). Returns
         the number of entries that moved and ``sum [V log WH - WH]`` on the product the
         sweep kept up to date."""
+
+    def kkt(self, W: NDArray, H: NDArray) -> float:
+        """Largest scaled KKT violation at (W, H), whose exact product the sweeps hold."""
 
 
 def descend(sweeps: Sweeps, W_out: NDArray, H_out: NDArray, log_v_fact: float,
@@ -120,3 +126,24 @@ def descend(sweeps: Sweeps, W_out: NDArray, H_out: NDArray, log_v_fact: float,
     # exact product and log L at X_k (also for the KKT measure)
     loglik = sweeps.loglik(W, H) - log_v_fact
     return float(loglik), iteration, converged
+
+
+def run_restarts(sweeps: Sweeps, log_v_fact: float, dtype: np.dtype,
+                 starts: Callable[[int], tuple[NDArray, NDArray]],
+                 restart_ids: Iterable[int], options: Options, start: float,
+                 trace_rows: list[tuple[int, int, float, float]], measure_kkt: bool
+                 ) -> Iterator[RestartFit]:
+    """Fit each restart from its start, one after another, on the same ``sweeps`` (its
+    buffers serve every restart); yield each as it finishes.
+
+    ``starts(k)`` gives restart k's (W0, H0) in float64; they are cast to ``dtype``.
+    ``measure_kkt=False`` (held-out entries) reports the KKT violation as NaN.
+    """
+    for k in restart_ids:
+        W0, H0 = starts(k)
+        W = np.array(W0, dtype=dtype, order="C")  # a copy: the fit writes into it
+        H = np.array(H0, dtype=dtype, order="C")
+        loglik, n_iter, converged = descend(sweeps, W, H, log_v_fact, options, int(k),
+                                            start, trace_rows)
+        kkt = sweeps.kkt(W, H) if measure_kkt else float("nan")
+        yield RestartFit(int(k), W, H, loglik, n_iter, converged, kkt)

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from .. import _kernels
 from ..likelihood import ProductLoglik
 from ._common import EPS, Options, RestartFit
-from ._descent import descend
+from ._descent import descend, run_restarts
 
 __all__ = ["DenseProblem", "DenseSweeps", "fit_restarts", "fit_H", "TRANSPOSE_MEMORY_BUDGET"]
 
@@ -51,6 +51,8 @@ class DenseProblem:
 
     def __init__(self, V: NDArray, mask: NDArray | None, log_v_fact: float) -> None:
         self.V, self.mask, self.log_v_fact = V, mask, log_v_fact
+        self.shape: tuple[int, int] = V.shape
+        self.dtype: np.dtype = V.dtype
 
 
 def _transposed_layout(V: NDArray, masked: bool) -> bool:
@@ -111,20 +113,9 @@ class DenseSweeps:
 def fit_restarts(problem: DenseProblem, starts: Callable[[int], tuple[NDArray, NDArray]],
                  restart_ids: Iterable[int], options: Options, start: float,
                  trace_rows: list[tuple[int, int, float, float]]) -> Iterator[RestartFit]:
-    """Fit each restart from its start, one after another; yield each as it finishes.
-
-    ``starts(k)`` gives restart k's (W0, H0) in float64; they are cast to V's dtype.
-    """
-    sweeps = DenseSweeps(problem)
-    dtype = problem.V.dtype
-    for k in restart_ids:
-        W0, H0 = starts(k)
-        W = np.array(W0, dtype=dtype, order="C")  # a copy: the fit writes into it
-        H = np.array(H0, dtype=dtype, order="C")
-        loglik, n_iter, converged = descend(sweeps, W, H, problem.log_v_fact, options,
-                                            int(k), start, trace_rows)
-        kkt = float("nan") if problem.mask is not None else sweeps.kkt(W, H)
-        yield RestartFit(int(k), W, H, loglik, n_iter, converged, kkt)
+    """Fit each restart from its start (see :func:`moonlight.engines.fit_restarts`)."""
+    return run_restarts(DenseSweeps(problem), problem.log_v_fact, problem.dtype, starts,
+                        restart_ids, options, start, trace_rows, problem.mask is None)
 
 
 def fit_H(problem: DenseProblem, W: NDArray, H: NDArray, options: Options,

@@ -1,0 +1,244 @@
+"""Sparse cyclic coordinate descent (``method="ccd"`` on a scipy.sparse V).
+
+The same coordinate steps, extrapolation and acceptance test as the dense engine
+(:mod:`moonlight.engines.ccd`), with the product WH kept at the nonzero entries of V
+only. An entry with ``V_ij = 0`` adds nothing to the data part of any gradient or
+curvature, and the part it does add, ``sum (WH)_ij`` over all entries, is separable::
+
+    sum_ij (WH)_ij = sum_r (sum_i W_ir) (sum_j H_rj),
+
+so a sweep costs O(nnz R + (N + M) R) and memory is O(nnz + (N + M) R): no N x M
+array is ever formed. The data sums run over the nonzeros in the order the dense kernels
+use, so the steps are the dense engine's steps (see :mod:`moonlight._kernels`); only the
+summation of log L differs, in the last bits.
+
+Layout: V stays in the compressed form it came in, without a copy when it is a
+canonical CSC or CSR matrix of the working dtype. CSC (samples compressed): H is swept
+column by column over each sample's nonzeros, W by passes over all nonzeros that
+accumulate per gene. CSR is the CSC form of V^T, and the roles swap (``A = H^T``,
+``B = W^T`` in the kernels). The sweep order is H, then W, as in the dense engine.
+
+Block hold-out (cross-validation, :class:`Blocks`): genes are split into K groups and
+samples into K groups, and fold f holds out every block (g, s) with ``(g + s) mod K ==
+f``. The held-out nonzeros are left out of the training matrix by the caller; the
+constant parts of the gradients (``sum_i m_ij W_ir`` over the training entries) and
+the held-out part of ``sum WH`` are sums over whole blocks, so they stay separable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from .. import _kernels
+from ..likelihood import LOG_BLOCK
+from ._common import EPS, Options, RestartFit
+from ._descent import descend, run_restarts
+
+__all__ = ["Blocks", "SparseProblem", "SparseSweeps", "fit_restarts", "fit_H",
+           "block_sum"]
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A Latin-square block hold-out: entry (i, j) is held out when
+    ``(gene_group[i] + sample_group[j]) mod folds == fold``.
+
+    Attributes
+    ----------
+    gene_group : int64 ndarray of shape (N,), values in 0..folds-1
+    sample_group : int64 ndarray of shape (M,), values in 0..folds-1
+    folds : int
+    fold : int
+    """
+
+    gene_group: NDArray[np.int64]
+    sample_group: NDArray[np.int64]
+    folds: int
+    fold: int
+
+    def heldout(self, genes: NDArray[np.int64], samples: NDArray[np.int64]) -> NDArray:
+        """Whether entries (genes[k], samples[k]) are held out."""
+        return (self.gene_group[genes] + self.sample_group[samples]) % self.folds == self.fold
+
+
+def block_sum(W: NDArray, H: NDArray, blocks: Blocks | None, heldout: bool = False) -> float:
+    """``sum (WH)_ij`` over the training entries (or, with ``heldout``, the held-out
+    ones), from group sums of W and H: O((N + M) R + K^2 R), no product formed."""
+    W = np.asarray(W, dtype=np.float64)
+    H = np.asarray(H, dtype=np.float64)
+    if blocks is None:
+        if heldout:
+            return 0.0
+        return float(np.sum(W.sum(axis=0) * H.sum(axis=1)))
+    K = blocks.folds
+    Wg = np.zeros((K, W.shape[1]))
+    np.add.at(Wg, blocks.gene_group, W)
+    Hs = np.zeros((K, H.shape[0]))
+    np.add.at(Hs, blocks.sample_group, H.T)
+    pair = (Wg[:, None, :] * Hs[None, :, :]).sum(axis=2)  # (g, s): sum over the block
+    g, s = np.indices((K, K))
+    out = (g + s) % K == blocks.fold
+    return float(pair[out if heldout else ~out].sum())
+
+
+class SparseProblem:
+    """A sparse V as the engine needs it: compressed arrays, never a dense matrix.
+
+    Parameters
+    ----------
+    indptr, indices, data : ndarrays
+        The CSC form of V (``transposed=False``) or of V^T (``transposed=True``, i.e.
+        V's CSR form), canonical: indices sorted within each column, no duplicates.
+    shape : (N, M)
+        Shape of V (genes x samples).
+    transposed : bool
+    log_v_fact : float
+        ``sum log V!`` over the entries the fit sees.
+    blocks : Blocks, optional
+        Held-out blocks; their nonzeros must already be absent from ``data``.
+    """
+
+    def __init__(self, indptr: NDArray, indices: NDArray, data: NDArray,
+                 shape: tuple[int, int], transposed: bool, log_v_fact: float,
+                 blocks: Blocks | None = None) -> None:
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self.shape, self.transposed = shape, transposed
+        self.log_v_fact, self.blocks = log_v_fact, blocks
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @classmethod
+    def from_matrix(cls, V: sp.spmatrix | sp.sparray, dtype: np.dtype, log_v_fact: float,
+                    blocks: Blocks | None = None) -> SparseProblem:
+        """Wrap a CSC or CSR matrix without copying when it is canonical and of ``dtype``
+        (other formats are converted to CSC; duplicates summed on a copy)."""
+        transposed = V.format == "csr"
+        if V.format not in ("csr", "csc"):
+            V = V.tocsc()
+        if not V.has_canonical_format:
+            V = V.copy()
+            V.sum_duplicates()
+        data = V.data if V.data.dtype == dtype else V.data.astype(dtype)
+        return cls(V.indptr, V.indices, data, V.shape, transposed, log_v_fact, blocks)
+
+    def column_totals(self) -> NDArray[np.float64]:
+        """``sum_i V_ij`` per sample, each summed in gene order (as the dense engine's)."""
+        return _kernels.column_totals(self.indptr, self.indices, self.data, self.shape[1],
+                                      not self.transposed)
+
+    def row_totals(self) -> NDArray[np.float64]:
+        """``sum_j V_ij`` per gene."""
+        return _kernels.column_totals(self.indptr, self.indices, self.data, self.shape[0],
+                                      self.transposed)
+
+
+def _no_groups(n: int) -> NDArray[np.int64]:
+    return np.zeros(n, dtype=np.int64)
+
+
+class SparseSweeps:
+    """Sweeps over a sparse V with the product kept at its nonzeros.
+
+    With ``moves_W=False`` only H is swept (W held fixed: projection of new samples).
+    """
+
+    def __init__(self, problem: SparseProblem, moves_W: bool = True) -> None:
+        self.p, self.moves_W = problem, moves_W
+        N, M = problem.shape
+        self.tiny = float(np.finfo(problem.dtype).tiny)
+        self.WH = np.empty(problem.data.size, dtype=problem.dtype)
+        self.buffer = np.empty(min(problem.data.size, LOG_BLOCK))
+        blocks = problem.blocks
+        if blocks is None:
+            self.gene_group, self.sample_group = _no_groups(N), _no_groups(M)
+            # the one row of constants: nothing excluded
+            self.excluded_for_samples = self.excluded_for_genes = np.array([-1])
+        else:
+            K, f = blocks.folds, blocks.fold
+            self.gene_group = np.asarray(blocks.gene_group, dtype=np.int64)
+            self.sample_group = np.asarray(blocks.sample_group, dtype=np.int64)
+            # samples of group s miss the genes of group (f - s) mod K, and vice versa
+            self.excluded_for_samples = (f - np.arange(K)) % K
+            self.excluded_for_genes = (f - np.arange(K)) % K
+
+    def _factors(self, W: NDArray, H: NDArray) -> tuple[NDArray, NDArray]:
+        """(A, B) of the kernels: (W, H) for CSC, (H^T, W^T) for CSR."""
+        return (H.T, W.T) if self.p.transposed else (W, H)
+
+    def reset(self, W: NDArray, H: NDArray) -> None:
+        A, B = self._factors(W, H)
+        _kernels.sparse_product(self.p.indptr, self.p.indices, A, B, self.WH, self.tiny)
+
+    def terms(self, W: NDArray, H: NDArray) -> float:
+        """``sum [V log WH - WH]`` over the training entries, from the kept product."""
+        data, WH, total = self.p.data, self.WH, 0.0
+        step = self.buffer.size
+        for lo in range(0, data.size, step):
+            hi = min(lo + step, data.size)
+            logs = np.log(WH[lo:hi], out=self.buffer[: hi - lo], dtype=np.float64)
+            total += _kernels.sparse_loglik_terms(data[lo:hi], logs)
+        return total - block_sum(W, H, self.p.blocks)
+
+    def loglik(self, W: NDArray, H: NDArray) -> float:
+        self.reset(W, H)
+        return self.terms(W, H)
+
+    def sweep(self, W: NDArray, H: NDArray) -> tuple[int, float]:
+        p, tiny = self.p, self.tiny
+        A, B = self._factors(W, H)
+        args = (p.indptr, p.indices, p.data, self.WH, A, B)
+        # constant part of H_rj's gradient: sum of W_ir over the genes sample j trains on
+        const_H = _kernels.grouped_column_sums(W, self.gene_group, self.excluded_for_samples,
+                                               self.excluded_for_samples.size)
+        update_H = (_kernels.sparse_update_scattered if p.transposed
+                    else _kernels.sparse_update_compressed)
+        moved = update_H(*args, const_H, self.sample_group, EPS, tiny)
+        if self.moves_W:
+            const_W = _kernels.grouped_column_sums(H.T, self.sample_group,
+                                                   self.excluded_for_genes,
+                                                   self.excluded_for_genes.size)
+            update_W = (_kernels.sparse_update_compressed if p.transposed
+                        else _kernels.sparse_update_scattered)
+            moved += update_W(*args, const_W, self.gene_group, EPS, tiny)
+        swept = self.terms(W, H)
+        if self.moves_W:
+            _kernels.rescale_columns(W, H)  # leaves the product unchanged
+        return moved, swept
+
+    def kkt(self, W: NDArray, H: NDArray) -> float:
+        """Largest scaled KKT violation at (W, H) (as :func:`moonlight._kernels.
+        kkt_violation`), whose exact product the sweeps hold (after :meth:`loglik`)."""
+        A, B = self._factors(W, H)
+        bA, bB = _kernels.sparse_ratio_products(self.p.indptr, self.p.indices, self.p.data,
+                                                self.WH, A, B)
+        bW, bH = (bB.T, bA.T) if self.p.transposed else (bA, bB)
+        W = np.asarray(W, dtype=np.float64)
+        H = np.asarray(H, dtype=np.float64)
+        wsum, hsum = W.sum(axis=0), H.sum(axis=1)
+        viol_W = np.abs(np.minimum(W / wsum, 1.0 - bW / hsum))
+        share = wsum[:, None] * H / (wsum @ H)
+        viol_H = np.abs(np.minimum(share, 1.0 - bH / wsum[:, None]))
+        return float(max(viol_W.max(), viol_H.max()))
+
+
+def fit_restarts(problem: SparseProblem, starts: Callable[[int], tuple[NDArray, NDArray]],
+                 restart_ids: Iterable[int], options: Options, start: float,
+                 trace_rows: list[tuple[int, int, float, float]]) -> Iterator[RestartFit]:
+    """Fit each restart from its start (see :func:`moonlight.engines.fit_restarts`)."""
+    return run_restarts(SparseSweeps(problem), problem.log_v_fact, problem.dtype, starts,
+                        restart_ids, options, start, trace_rows, problem.blocks is None)
+
+
+def fit_H(problem: SparseProblem, W: NDArray, H: NDArray, options: Options,
+          trace_rows: list[tuple[int, int, float, float]]) -> tuple[float, int, bool]:
+    """Fit H in place with W fixed; returns log L, sweeps run and the convergence flag."""
+    return descend(SparseSweeps(problem, moves_W=False), W, H, problem.log_v_fact, options,
+                   0, time.perf_counter(), trace_rows)
