@@ -11,7 +11,12 @@ The package holds every computation of the workflow and runs without Snakemake::
 
 Modules: :mod:`~moonlight.tables` (reading count tables), :mod:`~moonlight.io`
 (moonlight's own tables), :mod:`~moonlight.simulate` (generative model),
-:mod:`~moonlight.likelihood`, :mod:`~moonlight.nmf` (fit engine),
+:mod:`~moonlight.likelihood`, :mod:`~moonlight.nmf` (the fit: API, restarts, result),
+:mod:`~moonlight.engines` (the fit engines, one module each: dense and sparse ccd, mu),
+:mod:`~moonlight.projection` (H of new samples with W fixed),
+:mod:`~moonlight.estimator` (a scikit-learn estimator), :mod:`~moonlight.genesets`
+(ranked genes and GMT gene sets), :mod:`~moonlight.qc` (quality control),
+:mod:`~moonlight.config` (defaults),
 :mod:`~moonlight.selection` (choice of R), :mod:`~moonlight.crossval` (held-out
 likelihood by masked fits), :mod:`~moonlight.stability` (agreement of restarts),
 :mod:`~moonlight.modules` (memberships), :mod:`~moonlight.confidence` (support and
@@ -30,8 +35,8 @@ from .modules import (
     normalize_rows,
 )
 from .genesets import rank_genes, top_genes, write_gmt
-from .nmf import NMFResult, fit_nmf
-from .projection import align_genes, transform
+from .nmf import NMFResult, combine_results, fit_nmf
+from .projection import Projection, align_genes, project, transform
 from .recovery import match_modules, recovery_summary
 from .selection import rank_table
 from .simulate import Simulation, simulate
@@ -55,10 +60,12 @@ __all__ = [
     "CountTableError",
     "NMFResult",
     "PoissonNMF",
+    "Projection",
     "Simulation",
     "TableRead",
     "align_genes",
     "call_memberships",
+    "combine_results",
     "drop_empty",
     "fit_nmf",
     "log_factorial_sum",
@@ -70,6 +77,7 @@ __all__ = [
     "normalize_columns",
     "normalize_rows",
     "poisson_loglik",
+    "project",
     "rank_genes",
     "rank_table",
     "read_count_table",

@@ -22,7 +22,7 @@ SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 #: Keys of the ``selection:`` block that the masked cross-validation fits use (the rule
 #: crossval gets only these, so a change of another key does not rerun it).
-CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every")
+CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", "design")
 
 
 def _defaults_of(node: dict[str, Any]) -> Any:

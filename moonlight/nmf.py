@@ -180,7 +180,7 @@ def _check_totals(row_totals: NDArray, column_totals: NDArray) -> None:
     if zero_rows.size or zero_cols.size:
         raise ValueError(
             f"V has {zero_rows.size} all-zero row(s) and {zero_cols.size} all-zero column(s); "
-            "they carry no information: drop them first (moonlight.io.drop_empty)"
+            "they carry no information: drop them first (moonlight.drop_empty)"
         )
 
 
@@ -218,9 +218,26 @@ def _validate_sparse(V: sp.spmatrix | sp.sparray, dtype: np.dtype
     return problem
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _validate_seed(seed: object) -> None:
+    """The seed must be a non-negative integer: ``None`` would make the fit
+    irreproducible without a word, so it is refused."""
+    if seed is None:
+        raise TypeError("seed must be a non-negative integer, got None: moonlight fits are "
+                        "reproducible by design (same seed, same bytes); pass e.g. seed=0")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
 def _validate_options(shape: tuple[int, int], rank: int, restarts: int, tol: float | None,
                       max_iter: int, method: str) -> None:
     n_genes, n_samples = shape
+    for name, value in (("restarts", restarts), ("max_iter", max_iter)):
+        if not _is_int(value):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)):
         raise TypeError(f"rank must be an integer, got {rank!r}")
     if not 1 <= rank <= min(n_genes, n_samples):
@@ -375,6 +392,7 @@ def fit_nmf(
         V = _validate_dense(V)
         shape = V.shape
     _validate_options(shape, rank, restarts, tol, max_iter, method)
+    _validate_seed(seed)
     if sp.issparse(V) and method != "ccd":
         raise ValueError(f"method {method!r} needs a dense V; a sparse V is fitted by "
                          "method='ccd'")

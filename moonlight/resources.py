@@ -14,7 +14,7 @@ elementwise work (divisions, the log likelihood's xlogy) dominates the four matr
 products with inner size R (measured 23-25 ns per cell and restart at R = 5..15), plus
 numpy's fixed cost per call; a restart runs at most ``max_iter`` iterations. The default
 engine (``ccd``) runs restarts one at a time and holds V, the product, and on tables up
-to 128 MB their transposes (:data:`moonlight.nmf.TRANSPOSE_MEMORY_BUDGET`): at most 4 N M
+to 128 MB their transposes (:data:`moonlight.engines.ccd.TRANSPOSE_MEMORY_BUDGET`): at most 4 N M
 doubles, under the stacked bound. Its sweeps cost more than an MU iteration at large R,
 so the time model takes the larger of the two (:func:`fit_runtime_min`).
 """

@@ -323,3 +323,15 @@ def test_every_half_sweep_raises_the_likelihood(transposed, case, seed, masked):
         for new, old in ((after_H, previous), (after_W, after_H)):
             assert new >= old - 1e-11 * abs(old) - 1e-9
         previous = after_W
+
+
+@pytest.mark.parametrize("settings, error, message", [
+    ({"seed": None}, TypeError, "seed must be a non-negative integer, got None"),
+    ({"seed": -1}, ValueError, "seed must be a non-negative integer, got -1"),
+    ({"restarts": 2.5}, TypeError, "restarts must be an integer, got 2.5"),
+    ({"max_iter": 10.0}, TypeError, "max_iter must be an integer, got 10.0"),
+])
+def test_bad_settings_name_the_parameter(settings, error, message):
+    V = np.random.default_rng(0).poisson(5.0, size=(12, 8)).astype(float) + 1
+    with pytest.raises(error, match=message):
+        moonlight.fit_nmf(V, 2, **settings)
