@@ -79,19 +79,26 @@ def gzip_file(path):
     path.unlink()
 
 
-def write_10x_dir(directory, V, *, genes=GENES, cells=CELLS, version=3, compress=True,
-                  prefix="", extra=None, transpose=False):
-    """A CellRanger output directory of genes x cells V. ``extra``: rows of V's features
-    of another type (antibody capture) appended after the genes."""
-    directory.mkdir(parents=True, exist_ok=True)
+def features_of(V, genes, extra):
+    """V with the ``extra`` rows (antibody capture) appended after the genes, and every
+    feature's ID, name and type as CellRanger lists them."""
     ids = [f"ENSG{i:011d}" for i in range(len(genes))]
-    types = ["Gene Expression"] * len(genes)
     names = list(genes)
+    types = ["Gene Expression"] * len(genes)
     if extra is not None:
         V = np.vstack([V, extra])
         ids += [f"AB{i}" for i in range(len(extra))]
         names += [f"CD{i}_TotalSeqB" for i in range(len(extra))]
         types += ["Antibody Capture"] * len(extra)
+    return V, ids, names, types
+
+
+def write_10x_dir(directory, V, *, genes=GENES, cells=CELLS, version=3, compress=True,
+                  prefix="", extra=None, transpose=False):
+    """A CellRanger output directory of genes x cells V. ``extra``: rows of V's features
+    of another type (antibody capture) appended after the genes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    V, ids, names, types = features_of(V, genes, extra)
     stored = sparse.coo_array(V.T if transpose else V)
     scipy.io.mmwrite(directory / f"{prefix}matrix.mtx", stored)
     features = pd.DataFrame({"id": ids, "name": names, "type": types})
@@ -110,14 +117,7 @@ def write_10x_h5(path, V, *, genes=GENES, cells=CELLS, version=3, genomes=("GRCh
                  extra=None):
     """A 10x .h5 of genes x cells V in CellRanger's layout: v3 a ``matrix`` group with
     ``features``, v2 one group per genome; the matrix stored compressed sparse column."""
-    ids = [f"ENSG{i:011d}" for i in range(len(genes))]
-    types = ["Gene Expression"] * len(genes)
-    names = list(genes)
-    if extra is not None:
-        V = np.vstack([V, extra])
-        ids += [f"AB{i}" for i in range(len(extra))]
-        names += [f"CD{i}_TotalSeqB" for i in range(len(extra))]
-        types += ["Antibody Capture"] * len(extra)
+    V, ids, names, types = features_of(V, genes, extra)
     csc = sparse.csc_array(V)
     encode = lambda values: np.array([v.encode() for v in values])  # noqa: E731
     with h5py.File(path, "w") as handle:
