@@ -111,11 +111,16 @@ def poisson_deviance(counts: sparse.csr_array) -> NDArray[np.float64]:
     total = float(s.sum())                         # T
     if X.nnz == 0:
         return np.zeros(X.shape[0])
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    # x_ij log(x_ij T / (s_i n_j)), over the nonzero entries only
-    term = X.data * (np.log(X.data) - np.log(s[rows]) - np.log(n[X.indices]) + np.log(total))
-    deviance = 2.0 * np.bincount(rows, weights=term, minlength=X.shape[0])
-    return np.maximum(deviance, 0.0)  # >= 0 exactly; rounding can leave -1e-13
+    # sum_j x_ij log(x_ij T / (s_i n_j)) = sum_j x_ij (log x_ij - log n_j) + s_i log(T / s_i):
+    # one array of nnz terms, summed along the rows of the CSR structure (not copied)
+    term = np.log(X.data)
+    term -= np.log(n)[X.indices]
+    term *= X.data
+    per_gene = np.asarray(sparse.csr_array((term, X.indices, X.indptr), shape=X.shape)
+                          .sum(axis=1)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_gene += np.where(s > 0, s * np.log(total / s), 0.0)
+    return np.maximum(2.0 * per_gene, 0.0)  # >= 0 exactly; rounding can leave -1e-13
 
 
 def _check_parameter(name: str, value: int | None, *, allow_none: bool = False,
@@ -197,8 +202,9 @@ def select_genes_and_cells(
         rows.append(_dropped("samples", list(cell_names[low]),
                              f"cells with fewer than min_counts_per_cell = "
                              f"{min_counts_per_cell} counts over all genes read"))
-    keep_cells = np.flatnonzero(~(empty | low))
-    X, cell_names = X[:, keep_cells], cell_names[keep_cells]
+    if (empty | low).any():  # (slicing copies the matrix: only when something goes)
+        keep_cells = np.flatnonzero(~(empty | low))
+        X, cell_names = X[:, keep_cells], cell_names[keep_cells]
 
     # 2. genes by the number of kept cells that detect them
     detected = np.diff(X.indptr)  # nonzeros per row = cells with a count (canonical CSR)
@@ -211,8 +217,9 @@ def select_genes_and_cells(
         rows.append(_dropped("genes", list(gene_names[rare]),
                              f"detected in fewer than min_cells_per_gene = "
                              f"{min_cells_per_gene} cells"))
-    keep_genes = np.flatnonzero(~(absent | rare))
-    X, gene_names = X[keep_genes], gene_names[keep_genes]
+    if (absent | rare).any():
+        keep_genes = np.flatnonzero(~(absent | rare))
+        X, gene_names = X[keep_genes], gene_names[keep_genes]
 
     # 3. the top genes by Poisson deviance; exact ties to the gene first in the input
     deviance = pd.Series(dtype=np.float64)

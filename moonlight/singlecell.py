@@ -414,6 +414,7 @@ def read_h5ad_counts(path: str | os.PathLike[str], *, matrix: str = "X",
                               f"{stored.shape[1]}, but the file has {len(cells)} cells and "
                               f"{len(genes)} genes")
         X = _canonical(sparse.csr_array(stored).T)
+        del stored  # the file's copy (cells x genes), no longer needed
         genes, renamed, name_notes = _check_names(str(path), genes, cells, gene_source,
                                                   "obs_names")
         _check_counts(str(path), X, genes, cells, _label(matrix),
@@ -570,6 +571,7 @@ def read_10x_mtx(path: str | os.PathLike[str], *, gene_ids: bool = False) -> Sin
     if transposed:
         notes.append("the matrix is stored cells x genes and was transposed")
     X = _canonical(stored.T if transposed else stored)
+    del stored
     keep, type_notes = _feature_selection(str(matrix_path), ids, names, types,
                                           features_path.name)
     X = X[keep] if keep.size < n_genes else X
@@ -678,6 +680,7 @@ def read_10x_h5(path: str | os.PathLike[str], *, gene_ids: bool = False,
                               f"{', '.join(sorted(set(genomes)))})")
         types = [t if g == genome else f"other genome {g}" for t, g in zip(types, genomes)]
     X = _canonical(stored)
+    del stored
     keep, type_notes = _feature_selection(str(path), ids, names, types, f"{label}/features")
     X = X[keep] if keep.size < len(ids) else X
     genes = [(ids if gene_ids else names)[i] for i in keep]
