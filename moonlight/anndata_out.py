@@ -1,0 +1,240 @@
+"""moonlight's results as AnnData, where single-cell users look for them.
+
+``results/<name>/moonlight.h5ad`` holds every cell and gene of the input (those the
+selection dropped before the fit included, with missing values), and:
+
+``obsm["X_moonlight"]`` (cells x modules)
+    H^T: module usage, the counts of each cell that the fit attributes to each module
+    (W's columns sum to one, so a cell's row sums to its fitted total over the fitted
+    genes); NaN for cells not fitted.
+``obs["moonlight_M1"] .. obs["moonlight_MR"]``
+    The same usage as a share of the cell's total (rows of H^T summing to one): columns
+    that ``scanpy.pl.embedding(adata, basis="umap", color="moonlight_M1")`` can colour by
+    (scanpy colours by ``obs`` columns and genes, not by ``obsm`` columns); NaN for cells
+    not fitted.
+``varm["moonlight_W"]`` (genes x modules)
+    W with columns summing to one (``results/<name>/W.tsv``); NaN for genes not fitted.
+``var`` columns
+    ``moonlight_fitted`` (bool), ``moonlight_module`` (top module, categorical),
+    ``moonlight_modules`` (every module the gene belongs to, comma-joined by decreasing
+    weight), ``moonlight_moonlighting`` (bool: a called moonlighting gene); missing / False for
+    genes not fitted.
+``uns["moonlight"]``
+    ``rank``, ``modules``, ``rule`` (in words), ``parameters`` (dict, and the same as
+    JSON text in ``parameters_json``), ``matrix`` (the input matrix fitted),
+    ``genes_fitted``, ``cells_fitted`` and a ``description`` of each field above.
+
+With the input ``.h5ad`` as ``source``, its ``obs``, ``var``, ``obsm`` (embeddings such as
+``X_umap``), ``varm`` and ``uns`` (colours of categories) are kept, so the file plots
+as the input does; its count matrices are not copied (``X`` is empty), which keeps the
+file small: add the annotations to your own object by name
+(``adata.obsm["X_moonlight"] = result[adata.obs_names].obsm["X_moonlight"]``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_path
+from .singlecell import unique_gene_names
+
+__all__ = ["moonlight_anndata", "write_moonlight_h5ad", "OBSM_KEY", "VARM_KEY", "UNS_KEY"]
+
+OBSM_KEY = "X_moonlight"
+VARM_KEY = "moonlight_W"
+UNS_KEY = "moonlight"
+
+_DESCRIPTION = {
+    "obsm": {OBSM_KEY: "H^T, cells x modules: counts of each cell attributed to each "
+                       "module (W columns sum to one); NaN for cells not fitted"},
+    "obs": {"moonlight_<module>": "module usage as a share of the cell's fitted total"},
+    "varm": {VARM_KEY: "W, genes x modules, columns summing to one; NaN for genes not "
+                       "fitted"},
+    "var": {
+        "moonlight_fitted": "the gene was fitted (kept by the gene selection)",
+        "moonlight_module": "the module with the gene's largest row-normalized weight",
+        "moonlight_modules": "every module the gene belongs to, by decreasing weight",
+        "moonlight_moonlighting": "the gene is a called moonlighting gene",
+    },
+}
+
+
+def _check_keys(value: Any, where: str = "parameters") -> None:
+    """HDF5 (and so .h5ad) takes a '/' in a key for a path: refuse it up front."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "/" in str(key):
+                raise ValueError(f"{where}: key {key!r} holds a '/', which .h5ad cannot store")
+            _check_keys(item, f"{where}.{key}")
+
+
+def _positions(names: pd.Index, universe: list[str], what: str) -> np.ndarray:
+    """Positions of ``names`` in ``universe``; every name must be there."""
+    where = pd.Index(universe, dtype=object).get_indexer(names)
+    if (where < 0).any():
+        raise ValueError(f"{what} {names[np.argmax(where < 0)]!r} is not among the input's "
+                         f"{len(universe)} names")
+    return where
+
+
+def _source_frames(source: str | os.PathLike[str], matrix: str, n_cells: int,
+                   n_genes: int) -> dict[str, Any]:
+    """obs, var, obsm, varm and uns of the input .h5ad (its matrices left on disk)."""
+    import anndata
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"(Variable|Observation) names are not unique")
+        adata = anndata.read_h5ad(source, backed="r")
+    try:
+        raw = matrix == "raw"
+        var = (adata.raw.var if raw else adata.var).copy()
+        if (adata.n_obs, len(var)) != (n_cells, n_genes):
+            raise ValueError(f"{source}: {adata.n_obs} cells x {len(var)} genes "
+                             f"({'raw' if raw else 'var'}), but {n_cells} cells x "
+                             f"{n_genes} genes were given")
+        parts = {
+            "obs": adata.obs.copy(),
+            "var": var,
+            "obsm": {key: adata.obsm[key] for key in adata.obsm.keys()},
+            # raw has its own genes: the varm of adata.var (e.g. PCs) does not fit them
+            "varm": {} if raw else {key: adata.varm[key] for key in adata.varm.keys()},
+            "uns": dict(adata.uns),
+        }
+    finally:
+        adata.file.close()
+    names, _ = unique_gene_names([str(name) for name in parts["var"].index])
+    parts["var"].index = pd.Index(names, dtype=object)
+    parts["obs"].index = pd.Index([str(name) for name in parts["obs"].index], dtype=object)
+    return parts
+
+
+def moonlight_anndata(
+    W: pd.DataFrame,
+    H: pd.DataFrame,
+    memberships: pd.DataFrame,
+    moonlighting: pd.DataFrame,
+    *,
+    genes: list[str],
+    cells: list[str],
+    rule: str,
+    parameters: dict[str, Any],
+    source: str | os.PathLike[str] | None = None,
+    matrix: str = "X",
+) -> Any:
+    """An AnnData of the input's cells and genes with moonlight's results.
+
+    Parameters
+    ----------
+    W : DataFrame of shape (N', R)
+        Fitted genes x modules, columns summing to one (``W.tsv``); index a subset of
+        ``genes``.
+    H : DataFrame of shape (R, M')
+        Modules x fitted cells (``H.tsv``); columns a subset of ``cells``, index W's
+        columns.
+    memberships : DataFrame
+        ``gene``, ``module``, ``weight`` (``modules.tsv``).
+    moonlighting : DataFrame
+        The called moonlighting genes, column ``gene`` (``moonlighting.tsv``).
+    genes, cells : list of str
+        Every gene and cell of the input, in its order, named as in moonlight's tables
+        (:attr:`moonlight.singlecell.SingleCellRead.genes` and ``cells``).
+    rule : str
+        The rank rule in words (``uns["moonlight"]["rule"]``).
+    parameters : dict
+        The parameters of the run (``uns["moonlight"]["parameters"]``): plain values,
+        lists and dicts.
+    source : path-like, optional
+        The input ``.h5ad``: its obs, var, obsm, varm and uns are kept (see the module
+        docstring), and it must have ``len(cells)`` cells and ``len(genes)`` genes. Its
+        ``var_names`` made unique (as the reader made them) name the genes, so a run with
+        ``gene_ids`` keeps the input's symbols as names. Without it, the names are
+        ``genes`` and ``cells``.
+    matrix : str
+        The input's matrix that was fitted (``"raw"`` takes genes from ``raw.var``).
+
+    Returns
+    -------
+    anndata.AnnData
+        ``X`` empty; contents as in the module docstring.
+
+    Raises
+    ------
+    ValueError
+        For results that do not match the input (a gene or cell not in it, modules of W
+        and H that differ, a membership of a gene not fitted).
+    """
+    import anndata
+
+    _check_keys(parameters)
+    modules = [str(m) for m in W.columns]
+    if [str(m) for m in H.index] != modules:
+        raise ValueError(f"H's modules {list(H.index)} are not W's {modules}")
+    gene_at = _positions(W.index, genes, "fitted gene")
+    cell_at = _positions(H.columns, cells, "fitted cell")
+    unknown = set(memberships["gene"]) - set(W.index)
+    unknown |= set(moonlighting["gene"]) - set(W.index)
+    if unknown:
+        raise ValueError(f"gene {sorted(unknown)[0]!r} has a membership or a call but was "
+                         "not fitted")
+    n_genes, n_cells, rank = len(genes), len(cells), len(modules)
+
+    if source is not None:
+        parts = _source_frames(source, matrix, n_cells, n_genes)
+    else:
+        parts = {"obs": pd.DataFrame(index=pd.Index(cells, dtype=object)),
+                 "var": pd.DataFrame(index=pd.Index(genes, dtype=object)),
+                 "obsm": {}, "varm": {}, "uns": {}}
+    obs, var = parts["obs"], parts["var"]
+
+    usage = np.full((n_cells, rank), np.nan)
+    usage[cell_at] = H.to_numpy(dtype=np.float64).T
+    share = usage / usage.sum(axis=1, keepdims=True)
+    for r, module in enumerate(modules):
+        obs[f"moonlight_{module}"] = share[:, r]
+    loadings = np.full((n_genes, rank), np.nan)
+    loadings[gene_at] = W.to_numpy(dtype=np.float64)
+
+    ordered = memberships.sort_values("weight", ascending=False, kind="stable")
+    joined = ordered.groupby("gene", sort=False)["module"].agg(",".join)
+    top = ordered.drop_duplicates("gene").set_index("gene")["module"]
+    fitted = np.zeros(n_genes, dtype=bool)
+    fitted[gene_at] = True
+    by_gene = pd.Index(genes, dtype=object)
+    var["moonlight_fitted"] = fitted
+    var["moonlight_module"] = pd.Categorical(top.reindex(by_gene).to_numpy(),
+                                             categories=modules)
+    memberships_of = joined.reindex(by_gene).to_numpy()
+    var["moonlight_modules"] = pd.Categorical(  # categorical: missing values write in
+        memberships_of, categories=sorted(set(joined)))  # every anndata version
+    var["moonlight_moonlighting"] = by_gene.isin(list(moonlighting["gene"]))
+
+    obsm = {**parts["obsm"], OBSM_KEY: usage}
+    varm = {**parts["varm"], VARM_KEY: loadings}
+    uns = {**parts["uns"], UNS_KEY: {
+        "rank": rank,
+        "modules": modules,
+        "rule": rule,
+        "parameters": parameters,
+        # the same as JSON: anndata before 0.11 drops None values of uns when writing
+        "parameters_json": json.dumps(parameters, sort_keys=True),
+        "matrix": matrix,
+        "genes_fitted": int(fitted.sum()),
+        "cells_fitted": int(len(cell_at)),
+        "description": copy.deepcopy(_DESCRIPTION),
+    }}
+    return anndata.AnnData(obs=obs, var=var, obsm=obsm, varm=varm, uns=uns)
+
+
+def write_moonlight_h5ad(adata: Any, path: str | os.PathLike[str]) -> None:
+    """Write an AnnData (:func:`moonlight_anndata`) to ``path`` atomically: to a
+    temporary file beside it, renamed over ``path`` only once complete."""
+    with atomic_path(Path(path)) as tmp:
+        adata.write_h5ad(tmp)
