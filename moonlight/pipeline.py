@@ -22,12 +22,31 @@ from numpy.typing import ArrayLike
 from .config import CROSSVAL_KEYS, defaults
 from .confidence import moonlighting_confidence
 from .crossval import cross_validate, cv_summary
-from .modules import call_memberships, keep_called, normalize_columns, normalize_rows
-from .nmf import fit_nmf
+from .io import SparseCounts
+from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
+                      normalize_rows)
+from .nmf import NMFResult, fit_nmf
 from .selection import rank_table
 from .stability import stability_summary
 
-__all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank"]
+__all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank", "fit_rank",
+           "heldout_folds"]
+
+Counts = pd.DataFrame | SparseCounts
+
+
+def fit_rank(counts: Counts, rank: int, **settings: Any) -> NMFResult:
+    """:func:`moonlight.fit_nmf` of a table or of sparse counts (names kept)."""
+    if isinstance(counts, SparseCounts):
+        return fit_nmf(counts.matrix, rank, genes=counts.genes, samples=counts.samples,
+                       **settings)
+    return fit_nmf(counts, rank, **settings)
+
+
+def heldout_folds(counts: Counts, rank: int, **settings: Any) -> pd.DataFrame:
+    """:func:`moonlight.crossval.cross_validate` of a table or of sparse counts."""
+    return cross_validate(counts.matrix if isinstance(counts, SparseCounts) else counts,
+                          rank, **settings)
 
 
 @dataclass(frozen=True)
@@ -79,14 +98,15 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
                       stability=stability, min_stability=min_stability)
 
 
-def call_modules(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
+def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                  Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
                  margin: float, **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.
 
     Parameters
     ----------
-    counts : DataFrame (genes x samples)
+    counts : DataFrame (genes x samples) or SparseCounts
+        Only the candidates' rows are used (and densified, for sparse counts).
     W, H : DataFrame
         The best fit at the selected rank (any column scale of W).
     Ws, logliks
@@ -101,8 +121,10 @@ def call_modules(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
     """
     W = normalize_columns(W)
     W_normalized = normalize_rows(W)
+    genes = list(moonlighting_genes(call_memberships(W_normalized, threshold))["gene"])
+    rows = counts.rows(genes) if isinstance(counts, SparseCounts) else counts.loc[genes]
     moonlighting, candidates = moonlighting_confidence(
-        counts.loc[W.index], W, H, Ws, logliks, threshold=threshold, margin=margin, **calls)
+        rows, W, H, Ws, logliks, threshold=threshold, margin=margin, **calls)
     memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
     return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
                        moonlighting=moonlighting, candidates=candidates)
@@ -134,7 +156,7 @@ class Analysis:
 
 
 def analyse(
-    counts: pd.DataFrame,
+    counts: Counts,
     ranks: Iterable[int] | None = None,
     *,
     restarts: int | None = None,
@@ -149,7 +171,7 @@ def analyse(
 
     Parameters
     ----------
-    counts : DataFrame (genes x samples)
+    counts : DataFrame (genes x samples) or SparseCounts
     ranks : iterable of int, optional
         Ranks to fit (config ``ranks``).
     restarts : int, optional
@@ -171,12 +193,12 @@ def analyse(
     mods = {**settings["modules"], **modules}
     fits, logliks, stability, heldout = {}, [], [], []
     for rank in sorted(ranks):
-        fits[rank] = fit_nmf(counts, rank, restarts=restarts, **fit)
+        fits[rank] = fit_rank(counts, rank, restarts=restarts, **fit)
         ll = fits[rank].logliks
         logliks.append(pd.DataFrame({"rank": rank, "loglik": ll}))
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
-        heldout.append(cross_validate(counts, rank, **{k: sel[k] for k in CROSSVAL_KEYS}))
+        heldout.append(heldout_folds(counts, rank, **{k: sel[k] for k in CROSSVAL_KEYS}))
     table = choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
                         pd.DataFrame(stability), min_stability=sel["min_stability"])
     rank = int(table.loc[table["selected"], "rank"].iat[0])

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .io import SparseCounts
 from .tables import TableRead
 
 __all__ = [
@@ -117,63 +118,120 @@ def read_record(read: TableRead, *, genes_read: int, samples_read: int,
     return rows
 
 
-def count_record(counts: pd.DataFrame) -> list[dict[str, str]]:
-    """Rows describing the counts that go into the fit (genes x samples)."""
-    V = counts.to_numpy(dtype=np.float64)
-    depth = V.sum(axis=0)
-    nonzero = V[V > 0]
-    q99 = float(np.quantile(nonzero, 0.99)) if nonzero.size else 0.0
+@dataclass(frozen=True)
+class _Entries:
+    """The nonzero entries of a count matrix, dense or sparse, with its names."""
+
+    values: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    shape: tuple[int, int]
+    genes: list[str]
+    samples: list[str]
+
+    @classmethod
+    def of(cls, counts: pd.DataFrame | SparseCounts) -> _Entries:
+        if isinstance(counts, SparseCounts):
+            X = counts.matrix.tocoo()
+            keep = X.data != 0
+            return cls(X.data[keep].astype(np.float64), X.row[keep], X.col[keep], X.shape,
+                       list(counts.genes), list(counts.samples))
+        V = counts.to_numpy(dtype=np.float64)
+        rows, cols = np.nonzero(V)
+        return cls(V[rows, cols], rows, cols, V.shape, [str(g) for g in counts.index],
+                   [str(c) for c in counts.columns])
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def depth(self) -> np.ndarray:
+        return np.bincount(self.cols, weights=self.values, minlength=self.shape[1])
+
+    def q99(self) -> float:
+        return float(np.quantile(self.values, 0.99)) if self.values.size else 0.0
+
+    def largest(self, n: int) -> np.ndarray:
+        """Positions (in ``values``) of the ``n`` largest entries, largest first."""
+        order = np.lexsort((self.cols, self.rows, -self.values))
+        return order[:n]
+
+    def top_two_per_gene(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each gene's largest count, its position in ``values`` (-1 if none) and the
+        gene's next-largest count (0 when it has one nonzero count or none)."""
+        n = self.shape[0]
+        order = np.lexsort((self.values, self.rows))
+        rows = self.rows[order]
+        last = np.flatnonzero(np.r_[rows[1:] != rows[:-1], True]) if rows.size else rows
+        top = np.zeros(n)
+        where = np.full(n, -1)
+        second = np.zeros(n)
+        top[rows[last]] = self.values[order[last]]
+        where[rows[last]] = order[last]
+        has_second = (last > 0) & (rows[np.maximum(last - 1, 0)] == rows[last])
+        second[rows[last[has_second]]] = self.values[order[last[has_second] - 1]]
+        return top, where, second
+
+
+def count_record(counts: pd.DataFrame | SparseCounts) -> list[dict[str, str]]:
+    """Rows describing the counts that go into the fit (genes x samples, a DataFrame or
+    sparse :class:`moonlight.io.SparseCounts`; never densified)."""
+    e = _Entries.of(counts)
+    depth = e.depth()
+    total = float(e.values.sum())
+    q99 = e.q99()
+    non_integer = int((e.values != np.round(e.values)).sum())
     rows = [
-        _row("genes", V.shape[0]),
-        _row("samples", V.shape[1]),
-        _row("total_counts", f"{V.sum():.10g}"),
-        _row("depth_min", f"{depth.min():.10g}", f"sample {counts.columns[depth.argmin()]}"),
+        _row("genes", e.shape[0]),
+        _row("samples", e.shape[1]),
+        _row("total_counts", f"{total:.10g}"),
+        _row("depth_min", f"{depth.min():.10g}", f"sample {e.samples[int(depth.argmin())]}"),
         _row("depth_median", f"{np.median(depth):.10g}"),
-        _row("depth_max", f"{depth.max():.10g}", f"sample {counts.columns[depth.argmax()]}"),
-        _row("mean_count_per_entry", f"{V.mean():.6g}"),
-        _row("zero_fraction", f"{(V == 0).mean():.6g}"),
-        _row("non_integer_entries", int((V != np.round(V)).sum())),
+        _row("depth_max", f"{depth.max():.10g}", f"sample {e.samples[int(depth.argmax())]}"),
+        _row("mean_count_per_entry", f"{total / e.size:.6g}"),
+        _row("zero_fraction", f"{1 - e.values.size / e.size:.6g}"),
+        _row("non_integer_entries", non_integer),
         _row("nonzero_count_q99", f"{q99:.10g}", "99th percentile of the nonzero counts"),
     ]
-    flat = np.argsort(V, axis=None, kind="stable")[::-1][:N_LARGEST]
-    for i, j in zip(*np.unravel_index(flat, V.shape)):
-        ratio = V[i, j] / q99 if q99 > 0 else np.inf
-        rows.append(_row("largest_entry", f"{V[i, j]:.10g}",
-                         f"gene {counts.index[i]}, sample {counts.columns[j]}: "
+    for k in e.largest(N_LARGEST):
+        value = e.values[k]
+        ratio = value / q99 if q99 > 0 else np.inf
+        rows.append(_row("largest_entry", f"{value:.10g}",
+                         f"gene {e.genes[e.rows[k]]}, sample {e.samples[e.cols[k]]}: "
                          f"{ratio:.3g} x the 99th percentile of nonzero counts"))
     return rows
 
 
-def outlier_warnings(counts: pd.DataFrame,
+def outlier_warnings(counts: pd.DataFrame | SparseCounts,
                      factor: float = DEFAULT_OUTLIER_FACTOR) -> list[QCWarning]:
     """Entries above ``factor`` x the table's nonzero q99 and ``factor`` x the next-largest
     count of their gene (see the module docstring), each named."""
-    V = counts.to_numpy(dtype=np.float64)
-    nonzero = V[V > 0]
-    if nonzero.size == 0 or V.shape[1] < 2:
+    e = _Entries.of(counts)
+    if e.values.size == 0 or e.shape[1] < 2:
         return []
-    q99 = float(np.quantile(nonzero, 0.99))
-    top2 = np.sort(V, axis=1)[:, -2:]
-    runner_up = top2[:, 0]
-    flagged = (V > factor * q99) & (V > factor * runner_up[:, None]) & (V == top2[:, [1]])
+    q99 = e.q99()
+    top, where, second = e.top_two_per_gene()
+    flagged = np.flatnonzero((top > factor * q99) & (top > factor * second))
     out = []
-    for i, j in np.argwhere(flagged):
+    for i in flagged:
+        k = where[i]
+        value = e.values[k]
         out.append(QCWarning(
             "outlier",
-            f"gene {counts.index[i]}, sample {counts.columns[j]}: count {V[i, j]:.6g} is "
-            f"{V[i, j] / q99:.3g} x the table's 99th percentile of nonzero counts and "
-            f"{V[i, j] / max(runner_up[i], 1.0):.3g} x the gene's next-largest count; one "
+            f"gene {e.genes[i]}, sample {e.samples[e.cols[k]]}: count {value:.6g} is "
+            f"{value / q99:.3g} x the table's 99th percentile of nonzero counts and "
+            f"{value / max(second[i], 1.0):.3g} x the gene's next-largest count; one "
             "entry like this can make a module or a moonlighting call by itself (drop the "
             "gene or sample with drop_genes/drop_samples if it is an error)",
         ))
     return out
 
 
-def range_warnings(counts: pd.DataFrame) -> list[QCWarning]:
+def range_warnings(counts: pd.DataFrame | SparseCounts) -> list[QCWarning]:
     """``outside_validated_range`` when the table is shallower or sparser than the
     selection grid's tables (see :data:`VALIDATED_MIN_MEAN_COUNT`)."""
-    V = counts.to_numpy(dtype=np.float64)
-    mean, zeros = float(V.mean()), float((V == 0).mean())
+    e = _Entries.of(counts)
+    mean, zeros = float(e.values.sum()) / e.size, 1 - e.values.size / e.size
     reasons = []
     if mean < VALIDATED_MIN_MEAN_COUNT:
         reasons.append(f"mean count per entry {mean:.3g} < {VALIDATED_MIN_MEAN_COUNT:g}")

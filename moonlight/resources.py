@@ -28,6 +28,9 @@ from pathlib import Path
 
 __all__ = [
     "table_shape",
+    "sparse_size",
+    "sparse_fit_mem_mb",
+    "sparse_fit_runtime_min",
     "fit_mem_mb",
     "fit_runtime_min",
     "crossval_mem_mb",
@@ -36,6 +39,7 @@ __all__ = [
     "simulate_runtime_min",
     "prepare_mem_mb",
     "prepare_runtime_min",
+    "single_cell_mem_mb",
 ]
 
 #: Resident memory of a job's Python with numpy, scipy, pandas and moonlight loaded (MB).
@@ -68,6 +72,50 @@ def table_shape(path: str | os.PathLike[str]) -> tuple[int, int]:
     """
     stat = Path(path).stat()
     return _shape(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _sparse_size(path: str, size: int, mtime_ns: int) -> tuple[int, int, int]:
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path) as archive:
+        with archive.open("shape.npy") as stream:
+            n_genes, n_samples = (int(n) for n in np.lib.format.read_array(stream))
+        with archive.open("data.npy") as stream:
+            major, _ = np.lib.format.read_magic(stream)
+            read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                           else np.lib.format.read_array_header_2_0)
+            (nnz,), _, _ = read_header(stream)
+    return n_genes, n_samples, int(nnz)
+
+
+def sparse_size(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """``(genes, samples, nonzeros)`` of a sparse counts file written by
+    :func:`moonlight.io.write_sparse_counts`, from the arrays' headers only."""
+    stat = Path(path).stat()
+    return _sparse_size(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def sparse_fit_mem_mb(nnz: int, n_genes: int, n_samples: int, rank: int, restarts: int,
+                      attempt: int = 1) -> int:
+    """Memory (MB) of a fit (or a cross-validation job) on a sparse matrix: the matrix
+    (12 bytes per nonzero: float64 value, index) and a CSC copy, the product at the
+    nonzeros and the log buffer (8 bytes each per nonzero), every restart's W and the
+    factors (the sparse engine never forms an N x M array)."""
+    peak = (BASE_MB + _mb(nnz * (2 * 12 + 2 * 8))
+            + _mb(8.0 * rank * (n_genes * (restarts + 2) + 4 * n_samples)))
+    return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
+
+
+def sparse_fit_runtime_min(nnz: int, rank: int, restarts: int, max_iter: int,
+                           attempt: int = 1) -> int:
+    """Wall time (minutes) if every restart runs ``max_iter`` sweeps of the sparse
+    engine: about 2.7 ns per nonzero and coordinate (0.68 s per sweep at 12.7 M
+    nonzeros and R = 10, benchmarks/RESULTS.md section 4)."""
+    seconds = 60 + restarts * max_iter * nnz * rank * 2.7e-9
+    return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
 
 
 def _mb(n_bytes: float) -> float:
@@ -158,6 +206,15 @@ def prepare_mem_mb(size_mb: float, attempt: int = 1) -> int:
     at least 2 bytes of text, so the peak is at most about 60 times the file's size.
     """
     peak = BASE_MB + 60.0 * size_mb
+    return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
+
+
+def single_cell_mem_mb(size_mb: float, attempt: int = 1) -> int:
+    """Memory (MB) of reading a single-cell matrix stored in ``size_mb`` MB of files
+    (h5ad, 10x directory or .h5, usually compressed) and selecting its genes and cells:
+    the reader's copy and the selected copy, 12 bytes per nonzero each, with nonzeros
+    taking as little as half a byte compressed; about 50 times the stored size."""
+    peak = BASE_MB + 50.0 * size_mb
     return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
 
 

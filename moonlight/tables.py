@@ -76,6 +76,7 @@ __all__ = [
     "read_table",
     "drop_empty",
     "drop_named",
+    "named_positions",
     "READ_OPTIONS",
 ]
 
@@ -576,19 +577,34 @@ def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
 READ_OPTIONS = ("header", "sep", "sheet", "comment", "thousands", "encoding", "drop_columns")
 
 
-def drop_named(counts: pd.DataFrame, *, genes: list[str] | tuple[str, ...] = (),
-               samples: list[str] | tuple[str, ...] = (), source: str = "table") -> pd.DataFrame:
-    """Drop the genes and samples a user named (e.g. an outlier the QC record flagged).
+def named_positions(all_genes: list[str], all_samples: list[str], *,
+                    genes: list[str] | tuple[str, ...] = (),
+                    samples: list[str] | tuple[str, ...] = (),
+                    source: str = "table") -> tuple[list[int], list[int]]:
+    """Positions of the genes and samples kept when the named ones are dropped.
 
     Raises
     ------
     CountTableError
         For a name that is not in the table (a typo must not pass silently).
     """
-    for kind, names, present in (("gene", genes, counts.index), ("sample", samples,
-                                                                 counts.columns)):
-        unknown = [name for name in names if name not in set(present)]
+    kept = []
+    for kind, names, present in (("gene", genes, all_genes), ("sample", samples,
+                                                              all_samples)):
+        known = set(present)
+        unknown = [name for name in names if name not in known]
         if unknown:
             raise CountTableError(f"{source}: drop_{kind}s names {kind}(s) not in the table: "
                                   + ", ".join(map(repr, unknown)))
-    return counts.drop(index=list(genes), columns=list(samples))
+        dropped = set(names)
+        kept.append([i for i, name in enumerate(present) if name not in dropped])
+    return kept[0], kept[1]
+
+
+def drop_named(counts: pd.DataFrame, *, genes: list[str] | tuple[str, ...] = (),
+               samples: list[str] | tuple[str, ...] = (), source: str = "table") -> pd.DataFrame:
+    """Drop the genes and samples a user named (e.g. an outlier the QC record flagged);
+    see :func:`named_positions`."""
+    rows, cols = named_positions(list(counts.index), list(counts.columns), genes=genes,
+                                 samples=samples, source=source)
+    return counts.iloc[rows, cols]

@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
 from moonlight.config import CROSSVAL_KEYS
 from moonlight.provenance import git_commit, sha256_file
-from moonlight.resources import table_shape
+from moonlight.resources import sparse_size, table_shape
+from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
 
 validate(config, "../moonlight/config.schema.yaml")
 
@@ -24,13 +25,32 @@ DATA = {
     for name, entry in config["data"].items()
 }
 REAL_DATASETS = list(DATA)
+# Single-cell data sets (h5ad, 10x directory or .h5): read into a sparse matrix that no
+# rule densifies (counts.npz); the others are count tables (counts.tsv).
+SC_DATASETS = [
+    name
+    for name, spec in DATA.items()
+    if (
+        detect_format(spec["path"])
+        if spec.get("format", "auto") == "auto"
+        else spec["format"]
+    )
+    != "table"
+]
+TABLE_DATASETS = [name for name in REAL_DATASETS if name not in SC_DATASETS]
+H5AD_DATASETS = [
+    name
+    for name in SC_DATASETS
+    if DATA[name].get("format", "auto") == "h5ad"
+    or detect_format(DATA[name]["path"]) == "h5ad"
+]
 # New samples projected on a data set's modules (config `project:`).
 PROJECT = dict(config["project"])
 DATASETS = SIM_DATASETS + REAL_DATASETS
 RANKS = sorted(config["ranks"])
 
 for _name, _spec in DATA.items():
-    if not Path(_spec["path"]).is_file():
+    if not Path(_spec["path"]).exists():
         raise WorkflowError(f"config key data.{_name}: no such file {_spec['path']!r}")
 for _name, _spec in PROJECT.items():
     if _spec["model"] not in SIM_DATASETS + REAL_DATASETS:
@@ -79,6 +99,42 @@ def real_table(wildcards):
     return DATA[wildcards.name]["path"]
 
 
+def counts_path(dataset):
+    """The data set's counts: sparse (.npz) for single-cell data, else a table (.tsv)."""
+    return f"results/{dataset}/counts.{'npz' if dataset in SC_DATASETS else 'tsv'}"
+
+
+def counts_file(wildcards):
+    return counts_path(wildcards.dataset)
+
+
+#: The rank rule in words (recorded with the results, e.g. in moonlight.h5ad).
+RANK_RULE = (
+    "the smallest R whose held-out log likelihood is within one standard error of the "
+    "best, among ranks whose restarts agree (mean matched cosine >= "
+    f"{config['selection']['min_stability']})"
+)
+
+
+def real_table_of_dataset(wildcards):
+    return DATA[wildcards.dataset]["path"]
+
+
+def dataset_options(wildcards):
+    return {k: v for k, v in DATA[wildcards.dataset].items() if k != "path"}
+
+
+def anndata_mem_mb(wildcards, attempt):
+    return estimate.single_cell_mem_mb(
+        _stored_mb(DATA[wildcards.dataset]["path"]), attempt
+    )
+
+
+def single_cell_options(wildcards):
+    """How to read the single-cell matrix and which genes and cells to keep."""
+    return {k: v for k, v in DATA[wildcards.name].items() if k != "path"}
+
+
 def table_options(wildcards):
     """How to read the data set's table and what to drop (everything but its path)."""
     return {k: v for k, v in DATA[wildcards.name].items() if k != "path"}
@@ -118,13 +174,29 @@ def rank_fits(wildcards):
 
 
 def fit_mem_mb(wildcards, input, attempt):
-    """MB for all restarts stacked, from the counts table's N x M (moonlight.resources)."""
+    """MB for all restarts stacked, from the counts table's N x M, or for a sparse
+    matrix from its nonzeros (moonlight.resources)."""
+    if input.counts.endswith(".npz"):
+        n_genes, n_samples, nnz = sparse_size(input.counts)
+        return estimate.sparse_fit_mem_mb(
+            nnz, n_genes, n_samples, int(wildcards.rank), config["restarts"], attempt
+        )
     n_genes, n_samples = table_shape(input.counts)
     return estimate.fit_mem_mb(n_genes, n_samples, config["restarts"], attempt)
 
 
 def fit_runtime(wildcards, input, attempt):
-    """Minutes if every restart runs to fit.max_iter, from N x M, R and the restarts."""
+    """Minutes if every restart runs to fit.max_iter, from N x M (or the nonzeros), R
+    and the restarts."""
+    if input.counts.endswith(".npz"):
+        nnz = sparse_size(input.counts)[2]
+        return estimate.sparse_fit_runtime_min(
+            nnz,
+            int(wildcards.rank),
+            config["restarts"],
+            config["fit"]["max_iter"],
+            attempt,
+        )
     n_genes, n_samples = table_shape(input.counts)
     return estimate.fit_runtime_min(
         n_genes,
@@ -138,7 +210,12 @@ def fit_runtime(wildcards, input, attempt):
 
 
 def crossval_mem_mb(wildcards, input, attempt):
-    """MB of one cross-validation job, from the counts table's N x M."""
+    """MB of one cross-validation job, from the counts table's N x M (or nonzeros)."""
+    if input.counts.endswith(".npz"):
+        n_genes, n_samples, nnz = sparse_size(input.counts)
+        return estimate.sparse_fit_mem_mb(
+            nnz, n_genes, n_samples, int(wildcards.rank), 1, attempt
+        )
     n_genes, n_samples = table_shape(input.counts)
     return estimate.crossval_mem_mb(
         n_genes, n_samples, config["selection"]["restarts"], attempt
@@ -147,8 +224,17 @@ def crossval_mem_mb(wildcards, input, attempt):
 
 def crossval_runtime(wildcards, input, attempt):
     """Minutes if every masked fit of every fold runs to selection.max_iter."""
-    n_genes, n_samples = table_shape(input.counts)
     sel = config["selection"]
+    if input.counts.endswith(".npz"):
+        nnz = sparse_size(input.counts)[2]
+        return estimate.sparse_fit_runtime_min(
+            nnz,
+            int(wildcards.rank),
+            sel["folds"] * sel["restarts"],
+            sel["max_iter"],
+            attempt,
+        )
+    n_genes, n_samples = table_shape(input.counts)
     return estimate.crossval_runtime_min(
         n_genes,
         n_samples,
@@ -177,6 +263,25 @@ def prepare_runtime(wildcards, input, attempt):
     return estimate.prepare_runtime_min(input.size_mb, attempt)
 
 
+def _stored_mb(path):
+    """MB of a file, or of a directory's files (a 10x directory)."""
+    path = Path(path)
+    files = [f for f in path.iterdir() if f.is_file()] if path.is_dir() else [path]
+    return sum(f.stat().st_size for f in files) / 1e6
+
+
+def single_cell_mem_mb(wildcards, attempt):
+    return estimate.single_cell_mem_mb(
+        _stored_mb(DATA[wildcards.name]["path"]), attempt
+    )
+
+
+def single_cell_runtime(wildcards, attempt):
+    return estimate.prepare_runtime_min(
+        10 * _stored_mb(DATA[wildcards.name]["path"]), attempt
+    )
+
+
 def dataset_outputs(dataset):
     files = [
         "rank_selection.tsv",
@@ -195,6 +300,8 @@ def dataset_outputs(dataset):
         "H_heatmap.png",
         "qc.tsv",
     ]
+    if dataset in H5AD_DATASETS:
+        files.append("moonlight.h5ad")
     if dataset in SIM_DATASETS:
         files += ["recovery.tsv", "module_matching.tsv"]
     return [f"results/{dataset}/{f}" for f in files]
@@ -214,7 +321,7 @@ def qc_inputs(wildcards):
     """The counts, the rank chosen, held-out log likelihoods of that rank's folds and of
     rank 1 (the no-structure baseline), and for a real table how it was read."""
     inputs = {
-        "counts": f"results/{wildcards.dataset}/counts.tsv",
+        "counts": counts_file(wildcards),
         "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
         "crossval": expand(
             "results/{dataset}/crossval/R{rank}.tsv",
@@ -229,9 +336,8 @@ def qc_inputs(wildcards):
 
 def provenance_tables(wildcards):
     """Every input table: real data tables as given, and each data set's counts."""
-    return [spec["path"] for spec in DATA.values()] + expand(
-        "results/{dataset}/counts.tsv", dataset=DATASETS
-    )
+    given = [spec["path"] for spec in DATA.values() if Path(spec["path"]).is_file()]
+    return given + [counts_path(dataset) for dataset in DATASETS]
 
 
 def provenance_benchmarks(wildcards):
@@ -239,7 +345,8 @@ def provenance_benchmarks(wildcards):
     crossval, the rank-1 baseline included)."""
     return (
         expand("results/benchmarks/simulate/{dataset}.tsv", dataset=SIM_DATASETS)
-        + expand("results/benchmarks/prepare_table/{name}.tsv", name=REAL_DATASETS)
+        + expand("results/benchmarks/prepare_table/{name}.tsv", name=TABLE_DATASETS)
+        + expand("results/benchmarks/prepare_single_cell/{name}.tsv", name=SC_DATASETS)
         + expand(
             "results/benchmarks/fit/{dataset}_R{rank}.tsv",
             dataset=DATASETS,
@@ -256,4 +363,7 @@ def provenance_benchmarks(wildcards):
 def source_sha256(wildcards):
     """SHA-256 of a real data table: a param, so replacing the table's content reruns
     prepare_table even though the profiles leave mtime out of the rerun triggers."""
-    return sha256_file(DATA[wildcards.name]["path"])
+    path = Path(DATA[wildcards.name]["path"])
+    if path.is_dir():  # a 10x directory: its files' checksums, in name order
+        return {f.name: sha256_file(f) for f in sorted(path.iterdir()) if f.is_file()}
+    return sha256_file(path)

@@ -37,7 +37,7 @@ rule prepare_table:
     benchmark:
         "results/benchmarks/prepare_table/{name}.tsv"
     wildcard_constraints:
-        name=_alternatives(REAL_DATASETS),
+        name=_alternatives(TABLE_DATASETS),
     conda:
         "../envs/moonlight.yaml"
     threads: 1
@@ -52,3 +52,31 @@ rule prepare_table:
         "Reading and checking count table {input}"
     script:
         "../scripts/prepare_table.py"
+
+
+rule prepare_single_cell:
+    input:
+        real_table,
+    output:
+        counts="results/{name}/counts.npz",
+        read="results/{name}/read.tsv",
+    log:
+        "results/logs/prepare_single_cell/{name}.log",
+    benchmark:
+        "results/benchmarks/prepare_single_cell/{name}.tsv"
+    wildcard_constraints:
+        name=_alternatives(SC_DATASETS),
+    conda:
+        "../envs/moonlight.yaml"
+    threads: 1
+    resources:
+        mem_mb=single_cell_mem_mb,
+        runtime=single_cell_runtime,
+    params:
+        options=single_cell_options,
+        ranks=RANKS,
+        source_sha256=source_sha256,
+    message:
+        "Reading, checking and selecting the single-cell matrix {input}"
+    script:
+        "../scripts/prepare_single_cell.py"

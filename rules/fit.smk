@@ -4,7 +4,7 @@
 
 rule fit:
     input:
-        counts="results/{dataset}/counts.tsv",
+        counts=counts_file,
     output:
         W="results/{dataset}/fits/R{rank}/W.tsv",
         H="results/{dataset}/fits/R{rank}/H.tsv",
@@ -48,7 +48,7 @@ rule stability:
 
 rule crossval:
     input:
-        counts="results/{dataset}/counts.tsv",
+        counts=counts_file,
     output:
         "results/{dataset}/crossval/R{rank}.tsv",
     log:
@@ -92,7 +92,7 @@ rule gather_logliks:
 rule select_rank:
     input:
         logliks="results/{dataset}/logliks.tsv",
-        counts="results/{dataset}/counts.tsv",
+        counts=counts_file,
         crossval=expand("results/{{dataset}}/crossval/R{rank}.tsv", rank=RANKS),
         stability=expand(
             "results/{{dataset}}/fits/R{rank}/stability.tsv",

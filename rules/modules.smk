@@ -5,7 +5,7 @@ rule call_modules:
     input:
         unpack(rank_fits),
         selection="results/{dataset}/rank_selection.tsv",
-        counts="results/{dataset}/counts.tsv",
+        counts=counts_file,
     output:
         W="results/{dataset}/W.tsv",
         H="results/{dataset}/H.tsv",
@@ -142,3 +142,34 @@ rule landing_page:
         "Writing the report's first page"
     script:
         "../scripts/landing_page.py"
+
+
+rule anndata_out:
+    input:
+        source=real_table_of_dataset,
+        selection="results/{dataset}/rank_selection.tsv",
+        W="results/{dataset}/W.tsv",
+        H="results/{dataset}/H.tsv",
+        modules="results/{dataset}/modules.tsv",
+        moonlighting="results/{dataset}/moonlighting.tsv",
+    output:
+        "results/{dataset}/moonlight.h5ad",
+    log:
+        "results/logs/anndata_out/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    threads: 1
+    resources:
+        mem_mb=anndata_mem_mb,
+        runtime=30,
+    params:
+        options=dataset_options,
+        rule=RANK_RULE,
+        parameters={
+            key: config[key]
+            for key in ("ranks", "restarts", "fit", "selection", "modules")
+        },
+    message:
+        "Writing the results of {wildcards.dataset} into AnnData"
+    script:
+        "../scripts/anndata_out.py"

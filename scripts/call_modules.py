@@ -5,6 +5,7 @@ genes, gene sets, the consensus of the near-best restarts, and the figures."""
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from moonlight import read_tsv, write_tsv
+from moonlight.io import read_counts
 from moonlight.genesets import rank_genes, top_genes, write_gmt
 from moonlight.pipeline import call_modules
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
@@ -20,7 +21,7 @@ with log_to(snakemake.log[0]) as log:
     Ws, logliks = read_restarts_W(read_tsv(snakemake.input[f"W_restarts_R{rank}"],
                                            index_col=None))
     margin = snakemake.params.margin
-    calls = call_modules(read_tsv(snakemake.input.counts), read_tsv(snakemake.input[f"W_R{rank}"]),
+    calls = call_modules(read_counts(snakemake.input.counts), read_tsv(snakemake.input[f"W_R{rank}"]),
                          H, Ws, logliks, margin=margin, **snakemake.params.modules)
     called = calls.moonlighting["gene"]
     log.info("R=%d; moonlighting candidates:\n%s", rank, calls.candidates.to_string())

@@ -4,13 +4,14 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from threadpoolctl import threadpool_limits
 
-from moonlight import read_tsv, write_tsv
-from moonlight.crossval import cross_validate
+from moonlight import write_tsv
+from moonlight.io import read_counts
+from moonlight.pipeline import heldout_folds
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
-    counts = read_tsv(snakemake.input.counts)
+    counts = read_counts(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
-    folds = cross_validate(counts, rank, **snakemake.params.selection)
+    folds = heldout_folds(counts, rank, **snakemake.params.selection)
     log.info("R=%d: held-out log L per fold %s", rank, folds["heldout_loglik"].round(2).tolist())
     write_tsv(folds, snakemake.output[0], index=False)

@@ -8,14 +8,16 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from threadpoolctl import threadpool_limits
 
-from moonlight import fit_nmf, read_tsv, write_tsv
+from moonlight import write_tsv
+from moonlight.io import read_counts
+from moonlight.pipeline import fit_rank
 from moonlight.runlog import log_to
 from moonlight.stability import restarts_W_frame
 
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
-    counts = read_tsv(snakemake.input.counts)
+    counts = read_counts(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
-    fit = fit_nmf(counts, rank, restarts=snakemake.params.restarts, **snakemake.params.fit)
+    fit = fit_rank(counts, rank, restarts=snakemake.params.restarts, **snakemake.params.fit)
     log.info("R=%d: best log L %.4f (restart %d); %d of %d restarts converged",
              rank, fit.loglik, fit.best_restart, fit.converged.sum(), len(fit.logliks))
     write_tsv(fit.W_frame().rename_axis("gene"), snakemake.output.W)

@@ -6,6 +6,7 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 import pandas as pd
 
 from moonlight import read_tsv, write_tsv
+from moonlight.io import read_counts
 from moonlight.pipeline import choose_rank
 from moonlight.plots import plot_rank_selection
 from moonlight.runlog import log_to
@@ -16,7 +17,7 @@ def tables(paths):
 
 
 with log_to(snakemake.log[0]) as log:
-    n_genes, n_samples = read_tsv(snakemake.input.counts).shape
+    n_genes, n_samples = read_counts(snakemake.input.counts).shape
     table = choose_rank(
         read_tsv(snakemake.input.logliks, index_col=None), n_genes, n_samples,
         tables(snakemake.input.crossval), tables(snakemake.input.stability),

@@ -72,3 +72,18 @@ def test_record_of_a_read_table(tmp_path):
     assert values["header"] == "yes" and values["genes_dropped"] == "1"
     assert record.loc[record["check"] == "genes_dropped", "detail"].iat[0] == "all-zero counts: NA"
     assert warnings_of(record) == ""
+
+
+def test_sparse_and_dense_counts_give_the_same_record(w09_table):
+    from scipy import sparse
+
+    from moonlight.io import SparseCounts
+
+    counts = ml.read_count_table(w09_table)
+    counts.loc["grape", "S7"] = 1e15
+    counts.iloc[:50, :30] = 0  # zeros the sparse form does not store
+    as_sparse = SparseCounts(sparse.csr_array(counts.to_numpy()), list(counts.index),
+                             list(counts.columns))
+    assert count_record(as_sparse) == count_record(counts)
+    assert outlier_warnings(as_sparse) == outlier_warnings(counts)
+    assert range_warnings(as_sparse) == range_warnings(counts)

@@ -1,0 +1,41 @@
+"""Rule prepare_single_cell: read a single-cell matrix (h5ad, 10x directory or .h5) as
+sparse genes x cells counts with exact names; select genes and cells; record how."""
+
+import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
+
+import pandas as pd
+
+from moonlight.io import SparseCounts, write_sparse_counts, write_tsv
+from moonlight.prefilter import select_genes_and_cells
+from moonlight.qc import QC_COLUMNS
+from moonlight.runlog import log_to
+from moonlight.singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
+from moonlight.tables import named_positions
+
+SELECTION = ("min_cells_per_gene", "min_counts_per_cell")
+
+with log_to(snakemake.log[0]) as log:
+    source, spec = snakemake.input[0], snakemake.params.options
+    read = read_single_cell(source, **{k: spec[k] for k in SINGLECELL_OPTIONS if k in spec})
+    genes, cells, X = read.genes, read.cells, read.counts
+    if spec.get("drop_genes") or spec.get("drop_samples"):
+        rows, cols = named_positions(genes, cells, genes=spec.get("drop_genes", []),
+                                     samples=spec.get("drop_samples", []), source=source)
+        X = X[rows][:, cols]
+        genes, cells = [genes[i] for i in rows], [cells[j] for j in cols]
+    selected = select_genes_and_cells(
+        X, genes, cells, **{k: spec.get(k, 0) for k in SELECTION},
+        top_genes=spec.get("keep_top_genes"),
+    )
+    n_genes, n_cells = selected.counts.shape
+    largest = max(snakemake.params.ranks)
+    if largest > min(n_genes, n_cells):
+        raise ValueError(f"config key ranks: rank {largest} exceeds min(N, M) = "
+                         f"{min(n_genes, n_cells)} of {source} ({n_genes} genes x {n_cells} "
+                         "cells after selection)")
+    log.info("%s: %d genes x %d cells kept, %d nonzero counts", source, n_genes, n_cells,
+             selected.counts.nnz)
+    write_sparse_counts(SparseCounts(selected.counts, selected.genes, selected.cells),
+                        snakemake.output.counts)
+    record = pd.DataFrame(read_rows(read) + selected.rows, columns=QC_COLUMNS)
+    write_tsv(record, snakemake.output.read, index=False)

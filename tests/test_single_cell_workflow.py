@@ -1,0 +1,86 @@
+"""A single-cell matrix through the whole workflow: read from .h5ad (a counts layer under
+a log-normalized X), fitted sparse end to end, results written back into AnnData; and
+the same counts as a dense table give the same rank, modules and calls."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+import moonlight as ml
+from moonlight.io import read_tsv
+from test_workflow import SMALL_CONFIG, make_workdir, snakemake
+
+pytestmark = pytest.mark.workflow
+
+anndata = pytest.importorskip("anndata")
+
+
+@pytest.fixture(scope="module")
+def single_cell_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sc")
+    sim = ml.simulate(seed=4, n_genes=40, n_samples=150, n_modules=3, module_size=(8, 20),
+                      n_moonlighting=2, depth=(2000, 4000))
+    counts = sim.counts.copy()
+    counts.index = ["NA", "007", *counts.index[2:]]  # names a parser would mangle
+    V = counts.to_numpy()
+    cells = [f"AAAC{j:04d}-1" for j in range(V.shape[1])]
+    adata = anndata.AnnData(X=sparse.csr_matrix(np.log1p(V.T)),
+                            obs=pd.DataFrame(index=cells),
+                            var=pd.DataFrame(index=list(counts.index)))
+    adata.layers["counts"] = sparse.csr_matrix(V.T)
+    adata.obsm["X_umap"] = np.random.default_rng(0).normal(size=(len(cells), 2))
+    adata.write_h5ad(folder / "cells.h5ad")
+    table = counts.copy()
+    table.columns = cells
+    table.rename_axis("gene").to_csv(folder / "cells.tsv", sep="\t")
+    workdir = make_workdir(
+        tmp_path_factory.mktemp("work"),
+        simulation={**SMALL_CONFIG["simulation"], "seeds": []},
+        data={"sc": {"path": str(folder / "cells.h5ad"), "matrix": "counts"},
+              "bulk": str(folder / "cells.tsv")},
+        selection={**SMALL_CONFIG["selection"], "design": "blocks"},
+        ranks=[2, 3, 4], restarts=3,
+    )
+    snakemake(workdir)
+    return workdir, counts, sim
+
+
+def test_the_single_cell_matrix_is_fitted_sparse_and_recovers_the_truth(single_cell_run):
+    workdir, counts, sim = single_cell_run
+    results = workdir / "results" / "sc"
+    assert (results / "counts.npz").is_file() and not (results / "counts.tsv").exists()
+    selection = read_tsv(results / "rank_selection.tsv", index_col=None)
+    assert selection.loc[selection["selected"], "rank"].tolist() == [3]
+    assert read_tsv(results / "W.tsv").index.tolist() == list(counts.index)
+    planted = [counts.index[list(sim.counts.index).index(g)] for g in sim.moonlighting]
+    called = read_tsv(results / "moonlighting.tsv", index_col=None)["gene"]
+    assert sorted(called) == sorted(planted)
+    qc = read_tsv(results / "qc.tsv", index_col=None).set_index("check")
+    assert "layers/counts" in qc.loc["format", "detail"]
+
+
+def test_results_are_written_back_into_anndata(single_cell_run):
+    workdir, counts, _ = single_cell_run
+    adata = anndata.read_h5ad(workdir / "results" / "sc" / "moonlight.h5ad")
+    assert adata.shape == (150, 40) and list(adata.var_names[:2]) == ["NA", "007"]
+    assert adata.obsm["X_moonlight"].shape == (150, 3) and "X_umap" in adata.obsm
+    W = read_tsv(workdir / "results" / "sc" / "W.tsv")
+    np.testing.assert_allclose(adata.varm["moonlight_W"], W.to_numpy())
+    assert adata.uns["moonlight"]["rank"] == 3
+    called = set(read_tsv(workdir / "results" / "sc" / "moonlighting.tsv", index_col=None)["gene"])
+    assert set(adata.var_names[adata.var["moonlight_moonlighting"].to_numpy()]) == called
+
+
+def test_sparse_and_dense_give_the_same_answer(single_cell_run):
+    workdir, _, _ = single_cell_run
+    sc, bulk = workdir / "results" / "sc", workdir / "results" / "bulk"
+    for name in ("modules.tsv", "moonlighting.tsv"):
+        a, b = read_tsv(sc / name, index_col=None), read_tsv(bulk / name, index_col=None)
+        assert a[["gene"] + (["module"] if "module" in a else [])].equals(
+            b[["gene"] + (["module"] if "module" in b else [])]), name
+    rank_sc = read_tsv(sc / "rank_selection.tsv", index_col=None)
+    rank_bulk = read_tsv(bulk / "rank_selection.tsv", index_col=None)
+    assert rank_sc["selected"].tolist() == rank_bulk["selected"].tolist()
+    np.testing.assert_allclose(rank_sc["loglik"], rank_bulk["loglik"], rtol=1e-9)
+    np.testing.assert_allclose(rank_sc["cv_loglik"], rank_bulk["cv_loglik"], rtol=1e-9)
