@@ -29,6 +29,7 @@ report: landing_page_path()
 
 localrules:
     all,
+    gather_restarts,
     gather_logliks,
     stability,
     select_rank,

@@ -92,6 +92,7 @@ def _alternatives(names):
 wildcard_constraints:
     dataset=_alternatives(DATASETS),
     rank=r"\d+",
+    part=r"\d+",
     seed=r"\d+",
 
 
@@ -163,6 +164,27 @@ def projection_outputs():
     ]
 
 
+# The fit jobs' settings (fit_nmf's keywords) and how restarts are split into jobs.
+FIT_SETTINGS = {k: v for k, v in config["fit"].items() if k != "restarts_per_job"}
+PER_JOB = config["fit"]["restarts_per_job"] or config["restarts"]
+PARTS = list(range(-(-config["restarts"] // PER_JOB)))
+
+
+def part_restarts(wildcards):
+    """The restart numbers of one fit job: [part * per_job, (part + 1) * per_job)."""
+    start = int(wildcards.part) * PER_JOB
+    return list(range(start, min(start + PER_JOB, config["restarts"])))
+
+
+def fit_parts(wildcards):
+    return expand(
+        "results/{dataset}/fits/R{rank}/part{part}.pkl",
+        dataset=wildcards.dataset,
+        rank=wildcards.rank,
+        part=PARTS,
+    )
+
+
 def rank_fits(wildcards):
     """W, H and every restart's W of every rank, named W_R<rank>, H_R<rank> and
     W_restarts_R<rank> (the choice is made later)."""
@@ -174,26 +196,33 @@ def rank_fits(wildcards):
 
 
 def fit_mem_mb(wildcards, input, attempt):
-    """MB for all restarts stacked, from the counts table's N x M, or for a sparse
-    matrix from its nonzeros (moonlight.resources)."""
+    """MB for the job's restarts stacked, from the counts table's N x M, or for a
+    sparse matrix from its nonzeros (moonlight.resources)."""
     if input.counts.endswith(".npz"):
         n_genes, n_samples, nnz = sparse_size(input.counts)
         return estimate.sparse_fit_mem_mb(
-            nnz, n_genes, n_samples, int(wildcards.rank), config["restarts"], attempt
+            nnz,
+            n_genes,
+            n_samples,
+            int(wildcards.rank),
+            len(part_restarts(wildcards)),
+            attempt,
         )
     n_genes, n_samples = table_shape(input.counts)
-    return estimate.fit_mem_mb(n_genes, n_samples, config["restarts"], attempt)
+    return estimate.fit_mem_mb(
+        n_genes, n_samples, len(part_restarts(wildcards)), attempt
+    )
 
 
 def fit_runtime(wildcards, input, attempt):
-    """Minutes if every restart runs to fit.max_iter, from N x M (or the nonzeros), R
-    and the restarts."""
+    """Minutes if every restart of the job runs to fit.max_iter, from N x M (or the
+    nonzeros), R and the job's restarts."""
     if input.counts.endswith(".npz"):
         nnz = sparse_size(input.counts)[2]
         return estimate.sparse_fit_runtime_min(
             nnz,
             int(wildcards.rank),
-            config["restarts"],
+            len(part_restarts(wildcards)),
             config["fit"]["max_iter"],
             attempt,
         )
@@ -202,7 +231,7 @@ def fit_runtime(wildcards, input, attempt):
         n_genes,
         n_samples,
         int(wildcards.rank),
-        config["restarts"],
+        len(part_restarts(wildcards)),
         config["fit"]["max_iter"],
         config["fit"]["check_every"],
         attempt,
@@ -348,9 +377,10 @@ def provenance_benchmarks(wildcards):
         + expand("results/benchmarks/prepare_table/{name}.tsv", name=TABLE_DATASETS)
         + expand("results/benchmarks/prepare_single_cell/{name}.tsv", name=SC_DATASETS)
         + expand(
-            "results/benchmarks/fit/{dataset}_R{rank}.tsv",
+            "results/benchmarks/fit/{dataset}_R{rank}_part{part}.tsv",
             dataset=DATASETS,
             rank=RANKS,
+            part=PARTS,
         )
         + expand(
             "results/benchmarks/crossval/{dataset}_R{rank}.tsv",

@@ -1,19 +1,16 @@
-# Fan out: one Poisson NMF job and one cross-validation job per (data set, rank);
-# gather; choose the rank.
+# Fan out: Poisson NMF jobs per (data set, rank, part of the restarts) and one
+# cross-validation job per (data set, rank); gather; choose the rank.
 
 
 rule fit:
     input:
         counts=counts_file,
     output:
-        W="results/{dataset}/fits/R{rank}/W.tsv",
-        H="results/{dataset}/fits/R{rank}/H.tsv",
-        restarts="results/{dataset}/fits/R{rank}/restarts.tsv",
-        W_restarts="results/{dataset}/fits/R{rank}/W_restarts.tsv",
+        temp("results/{dataset}/fits/R{rank}/part{part}.pkl"),
     log:
-        "results/logs/fit/{dataset}_R{rank}.log",
+        "results/logs/fit/{dataset}_R{rank}_part{part}.log",
     benchmark:
-        "results/benchmarks/fit/{dataset}_R{rank}.tsv"
+        "results/benchmarks/fit/{dataset}_R{rank}_part{part}.tsv"
     conda:
         "../envs/moonlight.yaml"
     threads: 1
@@ -22,11 +19,30 @@ rule fit:
         runtime=fit_runtime,
     params:
         restarts=config["restarts"],
-        fit=config["fit"],
+        restart_ids=part_restarts,
+        fit=FIT_SETTINGS,
     message:
-        "Fitting rank {wildcards.rank} to {wildcards.dataset}"
+        "Fitting rank {wildcards.rank} to {wildcards.dataset} (restarts {params.restart_ids})"
     script:
         "../scripts/fit.py"
+
+
+rule gather_restarts:
+    input:
+        parts=fit_parts,
+    output:
+        W="results/{dataset}/fits/R{rank}/W.tsv",
+        H="results/{dataset}/fits/R{rank}/H.tsv",
+        restarts="results/{dataset}/fits/R{rank}/restarts.tsv",
+        W_restarts="results/{dataset}/fits/R{rank}/W_restarts.tsv",
+    log:
+        "results/logs/gather_restarts/{dataset}_R{rank}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    message:
+        "Gathering the restarts of rank {wildcards.rank} on {wildcards.dataset}"
+    script:
+        "../scripts/gather_restarts.py"
 
 
 rule stability:

@@ -17,7 +17,7 @@ from conftest import CONFIG_FILES, ROOT
 
 pytestmark = pytest.mark.workflow
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "schemas", "report", "envs",
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "report", "envs",
                   "profiles", "moonlight"]
 
 
@@ -82,7 +82,8 @@ DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "sum
     ("selection: {folds: 4}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
     ("modules: {threshold: 0.2}", {"call_modules", "recovery", "summary"}),
     ("qc: {outlier_factor: 50.0}", {"qc", "summary"}),
-    ("restarts: 4", {"fit", "gather_logliks", "stability"} | DOWNSTREAM_OF_SELECTION),
+    ("restarts: 4", {"fit", "gather_restarts", "gather_logliks", "stability"}
+     | DOWNSTREAM_OF_SELECTION),
 ])
 def test_a_changed_key_reruns_only_the_jobs_downstream_of_it(finished_small_run, tmp_path,
                                                              change, expected):

@@ -53,7 +53,8 @@ def test_fits_go_through_sbatch_and_match_a_local_run(tmp_path, request):
     )
     logs = tmp_path / ".snakemake" / "slurm_logs"
     job_ids = {}
-    for rule, job in [("simulate", "5"), ("fit", "sim5_2"), ("fit", "sim5_3"), ("fit", "sim5_4")]:
+    for rule, job in [("simulate", "5"), ("fit", "sim5_2_0"), ("fit", "sim5_3_0"),
+                      ("fit", "sim5_4_0")]:
         found = sorted((logs / f"rule_{rule}" / job).glob("*.log"))
         assert found, f"no SLURM log of {rule} {job}: it did not go through sbatch"
         assert found[0].stem.isdigit(), found[0]
