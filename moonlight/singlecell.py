@@ -27,10 +27,11 @@ What is read, each by its well-kept library:
   ``shape``) are read as they are stored and handed to :class:`scipy.sparse.csc_array`.
 
 **Names** are strings exactly as stored. Repeated gene names (10x gene symbols repeat:
-about 20 in GRCh38) are made unique the way scanpy users know from
-``adata.var_names_make_unique()``: by :func:`anndata.utils.make_index_unique`, which keeps
-the first and renames the next ``A-1``, ``A-2`` (skipping a name already taken); the
-renamed genes are logged and listed in :attr:`SingleCellRead.notes`. A repeated cell name
+several Ensembl genes of a reference can share one symbol) are made unique the way
+scanpy users know from ``adata.var_names_make_unique()``: by
+:func:`anndata.utils.make_index_unique`, which keeps the first and renames the next
+``A-1``, ``A-2`` (skipping a name already taken); the renamed genes are logged and
+listed in :attr:`SingleCellRead.notes`. A repeated cell name
 is an error: cells from several samples must be told apart (e.g. a sample suffix) before
 moonlight can report per cell.
 

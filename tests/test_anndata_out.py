@@ -104,6 +104,15 @@ def test_written_h5ad_reads_back_with_every_result(tmp_path, source):
     assert list(info["parameters"]["ranks"]) == [2, 3]
 
 
+def test_same_results_same_bytes(tmp_path, source):
+    read = read_single_cell(source, matrix="counts")
+    for name in ("a.h5ad", "b.h5ad"):
+        adata = moonlight_anndata(*results(), genes=read.genes, cells=read.cells, rule="r",
+                                  parameters=PARAMETERS, source=source, matrix="counts")
+        write_moonlight_h5ad(adata, tmp_path / name)
+    assert (tmp_path / "a.h5ad").read_bytes() == (tmp_path / "b.h5ad").read_bytes()
+
+
 def test_without_a_source_names_are_the_readers(tmp_path, source):
     read = read_single_cell(source, matrix="counts")
     adata = moonlight_anndata(*results(), genes=read.genes,
