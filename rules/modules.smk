@@ -131,13 +131,15 @@ rule summary:
 rule landing_page:
     input:
         summary="results/summary.tsv",
-        description=DESCRIPTION,
     output:
         "results/report_landing.rst",
     log:
         "results/logs/landing_page.log",
     conda:
         "../envs/moonlight.yaml"
+    params:
+        # The text, not its path: a clone elsewhere has the same text at another path.
+        description=Path(DESCRIPTION).read_text(),
     message:
         "Writing the report's first page"
     script:

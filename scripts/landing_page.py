@@ -2,8 +2,6 @@
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-from pathlib import Path
-
 from moonlight import read_tsv
 from moonlight.io import atomic_path
 from moonlight.runlog import log_to
@@ -11,6 +9,6 @@ from moonlight.summary import landing_page
 
 with log_to(snakemake.log[0]):
     page = landing_page(read_tsv(snakemake.input.summary, index_col=None),
-                        Path(snakemake.input.description).read_text())
+                        snakemake.params.description)
     with atomic_path(snakemake.output[0]) as tmp:
         tmp.write_text(page)
