@@ -31,23 +31,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from moonlight.io import read_tsv  # noqa: E402
+from sparse_scale import planted_programs  # noqa: E402
 
 
 def simulate(n_genes: int, n_cells: int, rank: int, seed: int, path: Path) -> dict:
-    """The generator of sparse_scale.simulate_cells, keeping the truth; as .h5ad."""
+    """The cells of sparse_scale.simulate_cells (same programs, usage, library sizes and
+    NB noise), keeping the truth, written as an .h5ad."""
     import anndata
     import scipy.sparse as sp
 
     rng = np.random.default_rng(seed)
-    primary = np.arange(n_genes) % rank
-    rng.shuffle(primary)
-    member = np.zeros((n_genes, rank), dtype=bool)
-    member[np.arange(n_genes), primary] = True
-    moon = rng.choice(n_genes, size=max(1, n_genes // 50), replace=False)
-    second = (primary[moon] + 1 + rng.integers(0, rank - 1, moon.size)) % rank
-    member[moon, second] = True
-    W = np.where(member, rng.lognormal(0.0, 2.5, (n_genes, rank)), 1e-3)
-    W /= W.sum(axis=0)
+    W, moon = planted_programs(n_genes, rank, rng)
     chunks = []
     for lo in range(0, n_cells, 5000):
         m = min(5000, n_cells - lo)

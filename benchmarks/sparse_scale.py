@@ -47,6 +47,23 @@ RESULTS = ROOT / "benchmarks" / "results"
 # ---------------------------------------------------------------------------------------
 
 
+def planted_programs(n_genes: int, rank: int, rng):
+    """W (genes x programs, columns summing to one) and the genes planted in two programs:
+    every gene in one program (equal shares), 2% also in a second; member weights
+    log-normal (sigma 2.5), non-members 1e-3."""
+    import numpy as np
+
+    primary = np.arange(n_genes) % rank
+    rng.shuffle(primary)
+    member = np.zeros((n_genes, rank), dtype=bool)
+    member[np.arange(n_genes), primary] = True
+    moon = rng.choice(n_genes, size=max(1, n_genes // 50), replace=False)
+    second = (primary[moon] + 1 + rng.integers(0, rank - 1, moon.size)) % rank
+    member[moon, second] = True
+    W = np.where(member, rng.lognormal(0.0, 2.5, (n_genes, rank)), 1e-3)
+    return W / W.sum(axis=0), moon
+
+
 def simulate_cells(n_genes: int, n_cells: int, rank: int, seed: int, path: Path) -> dict:
     """Cells x genes CSR counts with planted programs; returns a summary.
 
@@ -62,15 +79,7 @@ def simulate_cells(n_genes: int, n_cells: int, rank: int, seed: int, path: Path)
     import scipy.sparse as sp
 
     rng = np.random.default_rng(seed)
-    primary = np.arange(n_genes) % rank
-    rng.shuffle(primary)
-    member = np.zeros((n_genes, rank), dtype=bool)
-    member[np.arange(n_genes), primary] = True
-    moon = rng.choice(n_genes, size=max(1, n_genes // 50), replace=False)
-    second = (primary[moon] + 1 + rng.integers(0, rank - 1, moon.size)) % rank
-    member[moon, second] = True
-    W = np.where(member, rng.lognormal(0.0, 2.5, (n_genes, rank)), 1e-3)
-    W /= W.sum(axis=0)
+    W, moon = planted_programs(n_genes, rank, rng)
     sigma = 0.5
     chunks = []
     block = 5000

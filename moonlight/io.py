@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-
-import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .config import CROSSVAL_KEYS, defaults
+from .config import CROSSVAL_KEYS, WORKFLOW_ONLY_FIT_KEYS, defaults
 from .confidence import moonlighting_confidence
 from .crossval import cross_validate, cv_summary
 from .io import SparseCounts
@@ -184,7 +184,8 @@ def analyse(
     settings = defaults()
     ranks = settings["ranks"] if ranks is None else ranks
     restarts = settings["restarts"] if restarts is None else restarts
-    fit = {**settings["fit"], **(fit or {})}
+    fit = {k: v for k, v in {**settings["fit"], **(fit or {})}.items()
+           if k not in WORKFLOW_ONLY_FIT_KEYS}
     sel = {**settings["selection"], **(selection or {})}
     unknown = set(modules) - set(settings["modules"])
     if unknown:

@@ -10,7 +10,7 @@ from snakemake.utils import validate
 # This checkout's moonlight, whichever (if any) is installed, as scripts/_checkout.py does.
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
-from moonlight.config import CROSSVAL_KEYS
+from moonlight.config import CROSSVAL_KEYS, WORKFLOW_ONLY_FIT_KEYS
 from moonlight.provenance import git_commit, sha256_file
 from moonlight.resources import sparse_size, table_shape
 from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
@@ -165,7 +165,9 @@ def projection_outputs():
 
 
 # The fit jobs' settings (fit_nmf's keywords) and how restarts are split into jobs.
-FIT_SETTINGS = {k: v for k, v in config["fit"].items() if k != "restarts_per_job"}
+FIT_SETTINGS = {
+    k: v for k, v in config["fit"].items() if k not in WORKFLOW_ONLY_FIT_KEYS
+}
 PER_JOB = config["fit"]["restarts_per_job"] or config["restarts"]
 PARTS = list(range(-(-config["restarts"] // PER_JOB)))
 
