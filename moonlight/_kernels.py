@@ -278,13 +278,13 @@ def _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k, l):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _row_sums(v, m, y, b, d, bn, tiny, acc):
+def _row_sums(v, m, y, b, d, bn, tiny):
     """Commit one step into a row of the product and gather the next coordinate's sums.
 
     ``y_k <- max(y_k + b_k d, tiny)``, then at the new y, over k: ``s0 = sum m_k bn_k``
     (only when ``m`` is given: the masked constant part of the gradient), ``s1 = sum bn_k
     v_k / y_k``, ``s2 = sum bn_k^2 v_k / y_k^2`` and ``c = max bn_k / y_k`` over ``v_k > 0``.
-    Sums in :data:`LANES` partials (``acc``, (4, LANES) scratch). Returns (s0, s1, s2, c).
+    Sums in :data:`LANES` interleaved partials. Returns (s0, s1, s2, c).
     """
     n = v.size
     # fresh arrays: the compiler then knows they alias nothing and keeps them in registers
@@ -311,7 +311,7 @@ def _row_sums(v, m, y, b, d, bn, tiny, acc):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _step_block(v, m, y, B, x, const, eps, tiny, acc):
+def _step_block(v, m, y, B, x, const, eps, tiny):
     """All R coordinates of one block (a column of H or a row of W), cyclically, with its
     data in cache; updates x (R,) and the block's product y in place.
 
@@ -326,7 +326,7 @@ def _step_block(v, m, y, B, x, const, eps, tiny, acc):
     d = 0.0
     for r in range(R):
         # commit coordinate r-1's step (none for r = 0) and gather coordinate r's sums
-        s0, s1, s2, c = _row_sums(v, m, y, B[r - 1] if r > 0 else B[0], d, B[r], tiny, acc)
+        s0, s1, s2, c = _row_sums(v, m, y, B[r - 1] if r > 0 else B[0], d, B[r], tiny)
         g0 = const[r] if m is None else s0
         xr = np.float64(x[r])
         d = coordinate_step(xr, g0 - s1, s2, c, eps)
@@ -390,14 +390,13 @@ def update_blocks(V, A, B, eps, tiny, mask, WH):
             const[r] = acc
     y = np.empty(k, dtype=np.float64)
     x = np.empty(R, dtype=np.float64)
-    scratch = np.empty((4, LANES), dtype=np.float64)
     moved = 0
     for i in range(n):
         for r in range(R):
             x[r] = A[i, r]
         _block_product(x, B, y, tiny)
         m = None if mask is None else mask[i]
-        moved += _step_block(V[i], m, y, B, x, const, eps, tiny, scratch)
+        moved += _step_block(V[i], m, y, B, x, const, eps, tiny)
         for r in range(R):
             A[i, r] = x[r]
         if WH is not None:
