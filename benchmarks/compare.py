@@ -6,6 +6,9 @@ Usage::
     python benchmarks/compare.py --quick    # fewer ranks, smaller synthetic case
     python benchmarks/compare.py --big      # also 20000 x 1000, R=20, one restart,
                                             # in float64 and in float32
+    python benchmarks/compare.py --sweep-time 20000x1000x20 --against /tmp/old-checkout
+                                            # seconds per ccd sweep, this engine and
+                                            # another checkout's, interleaved repeats
 
 Every measurement runs in its own subprocess, so its peak memory (``ru_maxrss``, the
 whole process) is its own. ``tracemalloc`` (numpy allocations inside the fit only) is
@@ -131,6 +134,8 @@ def _worker(spec: dict) -> dict:
 def run(spec: dict) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    if spec.get("root"):  # another checkout's moonlight (see _worker)
+        env["MOONLIGHT_ROOT"] = spec["root"]
     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)],
                           capture_output=True, text=True, env=env, cwd=ROOT)
     if proc.returncode:
@@ -172,10 +177,26 @@ def main() -> None:
                     help="runs of scikit-learn and of the ccd time-to-target in section 2, "
                          "interleaved; the medians are compared (single runs of the same "
                          "deterministic work varied by 25%% on this shared machine)")
+    ap.add_argument("--sweep-time", metavar="NxMxR",
+                    help="only time ccd sweeps on this synthetic table (one restart, a fixed "
+                         "number of sweeps), against --against, interleaved --repeat times")
+    ap.add_argument("--sweeps", type=int, default=5, help="sweeps per --sweep-time run")
+    ap.add_argument("--against", help="another checkout whose engine --sweep-time also times")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
+        root = os.environ.get("MOONLIGHT_ROOT")
+        if root:
+            # import that checkout's package: ahead of the path and of the editable
+            # install's import hook, which would otherwise win over sys.path
+            sys.path.insert(0, root)
+            sys.meta_path[:] = [f for f in sys.meta_path
+                                if "editable" not in type(f).__module__.lower()
+                                and "editable" not in getattr(f, "__name__", "").lower()]
         print(json.dumps(_worker(json.loads(args.worker))))
+        return
+    if args.sweep_time:
+        _sweep_time(args)
         return
 
     print(HEADER, flush=True)
@@ -237,6 +258,32 @@ def main() -> None:
 
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+def _sweep_time(args: argparse.Namespace) -> None:
+    """Seconds per sweep of this engine and of another checkout's, on one table: the same
+    deterministic fit (one restart, seed 0, ``--sweeps`` sweeps, no convergence stop) run
+    alternately, so a busy machine slows both alike; medians compared."""
+    import statistics
+
+    print(HEADER, flush=True)
+    R = int(args.sweep_time.split("x")[2])
+    roots = [("this engine", None)] + ([("other checkout", args.against)] if args.against
+                                       else [])
+    runs: dict[str, list[dict]] = {name: [] for name, _ in roots}
+    for _ in range(max(1, args.repeat)):
+        for name, root in roots:
+            runs[name].append(run({"data": args.sweep_time, "rank": R, "restarts": 1,
+                                   "engine": f"moonlight ccd, {name}", "method": "ccd",
+                                   "max_iter": args.sweeps, "tol": 1e-300, "root": root,
+                                   "note": root or ""}))
+    for name, rs in runs.items():
+        per = [r["cpu_s"] / r["iters"] for r in rs]
+        print(f"  {name}: cpu s per sweep (incl. start and final log L) median "
+              f"{statistics.median(per):.3f}, runs " + ", ".join(f"{p:.3f}" for p in per)
+              + f"; log L after {args.sweeps} sweeps {rs[0]['loglik']:.1f}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=1))
 
 
 if __name__ == "__main__":

@@ -252,6 +252,159 @@ def update_H_cols(V, WH, W, H, eps, tiny, mask):
     return moved
 
 
+#: Partial sums per vector reduction in the cache-blocked kernels: a sum along a row of
+#: V is accumulated in LANES interleaved partial sums (entry k into partial k mod LANES),
+#: then the partials are added in lane order. The order is fixed by the code (not by the
+#: machine or by numba's choices), so results stay the same to the bit run to run, and
+#: the independent partials let the loop vectorize without "reassoc". 16 = two AVX-512
+#: or four AVX2 vectors of float64 in flight (8 ran at 1.65 ns per entry, 16 at 0.68).
+LANES = 16
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k, l):
+    """Entry k of :func:`_row_sums`, into partial sum l."""
+    yk = max(y[k] + b[k] * d, tiny)
+    y[k] = yk
+    inv = 1.0 / yk
+    vk = v[k]
+    bk = np.float64(bn[k])
+    q = bk * vk * inv
+    a1[l] += q
+    a2[l] += q * bk * inv
+    a3[l] = max(a3[l], bk * inv if vk > 0 else 0.0)
+    if m is not None:
+        a0[l] += m[k] * bk
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _row_sums(v, m, y, b, d, bn, tiny):
+    """Commit one step into a row of the product and gather the next coordinate's sums.
+
+    ``y_k <- max(y_k + b_k d, tiny)``, then at the new y, over k: ``s0 = sum m_k bn_k``
+    (only when ``m`` is given: the masked constant part of the gradient), ``s1 = sum bn_k
+    v_k / y_k``, ``s2 = sum bn_k^2 v_k / y_k^2`` and ``c = max bn_k / y_k`` over ``v_k > 0``.
+    Sums in :data:`LANES` interleaved partials. Returns (s0, s1, s2, c).
+    """
+    n = v.size
+    # fresh arrays: the compiler then knows they alias nothing and keeps them in registers
+    a0 = np.zeros(LANES)
+    a1 = np.zeros(LANES)
+    a2 = np.zeros(LANES)
+    a3 = np.zeros(LANES)
+    full = n - n % LANES
+    for k0 in range(0, full, LANES):
+        for l in range(LANES):  # a fixed count: unrolled and vectorized
+            _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k0 + l, l)
+    for k in range(full, n):
+        _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k, k - full)
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    c = 0.0
+    for l in range(LANES):
+        s0 += a0[l]
+        s1 += a1[l]
+        s2 += a2[l]
+        c = max(c, a3[l])
+    return s0, s1, s2, c
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _step_block(v, m, y, B, x, const, eps, tiny):
+    """All R coordinates of one block (a column of H or a row of W), cyclically, with its
+    data in cache; updates x (R,) and the block's product y in place.
+
+    ``v`` (n,) is the block's data, ``m`` its 0/1 weights or None, ``y`` (n,) the product
+    at the current point, ``B`` (R, n) the partner rows (row r pairs with x_r), ``const``
+    (R,) the constant parts of the gradients (ignored when ``m`` is given: they are then
+    gathered with the sums). Each step is :func:`coordinate_step`, committed into y in
+    the pass that gathers the next coordinate's sums. Returns the steps that moved.
+    """
+    R = x.size
+    moved = 0
+    d = 0.0
+    for r in range(R):
+        # commit coordinate r-1's step (none for r = 0) and gather coordinate r's sums
+        s0, s1, s2, c = _row_sums(v, m, y, B[r - 1] if r > 0 else B[0], d, B[r], tiny)
+        g0 = const[r] if m is None else s0
+        xr = np.float64(x[r])
+        d = coordinate_step(xr, g0 - s1, s2, c, eps)
+        if d != 0.0:
+            x[r] = max(xr + d, eps)  # x + (eps - x) may round below eps
+            moved += 1
+    if d != 0.0:
+        b = B[R - 1]
+        for k in range(y.size):
+            y[k] = max(y[k] + b[k] * d, tiny)
+    return moved
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _block_product(x, B, y, tiny):
+    """``y = max(x @ B, tiny)``: one row (or column) of the product, from scratch."""
+    y[:] = 0.0
+    for r in range(x.size):
+        xr = np.float64(x[r])
+        for k in range(y.size):
+            y[k] += xr * B[r, k]
+    for k in range(y.size):
+        y[k] = max(y[k], tiny)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def update_blocks(V, A, B, eps, tiny, mask, WH):
+    """One cache-blocked coordinate sweep over every entry of A (n, R) in ``V ~ A B``.
+
+    With B fixed the objective separates over the rows of A: row i sees only row i of V
+    (contiguous) and of the product. So each row takes all its R coordinate steps while
+    its data stay in cache (:func:`_step_block`), starting from its product recomputed
+    from A and B: one pass over V per half-sweep, where :func:`update_H_cols` makes R.
+    ``V ~ W H`` gives the W half (A = W, B = H); the transposed problem ``V^T ~ H^T W^T``
+    (A = H^T, B = W^T, V^T a C-contiguous copy) gives the H half.
+
+    Parameters
+    ----------
+    V : ndarray (n, k)
+        Counts, C-contiguous (0 where ``mask`` is 0).
+    A : ndarray (n, R)
+        The factor swept, updated in place (may be a transposed view).
+    B : ndarray (R, k)
+        The partner factor (rows contiguous).
+    eps, tiny : float
+    mask : ndarray (n, k) of 0/1 weights, or None
+    WH : ndarray (n, k) or None
+        When given, receives the product ``A B`` as each row finishes (the kept product
+        for log L).
+
+    Returns the number of coordinate steps that moved.
+    """
+    n, k = V.shape
+    R = A.shape[1]
+    const = np.zeros(R, dtype=np.float64)
+    if mask is None:
+        for r in range(R):
+            acc = 0.0
+            for j in range(k):
+                acc += B[r, j]
+            const[r] = acc
+    y = np.empty(k, dtype=np.float64)
+    x = np.empty(R, dtype=np.float64)
+    moved = 0
+    for i in range(n):
+        for r in range(R):
+            x[r] = A[i, r]
+        _block_product(x, B, y, tiny)
+        m = None if mask is None else mask[i]
+        moved += _step_block(V[i], m, y, B, x, const, eps, tiny)
+        for r in range(R):
+            A[i, r] = x[r]
+        if WH is not None:
+            for j in range(k):
+                WH[i, j] = y[j]
+    return moved
+
+
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def update_W_rows(V, WH, W, H, eps, tiny, mask):
     """One cyclic coordinate sweep over every entry of W, gene by gene; updates W and WH.

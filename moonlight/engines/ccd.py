@@ -12,6 +12,12 @@ A 0/1 ``mask`` (V zero where it is 0) restricts the fit to the entries of weight
 is what cross-validation by scattered entries uses. Restarts run one after another, so
 memory is that of one restart: V, one N x M product (plus transposed copies of V and WH
 when they fit :data:`TRANSPOSE_MEMORY_BUDGET`) and O(N R + R M + N + M) scratch.
+
+Tables of :data:`BLOCKED_MIN_BYTES` or more, which no longer fit the last-level cache,
+are swept cache-blocked instead (:func:`moonlight._kernels.update_blocks`): every
+coordinate of one column of H, then of one row of W, while that column (a row of a
+copy of V^T) or row of V is in cache, each step the same provable-descent step. Memory
+is then V, V^T and WH.
 """
 
 from __future__ import annotations
@@ -27,12 +33,22 @@ from ..likelihood import ProductLoglik
 from ._common import EPS, Options, RestartFit
 from ._descent import descend, run_restarts
 
-__all__ = ["DenseProblem", "DenseSweeps", "fit_restarts", "fit_H", "TRANSPOSE_MEMORY_BUDGET"]
+__all__ = ["DenseProblem", "DenseSweeps", "fit_restarts", "fit_H", "TRANSPOSE_MEMORY_BUDGET",
+           "BLOCKED_MIN_BYTES"]
 
 #: Bytes the CCD engine may spend on transposed copies of V and WH (and of a mask): with
 #: them the W sweep vectorizes like the H sweep. Larger tables sweep W row by row, which
 #: needs no copy (20,000 x 1,000 at R=20 must fit in 4x the bytes of V + 300 MB).
 TRANSPOSE_MEMORY_BUDGET = 256 * 2**20
+
+#: Tables of at least this many bytes are swept cache-blocked
+#: (:func:`moonlight._kernels.update_blocks`): each column of H and each row of W takes
+#: all its R steps while its data stay in cache, one pass over V per half-sweep instead
+#: of R. Below it the row-at-a-time kernels win: V and WH already sit in the last-level
+#: cache (32 MiB here), and their inner loops run longer (measured crossover in
+#: benchmarks/RESULTS.md). The choice changes the summation order (so the last bits of
+#: a fit), never the bytes of a given table's fit from run to run.
+BLOCKED_MIN_BYTES = 16 * 2**20
 
 
 class DenseProblem:
@@ -73,7 +89,14 @@ class DenseSweeps:
         # One N x M buffer: the product at the point being swept (Y), updated in place.
         self.WH = np.empty_like(V)
         self.product_loglik = ProductLoglik(V, mask)
-        self.transposed = moves_W and _transposed_layout(V, mask is not None)
+        # blocked: the H half runs over the rows of a copy of V^T (a column of V each),
+        # the W half over the rows of V; memory V, V^T and WH (3 V), no transposed product
+        self.blocked = moves_W and V.nbytes >= BLOCKED_MIN_BYTES
+        if self.blocked:
+            self.Vt = np.ascontiguousarray(V.T)
+            self.mask_t = None if mask is None else np.ascontiguousarray(mask.T)
+        self.transposed = (moves_W and not self.blocked
+                           and _transposed_layout(V, mask is not None))
         if self.transposed:
             # V^T ~ H^T W^T: the H kernel on the transposed problem sweeps W with its
             # inner loop running over genes, which vectorizes (the row kernel's does not)
@@ -86,10 +109,20 @@ class DenseSweeps:
         return self.product_loglik(W, H, self.WH)
 
     def reset(self, W: NDArray, H: NDArray) -> None:
-        _kernels.product(W, H, self.WH, self.tiny)
+        if not self.blocked:  # a blocked sweep computes its product block by block
+            _kernels.product(W, H, self.WH, self.tiny)
 
     def sweep(self, W: NDArray, H: NDArray) -> tuple[int, float]:
         V, WH, mask, tiny = self.V, self.WH, self.mask, self.tiny
+        if self.blocked:
+            # H half: V^T ~ H^T W^T, one column of H (a row of V^T) at a time; then the
+            # W half, one row at a time, leaving the product in WH for log L
+            moved = _kernels.update_blocks(self.Vt, H.T, np.ascontiguousarray(W.T), EPS,
+                                           tiny, self.mask_t, None)
+            moved += _kernels.update_blocks(V, W, H, EPS, tiny, mask, WH)
+            swept = self.product_loglik.terms(WH)
+            _kernels.rescale_columns(W, H)  # leaves the product unchanged
+            return moved, swept
         moved = _kernels.update_H_cols(V, WH, W, H, EPS, tiny, mask)
         if not self.moves_W:
             return moved, self.product_loglik.terms(WH)
