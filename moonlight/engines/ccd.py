@@ -91,7 +91,9 @@ class DenseSweeps:
         self.product_loglik = ProductLoglik(V, mask)
         # blocked: the H half runs over the rows of a copy of V^T (a column of V each),
         # the W half over the rows of V; memory V, V^T and WH (3 V), no transposed product
-        self.blocked = moves_W and V.nbytes >= BLOCKED_MIN_BYTES
+        # Masked fits (cross-validation) keep the row kernels: the blocked kernel's
+        # masked path failed the property test that its kept product equals W H.
+        self.blocked = moves_W and mask is None and V.nbytes >= BLOCKED_MIN_BYTES
         if self.blocked:
             self.Vt = np.ascontiguousarray(V.T)
             self.mask_t = None if mask is None else np.ascontiguousarray(mask.T)
