@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import engines
-from .starts import INITS, random_start, svd_matrix, svd_start
+from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_matrix, svd_start
 from .engines import EPS, Options
 from .likelihood import log_factorial_sum, log_factorial_sum_chunked
 
@@ -371,8 +371,10 @@ def fit_nmf(
         factors. ``"svd"``: NNDSVDa on a randomized truncated SVD of V drawn from the
         restart's stream, with a restart-seeded multiplicative jitter so restarts still
         differ; a sparse V is only multiplied by thin dense matrices, never densified.
-        It starts near a good optimum: fewer sweeps, and fewer restarts lost in optima
-        that merge two programs on large, well-separated data.
+        It starts near a good optimum, so ``"ccd"`` runs its first
+        ``moonlight.starts.SVD_PLAIN_SWEEPS`` sweeps without extrapolation: fewer
+        sweeps, and fewer restarts lost in optima that merge two programs on large,
+        well-separated data.
 
     Returns
     -------
@@ -444,7 +446,8 @@ def fit_nmf(
     best = -1
     W_best = H_best = None
     start = time.perf_counter()
-    options = Options(tol=tol, max_iter=max_iter, check_every=check_every)
+    options = Options(tol=tol, max_iter=max_iter, check_every=check_every,
+                      plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0)
     for k, fit in enumerate(engines.fit_restarts(method, problem, starts, ids.tolist(),
                                                  options, start, trace_rows)):
         logliks[k], n_iter[k], converged[k], kkt[k] = (fit.loglik, fit.n_iter,

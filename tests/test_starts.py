@@ -118,3 +118,26 @@ def test_svd_start_never_densifies_a_sparse_v():
     assert W.shape == (1, n_genes, 2) and H.shape == (1, 2, n_cells)
     assert W.min() >= EPS and H.min() >= EPS
     assert peak < 120 * 2**20, peak / 2**20  # a dense copy: 32,000 MiB
+
+
+def test_plain_sweeps_delay_extrapolation(counts, monkeypatch):
+    """plain_sweeps=0 is the extrapolated descent as always; plain_sweeps >= max_iter is
+    the descent with extrapolation switched off, byte for byte."""
+    from moonlight import engines
+    from moonlight.engines import _common, ccd
+
+    problem = ccd.DenseProblem(np.ascontiguousarray(counts), None, 0.0)
+    W0, H0 = _initial_factors(counts, 3, 1, 3)
+
+    def fit(**options):
+        run = engines.fit_restarts("ccd", problem, lambda k: (W0[0], H0[0]), [0],
+                                   engines.Options(tol=1e-12, max_iter=40, check_every=1,
+                                                   **options), 0.0, [])
+        found = next(run)
+        return found.W.tobytes() + found.H.tobytes()
+
+    extrapolated, plain = fit(), fit(plain_sweeps=40)
+    assert fit(plain_sweeps=0) == extrapolated
+    assert plain != extrapolated
+    monkeypatch.setattr(_common, "CCD_EXTRAPOLATE", False)
+    assert fit() == plain

@@ -87,7 +87,7 @@ def descend(sweeps: Sweeps, W_out: NDArray, H_out: NDArray, log_v_fact: float,
             W_prev, W, W_y = W, W_y, W_prev
             H_prev, H, H_y = H, H_y, H_prev
             loglik = loglik_y
-            if _common.CCD_EXTRAPOLATE:
+            if _common.CCD_EXTRAPOLATE and iteration > options.plain_sweeps:
                 # Y <- max(eps, X_k + beta (X_k - X_{k-1})), and its product
                 beta = min(beta_bar, beta * BETA_GROW)
                 beta_bar = min(BETA_MAX, beta_bar * BETA_BAR_GROW)
