@@ -18,12 +18,13 @@ restart's own seed stream, then jittered by restart-seeded multiplicative noise:
   test matrix from its own child of ``SeedSequence(seed)``, so a restart's start does not
   depend on the other restarts (``restart_ids=`` fan-out gives the same bytes).
 * **Why the jitter.** With power iterations the randomized SVD converges to the same
-  subspace whatever the test matrix, so the restarts would start (and end) at nearly the
-  same point, and agreement between restarts -- the stability criterion of the rank rule
-  and the support of moonlighting calls -- would say nothing. Every entry of W and H is
-  multiplied by ``exp(SVD_JITTER z)``, ``z`` standard normal from the restart's stream:
-  restarts start apart, but in the neighbourhood of the SVD start.
-
+  subspace whatever the test matrix, so without it the restarts would start at nearly
+  the same point, and the restarts' agreement (the rank rule's stability, the support of
+  moonlighting calls) would only repeat one start. Every entry of W and H is multiplied
+  by ``exp(SVD_JITTER z)``, ``z`` standard normal from the restart's stream: restarts
+  start apart, in the neighbourhood of the SVD start. They are still less independent
+  than random starts (benchmarks/RESULTS.md, section 4: on a 20,000-cell matrix all
+  three svd restarts reached one optimum at R = 10 and 11, at R = 9 they ended in three).
 * **Why plain sweeps first.** From a start near an optimum the first coordinate-descent
   sweeps still change a lot, and extrapolating along them lands on points that raise
   log L (so the acceptance test keeps them) yet less than the plain sweep would have:
@@ -57,9 +58,8 @@ INITS: tuple[str, ...] = ("random", "svd")
 #: Extra columns of the randomized range finder beyond R (Halko et al. recommend 5-10).
 SVD_OVERSAMPLE = 10
 
-#: Power iterations of the range finder (each is two passes over V): the singular
-#: vectors of a count matrix decay slowly past the programs, and one iteration is
-#: enough for a start (the fit refines it).
+#: Power iterations of the range finder (each is two more passes over V); one is enough
+#: for a start that the fit refines (not varied in the benchmarks).
 SVD_POWER_ITERATIONS = 1
 
 #: Coordinate-descent sweeps without extrapolation from an SVD start (see the module
