@@ -115,7 +115,7 @@ from .modules import call_memberships, moonlighting_genes, normalize_rows
 from .stability import align_restarts, near_best
 
 __all__ = ["single_vs_pair_lr", "moonlighting_support", "moonlighting_confidence",
-           "share_test", "benjamini_hochberg", "neighbour_fits", "second_weights",
+           "share_test", "benjamini_hochberg", "neighbour_fits", "drop_private_modules", "second_weights",
            "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS"]
 
 #: Columns :func:`moonlighting_confidence` adds to the called genes.
@@ -125,9 +125,13 @@ CONFIDENCE_COLUMNS = ["support", "lr", "best_single", "best_pair", "q"]
 CANDIDATE_COLUMNS = [
     "top_module", "top_share", "top_share_low", "top_share_high",
     "second_module", "second_share", "second_share_low", "second_share_high",
-    "dispersion", "lr_threshold", "statistic", "p", "q", "support",
+    "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "q", "support",
     "neighbour_rank", "neighbour_p", "lr", "best_single", "best_pair", "called",
 ]
+
+#: Row models of :func:`share_test`: Poisson with a quasi-likelihood dispersion, or
+#: negative binomial with a per-gene dispersion (module docstring).
+OVERDISPERSION = ("quasi_poisson", "negative_binomial")
 
 #: Floor on expected counts inside logarithms and Pearson residuals.
 _TINY = 1e-300
@@ -146,50 +150,59 @@ def _expand(c: NDArray, T: NDArray) -> NDArray:
     return np.einsum("gk,gkr->gr", c, T)
 
 
-def _row_loglik(V: NDArray, Ht: NDArray, b: NDArray) -> NDArray:
-    """``sum_j v_j log mu_j - mu_j`` per row (log v! omitted), ``mu = b Ht``."""
+def _row_loglik(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray) -> NDArray:
+    """Log likelihood of each row, terms free of mu omitted, ``mu = b Ht``: Poisson
+    ``sum_j v_j log mu_j - mu_j`` where ``alpha == 0``, else negative binomial
+    ``sum_j v_j log mu_j - (v_j + 1/alpha) log(1 + alpha mu_j)``."""
     mu = b @ Ht
-    return xlogy(V, np.maximum(mu, _TINY)).sum(axis=1) - mu.sum(axis=1)
+    ll = xlogy(V, np.maximum(mu, _TINY)).sum(axis=1)
+    nb = alpha > 0
+    a = np.where(nb, alpha, 1.0)[:, None]
+    return ll - np.where(nb, ((V + 1.0 / a) * np.log1p(a * mu)).sum(axis=1), mu.sum(axis=1))
 
 
-def _fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, *, max_iter: int = 200,
-              tol: float = 1e-13) -> tuple[NDArray, NDArray]:
-    """Maximize each row's Poisson log likelihood over ``c >= 0`` with ``mu = (c T) Ht``.
+def _fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
+              max_iter: int = 200, tol: float = 1e-13) -> tuple[NDArray, NDArray]:
+    """Maximize each row's log likelihood over ``c >= 0`` with ``mu = (c T) Ht``.
 
     Parameters
     ----------
     V : (G, M) counts; Ht : (R, M) module activities; T : (G, K, R) non-negative maps
         from each row's K free coefficients to its R module coefficients; c : (G, K)
-        start (non-negative).
+        start (non-negative); alpha : (G,) negative-binomial dispersion of each row
+        (0: Poisson).
 
     Returns
     -------
-    c : (G, K) maximizer; loglik : (G,) its log likelihood without ``log v!``.
+    c : (G, K) maximizer; loglik : (G,) its log likelihood (:func:`_row_loglik`).
 
     Projected Newton (Bertsekas 1982): coordinates at zero with a non-positive gradient
-    stay fixed, the others take the Newton step of the concave log likelihood
-    (gradient ``sum_j (v_j / mu_j - 1) B_kj``, negative Hessian
-    ``sum_j v_j B_kj B_lj / mu_j^2``, ``B = T Ht``), projected on ``c >= 0`` and halved
-    until the log likelihood does not drop. A row whose Newton step fails takes an EM
-    step (``c_k <- c_k sum_j (v_j / mu_j) B_kj / sum_j B_kj``, never decreasing). A row
-    stops when its gain falls below ``tol * max(1, |log L|)``.
+    stay fixed, the others take a Newton step (gradient
+    ``sum_j (v_j - mu_j) / (mu_j (1 + alpha mu_j)) B_kj`` with ``B = T Ht``; curvature
+    ``sum_j w_j B_kj B_lj``, ``w_j = v_j / mu_j^2`` for a Poisson row, its exact and
+    concave Hessian, and the Fisher weight ``1 / (mu_j (1 + alpha mu_j))`` for a negative
+    binomial row), projected on ``c >= 0`` and halved until the log likelihood does not
+    drop. A Poisson row whose Newton step fails takes an EM step
+    (``c_k <- c_k sum_j (v_j / mu_j) B_kj / sum_j B_kj``, never decreasing). A row stops
+    when its gain falls below ``tol * max(1, |log L|)``.
     """
     c = c.copy()
     n_rows, K = c.shape
     lin = T @ Ht.sum(axis=1)  # (G, K): sum_j B_kj
-    ll = _row_loglik(V, Ht, _expand(c, T))
+    ll = _row_loglik(V, Ht, _expand(c, T), alpha)
     active = np.ones(n_rows, dtype=bool)
     diag = np.arange(K)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        Vi, Ti, ci, lli = V[idx], T[idx], c[idx], ll[idx]
+        Vi, Ti, ci, lli, ai = V[idx], T[idx], c[idx], ll[idx], alpha[idx]
         mu = np.maximum(_expand(ci, Ti) @ Ht, _TINY)
-        ratio = Vi / mu
-        # Gradient and negative Hessian in the module coordinates, then mapped through T.
-        grad = np.einsum("gkr,gr->gk", Ti, ratio @ Ht.T) - lin[idx]
-        curv_b = ((ratio / mu)[:, None, :] * Ht[None]) @ Ht.T  # (g, R, R)
+        var = mu * (1.0 + ai[:, None] * mu)
+        # Gradient and curvature in the module coordinates, then mapped through T.
+        grad = np.einsum("gkr,gr->gk", Ti, ((Vi - mu) / var) @ Ht.T)
+        weight = np.where(ai[:, None] > 0, 1.0, Vi / mu) / np.where(ai[:, None] > 0, var, mu)
+        curv_b = (weight[:, None, :] * Ht[None]) @ Ht.T  # (g, R, R)
         curv = np.einsum("gkr,grs,gls->gkl", Ti, curv_b, Ti)
         free = (ci > 0) | (grad > 0)
         A = np.where(free[:, :, None] & free[:, None, :], curv, 0.0)
@@ -199,23 +212,26 @@ def _fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, *, max_iter: int 
         # Step halving until the log likelihood does not drop (vectorized over rows).
         step = np.ones(idx.size)
         new_c = np.maximum(ci + d, 0.0)
-        new_ll = _row_loglik(Vi, Ht, _expand(new_c, Ti))
+        new_ll = _row_loglik(Vi, Ht, _expand(new_c, Ti), ai)
         worse = ~(new_ll >= lli)
         for _ in range(40):
             if not worse.any():
                 break
             step[worse] *= 0.5
             new_c[worse] = np.maximum(ci[worse] + step[worse, None] * d[worse], 0.0)
-            new_ll[worse] = _row_loglik(Vi[worse], Ht, _expand(new_c[worse], Ti[worse]))
+            new_ll[worse] = _row_loglik(Vi[worse], Ht, _expand(new_c[worse], Ti[worse]),
+                                        ai[worse])
             worse = ~(new_ll >= lli)
-        if worse.any():  # EM fallback: a multiplicative step never lowers log L
-            em = ci[worse] * (grad[worse] + lin[idx][worse]) / np.maximum(lin[idx][worse],
-                                                                        _TINY)
-            em_ll = _row_loglik(Vi[worse], Ht, _expand(em, Ti[worse]))
-            better = em_ll >= lli[worse]
-            rows = np.flatnonzero(worse)
-            new_c[rows] = np.where(better[:, None], em, ci[worse])
-            new_ll[rows] = np.where(better, em_ll, lli[worse])
+        em_rows = np.flatnonzero(worse & (ai == 0))
+        if em_rows.size:  # EM fallback: a multiplicative step never lowers a Poisson log L
+            cw, lw = ci[em_rows], lin[idx][em_rows]
+            em = cw * (grad[em_rows] + lw) / np.maximum(lw, _TINY)
+            em_ll = _row_loglik(Vi[em_rows], Ht, _expand(em, Ti[em_rows]), ai[em_rows])
+            better = em_ll >= lli[em_rows]
+            new_c[em_rows] = np.where(better[:, None], em, cw)
+            new_ll[em_rows] = np.where(better, em_ll, lli[em_rows])
+        stuck = worse & (ai > 0)  # no ascent step found: a (local) maximum
+        new_c[stuck], new_ll[stuck] = ci[stuck], lli[stuck]
         gain = new_ll - lli
         c[idx], ll[idx] = new_c, new_ll
         active[idx] = gain > tol * np.maximum(1.0, np.abs(new_ll))
@@ -250,86 +266,99 @@ def _share_start(b: NDArray, module: NDArray[np.int64]) -> NDArray:
 
 
 def _profile(V: NDArray, Ht: NDArray, module: NDArray[np.int64], sigma: NDArray,
-             start: NDArray) -> tuple[NDArray, NDArray]:
-    """``l*(sigma)`` per row (share of ``module`` fixed at ``sigma`` < 1) and the fitted
-    free coefficients (a warm start for the next call)."""
+             start: NDArray, alpha: NDArray) -> tuple[NDArray, NDArray]:
+    """``l*(sigma)`` per row (share of ``module`` fixed at ``sigma``) and the fitted free
+    coefficients (a warm start for the next call). At ``sigma = 1`` every free
+    coefficient multiplies the same basis row, the module's own."""
     T = _share_map(module, sigma, Ht.shape[0])
-    a, ll = _fit_rows(V, Ht, T, start)
+    a, ll = _fit_rows(V, Ht, T, start, alpha)
     return ll, a
-
-
-def _single_module_loglik(V: NDArray, Ht: NDArray, module: NDArray[np.int64]) -> NDArray:
-    """``l*(1)``: the row fitted by its module alone, ``T = sum v / sum_j Ht_module,j``."""
-    h = Ht[module]  # (G, M)
-    total = V.sum(axis=1) / np.maximum(h.sum(axis=1), _TINY)
-    mu = total[:, None] * h
-    return xlogy(V, np.maximum(mu, _TINY)).sum(axis=1) - mu.sum(axis=1)
 
 
 # ---------------------------------------------------------------------------------------
 # The share test
 
 
-def _pearson_dispersion(V: NDArray, Ht: NDArray, b: NDArray) -> NDArray:
-    """Pearson ``X^2 / (M - k)`` of each row's fit, k = its non-zero coefficients."""
-    mu = np.maximum(b @ Ht, _TINY)
-    df = np.maximum(V.shape[1] - (b > 0).sum(axis=1), 1)
-    return ((V - mu) ** 2 / mu).sum(axis=1) / df
+def _pearson(V: NDArray, mu: NDArray, alpha: NDArray | float) -> NDArray:
+    """Pearson ``X^2 = sum_j (v_j - mu_j)^2 / (mu_j (1 + alpha mu_j))`` per row."""
+    mu = np.maximum(mu, _TINY)
+    alpha = np.asarray(alpha, dtype=np.float64)
+    return ((V - mu) ** 2 / (mu * (1.0 + alpha[..., None] * mu))).sum(axis=-1)
+
+
+def _nb_dispersion(V: NDArray, mu: NDArray, df: NDArray) -> NDArray:
+    """Moment estimate of each row's negative-binomial dispersion: the alpha >= 0 with
+    Pearson ``X^2(alpha) = df`` (0 when the Poisson X^2 is already at most df). X^2 falls
+    monotonically in alpha, so 60 bisection steps on log alpha in [1e-8, 1e4] suffice."""
+    alpha = np.zeros(len(V))
+    over = _pearson(V, mu, 0.0) > df
+    if not over.any():
+        return alpha
+    lo = np.full(over.sum(), np.log(1e-8))
+    hi = np.full(over.sum(), np.log(1e4))
+    Vo, mo, dfo = V[over], mu[over], df[over]
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        above = _pearson(Vo, mo, np.exp(mid)) > dfo
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    alpha[over] = np.exp(0.5 * (lo + hi))
+    return alpha
 
 
 def _outside(V: NDArray, Ht: NDArray, module: NDArray[np.int64], sigma: NDArray,
-             warm: NDArray, ll_hat: NDArray, scale: NDArray, critical: float
-             ) -> tuple[NDArray[np.bool_], NDArray]:
+             warm: NDArray, alpha: NDArray, ll_hat: NDArray, scale: NDArray,
+             critical: float) -> tuple[NDArray[np.bool_], NDArray]:
     """Whether each share ``sigma`` lies outside its row's profile interval, and the
-    profile fits' coefficients (warm starts; unchanged where ``sigma == 1``)."""
-    warm = warm.copy()
-    ll = np.empty(len(sigma))
-    at_one = sigma >= 1.0
-    if at_one.any():
-        ll[at_one] = _single_module_loglik(V[at_one], Ht, module[at_one])
-    rest = ~at_one
-    if rest.any():
-        ll[rest], warm[rest] = _profile(V[rest], Ht, module[rest], sigma[rest], warm[rest])
+    profile fits' coefficients (warm starts for the next share)."""
+    ll, warm = _profile(V, Ht, module, sigma, warm, alpha)
     return 2.0 * (ll_hat - ll) / scale > critical, warm
 
 
 def _interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: NDArray,
-                   far: NDArray, ll_hat: NDArray, scale: NDArray, critical: float,
-                   start: NDArray) -> NDArray:
+                   far: NDArray, alpha: NDArray, ll_hat: NDArray, scale: NDArray,
+                   critical: float, start: NDArray) -> NDArray:
     """End of a profile confidence interval between ``inside`` (a share in the interval)
     and ``far`` (0 or 1), for many rows at once: ``far`` itself when it is inside,
     otherwise bisection (the profile is unimodal, so there is one crossing)."""
-    out, warm = _outside(V, Ht, module, far, start, ll_hat, scale, critical)
+    out, warm = _outside(V, Ht, module, far, start, alpha, ll_hat, scale, critical)
     lo, hi = inside.copy(), far.copy()  # lo inside the interval, hi outside
     idx = np.flatnonzero(out)
     for _ in range(_BISECTIONS if idx.size else 0):
         mid = 0.5 * (lo[idx] + hi[idx])
-        is_out, warm[idx] = _outside(V[idx], Ht, module[idx], mid, warm[idx], ll_hat[idx],
-                                     scale[idx], critical)
+        is_out, warm[idx] = _outside(V[idx], Ht, module[idx], mid, warm[idx], alpha[idx],
+                                     ll_hat[idx], scale[idx], critical)
         hi[idx] = np.where(is_out, mid, hi[idx])
         lo[idx] = np.where(is_out, lo[idx], mid)
     return np.where(out, 0.5 * (lo + hi), far)
 
 
 def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, top: NDArray[np.int64],
-                second: NDArray[np.int64], threshold: float, critical: float | None
-                ) -> dict[str, NDArray]:
+                second: NDArray[np.int64], threshold: float, critical: float | None,
+                overdispersion: str) -> dict[str, NDArray]:
     """The share test (and, with ``critical``, both intervals) for one block of rows."""
     n_rows, n_modules = b0.shape
     eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
-    b_hat, ll_hat = _fit_rows(V, Ht, eye, b0)
+    alpha = np.zeros(n_rows)
+    b_hat, ll_hat = _fit_rows(V, Ht, eye, b0, alpha)
+    df = np.maximum(V.shape[1] - (b_hat > 0).sum(axis=1), 1).astype(np.float64)
+    if overdispersion == "negative_binomial":
+        # Dispersion from the Poisson fit's residuals, refit, re-estimate once.
+        for _ in range(2):
+            alpha = _nb_dispersion(V, b_hat @ Ht, df)
+            b_hat, ll_hat = _fit_rows(V, Ht, eye, b_hat, alpha)
+    phi = _pearson(V, b_hat @ Ht, alpha) / df
+    scale = np.maximum(phi, 1.0)
     shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), _TINY)
     rows = np.arange(n_rows)
     s_top, s_second = shares[rows, top], shares[rows, second]
-    phi = _pearson_dispersion(V, Ht, b_hat)
-    scale = np.maximum(phi, 1.0)
     ll_null, _ = _profile(V, Ht, second, np.full(n_rows, threshold),
-                          _share_start(b_hat, second))
+                          _share_start(b_hat, second), alpha)
     lr = np.maximum(2.0 * (ll_hat - ll_null), 0.0)
     statistic = lr / scale
     z = np.sign(s_second - threshold) * np.sqrt(statistic)
-    out = {"top_share": s_top, "second_share": s_second, "dispersion": phi,
-           "lr_threshold": lr, "statistic": statistic, "p": norm.sf(z)}
+    out = {"top_share": s_top, "second_share": s_second, "dispersion": alpha,
+           "pearson_phi": phi, "lr_threshold": lr, "statistic": statistic,
+           "p": norm.sf(z)}
     if critical is not None:
         # Four searches per row (top/second x lower/upper end), run as one batch.
         module = np.concatenate([top, top, second, second])
@@ -338,7 +367,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, top: NDArray[np.int64],
         start = np.concatenate([_share_start(b_hat, top)] * 2
                                + [_share_start(b_hat, second)] * 2)
         ends = _interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
-                              np.tile(ll_hat, 4), np.tile(scale, 4), critical, start)
+                              np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
+                              critical, start)
         ends = ends.reshape(4, n_rows)
         out.update(top_share_low=ends[0], top_share_high=ends[1],
                    second_share_low=ends[2], second_share_high=ends[3])
@@ -346,7 +376,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, top: NDArray[np.int64],
 
 
 def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
-               threshold: float, level: float | None = 0.95) -> pd.DataFrame:
+               threshold: float, level: float | None = 0.95,
+               overdispersion: str = "negative_binomial") -> pd.DataFrame:
     """Test, per gene, whether its second share is above ``threshold`` (module docstring).
 
     Parameters
@@ -372,6 +403,9 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     if level is not None and not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
+    if overdispersion not in OVERDISPERSION:
+        raise ValueError(f"overdispersion must be one of {OVERDISPERSION}, "
+                         f"got {overdispersion!r}")
     if W.shape[1] < 2:
         raise ValueError("the share test needs a fit with at least two modules")
     if list(H.index) != list(W.columns):
@@ -393,17 +427,18 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     n_genes, (n_modules, n_samples) = len(V), Ht.shape
     block = max(1, _BLOCK_BYTES // (8 * 4 * n_modules * max(n_samples, 1)))
     parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], top[i:i + block],
-                         second[i:i + block], threshold, critical)
+                         second[i:i + block], threshold, critical, overdispersion)
              for i in range(0, n_genes, block)]
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts \
         else {key: np.empty(0) for key in ["top_share", "second_share", "dispersion",
-                                            "lr_threshold", "statistic", "p"]}
+                                            "pearson_phi", "lr_threshold", "statistic",
+                                            "p"]}
     names = np.asarray(W.columns, dtype=object)
     out = pd.DataFrame({"top_module": names[top], "second_module": names[second]},
                        index=pd.Index(counts.index, name="gene"))
     order_cols = ["top_share", "top_share_low", "top_share_high", "second_share",
-                  "second_share_low", "second_share_high", "dispersion", "lr_threshold",
-                  "statistic", "p"]
+                  "second_share_low", "second_share_high", "dispersion", "pearson_phi",
+                  "lr_threshold", "statistic", "p"]
     for key in order_cols:
         if key in columns:
             out[key] = columns[key]
@@ -516,6 +551,23 @@ def second_weights(candidates: pd.DataFrame) -> pd.Series:
         lambda w: float(w[1]) if len(w) > 1 else 0.0).astype(float)
 
 
+def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *, max_gene_share: float = 0.5
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """W and H without the modules that one gene dominates (that gene holds more than
+    ``max_gene_share`` of the module's column of W).
+
+    A fit with a module to spare often spends it on a single high-count gene's noise;
+    such a *private* module says nothing about the other modules, and a gene tested
+    against it would look like a one-module gene. At least two modules are kept.
+    """
+    column = W / W.sum(axis=0)
+    private = column.max(axis=0) > max_gene_share
+    if (~private).sum() < 2:
+        return W, H
+    keep = list(W.columns[~private.to_numpy()])
+    return W[keep], H.loc[keep]
+
+
 def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: int
                    ) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
     """The fits a call at ``rank`` must also hold at: the one at ``rank + 1``, if fitted.
@@ -603,7 +655,8 @@ def moonlighting_confidence(
                                                 margin=margin).to_numpy()
         table["neighbour_rank"] = pd.array([pd.NA] * len(genes), dtype="Int64")
         table["neighbour_p"] = np.nan
-        for rank, (W_n, H_n) in sorted((neighbours or {}).items()):
+        for rank, fit_n in sorted((neighbours or {}).items()):
+            W_n, H_n = drop_private_modules(*fit_n)
             p_n = share_test(counts.loc[genes, list(H_n.columns)], W_n, H_n,
                              threshold=threshold, level=None)["p"].to_numpy()
             worse = ~(p_n <= table["neighbour_p"].to_numpy())  # NaN counts as worse
