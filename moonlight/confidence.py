@@ -25,13 +25,17 @@ measured against ``Ht``, never against the unscaled H or the read fractions. (Th
 
 The row model and the hypothesis
 --------------------------------
-Given the fitted H, gene i's counts are modelled as ``v_j ~ Poisson(mu_j)``,
-``mu_j = sum_r b_r Ht_rj`` with all R coefficients free and non-negative (the gene's
-total free). Refitting this row with H fixed is the W-update subproblem of the NMF fit,
-so at a converged fit its maximizer is W's own row and its shares are the reported ones.
-(The refit holds the other genes fixed; moving ``b_r`` by ``d`` would change column r's
-sum by ``d`` and with it the normalized share by a factor ``1 + O(d)``; ``d`` is at most
-a confidence interval's width times the gene's loading in the column, ignored here.)
+Given the fitted H, gene i's counts are modelled with mean
+``mu_j = sum_r b_r Ht_rj``, all R coefficients free and non-negative (the gene's total
+free): ``v_j ~ NB(mu_j, alpha_i)`` with variance ``mu_j + alpha_i mu_j^2`` and a per-gene
+dispersion ``alpha_i`` (0 = Poisson; ``overdispersion="negative_binomial"``, the
+default), or ``v_j ~ Poisson(mu_j)`` with a quasi-likelihood allowance
+(``"quasi_poisson"``). Refitting the Poisson row with H fixed is the W-update subproblem
+of the NMF fit, so at a converged fit its maximizer is W's own row and its shares are
+the reported ones. (The refit holds the other genes fixed; moving ``b_r`` by ``d`` would
+change column r's sum by ``d`` and with it the normalized share by a factor
+``1 + O(d)``; ``d`` is at most a confidence interval's width times the gene's loading in
+the column, ignored here.)
 
 For a candidate with top module r and second module s (by W's shares), the test is of
 
@@ -42,13 +46,15 @@ For a candidate with top module r and second module s (by W's shares), the test 
 
     mu_j = sum_{l != s} a_l (sigma Ht_sj + (1 - sigma) Ht_lj),   a_l = T q_l >= 0:
 
-a non-negative Poisson regression of the row on R - 1 fixed basis rows, a concave
-problem (solved by projected Newton steps with an EM fallback, :func:`_fit_rows`). Its
-maximum is ``l*(sigma)``; ``l^`` is the unconstrained maximum at ``sigma^ = s^_is``.
-``l*`` is unimodal in sigma (the superlevel sets of the concave log likelihood are
+a non-negative regression of the row on R - 1 fixed basis rows (solved by projected
+Newton steps, :func:`_fit_rows`). Its maximum is ``l*(sigma)``; ``l^`` is the
+unconstrained maximum at ``sigma^ = s^_is``. For a Poisson row the problem is concave
+and ``l*`` is unimodal in sigma (the superlevel sets of a concave log likelihood are
 convex, and their images under the linear-fractional map ``b -> b_s / sum b`` are
-intervals), so the maximum over H0 is ``l*(t)`` when ``sigma^ > t`` and ``l^`` otherwise.
-At ``sigma = 1`` the row is one module and ``l*`` has a closed form.
+intervals), so the maximum over H0 is ``l*(t)`` when ``sigma^ > t`` and ``l^``
+otherwise. (The negative-binomial likelihood in mu is not concave where ``v_j = 0``;
+it is maximized by Fisher scoring from the Poisson solution, and unimodality is assumed
+rather than proven. The tests and the calibration benchmark check its behaviour.)
 
 *The statistic and its boundary distribution.* ``LR = 2 (l^ - l*(t))``. At the least
 favourable null point, ``s_is = t`` inside the parameter space, the one-sided LR is
@@ -61,11 +67,22 @@ is ``P(LR >= x) = 1/2 P(chi2_1 >= x) = Phi(-sqrt(x))``. Equivalently the signed 
 1/2 for a gene estimated exactly at the threshold, uniform for a gene truly at it,
 stochastically larger (conservative) for a gene truly below it.
 
-*Overdispersion (quasi-likelihood).* Sequencing counts vary more than Poisson. With the
-Pearson dispersion ``phi = sum_j (v_j - mu^_j)^2 / mu^_j / (M - k)`` of the unconstrained
-row fit (k = its non-zero coefficients), the statistic is ``LR / max(phi, 1)``: if
-``Var v_j = phi mu_j`` the quasi-likelihood ratio has the Poisson LR's limit. Misfit of
-the fitted H to the row shows up in phi too, which guards against a count-driven LR.
+*Overdispersion.* Sequencing counts vary more than Poisson, and a Poisson LR on
+negative-binomial counts is inflated by about ``1 + alpha mu``. Two allowances:
+
+* the dispersion ``alpha_i`` is estimated per gene by moments from the Poisson fit's
+  residuals (the alpha with Pearson ``sum_j (v_j - mu_j)^2 / (mu_j (1 + alpha mu_j)) =
+  M - k``, k = the fit's non-zero coefficients; 0 when the Poisson Pearson statistic is
+  already at most M - k), the row is refitted as negative binomial and alpha estimated
+  once more; every fit of the test then uses that alpha. Weighting the samples by
+  ``1 / (mu_j + alpha mu_j^2)`` rather than ``1 / mu_j`` keeps the power a Poisson model
+  would waste on the noisiest, deepest samples;
+* whatever dispersion the row model leaves (``phi`` = the Pearson statistic of the
+  unconstrained fit under its own variance, over M - k; column ``pearson_phi``) divides
+  the statistic, quasi-likelihood style: ``statistic = LR / max(phi, 1)``. If
+  ``Var v_j = phi V(mu_j)`` the quasi-likelihood ratio has the LR's limit. Misfit of the
+  fitted H to the row shows up in phi (and alpha) too, which guards against an LR that
+  grows with the counts. With ``"quasi_poisson"`` this is the only allowance.
 
 *Selection and false discovery rate.* A gene is a candidate exactly when its estimated
 second share is above t, i.e. when ``p < 1/2`` (up to the fit's convergence). Given that
@@ -75,7 +92,8 @@ p-values gives ``q``, and a candidate is *called* when ``q <= fdr``
 (rows are independent given H, the setting in which BH controls the FDR).
 
 *Confidence intervals.* For both the top and the second share, the profile interval
-``{sigma : 2 (l^ - l*(sigma)) / max(phi, 1) <= chi2_1(level)}``, its ends found by
+``{sigma : statistic(sigma) <= chi2_1(level)}`` (the LR against sigma, divided as
+above), its ends found by
 vectorized bisection (unimodality makes each end a single crossing).
 
 Further conditions
@@ -89,9 +107,14 @@ Further conditions
   the next rank up they fall back into their own module. So a call must also *hold at
   the neighbouring rank above*: :func:`neighbour_fits` picks the fit at ``R + 1`` when
   it exists and the candidate's own share test at that fit must reject at
-  ``neighbour_level`` (default: the same ``fdr``, unadjusted). The rank below is no
-  guard: at ``R - 1`` two true modules merge and a true moonlighter between them
-  disappears, so requiring it there would drop real calls.
+  ``neighbour_level`` (default: the same ``fdr``, unadjusted). Modules of that fit that
+  one gene dominates (:func:`drop_private_modules`) are left out first: a fit with a
+  module to spare often spends it on one deep gene's noise, and that gene would then
+  look like a one-module gene. The rank below is no guard: at ``R - 1`` two true
+  modules merge and a true moonlighter between them disappears, so requiring it there
+  would drop real calls. On the calibration benchmark's tables fitted one rank short,
+  the guard cut the false discovery rate of the calls from 0.80 to 0.04; at the right
+  rank it cost 1 to 2 % of the true calls (benchmarks/CALIBRATION.md).
 * The earlier statistic ``lr`` (best two-module over best one-module fit, given H) and
   ``best_single``, ``best_pair`` stay as columns for continuity; they no longer decide.
 
@@ -115,8 +138,8 @@ from .modules import call_memberships, moonlighting_genes, normalize_rows
 from .stability import align_restarts, near_best
 
 __all__ = ["single_vs_pair_lr", "moonlighting_support", "moonlighting_confidence",
-           "share_test", "benjamini_hochberg", "neighbour_fits", "drop_private_modules", "second_weights",
-           "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS"]
+           "share_test", "benjamini_hochberg", "neighbour_fits", "drop_private_modules",
+           "second_weights", "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS", "OVERDISPERSION"]
 
 #: Columns :func:`moonlighting_confidence` adds to the called genes.
 CONFIDENCE_COLUMNS = ["support", "lr", "best_single", "best_pair", "q"]
@@ -390,14 +413,17 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         The membership threshold t on the share, in [0, 1).
     level : float or None
         Confidence level of the profile intervals of both shares; None skips them.
+    overdispersion : {"negative_binomial", "quasi_poisson"}
+        Row model (module docstring).
 
     Returns
     -------
     DataFrame indexed by gene: ``top_module``, ``second_module`` (by W's shares),
     ``top_share``, ``second_share`` (of the row refit given H), with ``level`` also
     ``top_share_low``/``_high`` and ``second_share_low``/``_high``; ``dispersion``
-    (Pearson phi), ``lr_threshold`` (2 (l^ - l*(t)), 0 when the share is at or below
-    t), ``statistic`` (``lr_threshold / max(phi, 1)``) and ``p``.
+    (the row's negative-binomial alpha, 0 for ``"quasi_poisson"``), ``pearson_phi``,
+    ``lr_threshold`` (``2 (l^ - l*(t))``, also for a share at or below t), ``statistic``
+    (``lr_threshold / max(pearson_phi, 1)``) and ``p``.
     """
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
@@ -594,6 +620,7 @@ def moonlighting_confidence(
     fdr: float = 0.05,
     min_support: float = 0.0,
     level: float = 0.95,
+    overdispersion: str = "negative_binomial",
     neighbours: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
     neighbour_level: float | None = None,
     min_lr: float = 0.0,
@@ -619,6 +646,8 @@ def moonlighting_confidence(
         A call also needs ``support >= min_support``.
     level : float
         Confidence level of the share intervals.
+    overdispersion : {"negative_binomial", "quasi_poisson"}
+        Row model of the share test (:func:`share_test`).
     neighbours : mapping rank -> (W, H), optional
         Fits at which every call must also hold (:func:`neighbour_fits` gives the
         workflow's choice, the rank above): there the gene's second-share test must have
@@ -649,7 +678,8 @@ def moonlighting_confidence(
     table = pd.DataFrame(index=pd.Index(genes, name="gene"))
     if genes:
         rows = counts.loc[genes, list(H.columns)]
-        table = share_test(rows, W, H, threshold=threshold, level=level)
+        table = share_test(rows, W, H, threshold=threshold, level=level,
+                           overdispersion=overdispersion)
         table["q"] = benjamini_hochberg(np.minimum(2.0 * table["p"].to_numpy(), 1.0))
         table["support"] = moonlighting_support(Ws, logliks, genes, threshold=threshold,
                                                 margin=margin).to_numpy()
@@ -658,7 +688,8 @@ def moonlighting_confidence(
         for rank, fit_n in sorted((neighbours or {}).items()):
             W_n, H_n = drop_private_modules(*fit_n)
             p_n = share_test(counts.loc[genes, list(H_n.columns)], W_n, H_n,
-                             threshold=threshold, level=None)["p"].to_numpy()
+                             threshold=threshold, level=None,
+                             overdispersion=overdispersion)["p"].to_numpy()
             worse = ~(p_n <= table["neighbour_p"].to_numpy())  # NaN counts as worse
             table.loc[worse, "neighbour_p"] = p_n[worse]
             table.loc[worse, "neighbour_rank"] = rank
