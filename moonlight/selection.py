@@ -13,8 +13,16 @@ answer. moonlight computes, per rank R:
 
 **The rule.** A rank is *stable* when ``matched_cosine >= min_stability``. Among stable
 ranks (all ranks if none is stable) let R* be the one with the highest ``cv_loglik``;
-the selected R is the **smallest stable R with cv_loglik >= cv_loglik(R*) - cv_se(R*)**
-(the one-standard-error rule). Ties cannot arise: it is the smallest such R.
+the selected R is the **smallest stable R with cv_loglik >= cv_loglik(R*) - SE** (the
+one-standard-error rule). Ties cannot arise: it is the smallest such R.
+
+*Which SE.* Every rank is scored on the same folds, so the comparison of R with R* is
+paired: with the per-fold held-out values (``cv_folds``), SE is that of the difference,
+``cv_se_diff(R) = sqrt(K) sd_k(F_k(R*) - F_k(R))``. Without them it is ``cv_se(R*)``, the
+SE of R*'s own sum, which also carries the variation between folds that every rank
+shares (how many counts a fold happens to hold). On sparse tables that shared part
+dominates (fold sums differ by hundreds while ranks differ by tens) and the unpaired
+rule falls back to too small an R; the paired one does not (benchmarks/CALIBRATION.md).
 
 Why: held-out likelihood penalizes overfitting by its own measure rather than by a
 parameter count, so it does not run away to large R when counts are overdispersed (the
@@ -32,11 +40,12 @@ import pandas as pd
 
 from .likelihood import n_free_parameters
 
-__all__ = ["rank_table", "select_rank", "RULE"]
+__all__ = ["rank_table", "select_rank", "paired_se", "RULE"]
 
 #: One-line statement of the rule, for captions and logs.
-RULE = ("smallest R whose held-out log likelihood is within one standard error of the "
-        "best, among ranks whose restarts agree (mean matched cosine >= {floor:g})")
+RULE = ("smallest R whose held-out log likelihood is within one standard error (of the "
+        "paired fold differences) of the best, among ranks whose restarts agree (mean "
+        "matched cosine >= {floor:g})")
 
 
 def _stable(table: pd.DataFrame, min_stability: float) -> pd.Series:
@@ -46,11 +55,36 @@ def _stable(table: pd.DataFrame, min_stability: float) -> pd.Series:
     return table["matched_cosine"].fillna(1.0) >= min_stability
 
 
-def select_rank(table: pd.DataFrame, *, min_stability: float = 0.9) -> pd.Series:
+def _fold_matrix(cv_folds: pd.DataFrame) -> pd.DataFrame:
+    """Held-out log likelihood per fold (rows) and rank (columns), checked complete."""
+    missing = {"rank", "fold", "heldout_loglik"} - set(cv_folds.columns)
+    if missing:
+        raise ValueError(f"cv_folds lacks column(s) {sorted(missing)}")
+    F = cv_folds.pivot(index="fold", columns="rank", values="heldout_loglik")
+    if F.isna().any().any():
+        raise ValueError("cv_folds must score every rank on the same folds")
+    return F
+
+
+def paired_se(cv_folds: pd.DataFrame, reference: int) -> pd.Series:
+    """Per rank R: ``sqrt(K) sd_k(F_k(reference) - F_k(R))``, the standard error of
+    ``cv_loglik(reference) - cv_loglik(R)`` over K folds shared by every rank (0 at the
+    reference; ``cv_folds`` has columns ``rank``, ``fold``, ``heldout_loglik``)."""
+    F = _fold_matrix(cv_folds)
+    if reference not in F.columns:
+        raise ValueError(f"cv_folds has no rank {reference}")
+    diff = F[[reference]].to_numpy() - F.to_numpy()
+    se = np.sqrt(len(F)) * diff.std(axis=0, ddof=1) if len(F) > 1 else np.zeros(F.shape[1])
+    return pd.Series(se, index=F.columns, name="cv_se_diff")
+
+
+def select_rank(table: pd.DataFrame, *, min_stability: float = 0.9,
+                cv_folds: pd.DataFrame | None = None) -> pd.Series:
     """Boolean flags (one True) of the selected rank by the rule of the module docstring.
 
     ``table`` needs ``rank``, ``cv_loglik``, ``cv_se`` and, optionally,
-    ``matched_cosine`` (absent = every rank stable).
+    ``matched_cosine`` (absent = every rank stable). With ``cv_folds`` (per-fold
+    held-out values, see :func:`paired_se`) the SE is that of the paired difference.
     """
     table = table.sort_values("rank")
     stable = _stable(table, min_stability)
@@ -58,7 +92,11 @@ def select_rank(table: pd.DataFrame, *, min_stability: float = 0.9) -> pd.Series
         stable[:] = True
     candidates = table[stable]
     best = candidates.loc[candidates["cv_loglik"].idxmax()]
-    ok = candidates["cv_loglik"] >= best["cv_loglik"] - best["cv_se"]
+    if cv_folds is None:
+        se = best["cv_se"]
+    else:
+        se = paired_se(cv_folds, int(best["rank"])).reindex(candidates["rank"]).to_numpy()
+    ok = candidates["cv_loglik"] >= best["cv_loglik"] - se
     chosen = candidates.loc[ok, "rank"].min()
     return (table["rank"] == chosen).reindex(table.index)
 
@@ -71,6 +109,7 @@ def rank_table(
     cv: pd.DataFrame | None = None,
     stability: pd.DataFrame | None = None,
     min_stability: float = 0.9,
+    cv_folds: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Summarize fits across ranks and select R.
 
@@ -87,6 +126,10 @@ def rank_table(
         One row per rank from :func:`moonlight.stability.stability_summary`.
     min_stability : float
         Stability floor on ``matched_cosine``.
+    cv_folds : DataFrame, optional
+        The per-fold rows behind ``cv`` (``rank``, ``fold``, ``heldout_loglik``, as
+        :func:`moonlight.crossval.cross_validate` returns them): the rule then uses the
+        paired SE and the table gets ``cv_se_diff``.
 
     Returns
     -------
@@ -94,7 +137,8 @@ def rank_table(
         One row per rank, in increasing order: ``rank``, ``loglik`` (best restart),
         ``loglik_spread`` (best minus worst restart), ``n_params``, ``bic``, ``aic``,
         then (when given) ``cv_loglik``, ``cv_se``, ``n_near_best``, ``matched_cosine``,
-        ``cophenetic``, ``stable``, and ``selected`` (True on exactly one row).
+        ``cophenetic``, ``stable``, ``cv_se_diff`` (SE of the difference from the best
+        stable rank), and ``selected`` (True on exactly one row).
     """
     missing = {"rank", "loglik"} - set(restarts.columns)
     if missing:
@@ -118,8 +162,16 @@ def rank_table(
         cols = ["rank", "n_near_best", "matched_cosine", "cophenetic"]
         table = table.merge(stability[cols], on="rank", how="left", validate="one_to_one")
         table["stable"] = _stable(table, min_stability)
+    if cv_folds is not None and cv is None:
+        raise ValueError("cv_folds needs cv (the per-rank summary of the same folds)")
     if cv is not None:
-        table["selected"] = select_rank(table, min_stability=min_stability).to_numpy()
+        if cv_folds is not None:
+            pool = table[_stable(table, min_stability)]
+            pool = table if pool.empty else pool
+            best = int(pool.loc[pool["cv_loglik"].idxmax(), "rank"])
+            table["cv_se_diff"] = paired_se(cv_folds, best).reindex(table["rank"]).to_numpy()
+        table["selected"] = select_rank(table, min_stability=min_stability,
+                                        cv_folds=cv_folds).to_numpy()
     else:
         table["selected"] = False
         table.loc[table["bic"].idxmin(), "selected"] = True

@@ -11,6 +11,15 @@
   ``moonlighting_min_share`` (0 accepts the first draw, i.e. plain Dirichlet; with
   Dirichlet(1) about one planted gene in five otherwise sits below 0.1 in one of its
   two modules and cannot be told from a single-module gene).
+* ``moonlighting_shares`` plants given shares instead (for calibration): planted gene k
+  gets exactly the row-normalized share ``moonlighting_shares[k]`` in its second module
+  and ``1 - moonlighting_shares[k]`` in its first. Columns are drawn as above over each
+  module's *primary* members; then the mass ``P_r`` the primary members of column r keep
+  is solved so that every column still sums to one: with ``gamma_i`` the Dirichlet
+  weight of planted gene i within its first module p(i) and ``rho_i = share/(1-share)``,
+  gene i's second-module weight is ``rho_i P_p(i) gamma_i``, so
+  ``P_r + sum_{i: second(i)=r} rho_i gamma_i P_p(i) = 1`` for every r, a linear system
+  ``(I + A) P = 1`` (solved exactly).
 * Column j of H is Dirichlet(``h_concentration``) over the R modules.
 * Sample j has read depth ``C_j ~ Uniform(depth)`` and, with ``noise="poisson"``,
   ``V_ij ~ Poisson(mu_ij)``, ``mu_ij = C_j (W H)_ij``; since WH's columns sum to one,
@@ -24,6 +33,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +73,14 @@ class Simulation:
     def moonlighting(self) -> list[str]:
         """Genes planted in two (or more) modules."""
         return list(self.membership.index[self.membership.sum(axis=1) >= 2])
+
+    @property
+    def second_share(self) -> pd.Series:
+        """True second-largest row-normalized weight of every gene (0 for a gene in
+        one module): the quantity a moonlighting call is about."""
+        shares = self.W.div(self.W.sum(axis=1), axis=0).to_numpy()
+        second = np.sort(shares, axis=1)[:, -2] if shares.shape[1] > 1 else np.zeros(len(shares))
+        return pd.Series(second, index=self.W.index, name="second_share")
 
 
 def sample_module_sizes(
@@ -124,6 +142,34 @@ def _draw_loadings(
     )
 
 
+def _plant_shares(
+    membership: NDArray[np.bool_],
+    moonlighters: NDArray[np.int64],
+    second: NDArray[np.int64],
+    shares: NDArray[np.float64],
+    concentration: float,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """W with Dirichlet columns over primary members and planted gene k holding exactly
+    the share ``shares[k]`` of its row in module ``second[k]`` (module docstring)."""
+    primary = membership.copy()
+    primary[moonlighters, second] = False
+    gamma = rng.gamma(concentration, size=membership.shape) * primary
+    gamma /= gamma.sum(axis=0)
+    first = gamma[moonlighters].argmax(axis=1)  # the only non-zero entry of each row
+    rho = shares / (1.0 - shares)
+    n_modules = membership.shape[1]
+    A = np.zeros((n_modules, n_modules))
+    np.add.at(A, (second, first), rho * gamma[moonlighters, first])
+    mass = np.linalg.solve(np.eye(n_modules) + A, np.ones(n_modules))
+    if not (mass > 0).all():
+        raise RuntimeError("planted shares leave no weight for some module's own genes; "
+                           "plant fewer or smaller shares")
+    W = gamma * mass
+    W[moonlighters, second] = rho * W[moonlighters, first]
+    return W
+
+
 def simulate(
     *,
     n_genes: int = 100,
@@ -132,6 +178,7 @@ def simulate(
     module_size: tuple[int, int] = (10, 40),
     n_moonlighting: int = 3,
     moonlighting_min_share: float = 0.2,
+    moonlighting_shares: Sequence[float] | None = None,
     w_concentration: float = 1.0,
     h_concentration: float = 1.0,
     depth: tuple[float, float] = (90_000, 110_000),
@@ -156,6 +203,16 @@ def simulate(
         raise ValueError(
             f"moonlighting_min_share must be in [0, 0.5], got {moonlighting_min_share}"
         )
+    if moonlighting_shares is not None:
+        planted = np.asarray(moonlighting_shares, dtype=np.float64)
+        if planted.shape != (n_moonlighting,):
+            raise ValueError(f"moonlighting_shares needs one share per planted gene "
+                             f"({n_moonlighting}), got {len(planted)}")
+        if not ((planted > 0) & (planted <= 0.5)).all():
+            raise ValueError(f"moonlighting_shares must be in (0, 0.5], got {list(planted)}")
+        if n_moonlighting and planted.min() < moonlighting_min_share:
+            raise ValueError(f"moonlighting_shares below moonlighting_min_share "
+                             f"({moonlighting_min_share}); set moonlighting_min_share: 0")
     if w_concentration <= 0 or h_concentration <= 0:
         raise ValueError("Dirichlet concentrations must be positive")
     if noise not in NOISE_MODELS:
@@ -177,7 +234,11 @@ def simulate(
     )
     membership[moonlighters, second] = True
 
-    W = _draw_loadings(membership, moonlighters, w_concentration, moonlighting_min_share, rng)
+    if moonlighting_shares is None:
+        W = _draw_loadings(membership, moonlighters, w_concentration,
+                           moonlighting_min_share, rng)
+    else:
+        W = _plant_shares(membership, moonlighters, second, planted, w_concentration, rng)
     H = rng.dirichlet(np.full(n_modules, h_concentration), size=n_samples).T
     C = rng.uniform(depth[0], depth[1], size=n_samples)
     mu = C * (W @ H)

@@ -1,11 +1,19 @@
-"""Likelihood-ratio statistic and restart support of moonlighting calls."""
+"""Moonlighting calls: the share test, its boundary behaviour, the dispersion allowance,
+Benjamini-Hochberg, the rank guard, restart support and the earlier LR statistic."""
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
-from moonlight.confidence import (moonlighting_confidence, moonlighting_support,
-                                  single_vs_pair_lr)
+from moonlight import fit_nmf, read_count_table, simulate
+from moonlight.confidence import (benjamini_hochberg, drop_private_modules,
+                                  moonlighting_confidence, moonlighting_support,
+                                  neighbour_fits, share_test, single_vs_pair_lr)
+
+REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w09-data.tbl"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +82,171 @@ def test_confidence_filters_on_min_support_and_min_lr(H):
     called, _ = moonlighting_confidence(counts, W, H2, [W, W], [0.0, 0.0], threshold=0.1,
                                         margin=5.0, min_second_weight=second + 0.01)
     assert called.empty
+
+
+# The share test: second share against the threshold
+
+
+THRESHOLD = 0.1
+
+
+def _rows_at_shares(shares, n_samples=80, n_modules=3, total=3000.0, dispersion=0.0,
+                    seed=0, exact=False):
+    """Rows with their second share planted in M2 (the rest in M1) under a known H, and a
+    W whose columns sum to one (filler genes carry the rest of each column), so that the
+    planted share is moonlight's share exactly."""
+    rng = np.random.default_rng(seed)
+    modules = [f"M{r + 1}" for r in range(n_modules)]
+    samples = [f"s{j}" for j in range(n_samples)]
+    Ht = rng.dirichlet(np.ones(n_modules), size=n_samples).T
+    shares = np.asarray(shares, dtype=float)
+    b = np.zeros((len(shares), n_modules))
+    b[:, 0], b[:, 1] = 1.0 - shares, shares
+    scale = total / (b @ Ht).sum(axis=1).mean()
+    b *= 1e-6
+    mu = (b @ Ht) * scale / 1e-6
+    if exact:
+        V = mu
+    else:
+        if dispersion > 0:
+            mu = mu * rng.gamma(1.0 / dispersion, dispersion, size=mu.shape)
+        V = rng.poisson(mu).astype(float)
+    genes = [f"g{i}" for i in range(len(shares))]
+    W = pd.DataFrame(np.vstack([b, np.diag(1.0 - b.sum(axis=0))]),
+                     index=genes + [f"filler{r}" for r in range(n_modules)], columns=modules)
+    H = pd.DataFrame(Ht * scale / 1e-6, index=modules, columns=samples)
+    return pd.DataFrame(V, index=genes, columns=samples), W, H
+
+
+def test_share_test_on_single_and_two_module_rows():
+    counts, W, H = _rows_at_shares([0.0, 0.3, 0.5], seed=1)
+    W.loc["g0", "M2"] = 1e-9  # a one-module row still needs a second module to name
+    out = share_test(counts, W, H, threshold=THRESHOLD)
+    assert out.loc["g0", "p"] > 0.5 and out.loc["g0", "second_share"] < THRESHOLD
+    assert out.loc[["g1", "g2"], "p"].max() < 1e-6
+    for gene, share in [("g1", 0.3), ("g2", 0.5)]:
+        row = out.loc[gene]
+        assert row["second_share_low"] <= share <= row["second_share_high"]
+        assert row["second_share_high"] - row["second_share_low"] < 0.1
+        assert row["top_share_low"] <= 1 - share <= row["top_share_high"]
+
+
+def test_a_row_estimated_exactly_at_the_threshold_has_p_one_half():
+    counts, W, H = _rows_at_shares([THRESHOLD], exact=True)
+    out = share_test(counts, W, H, threshold=THRESHOLD)
+    assert out["second_share"].iat[0] == pytest.approx(THRESHOLD, abs=1e-6)
+    assert out["p"].iat[0] == pytest.approx(0.5, abs=1e-3)
+    assert out["lr_threshold"].iat[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_p_at_the_threshold_follows_the_boundary_distribution():
+    # True share exactly t with two modules: the signed root of the LR is ~ N(0, 1), so
+    # P(p <= a) ~ a (the 1/2 chi2_0 + 1/2 chi2_1 law); 600 rows, 4-sigma bands.
+    counts, W, H = _rows_at_shares(np.full(600, THRESHOLD), n_modules=2, seed=2)
+    p = share_test(counts, W, H, threshold=THRESHOLD, level=None)["p"].to_numpy()
+    for a in (0.05, 0.2, 0.5):
+        assert abs(np.mean(p <= a) - a) < 4 * np.sqrt(a * (1 - a) / len(p))
+
+
+def test_p_inside_the_null_is_conservative_and_power_grows_with_the_share():
+    counts, W, H = _rows_at_shares(np.repeat([0.05, 0.15, 0.25], 100), seed=3)
+    p = share_test(counts, W, H, threshold=THRESHOLD, level=None)["p"].to_numpy()
+    below, near, above = p[:100], p[100:200], p[200:]
+    assert np.mean(below <= 0.05) <= 0.01
+    assert np.mean(near <= 0.05) < np.mean(above <= 0.05)
+    assert np.mean(above <= 0.05) > 0.9
+
+
+def test_dispersion_allowance_keeps_negative_binomial_rows_at_the_nominal_rate():
+    counts, W, H = _rows_at_shares(np.full(300, THRESHOLD), n_modules=2, dispersion=0.5,
+                                   total=20000.0, seed=4)
+    nb = share_test(counts, W, H, threshold=THRESHOLD, level=None)
+    quasi = share_test(counts, W, H, threshold=THRESHOLD, level=None,
+                       overdispersion="quasi_poisson")
+    # Without any allowance the Poisson LR is wildly inflated ...
+    raw_p = norm.sf(np.sign(nb["second_share"] - THRESHOLD) * np.sqrt(quasi["lr_threshold"]))
+    assert np.mean(raw_p <= 0.05) > 0.3
+    # ... with it, both row models stay near the nominal 5 % at the boundary.
+    for out in (nb, quasi):
+        assert np.mean(out["p"] <= 0.05) < 0.05 + 4 * np.sqrt(0.05 * 0.95 / len(out))
+    assert nb["dispersion"].median() == pytest.approx(0.5, rel=0.2)
+    assert quasi["pearson_phi"].median() > 10
+
+
+def test_shares_do_not_depend_on_how_the_scale_is_split_between_W_and_H():
+    counts, W, H = _rows_at_shares([0.2, 0.35], seed=5)
+    c = pd.Series([0.5, 3.0, 7.0], index=W.columns)
+    a = share_test(counts, W, H, threshold=THRESHOLD)
+    b = share_test(counts, W * c, H.div(c, axis=0), threshold=THRESHOLD)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-6)
+
+
+def test_benjamini_hochberg_against_a_hand_computed_example():
+    # Sorted p 0.01, 0.03, 0.04, 0.20 (m = 4): p m / rank = 0.04, 0.06, 0.0533, 0.20,
+    # then the running minimum from the largest down.
+    q = benjamini_hochberg([0.01, 0.04, 0.03, 0.20])
+    np.testing.assert_allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.20])
+    assert benjamini_hochberg([]).size == 0
+    with pytest.raises(ValueError, match="p-values"):
+        benjamini_hochberg([0.5, 1.5])
+
+
+def test_private_modules_are_dropped_from_a_neighbouring_fit():
+    W = pd.DataFrame({"M1": [0.5, 0.5, 0.0], "M2": [0.3, 0.4, 0.3], "M3": [0.05, 0.05, 0.9]},
+                     index=["a", "b", "c"])
+    H = pd.DataFrame(np.ones((3, 2)), index=W.columns, columns=["s1", "s2"])
+    W2, H2 = drop_private_modules(W, H)
+    assert list(W2.columns) == ["M1", "M2"] and list(H2.index) == ["M1", "M2"]
+    # Never fewer than two modules: then nothing is dropped.
+    W3, _ = drop_private_modules(W[["M1", "M3"]], H.loc[["M1", "M3"]])
+    assert list(W3.columns) == ["M1", "M3"]
+
+
+def test_guard_removes_calls_made_at_too_small_a_rank():
+    # Four modules, no moonlighting gene, fitted with three.
+    sim = simulate(n_genes=100, n_samples=60, n_modules=4, module_size=(20, 30),
+                   n_moonlighting=0, depth=(20_000, 20_000), seed=1)
+    fits = {r: fit_nmf(sim.counts, r, restarts=3, seed=0) for r in (3, 4)}
+    W, H = fits[3].W_frame(), fits[3].H_frame()
+    args = (sim.counts, W, H, fits[3].W_restart_frames(), fits[3].logliks)
+    unguarded, _ = moonlighting_confidence(*args, threshold=THRESHOLD, margin=5.0)
+    guarded, candidates = moonlighting_confidence(
+        *args, threshold=THRESHOLD, margin=5.0,
+        neighbours=neighbour_fits({r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
+                                  3))
+    # At R = 3 a module's genes are split between two others and pass the share test
+    # given that H, every call wrong; at R = 4 they fall back into their own module.
+    assert len(unguarded) >= 10
+    assert guarded.empty
+    assert (candidates["neighbour_rank"] == 4).all()
+
+
+def test_parameters_are_checked():
+    counts, W, H = _rows_at_shares([0.3])
+    with pytest.raises(ValueError, match="threshold"):
+        share_test(counts, W, H, threshold=1.0)
+    with pytest.raises(ValueError, match="overdispersion"):
+        share_test(counts, W, H, threshold=0.1, overdispersion="gaussian")
+    with pytest.raises(ValueError, match="same samples"):
+        share_test(counts.iloc[:, ::-1], W, H, threshold=0.1)
+    with pytest.raises(ValueError, match="fdr"):
+        moonlighting_confidence(counts, W, H, [W], [0.0], threshold=0.1, margin=5.0, fdr=0)
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="exercise table not available")
+def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
+    counts = read_count_table(REAL)
+    fits = {r: fit_nmf(counts, r, restarts=10, seed=0) for r in (4, 5)}
+    best = fits[4]
+    called, candidates = moonlighting_confidence(
+        counts, best.W_frame(), best.H_frame(), best.W_restart_frames(), best.logliks,
+        threshold=THRESHOLD, margin=5.0, min_support=0.5,
+        neighbours=neighbour_fits({r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
+                                  4))
+    assert list(called["gene"]) == ["cranberry", "grape", "tomato"]
+    assert (called["q"] < 1e-10).all()
+    assert list(called.columns) == ["gene", "n_modules", "modules", "weights", "support",
+                                    "lr", "best_single", "best_pair", "q"]
+    # The refit's shares are W's own (the row refit is the W update at convergence).
+    second = candidates["weights"].str.split(",").str[1].astype(float)
+    np.testing.assert_allclose(candidates["second_share"], second, atol=2e-3)

@@ -8,7 +8,7 @@ import pytest
 
 from moonlight import read_count_table, module_sizes
 from moonlight.pipeline import analyse
-from moonlight.selection import rank_table, select_rank
+from moonlight.selection import paired_se, rank_table, select_rank
 from moonlight.stability import (consensus_matrix, cophenetic_correlation, match_columns,
                                  near_best, stability_summary)
 
@@ -159,3 +159,41 @@ def test_cophenetic_of_a_big_table_uses_a_bounded_gene_sample(monkeypatch):
     Ws = [rng.random((1000, 3)) for _ in range(3)]
     stability.stability_summary(Ws, [0.0, -1.0, -2.0], margin=5.0, rank=3)
     assert sizes == [50]
+
+
+# The paired standard error
+
+
+def _folds(values):
+    """Per-fold table from {rank: [fold values]}."""
+    return pd.DataFrame([{"rank": r, "fold": k, "heldout_loglik": v}
+                         for r, vs in values.items() for k, v in enumerate(vs)])
+
+
+def test_paired_se_is_the_se_of_the_fold_differences():
+    folds = _folds({2: [-100.0, -210.0, -150.0], 3: [-98.0, -205.0, -149.0]})
+    se = paired_se(folds, 3)
+    assert se[3] == 0.0
+    assert se[2] == pytest.approx(np.sqrt(3) * np.std([2.0, 5.0, 1.0], ddof=1))
+
+
+def test_paired_se_separates_ranks_that_the_fold_to_fold_spread_hides():
+    # Fold sums vary by ~100 for every rank alike; rank 3 beats rank 2 by 3-5 in every
+    # fold. Unpaired, rank 2 is within one SE of rank 3; paired, it is not.
+    folds = _folds({2: [-1000.0, -1100.0, -1200.0, -1050.0],
+                    3: [-995.0, -1096.0, -1195.0, -1047.0]})
+    cv = folds.groupby("rank")["heldout_loglik"].agg(["sum", "std"]).reset_index()
+    cv = pd.DataFrame({"rank": cv["rank"], "cv_loglik": cv["sum"],
+                       "cv_se": 2.0 * cv["std"]})
+    restarts = pd.DataFrame({"rank": [2, 3], "loglik": [-10.0, -9.0]})
+    assert rank_table(restarts, 50, 20, cv=cv).set_index("rank")["selected"][2]
+    table = rank_table(restarts, 50, 20, cv=cv, cv_folds=folds).set_index("rank")
+    assert table["selected"][3] and table.loc[3, "cv_se_diff"] == 0.0
+
+
+def test_cv_folds_must_cover_every_rank_on_the_same_folds():
+    folds = _folds({2: [-1.0, -2.0], 3: [-1.0]})
+    with pytest.raises(ValueError, match="same folds"):
+        paired_se(folds, 2)
+    with pytest.raises(ValueError, match="needs cv"):
+        rank_table(pd.DataFrame({"rank": [2], "loglik": [0.0]}), 5, 5, cv_folds=folds)

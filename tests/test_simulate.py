@@ -121,3 +121,26 @@ def test_negative_binomial_needs_positive_dispersion():
         simulate(noise="negative_binomial", dispersion=0.0)
     with pytest.raises(ValueError, match="noise"):
         simulate(noise="gaussian")
+
+
+# Planted shares (for calibration)
+
+
+def test_planted_shares_are_exact_and_columns_still_sum_to_one():
+    shares = [0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5, 0.5]
+    sim = simulate(n_genes=200, n_modules=4, module_size=(25, 75), n_moonlighting=8,
+                   moonlighting_min_share=0.0, moonlighting_shares=shares, seed=1)
+    np.testing.assert_allclose(sim.W.sum(axis=0), 1.0, rtol=1e-12)
+    second = sim.second_share
+    np.testing.assert_allclose(np.sort(second[sim.moonlighting]), np.sort(shares), rtol=1e-12)
+    assert (second.drop(sim.moonlighting) == 0).all()
+    assert ((sim.W > 0) == sim.membership).all().all()
+
+
+def test_planted_shares_are_checked():
+    with pytest.raises(ValueError, match="one share per planted gene"):
+        simulate(n_moonlighting=3, moonlighting_min_share=0.0, moonlighting_shares=[0.2])
+    with pytest.raises(ValueError, match=r"in \(0, 0.5\]"):
+        simulate(n_moonlighting=1, moonlighting_min_share=0.0, moonlighting_shares=[0.6])
+    with pytest.raises(ValueError, match="moonlighting_min_share"):
+        simulate(n_moonlighting=1, moonlighting_shares=[0.1])
