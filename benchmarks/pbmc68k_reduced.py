@@ -78,7 +78,7 @@ def main() -> None:
     print(f"{counts.shape[0]} genes x {counts.shape[1]} cells, "
           f"{(counts.to_numpy() == 0).mean():.1%} zeros")
     result = analyse(counts, RANKS, restarts=10, fit={"seed": 0},
-                     min_support=0.5, min_lr=200.0, min_second_weight=0.15)
+                     min_support=0.5)
     OUT.mkdir(exist_ok=True)
     result.table.to_csv(OUT / "pbmc68k_reduced_ranks.tsv", sep="\t", index=False)
     W = result.W / result.W.sum(axis=0)

@@ -693,7 +693,11 @@ def moonlighting_confidence(
             worse = ~(p_n <= table["neighbour_p"].to_numpy())  # NaN counts as worse
             table.loc[worse, "neighbour_p"] = p_n[worse]
             table.loc[worse, "neighbour_rank"] = rank
-        lr = single_vs_pair_lr(rows, H)
+        # The legacy statistic holds (genes, pairs, samples) arrays: genes go in chunks
+        # of at most ~2e7 entries (single-cell tables have 1e4-1e6 samples).
+        chunk = max(1, int(2e7 // (max(len(H), 2) ** 2 // 2 * max(H.shape[1], 1))))
+        lr = pd.concat([single_vs_pair_lr(rows.iloc[i:i + chunk], H)
+                        for i in range(0, len(rows), chunk)])
         for key in ["lr", "best_single", "best_pair"]:
             table[key] = lr[key].to_numpy()
         holds = ~(table["neighbour_p"] > neighbour_level)  # no neighbour: holds

@@ -26,7 +26,8 @@ WORKFLOW_ONLY_FIT_KEYS = ("restarts_per_job",)
 
 #: Keys of the ``selection:`` block that the masked cross-validation fits use (the rule
 #: crossval gets only these, so a change of another key does not rerun it).
-CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", "design")
+CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", "design",
+                 "background")
 
 
 def _defaults_of(node: dict[str, Any]) -> Any:

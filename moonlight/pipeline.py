@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .config import CROSSVAL_KEYS, WORKFLOW_ONLY_FIT_KEYS, defaults
-from .confidence import moonlighting_confidence
+from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .io import SparseCounts
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
@@ -88,19 +88,22 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
     n_genes, n_samples : int
         Size of the table.
     heldout : DataFrame
-        Per-fold rows of :func:`moonlight.crossval.cross_validate`, every fitted rank.
+        Per-fold rows of :func:`moonlight.crossval.cross_validate`, every fitted rank
+        (the one-SE rule uses the standard error of paired fold differences).
     stability : DataFrame
         One :func:`moonlight.stability.stability_summary` row per rank.
     min_stability : float
         The stability floor (config ``selection.min_stability``).
     """
     return rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
-                      stability=stability, min_stability=min_stability)
+                      cv_folds=heldout, stability=stability, min_stability=min_stability)
 
 
 def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                  Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
-                 margin: float, **calls: Any) -> ModuleCalls:
+                 margin: float, rank_guard: bool = True,
+                 fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
+                 **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.
 
     Parameters
@@ -115,6 +118,10 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
         Membership threshold on row-normalized W (config ``modules.threshold``).
     margin : float
         Near-best restarts are within this log likelihood of the best.
+    rank_guard : bool
+        A call must also hold at the fit one rank above (when ``fits`` has it).
+    fits : dict, optional
+        ``rank -> (W, H)`` of every fitted rank, for the rank guard.
     **calls
         The rest of the config's ``modules:`` block, passed to
         :func:`moonlight.confidence.moonlighting_confidence`.
@@ -123,8 +130,11 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
     W_normalized = normalize_rows(W)
     genes = list(moonlighting_genes(call_memberships(W_normalized, threshold))["gene"])
     rows = counts.rows(genes) if isinstance(counts, SparseCounts) else counts.loc[genes]
+    rank = W.shape[1]
+    neighbours = neighbour_fits(fits, rank) if rank_guard and fits else None
     moonlighting, candidates = moonlighting_confidence(
-        rows, W, H, Ws, logliks, threshold=threshold, margin=margin, **calls)
+        rows, W, H, Ws, logliks, threshold=threshold, margin=margin,
+        neighbours=neighbours, **calls)
     memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
     return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
                        moonlighting=moonlighting, candidates=candidates)
@@ -206,5 +216,6 @@ def analyse(
     chosen = fits[rank]
     calls = call_modules(counts, chosen.W_frame(), chosen.H_frame(),
                          chosen.W_restart_frames(), chosen.logliks, margin=sel["margin"],
+                         fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          **mods)
     return Analysis(table=table, rank=rank, W=calls.W, H=chosen.H_frame(), calls=calls)

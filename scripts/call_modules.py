@@ -21,8 +21,10 @@ with log_to(snakemake.log[0]) as log:
     Ws, logliks = read_restarts_W(read_tsv(snakemake.input[f"W_restarts_R{rank}"],
                                            index_col=None))
     margin = snakemake.params.margin
-    calls = call_modules(read_counts(snakemake.input.counts), read_tsv(snakemake.input[f"W_R{rank}"]),
-                         H, Ws, logliks, margin=margin, **snakemake.params.modules)
+    fits = {r: (read_tsv(snakemake.input[f"W_R{r}"]), read_tsv(snakemake.input[f"H_R{r}"]))
+            for r in snakemake.params.ranks}
+    calls = call_modules(read_counts(snakemake.input.counts), fits[rank][0], H, Ws, logliks,
+                         margin=margin, fits=fits, **snakemake.params.modules)
     called = calls.moonlighting["gene"]
     log.info("R=%d; moonlighting candidates:\n%s", rank, calls.candidates.to_string())
     log.info("moonlighting genes: %s", ", ".join(called) or "none")

@@ -87,14 +87,13 @@ def test_bic_fallback_without_cross_validation():
 @pytest.mark.skipif(not REAL.is_file(), reason="exercise table not available")
 def test_real_table_selects_four_modules_and_three_supported_moonlighting_genes():
     counts = read_count_table(REAL)
-    res = analyse(counts, [3, 4, 5], restarts=4, fit={"seed": 0, "max_iter": 5000},
-                  min_support=0.5, min_lr=200.0, min_second_weight=0.15)
+    res = analyse(counts, [3, 4, 5], restarts=4, fit={"seed": 0, "max_iter": 5000})
     assert res.rank == 4
     assert sorted(module_sizes(res.memberships, list(res.W.columns))) == [20, 20, 20, 43]
     called = res.moonlighting.set_index("gene")
     assert sorted(called.index) == ["cranberry", "grape", "tomato"]
     assert (called["support"] == 1.0).all()
-    assert (called["lr"] >= 200).all()
+    assert (called["q"] <= 0.05).all()
 
 
 def test_rank_selection_figure_with_and_without_cross_validation(tmp_path):
