@@ -7,6 +7,10 @@ compared with the planted truth. Writes one row per run to ``selection_grid.tsv`
 heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTION.md.
 
     .venv/bin/python benchmarks/selection_grid.py --out benchmarks/results [--quick]
+
+``--sparse`` runs the sparse cells instead (1,000 x 200, 75 .. 700 reads per sample);
+``--rule new`` analyses with issue 10's rule (CALIBRATION.md) and records the rank
+today's rule picks from the same fits beside it.
 """
 
 from __future__ import annotations
@@ -29,12 +33,22 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import recovery_summary, simulate, write_tsv  # noqa: E402
 from moonlight.confidence import second_weights  # noqa: E402
+from moonlight.modules import call_memberships, keep_called, normalize_rows  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibration import analyse_calls, module_size  # noqa: E402
 
 RANKS = [2, 3, 4, 5, 6, 8]
 GENES = [100, 1000]
 SAMPLES = [60, 200]
 DEPTHS = {"exercise": (90_000, 110_000), "tenfold_lower": (9_000, 11_000)}
+#: Sparse cells (``--sparse``): 1,000 genes x 200 samples at 75 .. 700 reads per sample,
+#: named by the mean count per entry (0.075 .. 0.7: 93 .. 65 % zeros), where single-cell
+#: and shallow bulk tables live.
+SPARSE_DEPTHS = {"mean_0.075": (67.5, 82.5), "mean_0.15": (135.0, 165.0),
+                 "mean_0.3": (270.0, 330.0), "mean_0.7": (630.0, 770.0)}
+SPARSE_SHAPE = (1000, 200)
 SEEDS = range(5)
 NB_DISPERSION = 0.1
 #: Planted moonlighting genes per data set (more would make the simulator's redraw of W,
@@ -71,15 +85,27 @@ SETTINGS = dict(
 )
 
 
-def module_size(n_genes: int, rank: int) -> tuple[int, int]:
-    """Feasible module sizes for (N, R): half to one and a half times N / R."""
-    mean = n_genes / rank
-    return max(2, int(np.floor(0.5 * mean))), int(np.ceil(1.5 * mean))
+#: ``--rule new``: the rule of issue 10 (held-out entries scored against the rank-1
+#: background, paired SE; calls by the share test with the rank guard), via
+#: :func:`calibration.analyse_calls` until :func:`moonlight.pipeline.analyse` has it.
+#: The rank today's rule picks from the same fits is recorded beside it.
+NEW_SETTINGS = dict(
+    restarts=SETTINGS["restarts"], fit=SETTINGS["fit"], selection=SETTINGS["selection"],
+    background=0.01, threshold=0.1, fdr=0.05, min_support=0.5,
+)
+#: Which analysis the runs use ("old": :func:`moonlight.pipeline.analyse` as committed).
+RULE = "old"
 
 
-def cells(quick: bool = False, first_seed: int = 0) -> list[dict]:
+def cells(quick: bool = False, first_seed: int = 0, sparse: bool = False) -> list[dict]:
     out = []
     seeds = [first_seed + s for s in (range(2) if quick else SEEDS)]
+    if sparse:
+        N, M = SPARSE_SHAPE
+        for R, depth, seed in itertools.product(RANKS, SPARSE_DEPTHS, seeds):
+            out.append(dict(noise="poisson", dispersion=0.0, true_rank=R, n_genes=N,
+                            n_samples=M, depth=depth, seed=seed))
+        return out
     for R, N, M, depth, seed in itertools.product(RANKS, GENES, SAMPLES, DEPTHS, seeds):
         out.append(dict(noise="poisson", dispersion=0.0, true_rank=R, n_genes=N,
                         n_samples=M, depth=depth, seed=seed))
@@ -94,21 +120,29 @@ def run_cell(cell: dict) -> dict:
     R, N = cell["true_rank"], cell["n_genes"]
     sim = simulate(
         n_genes=N, n_samples=cell["n_samples"], n_modules=R, module_size=module_size(N, R),
-        n_moonlighting=N_MOONLIGHTING[N], depth=DEPTHS[cell["depth"]], noise=cell["noise"],
+        n_moonlighting=N_MOONLIGHTING[N],
+        depth={**DEPTHS, **SPARSE_DEPTHS}[cell["depth"]], noise=cell["noise"],
         dispersion=cell["dispersion"], seed=1000 + cell["seed"],
     )
     counts = sim.counts
     keep_rows, keep_cols = counts.sum(axis=1) > 0, counts.sum(axis=0) > 0
     counts = counts.loc[keep_rows, keep_cols]
     ranks = range(max(1, R - 2), R + 4)
-    res = analyse(counts, ranks, **SETTINGS)
     truth = sim.membership.loc[counts.index]
-    summary, _ = recovery_summary(truth, sim.W.loc[counts.index], res.W, res.memberships,
-                                  res.moonlighting)
+    if RULE == "new":
+        res = analyse_calls(counts, ranks, **NEW_SETTINGS)
+        selected, old_rank = res["rank"], res["rank_old_rule"]
+        W, table, cand, called = res["W"], res["table"], res["candidates"], res["called"]
+        memberships = keep_called(call_memberships(normalize_rows(W), 0.1), called["gene"])
+    else:
+        res = analyse(counts, ranks, **SETTINGS)
+        selected, old_rank = res.rank, res.rank
+        W, table, cand, called = res.W, res.table, res.candidates, res.moonlighting
+        memberships = res.memberships
+    summary, _ = recovery_summary(truth, sim.W.loc[counts.index], W, memberships, called)
     row = summary.iloc[0].to_dict()
-    t = res.table.set_index("rank")
+    t = table.set_index("rank")
     bic_rank = int(t["bic"].idxmin())
-    cand = res.candidates
     planted = set(sim.moonlighting)
     # Alternative, stricter calls, for the write-up: the called genes whose second-largest
     # row-normalized weight is also >= 0.15 / 0.2, or whose lr per count is >= 1.
@@ -122,8 +156,10 @@ def run_cell(cell: dict) -> dict:
         alternatives[f"true_positives_{name}"] = len(genes & planted)
     return {
         **cell,
-        "selected_rank": res.rank,
-        "rank_correct": res.rank == R,
+        "selected_rank": selected,
+        "rank_correct": selected == R,
+        "selected_rank_old_rule": old_rank,
+        "zeros": float((counts.to_numpy() == 0).mean()),
         "bic_rank": bic_rank,
         "n_planted": len(planted),
         "n_candidates": len(cand),
@@ -200,6 +236,10 @@ def markdown(results: pd.DataFrame) -> str:
     acc["< R"] = over.lt(0).groupby(results["setting"], sort=False).sum()
     acc["BIC correct"] = (results["bic_rank"] == results["true_rank"]).groupby(
         results["setting"], sort=False).mean()
+    if "selected_rank_old_rule" in results:
+        acc["old rule correct"] = (results["selected_rank_old_rule"]
+                                   == results["true_rank"]).groupby(
+            results["setting"], sort=False).mean()
     lines = ["| setting | " + " | ".join(f"R={c}" if isinstance(c, (int, np.integer)) else c
                                          for c in acc.columns) + " |",
              "|---" * (len(acc.columns) + 1) + "|"]
@@ -231,9 +271,15 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seeds start here: a fresh range validates thresholds chosen "
                              "on an earlier grid")
+    parser.add_argument("--sparse", action="store_true",
+                        help="the sparse cells (mean count per entry 0.075 .. 0.7) only")
+    parser.add_argument("--rule", choices=["old", "new"], default="old",
+                        help="new: issue 10's selection and calls (see NEW_SETTINGS)")
     parser.add_argument("--summarize", action="store_true",
                         help="only summarize (table, heat map) the runs finished so far")
     args = parser.parse_args()
+    global RULE
+    RULE = args.rule
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Rows are appended as runs finish, so an interrupted grid resumes where it stopped.
@@ -247,7 +293,7 @@ def main() -> None:
         return
     done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
     finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
-    todo = [c for c in cells(args.quick, args.first_seed)
+    todo = [c for c in cells(args.quick, args.first_seed, args.sparse)
             if tuple(str(c[k]) for k in KEYS) not in finished]
     # Seed by seed (a stopped grid has whole seeds), largest cells first within a seed.
     todo.sort(key=lambda c: (c["seed"], -(c["n_genes"] * c["n_samples"] * c["true_rank"])))

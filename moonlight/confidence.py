@@ -165,7 +165,7 @@ _BLOCK_BYTES = 2**27
 
 
 # ---------------------------------------------------------------------------------------
-# Non-negative Poisson regression of rows on fixed basis rows
+# Non-negative Poisson / negative-binomial regression of rows on fixed basis rows
 
 
 def _expand(c: NDArray, T: NDArray) -> NDArray:
@@ -445,6 +445,8 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     Ht = H.to_numpy(dtype=np.float64) * scale[:, None]
     b0 = W.loc[counts.index].to_numpy(dtype=np.float64) / scale
     V = counts.to_numpy(dtype=np.float64)
+    if not np.isfinite(V).all() or (V < 0).any():
+        raise ValueError("counts must be finite and non-negative")
     # Shares from the whole W: column sums run over every gene, not only these rows.
     order = np.argsort(-normalize_rows(W).loc[counts.index].to_numpy(), axis=1,
                        kind="stable")
