@@ -273,13 +273,20 @@ def main() -> None:
                              "on an earlier grid")
     parser.add_argument("--sparse", action="store_true",
                         help="the sparse cells (mean count per entry 0.075 .. 0.7) only")
-    parser.add_argument("--rule", choices=["old", "new"], default="old",
-                        help="new: issue 10's selection and calls (see NEW_SETTINGS)")
+    parser.add_argument("--rule", choices=["old", "new"], default="new",
+                        help="new (the workflow's): issue 10's selection and calls (see "
+                             "NEW_SETTINGS); old: the rule before it, which "
+                             "moonlight.pipeline.analyse no longer runs (check out a "
+                             "commit before 88980fc to rerun it)")
     parser.add_argument("--summarize", action="store_true",
                         help="only summarize (table, heat map) the runs finished so far")
     args = parser.parse_args()
     global RULE
     RULE = args.rule
+    if RULE == "old":
+        parser.error("--rule old: the workflow no longer has that rule (min_lr and "
+                     "min_second_weight left the config); check out a commit before "
+                     "88980fc to rerun the old grid")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Rows are appended as runs finish, so an interrupted grid resumes where it stopped.
