@@ -16,9 +16,9 @@ changes the data; it says what the answer is worth:
     make a module or a moonlighting call by itself. The entry is named; ``drop_genes`` /
     ``drop_samples`` in the data set's config remove it if it is an error.
 ``outside_validated_range``
-    The table is sparser or shallower than every table of the selection grid on which
-    the rank rule and the moonlighting thresholds were validated
-    (``benchmarks/SELECTION.md``): mean count per entry below
+    The table is sparser or shallower than every table on which the rank rule and the
+    moonlighting calls were validated (``benchmarks/CALIBRATION.md``): mean count per
+    entry below
     :data:`VALIDATED_MIN_MEAN_COUNT` or a fraction of zero entries above
     :data:`VALIDATED_MAX_ZERO_FRACTION`. The selected rank and the calls may then be
     wrong in ways the grid did not measure.
@@ -55,12 +55,13 @@ logger = logging.getLogger("moonlight")
 
 QC_COLUMNS = ["check", "value", "detail"]
 
-#: The selection grid's shallowest tables (N = 1,000 genes at 9,000-11,000 reads per
-#: sample) have a mean count per entry of 9.9 ...
-VALIDATED_MIN_MEAN_COUNT = 9.0
-#: ... and its sparsest have 19.4% zero entries (true R = 8, N = 1,000, tenfold-lower
-#: depth). Tables beyond either bound get the ``outside_validated_range`` warning.
-VALIDATED_MAX_ZERO_FRACTION = 0.20
+#: The shallowest tables on which the rank rule and the moonlighting calls were validated
+#: (the calibration benchmark's sparse regime, benchmarks/CALIBRATION.md: 1,000 genes x
+#: 200 samples at 150 reads per sample) have a mean count per entry of 0.15 ...
+VALIDATED_MIN_MEAN_COUNT = 0.15
+#: ... and its sparsest have 88% zero entries. Tables beyond either bound get the
+#: ``outside_validated_range`` warning.
+VALIDATED_MAX_ZERO_FRACTION = 0.88
 
 #: An entry is an outlier above this many times both the 99th percentile of the table's
 #: nonzero counts and the next-largest count of its gene.
@@ -242,7 +243,7 @@ def range_warnings(counts: pd.DataFrame | SparseCounts) -> list[QCWarning]:
     return [QCWarning(
         "outside_validated_range",
         "; ".join(reasons) + ": the rank rule and the moonlighting calls were validated "
-        "only on denser tables (benchmarks/SELECTION.md), so the selected rank and the "
+        "only on denser tables (benchmarks/CALIBRATION.md), so the selected rank and the "
         "calls may be wrong here in ways that were not measured",
     )]
 

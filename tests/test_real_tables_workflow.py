@@ -42,7 +42,7 @@ def family(folder):
 
 
 def degenerate(folder):
-    """Identical counts; one entry of 1e15; 90% zeros."""
+    """Identical counts; one entry of 1e15; over 90% zeros."""
     rng = np.random.default_rng(7)
     genes = [f"g{i}" for i in range(40)]
     samples = [f"s{j}" for j in range(30)]
@@ -50,7 +50,7 @@ def degenerate(folder):
         "identical": pd.DataFrame(50, index=genes, columns=samples),
         "outlier": pd.DataFrame(rng.poisson(rng.gamma(2.0, 50.0, size=(40, 1)),
                                             size=(40, 30)), index=genes, columns=samples),
-        "sparse": pd.DataFrame(rng.poisson(0.12, size=(40, 30)), index=genes, columns=samples),
+        "sparse": pd.DataFrame(rng.poisson(0.04, size=(40, 30)), index=genes, columns=samples),
     }
     tables["outlier"].loc["g7", "s3"] = 10**15
     tables["sparse"].iloc[:, 0] += 1  # no all-zero sample
