@@ -38,6 +38,7 @@ localrules:
     recovery,
     summary,
     landing_page,
+    calibration_figure,
     provenance,
 
 
@@ -48,4 +49,5 @@ rule all:
         "results/summary.tsv",
         "results/provenance.html",
         "results/report_landing.rst",
+        "results/calibration.png",
         projection_outputs(),

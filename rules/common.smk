@@ -72,6 +72,12 @@ if SIM["depth"][0] > SIM["depth"][1]:
     raise WorkflowError("config key simulation.depth: lo must not exceed hi")
 
 
+#: The calibration benchmark's power curves (shown in the report).
+CALIBRATION_SHA256 = sha256_file(
+    Path(workflow.main_snakefile).resolve().parent
+    / "benchmarks/results/calibration.png"
+)
+
 #: What the workflow does, the second half of the report's first page.
 DESCRIPTION = str(
     Path(workflow.main_snakefile).resolve().parent / "report" / "workflow.rst"

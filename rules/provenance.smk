@@ -37,3 +37,25 @@ rule provenance:
         "Recording the provenance of this run"
     script:
         "../scripts/provenance.py"
+
+
+rule calibration_figure:
+    output:
+        report(
+            "results/calibration.png",
+            caption="../report/calibration.rst",
+            category="Summary",
+            labels={"figure": "calibration of the moonlighting calls"},
+        ),
+    log:
+        "results/logs/calibration_figure.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        # The figure's checksum, not its path: a new benchmark run reruns this rule, a
+        # clone elsewhere does not.
+        sha256=CALIBRATION_SHA256,
+    message:
+        "Adding the calibration benchmark's figure to the report"
+    script:
+        "../scripts/calibration_figure.py"

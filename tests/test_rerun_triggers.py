@@ -17,7 +17,7 @@ from conftest import CONFIG_FILES, ROOT
 
 pytestmark = pytest.mark.workflow
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "report", "envs",
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "report", "envs", "benchmarks",
                   "profiles", "moonlight"]
 
 

@@ -132,6 +132,9 @@ def test_report_builds_with_the_answer_on_its_first_page(finished_run):
     snakemake(finished_run, "--report", "results/report.html")
     html = (finished_run / "results" / "report.html").read_text(errors="replace")
     assert len(html) > 10_000
+    assert "calibration of the moonlighting calls" in html  # the power curves
+    assert (finished_run / "results" / "calibration.png").read_bytes() == (
+        REPO / "benchmarks" / "results" / "calibration.png").read_bytes()
     landing = (finished_run / "results" / "report_landing.rst").read_text()
     assert "``sim5``" in landing and "``gene" in landing
     if W09_TABLE.is_file():
