@@ -26,7 +26,7 @@ genes per table (two at each of the shares 0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5
 without the wide one; the committed results are seeds 100-109, run once.)
 
 Until the workflow's cross-validation scores held-out entries against the rank-1
-background (NOTES-calls.md), :func:`cross_validate_background` here is the prototype of
+background (now `cross_validate(..., background=)`), :func:`cross_validate_background` here is the prototype of
 that change and :func:`analyse_calls` chains the steps itself.
 """
 
@@ -90,7 +90,7 @@ def cross_validate_background(V: np.ndarray, rank: int, *, folds: int, seed: int
     """K-fold held-out log likelihood with held-out entries scored under
     ``(1 - background) W H + background W1 H1`` (W1 H1: the rank-1 fit of the same
     training entries). Prototype of the change proposed for
-    :func:`moonlight.crossval.cross_validate` (NOTES-calls.md): a held-out count on a
+    :func:`moonlight.crossval.cross_validate` (``background=``): a held-out count on a
     fitted exact zero then costs at most ``log(1/background)`` more than under the
     rank-1 fit, instead of ~35 nats. ``heldout_loglik_plain`` is the score under W H alone, as the workflow computes
     it today (the same masked fits)."""
