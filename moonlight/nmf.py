@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import engines
 from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_matrix, svd_start
-from .engines import EPS, Options
+from .engines import Options
 from .likelihood import log_factorial_sum, log_factorial_sum_chunked
 
 __all__ = ["NMFResult", "combine_results", "fit_nmf", "normalize_factors", "METHODS"]
