@@ -173,7 +173,7 @@ _BLOCK_BYTES = 2**27
 
 
 def _expand(c: NDArray, T: NDArray) -> NDArray:
-    """Coefficients on the R modules, ``b_g = c_g T_g`` (G, R), from (G, K) and (G, K, R)."""
+    """Coefficients on the R modules, ``b_g = c_g T_g`` (G, R), from c (G, K), T (G, K, R)."""
     return np.einsum("gk,gkr->gr", c, T)
 
 
@@ -228,7 +228,8 @@ def _fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *
         var = mu * (1.0 + ai[:, None] * mu)
         # Gradient and curvature in the module coordinates, then mapped through T.
         grad = np.einsum("gkr,gr->gk", Ti, ((Vi - mu) / var) @ Ht.T)
-        weight = np.where(ai[:, None] > 0, 1.0, Vi / mu) / np.where(ai[:, None] > 0, var, mu)
+        nb = ai[:, None] > 0
+        weight = np.where(nb, 1.0, Vi / mu) / np.where(nb, var, mu)
         curv_b = (weight[:, None, :] * Ht[None]) @ Ht.T  # (g, R, R)
         curv = np.einsum("gkr,grs,gls->gkl", Ti, curv_b, Ti)
         free = (ci > 0) | (grad > 0)
