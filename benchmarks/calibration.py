@@ -92,8 +92,8 @@ def cross_validate_background(V: np.ndarray, rank: int, *, folds: int, seed: int
     training entries). Prototype of the change proposed for
     :func:`moonlight.crossval.cross_validate` (``background=``): a held-out count on a
     fitted exact zero then costs at most ``log(1/background)`` more than under the
-    rank-1 fit, instead of ~35 nats. ``heldout_loglik_plain`` is the score under W H alone, as the workflow computes
-    it today (the same masked fits)."""
+    rank-1 fit, instead of ~35 nats. ``heldout_loglik_plain`` is the score under W H
+    alone, as the workflow computes it today (the same masked fits)."""
     labels = fold_labels(V.shape, folds, seed)
     rows = []
     for k in range(folds):

@@ -103,18 +103,21 @@ Further conditions
   A call needs ``support >= min_support``.
 * Robustness to the wrong rank. When the fit has too few modules (on sparse data the
   selection can fall one short), the genes of a module that was merged into others are
-  split between them and look like moonlighters with all the evidence in the world. At
-  the next rank up they fall back into their own module. So a call must also *hold at
-  the neighbouring rank above*: :func:`neighbour_fits` picks the fit at ``R + 1`` when
-  it exists and the candidate's own share test at that fit must reject at
-  ``neighbour_level`` (default: the same ``fdr``, unadjusted). Modules of that fit that
-  one gene dominates (:func:`drop_private_modules`) are left out first: a fit with a
-  module to spare often spends it on one deep gene's noise, and that gene would then
-  look like a one-module gene. The rank below is no guard: at ``R - 1`` two true
-  modules merge and a true moonlighter between them disappears, so requiring it there
-  would drop real calls. On the calibration benchmark's tables fitted one rank short,
-  the guard cut the false discovery rate of the calls from 0.80 to 0.04; at the right
-  rank it cost 1 to 2 % of the true calls (benchmarks/CALIBRATION.md).
+  split between them and, given that H, really are in two modules: the share test
+  calls them with all the evidence in the world. At the next rank up they fall back
+  into their own module. So a call must also *hold at the neighbouring rank above*:
+  :func:`neighbour_fits` picks the fit at ``R + 1`` when it exists; there every
+  candidate's second share is tested again, the p-values are Benjamini-Hochberg
+  adjusted over the candidates, and the gene needs ``q <= neighbour_level`` (0.1: a
+  confirmation, less strict than the call itself). The adjustment matters: a merged
+  module can make hundreds of candidates, and a per-gene level would let a few of them
+  through by chance. Modules of the neighbouring fit that one gene dominates
+  (:func:`drop_private_modules`) are left out first: a fit with a module to spare often
+  spends it on one deep gene's noise, and that gene would then look like a one-module
+  gene. The rank below is no guard: at ``R - 1`` two true modules merge and a true
+  moonlighter between them disappears, so requiring it there would drop real calls.
+  On tables of the calibration benchmark fitted one rank short, the guard cut the
+  false discovery rate of the calls from 0.80 to 0 (benchmarks/CALIBRATION.md).
 * The earlier statistic ``lr`` (best two-module over best one-module fit, given H) and
   ``best_single``, ``best_pair`` stay as columns for continuity; they no longer decide.
 
@@ -149,7 +152,8 @@ CANDIDATE_COLUMNS = [
     "top_module", "top_share", "top_share_low", "top_share_high",
     "second_module", "second_share", "second_share_low", "second_share_high",
     "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "q", "support",
-    "neighbour_rank", "neighbour_p", "lr", "best_single", "best_pair", "called",
+    "neighbour_rank", "neighbour_p", "neighbour_q", "lr", "best_single", "best_pair",
+    "called",
 ]
 
 #: Row models of :func:`share_test`: Poisson with a quasi-likelihood dispersion, or
@@ -169,7 +173,7 @@ _BLOCK_BYTES = 2**27
 
 
 def _expand(c: NDArray, T: NDArray) -> NDArray:
-    """Coefficients on the R modules, ``b_g = c_g T_g`` (G, R), from (G, K) and (G, K, R)."""
+    """Coefficients on the R modules, ``b_g = c_g T_g`` (G, R), from c (G, K), T (G, K, R)."""
     return np.einsum("gk,gkr->gr", c, T)
 
 
@@ -224,7 +228,8 @@ def _fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *
         var = mu * (1.0 + ai[:, None] * mu)
         # Gradient and curvature in the module coordinates, then mapped through T.
         grad = np.einsum("gkr,gr->gk", Ti, ((Vi - mu) / var) @ Ht.T)
-        weight = np.where(ai[:, None] > 0, 1.0, Vi / mu) / np.where(ai[:, None] > 0, var, mu)
+        nb = ai[:, None] > 0
+        weight = np.where(nb, 1.0, Vi / mu) / np.where(nb, var, mu)
         curv_b = (weight[:, None, :] * Ht[None]) @ Ht.T  # (g, R, R)
         curv = np.einsum("gkr,grs,gls->gkl", Ti, curv_b, Ti)
         free = (ci > 0) | (grad > 0)
@@ -624,7 +629,7 @@ def moonlighting_confidence(
     level: float = 0.95,
     overdispersion: str = "negative_binomial",
     neighbours: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
-    neighbour_level: float | None = None,
+    neighbour_level: float = 0.1,
     min_lr: float = 0.0,
     min_second_weight: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -652,8 +657,11 @@ def moonlighting_confidence(
         Row model of the share test (:func:`share_test`).
     neighbours : mapping rank -> (W, H), optional
         Fits at which every call must also hold (:func:`neighbour_fits` gives the
-        workflow's choice, the rank above): there the gene's second-share test must have
-        ``p <= neighbour_level`` (default ``fdr``).
+        workflow's choice, the rank above): there the candidates' second-share tests,
+        Benjamini-Hochberg adjusted over the candidates, must give the gene
+        ``q <= neighbour_level``.
+    neighbour_level : float
+        FDR level of the confirmation at the neighbouring ranks.
     min_lr, min_second_weight : float
         Deprecated conditions of the earlier rule (``lr >= min_lr``, second W share
         ``>= min_second_weight``), off by default; kept only until the workflow stops
@@ -666,14 +674,16 @@ def moonlighting_confidence(
         :func:`moonlight.modules.moonlighting_genes`) and :data:`CONFIDENCE_COLUMNS`.
     candidates : DataFrame
         Every candidate: the same four columns and :data:`CANDIDATE_COLUMNS`
-        (``neighbour_rank``/``neighbour_p``: the neighbouring rank with the largest p
-        and that p, empty without neighbours; ``called``: the call).
+        (``neighbour_rank``, ``neighbour_p``, ``neighbour_q``: the neighbouring rank
+        with the largest q and the gene's p and q there, empty without neighbours;
+        ``called``: the call).
     """
     if not 0 < fdr < 1:
         raise ValueError(f"fdr must be in (0, 1), got {fdr}")
     if not 0 <= min_support <= 1:
         raise ValueError(f"min_support must be in [0, 1], got {min_support}")
-    neighbour_level = fdr if neighbour_level is None else neighbour_level
+    if not 0 < neighbour_level < 1:
+        raise ValueError(f"neighbour_level must be in (0, 1), got {neighbour_level}")
     members = call_memberships(normalize_rows(W), threshold)
     candidates = moonlighting_genes(members)
     genes = list(candidates["gene"])
@@ -687,13 +697,16 @@ def moonlighting_confidence(
                                                 margin=margin).to_numpy()
         table["neighbour_rank"] = pd.array([pd.NA] * len(genes), dtype="Int64")
         table["neighbour_p"] = np.nan
+        table["neighbour_q"] = np.nan
         for rank, fit_n in sorted((neighbours or {}).items()):
             W_n, H_n = drop_private_modules(*fit_n)
             p_n = share_test(counts.loc[genes, list(H_n.columns)], W_n, H_n,
                              threshold=threshold, level=None,
                              overdispersion=overdispersion)["p"].to_numpy()
-            worse = ~(p_n <= table["neighbour_p"].to_numpy())  # NaN counts as worse
+            q_n = benjamini_hochberg(p_n)
+            worse = ~(q_n <= table["neighbour_q"].to_numpy())  # NaN counts as worse
             table.loc[worse, "neighbour_p"] = p_n[worse]
+            table.loc[worse, "neighbour_q"] = q_n[worse]
             table.loc[worse, "neighbour_rank"] = rank
         # The legacy statistic holds (genes, pairs, samples) arrays: genes go in chunks
         # of at most ~2e7 entries (single-cell tables have 1e4-1e6 samples).
@@ -702,7 +715,7 @@ def moonlighting_confidence(
                         for i in range(0, len(rows), chunk)])
         for key in ["lr", "best_single", "best_pair"]:
             table[key] = lr[key].to_numpy()
-        holds = ~(table["neighbour_p"] > neighbour_level)  # no neighbour: holds
+        holds = ~(table["neighbour_q"] > neighbour_level)  # no neighbour: holds
         legacy = ((table["lr"] >= min_lr)
                   & (np.sort(normalize_rows(W).loc[genes].to_numpy(), axis=1)[:, -2]
                      >= min_second_weight))

@@ -20,9 +20,10 @@ one-standard-error rule). Ties cannot arise: it is the smallest such R.
 paired: with the per-fold held-out values (``cv_folds``), SE is that of the difference,
 ``cv_se_diff(R) = sqrt(K) sd_k(F_k(R*) - F_k(R))``. Without them it is ``cv_se(R*)``, the
 SE of R*'s own sum, which also carries the variation between folds that every rank
-shares (how many counts a fold happens to hold). On sparse tables that shared part
-dominates (fold sums differ by hundreds while ranks differ by tens) and the unpaired
-rule falls back to too small an R; the paired one does not (benchmarks/CALIBRATION.md).
+shares (how many counts a fold happens to hold). On sparse tables that shared part can
+be larger than the difference between neighbouring ranks, and the unpaired rule then
+settles on too small an R (on the sparse tuning tables of benchmarks/CALIBRATION.md,
+scored with the rank-1 background: 15 of 18 right unpaired, 17 of 18 paired).
 
 Why: held-out likelihood penalizes overfitting by its own measure rather than by a
 parameter count, so it does not run away to large R when counts are overdispersed (the

@@ -79,7 +79,9 @@ class Simulation:
         """True second-largest row-normalized weight of every gene (0 for a gene in
         one module): the quantity a moonlighting call is about."""
         shares = self.W.div(self.W.sum(axis=1), axis=0).to_numpy()
-        second = np.sort(shares, axis=1)[:, -2] if shares.shape[1] > 1 else np.zeros(len(shares))
+        if shares.shape[1] < 2:
+            return pd.Series(0.0, index=self.W.index, name="second_share")
+        second = np.sort(shares, axis=1)[:, -2]
         return pd.Series(second, index=self.W.index, name="second_share")
 
 

@@ -219,6 +219,9 @@ def test_guard_removes_calls_made_at_too_small_a_rank():
     assert len(unguarded) >= 10
     assert guarded.empty
     assert (candidates["neighbour_rank"] == 4).all()
+    # The guard's q is Benjamini-Hochberg over the candidates' p one rank up.
+    np.testing.assert_allclose(candidates["neighbour_q"],
+                               benjamini_hochberg(candidates["neighbour_p"]))
 
 
 def test_parameters_are_checked():
