@@ -127,8 +127,13 @@ def real_table_of_dataset(wildcards):
     return DATA[wildcards.dataset]["path"]
 
 
+def _options(name):
+    """How to read data set ``name`` and what to drop: its entry without the path."""
+    return {k: v for k, v in DATA[name].items() if k != "path"}
+
+
 def dataset_options(wildcards):
-    return {k: v for k, v in DATA[wildcards.dataset].items() if k != "path"}
+    return _options(wildcards.dataset)
 
 
 def anndata_mem_mb(wildcards, attempt):
@@ -137,14 +142,10 @@ def anndata_mem_mb(wildcards, attempt):
     )
 
 
-def single_cell_options(wildcards):
-    """How to read the single-cell matrix and which genes and cells to keep."""
-    return {k: v for k, v in DATA[wildcards.name].items() if k != "path"}
-
-
 def table_options(wildcards):
-    """How to read the data set's table and what to drop (everything but its path)."""
-    return {k: v for k, v in DATA[wildcards.name].items() if k != "path"}
+    """Options of the table or single-cell matrix read by prepare_table or
+    prepare_single_cell."""
+    return _options(wildcards.name)
 
 
 def projection_table(wildcards):

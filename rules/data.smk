@@ -73,7 +73,7 @@ rule prepare_single_cell:
         mem_mb=single_cell_mem_mb,
         runtime=single_cell_runtime,
     params:
-        options=single_cell_options,
+        options=table_options,
         ranks=RANKS,
         source_sha256=source_sha256,
     message:
