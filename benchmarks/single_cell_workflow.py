@@ -10,8 +10,8 @@ second share above ``modules.threshold``).
 
     python benchmarks/single_cell_workflow.py --cells 100000 --work /tmp/sc100k
 
-Writes ``benchmarks/results/single_cell_workflow.tsv`` (one row per job) and
-``benchmarks/results/single_cell_workflow_summary.json``.
+Writes ``benchmarks/results/single_cell_workflow_<cells>.tsv`` (one row per job) and
+``benchmarks/results/single_cell_workflow_<cells>_summary.json``.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main() -> None:
     jobs = pd.DataFrame(jobs)
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
-    jobs.to_csv(out / "single_cell_workflow.tsv", sep="\t", index=False)
+    jobs.to_csv(out / f"single_cell_workflow_{args.cells}.tsv", sep="\t", index=False)
     selection = read_tsv(results / "cells" / "rank_selection.tsv", index_col=None)
     called = set(read_tsv(results / "cells" / "moonlighting.tsv", index_col=None)["gene"])
     # A true moonlighting gene has a true second share above modules.threshold (the
@@ -131,7 +131,8 @@ def main() -> None:
         "peak_job_MB": float(jobs["max_rss_MB"].max()),
         "job_seconds_by_rule": jobs.groupby("rule")["seconds"].sum().round(1).to_dict(),
     }
-    (out / "single_cell_workflow_summary.json").write_text(json.dumps(summary, indent=1))
+    (out / f"single_cell_workflow_{args.cells}_summary.json").write_text(
+        json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
 
 

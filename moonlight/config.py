@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-__all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "defaults"]
+__all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "defaults",
+           "crossval_settings"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -27,7 +28,7 @@ WORKFLOW_ONLY_FIT_KEYS = ("restarts_per_job",)
 #: Keys of the ``selection:`` block that the masked cross-validation fits use (the rule
 #: crossval gets only these, so a change of another key does not rerun it).
 CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", "design",
-                 "background")
+                 "background", "init")
 
 
 def _defaults_of(node: dict[str, Any]) -> Any:
@@ -48,3 +49,13 @@ def defaults(section: str | None = None) -> Any:
     (``"fit"``, ``"selection"``, ``"modules"``, ``"ranks"``, ...), as a fresh copy."""
     tree = yaml.safe_load(yaml.safe_dump(_all_defaults()))  # a deep copy
     return tree if section is None else tree[section]
+
+
+def crossval_settings(selection: dict[str, Any], fit: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of :func:`moonlight.crossval.cross_validate` from the config's
+    ``selection:`` and ``fit:`` blocks: :data:`CROSSVAL_KEYS`, with ``init: null`` taken
+    from ``fit.init`` (the masked fits start as the fits do unless told otherwise)."""
+    settings = {key: selection[key] for key in CROSSVAL_KEYS}
+    if settings["init"] is None:
+        settings["init"] = fit["init"]
+    return settings

@@ -1,6 +1,6 @@
 """Held-out likelihood of Poisson NMF by K-fold cross-validation.
 
-Two designs of the folds; both hold every entry of V out exactly once over the K folds.
+Three designs of the folds; each scores every entry of V exactly once over the K folds.
 
 ``design="entries"`` (default for a dense V)
     The entries of V are split at random into K folds of (nearly) equal size. For fold
@@ -11,7 +11,34 @@ Two designs of the folds; both hold every entry of V out exactly once over the K
     out of every sum. Its value has no effect on the fit, not even in the last bit: the
     engine only ever sees ``where(M, V, 0)``.
 
-``design="blocks"`` (default for a sparse V; available for a dense one)
+``design="samples"`` (default for a sparse V; available for a dense one)
+    Bi-cross-validation (Owen & Perry 2009, "Bi-cross-validation of the SVD and the
+    nonnegative matrix factorization", Ann. Appl. Stat. 3): the samples are split at
+    random into K folds, and the genes once into two random halves A and B. For fold k,
+    W is fitted to the other samples with nothing held out (an ordinary fit, every
+    restart, the best kept); then, with W fixed, the test samples' H is fitted to their
+    genes in A (:func:`moonlight.projection.project`) and scores their genes in B, and
+    the other way round. Every entry is scored once over the K folds; every score is a
+    prediction of counts the fitted parameters never saw.
+
+    * *No N x M array, no mask:* the training fit is an ordinary fit of a column subset
+      (the sparse engine over its nonzeros), the projections are fits of H alone.
+    * *Every parameter the score uses is identified by training data.* This is why it
+      replaced "blocks" as the sparse default. Under a block hold-out, a program whose
+      sample weights sit on one sample group s and whose gene weights on the genes of
+      the group g held out against s contributes to no training entry on (g, s): its
+      scale there is not determined by any training count, and masked fits stop in
+      optima that use such programs, predicting held-out blocks with absurd means. On
+      the simulated 20,000-cell matrix of ``docs/scale.md`` (true R = 10), 2 of 3 folds
+      at R = 10 did so (held-out log L -1.4e10 and -1.9e10 against -1.35e7), with
+      random and with SVD starts alike; on 500 x 4,000 matrices of the same generator,
+      1 to 3 of 3 folds per rank. The samples design on the same 20,000 cells peaks at
+      R = 10 in every fold (R = 9 and 11: 5.4 and 3.3 million units lower).
+    * The cost: a test sample's H comes from half its genes, so held-out values are
+      noisier than under scattered entries; the training fits see (K - 1)/K of the
+      samples.
+
+``design="blocks"`` (available for dense and sparse V; not a default)
     A Latin-square block design. Genes are split at random into K groups of (nearly)
     equal size, and so are samples; fold f holds out every block (gene group g, sample
     group s) with ``(g + s) mod K == f``. Why this design:
@@ -50,6 +77,9 @@ and ``cv_se`` = ``sqrt(K) * sd(fold values)``, the standard error of that sum.
 The start of restart r of fold k is drawn from child r of ``SeedSequence([seed, rank,
 k])`` exactly as :func:`moonlight.fit_nmf` draws its starts (column totals estimated
 from the training entries), so results do not depend on how many other restarts run.
+``init="svd"`` starts from an SVD of the training entries with every held-out entry
+filled by the rank-1 fit of the training entries (:class:`_FilledTraining`): read as
+zeros, held-out blocks would be a low-rank pattern of their own for the SVD to find.
 """
 from __future__ import annotations
 
@@ -64,14 +94,15 @@ from numpy.typing import ArrayLike, NDArray
 from . import engines
 from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
 from .likelihood import log_factorial_sum, poisson_loglik, sparse_data_terms
-from .nmf import _initial_factor
+from .projection import project
+from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_start
 
 __all__ = ["fold_labels", "block_groups", "block_fold_labels", "fit_masked", "fit_blocks",
            "heldout_loglik", "heldout_loglik_blocks", "cross_validate", "cv_summary",
-           "with_background", "CV_COLUMNS", "DESIGNS"]
+           "with_background", "sample_folds", "gene_halves", "CV_COLUMNS", "DESIGNS"]
 
 #: Fold designs of :func:`cross_validate`.
-DESIGNS: tuple[str, ...] = ("entries", "blocks")
+DESIGNS: tuple[str, ...] = ("entries", "blocks", "samples")
 
 CV_COLUMNS = ["rank", "fold", "train_loglik", "heldout_loglik", "n_heldout", "n_iter",
               "converged"]
@@ -133,6 +164,7 @@ def fit_masked(
     tol: float = 1e-8,
     max_iter: int = 2000,
     check_every: int = 1,
+    init: str = "random",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
            NDArray[np.int64], NDArray[np.bool_]]:
     """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true.
@@ -153,6 +185,9 @@ def fit_masked(
         iterations are sweeps).
     seed : int or sequence of int
         Entropy of ``SeedSequence``; restart r starts from its child r.
+    init : {"random", "svd"}
+        Starts as in :func:`moonlight.fit_nmf`; ``"svd"`` factorizes the training
+        entries with the held-out ones read as zeros.
 
     Returns
     -------
@@ -176,16 +211,36 @@ def fit_masked(
     observed = np.maximum(weights.sum(axis=0), 1.0)
     column_totals = MV.sum(axis=0) * n_genes / observed
     problem = engines.ccd.DenseProblem(MV, weights, log_v_fact)
+    training = _filled_dense(MV, weights) if init == "svd" else None
     return _fit_restarts(problem, column_totals, rank, restarts=restarts, seed=seed,
-                         tol=tol, max_iter=max_iter, check_every=check_every)
+                         tol=tol, max_iter=max_iter, check_every=check_every, init=init,
+                         training=training)
+
+
+def _filled_dense(MV: NDArray[np.float64], weights: NDArray[np.float64]
+                  ) -> NDArray[np.float64]:
+    """The training entries with every held-out entry replaced by the rank-1 Poisson fit
+    of the training entries (see :class:`_FilledTraining`, the sparse form)."""
+    rows, cols = MV.sum(axis=1), MV.sum(axis=0)
+    b = np.ones(MV.shape[1])
+    for _ in range(5):
+        a = rows / np.maximum(weights @ b, 1e-300)
+        b = cols / np.maximum(a @ weights, 1e-300)
+    return np.where(weights > 0, MV, np.outer(a, b))
 
 
 def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], rank: int,
                   *, restarts: int, seed: int | Iterable[int], tol: float, max_iter: int,
-                  check_every: int
+                  check_every: int, init: str = "random",
+                  training: NDArray | sp.sparray | None = None,
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                              NDArray[np.int64], NDArray[np.bool_]]:
-    """Every restart of a fit with held-out entries (see :func:`fit_masked`)."""
+    """Every restart of a fit with held-out entries (see :func:`fit_masked`).
+
+    ``training`` is V with the held-out entries set to zero, the matrix an ``"svd"`` start
+    factorizes (held-out entries read as zeros: the start is only a start)."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
     n_genes, n_samples = problem.shape
     if not 1 <= rank <= min(n_genes, n_samples):
         raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
@@ -199,9 +254,12 @@ def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], 
     children = np.random.SeedSequence(seed).spawn(restarts)
 
     def starts(k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        return _initial_factor(column_totals, n_genes, rank, children[k])
+        if init == "svd":
+            return svd_start(training, column_totals, rank, children[k])
+        return random_start(column_totals, n_genes, rank, children[k])
 
-    options = engines.Options(tol=tol, max_iter=max_iter, check_every=check_every)
+    options = engines.Options(tol=tol, max_iter=max_iter, check_every=check_every,
+                              plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0)
     for fit in engines.fit_restarts("ccd", problem, starts, range(restarts), options,
                                     time.perf_counter(), []):
         k = fit.restart
@@ -248,7 +306,63 @@ def _fit_split(train: SparseProblem, rank: int, **kwargs
     n_genes = train.shape[0]
     observed = np.maximum(_block_sizes(train.blocks)[0].astype(np.float64), 1.0)
     column_totals = train.column_totals() * n_genes / observed
-    return _fit_restarts(train, column_totals, rank, **kwargs)
+    training = _filled_training(train) if kwargs.get("init") == "svd" else None
+    return _fit_restarts(train, column_totals, rank, training=training, **kwargs)
+
+
+class _FilledTraining:
+    """The training entries of a block-held-out sparse V with every held-out entry
+    replaced by its rank-1 estimate ``a_i b_j``, as the linear operator an ``"svd"`` start
+    needs (``@`` with thin dense matrices, ``.T``); never formed.
+
+    Why fill: read as zeros, the held-out blocks are themselves a strong low-rank pattern
+    (gene group g is empty on sample group s), so the leading singular vectors of the
+    training matrix pick them up, and a start built on them has programs that live on
+    held-out blocks, where no training entry constrains their scale. Masked fits from
+    such starts end in optima that predict held-out blocks with absurd means (the
+    20,000-cell benchmark of ``docs/scale.md``). Filled with the rank-1 estimate, the
+    blocks carry no pattern of their own.
+    """
+
+    def __init__(self, train: sp.sparray, blocks: Blocks, a: NDArray, b: NDArray,
+                 transposed: bool = False) -> None:
+        self.train, self.blocks, self.a, self.b = train, blocks, a, b
+        self.transposed = transposed
+        self.shape = train.shape
+
+    @property
+    def T(self) -> _FilledTraining:
+        return _FilledTraining(self.train.T, self.blocks, self.b, self.a, not self.transposed)
+
+    def __matmul__(self, X: NDArray) -> NDArray[np.float64]:
+        blocks, K = self.blocks, self.blocks.folds
+        rows, cols = ((blocks.sample_group, blocks.gene_group) if self.transposed
+                      else (blocks.gene_group, blocks.sample_group))
+        out = np.asarray(self.train @ X, dtype=np.float64)
+        # row i's held-out columns are the column group (fold - group(i)) mod K
+        grouped = np.zeros((K, X.shape[1]))
+        np.add.at(grouped, cols, self.b[:, None] * X)
+        return out + self.a[:, None] * grouped[(blocks.fold - rows) % K]
+
+
+def _filled_training(train: SparseProblem) -> _FilledTraining:
+    """:class:`_FilledTraining` of a training problem, with ``a_i b_j`` the rank-1
+    Poisson fit of the training entries (alternating closed-form updates)."""
+    blocks, K = train.blocks, train.blocks.folds
+    layout = sp.csr_array if train.transposed else sp.csc_array
+    matrix = layout((train.data, train.indices, train.indptr), shape=train.shape)
+    rows, cols = train.row_totals(), train.column_totals()
+    a = np.maximum(rows, 0.0)
+    b = np.ones(train.shape[1])
+    for _ in range(5):
+        # the training columns of gene i are all but sample group (fold - g_i) mod K
+        b_groups = np.bincount(blocks.sample_group, weights=b, minlength=K)
+        a = rows / np.maximum(b.sum() - b_groups[(blocks.fold - blocks.gene_group) % K],
+                              1e-300)
+        a_groups = np.bincount(blocks.gene_group, weights=a, minlength=K)
+        b = cols / np.maximum(a.sum() - a_groups[(blocks.fold - blocks.sample_group) % K],
+                              1e-300)
+    return _FilledTraining(matrix, blocks, a, b)
 
 
 def _as_sparse_problem(V: sp.spmatrix | sp.sparray | pd.DataFrame) -> SparseProblem:
@@ -267,6 +381,7 @@ def fit_blocks(
     tol: float = 1e-8,
     max_iter: int = 2000,
     check_every: int = 1,
+    init: str = "random",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
            NDArray[np.int64], NDArray[np.bool_]]:
     """Fit a sparse ``V ~ Poisson(W H)`` on the entries outside the held-out blocks.
@@ -278,7 +393,7 @@ def fit_blocks(
     """
     train, _ = _split_blocks(_as_sparse_problem(V), blocks)
     return _fit_split(train, rank, restarts=restarts, seed=seed, tol=tol,
-                      max_iter=max_iter, check_every=check_every)
+                      max_iter=max_iter, check_every=check_every, init=init)
 
 
 def heldout_loglik(V: ArrayLike, WH: ArrayLike, heldout: ArrayLike) -> float:
@@ -297,6 +412,67 @@ def heldout_loglik_blocks(heldout: SparseProblem, W: NDArray, H: NDArray) -> flo
             - block_sum(W, H, heldout.blocks, heldout=True))
 
 
+def sample_folds(n_samples: int, folds: int, seed: int) -> NDArray[np.int64]:
+    """Fold (0..K-1) of every sample under the ``"samples"`` design: a uniformly random
+    balanced partition (sizes differ by at most one), fixed by ``(n_samples, folds,
+    seed)``."""
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    if folds > n_samples:
+        raise ValueError(f"cannot split {n_samples} samples into {folds} folds")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3F1E5]))
+    return _balanced_labels(n_samples, folds, rng)
+
+
+def gene_halves(n_genes: int, seed: int) -> NDArray[np.bool_]:
+    """The ``"samples"`` design's split of the genes into two random halves (True: the
+    first), fixed by ``(n_genes, seed)``."""
+    if n_genes < 2:
+        raise ValueError(f"the samples design needs at least 2 genes, got {n_genes}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E4E5]))
+    return _balanced_labels(n_genes, 2, rng) == 0
+
+
+def _loglik(V: NDArray | sp.sparray, W: NDArray, H: NDArray) -> float:
+    """``sum [V log WH - WH - log V!]`` of a dense or sparse V; a sparse V's product is
+    formed at its nonzeros only."""
+    if sp.issparse(V):
+        problem = SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
+        return (sparse_data_terms(problem.indptr, problem.indices, problem.data,
+                                  problem.transposed, W, H) - block_sum(W, H, None))
+    return poisson_loglik(V, W @ H)
+
+
+def _fit_samples(V: NDArray | sp.sparray, rank: int, **settings
+                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                            NDArray[np.int64], NDArray[np.bool_]]:
+    """Every restart of an ordinary fit (nothing held out) of the training samples."""
+    if sp.issparse(V):
+        problem = SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
+        problem.log_v_fact = log_factorial_sum(problem.data)
+        totals = problem.column_totals()
+    else:
+        problem = engines.ccd.DenseProblem(V, None, log_factorial_sum(V))
+        totals = V.sum(axis=0)
+    return _fit_restarts(problem, totals, rank, training=V, **settings)
+
+
+def _heldout_samples(V_test: NDArray | sp.sparray, first: NDArray[np.bool_], W: NDArray,
+                     W1: NDArray | None, background: float) -> float:
+    """Held-out log L of the test samples under the ``"samples"`` design: each half of the
+    genes is predicted from H fitted to the other half (W fixed), so every entry of the
+    test samples is scored once."""
+    total = 0.0
+    for fitted in (first, ~first):
+        Hs = project(V_test[fitted], W[fitted]).H
+        Ws = W[~fitted]
+        if W1 is not None:
+            H1 = project(V_test[fitted], W1[fitted]).H
+            Ws, Hs = with_background(Ws, Hs, W1[~fitted], H1, background)
+        total += _loglik(V_test[~fitted], Ws, Hs)
+    return total
+
+
 def cross_validate(
     V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
     rank: int,
@@ -309,6 +485,7 @@ def cross_validate(
     check_every: int = 1,
     design: str | None = None,
     background: float = 0.0,
+    init: str = "random",
 ) -> pd.DataFrame:
     """K-fold held-out log likelihood of one rank.
 
@@ -331,9 +508,9 @@ def cross_validate(
     ----------
     V : array, DataFrame or scipy.sparse matrix/array of shape (N, M)
         Counts, genes x samples.
-    design : {"entries", "blocks"}, optional
+    design : {"entries", "blocks", "samples"}, optional
         Fold design (module docstring). Default: "entries" for a dense V (scattered
-        entries, as always), "blocks" for a sparse V, which "entries" would densify.
+        entries, as always), "samples" for a sparse V, which "entries" would densify.
     folds, seed, restarts, tol, max_iter, check_every
         As in :func:`fit_masked`.
     background : float
@@ -347,16 +524,37 @@ def cross_validate(
     sparse = sp.issparse(V) or (isinstance(V, pd.DataFrame) and V.shape[1] > 0 and all(
         isinstance(t, pd.SparseDtype) for t in V.dtypes))
     if design is None:
-        design = "blocks" if sparse else "entries"
+        design = "samples" if sparse else "entries"
     if design not in DESIGNS:
         raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
     if sparse and design == "entries":
         raise ValueError("design='entries' would hold out an N x M mask of a sparse V; "
-                         "use design='blocks'")
+                         "use design='samples' or 'blocks'")
     if not 0 <= background < 1:
         raise ValueError(f"background must be in [0, 1), got {background}")
-    settings = dict(restarts=restarts, tol=tol, max_iter=max_iter, check_every=check_every)
+    settings = dict(restarts=restarts, tol=tol, max_iter=max_iter, check_every=check_every,
+                    init=init)
     rows = []
+    if design == "samples":
+        if isinstance(V, pd.DataFrame) and sparse:
+            V = sp.csc_array(V.sparse.to_coo())
+        V = sp.csc_array(V, dtype=np.float64) if sparse else np.asarray(V, dtype=np.float64)
+        labels = sample_folds(V.shape[1], folds, seed)
+        first = gene_halves(V.shape[0], seed)
+        for k in range(folds):
+            test = labels == k
+            train = V[:, ~test]
+            W, _, ll, n_iter, converged = _fit_samples(train, rank, seed=[seed, rank, k],
+                                                       **settings)
+            best = int(np.argmax(ll))
+            W1 = None
+            if background > 0:
+                W1 = _fit_samples(train, 1, seed=[seed, 1, k],
+                                  **{**settings, "restarts": 1})[0][0]
+            heldout = _heldout_samples(V[:, test], first, W[best], W1, background)
+            rows.append(_fold_row(rank, k, ll[best], heldout, V.shape[0] * int(test.sum()),
+                                  n_iter[best], converged[best]))
+        return pd.DataFrame(rows, columns=CV_COLUMNS)
     if sparse:
         problem = _as_sparse_problem(V)
         genes, samples = block_groups(problem.shape, folds, seed)

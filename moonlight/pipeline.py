@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .config import CROSSVAL_KEYS, WORKFLOW_ONLY_FIT_KEYS, defaults
+from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .io import SparseCounts
@@ -209,7 +209,7 @@ def analyse(
         logliks.append(pd.DataFrame({"rank": rank, "loglik": ll}))
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
-        heldout.append(heldout_folds(counts, rank, **{k: sel[k] for k in CROSSVAL_KEYS}))
+        heldout.append(heldout_folds(counts, rank, **crossval_settings(sel, fit)))
     table = choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
                         pd.DataFrame(stability), min_stability=sel["min_stability"])
     rank = int(table.loc[table["selected"], "rank"].iat[0])

@@ -10,7 +10,7 @@ from snakemake.utils import validate
 # This checkout's moonlight, whichever (if any) is installed, as scripts/_checkout.py does.
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
-from moonlight.config import CROSSVAL_KEYS, WORKFLOW_ONLY_FIT_KEYS
+from moonlight.config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings
 from moonlight.provenance import git_commit, sha256_file
 from moonlight.resources import sparse_size, table_shape
 from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
@@ -252,7 +252,7 @@ def crossval_mem_mb(wildcards, input, attempt):
     if input.counts.endswith(".npz"):
         n_genes, n_samples, nnz = sparse_size(input.counts)
         return estimate.sparse_fit_mem_mb(
-            nnz, n_genes, n_samples, int(wildcards.rank), 1, attempt
+            nnz, n_genes, n_samples, int(wildcards.rank), 1, attempt, copies=4
         )
     n_genes, n_samples = table_shape(input.counts)
     return estimate.crossval_mem_mb(

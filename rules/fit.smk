@@ -78,7 +78,7 @@ rule crossval:
         mem_mb=crossval_mem_mb,
         runtime=crossval_runtime,
     params:
-        selection={key: config["selection"][key] for key in CROSSVAL_KEYS},
+        selection=crossval_settings(config["selection"], config["fit"]),
     message:
         "Cross-validating rank {wildcards.rank} on {wildcards.dataset}"
     script:

@@ -81,6 +81,9 @@ DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "sum
     ("selection: {min_stability: 0.8}", DOWNSTREAM_OF_SELECTION),
     ("selection: {margin: 4.0}", {"stability"} | DOWNSTREAM_OF_SELECTION),
     ("selection: {folds: 4}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
+    ("selection: {init: svd}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
+    # null means fit.init (random here): saying so explicitly changes nothing
+    ("selection: {init: random}", set()),
     ("modules: {threshold: 0.2}", {"call_modules", "recovery", "summary"}),
     ("qc: {outlier_factor: 50.0}", {"qc", "summary"}),
     ("restarts: 4", {"fit", "gather_restarts", "gather_logliks", "stability"}
