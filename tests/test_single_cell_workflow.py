@@ -39,7 +39,7 @@ def single_cell_run(tmp_path_factory):
         simulation={**SMALL_CONFIG["simulation"], "seeds": []},
         data={"sc": {"path": str(folder / "cells.h5ad"), "matrix": "counts"},
               "bulk": str(folder / "cells.tsv")},
-        selection={**SMALL_CONFIG["selection"], "design": "blocks"},
+        selection={**SMALL_CONFIG["selection"], "design": "samples"},
         ranks=[2, 3, 4], restarts=3,
     )
     snakemake(workdir)
@@ -83,4 +83,6 @@ def test_sparse_and_dense_give_the_same_answer(single_cell_run):
     rank_bulk = read_tsv(bulk / "rank_selection.tsv", index_col=None)
     assert rank_sc["selected"].tolist() == rank_bulk["selected"].tolist()
     np.testing.assert_allclose(rank_sc["loglik"], rank_bulk["loglik"], rtol=1e-9)
-    np.testing.assert_allclose(rank_sc["cv_loglik"], rank_bulk["cv_loglik"], rtol=1e-9)
+    # held-out samples: the training fits and the projections stop on
+    # relative changes, and sparse and dense sums round differently (3e-8 seen at R = 4)
+    np.testing.assert_allclose(rank_sc["cv_loglik"], rank_bulk["cv_loglik"], rtol=1e-7)
