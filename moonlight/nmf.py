@@ -256,8 +256,8 @@ def _validate_seed(seed: object) -> None:
 def _validate_stopping(tol: float | None, gain_tol: float | None, race: bool,
                        race_margin: float | None, method: str, ids: NDArray[np.int64],
                        restarts: int) -> None:
-    """The gain rule and racing: ccd only; one stopping tolerance; racing only when this
-    call runs every restart (a race depends on which restarts run side by side)."""
+    """The gain rule (ccd only) and racing: one stopping tolerance; a ccd race only when
+    this call runs every restart (a race depends on which restarts run side by side)."""
     if gain_tol is not None:
         if isinstance(gain_tol, bool) or not isinstance(gain_tol, (int, float, np.number)):
             raise TypeError(f"gain_tol must be a number of nats, got {gain_tol!r}")
@@ -269,9 +269,9 @@ def _validate_stopping(tol: float | None, gain_tol: float | None, race: bool,
         raise TypeError(f"race must be True or False, got {race!r}")
     if race_margin is not None and not race_margin >= 0:
         raise ValueError(f"race_margin must be non-negative (nats), got {race_margin}")
-    if method != "ccd" and (gain_tol is not None or race):
-        raise ValueError(f"gain_tol and race need method='ccd', got method={method!r}")
-    if race and ids.size != restarts:
+    if method != "ccd" and gain_tol is not None:
+        raise ValueError(f"gain_tol needs method='ccd', got method={method!r}")
+    if race and method == "ccd" and ids.size != restarts:
         raise ValueError(
             f"race=True needs every restart in one call (got restarts {ids.tolist()} of "
             f"{restarts}): a race depends on which restarts run side by side, so fits of "
@@ -430,7 +430,8 @@ def fit_nmf(
         1 (see :mod:`moonlight.engines._descent` for the bound that was too loose and
         the measurements).
     race : bool
-        ``"ccd"`` only, every restart in this call: race the restarts. Once two have run
+        Race the restarts (``"ccd"``, every restart in this call; the MU engines run
+        their restarts side by side, stacked, so for them it has no effect). Once two have run
         to their own stop, a later restart stops as soon as, even gaining at its mean
         pace of the last 100 sweeps for every sweep it has left, it could not reach
         ``min(second best, best - race_margin)`` of the finished restarts. Such a
@@ -519,7 +520,8 @@ def fit_nmf(
     start = time.perf_counter()
     options = Options(tol=tol, max_iter=max_iter, check_every=check_every,
                       plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0,
-                      gain_tol=gain_tol, race_margin=race_margin if race else None)
+                      gain_tol=gain_tol,
+                      race_margin=race_margin if race and method == "ccd" else None)
     for k, fit in enumerate(engines.fit_restarts(method, problem, starts, ids.tolist(),
                                                  options, start, trace_rows)):
         logliks[k], n_iter[k], converged[k], kkt[k] = (fit.loglik, fit.n_iter,

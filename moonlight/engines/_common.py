@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["EPS", "CCD_EXTRAPOLATE", "BETA_START", "BETA_GROW", "BETA_BAR_GROW",
-           "BETA_SHRINK", "BETA_MAX", "PACE_WINDOW", "Options", "RestartFit",
+           "BETA_SHRINK", "BETA_MAX", "PACE_WINDOW", "RACE_SLACK", "Options", "RestartFit",
            "relative_change"]
 
 #: Floor applied to every factor entry after an update. Multiplicative updates can never
@@ -43,6 +43,10 @@ BETA_MAX = 1.0
 #: sweeps = 17,850 over 50, 36.8 x 200 = 7,360 over 200): 100 leaves the remaining
 #: sweep budget (max_iter - t, about 19,000 there) twice that.
 PACE_WINDOW = 100
+
+#: Racing stops a restart only when even RACE_SLACK times its pace estimate could not
+#: lift it to the race's floor (see :func:`moonlight.engines._descent.run_restarts`).
+RACE_SLACK = 30.0
 
 
 @dataclass(frozen=True)

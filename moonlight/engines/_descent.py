@@ -66,7 +66,7 @@ from numpy.typing import NDArray
 from .. import _kernels
 from . import _common
 from ._common import (BETA_BAR_GROW, BETA_GROW, BETA_MAX, BETA_SHRINK, BETA_START, EPS,
-                      PACE_WINDOW, Options, RestartFit)
+                      PACE_WINDOW, RACE_SLACK, Options, RestartFit)
 
 __all__ = ["Sweeps", "descend", "run_restarts", "race_floor", "pace_estimate"]
 
@@ -220,7 +220,8 @@ def _descend(sweeps: Sweeps, W_out: NDArray, H_out: NDArray, log_v_fact: float,
             if done or not moved:
                 converged = True
                 break
-            if floor is not None and loglik + pace_estimate(history, max_iter) < floor:
+            if (floor is not None
+                    and loglik + RACE_SLACK * pace_estimate(history, max_iter) < floor):
                 stopped = True
                 break
     W_out[...] = W
