@@ -431,14 +431,17 @@ def fit_nmf(
         the measurements).
     race : bool
         Race the restarts (``"ccd"``, every restart in this call; the MU engines run
-        their restarts side by side, stacked, so for them it has no effect). Once two have run
-        to their own stop, a later restart stops as soon as, even gaining at its mean
-        pace of the last 100 sweeps for every sweep it has left, it could not reach
-        ``min(second best, best - race_margin)`` of the finished restarts. Such a
-        restart is never the best nor near-best (within ``race_margin`` of the best,
-        or among the two best), so W, H, the best log L, stability and moonlighting
-        support are those of the unraced fit while the pace rule holds; it is marked
-        in :attr:`NMFResult.stopped`. Default False: today's bytes.
+        their restarts side by side, stacked, so for them it has no effect). Once two
+        have run to their own stop, a later restart stops as soon as, even gaining 30
+        times its mean pace of the last 100 sweeps for every sweep it has left
+        (``moonlight.engines._common.RACE_SLACK``), it could not reach ``min(second
+        best, best - race_margin)`` of the finished restarts; it is marked in
+        :attr:`NMFResult.stopped`. A stated rule, not a bound: when the stopped
+        restart would also have ended below that floor, W, H, the best log L,
+        stability and moonlighting support are those of the unraced fit (so on every
+        planted table it was checked on); it saves 0.1-0.2 % of the sweeps there, and
+        the slack that saved 7.6 % lost near-best restarts (see
+        :func:`moonlight.engines._descent.run_restarts`). Default False: today's bytes.
     race_margin : float, optional
         The near-best margin racing keeps clear of, in nats: the ``margin`` the
         stability and support of this fit use (the workflow's ``selection.margin``).

@@ -50,8 +50,9 @@ the default, and the gain rule is an option whose tolerance means nats at every 
 size (1e-10 relative is 2.6e-6 nats per sweep on the exercise table, 0.02 on a
 20,000 x 1,000 table).
 
-Racing (:func:`run_restarts`): stated, validated rule; not a bound either (the problem
-is not convex jointly, so no computable bound on where a restart will end exists).
+Racing (:func:`run_restarts`): a stated, validated rule; not a bound either (the problem
+is not jointly convex: no computable bound on where a restart will end exists), and the
+same plateaus make it costly to make safe.
 """
 
 from __future__ import annotations
@@ -244,17 +245,27 @@ def run_restarts(sweeps: Sweeps, log_v_fact: float, dtype: np.dtype,
 
     Racing (``options.race_margin`` not None): once two restarts of this call have run
     to their own stop, each later restart races against :func:`race_floor` of those
-    finished so far; it stops (``stopped=True``) at a check where even at its recent
-    pace for every sweep it has left, ``L_t +`` :func:`pace_estimate`, it would end
-    below the floor. The rule assumes a restart does not later gain faster than its
-    mean pace over the last :data:`PACE_WINDOW` sweeps for the rest of its budget; on
-    the exercise table the largest gain still to come was half that (see
-    :data:`PACE_WINDOW`), and it is tested on planted data over many seeds (the
-    restart that would have been best is never stopped). A stopped restart ends below
-    the floor, so :func:`moonlight.stability.near_best` never picks it: the best
-    restart, stability and moonlighting support are those of the unraced fit. The race
-    depends on the order of ``restart_ids`` and on which restarts run in one call;
-    :func:`moonlight.fit_nmf` therefore races only when one call runs every restart.
+    finished so far; it stops (``stopped=True``) at a check where even
+    :data:`~moonlight.engines._common.RACE_SLACK` times its pace estimate,
+    ``L_t + RACE_SLACK x`` :func:`pace_estimate`, could not lift it to the floor. A
+    stopped restart whose unraced end would also lie below the floor is never one of
+    :func:`moonlight.stability.near_best`'s: the best restart, stability and
+    moonlighting support are then those of the unraced fit.
+
+    That is a stated rule, validated, not a bound. With slack 1 it failed: on the
+    exercise table it saved 7.6 % of the sweeps and kept every answer, but restarts at
+    ranks above the true one crawl for thousands of sweeps and then gain 10 to 40
+    times faster (planted 100 x 60, R = 7: a restart stopped 15.6 nats below the floor
+    at 1.5e-4... 8.8e-4 nats per sweep went on to end 3 nats above it), and on fresh
+    planted data it changed the near-best set of 7 of 134 fits and lost the best
+    restart of one (100 x 60, seeds 300-326). Slack 30 is the smallest that lost
+    nothing on 40 x 20 planted tables (seeds 0-59 to choose it, 100-199 to check it,
+    and benchmarks/racing.py on fresh 100 x 60 seeds), and it saves 0.1-0.2 % of the
+    sweeps there: racing is an option, off by default (benchmarks/RACING.md).
+
+    The race depends on the order of ``restart_ids`` and on which restarts run in one
+    call; :func:`moonlight.fit_nmf` therefore races only when one call runs every
+    restart.
     """
     finished: list[float] = []
     for k in restart_ids:
