@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from moonlight import simulate
 from moonlight.engines._common import PACE_WINDOW
@@ -152,3 +153,11 @@ def test_the_rank_table_spread_leaves_stopped_restarts_out():
     assert table["loglik"].tolist() == [-10.0, -5.0]
     unmarked = rank_table(restarts.drop(columns="stopped"), 10, 10)
     assert unmarked["loglik_spread"].tolist() == [40.0, 1.0]
+
+
+def test_the_sparse_engine_races_the_same_restarts():
+    counts = planted(120)
+    dense = fit_nmf(counts, 5, restarts=8, seed=0, race=True)
+    sparse = fit_nmf(sp.csc_array(counts.to_numpy()), 5, restarts=8, seed=0, race=True)
+    np.testing.assert_array_equal(sparse.stopped_flags(), dense.stopped_flags())
+    assert sparse.best_restart == dense.best_restart

@@ -69,7 +69,7 @@ from . import _common
 from ._common import (BETA_BAR_GROW, BETA_GROW, BETA_MAX, BETA_SHRINK, BETA_START, EPS,
                       PACE_WINDOW, RACE_SLACK, Options, RestartFit)
 
-__all__ = ["Sweeps", "descend", "run_restarts", "race_floor", "pace_estimate"]
+__all__ = ["Sweeps", "descend", "pace_estimate", "race_floor", "run_restarts"]
 
 
 class Sweeps(Protocol):
