@@ -436,7 +436,8 @@ def fit_nmf(
         times its mean pace of the last 100 sweeps for every sweep it has left
         (``moonlight.engines._common.RACE_SLACK``), it could not reach ``min(second
         best, best - race_margin)`` of the finished restarts; it is marked in
-        :attr:`NMFResult.stopped`. A stated rule, not a bound: when the stopped
+        :attr:`NMFResult.stopped`. Its recorded log L is below that floor, so
+        stability and support never use it. A stated rule, not a bound: when the stopped
         restart would also have ended below that floor, W, H, the best log L,
         stability and moonlighting support are those of the unraced fit (so on every
         planted table it was checked on); it saves 0.1-0.2 % of the sweeps there, and

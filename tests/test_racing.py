@@ -66,6 +66,9 @@ def test_racing_keeps_the_best_and_the_near_best_restarts(seed):
     finished = on.logliks[~stopped]
     floor = race_floor(list(finished), MARGIN)
     assert (off.logliks[stopped] < floor).all()
+    # by construction (recorded log L below the floor), whatever the pace rule
+    assert (on.logliks[stopped] < floor).all()
+    assert not stopped[near_best(on.logliks, MARGIN)].any()
 
 
 def test_racing_stops_restarts_on_the_planted_tables():

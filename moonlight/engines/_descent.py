@@ -247,10 +247,14 @@ def run_restarts(sweeps: Sweeps, log_v_fact: float, dtype: np.dtype,
     to their own stop, each later restart races against :func:`race_floor` of those
     finished so far; it stops (``stopped=True``) at a check where even
     :data:`~moonlight.engines._common.RACE_SLACK` times its pace estimate,
-    ``L_t + RACE_SLACK x`` :func:`pace_estimate`, could not lift it to the floor. A
-    stopped restart whose unraced end would also lie below the floor is never one of
-    :func:`moonlight.stability.near_best`'s: the best restart, stability and
-    moonlighting support are then those of the unraced fit.
+    ``L_t + RACE_SLACK x`` :func:`pace_estimate`, could not lift it to the floor.
+
+    A stopped restart's recorded log L is below the floor, so it is never one of
+    :func:`moonlight.stability.near_best`'s restarts (the best only rises; the two best
+    are at least the two best finished): stability and moonlighting support use only
+    restarts that ran to the end, always. They are the restarts the unraced fit uses
+    when the stopped restarts would also have ended below the floor; that is what the
+    rule below must make sure of.
 
     That is a stated rule, validated, not a bound. With slack 1 it failed: on the
     exercise table it saved 7.6 % of the sweeps and kept every answer, but restarts at
