@@ -138,7 +138,8 @@ def rank_table(
     -------
     DataFrame
         One row per rank, in increasing order: ``rank``, ``loglik`` (best restart),
-        ``loglik_spread`` (best minus worst restart that ran to the end), ``n_params``, ``bic``, ``aic``,
+        ``loglik_spread`` (best minus worst restart that ran to the end), ``n_params``,
+        ``bic``, ``aic``,
         then (when given) ``cv_loglik``, ``cv_se``, ``n_near_best``, ``matched_cosine``,
         ``cophenetic``, ``stable``, ``cv_se_diff`` (SE of the difference from the best
         stable rank), and ``selected`` (True on exactly one row).
