@@ -197,6 +197,8 @@ def analyse(
     fit = {k: v for k, v in {**settings["fit"], **(fit or {})}.items()
            if k not in WORKFLOW_ONLY_FIT_KEYS}
     sel = {**settings["selection"], **(selection or {})}
+    # racing keeps clear of the near-best set stability and support use
+    fit.setdefault("race_margin", sel["margin"])
     unknown = set(modules) - set(settings["modules"])
     if unknown:
         raise TypeError(f"analyse() got unknown module setting(s) {sorted(unknown)}; "
@@ -206,7 +208,8 @@ def analyse(
     for rank in sorted(ranks):
         fits[rank] = fit_rank(counts, rank, restarts=restarts, **fit)
         ll = fits[rank].logliks
-        logliks.append(pd.DataFrame({"rank": rank, "loglik": ll}))
+        logliks.append(pd.DataFrame({"rank": rank, "loglik": ll,
+                                     "stopped": fits[rank].stopped_flags()}))
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
         heldout.append(heldout_folds(counts, rank, **crossval_settings(sel, fit)))

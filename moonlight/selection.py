@@ -117,7 +117,9 @@ def rank_table(
     Parameters
     ----------
     restarts : DataFrame
-        One row per (rank, restart) with at least columns ``rank`` and ``loglik``.
+        One row per (rank, restart) with at least columns ``rank`` and ``loglik``, and
+        optionally ``stopped`` (stopped by the race of :func:`moonlight.fit_nmf`: such a
+        restart's log L is where it stood, so ``loglik_spread`` leaves it out).
     n_genes, n_samples : int
         N and M of the fitted table.
     cv : DataFrame, optional
@@ -136,7 +138,8 @@ def rank_table(
     -------
     DataFrame
         One row per rank, in increasing order: ``rank``, ``loglik`` (best restart),
-        ``loglik_spread`` (best minus worst restart), ``n_params``, ``bic``, ``aic``,
+        ``loglik_spread`` (best minus worst restart that ran to the end), ``n_params``,
+        ``bic``, ``aic``,
         then (when given) ``cv_loglik``, ``cv_se``, ``n_near_best``, ``matched_cosine``,
         ``cophenetic``, ``stable``, ``cv_se_diff`` (SE of the difference from the best
         stable rank), and ``selected`` (True on exactly one row).
@@ -147,8 +150,12 @@ def rank_table(
     if restarts.empty:
         raise ValueError("no fits to select a rank from")
     grouped = restarts.groupby("rank")["loglik"]
+    ended = restarts
+    if "stopped" in restarts.columns:  # raced restarts did not reach their end
+        ended = restarts[~restarts["stopped"].astype(bool)]
+    worst = ended.groupby("rank")["loglik"].min().reindex(grouped.max().index)
     table = pd.DataFrame(
-        {"loglik": grouped.max(), "loglik_spread": grouped.max() - grouped.min()}
+        {"loglik": grouped.max(), "loglik_spread": grouped.max() - worst}
     ).reset_index()
     table["n_params"] = [n_free_parameters(n_genes, n_samples, int(r)) for r in table["rank"]]
     n_obs = n_genes * n_samples

@@ -176,6 +176,12 @@ FIT_SETTINGS = {
     k: v for k, v in config["fit"].items() if k not in WORKFLOW_ONLY_FIT_KEYS
 }
 PER_JOB = config["fit"]["restarts_per_job"] or config["restarts"]
+# A race needs every restart of a fit in one job (it depends on which restarts run side
+# by side), so fits split over jobs do not race; racing keeps clear of the near-best
+# restarts stability and support use (selection.margin).
+FIT_SETTINGS["race"] = bool(config["fit"]["race"]) and PER_JOB >= config["restarts"]
+if FIT_SETTINGS["race"]:
+    FIT_SETTINGS["race_margin"] = config["selection"]["margin"]
 PARTS = list(range(-(-config["restarts"] // PER_JOB)))
 
 

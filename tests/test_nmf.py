@@ -93,7 +93,9 @@ def test_result_fields(small, method):
     assert fit.loglik == pytest.approx(ll, rel=1e-9)
     assert list(fit.trace.columns) == ["restart", "iteration", "seconds", "loglik"]
     rf = fit.restarts_frame()
-    assert list(rf.columns) == ["restart", "loglik", "n_iter", "converged", "best", "kkt"]
+    assert list(rf.columns) == ["restart", "loglik", "n_iter", "converged", "best", "kkt",
+                                 "stopped"]
+    assert not rf["stopped"].any()  # no race by default
     assert fit.W_frame().index.tolist() == frame.index.tolist()
     assert fit.H_frame().columns.tolist() == frame.columns.tolist()
     assert fit.module_labels() == ["M1", "M2", "M3"]

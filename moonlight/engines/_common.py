@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["EPS", "CCD_EXTRAPOLATE", "BETA_START", "BETA_GROW", "BETA_BAR_GROW",
-           "BETA_SHRINK", "BETA_MAX", "Options", "RestartFit", "relative_change"]
+           "BETA_SHRINK", "BETA_MAX", "PACE_WINDOW", "RACE_SLACK", "Options", "RestartFit",
+           "relative_change"]
 
 #: Floor applied to every factor entry after an update. Multiplicative updates can never
 #: move an entry away from exactly zero; a tiny positive floor lets it recover.
@@ -33,6 +34,21 @@ BETA_GROW = 1.05
 BETA_BAR_GROW = 1.01
 BETA_SHRINK = 1.5
 BETA_MAX = 1.0
+
+#: Sweeps over which the recent pace of a restart (its mean gain in log L per sweep) is
+#: measured, for the gain rule (``Options.gain_tol``) and for racing
+#: (``Options.race_margin``); see :mod:`moonlight.engines._descent`. On the exercise
+#: table (R = 2..7 x 10 restarts, 65,976 sweeps) the log L a restart still gained after
+#: sweep t was at most 9,780 times its mean gain over the 100 sweeps before t (357 x 50
+#: sweeps = 17,850 over 50, 36.8 x 200 = 7,360 over 200): 100 leaves the remaining
+#: sweep budget (max_iter - t, about 19,000 there) twice that.
+PACE_WINDOW = 100
+
+#: Racing stops a restart only when even RACE_SLACK times its pace estimate could not
+#: lift it to the race's floor (see :func:`moonlight.engines._descent.run_restarts`):
+#: 1 lost near-best restarts (and once the best) on planted data; 30 is the smallest
+#: that lost none on the planted tables it was checked on.
+RACE_SLACK = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,12 +70,26 @@ class Options:
         extrapolated points they give are accepted (log L rose) yet worse than the plain
         sweep would have been (2,000 x 10,000, R = 10: scikit-learn's log L after 10
         plain sweeps, 31 extrapolated ones).
+
+    gain_tol : float or None
+        Coordinate descent: converged when the pace estimate of the log L still to
+        gain, ``(max_iter - t) x`` the mean gain per sweep over the last
+        :data:`PACE_WINDOW` sweeps, is below ``gain_tol`` nats; then ``tol`` is not
+        used. None: the relative rule ``tol``. See :mod:`moonlight.engines._descent`.
+    race_margin : float or None
+        Coordinate descent, several restarts: race them. Once two restarts have run to
+        the end, a later restart stops when even at its recent pace for every sweep it
+        has left it could not reach ``min(second best, best - race_margin)`` of the
+        finished restarts (:func:`moonlight.engines._descent.run_restarts`). None: no
+        racing (every restart runs to its own stop).
     """
 
     tol: float
     max_iter: int
     check_every: int
     plain_sweeps: int = 0
+    gain_tol: float | None = None
+    race_margin: float | None = None
 
 
 @dataclass
@@ -77,10 +107,14 @@ class RestartFit:
     n_iter : int
         Iterations run.
     converged : bool
-        Stopped on the tolerance (or when no progress was possible), not the cap.
+        Stopped on the tolerance (or when no progress was possible), not the cap nor
+        the race.
     kkt : float
         Largest scaled KKT violation (NaN when the engine does not measure it, e.g. for
         a fit with held-out entries).
+    stopped : bool
+        Stopped by the race (``Options.race_margin``) before its own stop: W, H and
+        log L are where it was then, not an optimum.
     """
 
     restart: int
@@ -90,6 +124,7 @@ class RestartFit:
     n_iter: int
     converged: bool
     kkt: float
+    stopped: bool = False
 
 
 def relative_change(new: NDArray | float, old: NDArray | float) -> NDArray | float:
