@@ -147,6 +147,12 @@ __all__ = ["single_vs_pair_lr", "moonlighting_support", "moonlighting_confidence
 #: Columns :func:`moonlighting_confidence` adds to the called genes.
 CONFIDENCE_COLUMNS = ["support", "lr", "best_single", "best_pair", "q"]
 
+#: Samples above which :func:`moonlighting_confidence` leaves the earlier rule's
+#: statistic (``lr``, ``best_single``, ``best_pair``) empty unless ``min_lr`` asks for it:
+#: its EM costs genes x module pairs x samples per iteration for up to 2,000 iterations
+#: (call_modules ran for over 6 minutes on 20,000 cells for a column no rule reads).
+LEGACY_LR_MAX_SAMPLES = 5000
+
 #: Columns of the candidate table, after :data:`moonlight.modules.MOONLIGHTING_COLUMNS`.
 CANDIDATE_COLUMNS = [
     "top_module", "top_share", "top_share_low", "top_share_high",
@@ -664,8 +670,9 @@ def moonlighting_confidence(
         FDR level of the confirmation at the neighbouring ranks.
     min_lr, min_second_weight : float
         Deprecated conditions of the earlier rule (``lr >= min_lr``, second W share
-        ``>= min_second_weight``), off by default; kept only until the workflow stops
-        passing them.
+        ``>= min_second_weight``), off by default. With ``min_lr = 0`` and more than
+        :data:`LEGACY_LR_MAX_SAMPLES` samples its statistic is not computed: ``lr`` is
+        then NaN and ``best_single``/``best_pair`` empty.
 
     Returns
     -------
@@ -708,15 +715,18 @@ def moonlighting_confidence(
             table.loc[worse, "neighbour_p"] = p_n[worse]
             table.loc[worse, "neighbour_q"] = q_n[worse]
             table.loc[worse, "neighbour_rank"] = rank
-        # The legacy statistic holds (genes, pairs, samples) arrays: genes go in chunks
-        # of at most ~2e7 entries (single-cell tables have 1e4-1e6 samples).
-        chunk = max(1, int(2e7 // (max(len(H), 2) ** 2 // 2 * max(H.shape[1], 1))))
-        lr = pd.concat([single_vs_pair_lr(rows.iloc[i:i + chunk], H)
-                        for i in range(0, len(rows), chunk)])
-        for key in ["lr", "best_single", "best_pair"]:
-            table[key] = lr[key].to_numpy()
+        if min_lr > 0 or H.shape[1] <= LEGACY_LR_MAX_SAMPLES:
+            # The legacy statistic holds (genes, pairs, samples) arrays: genes go in
+            # chunks of at most ~2e7 entries.
+            chunk = max(1, int(2e7 // (max(len(H), 2) ** 2 // 2 * max(H.shape[1], 1))))
+            lr = pd.concat([single_vs_pair_lr(rows.iloc[i:i + chunk], H)
+                            for i in range(0, len(rows), chunk)])
+            for key in ["lr", "best_single", "best_pair"]:
+                table[key] = lr[key].to_numpy()
+        else:  # not computed (LEGACY_LR_MAX_SAMPLES); no condition reads it
+            table["lr"], table["best_single"], table["best_pair"] = np.nan, "", ""
         holds = ~(table["neighbour_q"] > neighbour_level)  # no neighbour: holds
-        legacy = ((table["lr"] >= min_lr)
+        legacy = (((table["lr"] >= min_lr) | (min_lr <= 0))
                   & (np.sort(normalize_rows(W).loc[genes].to_numpy(), axis=1)[:, -2]
                      >= min_second_weight))
         table["called"] = ((table["q"] <= fdr) & (table["support"] >= min_support)

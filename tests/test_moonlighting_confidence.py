@@ -84,6 +84,25 @@ def test_confidence_filters_on_min_support_and_min_lr(H):
     assert called.empty
 
 
+def test_legacy_statistic_is_skipped_on_many_samples_without_changing_calls(H, monkeypatch):
+    from moonlight import confidence
+
+    W = _planted_W()
+    H2 = H.iloc[:2].set_axis(["M1", "M2"])
+    counts = pd.DataFrame(np.random.default_rng(2).poisson(W.to_numpy() @ H2.to_numpy()),
+                          index=W.index)
+    args = (counts, W, H2, [W, W], [0.0, 0.0])
+    full, _ = moonlighting_confidence(*args, threshold=0.1, margin=5.0)
+    monkeypatch.setattr(confidence, "LEGACY_LR_MAX_SAMPLES", H2.shape[1] - 1)
+    skipped, _ = moonlighting_confidence(*args, threshold=0.1, margin=5.0)
+    assert list(skipped["gene"]) == list(full["gene"]) == ["g2"]
+    assert skipped["lr"].isna().all() and full["lr"].notna().all()
+    assert (skipped["best_pair"] == "").all()
+    # asked for by min_lr, it is computed whatever the size
+    asked, _ = moonlighting_confidence(*args, threshold=0.1, margin=5.0, min_lr=1.0)
+    assert asked["lr"].tolist() == full["lr"].tolist()
+
+
 # The share test: second share against the threshold
 
 
