@@ -386,7 +386,7 @@ def provenance_tables(wildcards):
 
 def provenance_benchmarks(wildcards):
     """Benchmark files of every job that computes (simulate, prepare_table, fit,
-    crossval, the rank-1 baseline included)."""
+    crossval, the rank-1 baseline included, call_modules)."""
     return (
         expand("results/benchmarks/simulate/{dataset}.tsv", dataset=SIM_DATASETS)
         + expand("results/benchmarks/prepare_table/{name}.tsv", name=TABLE_DATASETS)
@@ -402,6 +402,7 @@ def provenance_benchmarks(wildcards):
             dataset=DATASETS,
             rank=sorted(set(RANKS) | {1}),
         )
+        + expand("results/benchmarks/call_modules/{dataset}.tsv", dataset=DATASETS)
     )
 
 

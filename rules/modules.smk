@@ -68,6 +68,8 @@ rule call_modules:
         ),
     log:
         "results/logs/call_modules/{dataset}.log",
+    benchmark:
+        "results/benchmarks/call_modules/{dataset}.tsv"
     conda:
         "../envs/moonlight.yaml"
     params:
@@ -159,6 +161,8 @@ rule anndata_out:
         "results/{dataset}/moonlight.h5ad",
     log:
         "results/logs/anndata_out/{dataset}.log",
+    benchmark:
+        "results/benchmarks/anndata_out/{dataset}.tsv"
     conda:
         "../envs/moonlight.yaml"
     threads: 1
