@@ -101,10 +101,12 @@ def sparse_size(path: str | os.PathLike[str]) -> tuple[int, int, int]:
 def sparse_fit_mem_mb(nnz: int, n_genes: int, n_samples: int, rank: int, restarts: int,
                       attempt: int = 1) -> int:
     """Memory (MB) of a fit (or a cross-validation job) on a sparse matrix: the matrix
-    (12 bytes per nonzero: float64 value, index) and a CSC copy, the product at the
-    nonzeros and the log buffer (8 bytes each per nonzero), every restart's W and the
-    factors (the sparse engine never forms an N x M array)."""
-    peak = (BASE_MB + _mb(nnz * (2 * 12 + 2 * 8))
+    (12 bytes per nonzero: float64 value, int32 index) and a CSC copy, the engine's copy
+    compressed the other way for its cache-blocked W half (12 bytes per nonzero,
+    :class:`moonlight.engines.sparse_ccd.SparseSweeps`), the product at the nonzeros
+    and the log buffer (8 bytes each per nonzero), every restart's W and the factors
+    (the sparse engine never forms an N x M array)."""
+    peak = (BASE_MB + _mb(nnz * (3 * 12 + 2 * 8))
             + _mb(8.0 * rank * (n_genes * (restarts + 2) + 4 * n_samples)))
     return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
 

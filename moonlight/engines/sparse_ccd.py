@@ -8,15 +8,20 @@ curvature, and the part it does add, ``sum (WH)_ij`` over all entries, is separa
     sum_ij (WH)_ij = sum_r (sum_i W_ir) (sum_j H_rj),
 
 so a sweep costs O(nnz R + (N + M) R) and memory is O(nnz + (N + M) R): no N x M
-array is ever formed. The data sums run over the nonzeros in the order the dense kernels
-use, so the steps are the dense engine's steps (see :mod:`moonlight._kernels`); only the
-summation of log L differs, in the last bits.
+array is ever formed. The data sums run over the nonzeros only, so the steps are the
+dense engine's steps up to the order of summation (see :mod:`moonlight._kernels`).
 
-Layout: V stays in the compressed form it came in, without a copy when it is a
-canonical CSC or CSR matrix of the working dtype. CSC (samples compressed): H is swept
-column by column over each sample's nonzeros, W by passes over all nonzeros that
-accumulate per gene. CSR is the CSC form of V^T, and the roles swap (``A = H^T``,
-``B = W^T`` in the kernels). The sweep order is H, then W, as in the dense engine.
+Layout: the sweeps are cache-blocked, as the dense engine's on large tables: each
+column of H takes all its R coordinate steps in one pass over that sample's nonzeros,
+then each row of W in one pass over that gene's nonzeros, each block's product
+recomputed from W and H when it starts (:func:`moonlight._kernels.sparse_update_blocks`).
+That needs V compressed both ways: V stays in the compressed form it came in (without a
+copy when it is a canonical CSC or CSR matrix of the working dtype), and the other
+form is built once per problem (12 bytes per nonzero at float64 with int32 indices).
+The only product kept is the W half's, at the nonzeros in gene order, for log L. The
+sweep order is H, then W, as in the dense engine. Before the blocked sweeps, the W half
+made one pass over all nonzeros per coordinate (R passes per half-sweep), 0.68 s per
+sweep at 2,000 x 100,000, R = 10 (benchmarks/RESULTS.md section 4).
 
 Block hold-out (cross-validation, :class:`Blocks`): genes are split into K groups and
 samples into K groups, and fold f holds out every block (g, s) with ``(g + s) mod K ==
@@ -145,17 +150,36 @@ def _no_groups(n: int) -> NDArray[np.int64]:
 
 
 class SparseSweeps:
-    """Sweeps over a sparse V with the product kept at its nonzeros.
+    """Cache-blocked sweeps over a sparse V (:func:`moonlight._kernels.
+    sparse_update_blocks`): each column of H, then each row of W, takes all its R
+    coordinate steps in one pass over its own nonzeros.
 
-    With ``moves_W=False`` only H is swept (W held fixed: projection of new samples).
+    The H half runs over V compressed by samples, the W half over V compressed by genes:
+    one of them is the caller's arrays, the other a copy built once here (values and
+    int32 indices where they fit: 12 bytes per nonzero for float64 data, see
+    :func:`moonlight.resources.sparse_fit_mem_mb`). With ``moves_W=False`` (W held
+    fixed: projection) only the H half runs and no copy is made unless V came
+    compressed by genes. The product is recomputed block by block, so the only product
+    kept is the one the last half leaves at the nonzeros, in its own order, for log L.
     """
 
     def __init__(self, problem: SparseProblem, moves_W: bool = True) -> None:
         self.p, self.moves_W = problem, moves_W
         N, M = problem.shape
         self.tiny = float(np.finfo(problem.dtype).tiny)
-        self.WH = np.empty(problem.data.size, dtype=problem.dtype)
-        self.buffer = np.empty(min(problem.data.size, LOG_BLOCK))
+        given = (problem.indptr, problem.indices, problem.data)
+        # (indptr, indices, data) compressed by samples (H half) and by genes (W half)
+        if problem.transposed:
+            self.by_gene = given
+            self.by_sample = _recompressed(given, (M, N))
+        else:
+            self.by_sample = given
+            self.by_gene = _recompressed(given, (N, M)) if moves_W else None
+        # the kept product follows the half that runs last
+        self.kept_by_gene = moves_W
+        kept = self.by_gene if moves_W else self.by_sample
+        self.WH = np.empty(kept[2].size, dtype=problem.dtype)
+        self.buffer = np.empty(min(kept[2].size, LOG_BLOCK))
         blocks = problem.blocks
         if blocks is None:
             self.gene_group, self.sample_group = _no_groups(N), _no_groups(M)
@@ -169,17 +193,20 @@ class SparseSweeps:
             self.excluded_for_samples = (f - np.arange(K)) % K
             self.excluded_for_genes = (f - np.arange(K)) % K
 
-    def _factors(self, W: NDArray, H: NDArray) -> tuple[NDArray, NDArray]:
-        """(A, B) of the kernels: (W, H) for CSC, (H^T, W^T) for CSR."""
-        return (H.T, W.T) if self.p.transposed else (W, H)
+    def _kept(self, W: NDArray, H: NDArray) -> tuple[tuple[NDArray, NDArray, NDArray],
+                                                      NDArray, NDArray]:
+        """The kept product's compressed arrays and the (A, B) of :func:`moonlight.
+        _kernels.sparse_product` for them: (H^T, W^T) by genes, (W, H) by samples."""
+        if self.kept_by_gene:
+            return self.by_gene, H.T, W.T
+        return self.by_sample, W, H
 
     def reset(self, W: NDArray, H: NDArray) -> None:
-        A, B = self._factors(W, H)
-        _kernels.sparse_product(self.p.indptr, self.p.indices, A, B, self.WH, self.tiny)
+        """Nothing to do: a blocked sweep computes its products block by block."""
 
     def terms(self, W: NDArray, H: NDArray) -> float:
         """``sum [V log WH - WH]`` over the training entries, from the kept product."""
-        data, WH, total = self.p.data, self.WH, 0.0
+        (_, _, data), WH, total = self._kept(W, H)[0], self.WH, 0.0
         step = self.buffer.size
         for lo in range(0, data.size, step):
             hi = min(lo + step, data.size)
@@ -188,26 +215,33 @@ class SparseSweeps:
         return total - block_sum(W, H, self.p.blocks)
 
     def loglik(self, W: NDArray, H: NDArray) -> float:
-        self.reset(W, H)
+        (indptr, indices, _), A, B = self._kept(W, H)
+        _kernels.sparse_product(indptr, indices, A, B, self.WH, self.tiny)
         return self.terms(W, H)
 
+    def sweep_H(self, W: NDArray, H: NDArray) -> int:
+        """The H half: column j of H over sample j's nonzeros (W fixed); updates H in
+        place (and, when W is held fixed, leaves the product in :attr:`WH`). The constant
+        part of H_rj's gradient is the sum of W_ir over the genes sample j trains on.
+        Returns the steps that moved."""
+        const = _kernels.grouped_column_sums(W, self.gene_group, self.excluded_for_samples,
+                                             self.excluded_for_samples.size)
+        return _kernels.sparse_update_blocks(*self.by_sample, H.T, np.ascontiguousarray(W),
+                                             const, self.sample_group, EPS, self.tiny,
+                                             None if self.moves_W else self.WH)
+
+    def sweep_W(self, W: NDArray, H: NDArray) -> int:
+        """The W half: row i of W over gene i's nonzeros (H fixed); updates W in place
+        and leaves the product in :attr:`WH` (gene order). Returns the steps that moved."""
+        const = _kernels.grouped_column_sums(H.T, self.sample_group, self.excluded_for_genes,
+                                             self.excluded_for_genes.size)
+        return _kernels.sparse_update_blocks(*self.by_gene, W, np.ascontiguousarray(H.T),
+                                             const, self.gene_group, EPS, self.tiny, self.WH)
+
     def sweep(self, W: NDArray, H: NDArray) -> tuple[int, float]:
-        p, tiny = self.p, self.tiny
-        A, B = self._factors(W, H)
-        args = (p.indptr, p.indices, p.data, self.WH, A, B)
-        # constant part of H_rj's gradient: sum of W_ir over the genes sample j trains on
-        const_H = _kernels.grouped_column_sums(W, self.gene_group, self.excluded_for_samples,
-                                               self.excluded_for_samples.size)
-        update_H = (_kernels.sparse_update_scattered if p.transposed
-                    else _kernels.sparse_update_compressed)
-        moved = update_H(*args, const_H, self.sample_group, EPS, tiny)
+        moved = self.sweep_H(W, H)
         if self.moves_W:
-            const_W = _kernels.grouped_column_sums(H.T, self.sample_group,
-                                                   self.excluded_for_genes,
-                                                   self.excluded_for_genes.size)
-            update_W = (_kernels.sparse_update_compressed if p.transposed
-                        else _kernels.sparse_update_scattered)
-            moved += update_W(*args, const_W, self.gene_group, EPS, tiny)
+            moved += self.sweep_W(W, H)
         swept = self.terms(W, H)
         if self.moves_W:
             _kernels.rescale_columns(W, H)  # leaves the product unchanged
@@ -216,10 +250,9 @@ class SparseSweeps:
     def kkt(self, W: NDArray, H: NDArray) -> float:
         """Largest scaled KKT violation at (W, H) (as :func:`moonlight._kernels.
         kkt_violation`), whose exact product the sweeps hold (after :meth:`loglik`)."""
-        A, B = self._factors(W, H)
-        bA, bB = _kernels.sparse_ratio_products(self.p.indptr, self.p.indices, self.p.data,
-                                                self.WH, A, B)
-        bW, bH = (bB.T, bA.T) if self.p.transposed else (bA, bB)
+        (indptr, indices, data), A, B = self._kept(W, H)
+        bA, bB = _kernels.sparse_ratio_products(indptr, indices, data, self.WH, A, B)
+        bW, bH = (bB.T, bA.T) if self.kept_by_gene else (bA, bB)
         W = np.asarray(W, dtype=np.float64)
         H = np.asarray(H, dtype=np.float64)
         wsum, hsum = W.sum(axis=0), H.sum(axis=1)
@@ -227,6 +260,16 @@ class SparseSweeps:
         share = wsum[:, None] * H / (wsum @ H)
         viol_H = np.abs(np.minimum(share, 1.0 - bH / wsum[:, None]))
         return float(max(viol_W.max(), viol_H.max()))
+
+
+def _recompressed(arrays: tuple[NDArray, NDArray, NDArray], shape: tuple[int, int]
+                  ) -> tuple[NDArray, NDArray, NDArray]:
+    """The other compressed form of a canonical compressed matrix: ``(indptr, indices,
+    data)`` of CSC arrays of ``shape`` in, its CSR arrays out (indices sorted within each
+    row, int32 where they fit, data in its own dtype). One copy, made by scipy."""
+    indptr, indices, data = arrays
+    other = sp.csc_array((data, indices, indptr), shape=shape, copy=False).tocsr()
+    return other.indptr, other.indices, other.data
 
 
 def fit_restarts(problem: SparseProblem, starts: Callable[[int], tuple[NDArray, NDArray]],
