@@ -43,7 +43,8 @@ two, and fewer sweeps. The exercise table's R = 2..7 sweep (10 restarts each) we
 19 s to under 5 s on one core (benchmarks/RESULTS.md).
 
 All loops are serial with a fixed summation order, so results do not depend on the
-number of threads.
+number of threads. The one parallel kernel (:func:`sparse_update_blocks_parallel`) runs
+independent rows of the serial code side by side, which gives the same bytes.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ import numpy as np
 
 # numba is a hard dependency: a silent pure-Python fallback turned a broken numba import
 # (e.g. a stray timeit.py on sys.path) into fits thousands of times slower, with no error.
-from numba import njit
+from numba import njit, prange
 
 
 #: ``error_model="numpy"`` on every kernel: Python's ZeroDivisionError check on each
@@ -606,63 +607,68 @@ def column_totals(indptr, indices, data, n_rows, compressed):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
-def _nonzero_lane(v, y, b, d, bn, tiny, k, s1, s2, c):
+def _nonzero_lane(v, inv, bn, k, s1, s2, c):
     """Entry k of :func:`_nonzero_sums` added to one lane's partials (s1, s2, c)."""
-    yk = max(y[k] + b[k] * d, tiny)
-    y[k] = yk
-    inv = 1.0 / yk
     vk = v[k]
     bk = np.float64(bn[k])
-    q = bk * vk * inv
-    return s1 + q, s2 + q * bk * inv, max(c, bk * inv if vk > 0 else 0.0)
+    ik = inv[k]
+    q = bk * vk * ik
+    return s1 + q, s2 + q * bk * ik, max(c, bk * ik if vk > 0 else 0.0)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _nonzero_sums(v, y, b, d, bn, tiny):
-    """:func:`_row_sums` without a mask, for the short rows of a sparse matrix.
+def _nonzero_sums(v, y, b, d, bn, tiny, inv):
+    """:func:`_row_sums` without a mask, for the rows of a sparse matrix.
 
-    The same commit and sums (s1, s2, c), in 8 interleaved partials held in scalar
-    variables (entry k into partial k mod 8, the partials added pairwise in a fixed
-    tree): no scratch arrays to allocate per call, which at a column of ~130 nonzeros
-    (a cell's genes) cost as much as the sums (2.4 vs 1.8 ns per entry measured).
-    Returns (s1, s2, c).
+    The same commit (``y_k <- max(y_k + b_k d, tiny)``) and sums (s1, s2, c), in two
+    loops: the commit with ``inv_k = 1 / y_k`` into scratch (``inv``, at least n long),
+    which vectorizes (no sum in it), then the sums in 8 interleaved partials held in
+    scalar variables (entry k into partial k mod 8, the partials added pairwise in a
+    fixed tree): no scratch partials to allocate per call, which at a column of ~130
+    nonzeros (a cell's genes) cost as much as the sums. 0.8 ns per entry on long rows
+    and 1.4 on rows of 127, against 1.2 and 2.4 for :func:`_row_sums` (which vectorizes
+    neither loop here). Returns (s1, s2, c).
     """
     n = v.size
+    for k in range(n):
+        yk = max(y[k] + b[k] * d, tiny)
+        y[k] = yk
+        inv[k] = 1.0 / yk
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
     q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
     c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0.0
     full = n - n % 8
     for k in range(0, full, 8):
-        p0, q0, c0 = _nonzero_lane(v, y, b, d, bn, tiny, k, p0, q0, c0)
-        p1, q1, c1 = _nonzero_lane(v, y, b, d, bn, tiny, k + 1, p1, q1, c1)
-        p2, q2, c2 = _nonzero_lane(v, y, b, d, bn, tiny, k + 2, p2, q2, c2)
-        p3, q3, c3 = _nonzero_lane(v, y, b, d, bn, tiny, k + 3, p3, q3, c3)
-        p4, q4, c4 = _nonzero_lane(v, y, b, d, bn, tiny, k + 4, p4, q4, c4)
-        p5, q5, c5 = _nonzero_lane(v, y, b, d, bn, tiny, k + 5, p5, q5, c5)
-        p6, q6, c6 = _nonzero_lane(v, y, b, d, bn, tiny, k + 6, p6, q6, c6)
-        p7, q7, c7 = _nonzero_lane(v, y, b, d, bn, tiny, k + 7, p7, q7, c7)
+        p0, q0, c0 = _nonzero_lane(v, inv, bn, k, p0, q0, c0)
+        p1, q1, c1 = _nonzero_lane(v, inv, bn, k + 1, p1, q1, c1)
+        p2, q2, c2 = _nonzero_lane(v, inv, bn, k + 2, p2, q2, c2)
+        p3, q3, c3 = _nonzero_lane(v, inv, bn, k + 3, p3, q3, c3)
+        p4, q4, c4 = _nonzero_lane(v, inv, bn, k + 4, p4, q4, c4)
+        p5, q5, c5 = _nonzero_lane(v, inv, bn, k + 5, p5, q5, c5)
+        p6, q6, c6 = _nonzero_lane(v, inv, bn, k + 6, p6, q6, c6)
+        p7, q7, c7 = _nonzero_lane(v, inv, bn, k + 7, p7, q7, c7)
     # the last n mod 8 entries into partials 0..6, in order
     k = full
     if k < n:
-        p0, q0, c0 = _nonzero_lane(v, y, b, d, bn, tiny, k, p0, q0, c0)
+        p0, q0, c0 = _nonzero_lane(v, inv, bn, k, p0, q0, c0)
         k += 1
     if k < n:
-        p1, q1, c1 = _nonzero_lane(v, y, b, d, bn, tiny, k, p1, q1, c1)
+        p1, q1, c1 = _nonzero_lane(v, inv, bn, k, p1, q1, c1)
         k += 1
     if k < n:
-        p2, q2, c2 = _nonzero_lane(v, y, b, d, bn, tiny, k, p2, q2, c2)
+        p2, q2, c2 = _nonzero_lane(v, inv, bn, k, p2, q2, c2)
         k += 1
     if k < n:
-        p3, q3, c3 = _nonzero_lane(v, y, b, d, bn, tiny, k, p3, q3, c3)
+        p3, q3, c3 = _nonzero_lane(v, inv, bn, k, p3, q3, c3)
         k += 1
     if k < n:
-        p4, q4, c4 = _nonzero_lane(v, y, b, d, bn, tiny, k, p4, q4, c4)
+        p4, q4, c4 = _nonzero_lane(v, inv, bn, k, p4, q4, c4)
         k += 1
     if k < n:
-        p5, q5, c5 = _nonzero_lane(v, y, b, d, bn, tiny, k, p5, q5, c5)
+        p5, q5, c5 = _nonzero_lane(v, inv, bn, k, p5, q5, c5)
         k += 1
     if k < n:
-        p6, q6, c6 = _nonzero_lane(v, y, b, d, bn, tiny, k, p6, q6, c6)
+        p6, q6, c6 = _nonzero_lane(v, inv, bn, k, p6, q6, c6)
     s1 = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
     s2 = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
     c = max(max(max(c0, c1), max(c2, c3)), max(max(c4, c5), max(c6, c7)))
@@ -670,7 +676,7 @@ def _nonzero_sums(v, y, b, d, bn, tiny):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _sparse_block(lo, hi, indices, data, Bt, const_row, x, y, flat, eps, tiny):
+def _sparse_block(lo, hi, indices, data, Bt, const_row, x, y, flat, inv, eps, tiny):
     """All R coordinates of one compressed row (its nonzeros ``lo:hi``), in cache.
 
     Gathers the partner entries at the row's nonzeros into a contiguous (R, n) block
@@ -678,7 +684,8 @@ def _sparse_block(lo, hi, indices, data, Bt, const_row, x, y, flat, eps, tiny):
     (n,) from x and that block, then takes the R steps of :func:`_step_block` (each
     :func:`coordinate_step`, committed into y in the pass that gathers the next
     coordinate's sums, :func:`_nonzero_sums`), over the nonzeros only: a zero adds
-    nothing to any sum. Updates x and y in place; returns the steps that moved.
+    nothing to any sum. ``inv`` is scratch of at least n entries. Updates x and y in
+    place; returns the steps that moved.
     """
     n = hi - lo
     R = x.size
@@ -693,7 +700,7 @@ def _sparse_block(lo, hi, indices, data, Bt, const_row, x, y, flat, eps, tiny):
     d = 0.0
     for r in range(R):
         # commit coordinate r-1's step (none for r = 0) and gather coordinate r's sums
-        s1, s2, c = _nonzero_sums(v, y, B[r - 1] if r > 0 else B[0], d, B[r], tiny)
+        s1, s2, c = _nonzero_sums(v, y, B[r - 1] if r > 0 else B[0], d, B[r], tiny, inv)
         xr = np.float64(x[r])
         d = coordinate_step(xr, const_row[r] - s1, s2, c, eps)
         if d != 0.0:
@@ -707,10 +714,11 @@ def _sparse_block(lo, hi, indices, data, Bt, const_row, x, y, flat, eps, tiny):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def sparse_update_blocks(indptr, indices, data, A, Bt, const, group, eps, tiny, WH):
-    """One cache-blocked coordinate sweep over every entry of A (n_A, R) in ``V ~ A B``,
-    with V compressed along the rows of A (row i's nonzeros are ``indptr[i]:indptr[i+1]``
-    at columns ``indices[...]``).
+def sparse_update_blocks(indptr, indices, data, A, Bt, const, group, eps, tiny, WH,
+                         first, last):
+    """One cache-blocked coordinate sweep over rows ``first:last`` of A (n_A, R) in
+    ``V ~ A B``, with V compressed along the rows of A (row i's nonzeros are
+    ``indptr[i]:indptr[i+1]`` at columns ``indices[...]``).
 
     With B fixed the objective separates over the rows of A, and row i sees only its own
     nonzeros: each row takes all its R coordinate steps while its data (values, product
@@ -718,7 +726,9 @@ def sparse_update_blocks(indptr, indices, data, A, Bt, const, group, eps, tiny, 
     nonzeros per half-sweep where a pass per coordinate would take R
     (:func:`_sparse_block`). The gradient of ``A_ir`` is ``const[group[i], r] -
     sum_k B_r,col(k) V_k / (AB)_k`` over the row's nonzeros. Each row's product is
-    recomputed from A and B before its steps, so no product is carried between halves.
+    recomputed from A and B before its steps, so no product is carried between halves,
+    and no row's result depends on any other row's: the rows may be split among threads
+    in any way without changing a bit (:func:`sparse_update_blocks_parallel`).
 
     Parameters
     ----------
@@ -735,31 +745,54 @@ def sparse_update_blocks(indptr, indices, data, A, Bt, const, group, eps, tiny, 
     WH : ndarray (nnz,) or None
         When given, receives the product ``(A B)`` at every nonzero as its row finishes
         (the kept product for log L), in the order of ``data``.
+    first, last : int
+        The rows swept (``0, n_A`` for all).
 
     Returns the number of coordinate steps that moved.
     """
-    n_A, R = A.shape
+    R = A.shape[1]
     longest = 0
-    for i in range(n_A):
+    for i in range(first, last):
         longest = max(longest, indptr[i + 1] - indptr[i])
     flat = np.empty(R * longest, dtype=np.float64)
     ybuf = np.empty(longest, dtype=np.float64)
+    inv = np.empty(longest, dtype=np.float64)
     x = np.empty(R, dtype=np.float64)
     moved = 0
-    for i in range(n_A):
+    for i in range(first, last):
         lo = indptr[i]
         hi = indptr[i + 1]
         for r in range(R):
             x[r] = A[i, r]
         if WH is None:
             moved += _sparse_block(lo, hi, indices, data, Bt, const[group[i]], x,
-                                   ybuf[: hi - lo], flat, eps, tiny)
+                                   ybuf[: hi - lo], flat, inv, eps, tiny)
         else:
             moved += _sparse_block(lo, hi, indices, data, Bt, const[group[i]], x,
-                                   WH[lo:hi], flat, eps, tiny)
+                                   WH[lo:hi], flat, inv, eps, tiny)
         for r in range(R):
             A[i, r] = x[r]
     return moved
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def sparse_update_blocks_parallel(indptr, indices, data, A, Bt, const, group, eps, tiny,
+                                  WH, bounds):
+    """:func:`sparse_update_blocks` over all rows, split into parts at ``bounds`` (P + 1
+    increasing row indices from 0 to n_A), the parts run side by side by numba's
+    threads (as many as :func:`numba.set_num_threads` allows). Rows are independent
+    and each runs the serial code, so the result is the serial sweep's, bit for bit,
+    whatever the parts and the threads; the steps moved are counted per part and added
+    in part order."""
+    parts = bounds.size - 1
+    moved = np.zeros(parts, dtype=np.int64)
+    for p in prange(parts):
+        moved[p] = sparse_update_blocks(indptr, indices, data, A, Bt, const, group, eps,
+                                        tiny, WH, bounds[p], bounds[p + 1])
+    total = 0
+    for p in range(parts):
+        total += moved[p]
+    return total
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")

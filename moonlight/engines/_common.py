@@ -54,12 +54,18 @@ class Options:
         extrapolated points they give are accepted (log L rose) yet worse than the plain
         sweep would have been (2,000 x 10,000, R = 10: scikit-learn's log L after 10
         plain sweeps, 31 extrapolated ones).
+    threads : int
+        Sparse coordinate descent: threads that share each cache-blocked half-sweep
+        (rows of W, columns of H side by side; :class:`moonlight.engines.sparse_ccd.
+        SparseSweeps`). Rows are independent, so the result is the same bytes for every
+        thread count. The other engines run on one thread whatever it says.
     """
 
     tol: float
     max_iter: int
     check_every: int
     plain_sweeps: int = 0
+    threads: int = 1
 
 
 @dataclass

@@ -17,7 +17,7 @@ Tables of :data:`BLOCKED_MIN_BYTES` or more, which no longer fit the last-level 
 are swept cache-blocked instead (:func:`moonlight._kernels.update_blocks`): every
 coordinate of one column of H, then of one row of W, while that column (a row of a
 copy of V^T) or row of V is in cache, each step the same provable-descent step. Memory
-is then V, V^T and WH.
+is then V, V^T and WH (and, for a masked fit, the mask and its transpose).
 """
 
 from __future__ import annotations
@@ -91,9 +91,13 @@ class DenseSweeps:
         self.product_loglik = ProductLoglik(V, mask)
         # blocked: the H half runs over the rows of a copy of V^T (a column of V each),
         # the W half over the rows of V; memory V, V^T and WH (3 V), no transposed product
-        # Masked fits (cross-validation) keep the row kernels: the blocked kernel's
-        # masked path failed the property test that its kept product equals W H.
-        self.blocked = moves_W and mask is None and V.nbytes >= BLOCKED_MIN_BYTES
+        # (masked: also the mask and its transpose, 5 V). The kept product equals W H on
+        # the training entries; at held-out ones (never read: weight 0) it may not, as in
+        # every kernel that updates the product in place: a coordinate whose training
+        # partners are all tiny may take a huge step and come back, and the held-out
+        # entries, whose partners are not tiny, keep the cancellation error (once taken
+        # for a bug of the blocked kernel; tests/test_nmf.py shows the case).
+        self.blocked = moves_W and V.nbytes >= BLOCKED_MIN_BYTES
         if self.blocked:
             self.Vt = np.ascontiguousarray(V.T)
             self.mask_t = None if mask is None else np.ascontiguousarray(mask.T)
