@@ -796,18 +796,34 @@ def sparse_update_blocks_parallel(indptr, indices, data, A, Bt, const, group, ep
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def sparse_ratio_products(indptr, indices, data, WH, A, B):
-    """``bA = (V / WH) B^T`` (n_A, R) and ``bB = A^T (V / WH)`` (R, n_B) over the
-    nonzeros: the data parts of the gradients, for the KKT measure."""
+def sparse_ratio_products(indptr, indices, data, A, Bt, tiny):
+    """The data parts of the gradients of ``V ~ A B`` over the nonzeros, for the KKT
+    measure: ``gA = (V / AB) B^T`` (n_A, R) and ``gBt = (V / AB)^T A`` (n_B, R).
+
+    V is compressed along the rows of A (as in :func:`sparse_update_blocks`) and Bt
+    (n_B, R) is B transposed, rows contiguous. The product at each nonzero is computed
+    afresh (``max(x @ b, tiny)``, as the blocked sweeps do). Row i's sums stay in
+    registers; the partner's are added into gBt, whose rows should be few (the genes'
+    W when V is compressed by samples: in cache).
+    """
     n_A, R = A.shape
-    n_B = indptr.size - 1
-    bA = np.zeros((n_A, R), dtype=np.float64)
-    bB = np.zeros((R, n_B), dtype=np.float64)
-    for j in range(n_B):
-        for k in range(indptr[j], indptr[j + 1]):
-            i = indices[k]
-            ratio = data[k] / WH[k]
+    gA = np.zeros((n_A, R), dtype=np.float64)
+    gBt = np.zeros((Bt.shape[0], R), dtype=np.float64)
+    x = np.empty(R, dtype=np.float64)
+    acc = np.empty(R, dtype=np.float64)
+    for i in range(n_A):
+        for r in range(R):
+            x[r] = A[i, r]
+            acc[r] = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            col = indices[k]
+            y = 0.0
             for r in range(R):
-                bA[i, r] += B[r, j] * ratio
-                bB[r, j] += A[i, r] * ratio
-    return bA, bB
+                y += x[r] * Bt[col, r]
+            ratio = data[k] / max(y, tiny)
+            for r in range(R):
+                acc[r] += Bt[col, r] * ratio
+                gBt[col, r] += x[r] * ratio
+        for r in range(R):
+            gA[i, r] = acc[r]
+    return gA, gBt

@@ -278,16 +278,16 @@ class SparseSweeps:
 
     def kkt(self, W: NDArray, H: NDArray) -> float:
         """Largest scaled KKT violation at (W, H) (as :func:`moonlight._kernels.
-        kkt_violation`), whose exact product the sweeps hold (after :meth:`loglik`)."""
-        (indptr, indices, data), A, B = self._kept(W, H)
-        bA, bB = _kernels.sparse_ratio_products(indptr, indices, data, self.WH, A, B)
-        bW, bH = (bB.T, bA.T) if self.kept_by_gene else (bA, bB)
+        kkt_violation`), from the product at the nonzeros computed afresh sample by
+        sample (W's rows in cache)."""
+        bHt, bW = _kernels.sparse_ratio_products(*self.by_sample, H.T,
+                                                 np.ascontiguousarray(W), self.tiny)
         W = np.asarray(W, dtype=np.float64)
         H = np.asarray(H, dtype=np.float64)
         wsum, hsum = W.sum(axis=0), H.sum(axis=1)
         viol_W = np.abs(np.minimum(W / wsum, 1.0 - bW / hsum))
         share = wsum[:, None] * H / (wsum @ H)
-        viol_H = np.abs(np.minimum(share, 1.0 - bH / wsum[:, None]))
+        viol_H = np.abs(np.minimum(share, 1.0 - bHt.T / wsum[:, None]))
         return float(max(viol_W.max(), viol_H.max()))
 
 
