@@ -43,8 +43,9 @@ two, and fewer sweeps. The exercise table's R = 2..7 sweep (10 restarts each) we
 19 s to under 5 s on one core (benchmarks/RESULTS.md).
 
 All loops are serial with a fixed summation order, so results do not depend on the
-number of threads. The one parallel kernel (:func:`sparse_update_blocks_parallel`) runs
-independent rows of the serial code side by side, which gives the same bytes.
+number of threads. The parallel kernels (:func:`update_blocks_parallel`,
+:func:`sparse_update_blocks_parallel`) run independent rows of the serial code side by
+side, which gives the same bytes.
 """
 
 from __future__ import annotations
@@ -380,8 +381,15 @@ def update_blocks(V, A, B, eps, tiny, mask, WH):
 
     Returns the number of coordinate steps that moved.
     """
-    n, k = V.shape
-    R = A.shape[1]
+    return _update_block_rows(V, A, B, _partner_sums(B, mask), eps, tiny, mask, WH, 0,
+                              V.shape[0])
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _partner_sums(B, mask):
+    """``const_r = sum_j B_rj`` (the constant parts of the gradients; zeros when a mask is
+    given: they are then gathered with the sums)."""
+    R, k = B.shape
     const = np.zeros(R, dtype=np.float64)
     if mask is None:
         for r in range(R):
@@ -389,10 +397,18 @@ def update_blocks(V, A, B, eps, tiny, mask, WH):
             for j in range(k):
                 acc += B[r, j]
             const[r] = acc
+    return const
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _update_block_rows(V, A, B, const, eps, tiny, mask, WH, first, last):
+    """Rows ``first:last`` of :func:`update_blocks`, given its constants."""
+    k = V.shape[1]
+    R = A.shape[1]
     y = np.empty(k, dtype=np.float64)
     x = np.empty(R, dtype=np.float64)
     moved = 0
-    for i in range(n):
+    for i in range(first, last):
         for r in range(R):
             x[r] = A[i, r]
         _block_product(x, B, y, tiny)
@@ -404,6 +420,24 @@ def update_blocks(V, A, B, eps, tiny, mask, WH):
             for j in range(k):
                 WH[i, j] = y[j]
     return moved
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def update_blocks_parallel(V, A, B, eps, tiny, mask, WH, bounds):
+    """:func:`update_blocks` with the rows split into parts at ``bounds`` (P + 1
+    increasing row indices from 0 to n), run side by side by numba's threads. Rows are
+    independent given B and each runs the serial code, so the result is the serial
+    sweep's, bit for bit, whatever the parts and threads."""
+    const = _partner_sums(B, mask)
+    parts = bounds.size - 1
+    moved = np.zeros(parts, dtype=np.int64)
+    for p in prange(parts):
+        moved[p] = _update_block_rows(V, A, B, const, eps, tiny, mask, WH, bounds[p],
+                                      bounds[p + 1])
+    total = 0
+    for p in range(parts):
+        total += moved[p]
+    return total
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")

@@ -411,6 +411,30 @@ def test_blocked_sweeps_same_bytes_and_same_optimum(monkeypatch):
     assert a.kkt.max() < 1e-2
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_blocked_dense_threads_give_the_same_bytes(monkeypatch, masked):
+    """Forced blocked, the dense engine on 2 threads (rows of W and columns of H split
+    between them) gives the bytes of 1 thread, run after run."""
+    from moonlight.engines import Options, ccd
+
+    monkeypatch.setattr(ccd, "BLOCKED_MIN_BYTES", 0)
+    V = moonlight.simulate(seed=3).counts.to_numpy(float)
+    mask = (np.random.default_rng(2).random(V.shape) < 0.8).astype(float) if masked else None
+    problem = ccd.DenseProblem(V if mask is None else V * mask, mask, 0.0)
+    W0, H0 = _initial_factors(V, 4, 1, 5)
+
+    def fit(threads):
+        options = Options(tol=1e-10, max_iter=100, check_every=1, threads=threads)
+        (res,) = ccd.fit_restarts(problem, lambda k: (W0[0], H0[0]), [0], options, 0.0, [])
+        return res.W.tobytes(), res.H.tobytes(), res.loglik, res.n_iter
+
+    one, two, again = fit(1), fit(2), fit(2)
+    assert one == two == again
+    assert one[3] > 10
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        ccd.DenseSweeps(problem, threads=0)
+
+
 def test_masked_fits_take_the_blocked_kernels(monkeypatch):
     """Held-out entries (a 0/1 mask, as cross-validation passes) are swept cache-blocked
     too where the table is big enough, and reach the row kernels' optimum."""

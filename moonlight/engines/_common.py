@@ -55,10 +55,11 @@ class Options:
         sweep would have been (2,000 x 10,000, R = 10: scikit-learn's log L after 10
         plain sweeps, 31 extrapolated ones).
     threads : int
-        Sparse coordinate descent: threads that share each cache-blocked half-sweep
-        (rows of W, columns of H side by side; :class:`moonlight.engines.sparse_ccd.
-        SparseSweeps`). Rows are independent, so the result is the same bytes for every
-        thread count. The other engines run on one thread whatever it says.
+        Coordinate descent: threads that share each cache-blocked half-sweep (rows of
+        W, columns of H side by side): every sparse sweep, dense ones on tables of
+        :data:`moonlight.engines.ccd.BLOCKED_MIN_BYTES` or more. Rows are independent,
+        so the result is the same bytes for every thread count. The other kernels and
+        engines run on one thread whatever it says.
     """
 
     tol: float
