@@ -27,13 +27,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
 from .. import _kernels
 from ..likelihood import ProductLoglik
-from ._common import EPS, Options, RestartFit
+from ._common import EPS, Options, RestartFit, numba_threads, thread_count
 from ._descent import descend, run_restarts
 
 __all__ = ["DenseProblem", "DenseSweeps", "fit_restarts", "fit_H", "TRANSPOSE_MEMORY_BUDGET",
@@ -87,11 +86,9 @@ class DenseSweeps:
 
     def __init__(self, problem: DenseProblem, moves_W: bool = True, threads: int = 1
                  ) -> None:
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
-                or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
         V, mask = problem.V, problem.mask
-        self.V, self.mask, self.moves_W, self.threads = V, mask, moves_W, int(threads)
+        self.V, self.mask, self.moves_W = V, mask, moves_W
+        self.threads = thread_count(threads)
         self.tiny = float(np.finfo(V.dtype).tiny)
         # One N x M buffer: the product at the point being swept (Y), updated in place.
         self.WH = np.empty_like(V)
@@ -158,12 +155,8 @@ class DenseSweeps:
         if self.threads == 1:
             return _kernels.update_blocks(V, A, B, EPS, self.tiny, mask, WH)
         bounds = np.linspace(0, V.shape[0], self.threads + 1).astype(np.int64)
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-        try:
+        with numba_threads(self.threads):
             return _kernels.update_blocks_parallel(V, A, B, EPS, self.tiny, mask, WH, bounds)
-        finally:
-            numba.set_num_threads(previous)
 
     def kkt(self, W: NDArray, H: NDArray) -> float:
         """KKT violation at (W, H), whose exact product the sweeps hold (after loglik)."""

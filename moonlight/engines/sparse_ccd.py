@@ -36,14 +36,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from .. import _kernels
 from ..likelihood import LOG_BLOCK
-from ._common import EPS, Options, RestartFit
+from ._common import EPS, Options, RestartFit, numba_threads, thread_count
 from ._descent import descend, run_restarts
 
 __all__ = ["Blocks", "SparseProblem", "SparseSweeps", "fit_restarts", "fit_H",
@@ -166,10 +165,7 @@ class SparseSweeps:
 
     def __init__(self, problem: SparseProblem, moves_W: bool = True, threads: int = 1
                  ) -> None:
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
-                or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        self.p, self.moves_W, self.threads = problem, moves_W, int(threads)
+        self.p, self.moves_W, self.threads = problem, moves_W, thread_count(threads)
         N, M = problem.shape
         self.tiny = float(np.finfo(problem.dtype).tiny)
         given = (problem.indptr, problem.indices, problem.data)
@@ -187,9 +183,9 @@ class SparseSweeps:
                       if arrays is not None}
         # the kept product follows the half that runs last
         self.kept_by_gene = moves_W
-        kept = self.by_gene if moves_W else self.by_sample
-        self.WH = np.empty(kept[2].size, dtype=problem.dtype)
-        self.buffer = np.empty(max(1, min(kept[2].size, LOG_BLOCK)))  # (no nonzeros: 1)
+        self.kept = self.by_gene if moves_W else self.by_sample
+        self.WH = np.empty(self.kept[2].size, dtype=problem.dtype)
+        self.buffer = np.empty(max(1, min(self.kept[2].size, LOG_BLOCK)))  # (none: 1)
         blocks = problem.blocks
         if blocks is None:
             self.gene_group, self.sample_group = _no_groups(N), _no_groups(M)
@@ -203,23 +199,21 @@ class SparseSweeps:
             self.excluded_for_samples = (f - np.arange(K)) % K
             self.excluded_for_genes = (f - np.arange(K)) % K
 
-    def _kept(self, W: NDArray, H: NDArray) -> tuple[tuple[NDArray, NDArray, NDArray],
-                                                      NDArray, NDArray]:
-        """The kept product's compressed arrays and the (A, B) of :func:`moonlight.
-        _kernels.sparse_product` for them: (H^T, W^T) by genes, (W, H) by samples. A is
-        gathered a row per nonzero, so H^T is a contiguous copy (a row of the view
-        would touch R cache lines: 0.45 s instead of 0.2 for a product at 12.7 M
-        nonzeros)."""
+    def _factors(self, W: NDArray, H: NDArray) -> tuple[NDArray, NDArray]:
+        """The (A, B) of :func:`moonlight._kernels.sparse_product` for the kept product's
+        arrays: (H^T, W^T) by genes, (W, H) by samples. A is gathered a row per nonzero,
+        so H^T is a contiguous copy (a row of the view would touch R cache lines: 0.45 s
+        instead of 0.13 for a product at 12.7 M nonzeros)."""
         if self.kept_by_gene:
-            return self.by_gene, np.ascontiguousarray(H.T), W.T
-        return self.by_sample, W, H
+            return np.ascontiguousarray(H.T), W.T
+        return W, H
 
     def reset(self, W: NDArray, H: NDArray) -> None:
         """Nothing to do: a blocked sweep computes its products block by block."""
 
     def terms(self, W: NDArray, H: NDArray) -> float:
         """``sum [V log WH - WH]`` over the training entries, from the kept product."""
-        (_, _, data), WH, total = self._kept(W, H)[0], self.WH, 0.0
+        data, WH, total = self.kept[2], self.WH, 0.0
         step = self.buffer.size
         for lo in range(0, data.size, step):
             hi = min(lo + step, data.size)
@@ -228,8 +222,8 @@ class SparseSweeps:
         return total - block_sum(W, H, self.p.blocks)
 
     def loglik(self, W: NDArray, H: NDArray) -> float:
-        (indptr, indices, _), A, B = self._kept(W, H)
-        _kernels.sparse_product(indptr, indices, A, B, self.WH, self.tiny)
+        _kernels.sparse_product(self.kept[0], self.kept[1], *self._factors(W, H), self.WH,
+                                self.tiny)
         return self.terms(W, H)
 
     def sweep_H(self, W: NDArray, H: NDArray) -> int:
@@ -258,14 +252,10 @@ class SparseSweeps:
         if self.threads == 1:
             return _kernels.sparse_update_blocks(*arrays, A, Bt, const, group, EPS,
                                                  self.tiny, WH, 0, arrays[0].size - 1)
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-        try:
+        with numba_threads(self.threads):
             return _kernels.sparse_update_blocks_parallel(*arrays, A, Bt, const, group,
                                                           EPS, self.tiny, WH,
                                                           self.parts[by])
-        finally:
-            numba.set_num_threads(previous)
 
     def sweep(self, W: NDArray, H: NDArray) -> tuple[int, float]:
         moved = self.sweep_H(W, H)
