@@ -182,7 +182,6 @@ class SparseSweeps:
                       for name, arrays in (("sample", self.by_sample), ("gene", self.by_gene))
                       if arrays is not None}
         # the kept product follows the half that runs last
-        self.kept_by_gene = moves_W
         self.kept = self.by_gene if moves_W else self.by_sample
         self.WH = np.empty(self.kept[2].size, dtype=problem.dtype)
         self.buffer = np.empty(max(1, min(self.kept[2].size, LOG_BLOCK)))  # (none: 1)
@@ -199,21 +198,16 @@ class SparseSweeps:
             self.excluded_for_samples = (f - np.arange(K)) % K
             self.excluded_for_genes = (f - np.arange(K)) % K
 
-    def _factors(self, W: NDArray, H: NDArray) -> tuple[NDArray, NDArray]:
-        """The (A, B) of :func:`moonlight._kernels.sparse_product` for the kept product's
-        arrays: (H^T, W^T) by genes, (W, H) by samples. A is gathered a row per nonzero,
-        so H^T is a contiguous copy (a row of the view would touch R cache lines: 0.45 s
-        instead of 0.13 for a product at 12.7 M nonzeros)."""
-        if self.kept_by_gene:
-            return np.ascontiguousarray(H.T), W.T
-        return W, H
-
     def reset(self, W: NDArray, H: NDArray) -> None:
         """Nothing to do: a blocked sweep computes its products block by block."""
 
     def terms(self, W: NDArray, H: NDArray) -> float:
-        """``sum [V log WH - WH]`` over the training entries, from the kept product."""
-        data, WH, total = self.kept[2], self.WH, 0.0
+        """``sum [V log WH - WH]`` over the training entries, from the product the last
+        half-sweep kept (in the order of :attr:`kept`)."""
+        return self._terms(self.kept[2], W, H)
+
+    def _terms(self, data: NDArray, W: NDArray, H: NDArray) -> float:
+        WH, total = self.WH, 0.0
         step = self.buffer.size
         for lo in range(0, data.size, step):
             hi = min(lo + step, data.size)
@@ -222,9 +216,11 @@ class SparseSweeps:
         return total - block_sum(W, H, self.p.blocks)
 
     def loglik(self, W: NDArray, H: NDArray) -> float:
-        _kernels.sparse_product(self.kept[0], self.kept[1], *self._factors(W, H), self.WH,
-                                self.tiny)
-        return self.terms(W, H)
+        """Exact ``sum [V log WH - WH]`` at (W, H), the product computed into
+        :attr:`WH` in sample order (no sweep reads it: each recomputes its own)."""
+        indptr, indices, data = self.by_sample
+        _kernels.sparse_product(indptr, indices, W, H, self.WH, self.tiny)
+        return self._terms(data, W, H)
 
     def sweep_H(self, W: NDArray, H: NDArray) -> int:
         """The H half: column j of H over sample j's nonzeros (W fixed); updates H in
