@@ -101,12 +101,14 @@ def sparse_size(path: str | os.PathLike[str]) -> tuple[int, int, int]:
 def sparse_fit_mem_mb(nnz: int, n_genes: int, n_samples: int, rank: int, restarts: int,
                       attempt: int = 1, copies: int = 2) -> int:
     """Memory (MB) of a fit (or a cross-validation job) on a sparse matrix: ``copies``
-    copies of the matrix (12 bytes per nonzero: float64 value, index; a fit holds V and
-    a CSC copy, cross-validation also the training samples' and the test samples'
-    columns and their gene halves: 4), the product at the nonzeros and the log buffer
-    (8 bytes each per nonzero), every restart's W and the factors (the sparse engine
-    never forms an N x M array)."""
-    peak = (BASE_MB + _mb(nnz * (copies * 12 + 2 * 8))
+    copies of the matrix (12 bytes per nonzero: float64 value, int32 index; a fit holds
+    V and a CSC copy, cross-validation also the training samples' and the test samples'
+    columns and their gene halves: 4), the engine's copy compressed the other way for
+    its cache-blocked W half (12 bytes per nonzero,
+    :class:`moonlight.engines.sparse_ccd.SparseSweeps`), the product at the nonzeros and
+    the log buffer (8 bytes each per nonzero), every restart's W and the factors (the
+    sparse engine never forms an N x M array)."""
+    peak = (BASE_MB + _mb(nnz * ((copies + 1) * 12 + 2 * 8))
             + _mb(8.0 * rank * (n_genes * (restarts + 2) + 4 * n_samples)))
     return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
 
@@ -114,9 +116,10 @@ def sparse_fit_mem_mb(nnz: int, n_genes: int, n_samples: int, rank: int, restart
 def sparse_fit_runtime_min(nnz: int, rank: int, restarts: int, max_iter: int,
                            attempt: int = 1) -> int:
     """Wall time (minutes) if every restart runs ``max_iter`` sweeps of the sparse
-    engine: about 2.7 ns per nonzero and coordinate (0.68 s per sweep at 12.7 M
-    nonzeros and R = 10, benchmarks/RESULTS.md section 4)."""
-    seconds = 60 + restarts * max_iter * nnz * rank * 2.7e-9
+    engine: about 5 ns per nonzero and coordinate and sweep (the cache-blocked sweep
+    took 0.42-0.67 s at 12.7 M nonzeros and R = 10 on a shared machine,
+    NOTES-sparseblock.md; the sweep before it 0.68-0.94 s)."""
+    seconds = 60 + restarts * max_iter * nnz * rank * 5e-9
     return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
 
 

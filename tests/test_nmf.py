@@ -298,8 +298,6 @@ def test_every_half_sweep_raises_the_likelihood(layout, case, seed, masked):
     from moonlight import _kernels
 
     V, rank = case
-    if layout == "blocked":
-        masked = False  # masked fits never take the blocked path (engines.ccd)
     rng = np.random.default_rng(seed)
     mask = (rng.random(V.shape) < 0.7).astype(float) if masked else None
     MV = V if mask is None else V * mask
@@ -332,14 +330,66 @@ def test_every_half_sweep_raises_the_likelihood(layout, case, seed, masked):
         else:
             kept = np.empty_like(V)
             _kernels.update_blocks(MV, W, H, 1e-16, tiny, mask, kept)
-            # the product the blocked W half leaves behind is W @ H (for log L), up to
-            # the roundoff of its in-place updates (relative to the largest entry)
-            np.testing.assert_allclose(kept, np.maximum(W @ H, tiny), rtol=1e-12,
-                                       atol=1e-12 * kept.max())
+            _assert_kept_product(kept, W, H, mask)
         after_W = loglik()
         for new, old in ((after_H, previous), (after_W, after_H)):
             assert new >= old - 1e-11 * abs(old) - 1e-9
         previous = after_W
+
+
+def _assert_kept_product(kept, W, H, mask):
+    """The product the blocked W half leaves behind (for log L) is W @ H on the entries
+    that count, up to the roundoff of its in-place updates, relative to the likelihood's
+    scale: a coordinate's product with a training partner never exceeds its term in
+    ``sum WH``, which the descent keeps below the starting objective. Held-out entries
+    (weight 0, never read) carry no such bound (test below)."""
+    tiny = np.finfo(float).tiny
+    exact = np.maximum(W @ H, tiny)
+    train = np.ones(kept.shape, dtype=bool) if mask is None else mask > 0
+    scale = np.sum(np.where(train, exact, 0.0)) + 1.0
+    np.testing.assert_allclose(kept[train], exact[train], rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_blocked_masked_kept_product_drifts_only_where_nothing_reads_it():
+    """The case that once made the blocked kernel's masked path look broken: a row of W
+    whose only training partner in H is at the floor (1e-16, V = 1000 there) takes a
+    Newton step to ~1e17 (the 1-D optimum: nothing else in the row is trained), and
+    back down a sweep later. The in-place product at that row's held-out entries,
+    whose partners are ~1,500, keeps the cancellation error of 1e17 * 1,500 - 1e17 *
+    1,500: there it is off by orders of magnitude (printed as the old failure), while
+    on every training entry it equals W H and log L never decreases."""
+    from moonlight import _kernels
+
+    rng = np.random.default_rng(129)
+    n, m = rng.integers(2, 9), rng.integers(2, 8)
+    V = rng.choice([0.0, 0, 0, 1, 2, 5, 40, 1000], size=(n, m))
+    rank = int(rng.integers(1, min(n, m, 3) + 1))
+    mask = (rng.random(V.shape) < 0.7).astype(float)
+    for i in np.flatnonzero(V.sum(axis=1) == 0):
+        V[i, i % m] = 1.0
+    for j in np.flatnonzero(V.sum(axis=0) == 0):
+        V[j % n, j] = 1.0
+    MV = V * mask
+    W, H = _initial_factors(V, rank, 1, 129)
+    W, H = np.ascontiguousarray(W[0]), np.ascontiguousarray(H[0])
+    tiny = np.finfo(float).tiny
+
+    def loglik():
+        WH = np.maximum(W @ H, tiny)
+        return float(np.sum(mask * (MV * np.log(WH) - WH)))
+
+    previous, worst_heldout = loglik(), 0.0
+    for _ in range(15):
+        _kernels.update_blocks(np.ascontiguousarray(MV.T), H.T, np.ascontiguousarray(W.T),
+                               1e-16, tiny, np.ascontiguousarray(mask.T), None)
+        kept = np.empty_like(V)
+        _kernels.update_blocks(MV, W, H, 1e-16, tiny, mask, kept)
+        _assert_kept_product(kept, W, H, mask)
+        exact = np.maximum(W @ H, tiny)
+        worst_heldout = max(worst_heldout, np.max(np.abs(kept - exact)[mask == 0]))
+        assert loglik() >= previous - 1e-11 * abs(previous)
+        previous = loglik()
+    assert worst_heldout > 10.0  # the drift the old check saw, where nothing reads it
 
 
 def test_blocked_sweeps_same_bytes_and_same_optimum(monkeypatch):
@@ -363,16 +413,46 @@ def test_blocked_sweeps_same_bytes_and_same_optimum(monkeypatch):
     assert a.kkt.max() < 1e-2
 
 
-def test_masked_fits_keep_the_row_kernels(monkeypatch):
-    """Held-out entries (a 0/1 mask, as cross-validation passes) are swept by the row
-    kernels even where the table is big enough for blocking: the blocked kernel's masked
-    path did not keep its product equal to W H (found by the property test above)."""
+@pytest.mark.parametrize("masked", [False, True])
+def test_blocked_dense_threads_give_the_same_bytes(monkeypatch, masked):
+    """Forced blocked, the dense engine on 2 threads (rows of W and columns of H split
+    between them) gives the bytes of 1 thread, run after run."""
+    from moonlight.engines import Options, ccd
+
+    monkeypatch.setattr(ccd, "BLOCKED_MIN_BYTES", 0)
+    V = moonlight.simulate(seed=3).counts.to_numpy(float)
+    mask = (np.random.default_rng(2).random(V.shape) < 0.8).astype(float) if masked else None
+    problem = ccd.DenseProblem(V if mask is None else V * mask, mask, 0.0)
+    W0, H0 = _initial_factors(V, 4, 1, 5)
+
+    def fit(threads):
+        options = Options(tol=1e-10, max_iter=100, check_every=1, threads=threads)
+        (res,) = ccd.fit_restarts(problem, lambda k: (W0[0], H0[0]), [0], options, 0.0, [])
+        return res.W.tobytes(), res.H.tobytes(), res.loglik, res.n_iter
+
+    one, two, again = fit(1), fit(2), fit(2)
+    assert one == two == again
+    assert one[3] > 10
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        ccd.DenseSweeps(problem, threads=0)
+
+
+def test_masked_fits_take_the_blocked_kernels(monkeypatch):
+    """Held-out entries (a 0/1 mask, as cross-validation passes) are swept cache-blocked
+    too where the table is big enough, and reach the row kernels' optimum."""
+    from moonlight.crossval import fit_masked
     from moonlight.engines import ccd
 
     V = np.ones((6, 5))
     monkeypatch.setattr(ccd, "BLOCKED_MIN_BYTES", 0)
     assert ccd.DenseSweeps(ccd.DenseProblem(V, None, 0.0)).blocked
-    assert not ccd.DenseSweeps(ccd.DenseProblem(V, (V > 0).astype(float), 0.0)).blocked
+    assert ccd.DenseSweeps(ccd.DenseProblem(V, (V > 0).astype(float), 0.0)).blocked
+    counts = moonlight.simulate(seed=3).counts.to_numpy(float)
+    mask = np.random.default_rng(0).random(counts.shape) < 0.8
+    blocked = fit_masked(counts, mask, 4, restarts=2, seed=1)
+    monkeypatch.setattr(ccd, "BLOCKED_MIN_BYTES", 2**62)
+    rows = fit_masked(counts, mask, 4, restarts=2, seed=1)
+    np.testing.assert_allclose(blocked[2], rows[2], rtol=1e-9)
 
 
 @pytest.mark.parametrize("settings, error, message", [

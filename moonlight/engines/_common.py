@@ -7,14 +7,17 @@ It sits below the engines (they import it; it imports none of them), so the publ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["EPS", "CCD_EXTRAPOLATE", "BETA_START", "BETA_GROW", "BETA_BAR_GROW",
            "BETA_SHRINK", "BETA_MAX", "PACE_WINDOW", "RACE_SLACK", "Options", "RestartFit",
-           "relative_change"]
+           "relative_change", "thread_count", "numba_threads"]
 
 #: Floor applied to every factor entry after an update. Multiplicative updates can never
 #: move an entry away from exactly zero; a tiny positive floor lets it recover.
@@ -82,6 +85,12 @@ class Options:
         has left it could not reach ``min(second best, best - race_margin)`` of the
         finished restarts (:func:`moonlight.engines._descent.run_restarts`). None: no
         racing (every restart runs to its own stop).
+    threads : int
+        Coordinate descent: threads that share each cache-blocked half-sweep (rows of
+        W, columns of H side by side): every sparse sweep, dense ones on tables of
+        :data:`moonlight.engines.ccd.BLOCKED_MIN_BYTES` or more. Rows are independent,
+        so the result is the same bytes for every thread count. The other kernels and
+        engines run on one thread whatever it says.
     """
 
     tol: float
@@ -90,6 +99,7 @@ class Options:
     plain_sweeps: int = 0
     gain_tol: float | None = None
     race_margin: float | None = None
+    threads: int = 1
 
 
 @dataclass
@@ -130,3 +140,22 @@ class RestartFit:
 def relative_change(new: NDArray | float, old: NDArray | float) -> NDArray | float:
     """Convergence statistic ``|L_t - L_{t-check}| / |L_t|``."""
     return np.abs(new - old) / np.maximum(np.abs(new), 1e-300)
+
+
+def thread_count(threads: object) -> int:
+    """``threads`` as an int, or ValueError naming it unless it is a positive integer."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return int(threads)
+
+
+@contextmanager
+def numba_threads(threads: int) -> Iterator[None]:
+    """Run the enclosed parallel kernels on ``threads`` of numba's threads (at most
+    ``NUMBA_NUM_THREADS``), restoring the previous count after."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)

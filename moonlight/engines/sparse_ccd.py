@@ -8,15 +8,21 @@ curvature, and the part it does add, ``sum (WH)_ij`` over all entries, is separa
     sum_ij (WH)_ij = sum_r (sum_i W_ir) (sum_j H_rj),
 
 so a sweep costs O(nnz R + (N + M) R) and memory is O(nnz + (N + M) R): no N x M
-array is ever formed. The data sums run over the nonzeros in the order the dense kernels
-use, so the steps are the dense engine's steps (see :mod:`moonlight._kernels`); only the
-summation of log L differs, in the last bits.
+array is ever formed. The data sums run over the nonzeros only, so the steps are the
+dense engine's steps up to the order of summation (see :mod:`moonlight._kernels`).
 
-Layout: V stays in the compressed form it came in, without a copy when it is a
-canonical CSC or CSR matrix of the working dtype. CSC (samples compressed): H is swept
-column by column over each sample's nonzeros, W by passes over all nonzeros that
-accumulate per gene. CSR is the CSC form of V^T, and the roles swap (``A = H^T``,
-``B = W^T`` in the kernels). The sweep order is H, then W, as in the dense engine.
+Layout: the sweeps are cache-blocked, as the dense engine's on large tables: each
+column of H takes all its R coordinate steps in one pass over that sample's nonzeros,
+then each row of W in one pass over that gene's nonzeros, each block's product
+recomputed from W and H when it starts (:func:`moonlight._kernels.sparse_update_blocks`).
+That needs V compressed both ways: V stays in the compressed form it came in (without a
+copy when it is a canonical CSC or CSR matrix of the working dtype), and the other
+form is built once per problem (12 bytes per nonzero at float64 with int32 indices).
+The only product kept is the W half's, at the nonzeros in gene order, for log L. The
+sweep order is H, then W, as in the dense engine. Before the blocked sweeps, the W half
+made one pass over all nonzeros per coordinate (R passes per half-sweep): 0.68 s per
+sweep at 2,000 x 100,000, R = 10, against 0.35-0.42 s now (NOTES-sparseblock.md, to be
+folded into benchmarks/RESULTS.md section 4).
 
 Block hold-out (cross-validation, :class:`Blocks`): genes are split into K groups and
 samples into K groups, and fold f holds out every block (g, s) with ``(g + s) mod K ==
@@ -37,7 +43,7 @@ from numpy.typing import NDArray
 
 from .. import _kernels
 from ..likelihood import LOG_BLOCK
-from ._common import EPS, Options, RestartFit
+from ._common import EPS, Options, RestartFit, numba_threads, thread_count
 from ._descent import descend, run_restarts
 
 __all__ = ["Blocks", "SparseProblem", "SparseSweeps", "fit_restarts", "fit_H",
@@ -145,17 +151,41 @@ def _no_groups(n: int) -> NDArray[np.int64]:
 
 
 class SparseSweeps:
-    """Sweeps over a sparse V with the product kept at its nonzeros.
+    """Cache-blocked sweeps over a sparse V (:func:`moonlight._kernels.
+    sparse_update_blocks`): each column of H, then each row of W, takes all its R
+    coordinate steps in one pass over its own nonzeros.
 
-    With ``moves_W=False`` only H is swept (W held fixed: projection of new samples).
+    The H half runs over V compressed by samples, the W half over V compressed by genes:
+    one of them is the caller's arrays, the other a copy built once here (values and
+    int32 indices where they fit: 12 bytes per nonzero for float64 data, see
+    :func:`moonlight.resources.sparse_fit_mem_mb`). With ``moves_W=False`` (W held
+    fixed: projection) only the H half runs and no copy is made unless V came
+    compressed by genes. The product is recomputed block by block, so the only product
+    kept is the one the last half leaves at the nonzeros, in its own order, for log L.
     """
 
-    def __init__(self, problem: SparseProblem, moves_W: bool = True) -> None:
-        self.p, self.moves_W = problem, moves_W
+    def __init__(self, problem: SparseProblem, moves_W: bool = True, threads: int = 1
+                 ) -> None:
+        self.p, self.moves_W, self.threads = problem, moves_W, thread_count(threads)
         N, M = problem.shape
         self.tiny = float(np.finfo(problem.dtype).tiny)
-        self.WH = np.empty(problem.data.size, dtype=problem.dtype)
-        self.buffer = np.empty(min(problem.data.size, LOG_BLOCK))
+        given = (problem.indptr, problem.indices, problem.data)
+        # (indptr, indices, data) compressed by samples (H half) and by genes (W half)
+        if problem.transposed:
+            self.by_gene = given
+            self.by_sample = _recompressed(given, (M, N))
+        else:
+            self.by_sample = given
+            self.by_gene = _recompressed(given, (N, M)) if moves_W else None
+        # rows of each half split among the threads by nonzeros (any split gives the
+        # same bytes: rows are independent; this one balances the work)
+        self.parts = {name: _parts(arrays[0], self.threads)
+                      for name, arrays in (("sample", self.by_sample), ("gene", self.by_gene))
+                      if arrays is not None}
+        # the kept product follows the half that runs last
+        self.kept = self.by_gene if moves_W else self.by_sample
+        self.WH = np.empty(self.kept[2].size, dtype=problem.dtype)
+        self.buffer = np.empty(max(1, min(self.kept[2].size, LOG_BLOCK)))  # (none: 1)
         blocks = problem.blocks
         if blocks is None:
             self.gene_group, self.sample_group = _no_groups(N), _no_groups(M)
@@ -169,17 +199,16 @@ class SparseSweeps:
             self.excluded_for_samples = (f - np.arange(K)) % K
             self.excluded_for_genes = (f - np.arange(K)) % K
 
-    def _factors(self, W: NDArray, H: NDArray) -> tuple[NDArray, NDArray]:
-        """(A, B) of the kernels: (W, H) for CSC, (H^T, W^T) for CSR."""
-        return (H.T, W.T) if self.p.transposed else (W, H)
-
     def reset(self, W: NDArray, H: NDArray) -> None:
-        A, B = self._factors(W, H)
-        _kernels.sparse_product(self.p.indptr, self.p.indices, A, B, self.WH, self.tiny)
+        """Nothing to do: a blocked sweep computes its products block by block."""
 
     def terms(self, W: NDArray, H: NDArray) -> float:
-        """``sum [V log WH - WH]`` over the training entries, from the kept product."""
-        data, WH, total = self.p.data, self.WH, 0.0
+        """``sum [V log WH - WH]`` over the training entries, from the product the last
+        half-sweep kept (in the order of :attr:`kept`)."""
+        return self._terms(self.kept[2], W, H)
+
+    def _terms(self, data: NDArray, W: NDArray, H: NDArray) -> float:
+        WH, total = self.WH, 0.0
         step = self.buffer.size
         for lo in range(0, data.size, step):
             hi = min(lo + step, data.size)
@@ -188,26 +217,47 @@ class SparseSweeps:
         return total - block_sum(W, H, self.p.blocks)
 
     def loglik(self, W: NDArray, H: NDArray) -> float:
-        self.reset(W, H)
-        return self.terms(W, H)
+        """Exact ``sum [V log WH - WH]`` at (W, H), the product computed into
+        :attr:`WH` in sample order (no sweep reads it: each recomputes its own)."""
+        indptr, indices, data = self.by_sample
+        _kernels.sparse_product(indptr, indices, W, H, self.WH, self.tiny)
+        return self._terms(data, W, H)
+
+    def sweep_H(self, W: NDArray, H: NDArray) -> int:
+        """The H half: column j of H over sample j's nonzeros (W fixed); updates H in
+        place (and, when W is held fixed, leaves the product in :attr:`WH`). The constant
+        part of H_rj's gradient is the sum of W_ir over the genes sample j trains on.
+        Returns the steps that moved."""
+        const = _kernels.grouped_column_sums(W, self.gene_group, self.excluded_for_samples,
+                                             self.excluded_for_samples.size)
+        return self._update("sample", H.T, np.ascontiguousarray(W), const,
+                            self.sample_group, None if self.moves_W else self.WH)
+
+    def sweep_W(self, W: NDArray, H: NDArray) -> int:
+        """The W half: row i of W over gene i's nonzeros (H fixed); updates W in place
+        and leaves the product in :attr:`WH` (gene order). Returns the steps that moved."""
+        const = _kernels.grouped_column_sums(H.T, self.sample_group, self.excluded_for_genes,
+                                             self.excluded_for_genes.size)
+        return self._update("gene", W, np.ascontiguousarray(H.T), const, self.gene_group,
+                            self.WH)
+
+    def _update(self, by: str, A: NDArray, Bt: NDArray, const: NDArray, group: NDArray,
+                WH: NDArray | None) -> int:
+        """One blocked half-sweep over the rows of A (V compressed ``by`` "sample" or
+        "gene"), on :attr:`threads` threads."""
+        arrays = self.by_sample if by == "sample" else self.by_gene
+        if self.threads == 1:
+            return _kernels.sparse_update_blocks(*arrays, A, Bt, const, group, EPS,
+                                                 self.tiny, WH, 0, arrays[0].size - 1)
+        with numba_threads(self.threads):
+            return _kernels.sparse_update_blocks_parallel(*arrays, A, Bt, const, group,
+                                                          EPS, self.tiny, WH,
+                                                          self.parts[by])
 
     def sweep(self, W: NDArray, H: NDArray) -> tuple[int, float]:
-        p, tiny = self.p, self.tiny
-        A, B = self._factors(W, H)
-        args = (p.indptr, p.indices, p.data, self.WH, A, B)
-        # constant part of H_rj's gradient: sum of W_ir over the genes sample j trains on
-        const_H = _kernels.grouped_column_sums(W, self.gene_group, self.excluded_for_samples,
-                                               self.excluded_for_samples.size)
-        update_H = (_kernels.sparse_update_scattered if p.transposed
-                    else _kernels.sparse_update_compressed)
-        moved = update_H(*args, const_H, self.sample_group, EPS, tiny)
+        moved = self.sweep_H(W, H)
         if self.moves_W:
-            const_W = _kernels.grouped_column_sums(H.T, self.sample_group,
-                                                   self.excluded_for_genes,
-                                                   self.excluded_for_genes.size)
-            update_W = (_kernels.sparse_update_compressed if p.transposed
-                        else _kernels.sparse_update_scattered)
-            moved += update_W(*args, const_W, self.gene_group, EPS, tiny)
+            moved += self.sweep_W(W, H)
         swept = self.terms(W, H)
         if self.moves_W:
             _kernels.rescale_columns(W, H)  # leaves the product unchanged
@@ -215,30 +265,49 @@ class SparseSweeps:
 
     def kkt(self, W: NDArray, H: NDArray) -> float:
         """Largest scaled KKT violation at (W, H) (as :func:`moonlight._kernels.
-        kkt_violation`), whose exact product the sweeps hold (after :meth:`loglik`)."""
-        A, B = self._factors(W, H)
-        bA, bB = _kernels.sparse_ratio_products(self.p.indptr, self.p.indices, self.p.data,
-                                                self.WH, A, B)
-        bW, bH = (bB.T, bA.T) if self.p.transposed else (bA, bB)
+        kkt_violation`), from the product at the nonzeros computed afresh sample by
+        sample (W's rows in cache)."""
+        bHt, bW = _kernels.sparse_ratio_products(*self.by_sample, H.T,
+                                                 np.ascontiguousarray(W), self.tiny)
         W = np.asarray(W, dtype=np.float64)
         H = np.asarray(H, dtype=np.float64)
         wsum, hsum = W.sum(axis=0), H.sum(axis=1)
         viol_W = np.abs(np.minimum(W / wsum, 1.0 - bW / hsum))
         share = wsum[:, None] * H / (wsum @ H)
-        viol_H = np.abs(np.minimum(share, 1.0 - bH / wsum[:, None]))
+        viol_H = np.abs(np.minimum(share, 1.0 - bHt.T / wsum[:, None]))
         return float(max(viol_W.max(), viol_H.max()))
+
+
+def _parts(indptr: NDArray, threads: int) -> NDArray[np.int64]:
+    """Row bounds (threads + 1) that split the rows into runs of about equal nonzeros."""
+    targets = np.linspace(0, indptr[-1], threads + 1)
+    bounds = np.searchsorted(indptr, targets, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, indptr.size - 1
+    return np.maximum.accumulate(bounds)
+
+
+def _recompressed(arrays: tuple[NDArray, NDArray, NDArray], shape: tuple[int, int]
+                  ) -> tuple[NDArray, NDArray, NDArray]:
+    """The other compressed form of a canonical compressed matrix: ``(indptr, indices,
+    data)`` of CSC arrays of ``shape`` in, its CSR arrays out (indices sorted within each
+    row, int32 where they fit, data in its own dtype). One copy, made by scipy."""
+    indptr, indices, data = arrays
+    other = sp.csc_array((data, indices, indptr), shape=shape, copy=False).tocsr()
+    return other.indptr, other.indices, other.data
 
 
 def fit_restarts(problem: SparseProblem, starts: Callable[[int], tuple[NDArray, NDArray]],
                  restart_ids: Iterable[int], options: Options, start: float,
                  trace_rows: list[tuple[int, int, float, float]]) -> Iterator[RestartFit]:
     """Fit each restart from its start (see :func:`moonlight.engines.fit_restarts`)."""
-    return run_restarts(SparseSweeps(problem), problem.log_v_fact, problem.dtype, starts,
-                        restart_ids, options, start, trace_rows, problem.blocks is None)
+    sweeps = SparseSweeps(problem, threads=options.threads)
+    return run_restarts(sweeps, problem.log_v_fact, problem.dtype, starts, restart_ids,
+                        options, start, trace_rows, problem.blocks is None)
 
 
 def fit_H(problem: SparseProblem, W: NDArray, H: NDArray, options: Options,
           trace_rows: list[tuple[int, int, float, float]]) -> tuple[float, int, bool]:
     """Fit H in place with W fixed; returns log L, sweeps run and the convergence flag."""
-    return descend(SparseSweeps(problem, moves_W=False), W, H, problem.log_v_fact, options,
-                   0, time.perf_counter(), trace_rows)
+    sweeps = SparseSweeps(problem, moves_W=False, threads=options.threads)
+    return descend(sweeps, W, H, problem.log_v_fact, options, 0, time.perf_counter(),
+                   trace_rows)
