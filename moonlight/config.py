@@ -21,9 +21,10 @@ __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "defaults",
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
-#: Keys of the ``fit:`` block that say how the workflow splits the work into jobs, not how
-#: a fit runs: everything else in the block is a keyword of :func:`moonlight.fit_nmf`.
-WORKFLOW_ONLY_FIT_KEYS = ("restarts_per_job",)
+#: Keys of the ``fit:`` block that say how the workflow splits the work into jobs and
+#: threads, not what a fit computes: everything else in the block is a keyword of
+#: :func:`moonlight.fit_nmf` (``threads`` reaches it as the job's thread count).
+WORKFLOW_ONLY_FIT_KEYS = ("restarts_per_job", "threads")
 
 #: Keys of the ``selection:`` block that the masked cross-validation fits use (the rule
 #: crossval gets only these, so a change of another key does not rerun it).

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from . import engines
 from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_matrix, svd_start
 from .engines import Options
+from .engines._common import thread_count
 from .likelihood import log_factorial_sum, log_factorial_sum_chunked
 
 __all__ = ["NMFResult", "combine_results", "fit_nmf", "normalize_factors", "METHODS"]
@@ -365,6 +366,7 @@ def fit_nmf(
     gain_tol: float | None = None,
     race: bool = False,
     race_margin: float | None = None,
+    threads: int = 1,
 ) -> NMFResult:
     """Fit ``V ~ Poisson(W H)`` from several starts and keep the best.
 
@@ -450,6 +452,12 @@ def fit_nmf(
         The near-best margin racing keeps clear of, in nats: the ``margin`` the
         stability and support of this fit use (the workflow's ``selection.margin``).
         Default :data:`DEFAULT_RACE_MARGIN`.
+    threads : int, default 1
+        Threads that share each cache-blocked half-sweep of the ``"ccd"`` engine
+        (sparse V always; dense V of ``moonlight.engines.ccd.BLOCKED_MIN_BYTES`` or
+        more), each taking a fixed part of the rows. Rows are independent given the
+        other factor, so every thread count gives the same bytes. The other kernels run
+        on one thread.
 
     Returns
     -------
@@ -528,7 +536,8 @@ def fit_nmf(
     options = Options(tol=tol, max_iter=max_iter, check_every=check_every,
                       plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0,
                       gain_tol=gain_tol,
-                      race_margin=race_margin if race and method == "ccd" else None)
+                      race_margin=race_margin if race and method == "ccd" else None,
+                      threads=thread_count(threads))
     for k, fit in enumerate(engines.fit_restarts(method, problem, starts, ids.tolist(),
                                                  options, start, trace_rows)):
         logliks[k], n_iter[k], converged[k], kkt[k] = (fit.loglik, fit.n_iter,

@@ -13,7 +13,7 @@ rule fit:
         "results/benchmarks/fit/{dataset}_R{rank}_part{part}.tsv"
     conda:
         "../envs/moonlight.yaml"
-    threads: 1
+    threads: config["fit"]["threads"]
     resources:
         mem_mb=fit_mem_mb,
         runtime=fit_runtime,

@@ -15,7 +15,8 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     counts = read_counts(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
     fit = fit_rank(counts, rank, restarts=snakemake.params.restarts,
-                   restart_ids=snakemake.params.restart_ids, **snakemake.params.fit)
+                   restart_ids=snakemake.params.restart_ids, threads=snakemake.threads,
+                   **snakemake.params.fit)
     log.info("R=%d, restarts %s: best log L %.4f (restart %d); %d converged", rank,
              snakemake.params.restart_ids, fit.loglik, fit.best_restart,
              fit.converged.sum())

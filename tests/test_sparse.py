@@ -361,3 +361,13 @@ def test_sparse_projection_equals_dense_projection(counts, fmt):
     frame = counts.astype(pd.SparseDtype("float64", 0.0))
     named = project(frame, fit.W_frame())
     assert named.H.columns.tolist() == counts.columns.tolist()
+
+
+def test_fit_nmf_threads_give_the_same_result(counts):
+    V = sp.csr_array(counts.to_numpy(float))
+    one = moonlight.fit_nmf(V, 3, restarts=2, seed=4, threads=1)
+    two = moonlight.fit_nmf(V, 3, restarts=2, seed=4, threads=2)
+    assert one.W.tobytes() == two.W.tobytes() and one.H.tobytes() == two.H.tobytes()
+    assert one.logliks.tobytes() == two.logliks.tobytes()
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        moonlight.fit_nmf(V, 3, restarts=1, threads=0)
