@@ -48,6 +48,11 @@ _BAND_INCHES = 8.0
 _LABEL_FONTSIZE = 6
 _MOONLIGHTING_COLOR = "#d62728"
 
+#: Samples above which :func:`plot_usage_heatmap` orders samples by their dominant module
+#: instead of clustering them: the tree needs all pairwise distances, 8 M^2 / 2 bytes
+#: (1.6 GB at 20,000 cells, 37 GB at 100,000).
+USAGE_MAX_CLUSTERED = 2000
+
 
 def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
     with atomic_path(path) as tmp:
@@ -422,12 +427,18 @@ def plot_usage_heatmap(H: pd.DataFrame, path: str | os.PathLike[str], *,
     Usage is H with each sample's column scaled to sum to one: as W's columns sum to one,
     ``H_rj / sum_r H_rj`` is the fraction of sample j's expected counts that module r
     accounts for. Samples are ordered by average-linkage clustering of their usage
-    (Euclidean), drawn as a dendrogram on the left; a strip gives each sample's dominant
-    module. Samples are named while their labels fit (see the module docstring).
+    (Euclidean), drawn as a dendrogram on the left; beyond :data:`USAGE_MAX_CLUSTERED`
+    samples (single-cell data) by dominant module and, within it, by its usage, with no
+    tree. A strip gives each sample's dominant module. Samples are named while their labels fit (see the module docstring).
     """
     usage = (H / H.sum(axis=0)).T
     modules = list(usage.columns)
-    Z, order = _cluster(usage.to_numpy())
+    values = usage.to_numpy()
+    if len(usage) <= USAGE_MAX_CLUSTERED:
+        Z, order = _cluster(values)
+    else:  # by dominant module, then by its usage, highest first; no tree
+        top = values.argmax(axis=1)
+        Z, order = None, np.lexsort((-values[np.arange(len(values)), top], top))
     data = usage.iloc[order]
     dominant = [modules[k] for k in data.to_numpy().argmax(axis=1)]
     colors = _module_colors(modules)

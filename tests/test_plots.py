@@ -128,3 +128,30 @@ def test_rank_selection_with_far_ranks_and_with_one_rank(tmp_path):
     one = rank_table(pd.DataFrame({"rank": [1], "loglik": [-100.0]}), 10, 5)
     plots.plot_rank_selection(one, tmp_path / "one.png")
     assert _is_png(tmp_path / "far.png") and _is_png(tmp_path / "one.png")
+
+
+def test_usage_heatmap_of_many_samples_orders_by_dominant_module(tmp_path, monkeypatch):
+    """Beyond USAGE_MAX_CLUSTERED samples no tree is built (its distances would take
+    8 M^2 / 2 bytes: 37 GB at 100,000 cells); samples are ordered by dominant module."""
+    rng = np.random.default_rng(0)
+    H = pd.DataFrame(rng.dirichlet(np.full(3, 0.2), size=50).T * 100,
+                     index=["M1", "M2", "M3"], columns=[f"c{j}" for j in range(50)])
+    monkeypatch.setattr(plots, "USAGE_MAX_CLUSTERED", 10)
+
+    def no_tree(*args, **kwargs):
+        raise AssertionError("clustered")
+
+    monkeypatch.setattr(plots, "_cluster", no_tree)
+    seen = {}
+    original = plots._module_strip
+
+    def strip(ax, dominant, colors):
+        seen["d"] = list(dominant)
+        original(ax, dominant, colors)
+
+    monkeypatch.setattr(plots, "_module_strip", strip)
+    plots.plot_usage_heatmap(H, tmp_path / "usage.png")
+    assert _is_png(tmp_path / "usage.png")
+    dominant = seen["d"]
+    assert dominant == sorted(dominant)  # grouped by module, in module order
+    assert len(dominant) == 50
