@@ -48,15 +48,18 @@ def _load(data: str):
 
     import moonlight
 
+    # C order, as a table read row by row is: the F-ordered arrays that pandas'
+    # to_numpy and numpy's column selection return made fit_nmf copy V (160 MB more at
+    # 20,000 x 1,000) and scikit-learn mix layouts in its elementwise steps
     if data == "w09":
-        return moonlight.read_count_table(TABLE).to_numpy(np.float64)
+        return np.ascontiguousarray(moonlight.read_count_table(TABLE).to_numpy(np.float64))
     n, m, r = (int(x) for x in data.split("x"))
     lo, hi = 2 * n // (5 * r), 8 * n // (5 * r)  # e.g. (200, 800) for 5000 genes, R=10
     sim = moonlight.simulate(n_genes=n, n_samples=m, n_modules=r, module_size=(lo, hi),
                              n_moonlighting=0, moonlighting_min_share=0.0, seed=1)
     V = sim.counts.to_numpy(np.float64)
     keep_r, keep_c = V.sum(1) > 0, V.sum(0) > 0
-    return V[keep_r][:, keep_c]
+    return np.ascontiguousarray(V[keep_r][:, keep_c])
 
 
 def _worker(spec: dict) -> dict:
