@@ -111,10 +111,10 @@ Further conditions
   adjusted over the candidates, and the gene needs ``q <= neighbour_level`` (0.1: a
   confirmation, less strict than the call itself). The adjustment matters: a merged
   module can make hundreds of candidates, and a per-gene level would let a few of them
-  through by chance. Modules of the neighbouring fit that one gene dominates and no
-  other gene has as its top module (:func:`drop_private_modules`) are left out first: a
-  fit with a module to spare often spends it on one deep gene's noise, and that gene
-  would then look like a one-module gene. The rank below is no guard: at ``R - 1`` two true modules merge and a true
+  through by chance. Modules of the neighbouring fit that one gene dominates
+  (:func:`drop_private_modules`) are left out first: a fit with a module to spare often
+  spends it on one deep gene's noise, and that gene would then look like a one-module
+  gene. The rank below is no guard: at ``R - 1`` two true modules merge and a true
   moonlighter between them disappears, so requiring it there would drop real calls.
   On tables of the calibration benchmark fitted one rank short, the guard cut the
   false discovery rate of the calls from 0.80 to 0 (benchmarks/CALIBRATION.md).
@@ -612,22 +612,15 @@ def second_weights(candidates: pd.DataFrame) -> pd.Series:
 
 def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *, max_gene_share: float = 0.5
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """W and H without the *private* modules: one gene holds more than
-    ``max_gene_share`` of the module's column of W, and at most one gene has it as its
-    top module (largest row-normalized share).
+    """W and H without the modules that one gene dominates (that gene holds more than
+    ``max_gene_share`` of the module's column of W).
 
     A fit with a module to spare often spends it on a single high-count gene's noise;
-    such a module says nothing about the other modules, and a gene tested against it
-    would look like a one-module gene. A dominant gene alone does not make a module
-    private: programs whose member weights are log-normal (single-cell data) are often
-    more than half one gene yet the top module of hundreds (2,000 x 100,000 benchmark,
-    ``docs/scale.md``: 3 of 11 modules at R + 1, two of them with 194 genes each, whose
-    dropping cost 10 of 14 true calls). At least two modules are kept.
+    such a *private* module says nothing about the other modules, and a gene tested
+    against it would look like a one-module gene. At least two modules are kept.
     """
     column = W / W.sum(axis=0)
-    tops = np.bincount(column.to_numpy().argmax(axis=1) if len(W) else np.zeros(0, int),
-                       minlength=W.shape[1])
-    private = (column.max(axis=0) > max_gene_share) & (tops <= 1)
+    private = column.max(axis=0) > max_gene_share
     if (~private).sum() < 2:
         return W, H
     keep = list(W.columns[~private.to_numpy()])

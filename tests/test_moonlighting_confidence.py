@@ -274,23 +274,6 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
     np.testing.assert_allclose(candidates["second_share"], second, atol=2e-3)
 
 
-def test_a_module_with_a_dominant_gene_and_many_members_is_not_private():
-    """Log-normal member weights: one gene holds most of a real module's column, yet the
-    module is the top module of many genes; dropping it would test those genes against
-    the wrong modules (docs/scale.md, 100,000 cells)."""
-    rng = np.random.default_rng(0)
-    genes = [f"g{i}" for i in range(40)]
-    W = pd.DataFrame(0.001, index=genes, columns=["M1", "M2", "M3", "M4"])
-    W.iloc[:20, 0] = rng.random(20)
-    W.iloc[0, 0] = 30.0  # M1: one gene holds > 0.5 of it, 20 genes have it on top
-    W.iloc[20:, 1] = rng.random(20) + 0.5
-    W.iloc[20:, 2] = rng.random(20) * 0.2
-    W.loc["g5", "M4"] = 5.0  # M4: g5's noise module (g5 is its only top gene)
-    H = pd.DataFrame(np.ones((4, 3)), index=W.columns, columns=["s1", "s2", "s3"])
-    W2, _ = drop_private_modules(W, H)
-    assert list(W2.columns) == ["M1", "M2", "M3"]
-
-
 def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch):
     """The regula falsi search ends where bisection of the profile deviance ends (to
     1e-8), with fewer profile fits."""
