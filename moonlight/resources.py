@@ -118,7 +118,7 @@ def sparse_fit_runtime_min(nnz: int, rank: int, restarts: int, max_iter: int,
     """Wall time (minutes) if every restart runs ``max_iter`` sweeps of the sparse
     engine: about 5 ns per nonzero and coordinate and sweep (the cache-blocked sweep
     took 0.42-0.67 s at 12.7 M nonzeros and R = 10 on a shared machine,
-    NOTES-sparseblock.md; the sweep before it 0.68-0.94 s)."""
+    benchmarks/RESULTS.md section 4; the sweep before it 0.68-0.94 s)."""
     seconds = 60 + restarts * max_iter * nnz * rank * 5e-9
     return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
 

@@ -21,8 +21,8 @@ form is built once per problem (12 bytes per nonzero at float64 with int32 indic
 The only product kept is the W half's, at the nonzeros in gene order, for log L. The
 sweep order is H, then W, as in the dense engine. Before the blocked sweeps, the W half
 made one pass over all nonzeros per coordinate (R passes per half-sweep): 0.68 s per
-sweep at 2,000 x 100,000, R = 10, against 0.35-0.42 s now (NOTES-sparseblock.md, to be
-folded into benchmarks/RESULTS.md section 4).
+sweep at 2,000 x 100,000, R = 10, against 0.35-0.42 s now (benchmarks/RESULTS.md
+section 4).
 
 Block hold-out (cross-validation, :class:`Blocks`): genes are split into K groups and
 samples into K groups, and fold f holds out every block (g, s) with ``(g + s) mod K ==
