@@ -187,7 +187,8 @@ def fit_masked(
         Entropy of ``SeedSequence``; restart r starts from its child r.
     init : {"random", "svd"}
         Starts as in :func:`moonlight.fit_nmf`; ``"svd"`` factorizes the training
-        entries with the held-out ones read as zeros.
+        entries with the held-out ones filled by the rank-1 fit of the training entries
+        (:func:`_filled_dense`).
 
     Returns
     -------
@@ -237,8 +238,9 @@ def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], 
                              NDArray[np.int64], NDArray[np.bool_]]:
     """Every restart of a fit with held-out entries (see :func:`fit_masked`).
 
-    ``training`` is V with the held-out entries set to zero, the matrix an ``"svd"`` start
-    factorizes (held-out entries read as zeros: the start is only a start)."""
+    ``training`` is the matrix (or :class:`_FilledTraining` operator) an ``"svd"`` start
+    factorizes: V with its held-out entries filled by their rank-1 estimate (V itself
+    when nothing is held out, the samples design)."""
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     n_genes, n_samples = problem.shape
@@ -462,14 +464,15 @@ def _heldout_samples(V_test: NDArray | sp.sparray, first: NDArray[np.bool_], W: 
     """Held-out log L of the test samples under the ``"samples"`` design: each half of the
     genes is predicted from H fitted to the other half (W fixed), so every entry of the
     test samples is scored once."""
+    halves = (V_test[first], V_test[~first])
     total = 0.0
-    for fitted in (first, ~first):
-        Hs = project(V_test[fitted], W[fitted]).H
+    for fitted, (seen, scored) in ((first, halves), (~first, halves[::-1])):
+        Hs = project(seen, W[fitted]).H
         Ws = W[~fitted]
         if W1 is not None:
-            H1 = project(V_test[fitted], W1[fitted]).H
+            H1 = project(seen, W1[fitted]).H
             Ws, Hs = with_background(Ws, Hs, W1[~fitted], H1, background)
-        total += _loglik(V_test[~fitted], Ws, Hs)
+        total += _loglik(scored, Ws, Hs)
     return total
 
 
