@@ -167,6 +167,23 @@ def _clocks() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
+def _budget_slots(budgets: list[float]) -> dict:
+    """One empty slot per (clock, budget): what the race records when it is crossed."""
+    return {("wall", b): None for b in budgets} | {("cpu", b): None for b in budgets}
+
+
+def _record_budgets(pending: dict, wall: float, cpu: float, prev: tuple, score) -> None:
+    """Fill the slots whose budget this iteration crossed with the previous iterate
+    ``prev = (A, B, wall, cpu, iteration)`` and its log L ``score(A, B)``: the state
+    the tool had when the budget ran out."""
+    for key in [k for k, v in pending.items() if v is None]:
+        clock, budget = key
+        if (wall if clock == "wall" else cpu) > budget:
+            a, b, pw, pc, pk = prev
+            pending[key] = {"iteration": pk, "wall_s": pw, "cpu_s": pc,
+                            "loglik": score(a, b)}
+
+
 def _sklearn_mu(V, R: int, budgets: list[float], min_iter: int = 0,
                 record_every: int = 10) -> dict:
     """scikit-learn 1.9's KL multiplicative updates, step by step with its own private
@@ -193,7 +210,7 @@ def _sklearn_mu(V, R: int, budgets: list[float], min_iter: int = 0,
     out: dict = {"init_wall_s": wall, "init_cpu_s": cpu, "iter_cpu_s": [],
                  "iter_wall_s": [], "trace": [], "stop": None}
     prev = (W.copy(), H.copy(), wall, cpu, 0)
-    pending = {("wall", b): None for b in budgets} | {("cpu", b): None for b in budgets}
+    pending = _budget_slots(budgets)
     n_iter = 0
     while True:
         t0 = _clocks()
@@ -213,13 +230,8 @@ def _sklearn_mu(V, R: int, budgets: list[float], min_iter: int = 0,
         out["iter_cpu_s"].append(t1[1] - t0[1])
         wall += t1[0] - t0[0]
         cpu += t1[1] - t0[1]
-        # budgets crossed by this iteration: log L of the previous iterate
-        for key in [k for k, v in pending.items() if v is None]:
-            clock, budget = key
-            if (wall if clock == "wall" else cpu) > budget:
-                pW, pH, pw, pc, pk = prev
-                pending[key] = {"iteration": pk, "wall_s": pw, "cpu_s": pc,
-                                "loglik": moonlight.poisson_loglik(V, pW @ pH)}
+        _record_budgets(pending, wall, cpu, prev,
+                        lambda pW, pH: moonlight.poisson_loglik(V, pW @ pH))
         if n_iter % record_every == 0 or stopped or n_iter == 200:
             ll = moonlight.poisson_loglik(V, W @ H)
             out["trace"].append((n_iter, wall, cpu, ll))
@@ -266,7 +278,7 @@ def _nmf_torch_mu(V, R: int, budgets: list[float], fp: str = "float") -> dict:
     out: dict = {"init_wall_s": wall, "init_cpu_s": cpu, "iter_cpu_s": [], "trace": [],
                  "stop": None}
     prev = (model.H.clone(), model.W.clone(), wall, cpu, 0)
-    pending = {("wall", b): None for b in budgets} | {("cpu", b): None for b in budgets}
+    pending = _budget_slots(budgets)
     n_iter = 0
     while True:
         t0 = _clocks()
@@ -283,12 +295,7 @@ def _nmf_torch_mu(V, R: int, budgets: list[float], fp: str = "float") -> dict:
         out["iter_cpu_s"].append(t1[1] - t0[1])
         wall += t1[0] - t0[0]
         cpu += t1[1] - t0[1]
-        for key in [k for k, v in pending.items() if v is None]:
-            clock, budget = key
-            if (wall if clock == "wall" else cpu) > budget:
-                pH, pW, pw, pc, pk = prev
-                pending[key] = {"iteration": pk, "wall_s": pw, "cpu_s": pc,
-                                "loglik": loglik(pH, pW)}
+        _record_budgets(pending, wall, cpu, prev, loglik)
         if n_iter % 10 == 0 or stopped:
             ll = loglik(model.H, model.W)
             out["trace"].append((n_iter, wall, cpu, ll))
@@ -722,7 +729,7 @@ def _issue13_extra(args: argparse.Namespace) -> dict:
     report["5000x200"] = {"sklearn": sks, "ccd_random": cds, "ccd_svd": svds}
     race = run({"data": "20000x1000x20", "rank": 20, "engine": "nmf-torch mu race",
                 "budgets": [40.0, 120.0], "fp": "double"}, quiet=True)
-    print(f"  nmf-torch float64: " + "; ".join(
+    print("  nmf-torch float64: " + "; ".join(
         f"{k}: log L {v['loglik']:.1f} (it. {v['iteration']})"
         for k, v in race["as_run"].items()), flush=True)
     report["race_nmf_torch_float64"] = race
