@@ -167,6 +167,20 @@ def _clocks() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
+def _reach_runs(data: str, repeat: int) -> tuple[list, list, dict, dict]:
+    """scikit-learn at its defaults and moonlight ccd timed to scikit-learn's final log L
+    (the first run's), ``repeat`` times each; the runs and the median of each."""
+    sks, cds = [], []
+    for _ in range(max(1, repeat)):
+        sks.append(run({"data": data, "rank": 10, "restarts": 1, "engine": "sklearn mu"}))
+        cds.append(run({"data": data, "rank": 10, "restarts": 1,
+                        "engine": "moonlight ccd (default)", "method": "ccd",
+                        "reach": sks[0]["loglik"]}))
+    sk = sorted(sks, key=lambda r: r["cpu_s"])[len(sks) // 2]
+    cd = sorted(cds, key=lambda r: r.get("reach_cpu_s") or float("inf"))[len(cds) // 2]
+    return sks, cds, sk, cd
+
+
 def _budget_slots(budgets: list[float]) -> dict:
     """One empty slot per (clock, budget): what the race records when it is crossed."""
     return {("wall", b): None for b in budgets} | {("cpu", b): None for b in budgets}
@@ -548,14 +562,7 @@ def main() -> None:
 
     # (2) synthetic, one start each: time to reach sklearn's log L; MU given 10x the time
     data = "1000x100x10" if args.quick else "5000x200x10"
-    sks, cds = [], []
-    for _ in range(max(1, args.repeat)):
-        sks.append(run({"data": data, "rank": 10, "restarts": 1, "engine": "sklearn mu"}))
-        cds.append(run({"data": data, "rank": 10, "restarts": 1,
-                        "engine": "moonlight ccd (default)", "method": "ccd",
-                        "reach": sks[0]["loglik"]}))
-    sk = sorted(sks, key=lambda r: r["cpu_s"])[len(sks) // 2]
-    cd = sorted(cds, key=lambda r: r.get("reach_cpu_s") or float("inf"))[len(cds) // 2]
+    sks, cds, sk, cd = _reach_runs(data, args.repeat)
     probe = run({"data": data, "rank": 10, "restarts": 1, "engine": "moonlight mu",
                  "method": "mu", "max_iter": 200, "tol": 1e-300})
     # 10x the CPU time of the ccd fit (CPU, not wall: robust to a busy machine)
@@ -647,14 +654,7 @@ def _issue13(args: argparse.Namespace) -> dict:
 
     # (2) 5,000 x 200, R = 10: time to scikit-learn's final log L
     data = "1000x100x10" if args.quick else "5000x200x10"
-    sks, cds = [], []
-    for _ in range(max(1, args.repeat)):
-        sks.append(run({"data": data, "rank": 10, "restarts": 1, "engine": "sklearn mu"}))
-        cds.append(run({"data": data, "rank": 10, "restarts": 1,
-                        "engine": "moonlight ccd (default)", "method": "ccd",
-                        "reach": sks[0]["loglik"]}))
-    sk = sorted(sks, key=lambda r: r["cpu_s"])[len(sks) // 2]
-    cd = sorted(cds, key=lambda r: r.get("reach_cpu_s") or float("inf"))[len(cds) // 2]
+    sks, cds, sk, cd = _reach_runs(data, args.repeat)
     if cd.get("reach_cpu_s"):
         print(f"  {data}: sklearn {sk['cpu_s']:.2f} s cpu vs ccd to its log L "
               f"{cd['reach_cpu_s']:.2f} s: {sk['cpu_s'] / cd['reach_cpu_s']:.1f}x (medians "
