@@ -144,7 +144,8 @@ def analyse_calls(counts: pd.DataFrame, ranks, *, restarts: int, fit: dict, sele
     frames = {r: (f.W_frame(), f.H_frame()) for r, f in fits.items()}
     called, candidates = moonlighting_confidence(
         counts, chosen.W_frame(), chosen.H_frame(), chosen.W_restart_frames(),
-        chosen.logliks, threshold=threshold, margin=selection["margin"], fdr=fdr,
+        chosen.logliks, threshold=threshold, ceiling=threshold, margin=selection["margin"],
+        fdr=fdr,
         min_support=min_support, neighbours=neighbour_fits(frames, rank) if guard else None)
     return {"rank": rank, "rank_old_rule": int(old.loc[old["selected"], "rank"].iat[0]),
             "table": table, "W": chosen.W_frame(), "called": called,
@@ -331,7 +332,7 @@ def sparse_case(seeds: list[int]) -> pd.DataFrame:
         two = fits[2]
         args = (counts, two.W_frame(), two.H_frame(), two.W_restart_frames(), two.logliks)
         _, cand = moonlighting_confidence(
-            *args, threshold=THRESHOLD, margin=5.0, min_support=SETTINGS["min_support"],
+            *args, threshold=THRESHOLD, ceiling=THRESHOLD, margin=5.0, min_support=SETTINGS["min_support"],
             neighbours=neighbour_fits({r: (f.W_frame(), f.H_frame())
                                        for r, f in fits.items()}, 2))
         old = cand[(cand["support"] >= 0.5) & (cand["lr"] >= 200)

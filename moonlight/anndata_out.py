@@ -17,8 +17,9 @@ selection dropped before the fit included, with missing values), and:
 ``var`` columns
     ``moonlight_fitted`` (bool), ``moonlight_module`` (top module, categorical),
     ``moonlight_modules`` (every module the gene belongs to, comma-joined by decreasing
-    weight), ``moonlight_moonlighting`` (bool: a called moonlighting gene); missing / False for
-    genes not fitted.
+    weight), ``moonlight_moonlighting`` (bool: a called moonlighting gene),
+    ``moonlight_class`` (specific, moonlighting, broad or unassigned: moonlight.classes);
+    missing / False for genes not fitted.
 ``uns["moonlight"]``
     ``rank``, ``modules``, ``rule`` (in words), ``parameters`` (dict, and the same as
     JSON text in ``parameters_json``), ``matrix`` (the input matrix fitted),
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .classes import GENE_CLASSES
 from .io import atomic_path
 from .singlecell import unique_gene_names
 
@@ -63,6 +65,9 @@ _DESCRIPTION = {
         "moonlight_module": "the module with the gene's largest row-normalized weight",
         "moonlight_modules": "every module the gene belongs to, by decreasing weight",
         "moonlight_moonlighting": "the gene is a called moonlighting gene",
+        "moonlight_class": "the gene's class: specific (one module), moonlighting (two, "
+                           "clearly not the rest), broad (beyond two modules, e.g. "
+                           "housekeeping) or unassigned (too little signal)",
     },
 }
 
@@ -215,6 +220,10 @@ def moonlight_anndata(
     var["moonlight_modules"] = pd.Categorical(  # categorical: missing values write in
         memberships_of, categories=sorted(set(joined)))  # every anndata version
     var["moonlight_moonlighting"] = by_gene.isin(list(moonlighting["gene"]))
+    if "class" in memberships:
+        klass = memberships.drop_duplicates("gene").set_index("gene")["class"]
+        var["moonlight_class"] = pd.Categorical(klass.reindex(by_gene).to_numpy(),
+                                                categories=list(GENE_CLASSES))
 
     obsm = {**parts["obsm"], OBSM_KEY: usage}
     varm = {**parts["varm"], VARM_KEY: loadings}

@@ -121,9 +121,36 @@ Further conditions
 * The earlier statistic ``lr`` (best two-module over best one-module fit, given H) and
   ``best_single``, ``best_pair`` stay as columns for continuity; they no longer decide.
 
-The test is of the second share only: a candidate in three modules is called on its
-second share, and its third membership is reported (``modules``) but not separately
-tested.
+Two modules, and clearly not the rest: the ceiling test
+-------------------------------------------------------
+A share above t in two modules does not make a gene moonlighting when it is above t in
+every module: a housekeeping gene, expressed at one level in every source, has the flat
+row ``b_r = b`` (whose mean ``b sum_r Ht_rj`` is the rank-1 profile, proportional to the
+sample's depth) and shares 1/R each. On real data most genes are of that kind, and a
+test of the second share alone calls them all. So a call also needs the gene's *rest
+share*, ``rho_i = sum_{l not in {r, s}} s_il`` outside its two top modules, to be
+clearly below a ceiling c (``modules.ceiling``):
+
+    H0: s_is <= t  or  rho_i >= c      against      H1: s_is > t  and  rho_i < c.
+
+*Profile of the rest share.* Fixing ``rho_i = sigma`` is again a non-negative
+regression: with A the rest modules and B = {r, s}, one free coefficient ``c_al >= 0``
+per pair (a, l) in A x B with basis row ``sigma Ht_a + (1 - sigma) Ht_l``. Any ``c >= 0``
+gives the rest share exactly sigma, and every row with that share is reached
+(``c_al = T p_a q_l``), so ``l*(sigma)`` is the profile likelihood of rho and the same
+unimodality argument holds (rho is linear-fractional in b). The signed root
+``z = sign(c - rho^) sqrt(2 (l^ - l*(c)) / max(phi, 1))`` gives ``rest_p = Phi(-z)``, small
+when the rest share is clearly below c; with R = 2 there is no rest and ``rest_p = 0``.
+
+*Intersection-union.* The null is a union, so the test that rejects when both parts
+reject is level alpha (Berger 1982): ``p = max(min(1, 2 p2), rest_p)`` (p2 doubled for
+the selection of candidates by their second share, as above; the rest share plays no
+part in that selection), and Benjamini-Hochberg runs over these p-values. The neighbour
+guard at R + 1 keeps the second share's test alone: there a true module may split in
+two, and with it a true moonlighter's rest share (on the exercise's table, a fit at
+R = 5 puts each of its three moonlighting genes' rest shares above 0.1). A gene above
+the ceiling with a significant excess is *broad* (:mod:`moonlight.classes`), never
+moonlighting.
 """
 
 from __future__ import annotations
@@ -145,7 +172,7 @@ __all__ = ["single_vs_pair_lr", "moonlighting_support", "moonlighting_confidence
            "second_weights", "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS", "OVERDISPERSION"]
 
 #: Columns :func:`moonlighting_confidence` adds to the called genes.
-CONFIDENCE_COLUMNS = ["support", "lr", "best_single", "best_pair", "q"]
+CONFIDENCE_COLUMNS = ["support", "rest_share", "lr", "best_single", "best_pair", "q"]
 
 #: Samples above which :func:`moonlighting_confidence` leaves the earlier rule's
 #: statistic (``lr``, ``best_single``, ``best_pair``) empty unless ``min_lr`` asks for it:
@@ -157,7 +184,8 @@ LEGACY_LR_MAX_SAMPLES = 5000
 CANDIDATE_COLUMNS = [
     "top_module", "top_share", "top_share_low", "top_share_high",
     "second_module", "second_share", "second_share_low", "second_share_high",
-    "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "q", "support",
+    "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "rest_share",
+    "rest_statistic", "rest_p", "q", "support",
     "neighbour_rank", "neighbour_p", "neighbour_q", "lr", "best_single", "best_pair",
     "called",
 ]
@@ -299,6 +327,40 @@ def _share_start(b: NDArray, module: NDArray[np.int64]) -> NDArray:
     return total * np.where(norm_ > 0, rest / np.where(norm_ > 0, norm_, 1.0), uniform)
 
 
+def _set_share_map(inside: NDArray[np.int64], outside: NDArray[np.int64], sigma: NDArray,
+                   n_modules: int) -> NDArray:
+    """(G, A B, R) maps T with ``b = c T`` that hold the total share of the A modules
+    ``inside`` at ``sigma``: one free coefficient per pair (a, l) of an inside and an
+    ``outside`` module, whose basis row is ``sigma e_a + (1 - sigma) e_l``.
+
+    Any ``c >= 0`` gives ``sum_a b_a = sigma sum c`` and ``sum_l b_l = (1 - sigma) sum c``,
+    so the inside share is exactly sigma; every row with that share is reached (take
+    ``c_al = T p_a q_l`` with p, q the row's relative weights within each set). With one
+    inside module this is :func:`_share_map`'s parameterization, with R - 1 pairs.
+    """
+    rows, n_in = inside.shape
+    n_out = outside.shape[1]
+    T = np.zeros((rows, n_in * n_out, n_modules))
+    g, k = np.arange(rows)[:, None], np.arange(n_in * n_out)[None, :]
+    T[g, k, np.repeat(inside, n_out, axis=1)] = sigma[:, None]
+    T[g, k, np.tile(outside, (1, n_in))] += (1.0 - sigma)[:, None]
+    return T
+
+
+def _set_share_start(b: NDArray, inside: NDArray[np.int64], outside: NDArray[np.int64]
+                     ) -> NDArray:
+    """Start of the set-share profile fit from module coefficients b: ``c_al = T p_a q_l``
+    (each set keeps its relative weights, uniform where a set is all zero)."""
+    def relative(idx: NDArray[np.int64]) -> NDArray:
+        part = np.take_along_axis(b, idx, axis=1)
+        norm_ = part.sum(axis=1, keepdims=True)
+        return np.where(norm_ > 0, part / np.where(norm_ > 0, norm_, 1.0),
+                        1.0 / idx.shape[1])
+    total = b.sum(axis=1)
+    pairs = relative(inside)[:, :, None] * relative(outside)[:, None, :]
+    return total[:, None] * pairs.reshape(len(b), -1)
+
+
 def _profile(V: NDArray, Ht: NDArray, module: NDArray[np.int64], sigma: NDArray,
              start: NDArray, alpha: NDArray) -> tuple[NDArray, NDArray]:
     """``l*(sigma)`` per row (share of ``module`` fixed at ``sigma``) and the fitted free
@@ -386,10 +448,33 @@ def _interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: N
     return np.where(out, 0.5 * (lo + hi), far)
 
 
-def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, top: NDArray[np.int64],
-                second: NDArray[np.int64], threshold: float, critical: float | None,
+def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: NDArray,
+               scale: NDArray, order: NDArray[np.int64], ceiling: float
+               ) -> dict[str, NDArray]:
+    """The ceiling test of the share outside each row's two top modules (module
+    docstring): the rest share, its scaled profile statistic at ``ceiling`` and
+    ``rest_p``, small when the rest share is clearly below the ceiling."""
+    n_rows, n_modules = b_hat.shape
+    shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), _TINY)
+    if n_modules < 3:  # nothing outside the two: the ceiling holds by construction
+        return {"rest_share": np.zeros(n_rows), "rest_statistic": np.full(n_rows, np.inf),
+                "rest_p": np.zeros(n_rows)}
+    pair, rest = order[:, :2], order[:, 2:]
+    s_rest = np.take_along_axis(shares, rest, axis=1).sum(axis=1)
+    sigma = np.full(n_rows, ceiling)
+    _, ll_c = _fit_rows(V, Ht, _set_share_map(rest, pair, sigma, n_modules),
+                        _set_share_start(b_hat, rest, pair), alpha)
+    statistic = np.maximum(2.0 * (ll_hat - ll_c), 0.0) / scale
+    z = np.sign(ceiling - s_rest) * np.sqrt(statistic)
+    return {"rest_share": s_rest, "rest_statistic": statistic, "rest_p": norm.sf(z)}
+
+
+def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
+                threshold: float, ceiling: float | None, critical: float | None,
                 overdispersion: str) -> dict[str, NDArray]:
-    """The share test (and, with ``critical``, both intervals) for one block of rows."""
+    """The share test, with ``ceiling`` the rest test, and with ``critical`` both
+    intervals, for one block of rows (``order``: each row's modules by W's shares)."""
+    top, second = order[:, 0], order[:, 1]
     n_rows, n_modules = b0.shape
     eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
     alpha = np.zeros(n_rows)
@@ -413,6 +498,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, top: NDArray[np.int64],
     out = {"top_share": s_top, "second_share": s_second, "dispersion": alpha,
            "pearson_phi": phi, "lr_threshold": lr, "statistic": statistic,
            "p": norm.sf(z)}
+    if ceiling is not None:
+        out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling))
     if critical is not None:
         # Four searches per row (top/second x lower/upper end), run as one batch.
         module = np.concatenate([top, top, second, second])
@@ -430,9 +517,11 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, top: NDArray[np.int64],
 
 
 def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
-               threshold: float, level: float | None = 0.95,
+               threshold: float, ceiling: float | None = None, level: float | None = 0.95,
                overdispersion: str = "negative_binomial") -> pd.DataFrame:
-    """Test, per gene, whether its second share is above ``threshold`` (module docstring).
+    """Test, per gene, whether its second share is above ``threshold`` and, with
+    ``ceiling``, whether its share outside its two top modules is below the ceiling
+    (module docstring).
 
     Parameters
     ----------
@@ -442,6 +531,9 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         A fit with at least two modules; samples of H in the order of ``counts``.
     threshold : float
         The membership threshold t on the share, in [0, 1).
+    ceiling : float or None
+        The ceiling c on the rest share (``modules.ceiling``), in (0, 1]; None skips
+        the rest test.
     level : float or None
         Confidence level of the profile intervals of both shares; None skips them.
     overdispersion : {"negative_binomial", "quasi_poisson"}
@@ -454,8 +546,12 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     ``top_share_low``/``_high`` and ``second_share_low``/``_high``; ``dispersion``
     (the row's negative-binomial alpha, 0 for ``"quasi_poisson"``), ``pearson_phi``,
     ``lr_threshold`` (``2 (l^ - l*(t))``, also for a share at or below t), ``statistic``
-    (``lr_threshold / max(pearson_phi, 1)``) and ``p``.
+    (``lr_threshold / max(pearson_phi, 1)``) and ``p``; with ``ceiling`` also
+    ``rest_share`` (of the row refit), ``rest_statistic`` and ``rest_p`` (the p-value
+    of "rest share >= ceiling"; 0 when R = 2, where there is no rest).
     """
+    if ceiling is not None and not 0 < ceiling <= 1:
+        raise ValueError(f"ceiling must be in (0, 1], got {ceiling}")
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     if level is not None and not 0 < level < 1:
@@ -484,20 +580,25 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     top, second = order[:, 0], order[:, 1]
     critical = None if level is None else float(chi2.ppf(level, 1))
     n_genes, (n_modules, n_samples) = len(V), Ht.shape
-    block = max(1, _BLOCK_BYTES // (8 * 4 * n_modules * max(n_samples, 1)))
-    parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], top[i:i + block],
-                         second[i:i + block], threshold, critical, overdispersion)
+    # The rest test's maps hold 2 (R - 2) free coefficients per row.
+    width = max(4 * n_modules, 2 * n_modules * max(n_modules - 2, 1))
+    block = max(1, _BLOCK_BYTES // (8 * width * max(n_samples, 1)))
+    parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], order[i:i + block],
+                         threshold, ceiling, critical, overdispersion)
              for i in range(0, n_genes, block)]
+    empty = ["top_share", "second_share", "dispersion", "pearson_phi", "lr_threshold",
+             "statistic", "p"]
+    if ceiling is not None:
+        empty += ["rest_share", "rest_statistic", "rest_p"]
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts \
-        else {key: np.empty(0) for key in ["top_share", "second_share", "dispersion",
-                                            "pearson_phi", "lr_threshold", "statistic",
-                                            "p"]}
+        else {key: np.empty(0) for key in empty}
     names = np.asarray(W.columns, dtype=object)
     out = pd.DataFrame({"top_module": names[top], "second_module": names[second]},
                        index=pd.Index(counts.index, name="gene"))
     order_cols = ["top_share", "top_share_low", "top_share_high", "second_share",
                   "second_share_low", "second_share_high", "dispersion", "pearson_phi",
-                  "lr_threshold", "statistic", "p"]
+                  "lr_threshold", "statistic", "p", "rest_share", "rest_statistic",
+                  "rest_p"]
     for key in order_cols:
         if key in columns:
             out[key] = columns[key]
@@ -641,6 +742,14 @@ def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: 
 # The calls
 
 
+def _moonlighting_p(tests: pd.DataFrame) -> NDArray[np.float64]:
+    """The intersection-union p-value of "in two modules and clearly not the rest":
+    ``max(min(1, 2 p2), rest_p)``, p2 the second share's p-value, doubled for the
+    selection of candidates by their estimated share (module docstring)."""
+    p2 = np.minimum(2.0 * tests["p"].to_numpy(dtype=np.float64), 1.0)
+    return np.maximum(p2, tests["rest_p"].to_numpy(dtype=np.float64))
+
+
 def moonlighting_confidence(
     counts: pd.DataFrame,
     W: pd.DataFrame,
@@ -649,6 +758,7 @@ def moonlighting_confidence(
     logliks: ArrayLike,
     *,
     threshold: float,
+    ceiling: float,
     margin: float,
     fdr: float = 0.05,
     min_support: float = 0.0,
@@ -670,11 +780,15 @@ def moonlighting_confidence(
     Ws, logliks
         Every restart's W at that rank and its log likelihood (for ``support``).
     threshold : float
-        ``modules.threshold``: membership above this share; H0 is "second share <= it".
+        ``modules.threshold``: membership above this share.
+    ceiling : float
+        ``modules.ceiling``: a call's share outside its two modules must be clearly
+        below this. H0 is "second share <= threshold or rest share >= ceiling".
     margin : float
         Near-best restarts are within this of the best log likelihood.
     fdr : float
-        Benjamini-Hochberg level: a candidate needs ``q <= fdr``.
+        Benjamini-Hochberg level: a candidate needs ``q <= fdr``, q adjusting the
+        intersection-union p-value ``max(min(1, 2 p), rest_p)``.
     min_support : float
         A call also needs ``support >= min_support``.
     level : float
@@ -717,9 +831,9 @@ def moonlighting_confidence(
     table = pd.DataFrame(index=pd.Index(genes, name="gene"))
     if genes:
         rows = counts.loc[genes, list(H.columns)]
-        table = share_test(rows, W, H, threshold=threshold, level=level,
+        table = share_test(rows, W, H, threshold=threshold, ceiling=ceiling, level=level,
                            overdispersion=overdispersion)
-        table["q"] = benjamini_hochberg(np.minimum(2.0 * table["p"].to_numpy(), 1.0))
+        table["q"] = benjamini_hochberg(_moonlighting_p(table))
         table["support"] = moonlighting_support(Ws, logliks, genes, threshold=threshold,
                                                 margin=margin).to_numpy()
         table["neighbour_rank"] = pd.array([pd.NA] * len(genes), dtype="Int64")
@@ -727,6 +841,8 @@ def moonlighting_confidence(
         table["neighbour_q"] = np.nan
         for rank, fit_n in sorted((neighbours or {}).items()):
             W_n, H_n = drop_private_modules(*fit_n)
+            # The second share only: at R + 1 a true module may split in two, and a
+            # moonlighting gene's rest share with it (module docstring).
             p_n = share_test(counts.loc[genes, list(H_n.columns)], W_n, H_n,
                              threshold=threshold, level=None,
                              overdispersion=overdispersion)["p"].to_numpy()

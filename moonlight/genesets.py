@@ -40,7 +40,7 @@ __all__ = ["MODULE_GENES_COLUMNS", "TOP_GENES_COLUMNS", "rank_genes", "top_genes
            "gmt_lines", "write_gmt"]
 
 MODULE_GENES_COLUMNS = ["module", "rank", "gene", "weight", "share", "specificity",
-                        "moonlighting"]
+                        "moonlighting", "class"]
 TOP_GENES_COLUMNS = ["module", "n_genes", "n_moonlighting", "top_genes", "moonlighting_genes"]
 
 
@@ -78,8 +78,9 @@ def rank_genes(W: pd.DataFrame, memberships: pd.DataFrame,
     -------
     DataFrame
         Columns ``module``, ``rank`` (1 = largest weight), ``gene``, ``weight``,
-        ``share``, ``specificity`` and ``moonlighting`` (bool), defined in this module's
-        docstring; one row per membership, modules in W's column order, genes by
+        ``share``, ``specificity``, ``moonlighting`` (bool), defined in this module's
+        docstring, and ``class`` (the gene's class, :mod:`moonlight.classes`, from the
+        memberships' ``class`` column; empty when they have none); one row per membership, modules in W's column order, genes by
         decreasing weight (ties in W's row order).
 
     Raises
@@ -111,6 +112,8 @@ def rank_genes(W: pd.DataFrame, memberships: pd.DataFrame,
         "share": share.to_numpy()[gene_pos, module_pos],
         "specificity": specificity.to_numpy()[gene_pos, module_pos],
         "moonlighting": memberships["gene"].isin(set(moonlighting)).to_numpy(),
+        "class": (memberships["class"] if "class" in memberships
+                  else pd.Series("", index=memberships.index)).to_numpy(),
         "_module": module_pos,
         "_gene": gene_pos,
     })

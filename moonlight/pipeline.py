@@ -16,9 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from .classes import broad_test, flat_deviance, gene_classes
 from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
@@ -67,6 +69,9 @@ class ModuleCalls:
     candidates : DataFrame
         Every candidate (two or more modules by the threshold) with its statistics and
         whether it was called.
+    classes : DataFrame
+        Every gene's class (specific, moonlighting, broad, unassigned) with its
+        statistics (:func:`moonlight.classes.gene_classes`).
     """
 
     W: pd.DataFrame
@@ -74,6 +79,7 @@ class ModuleCalls:
     memberships: pd.DataFrame
     moonlighting: pd.DataFrame
     candidates: pd.DataFrame
+    classes: pd.DataFrame
 
 
 def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
@@ -99,9 +105,21 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
                       cv_folds=heldout, stability=stability, min_stability=min_stability)
 
 
+def _rows(counts: Counts, genes: list[str]) -> pd.DataFrame:
+    """The named genes' count rows, dense (genes x samples)."""
+    return counts.rows(genes) if isinstance(counts, SparseCounts) else counts.loc[genes]
+
+
+def _row_blocks(counts: Counts, genes: list[str], limit: int = 2**24) -> Iterable[pd.DataFrame]:
+    """The named genes' rows in dense blocks of at most ~``limit`` entries."""
+    step = max(1, limit // max(counts.shape[1], 1))
+    for i in range(0, len(genes), step):
+        yield _rows(counts, genes[i:i + step])
+
+
 def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                  Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
-                 margin: float, rank_guard: bool = True,
+                 ceiling: float, margin: float, rank_guard: bool = True,
                  fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
                  **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.
@@ -116,6 +134,9 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
         Every restart's W at that rank and its log likelihood (for restart support).
     threshold : float
         Membership threshold on row-normalized W (config ``modules.threshold``).
+    ceiling : float
+        Ceiling on a moonlighting gene's share outside its two modules, and the share
+        above which a gene is broad (config ``modules.ceiling``).
     margin : float
         Near-best restarts are within this log likelihood of the best.
     rank_guard : bool
@@ -129,15 +150,37 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
     W = normalize_columns(W)
     W_normalized = normalize_rows(W)
     genes = list(moonlighting_genes(call_memberships(W_normalized, threshold))["gene"])
-    rows = counts.rows(genes) if isinstance(counts, SparseCounts) else counts.loc[genes]
     rank = W.shape[1]
     neighbours = neighbour_fits(fits, rank) if rank_guard and fits else None
     moonlighting, candidates = moonlighting_confidence(
-        rows, W, H, Ws, logliks, threshold=threshold, margin=margin,
-        neighbours=neighbours, **calls)
+        _rows(counts, genes), W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
+        margin=margin, neighbours=neighbours, **calls)
+    classes = classify_genes(counts, W, H, candidates, threshold=threshold, ceiling=ceiling,
+                             fdr=calls["fdr"], overdispersion=calls["overdispersion"])
     memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
+    memberships["class"] = memberships["gene"].map(
+        classes.set_index("gene")["class"]).to_numpy()
     return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
-                       moonlighting=moonlighting, candidates=candidates)
+                       moonlighting=moonlighting, candidates=candidates, classes=classes)
+
+
+def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
+                   candidates: pd.DataFrame, *, threshold: float, ceiling: float,
+                   fdr: float, overdispersion: str) -> pd.DataFrame:
+    """Every gene's class (:func:`moonlight.classes.gene_classes`): the flat-profile
+    test of every gene and the broad test of the genes above the ceiling, on dense row
+    blocks (sparse counts are never densified whole)."""
+    W_normalized = normalize_rows(W)
+    genes = [str(g) for g in W.index]
+    signal = pd.concat([flat_deviance(rows, W, H) for rows in _row_blocks(counts, genes)])
+    rest = 1.0 - np.sort(W_normalized.to_numpy(), axis=1)[:, ::-1][:, :2].sum(axis=1)
+    wide = [g for g, r in zip(genes, rest) if r > ceiling] if W.shape[1] > 2 else []
+    broad = pd.concat([broad_test(rows, W, H, threshold=threshold, ceiling=ceiling,
+                                  overdispersion=overdispersion)
+                       for rows in _row_blocks(counts, wide, 2**22)]) if wide \
+        else pd.DataFrame(columns=["rest_share", "broad_statistic", "broad_p"], dtype=float)
+    return gene_classes(W_normalized, candidates, signal, broad, threshold=threshold,
+                        ceiling=ceiling, fdr=fdr)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,12 @@ changes the data; it says what the answer is worth:
     nonzero counts and the next-largest count of its own gene: one entry like that can
     make a module or a moonlighting call by itself. The entry is named; ``drop_genes`` /
     ``drop_samples`` in the data set's config remove it if it is an error.
+``rank_at_top``
+    The selected rank is the largest one fitted: the rule never saw a rank at which the
+    held-out likelihood stopped rising, so the true structure may be larger, or (on real
+    counts) extra modules may absorb overdispersion and technical axes. Fit larger ranks
+    (``ranks:``) until the rule stops inside the range, and read the extra modules with
+    care.
 ``outside_validated_range``
     The table is sparser or shallower than every table on which the rank rule and the
     moonlighting calls were validated (``benchmarks/CALIBRATION.md``): mean count per
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .classes import GENE_CLASSES
 from .io import SparseCounts
 from .tables import TableRead
 
@@ -47,6 +54,8 @@ __all__ = [
     "outlier_warnings",
     "range_warnings",
     "structure_warning",
+    "top_rank_warning",
+    "class_record",
     "qc_table",
     "warnings_of",
 ]
@@ -283,6 +292,37 @@ def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
         "explained as well by every gene following the samples' depths, so the modules "
         "and moonlighting genes describe noise, not structure",
     )
+
+
+def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
+    """``rank_at_top`` when the selected rank is the largest fitted rank (above 1).
+
+    Parameters
+    ----------
+    selection : DataFrame
+        The rank table (``rank_selection.tsv``): ``rank`` and ``selected``.
+    """
+    ranks = selection["rank"].to_numpy(dtype=np.int64)
+    rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    if rank == 1 or rank < ranks.max():
+        return None
+    return QCWarning(
+        "rank_at_top",
+        f"the selected rank {rank} is the largest rank fitted: the held-out likelihood "
+        "did not stop rising inside the range, so the structure may be larger, or extra "
+        "modules may absorb overdispersion or technical axes; fit larger ranks (ranks:) "
+        "until the rule stops inside the range, and read the extra modules with care",
+    )
+
+
+def class_record(classes: pd.DataFrame) -> list[dict[str, str]]:
+    """Rows of the QC record: genes per class (:mod:`moonlight.classes`) at the selected
+    rank, with the share of all genes."""
+    counts = classes["class"].value_counts()
+    total = max(len(classes), 1)
+    return [_row(f"genes_{name}", int(counts.get(name, 0)),
+                 f"{counts.get(name, 0) / total:.1%} of the fitted genes")
+            for name in GENE_CLASSES]
 
 
 def qc_table(rows: list[dict[str, str]], warnings: list[QCWarning]) -> pd.DataFrame:

@@ -4,9 +4,13 @@ Fitted modules carry arbitrary labels, so they are first matched one-to-one to t
 modules by the Hungarian algorithm on the cosine similarity of W's columns
 (:func:`scipy.optimize.linear_sum_assignment`). With the labels aligned:
 
-* a gene is *assigned correctly* when its set of called modules equals its true set;
+* a gene is *assigned correctly* when its set of called modules equals its true set; a
+  planted broad gene (true in three or more modules) when its class is ``broad``
+  (memberships with a ``class`` column, :mod:`moonlight.classes`);
 * moonlighting precision = called-and-planted / called, recall = called-and-planted /
-  planted (NaN where the denominator is zero).
+  planted (NaN where the denominator is zero), a planted moonlighting gene being one in
+  exactly two modules;
+* broad genes: how many were planted, classed broad, and called moonlighting.
 """
 
 from __future__ import annotations
@@ -95,8 +99,14 @@ def recovery_summary(
     unmatched = memberships["module"].map(label).eq("")
     spurious = set(memberships.loc[unmatched, "gene"])
     correct = (called == true_membership).all(axis=1) & ~called.index.isin(spurious)
+    n_true = true_membership.sum(axis=1)
+    broad = set(true_membership.index[n_true >= 3])
+    classed_broad = set(memberships.loc[memberships["class"] == "broad", "gene"]) \
+        if "class" in memberships else set()
+    broad_genes = sorted(broad)
+    correct.loc[broad_genes] = pd.Index(broad_genes).isin(list(classed_broad))
 
-    planted = set(true_membership.index[true_membership.sum(axis=1) >= 2])
+    planted = set(true_membership.index[n_true == 2])
     calls = set(moonlighting["gene"])
     hits = len(planted & calls)
     matched = matching["cosine"].dropna()
@@ -114,6 +124,9 @@ def recovery_summary(
                 "moonlighting_true_positives": hits,
                 "precision": _ratio(hits, len(calls)),
                 "recall": _ratio(hits, len(planted)),
+                "broad_planted": len(broad),
+                "broad_classed_broad": len(broad & classed_broad),
+                "broad_called_moonlighting": len(broad & calls),
             }
         ]
     )

@@ -20,6 +20,13 @@
   gene i's second-module weight is ``rho_i P_p(i) gamma_i``, so
   ``P_r + sum_{i: second(i)=r} rho_i gamma_i P_p(i) = 1`` for every r, a linear system
   ``(I + A) P = 1`` (solved exactly).
+* ``n_broad`` *broad* genes (housekeeping-like) are added after the N module genes, in
+  every module: column r gives them a mass ``m = n_broad / (N + n_broad)``, split among
+  them in proportion to ``u_ir ~ Uniform(0.5, 1)`` (each broad gene's loadings within a
+  factor of about two across modules), and the module genes keep ``1 - m`` of every
+  column. The same factor in every column leaves every module gene's shares exactly as
+  drawn (planted shares included). The broad genes' draws come from their own stream
+  (``default_rng([seed, 1])``), so ``n_broad = 0`` gives the data sets it always gave.
 * Column j of H is Dirichlet(``h_concentration``) over the R modules.
 * Sample j has read depth ``C_j ~ Uniform(depth)`` and, with ``noise="poisson"``,
   ``V_ij ~ Poisson(mu_ij)``, ``mu_ij = C_j (W H)_ij``; since WH's columns sum to one,
@@ -71,8 +78,13 @@ class Simulation:
 
     @property
     def moonlighting(self) -> list[str]:
-        """Genes planted in two (or more) modules."""
-        return list(self.membership.index[self.membership.sum(axis=1) >= 2])
+        """Genes planted in exactly two modules (with R = 2, broad genes too)."""
+        return list(self.membership.index[self.membership.sum(axis=1) == 2])
+
+    @property
+    def broad(self) -> list[str]:
+        """Genes planted in three or more modules (the broad genes)."""
+        return list(self.membership.index[self.membership.sum(axis=1) >= 3])
 
     @property
     def second_share(self) -> pd.Series:
@@ -172,6 +184,16 @@ def _plant_shares(
     return W
 
 
+def _add_broad(W: NDArray, membership: NDArray, n_broad: int, rng: np.random.Generator
+               ) -> tuple[NDArray, NDArray]:
+    """W and membership with ``n_broad`` broad genes appended (module docstring)."""
+    mass = n_broad / (len(W) + n_broad)
+    u = rng.uniform(0.5, 1.0, size=(n_broad, W.shape[1]))
+    broad = mass * u / u.sum(axis=0)
+    return (np.vstack([(1.0 - mass) * W, broad]),
+            np.vstack([membership, np.ones((n_broad, W.shape[1]), dtype=bool)]))
+
+
 def simulate(
     *,
     n_genes: int = 100,
@@ -186,6 +208,7 @@ def simulate(
     depth: tuple[float, float] = (90_000, 110_000),
     noise: str = "poisson",
     dispersion: float = 0.0,
+    n_broad: int = 0,
     seed: int = 0,
 ) -> Simulation:
     """Simulate counts ``V ~ Poisson(C * W H)`` with planted modules and moonlighting genes.
@@ -223,6 +246,8 @@ def simulate(
         raise ValueError(f"negative_binomial noise needs dispersion > 0, got {dispersion}")
     if dispersion < 0:
         raise ValueError(f"dispersion must be non-negative, got {dispersion}")
+    if n_broad < 0:
+        raise ValueError(f"n_broad must be non-negative, got {n_broad}")
     rng = np.random.default_rng(seed)
 
     sizes = sample_module_sizes(n_genes, n_modules, module_size, rng)
@@ -241,6 +266,8 @@ def simulate(
                            moonlighting_min_share, rng)
     else:
         W = _plant_shares(membership, moonlighters, second, planted, w_concentration, rng)
+    if n_broad:
+        W, membership = _add_broad(W, membership, n_broad, np.random.default_rng([seed, 1]))
     H = rng.dirichlet(np.full(n_modules, h_concentration), size=n_samples).T
     C = rng.uniform(depth[0], depth[1], size=n_samples)
     mu = C * (W @ H)
@@ -248,8 +275,8 @@ def simulate(
         mu = mu * rng.gamma(1.0 / dispersion, dispersion, size=mu.shape)
     V = rng.poisson(mu)
 
-    width = len(str(n_genes))
-    genes = [f"gene{i + 1:0{width}d}" for i in range(n_genes)]
+    width = len(str(len(W)))
+    genes = [f"gene{i + 1:0{width}d}" for i in range(len(W))]
     samples = [f"sample{j + 1:0{len(str(n_samples))}d}" for j in range(n_samples)]
     modules = [f"M{r + 1}" for r in range(n_modules)]
     return Simulation(

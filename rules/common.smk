@@ -367,6 +367,7 @@ def qc_inputs(wildcards):
     inputs = {
         "counts": counts_file(wildcards),
         "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
+        "classes": f"results/{wildcards.dataset}/gene_classes.tsv",
         "crossval": expand(
             "results/{dataset}/crossval/R{rank}.tsv",
             dataset=wildcards.dataset,

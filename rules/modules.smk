@@ -23,6 +23,12 @@ rule call_modules:
             labels={"data set": "{dataset}", "figure": "moonlighting genes"},
         ),
         candidates="results/{dataset}/moonlighting_candidates.tsv",
+        classes=report(
+            "results/{dataset}/gene_classes.tsv",
+            caption="../report/gene_classes.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "gene classes"},
+        ),
         module_genes=report(
             "results/{dataset}/module_genes.tsv",
             caption="../report/module_genes.rst",

@@ -6,6 +6,7 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from moonlight import read_tsv, write_tsv
 from moonlight.io import read_counts
+from moonlight.classes import class_counts
 from moonlight.genesets import rank_genes, top_genes, write_gmt
 from moonlight.pipeline import call_modules
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
@@ -34,6 +35,8 @@ with log_to(snakemake.log[0]) as log:
     write_tsv(calls.memberships, snakemake.output.modules, index=False)
     write_tsv(calls.moonlighting, snakemake.output.moonlighting, index=False)
     write_tsv(calls.candidates, snakemake.output.candidates, index=False)
+    write_tsv(calls.classes, snakemake.output.classes, index=False)
+    log.info("gene classes: %s", class_counts(calls.classes).to_dict())
     ranked = rank_genes(calls.W, calls.memberships, called)
     write_tsv(ranked, snakemake.output.module_genes, index=False)
     write_tsv(top_genes(ranked, snakemake.params.top_genes), snakemake.output.top_genes,

@@ -6,8 +6,8 @@ import pandas as pd
 
 from moonlight import read_tsv, write_tsv
 from moonlight.io import read_counts
-from moonlight.qc import (count_record, outlier_warnings, qc_table, range_warnings,
-                          structure_warning)
+from moonlight.qc import (class_record, count_record, outlier_warnings, qc_table,
+                          range_warnings, structure_warning, top_rank_warning)
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
@@ -19,9 +19,11 @@ with log_to(snakemake.log[0]) as log:
     rank = int(selection.loc[selection["selected"], "rank"].iat[0])
     heldout = pd.concat([read_tsv(p, index_col=None) for p in snakemake.input.crossval],
                         ignore_index=True).drop_duplicates(["rank", "fold"])
-    warnings = [structure_warning(heldout, rank)]
+    warnings = [structure_warning(heldout, rank), top_rank_warning(selection)]
     warnings += outlier_warnings(counts, snakemake.params.outlier_factor)
     warnings += range_warnings(counts)
-    record = qc_table(rows + count_record(counts), [w for w in warnings if w is not None])
+    rows += count_record(counts) + class_record(read_tsv(snakemake.input.classes,
+                                                          index_col=None))
+    record = qc_table(rows, [w for w in warnings if w is not None])
     log.info("QC record:\n%s", record.to_string(index=False))
     write_tsv(record, snakemake.output[0], index=False)

@@ -22,7 +22,7 @@ def memberships_of(W, threshold=0.1, called=("b", "d")):
 def test_known_table():
     table = rank_genes(W, memberships_of(W), ["b", "d"])
     assert table.columns.tolist() == ["module", "rank", "gene", "weight", "share",
-                                      "specificity", "moonlighting"]
+                                      "specificity", "moonlighting", "class"]
     rows = list(zip(table["module"], table["rank"], table["gene"]))
     assert rows == [("M1", 1, "a"), ("M1", 2, "b"), ("M1", 3, "c"),
                     ("M2", 1, "d"), ("M2", 2, "b"), ("M3", 1, "d")]

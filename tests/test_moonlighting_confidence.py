@@ -72,15 +72,16 @@ def test_confidence_filters_on_min_support_and_min_lr(H):
     counts = pd.DataFrame(np.random.default_rng(2).poisson(W.to_numpy() @ H2.to_numpy()),
                           index=W.index)
     called, candidates = moonlighting_confidence(counts, W, H2, [W, W], [0.0, 0.0],
-                                                 threshold=0.1, margin=5.0)
+                                                 threshold=0.1, ceiling=0.1, margin=5.0)
     assert list(called["gene"]) == ["g2"]
     assert {"support", "lr", "best_single", "best_pair"} <= set(called.columns)
     called, candidates = moonlighting_confidence(counts, W, H2, [W, W], [0.0, 0.0],
-                                                 threshold=0.1, margin=5.0, min_lr=1e12)
+                                                 threshold=0.1, ceiling=0.1, margin=5.0, min_lr=1e12)
     assert called.empty and list(candidates["called"]) == [False]
     second = float(candidates["weights"].iat[0].split(",")[1])
     called, _ = moonlighting_confidence(counts, W, H2, [W, W], [0.0, 0.0], threshold=0.1,
-                                        margin=5.0, min_second_weight=second + 0.01)
+                                        ceiling=0.1, margin=5.0,
+                                        min_second_weight=second + 0.01)
     assert called.empty
 
 
@@ -92,14 +93,14 @@ def test_legacy_statistic_is_skipped_on_many_samples_without_changing_calls(H, m
     counts = pd.DataFrame(np.random.default_rng(2).poisson(W.to_numpy() @ H2.to_numpy()),
                           index=W.index)
     args = (counts, W, H2, [W, W], [0.0, 0.0])
-    full, _ = moonlighting_confidence(*args, threshold=0.1, margin=5.0)
+    full, _ = moonlighting_confidence(*args, threshold=0.1, ceiling=0.1, margin=5.0)
     monkeypatch.setattr(confidence, "LEGACY_LR_MAX_SAMPLES", H2.shape[1] - 1)
-    skipped, _ = moonlighting_confidence(*args, threshold=0.1, margin=5.0)
+    skipped, _ = moonlighting_confidence(*args, threshold=0.1, ceiling=0.1, margin=5.0)
     assert list(skipped["gene"]) == list(full["gene"]) == ["g2"]
     assert skipped["lr"].isna().all() and full["lr"].notna().all()
     assert (skipped["best_pair"] == "").all()
     # asked for by min_lr, it is computed whatever the size
-    asked, _ = moonlighting_confidence(*args, threshold=0.1, margin=5.0, min_lr=1.0)
+    asked, _ = moonlighting_confidence(*args, threshold=0.1, ceiling=0.1, margin=5.0, min_lr=1.0)
     assert asked["lr"].tolist() == full["lr"].tolist()
 
 
@@ -228,9 +229,9 @@ def test_guard_removes_calls_made_at_too_small_a_rank():
     fits = {r: fit_nmf(sim.counts, r, restarts=3, seed=0) for r in (3, 4)}
     W, H = fits[3].W_frame(), fits[3].H_frame()
     args = (sim.counts, W, H, fits[3].W_restart_frames(), fits[3].logliks)
-    unguarded, _ = moonlighting_confidence(*args, threshold=THRESHOLD, margin=5.0)
+    unguarded, _ = moonlighting_confidence(*args, threshold=THRESHOLD, ceiling=THRESHOLD, margin=5.0)
     guarded, candidates = moonlighting_confidence(
-        *args, threshold=THRESHOLD, margin=5.0,
+        *args, threshold=THRESHOLD, ceiling=THRESHOLD, margin=5.0,
         neighbours=neighbour_fits({r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                                   3))
     # At R = 3 a module's genes are split between two others and pass the share test
@@ -252,7 +253,7 @@ def test_parameters_are_checked():
     with pytest.raises(ValueError, match="same samples"):
         share_test(counts.iloc[:, ::-1], W, H, threshold=0.1)
     with pytest.raises(ValueError, match="fdr"):
-        moonlighting_confidence(counts, W, H, [W], [0.0], threshold=0.1, margin=5.0, fdr=0)
+        moonlighting_confidence(counts, W, H, [W], [0.0], threshold=0.1, ceiling=0.1, margin=5.0, fdr=0)
 
 
 @pytest.mark.skipif(not REAL.is_file(), reason="exercise table not available")
@@ -262,13 +263,14 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
     best = fits[4]
     called, candidates = moonlighting_confidence(
         counts, best.W_frame(), best.H_frame(), best.W_restart_frames(), best.logliks,
-        threshold=THRESHOLD, margin=5.0, min_support=0.5,
+        threshold=THRESHOLD, ceiling=THRESHOLD, margin=5.0, min_support=0.5,
         neighbours=neighbour_fits({r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                                   4))
     assert list(called["gene"]) == ["cranberry", "grape", "tomato"]
     assert (called["q"] < 1e-10).all()
     assert list(called.columns) == ["gene", "n_modules", "modules", "weights", "support",
-                                    "lr", "best_single", "best_pair", "q"]
+                                    "rest_share", "lr", "best_single", "best_pair", "q"]
+    assert (called["rest_share"] < 0.05).all()
     # The refit's shares are W's own (the row refit is the W update at convergence).
     second = candidates["weights"].str.split(",").str[1].astype(float)
     np.testing.assert_allclose(candidates["second_share"], second, atol=2e-3)

@@ -88,3 +88,24 @@ def test_sparse_and_dense_counts_give_the_same_record(w09_table):
     assert count_record(as_sparse) == count_record(counts)
     assert outlier_warnings(as_sparse) == outlier_warnings(counts)
     assert range_warnings(as_sparse) == range_warnings(counts)
+
+
+def test_rank_at_top_warns_only_for_the_largest_fitted_rank():
+    from moonlight.qc import top_rank_warning
+    table = pd.DataFrame({"rank": [2, 3, 4], "selected": [False, False, True]})
+    warning = top_rank_warning(table)
+    assert warning is not None and warning.kind == "rank_at_top"
+    assert "largest rank fitted" in warning.message
+    table["selected"] = [False, True, False]
+    assert top_rank_warning(table) is None
+    assert top_rank_warning(pd.DataFrame({"rank": [1], "selected": [True]})) is None
+
+
+def test_class_record_lists_every_class():
+    from moonlight.qc import class_record
+    classes = pd.DataFrame({"gene": list("abcd"),
+                            "class": ["specific", "broad", "broad", "unassigned"]})
+    rows = {r["check"]: r for r in class_record(classes)}
+    assert [rows[f"genes_{c}"]["value"] for c in
+            ["specific", "moonlighting", "broad", "unassigned"]] == ["1", "0", "2", "1"]
+    assert rows["genes_broad"]["detail"] == "50.0% of the fitted genes"

@@ -56,3 +56,23 @@ def test_extra_fitted_module_has_no_partner(sim):
     )
     assert not summary.iloc[0]["rank_correct"] and summary.iloc[0]["selected_rank"] == 5
     assert np.isnan(summary.iloc[0]["precision"]) and summary.iloc[0]["recall"] == 0.0
+
+
+def test_broad_genes_count_as_right_only_when_classed_broad():
+    sim = simulate(seed=11, n_broad=5)
+    memberships = call_memberships(normalize_rows(sim.W), 0.1)
+    top = memberships.drop_duplicates("gene")
+    # The planted truth's classes: broad genes broad, moonlighters in both modules.
+    keep = memberships[~memberships["gene"].isin(sim.broad)]
+    classed = pd.concat([keep, top[top["gene"].isin(sim.broad)]])
+    classed["class"] = np.where(classed["gene"].isin(sim.broad), "broad", "specific")
+    called = pd.DataFrame({"gene": sim.moonlighting})
+    summary, _ = recovery_summary(sim.membership, sim.W, sim.W, classed, called)
+    row = summary.iloc[0]
+    assert row["genes_assigned_correctly"] == 1.0
+    assert (row["broad_planted"], row["broad_classed_broad"],
+            row["broad_called_moonlighting"]) == (5, 5, 0)
+    assert row["precision"] == 1.0 and row["recall"] == 1.0
+    classed["class"] = "specific"
+    summary, _ = recovery_summary(sim.membership, sim.W, sim.W, classed, called)
+    assert summary.iloc[0]["genes_assigned_correctly"] == pytest.approx(1 - 5 / 105)

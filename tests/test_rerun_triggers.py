@@ -86,7 +86,7 @@ DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "sum
     ("selection: {init: random}", set()),
     # threads change no byte of a fit
     ("fit: {threads: 2}", set()),
-    ("modules: {threshold: 0.2}", {"call_modules", "recovery", "summary"}),
+    ("modules: {threshold: 0.2}", {"call_modules", "recovery", "qc", "summary"}),
     ("qc: {outlier_factor: 50.0}", {"qc", "summary"}),
     ("restarts: 4", {"fit", "gather_restarts", "gather_logliks", "stability"}
      | DOWNSTREAM_OF_SELECTION),

@@ -144,3 +144,23 @@ def test_planted_shares_are_checked():
         simulate(n_moonlighting=1, moonlighting_min_share=0.0, moonlighting_shares=[0.6])
     with pytest.raises(ValueError, match="moonlighting_min_share"):
         simulate(n_moonlighting=1, moonlighting_shares=[0.1])
+
+
+def test_broad_genes_are_in_every_module_and_leave_the_rest_unchanged():
+    plain = simulate(seed=4)
+    sim = simulate(seed=4, n_broad=10)
+    assert sim.counts.shape == (110, 60)
+    assert len(sim.broad) == 10 and sim.membership.loc[sim.broad].all().all()
+    assert sim.moonlighting == plain.moonlighting
+    assert np.allclose(sim.W.sum(axis=0), 1.0)
+    # Module genes keep their shares exactly; broad genes are within a factor of ~2.
+    def shares(W):
+        return W.div(W.sum(axis=1), axis=0)
+    assert np.allclose(shares(sim.W).iloc[:100].to_numpy(), shares(plain.W).to_numpy())
+    broad = sim.W.loc[sim.broad].to_numpy()
+    assert (broad.max(axis=1) / broad.min(axis=1) < 2.5).all()
+
+
+def test_no_broad_genes_gives_the_same_bytes():
+    a, b = simulate(seed=9), simulate(seed=9, n_broad=0)
+    assert a.counts.equals(b.counts) and a.W.equals(b.W)

@@ -107,7 +107,7 @@ def test_factor_tables_are_normalized(finished_run):
     np.testing.assert_allclose(W.sum(axis=0), 1.0, rtol=1e-10)
     np.testing.assert_allclose(W_norm.sum(axis=1), 1.0, rtol=1e-10)
     modules = read(results / "modules.tsv")
-    assert modules.columns.tolist() == ["gene", "module", "weight"]
+    assert modules.columns.tolist() == ["gene", "module", "weight", "class"]
     assert set(modules["gene"]) == set(W.index)
     assert (modules["weight"] > 0.1).all()
     for png in ("W_histogram.png", "W_heatmap.png", "rank_selection.png"):
@@ -123,6 +123,11 @@ def test_exercise_table_answer(finished_run):
     sizes = sorted(read(results / "modules.tsv")["module"].value_counts().tolist())
     assert sizes == [20, 20, 20, 43]
     assert sorted(read(results / "moonlighting.tsv")["gene"]) == ["cranberry", "grape", "tomato"]
+    classes = read(results / "gene_classes.tsv").set_index("gene")["class"]
+    assert sorted(classes[classes == "moonlighting"].index) == ["cranberry", "grape", "tomato"]
+    assert (classes.value_counts().to_dict() == {"specific": 97, "moonlighting": 3})
+    qc = read(results / "qc.tsv").set_index("check")
+    assert str(qc.loc["genes_broad", "value"]) == "0" and "rank_at_top" not in set(qc["value"])
     summary = read(finished_run / "results" / "summary.tsv").set_index("dataset")
     assert summary.loc["w09", "selected_rank"] == 4
     assert summary.loc["sim5", "true_rank"] == 3

@@ -1,0 +1,144 @@
+"""Gene classes: the ceiling test of the rest share, its calibration at the boundary, and
+one class per gene (specific, moonlighting, broad, unassigned) on planted rows and on the
+exercise's table."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moonlight import read_count_table
+from moonlight.classes import GENE_CLASSES, class_counts, flat_deviance, gene_classes
+from moonlight.confidence import share_test
+from moonlight.pipeline import analyse, call_modules
+
+REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w09-data.tbl"
+T = 0.1  # threshold and ceiling
+
+
+def _rows(shares, n_samples=80, total=3000.0, dispersion=0.0, seed=0):
+    """Rows with planted share vectors (one row per gene, over R modules) under a known
+    H, and a W whose columns sum to one (filler genes carry the rest of each column), so
+    that the planted shares are moonlight's shares exactly."""
+    rng = np.random.default_rng(seed)
+    b = np.asarray(shares, dtype=float)
+    n_genes, n_modules = b.shape
+    modules = [f"M{r + 1}" for r in range(n_modules)]
+    samples = [f"s{j}" for j in range(n_samples)]
+    Ht = rng.dirichlet(np.ones(n_modules), size=n_samples).T
+    scale = total / (b @ Ht).sum(axis=1).mean()
+    b = b * 1e-6
+    mu = (b @ Ht) * scale / 1e-6
+    if dispersion > 0:
+        mu = mu * rng.gamma(1.0 / dispersion, dispersion, size=mu.shape)
+    V = rng.poisson(mu).astype(float)
+    genes = [f"g{i}" for i in range(n_genes)]
+    W = pd.DataFrame(np.vstack([b, np.diag(1.0 - b.sum(axis=0))]),
+                     index=genes + [f"filler{r}" for r in range(n_modules)], columns=modules)
+    H = pd.DataFrame(Ht * scale / 1e-6, index=modules, columns=samples)
+    return pd.DataFrame(V, index=genes, columns=samples), W, H
+
+
+def test_rest_p_is_small_below_the_ceiling_and_large_above_it():
+    counts, W, H = _rows([[0.5, 0.5, 0.0, 0.0], [0.4, 0.3, 0.15, 0.15],
+                          [0.25, 0.25, 0.25, 0.25]])
+    out = share_test(counts, W, H, threshold=T, ceiling=T, level=None)
+    assert out["rest_share"].to_numpy() == pytest.approx([0.0, 0.3, 0.5], abs=0.05)
+    assert out.loc["g0", "rest_p"] < 1e-4
+    assert out.loc["g1", "rest_p"] > 0.99 and out.loc["g2", "rest_p"] > 0.99
+
+
+def test_rest_p_is_uniform_for_genes_exactly_at_the_ceiling():
+    # Rest share 0.1 = the ceiling: the signed-root p-value is U(0, 1) at the boundary.
+    shares = np.tile([0.5, 0.4, 0.05, 0.05], (600, 1))
+    counts, W, H = _rows(shares, seed=3)
+    p = share_test(counts, W, H, threshold=T, ceiling=T, level=None)["rest_p"].to_numpy()
+    assert 0.4 < p.mean() < 0.6
+    assert 0.02 < (p <= 0.05).mean() < 0.09
+
+
+def test_rest_test_is_vacuous_with_two_modules():
+    counts, W, H = _rows([[0.6, 0.4]])
+    out = share_test(counts, W, H, threshold=T, ceiling=T, level=None)
+    assert out["rest_share"].iat[0] == 0.0 and out["rest_p"].iat[0] == 0.0
+
+
+def test_ceiling_out_of_range_is_refused():
+    counts, W, H = _rows([[0.6, 0.4, 0.0]])
+    with pytest.raises(ValueError, match="ceiling"):
+        share_test(counts, W, H, threshold=T, ceiling=0.0)
+
+
+def test_flat_deviance_is_small_for_a_flat_gene_and_large_for_a_one_module_gene():
+    counts, W, H = _rows([[1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 0.0]], seed=1)
+    out = flat_deviance(counts, W, H)
+    assert out.loc["g0", "signal_p"] > 0.01
+    assert out.loc["g1", "signal_p"] < 1e-10
+
+
+def _classes(shares, **kw):
+    counts, W, H = _rows(shares, **kw)
+    fillers = pd.DataFrame(np.zeros((W.shape[1], counts.shape[1])),
+                           index=W.index[len(counts):], columns=counts.columns)
+    full = pd.concat([counts, fillers])
+    calls = call_modules(full, W, H, [W, W], [0.0, 0.0], threshold=T, ceiling=T,
+                         margin=5.0, fdr=0.05, min_support=0.5, level=0.95,
+                         overdispersion="negative_binomial")
+    return calls.classes.set_index("gene").loc[list(counts.index)]
+
+
+def test_one_class_per_gene_on_planted_rows():
+    shares = [
+        [0.5, 0.5, 0.0, 0.0],       # two modules, nothing else: moonlighting
+        [0.7, 0.3, 0.0, 0.0],       # moonlighting
+        [0.25, 0.25, 0.25, 0.25],   # every module alike: broad (housekeeping)
+        [0.4, 0.2, 0.2, 0.2],       # every module within a factor of two: broad
+        [1.0, 0.0, 0.0, 0.0],       # specific
+        [0.0, 0.0, 0.95, 0.05],     # specific
+    ]
+    classes = _classes(shares, total=5000.0)
+    assert list(classes["class"]) == ["moonlighting", "moonlighting", "broad", "broad",
+                                      "specific", "specific"]
+    assert set(classes["class"]) <= set(GENE_CLASSES)
+
+
+def test_too_little_signal_is_unassigned():
+    # A few reads in all: neither a one-module profile nor a flat one can be told apart.
+    classes = _classes([[0.6, 0.4, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], total=3.0, seed=5)
+    assert (classes["class"] == "unassigned").all()
+
+
+def test_broad_genes_are_not_called_under_overdispersion():
+    # Negative-binomial rows, every module within a factor of two: none is moonlighting.
+    rng = np.random.default_rng(7)
+    shares = rng.dirichlet(np.full(4, 20.0), size=60)
+    classes = _classes(shares, dispersion=0.3, seed=7)
+    assert (classes["class"] != "moonlighting").all()
+    assert (classes["class"] == "broad").mean() > 0.9
+
+
+def test_gene_classes_table_columns_and_counts():
+    counts, W, H = _rows([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    from moonlight.modules import normalize_rows
+    empty = pd.DataFrame(columns=["gene", "q", "called"])
+    signal = flat_deviance(counts, W, H)
+    broad = pd.DataFrame(columns=["rest_share", "broad_statistic", "broad_p"], dtype=float)
+    out = gene_classes(normalize_rows(W).loc[counts.index], empty, signal, broad,
+                       threshold=T, ceiling=T, fdr=0.05)
+    # g0 is a candidate that was not called (none are, here): unassigned.
+    assert list(out["class"]) == ["unassigned", "specific"]
+    assert class_counts(out).to_dict() == {"specific": 1, "moonlighting": 0, "broad": 0,
+                                           "unassigned": 1}
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/data/w09-data.tbl not present")
+def test_exercise_table_classes():
+    result = analyse(read_count_table(REAL))
+    classes = result.calls.classes.set_index("gene")["class"]
+    assert result.rank == 4
+    assert sorted(classes[classes == "moonlighting"].index) == ["cranberry", "grape",
+                                                                "tomato"]
+    assert (classes.drop(["cranberry", "grape", "tomato"]) == "specific").all()
+    assert (result.memberships.groupby("module").size().to_list() == [20, 20, 20, 43])
+    assert set(result.memberships["class"]) == {"specific", "moonlighting"}
