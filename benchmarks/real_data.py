@@ -348,6 +348,237 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
     return times
 
 
+
+# --- score -----------------------------------------------------------------------------
+
+
+def _read(path: Path, index_col: int | None = 0) -> pd.DataFrame:
+    """A workflow TSV with names kept as strings."""
+    return pd.read_csv(path, sep="\t", index_col=index_col, dtype={0: str})
+
+
+def _truth(truth_dir: Path, name: str) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """The truth json, per-sample truth and per-gene truth of one data set."""
+    info = json.loads((truth_dir / f"{name}.truth.json").read_text())
+    samples = pd.read_csv(truth_dir / f"{name}.truth.samples.tsv.gz", sep="\t", index_col=0,
+                          dtype={"sample": str})
+    genes = pd.read_csv(truth_dir / f"{name}.truth.genes.tsv.gz", sep="\t", index_col=0,
+                        dtype={"gene": str})
+    return info, samples, genes
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every column of ``a`` with every column of ``b`` (rows are
+    observations); 0 for a constant column."""
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    norms = np.outer(np.linalg.norm(a, axis=0), np.linalg.norm(b, axis=0))
+    return np.divide(a.T @ b, norms, out=np.zeros(norms.shape), where=norms > 0)
+
+
+def composition_recovery(H: pd.DataFrame, proportions: pd.DataFrame) -> dict:
+    """How well module shares recover the known source proportions.
+
+    Each sample's module shares are ``H[:, j] / H[:, j].sum()`` (W's columns sum to one,
+    so this is the fraction of the sample's counts from each module). Modules are
+    matched one-to-one to sources by the Hungarian algorithm on the correlation across
+    samples; with R > K the R - K unmatched modules are left out, with R < K the K - R
+    unmatched sources are.
+
+    Parameters
+    ----------
+    H : pandas.DataFrame
+        Modules x samples.
+    proportions : pandas.DataFrame
+        Samples x sources, the known proportions.
+
+    Returns
+    -------
+    dict
+        ``matching`` (source=module:r, ...), ``r_min``, ``r_mean`` (per-source Pearson
+        r of matched pairs), ``mae`` (mean |share - proportion| over samples x matched
+        sources) and ``unmatched`` (what was left out).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    shares = (H / H.sum(axis=0)).T.loc[proportions.index]
+    corr = _correlation(shares.to_numpy(), proportions.to_numpy())
+    rows, cols = linear_sum_assignment(-corr)
+    r = corr[rows, cols]
+    mae = np.abs(shares.to_numpy()[:, rows] - proportions.to_numpy()[:, cols]).mean()
+    modules, sources = shares.columns.astype(str), proportions.columns.astype(str)
+    left_modules = sorted(set(modules) - set(modules[rows]))
+    left_sources = sorted(set(sources) - set(sources[cols]))
+    unmatched = ([f"modules {','.join(left_modules)}"] if left_modules else []) + (
+        [f"sources {','.join(left_sources)}"] if left_sources else [])
+    order = np.argsort(cols)
+    return {"matching": ", ".join(f"{sources[cols[k]]}={modules[rows[k]]}:{r[k]:.3f}"
+                                  for k in order),
+            "r_min": float(r.min()), "r_mean": float(r.mean()), "mae": float(mae),
+            "unmatched": "; ".join(unmatched) or "none"}
+
+
+def label_recovery(H: pd.DataFrame, labels: pd.Series) -> dict:
+    """Adjusted Rand index of every cell's top module (argmax of its H column) against
+    its label, and the number of distinct top modules."""
+    from sklearn.metrics import adjusted_rand_score
+
+    top = H[labels.index].to_numpy().argmax(axis=0)
+    return {"ari": float(adjusted_rand_score(labels.to_numpy(), top)),
+            "top_modules_used": int(np.unique(top).size)}
+
+
+def call_scores(called: set[str], classes: pd.Series) -> dict:
+    """Moonlighting calls against the gene classes of the genes that entered the fit.
+
+    Parameters
+    ----------
+    called : set of str
+        Genes called moonlighting.
+    classes : pandas.Series
+        Class of every gene in the fit (index = gene).
+
+    Returns
+    -------
+    dict
+        Calls, the fraction of ``broad`` and ``one_source`` genes called, the recall of
+        ``two_source`` genes, the precision among calls of known class
+        (two_source / (broad + one_source + two_source)) and the calls in ``other``
+        and ``low`` genes; also the number of fitted genes of each class.
+    """
+    is_called = classes.index.isin(list(called))
+    n = classes.value_counts().reindex(CLASSES, fill_value=0)
+    hits = classes[is_called].value_counts().reindex(CLASSES, fill_value=0)
+    known = hits[["broad", "one_source", "two_source"]].sum()
+
+    def frac(a: int, b: int) -> float:
+        return float(a / b) if b else float("nan")
+
+    return {**{f"fit_{c}": int(n[c]) for c in CLASSES},
+            "calls": int(is_called.sum()),
+            "calls_not_in_fit": len(called - set(classes.index)),
+            "broad_called": frac(hits["broad"], n["broad"]),
+            "one_source_called": frac(hits["one_source"], n["one_source"]),
+            "two_source_recall": frac(hits["two_source"], n["two_source"]),
+            "precision_known": frac(hits["two_source"], known),
+            "calls_other": int(hits["other"]), "calls_low": int(hits["low"])}
+
+
+def class_scores(results: Path, classes: pd.Series) -> dict:
+    """If the workflow labels genes with a ``class`` (modules.tsv or module_genes.tsv:
+    specific / moonlighting / broad / unassigned), the count of every (workflow class,
+    true class) pair, as columns ``class_<workflow>_<true>``; else nothing."""
+    for file in ("modules.tsv", "module_genes.tsv"):
+        table = _read(results / file, index_col=None)
+        if "class" in table.columns:
+            per_gene = table.drop_duplicates("gene").set_index("gene")["class"].astype(str)
+            table = pd.crosstab(per_gene, classes.reindex(per_gene.index).fillna("not_in_fit"))
+            return {"class_source": file,
+                    **{f"class_{w}_{t}": int(table.loc[w, t])
+                       for w in table.index for t in table.columns}}
+    return {}
+
+
+def row_shares(W: pd.DataFrame) -> pd.DataFrame:
+    """Row-normalized shares of W (columns normalized to sum one first), sorted
+    decreasing in every row: genes x (s1, s2, ...)."""
+    W = W / W.sum(axis=0)
+    shares = W.to_numpy() / W.to_numpy().sum(axis=1, keepdims=True)
+    return pd.DataFrame(-np.sort(-shares, axis=1), index=W.index,
+                        columns=[f"s{k + 1}" for k in range(W.shape[1])])
+
+
+def shares_by_class(W: pd.DataFrame, classes: pd.Series, level: float = 0.1) -> pd.DataFrame:
+    """Per gene class: genes, the mean sorted shares s1, s2, ... and the fraction of
+    genes with s2 > ``level`` and with s3 > ``level``."""
+    shares = row_shares(W)
+    shares["class"] = classes.reindex(shares.index).to_numpy()
+    table = shares.groupby("class").mean()
+    table.insert(0, "genes", shares.groupby("class").size())
+    for k in (2, 3):
+        if f"s{k}" in shares:
+            table[f"s{k}>{level}"] = (shares[f"s{k}"] > level).groupby(shares["class"]).mean()
+    return table.reindex([c for c in CLASSES if c in table.index])
+
+
+def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
+    """Rows of the score table for one data set: the selected rank (composition and
+    calls) and, if fitted and different, the known number of sources K (composition)."""
+    info, samples, genes = _truth(truth_dir, name)
+    results = workdir / "results" / name
+    selection = _read(results / "rank_selection.tsv", index_col=None)
+    selected = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    fitted = sorted(int(p.name[1:]) for p in (results / "fits").glob("R*")
+                    if (p / "H.tsv").is_file())
+    K = len(info["sources"])
+    times = workdir / "wall_times.tsv"
+    wall = (pd.read_csv(times, sep="\t").set_index("target")["wall_seconds"].get(name)
+            if times.is_file() else None)
+    rows = []
+    for rank in dict.fromkeys([selected, K]):
+        if rank not in fitted:
+            continue
+        H = _read(results / "fits" / f"R{rank}" / "H.tsv")
+        H.columns = H.columns.astype(str)
+        row: dict[str, object] = {
+            "dataset": name, "role": info["role"], "kind": info["kind"], "known_K": K,
+            "fitted_ranks": f"{fitted[0]}-{fitted[-1]}", "selected_R": selected,
+            "evaluated_R": rank, "evaluated_is": "selected" if rank == selected else "known_K",
+            "selected_is_top": selected == fitted[-1], "samples": H.shape[1],
+            "wall_seconds": wall}
+        if info["kind"] == "mixture":
+            row.update(composition_recovery(H, samples[info["sources"]]))
+        else:
+            row.update(label_recovery(H, samples["label"].astype(str)))
+        if rank == selected:
+            fit_genes = _read(results / "fits" / f"R{rank}" / "W.tsv").index.astype(str)
+            classes = genes["class"].reindex(fit_genes)
+            called = set(_read(results / "moonlighting.tsv", index_col=None)["gene"].astype(str))
+            row.update(call_scores(called, classes))
+            row.update(class_scores(results, classes))
+        rows.append(row)
+    return rows
+
+
+#: Columns of the printed summary.
+SUMMARY = ("dataset", "role", "known_K", "selected_R", "evaluated_R", "selected_is_top",
+           "r_mean", "mae", "ari", "calls", "fit_broad", "broad_called", "one_source_called",
+           "two_source_recall", "precision_known", "calls_other")
+
+
+def score_command(workdir: Path, truth_dir: Path, out: Path,
+                  names: list[str] | None = None) -> pd.DataFrame:
+    """Score every data set with results in ``workdir``; write the table to ``out``, the
+    shares by class at R = K of the tuning sets to ``<out stem>_shares.tsv``, and print
+    a markdown summary of both."""
+    done = [n for n in names or DATASETS
+            if (workdir / "results" / n / "rank_selection.tsv").is_file()]
+    for name in sorted(set(names or []) - set(done)):
+        print(f"{name}: no results in {workdir}, not scored", file=sys.stderr)
+    names = done
+    table = pd.DataFrame([row for name in names for row in score_dataset(workdir, truth_dir, name)])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, sep="\t", index=False, float_format="%.4g")
+    print(table[[c for c in SUMMARY if c in table]].to_markdown(index=False, floatfmt=".3g"))
+    shares = []
+    for name in names:
+        info, _, genes = _truth(truth_dir, name)
+        W_path = workdir / "results" / name / "fits" / f"R{len(info['sources'])}" / "W.tsv"
+        if info["role"] != "tuning" or not W_path.is_file():  # the held-out set stays unread
+            continue
+        W = _read(W_path)
+        by_class = shares_by_class(W, genes["class"].reindex(W.index.astype(str)))
+        shares.append(by_class.reset_index().assign(dataset=name, R=W.shape[1]))
+        print(f"\n{name}, R = {W.shape[1]}: sorted row shares by class\n")
+        print(by_class.to_markdown(floatfmt=".3f"))
+    if shares:
+        frame = pd.concat(shares)
+        frame = frame[["dataset", "R", *[c for c in frame.columns if c not in ("dataset", "R")]]]
+        frame.to_csv(out.with_name(f"{out.stem}_shares.tsv"), sep="\t", index=False,
+                     float_format="%.4g")
+    return table
+
+
 # --- command line ----------------------------------------------------------------------
 
 
@@ -365,23 +596,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", choices=names, default=names)
 
     p = commands.add_parser("run", help="run the shipped workflow on the prepared data sets")
-    p.add_argument("--h5ad-dir", type=Path, required=True)
+    p.add_argument("--h5ad-dir", type=Path, required=True, help="what prepare wrote")
     p.add_argument("--workdir", type=Path, required=True,
                    help="Snakemake working directory (config.yaml, results/)")
     p.add_argument("--datasets", nargs="+", choices=names, default=names)
-    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--cores", type=int, default=2, help="Snakemake --cores")
     p.add_argument("--ranks", type=int, nargs="+", default=None,
                    help="ranks to fit (default: config.yaml's, 2..7)")
 
     p = commands.add_parser("score", help="score the workflow's outputs against the truth")
     p.add_argument("--workdir", type=Path, required=True)
-    p.add_argument("--truth-dir", type=Path, required=True)
+    p.add_argument("--truth-dir", type=Path, required=True,
+                   help="where prepare wrote the truth files (its --out)")
     p.add_argument("--out", type=Path, required=True, help="benchmarks/results/real_data_<label>.tsv")
     p.add_argument("--datasets", nargs="+", choices=names, default=None,
                    help="default: every data set with results in the workdir")
 
     p = commands.add_parser("all", help="prepare (if needed), run and score")
-    p.add_argument("--source", type=Path, required=True)
+    p.add_argument("--source", type=Path, required=True, help="as for prepare")
     p.add_argument("--cache", type=Path, required=True,
                    help="holds h5ad/ (prepared data) and runs/<label>/ (workflow runs)")
     p.add_argument("--label", required=True, help="names the run and the results table")
