@@ -320,7 +320,8 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
         ranks: list[int] | None = None) -> pd.DataFrame:
     """Run the workflow on every data set of ``names``, one Snakemake call per data set
     (so that its wall time is its own), then once on the default target (summary and
-    report pages). The config lists every data set, so the calls share one workdir.
+    report pages). The config lists every data set of this and earlier calls in the
+    same workdir.
 
     Returns
     -------
@@ -328,23 +329,26 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
         Per call: target, wall seconds, exit code (also ``workdir/wall_times.tsv``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    config = workflow_config(h5ad_dir, names, ranks)
+    # A later call on some data sets keeps those of earlier calls in the config, so the
+    # default target (summary, report) still covers them and nothing reruns.
+    earlier = workdir / "config.yaml"
+    listed = list(yaml.safe_load(earlier.read_text())["data"]) if earlier.is_file() else []
+    config = workflow_config(h5ad_dir, [*dict.fromkeys([*listed, *names])], ranks)
     # Written as the workdir's config.yaml (what the Snakefile's `configfile:` loads)
     # and passed with --configfile: the run sees exactly this config either way.
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    rows = []
-    for name in names:
-        seconds, code = _snakemake(workdir, cores, [f"results/{name}/{f}" for f in TARGETS])
-        rows.append({"target": name, "wall_seconds": round(seconds, 1), "exit_code": code})
-        print(f"{name}: {seconds:.0f} s, exit {code}", flush=True)
-    seconds, code = _snakemake(workdir, cores, [])
-    rows.append({"target": "all", "wall_seconds": round(seconds, 1), "exit_code": code})
-    times = pd.DataFrame(rows)
     path = workdir / "wall_times.tsv"
-    if path.is_file():  # keep the times of data sets run by an earlier call
-        earlier = pd.read_csv(path, sep="\t")
-        times = pd.concat([earlier[~earlier["target"].isin(times["target"])], times])
-    times.to_csv(path, sep="\t", index=False)
+    times = pd.read_csv(path, sep="\t") if path.is_file() else pd.DataFrame(
+        columns=["target", "wall_seconds", "exit_code"])
+    for target in [*names, "all"]:
+        seconds, code = _snakemake(
+            workdir, cores, [] if target == "all" else [f"results/{target}/{f}" for f in TARGETS])
+        print(f"{target}: {seconds:.0f} s, exit {code}", flush=True)
+        # written after every call, keeping the times of targets run by earlier calls
+        times = pd.concat([times[times["target"] != target],
+                           pd.DataFrame([{"target": target, "wall_seconds": round(seconds, 1),
+                                          "exit_code": code}])], ignore_index=True)
+        times.to_csv(path, sep="\t", index=False)
     return times
 
 
@@ -540,6 +544,19 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
     return rows
 
 
+def markdown(frame: pd.DataFrame, index: bool = False) -> str:
+    """A table as markdown: counts as integers, other numbers to 3 significant digits,
+    missing values blank."""
+    def cell(value: object) -> str:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            return str(value)
+        if np.isnan(value):
+            return ""
+        return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+    return frame.map(cell).to_markdown(index=index)
+
+
 #: Columns of the printed summary.
 SUMMARY = ("dataset", "role", "known_K", "selected_R", "evaluated_R", "selected_is_top",
            "r_mean", "mae", "ari", "calls", "fit_broad", "broad_called", "one_source_called",
@@ -559,7 +576,7 @@ def score_command(workdir: Path, truth_dir: Path, out: Path,
     table = pd.DataFrame([row for name in names for row in score_dataset(workdir, truth_dir, name)])
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, sep="\t", index=False, float_format="%.4g")
-    print(table[[c for c in SUMMARY if c in table]].to_markdown(index=False, floatfmt=".3g"))
+    print(markdown(table[[c for c in SUMMARY if c in table]]))
     shares = []
     for name in names:
         info, _, genes = _truth(truth_dir, name)
@@ -570,7 +587,7 @@ def score_command(workdir: Path, truth_dir: Path, out: Path,
         by_class = shares_by_class(W, genes["class"].reindex(W.index.astype(str)))
         shares.append(by_class.reset_index().assign(dataset=name, R=W.shape[1]))
         print(f"\n{name}, R = {W.shape[1]}: sorted row shares by class\n")
-        print(by_class.to_markdown(floatfmt=".3f"))
+        print(markdown(by_class, index=True))
     if shares:
         frame = pd.concat(shares)
         frame = frame[["dataset", "R", *[c for c in frame.columns if c not in ("dataset", "R")]]]
@@ -608,7 +625,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, required=True)
     p.add_argument("--truth-dir", type=Path, required=True,
                    help="where prepare wrote the truth files (its --out)")
-    p.add_argument("--out", type=Path, required=True, help="benchmarks/results/real_data_<label>.tsv")
+    p.add_argument("--out", type=Path, required=True,
+                   help="benchmarks/results/real_data_<label>.tsv")
     p.add_argument("--datasets", nargs="+", choices=names, default=None,
                    help="default: every data set with results in the workdir")
 
