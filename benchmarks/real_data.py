@@ -569,7 +569,7 @@ def score_command(workdir: Path, truth_dir: Path, out: Path,
     shares by class at R = K of the tuning sets to ``<out stem>_shares.tsv``, and print
     a markdown summary of both."""
     done = [n for n in names or DATASETS
-            if (workdir / "results" / n / "rank_selection.tsv").is_file()]
+            if (workdir / "results" / n / "moonlighting.tsv").is_file()]
     for name in sorted(set(names or []) - set(done)):
         print(f"{name}: no results in {workdir}, not scored", file=sys.stderr)
     names = done
