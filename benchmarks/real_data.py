@@ -537,8 +537,10 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
         if rank == selected:
             fit_genes = _read(results / "fits" / f"R{rank}" / "W.tsv").index.astype(str)
             classes = genes["class"].reindex(fit_genes)
-            called = set(_read(results / "moonlighting.tsv", index_col=None)["gene"].astype(str))
-            row.update(call_scores(called, classes))
+            moonlighting = _read(results / "moonlighting.tsv", index_col=None)
+            row.update(call_scores(set(moonlighting["gene"].astype(str)), classes))
+            # "active in exactly two modules": how many calls are in two, not more
+            row["calls_in_two_modules"] = int((moonlighting["n_modules"] == 2).sum())
             row.update(class_scores(results, classes))
         rows.append(row)
     return rows
@@ -559,8 +561,9 @@ def markdown(frame: pd.DataFrame, index: bool = False) -> str:
 
 #: Columns of the printed summary.
 SUMMARY = ("dataset", "role", "known_K", "selected_R", "evaluated_R", "selected_is_top",
-           "r_mean", "mae", "ari", "calls", "fit_broad", "broad_called", "one_source_called",
-           "two_source_recall", "precision_known", "calls_other")
+           "r_mean", "mae", "ari", "calls", "calls_in_two_modules", "fit_broad",
+           "broad_called", "one_source_called", "two_source_recall", "precision_known",
+           "calls_other")
 
 
 def score_command(workdir: Path, truth_dir: Path, out: Path,
