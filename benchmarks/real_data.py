@@ -35,7 +35,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -236,7 +236,24 @@ def _obs(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 def prepare(spec: Dataset, source: Path, out: Path) -> dict:
-    """Write ``<name>.h5ad`` and the truth files of one data set; return its summary."""
+    """Write ``<name>.h5ad`` and the truth files of one data set.
+
+    Parameters
+    ----------
+    spec : Dataset
+        The data set.
+    source : pathlib.Path
+        Directory holding the CellBench csv.gz files, or the sc_mixology git directory.
+    out : pathlib.Path
+        Where ``<name>.h5ad``, ``<name>.truth.samples.tsv.gz``,
+        ``<name>.truth.genes.tsv.gz`` and ``<name>.truth.json`` are written.
+
+    Returns
+    -------
+    dict
+        What ``<name>.truth.json`` holds: sizes, what was dropped, the class rule and
+        the genes per class.
+    """
     import anndata
 
     table, meta, dropped = load_dataset(spec, source)
@@ -338,19 +355,16 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
     # and passed with --configfile: the run sees exactly this config either way.
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     path = workdir / "wall_times.tsv"
-    times = pd.read_csv(path, sep="\t") if path.is_file() else pd.DataFrame(
-        columns=["target", "wall_seconds", "exit_code"])
+    rows = pd.read_csv(path, sep="\t").to_dict("records") if path.is_file() else []
     for target in [*names, "all"]:
         seconds, code = _snakemake(
             workdir, cores, [] if target == "all" else [f"results/{target}/{f}" for f in TARGETS])
         print(f"{target}: {seconds:.0f} s, exit {code}", flush=True)
         # written after every call, keeping the times of targets run by earlier calls
-        times = pd.concat([times[times["target"] != target],
-                           pd.DataFrame([{"target": target, "wall_seconds": round(seconds, 1),
-                                          "exit_code": code}])], ignore_index=True)
-        times.to_csv(path, sep="\t", index=False)
-    return times
-
+        rows = [r for r in rows if r["target"] != target] + [
+            {"target": target, "wall_seconds": round(seconds, 1), "exit_code": code}]
+        pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return pd.DataFrame(rows)
 
 
 # --- score -----------------------------------------------------------------------------
