@@ -77,6 +77,9 @@ class Dataset:
         read to validate a change decided on the tuning sets).
     label : str or None
         Metadata column with the cell line (``cells`` only).
+    technical : tuple of str
+        Metadata columns that record technical axes, given to the workflow as the data
+        set's ``technical:`` obs columns (every module is tested against them).
     """
 
     name: str
@@ -84,16 +87,25 @@ class Dataset:
     kind: str
     role: str
     label: str | None = None
+    technical: tuple[str, ...] = ()
+
+
+#: Technical axes CellBench records for every sample: genes detected and the
+#: mitochondrial fraction (as 1 - non_mt_percent); the RNA mixtures add their RNA input.
+TECHNICAL_QC = ("number_of_genes", "non_mt_percent")
 
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (
-    Dataset("RNAmix_celseq2", ("RNAmix_celseq2",), "mixture", "tuning"),
+    Dataset("RNAmix_celseq2", ("RNAmix_celseq2",), "mixture", "tuning",
+            technical=(*TECHNICAL_QC, "mRNA_amount")),
     # Plate p1 alone has 156 singlets (about 30 per line); the three plates of the same
     # design together have 571.
     Dataset("sc_celseq2_5cl", ("sc_celseq2_5cl_p1", "sc_celseq2_5cl_p2", "sc_celseq2_5cl_p3"),
-            "cells", "tuning", "cell_line_demuxlet"),
-    Dataset("sc_dropseq", ("sc_dropseq",), "cells", "tuning", "cell_line_demuxlet"),
-    Dataset("RNAmix_sortseq", ("RNAmix_sortseq",), "mixture", "validation"),
+            "cells", "tuning", "cell_line_demuxlet", technical=(*TECHNICAL_QC, "batch")),
+    Dataset("sc_dropseq", ("sc_dropseq",), "cells", "tuning", "cell_line_demuxlet",
+            technical=TECHNICAL_QC),
+    Dataset("RNAmix_sortseq", ("RNAmix_sortseq",), "mixture", "validation",
+            technical=(*TECHNICAL_QC, "mRNA_amount")),
 )}
 
 
@@ -307,12 +319,15 @@ TARGETS = ("rank_selection.tsv", "H.tsv", "W.tsv", "modules.tsv", "moonlighting.
 
 def workflow_config(h5ad_dir: Path, names: list[str], ranks: list[int] | None) -> dict:
     """The repository's config.yaml with no simulated data set and ``names`` as the
-    data (each ``{path: <abs .h5ad>, keep_top_genes: 2000}``); every other key at its
-    shipped value (``ranks`` too, unless given)."""
+    data (each ``{path: <abs .h5ad>, keep_top_genes: 2000, technical: [...]}``, the
+    data set's :attr:`Dataset.technical` columns); every other key at its shipped value
+    (``ranks`` too, unless given)."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["simulation"]["seeds"] = []
     config["data"] = {name: {"path": str((h5ad_dir / f"{name}.h5ad").resolve()),
-                             "keep_top_genes": KEEP_TOP_GENES} for name in names}
+                             "keep_top_genes": KEEP_TOP_GENES,
+                             "technical": list(DATASETS[name].technical)}
+                      for name in names}
     if ranks:
         config["ranks"] = sorted(ranks)
     return config
@@ -497,6 +512,20 @@ def class_scores(results: Path, classes: pd.Series) -> dict:
     return {}
 
 
+def technical_scores(results: Path) -> dict:
+    """The modules the workflow flagged technical at the selected rank
+    (``module_covariates.tsv``), as a count and ``module:covariate`` pairs; nothing when
+    the workflow wrote no such file."""
+    path = results / "module_covariates.tsv"
+    if not path.is_file():
+        return {}
+    table = _read(path, index_col=None)
+    flagged = table[table["technical"].astype(bool)]
+    return {"technical_modules": int(flagged["module"].nunique()),
+            "technical_flags": " ".join(f"{m}:{c}" for m, c in
+                                        zip(flagged["module"], flagged["covariate"]))}
+
+
 def row_shares(W: pd.DataFrame) -> pd.DataFrame:
     """Row-normalized shares of W (columns normalized to sum one first), sorted
     decreasing in every row: genes x (s1, s2, ...)."""
@@ -556,6 +585,7 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
             # "active in exactly two modules": how many calls are in two, not more
             row["calls_in_two_modules"] = int((moonlighting["n_modules"] == 2).sum())
             row.update(class_scores(results, classes))
+            row.update(technical_scores(results))
         rows.append(row)
     return rows
 
@@ -577,7 +607,7 @@ def markdown(frame: pd.DataFrame, index: bool = False) -> str:
 SUMMARY = ("dataset", "role", "known_K", "selected_R", "evaluated_R", "selected_is_top",
            "r_mean", "mae", "ari", "calls", "calls_in_two_modules", "fit_broad",
            "broad_called", "one_source_called", "two_source_recall", "precision_known",
-           "calls_other")
+           "calls_other", "technical_modules")
 
 
 def score_command(workdir: Path, truth_dir: Path, out: Path,

@@ -30,6 +30,7 @@ from .modules import (call_memberships, keep_called, moonlighting_genes, normali
 from .nmf import NMFResult, fit_nmf
 from .selection import rank_table
 from .stability import stability_summary
+from .technical import library_covariates, module_associations
 
 __all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank", "fit_rank",
            "heldout_folds"]
@@ -72,6 +73,9 @@ class ModuleCalls:
     classes : DataFrame
         Every gene's class (specific, moonlighting, broad, unassigned) with its
         statistics (:func:`moonlight.classes.gene_classes`).
+    associations : DataFrame
+        Every module's usage against every technical covariate, and which modules are
+        flagged technical (:func:`moonlight.technical.module_associations`).
     """
 
     W: pd.DataFrame
@@ -80,11 +84,13 @@ class ModuleCalls:
     moonlighting: pd.DataFrame
     candidates: pd.DataFrame
     classes: pd.DataFrame
+    associations: pd.DataFrame
 
 
 def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
                 heldout: pd.DataFrame, stability: pd.DataFrame, *,
-                min_stability: float) -> pd.DataFrame:
+                min_stability: float, baseline: pd.DataFrame | None = None,
+                min_gain: float) -> pd.DataFrame:
     """The rank table with the rule's choice (:func:`moonlight.selection.rank_table`).
 
     Parameters
@@ -100,9 +106,16 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
         One :func:`moonlight.stability.stability_summary` row per rank.
     min_stability : float
         The stability floor (config ``selection.min_stability``).
+    baseline : DataFrame, optional
+        Per-fold rows of rank 1 on the same folds (the no-structure baseline): with it
+        the rule's effect-size cap applies (:mod:`moonlight.selection`).
+    min_gain : float
+        The cap's floor (config ``selection.min_gain``).
     """
+    cv1 = None if baseline is None else float(baseline["heldout_loglik"].sum())
     return rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
-                      cv_folds=heldout, stability=stability, min_stability=min_stability)
+                      cv_folds=heldout, stability=stability, min_stability=min_stability,
+                      baseline=cv1, min_gain=min_gain)
 
 
 def _rows(counts: Counts, genes: list[str]) -> pd.DataFrame:
@@ -119,9 +132,10 @@ def _row_blocks(counts: Counts, genes: list[str], limit: int = 2**24) -> Iterabl
 
 def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                  Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
-                 ceiling: float, margin: float, rank_guard: bool = True,
+                 ceiling: float, margin: float, technical_rho: float,
+                 rank_guard: bool = True,
                  fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
-                 **calls: Any) -> ModuleCalls:
+                 covariates: pd.DataFrame | None = None, **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.
 
     Parameters
@@ -141,8 +155,13 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
         Near-best restarts are within this log likelihood of the best.
     rank_guard : bool
         A call must also hold at the fit one rank above (when ``fits`` has it).
+    technical_rho : float
+        Flag a module technical at this |rho| with a covariate (``modules.technical_rho``).
     fits : dict, optional
         ``rank -> (W, H)`` of every fitted rank, for the rank guard.
+    covariates : DataFrame (samples x columns), optional
+        Technical sample annotations (a data set's ``technical:`` obs columns), tested
+        beside the counts' own depth and detected genes.
     **calls
         The rest of the config's ``modules:`` block, passed to
         :func:`moonlight.confidence.moonlighting_confidence`.
@@ -160,8 +179,15 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
     memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
     memberships["class"] = memberships["gene"].map(
         classes.set_index("gene")["class"]).to_numpy()
+    matrix = counts.matrix if isinstance(counts, SparseCounts) else counts.to_numpy()
+    technical = library_covariates(matrix, [str(s) for s in H.columns])
+    if covariates is not None:
+        technical = technical.join(covariates.set_axis(covariates.index.astype(str)))
+    associations = module_associations(H, technical, min_rho=technical_rho,
+                                       fdr=calls["fdr"])
     return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
-                       moonlighting=moonlighting, candidates=candidates, classes=classes)
+                       moonlighting=moonlighting, candidates=candidates, classes=classes,
+                       associations=associations)
 
 
 def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
@@ -215,6 +241,7 @@ def analyse(
     restarts: int | None = None,
     fit: dict[str, Any] | None = None,
     selection: dict[str, Any] | None = None,
+    covariates: pd.DataFrame | None = None,
     **modules: Any,
 ) -> Analysis:
     """Fit every rank, cross-validate, select R by the rule, call modules and
@@ -231,6 +258,9 @@ def analyse(
         Random restarts per rank (config ``restarts``).
     fit, selection : dict, optional
         Overrides of the config's ``fit:`` and ``selection:`` blocks.
+    covariates : DataFrame (samples x columns), optional
+        Technical sample annotations to test every module against (as a data set's
+        ``technical:`` obs columns in the workflow).
     **modules
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
@@ -256,12 +286,14 @@ def analyse(
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
         heldout.append(heldout_folds(counts, rank, **crossval_settings(sel, fit)))
+    baseline = heldout_folds(counts, 1, **crossval_settings(sel, fit))
     table = choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
-                        pd.DataFrame(stability), min_stability=sel["min_stability"])
+                        pd.DataFrame(stability), min_stability=sel["min_stability"],
+                        baseline=baseline, min_gain=sel["min_gain"])
     rank = int(table.loc[table["selected"], "rank"].iat[0])
     chosen = fits[rank]
     calls = call_modules(counts, chosen.W_frame(), chosen.H_frame(),
                          chosen.W_restart_frames(), chosen.logliks, margin=sel["margin"],
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
-                         **mods)
+                         covariates=covariates, **mods)
     return Analysis(table=table, rank=rank, W=calls.W, H=chosen.H_frame(), calls=calls)

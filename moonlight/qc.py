@@ -21,6 +21,10 @@ changes the data; it says what the answer is worth:
     counts) extra modules may absorb overdispersion and technical axes. Fit larger ranks
     (``ranks:``) until the rule stops inside the range, and read the extra modules with
     care.
+``technical_module``
+    A module's usage follows a technical axis of the samples (read depth, a
+    ``technical:`` obs column; :mod:`moonlight.technical`): read it as that axis, not as
+    a biological program.
 ``outside_validated_range``
     The table is sparser or shallower than every table on which the rank rule and the
     moonlighting calls were validated (``benchmarks/CALIBRATION.md``): mean count per
@@ -42,6 +46,7 @@ import pandas as pd
 from .classes import GENE_CLASSES
 from .io import SparseCounts
 from .tables import TableRead
+from .technical import technical_modules
 
 __all__ = [
     "QC_COLUMNS",
@@ -55,6 +60,7 @@ __all__ = [
     "range_warnings",
     "structure_warning",
     "top_rank_warning",
+    "technical_warning",
     "class_record",
     "qc_table",
     "warnings_of",
@@ -312,6 +318,21 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
         "did not stop rising inside the range, so the structure may be larger, or extra "
         "modules may absorb overdispersion or technical axes; fit larger ranks (ranks:) "
         "until the rule stops inside the range, and read the extra modules with care",
+    )
+
+
+def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
+    """``technical_module`` naming every flagged module of
+    :func:`moonlight.technical.module_associations` with its strongest covariate."""
+    flagged = technical_modules(associations)
+    if flagged.empty:
+        return None
+    named = ", ".join(f"{m} ({c}, rho {r:+.2f})" for m, c, r in
+                      flagged[["module", "covariate", "rho"]].itertuples(index=False))
+    return QCWarning(
+        "technical_module",
+        f"module(s) whose usage follows a technical axis of the samples: {named}; read "
+        "them as that axis, not as biological programs (module_covariates.tsv)",
     )
 
 

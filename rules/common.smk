@@ -52,6 +52,12 @@ RANKS = sorted(config["ranks"])
 for _name, _spec in DATA.items():
     if not Path(_spec["path"]).exists():
         raise WorkflowError(f"config key data.{_name}: no such file {_spec['path']!r}")
+for _name, _spec in DATA.items():
+    if _spec.get("technical") and _name not in H5AD_DATASETS:
+        raise WorkflowError(
+            f"config key data.{_name}.technical: obs columns exist only in an .h5ad "
+            f"file, and {_spec['path']!r} is not one"
+        )
 for _name, _spec in PROJECT.items():
     if _spec["model"] not in SIM_DATASETS + REAL_DATASETS:
         raise WorkflowError(
@@ -115,11 +121,20 @@ def counts_file(wildcards):
     return counts_path(wildcards.dataset)
 
 
+def covariates_input(wildcards):
+    """A single-cell data set's technical obs columns (results/<name>/covariates.tsv)."""
+    if wildcards.dataset in SC_DATASETS:
+        return {"covariates": f"results/{wildcards.dataset}/covariates.tsv"}
+    return {}
+
+
 #: The rank rule in words (recorded with the results, e.g. in moonlight.h5ad).
 RANK_RULE = (
     "the smallest R whose held-out log likelihood is within one standard error of the "
     "best, among ranks whose restarts agree (mean matched cosine >= "
-    f"{config['selection']['min_stability']})"
+    f"{config['selection']['min_stability']}), and no larger than the last rank before "
+    "the first step that adds less than "
+    f"{config['selection']['min_gain']} of the best held-out gain over rank 1"
 )
 
 
@@ -368,6 +383,7 @@ def qc_inputs(wildcards):
         "counts": counts_file(wildcards),
         "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
         "classes": f"results/{wildcards.dataset}/gene_classes.tsv",
+        "module_covariates": f"results/{wildcards.dataset}/module_covariates.tsv",
         "crossval": expand(
             "results/{dataset}/crossval/R{rank}.tsv",
             dataset=wildcards.dataset,

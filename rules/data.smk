@@ -60,6 +60,7 @@ rule prepare_single_cell:
     output:
         counts="results/{name}/counts.npz",
         read="results/{name}/read.tsv",
+        covariates="results/{name}/covariates.tsv",
     log:
         "results/logs/prepare_single_cell/{name}.log",
     benchmark:

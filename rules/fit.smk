@@ -110,6 +110,7 @@ rule select_rank:
         logliks="results/{dataset}/logliks.tsv",
         counts=counts_file,
         crossval=expand("results/{{dataset}}/crossval/R{rank}.tsv", rank=RANKS),
+        baseline="results/{dataset}/crossval/R1.tsv",
         stability=expand(
             "results/{{dataset}}/fits/R{rank}/stability.tsv",
             rank=RANKS,
@@ -133,6 +134,7 @@ rule select_rank:
         "../envs/moonlight.yaml"
     params:
         min_stability=config["selection"]["min_stability"],
+        min_gain=config["selection"]["min_gain"],
     message:
         "Choosing the rank of {wildcards.dataset} (held-out likelihood, one-SE rule)"
     script:

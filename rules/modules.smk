@@ -4,6 +4,7 @@
 rule call_modules:
     input:
         unpack(rank_fits),
+        unpack(covariates_input),
         selection="results/{dataset}/rank_selection.tsv",
         counts=counts_file,
     output:
@@ -28,6 +29,12 @@ rule call_modules:
             caption="../report/gene_classes.rst",
             category="{dataset}",
             labels={"data set": "{dataset}", "figure": "gene classes"},
+        ),
+        module_covariates=report(
+            "results/{dataset}/module_covariates.tsv",
+            caption="../report/module_covariates.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "modules vs technical axes"},
         ),
         module_genes=report(
             "results/{dataset}/module_genes.tsv",

@@ -24,8 +24,11 @@ with log_to(snakemake.log[0]) as log:
     margin = snakemake.params.margin
     fits = {r: (read_tsv(snakemake.input[f"W_R{r}"]), read_tsv(snakemake.input[f"H_R{r}"]))
             for r in snakemake.params.ranks}
+    covariates = (read_tsv(snakemake.input.covariates)
+                  if "covariates" in snakemake.input.keys() else None)
     calls = call_modules(read_counts(snakemake.input.counts), fits[rank][0], H, Ws, logliks,
-                         margin=margin, fits=fits, **snakemake.params.modules)
+                         margin=margin, fits=fits, covariates=covariates,
+                         **snakemake.params.modules)
     called = calls.moonlighting["gene"]
     log.info("R=%d; moonlighting candidates:\n%s", rank, calls.candidates.to_string())
     log.info("moonlighting genes: %s", ", ".join(called) or "none")
@@ -36,6 +39,7 @@ with log_to(snakemake.log[0]) as log:
     write_tsv(calls.moonlighting, snakemake.output.moonlighting, index=False)
     write_tsv(calls.candidates, snakemake.output.candidates, index=False)
     write_tsv(calls.classes, snakemake.output.classes, index=False)
+    write_tsv(calls.associations, snakemake.output.module_covariates, index=False)
     log.info("gene classes: %s", class_counts(calls.classes).to_dict())
     ranked = rank_genes(calls.W, calls.memberships, called)
     write_tsv(ranked, snakemake.output.module_genes, index=False)

@@ -11,6 +11,7 @@ from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
 from moonlight.singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from moonlight.tables import named_positions
+from moonlight.technical import read_obs_columns
 
 SELECTION = ("min_cells_per_gene", "min_counts_per_cell")
 
@@ -39,3 +40,8 @@ with log_to(snakemake.log[0]) as log:
                         snakemake.output.counts)
     record = pd.DataFrame(read_rows(read) + selected.rows, columns=QC_COLUMNS)
     write_tsv(record, snakemake.output.read, index=False)
+    # The technical obs columns (config technical:) of the kept cells; none: names only.
+    write_tsv(read_obs_columns(source, spec["technical"], selected.cells)
+              if spec.get("technical") else
+              pd.DataFrame(index=pd.Index(selected.cells, name="sample")),
+              snakemake.output.covariates)

@@ -7,7 +7,8 @@ import pandas as pd
 from moonlight import read_tsv, write_tsv
 from moonlight.io import read_counts
 from moonlight.qc import (class_record, count_record, outlier_warnings, qc_table,
-                          range_warnings, structure_warning, top_rank_warning)
+                          range_warnings, structure_warning, technical_warning,
+                          top_rank_warning)
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
@@ -19,7 +20,9 @@ with log_to(snakemake.log[0]) as log:
     rank = int(selection.loc[selection["selected"], "rank"].iat[0])
     heldout = pd.concat([read_tsv(p, index_col=None) for p in snakemake.input.crossval],
                         ignore_index=True).drop_duplicates(["rank", "fold"])
-    warnings = [structure_warning(heldout, rank), top_rank_warning(selection)]
+    warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
+                technical_warning(read_tsv(snakemake.input.module_covariates,
+                                           index_col=None))]
     warnings += outlier_warnings(counts, snakemake.params.outlier_factor)
     warnings += range_warnings(counts)
     rows += count_record(counts) + class_record(read_tsv(snakemake.input.classes,

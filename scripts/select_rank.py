@@ -22,6 +22,8 @@ with log_to(snakemake.log[0]) as log:
         read_tsv(snakemake.input.logliks, index_col=None), n_genes, n_samples,
         tables(snakemake.input.crossval), tables(snakemake.input.stability),
         min_stability=snakemake.params.min_stability,
+        baseline=read_tsv(snakemake.input.baseline, index_col=None),
+        min_gain=snakemake.params.min_gain,
     )
     log.info("selected R = %d\n%s", table.loc[table["selected"], "rank"].iat[0],
              table.to_string())

@@ -83,8 +83,8 @@ def _classes(shares, **kw):
                            index=W.index[len(counts):], columns=counts.columns)
     full = pd.concat([counts, fillers])
     calls = call_modules(full, W, H, [W, W], [0.0, 0.0], threshold=T, ceiling=T,
-                         margin=5.0, fdr=0.05, min_support=0.5, level=0.95,
-                         overdispersion="negative_binomial")
+                         margin=5.0, technical_rho=0.5, fdr=0.05, min_support=0.5,
+                         level=0.95, overdispersion="negative_binomial")
     return calls.classes.set_index("gene").loc[list(counts.index)]
 
 

@@ -196,3 +196,30 @@ def test_cv_folds_must_cover_every_rank_on_the_same_folds():
         paired_se(folds, 2)
     with pytest.raises(ValueError, match="needs cv"):
         rank_table(pd.DataFrame({"rank": [2], "loglik": [0.0]}), 5, 5, cv_folds=folds)
+
+
+def _cv_table(cv):
+    ranks = sorted(cv)
+    return pd.DataFrame({"rank": ranks, "cv_loglik": [cv[r] for r in ranks],
+                         "cv_se": [1.0] * len(ranks)})
+
+
+def test_gain_shares_are_each_steps_share_of_the_best_gain():
+    from moonlight.selection import gain_shares
+    table = _cv_table({2: -60.0, 3: -20.0, 4: -15.0, 5: -10.0})
+    shares = gain_shares(table, baseline=-110.0, best=-10.0)
+    assert shares.tolist() == pytest.approx([0.5, 0.4, 0.05, 0.05])
+    assert gain_shares(table, baseline=-5.0, best=-10.0).isna().all()
+
+
+def test_the_cap_stops_before_the_first_small_step():
+    from moonlight.selection import gain_shares, select_rank
+    # Held-out log L rising by more than a standard error up to R = 5, but the steps
+    # past R = 3 add 5% of the gain each: the cap selects 3, without it the rule 5.
+    table = _cv_table({2: -60.0, 3: -20.0, 4: -15.0, 5: -10.0})
+    table["gain_share"] = gain_shares(table, baseline=-110.0, best=-10.0)
+    pick = lambda g: int(table.loc[select_rank(table, min_gain=g), "rank"].iat[0])  # noqa: E731
+    assert pick(0.0) == 5 and pick(0.1) == 3 and pick(0.04) == 5
+    # A first step below the floor caps nothing (the no-structure warning speaks then).
+    table["gain_share"] = [0.01, 0.5, 0.3, 0.19]
+    assert pick(0.1) == 5

@@ -25,8 +25,13 @@ def single_cell_run(tmp_path_factory):
     counts.index = ["NA", "007", *counts.index[2:]]  # names a parser would mangle
     V = counts.to_numpy()
     cells = [f"AAAC{j:04d}-1" for j in range(V.shape[1])]
-    adata = anndata.AnnData(X=sparse.csr_matrix(np.log1p(V.T)),
-                            obs=pd.DataFrame(index=cells),
+    rng = np.random.default_rng(1)
+    # Technical annotations: an RNA input that follows module M2's usage, a null plate.
+    usage = sim.H.loc["M2"].to_numpy()
+    obs = pd.DataFrame({"rna_input": usage + rng.normal(0, 0.05, len(cells)),
+                        "plate": pd.Categorical(rng.choice(["p1", "p2", "p3"], len(cells)))},
+                       index=cells)
+    adata = anndata.AnnData(X=sparse.csr_matrix(np.log1p(V.T)), obs=obs,
                             var=pd.DataFrame(index=list(counts.index)))
     adata.layers["counts"] = sparse.csr_matrix(V.T)
     adata.obsm["X_umap"] = np.random.default_rng(0).normal(size=(len(cells), 2))
@@ -37,7 +42,8 @@ def single_cell_run(tmp_path_factory):
     workdir = make_workdir(
         tmp_path_factory.mktemp("work"),
         simulation={**SMALL_CONFIG["simulation"], "seeds": []},
-        data={"sc": {"path": str(folder / "cells.h5ad"), "matrix": "counts"},
+        data={"sc": {"path": str(folder / "cells.h5ad"), "matrix": "counts",
+                     "technical": ["rna_input", "plate"]},
               "bulk": str(folder / "cells.tsv")},
         selection={**SMALL_CONFIG["selection"], "design": "samples"},
         ranks=[2, 3, 4], restarts=3,
@@ -70,6 +76,26 @@ def test_results_are_written_back_into_anndata(single_cell_run):
     assert adata.uns["moonlight"]["rank"] == 3
     called = set(read_tsv(workdir / "results" / "sc" / "moonlighting.tsv", index_col=None)["gene"])
     assert set(adata.var_names[adata.var["moonlight_moonlighting"].to_numpy()]) == called
+    assert set(adata.var_names[adata.var["moonlight_class"] == "moonlighting"]) == called
+
+
+def test_a_module_that_follows_a_technical_column_is_flagged(single_cell_run):
+    workdir, _, sim = single_cell_run
+    results = workdir / "results" / "sc"
+    assoc = read_tsv(results / "module_covariates.tsv", index_col=None)
+    assert set(assoc["covariate"]) == {"log_depth", "rna_input", "plate"}
+    flagged = assoc[assoc["technical"]]
+    # Exactly one module follows rna_input (the fitted twin of M2); the plate is noise.
+    assert list(flagged["covariate"]) == ["rna_input"] and flagged["rho"].iat[0] > 0.9
+    assert (assoc.loc[assoc["covariate"] == "plate", "q"] > 0.05).all()
+    qc = read_tsv(results / "qc.tsv", index_col=None)
+    warnings = qc.loc[qc["check"] == "warning"]
+    assert "technical_module" in set(warnings["value"])
+    assert "rna_input" in warnings.loc[warnings["value"] == "technical_module",
+                                       "detail"].iat[0]
+    # A table has no obs: read depth alone.
+    bulk = read_tsv(workdir / "results" / "bulk" / "module_covariates.tsv", index_col=None)
+    assert set(bulk["covariate"]) == {"log_depth"}
 
 
 def test_sparse_and_dense_give_the_same_answer(single_cell_run):

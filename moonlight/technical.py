@@ -1,0 +1,160 @@
+"""Modules that follow technical axes of the samples rather than biology.
+
+On real counts a fit with a module to spare can spend it on a technical axis: read
+depth, RNA input or capture efficiency (which change which genes are detected), a plate
+or a batch. Such a module predicts
+held-out counts as a biological one does, so no held-out criterion refuses it; what shows
+it is that its usage follows the axis. For every module r, its usage share
+``u_rj = H_rj / sum_k H_kj`` (W's columns sum to one, so this is the fraction of sample
+j's fitted counts that module r explains) is compared with each covariate:
+
+* a numeric covariate by Spearman's rank correlation ``rho`` (p-value from
+  :func:`scipy.stats.spearmanr`);
+* a categorical one (a plate, a batch) by the Kruskal-Wallis test of the usage across
+  its groups, with the effect size ``epsilon^2 = H / (n - 1)`` (Tomczak & Tomczak 2014),
+  reported as ``rho = sqrt(epsilon^2)`` (on the scale of a correlation, never negative).
+
+p-values are Benjamini-Hochberg adjusted over every module x covariate pair. Covariates:
+the library's own, computed from the counts (``log_depth``, log10 of the sample's total
+count over the fitted genes), and the sample annotations the user marks as technical
+(config ``technical:`` of an ``.h5ad`` data set: ``obs`` columns, such as RNA input,
+detected genes, mitochondrial fraction, plate or batch).
+
+A module is *flagged technical* when its usage follows a covariate with ``|rho| >=
+min_rho`` (config ``modules.technical_rho``) and ``q <= fdr``, and follows it most
+closely of all modules: the shares sum to one, so when one module follows an axis the
+others follow it inversely (with three modules and one that tracks an axis exactly, a
+second reaches |rho| 0.5 by that alone), and a covariate flags at most one module. The flag says what a
+module may mean; it changes neither the fit nor the gene classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.stats import kruskal, spearmanr
+
+from .confidence import benjamini_hochberg
+
+__all__ = ["library_covariates", "module_associations", "technical_modules",
+           "ASSOCIATION_COLUMNS"]
+
+#: Columns of :func:`module_associations`.
+ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical"]
+
+
+def library_covariates(matrix: np.ndarray | sparse.sparray | sparse.spmatrix,
+                       samples: list[str]) -> pd.DataFrame:
+    """Per sample of a genes x samples count matrix: ``log_depth``, log10 of its total
+    count (at least 1).
+
+    The number of genes detected is left out on purpose: it follows the modules
+    themselves (a sample that uses a module of many genes detects more genes), so on the
+    exercise's table its largest module correlates with it at rho 0.48 although nothing
+    there is technical. Mark detection, mitochondrial fraction, RNA input or plate as
+    ``technical:`` obs columns where they are recorded.
+    """
+    if sparse.issparse(matrix):
+        depth = np.asarray(sparse.csc_array(matrix).sum(axis=0)).ravel()
+    else:
+        depth = np.asarray(matrix, dtype=np.float64).sum(axis=0)
+    return pd.DataFrame({"log_depth": np.log10(np.maximum(depth, 1.0))},
+                        index=pd.Index([str(s) for s in samples], name="sample"))
+
+
+def _association(usage: np.ndarray, values: pd.Series) -> tuple[str, float, float]:
+    """(kind, rho, p) of one module's usage against one covariate (module docstring)."""
+    known = values.notna().to_numpy()
+    u, v = usage[known], values[known]
+    numeric = pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)
+    if numeric:
+        x = v.to_numpy(dtype=np.float64)
+        if known.sum() < 3 or np.ptp(x) == 0 or np.ptp(u) == 0:
+            return "numeric", 0.0, 1.0
+        result = spearmanr(u, x)
+        return "numeric", float(result.statistic), float(result.pvalue)
+    groups = [u[(v == level).to_numpy()] for level in pd.unique(v)]
+    groups = [g for g in groups if len(g)]
+    if len(groups) < 2 or np.ptp(u) == 0:
+        return "categorical", 0.0, 1.0
+    statistic, p = kruskal(*groups)
+    return "categorical", float(np.sqrt(max(statistic, 0.0) / max(len(u) - 1, 1))), float(p)
+
+
+def module_associations(H: pd.DataFrame, covariates: pd.DataFrame, *, min_rho: float,
+                        fdr: float) -> pd.DataFrame:
+    """Every module's usage share against every covariate (module docstring).
+
+    Parameters
+    ----------
+    H : DataFrame (modules x samples)
+        The fit's module activities (W's columns summing to one).
+    covariates : DataFrame (samples x covariates)
+        Sample covariates indexed by sample name (every sample of H): numeric columns
+        are correlated, any other column is taken as groups.
+    min_rho, fdr : float
+        A module is technical when ``|rho| >= min_rho`` and ``q <= fdr`` for some
+        covariate.
+
+    Returns
+    -------
+    DataFrame with :data:`ASSOCIATION_COLUMNS`, one row per covariate x module.
+    """
+    samples = [str(s) for s in H.columns]
+    missing = pd.Index(samples).difference(covariates.index.astype(str))
+    if len(missing):
+        raise ValueError(f"the covariates lack {len(missing)} sample(s) of the fit, e.g. "
+                         f"{list(missing[:3])}")
+    values = H.to_numpy(dtype=np.float64)
+    usage = values / np.maximum(values.sum(axis=0, keepdims=True), 1e-300)
+    cov = covariates.set_axis(covariates.index.astype(str)).loc[samples]
+    rows = [{"module": str(module), "covariate": str(name),
+             **dict(zip(("kind", "rho", "p"), _association(usage[r], cov[name])))}
+            for name in cov.columns for r, module in enumerate(H.index)]
+    table = pd.DataFrame(rows, columns=["module", "covariate", "kind", "rho", "p"])
+    table["q"] = benjamini_hochberg(table["p"].to_numpy()) if len(table) else \
+        np.empty(0)
+    strongest = table["rho"].abs() == table.groupby("covariate")["rho"].transform(
+        lambda r: r.abs().max())
+    table["technical"] = (table["rho"].abs() >= min_rho) & (table["q"] <= fdr) & strongest
+    return table[ASSOCIATION_COLUMNS]
+
+
+def technical_modules(associations: pd.DataFrame) -> pd.DataFrame:
+    """One row per flagged module, by its strongest technical covariate: ``module``,
+    ``covariate``, ``rho`` (empty when no module is flagged)."""
+    flagged = associations[associations["technical"]]
+    if flagged.empty:
+        return pd.DataFrame({"module": [], "covariate": [], "rho": []})
+    strongest = flagged.loc[flagged["rho"].abs().groupby(flagged["module"]).idxmax()]
+    return strongest[["module", "covariate", "rho"]].reset_index(drop=True)
+
+
+def read_obs_columns(path: str, columns: list[str], cells: list[str]) -> pd.DataFrame:
+    """The named ``obs`` columns of an ``.h5ad`` file for ``cells`` (its ``obs_names``),
+    as strings or numbers as stored; the config key ``technical:`` names them.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the missing columns and the columns there are.
+    """
+    import anndata
+
+    adata = anndata.read_h5ad(path, backed="r")
+    try:
+        obs = adata.obs
+        missing = [c for c in columns if c not in obs.columns]
+        if missing:
+            raise ValueError(f"{path}: config key technical names obs column(s) {missing} "
+                             f"that the file lacks; its obs columns are "
+                             f"{list(obs.columns)}")
+        table = obs[list(columns)].copy()
+    finally:
+        adata.file.close()
+    table.index = table.index.astype(str)
+    for name in table.columns:  # categories as their labels, so TSV round trips keep them
+        if isinstance(table[name].dtype, pd.CategoricalDtype):
+            table[name] = table[name].astype(str)
+    return table.loc[[str(c) for c in cells]].rename_axis("sample")

@@ -1,0 +1,74 @@
+"""Modules against technical axes: covariates from the counts, associations with numeric
+and grouped covariates, the flag, the QC warning and the obs columns of an .h5ad."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from moonlight.qc import technical_warning
+from moonlight.technical import (library_covariates, module_associations,
+                                 read_obs_columns, technical_modules)
+
+
+def _usage(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    H = pd.DataFrame(rng.dirichlet(np.ones(3), size=n).T * 1000,
+                     index=["M1", "M2", "M3"], columns=[f"s{j}" for j in range(n)])
+    return H, rng
+
+
+def test_library_covariates_are_the_same_dense_and_sparse():
+    V = np.array([[0, 3, 10], [1, 0, 20], [0, 0, 5]], dtype=float)
+    dense = library_covariates(V, ["a", "b", "c"])
+    assert dense["log_depth"].to_numpy() == pytest.approx(np.log10([1, 3, 35]))
+    assert dense.equals(library_covariates(sparse.csr_array(V), ["a", "b", "c"]))
+
+
+def test_a_module_following_a_covariate_is_flagged_and_noise_is_not():
+    H, rng = _usage()
+    share = (H / H.sum()).loc["M2"].to_numpy()
+    covariates = pd.DataFrame({"input": share + rng.normal(0, 0.02, share.size),
+                               "noise": rng.normal(size=share.size),
+                               "plate": rng.choice(["a", "b"], share.size)},
+                              index=H.columns)
+    table = module_associations(H, covariates, min_rho=0.5, fdr=0.05)
+    assert len(table) == 9
+    flagged = technical_modules(table)
+    assert flagged[["module", "covariate"]].values.tolist() == [["M2", "input"]]
+    assert flagged["rho"].iat[0] > 0.9
+    assert table.loc[table["covariate"] == "plate", "kind"].eq("categorical").all()
+    warning = technical_warning(table)
+    assert warning.kind == "technical_module" and "M2 (input" in warning.message
+
+
+def test_a_plate_effect_on_a_module_is_found_by_groups():
+    H, rng = _usage(seed=3)
+    plate = np.repeat(["p1", "p2"], 100)
+    H.loc["M3", plate == "p2"] *= 8  # plate p2 uses M3 far more
+    table = module_associations(H, pd.DataFrame({"plate": plate}, index=H.columns),
+                                min_rho=0.5, fdr=0.05)
+    row = table.set_index("module").loc["M3"]
+    assert row["technical"] and row["rho"] > 0.5 and row["q"] < 1e-10
+    assert technical_warning(table.assign(technical=False)) is None
+
+
+def test_missing_samples_are_named():
+    H, _ = _usage(n=5)
+    with pytest.raises(ValueError, match="lack 1 sample"):
+        module_associations(H, pd.DataFrame({"x": range(4)}, index=H.columns[:4]),
+                            min_rho=0.5, fdr=0.05)
+
+
+def test_obs_columns_are_read_for_the_kept_cells(tmp_path):
+    anndata = pytest.importorskip("anndata")
+    obs = pd.DataFrame({"rna": [1.0, 2.0, 3.0],
+                        "plate": pd.Categorical(["007", "NA", "007"])},
+                       index=["c1", "c2", "c3"])
+    anndata.AnnData(X=sparse.csr_matrix(np.ones((3, 2))), obs=obs).write_h5ad(
+        tmp_path / "x.h5ad")
+    table = read_obs_columns(str(tmp_path / "x.h5ad"), ["plate", "rna"], ["c3", "c1"])
+    assert list(table.index) == ["c3", "c1"] and list(table.columns) == ["plate", "rna"]
+    assert list(table["plate"]) == ["007", "007"] and list(table["rna"]) == [3.0, 1.0]
+    with pytest.raises(ValueError, match=r"x.h5ad: config key technical .*\['batch'\]"):
+        read_obs_columns(str(tmp_path / "x.h5ad"), ["batch"], ["c1"])
