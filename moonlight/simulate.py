@@ -31,6 +31,10 @@
 * Sample j has read depth ``C_j ~ Uniform(depth)`` and, with ``noise="poisson"``,
   ``V_ij ~ Poisson(mu_ij)``, ``mu_ij = C_j (W H)_ij``; since WH's columns sum to one,
   ``E[sum_i V_ij] = C_j``.
+* A plate (batch) effect, a technical axis: with ``plates = P > 1`` sample j is on
+  plate ``j mod P`` and gene i's mean on plate p is multiplied by
+  ``exp(plate_sd z_ip - plate_sd^2 / 2)``, z standard normal (mean factor 1), drawn from
+  its own stream (``default_rng([seed, 2])``), so ``plate_sd = 0`` changes nothing.
 * With ``noise="negative_binomial"`` the counts are overdispersed, as real sequencing
   counts are: ``V_ij ~ Poisson(mu_ij G_ij)`` with independent
   ``G_ij ~ Gamma(shape=1/dispersion, scale=dispersion)`` (mean 1), a gamma-Poisson
@@ -209,6 +213,8 @@ def simulate(
     noise: str = "poisson",
     dispersion: float = 0.0,
     n_broad: int = 0,
+    plates: int = 1,
+    plate_sd: float = 0.0,
     seed: int = 0,
 ) -> Simulation:
     """Simulate counts ``V ~ Poisson(C * W H)`` with planted modules and moonlighting genes.
@@ -248,6 +254,8 @@ def simulate(
         raise ValueError(f"dispersion must be non-negative, got {dispersion}")
     if n_broad < 0:
         raise ValueError(f"n_broad must be non-negative, got {n_broad}")
+    if plates < 1 or plate_sd < 0:
+        raise ValueError(f"plates must be >= 1 and plate_sd >= 0, got {plates}, {plate_sd}")
     rng = np.random.default_rng(seed)
 
     sizes = sample_module_sizes(n_genes, n_modules, module_size, rng)
@@ -271,6 +279,10 @@ def simulate(
     H = rng.dirichlet(np.full(n_modules, h_concentration), size=n_samples).T
     C = rng.uniform(depth[0], depth[1], size=n_samples)
     mu = C * (W @ H)
+    if plates > 1 and plate_sd > 0:
+        z = np.random.default_rng([seed, 2]).standard_normal((len(W), plates))
+        factor = np.exp(plate_sd * z - plate_sd**2 / 2)
+        mu = mu * factor[:, np.arange(n_samples) % plates]
     if noise == "negative_binomial":
         mu = mu * rng.gamma(1.0 / dispersion, dispersion, size=mu.shape)
     V = rng.poisson(mu)

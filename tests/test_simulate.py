@@ -164,3 +164,16 @@ def test_broad_genes_are_in_every_module_and_leave_the_rest_unchanged():
 def test_no_broad_genes_gives_the_same_bytes():
     a, b = simulate(seed=9), simulate(seed=9, n_broad=0)
     assert a.counts.equals(b.counts) and a.W.equals(b.W)
+
+
+def test_a_plate_effect_scales_genes_per_plate_and_nothing_without_it():
+    plain = simulate(seed=5, depth=(1e6, 1e6))
+    assert simulate(seed=5, depth=(1e6, 1e6), plates=3).counts.equals(plain.counts)
+    sim = simulate(seed=5, depth=(1e6, 1e6), plates=2, plate_sd=0.5)
+    assert sim.W.equals(plain.W) and sim.H.equals(plain.H)
+    # Per gene, the ratio of plate means departs from 1 by the drawn effects.
+    def plate_ratio(counts):
+        return (counts.iloc[:, 0::2].sum(axis=1) + 1) / (counts.iloc[:, 1::2].sum(axis=1) + 1)
+    assert np.log(plate_ratio(sim.counts) / plate_ratio(plain.counts)).std() > 0.4
+    with pytest.raises(ValueError, match="plate"):
+        simulate(seed=5, plates=0)
