@@ -35,6 +35,10 @@
   plate ``j mod P`` and gene i's mean on plate p is multiplied by
   ``exp(plate_sd z_ip - plate_sd^2 / 2)``, z standard normal (mean factor 1), drawn from
   its own stream (``default_rng([seed, 2])``), so ``plate_sd = 0`` changes nothing.
+* Depth-dependent detection, a second technical axis: with ``dropout_mid = d > 0``
+  every count is lost (set to 0) with probability ``2^(-mu_ij / d)``, half of them
+  where the expected count is d, so shallow samples and lowly expressed genes lose more
+  (as low RNA input or capture does); from its own stream (``default_rng([seed, 3])``).
 * With ``noise="negative_binomial"`` the counts are overdispersed, as real sequencing
   counts are: ``V_ij ~ Poisson(mu_ij G_ij)`` with independent
   ``G_ij ~ Gamma(shape=1/dispersion, scale=dispersion)`` (mean 1), a gamma-Poisson
@@ -215,6 +219,7 @@ def simulate(
     n_broad: int = 0,
     plates: int = 1,
     plate_sd: float = 0.0,
+    dropout_mid: float = 0.0,
     seed: int = 0,
 ) -> Simulation:
     """Simulate counts ``V ~ Poisson(C * W H)`` with planted modules and moonlighting genes.
@@ -254,6 +259,8 @@ def simulate(
         raise ValueError(f"dispersion must be non-negative, got {dispersion}")
     if n_broad < 0:
         raise ValueError(f"n_broad must be non-negative, got {n_broad}")
+    if dropout_mid < 0:
+        raise ValueError(f"dropout_mid must be non-negative, got {dropout_mid}")
     if plates < 1 or plate_sd < 0:
         raise ValueError(f"plates must be >= 1 and plate_sd >= 0, got {plates}, {plate_sd}")
     rng = np.random.default_rng(seed)
@@ -286,6 +293,9 @@ def simulate(
     if noise == "negative_binomial":
         mu = mu * rng.gamma(1.0 / dispersion, dispersion, size=mu.shape)
     V = rng.poisson(mu)
+    if dropout_mid > 0:
+        lost = np.random.default_rng([seed, 3]).random(V.shape) < 2.0 ** (-mu / dropout_mid)
+        V[lost] = 0
 
     width = len(str(len(W)))
     genes = [f"gene{i + 1:0{width}d}" for i in range(len(W))]

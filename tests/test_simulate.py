@@ -177,3 +177,19 @@ def test_a_plate_effect_scales_genes_per_plate_and_nothing_without_it():
     assert np.log(plate_ratio(sim.counts) / plate_ratio(plain.counts)).std() > 0.4
     with pytest.raises(ValueError, match="plate"):
         simulate(seed=5, plates=0)
+
+
+def test_dropout_loses_low_counts_more_than_high_ones():
+    plain = simulate(seed=6, depth=(2000, 20000))
+    assert simulate(seed=6, depth=(2000, 20000), dropout_mid=0.0).counts.equals(plain.counts)
+    lossy = simulate(seed=6, depth=(2000, 20000), dropout_mid=5.0)
+    V, D = plain.counts.to_numpy(), lossy.counts.to_numpy()
+    assert ((D == V) | (D == 0)).all()  # counts are kept whole or lost
+    mu = plain.depth.to_numpy() * (plain.W.to_numpy() @ plain.H.to_numpy())
+    lost = (V > 0) & (D == 0)
+    assert lost[(V > 0) & (mu > 0.5) & (mu < 2)].mean() > 0.7  # 2^(-mu / 5) >= 0.76
+    assert lost[(V > 0) & (mu > 50)].mean() < 0.01
+    # shallow samples lose more of their nonzero counts than deep ones
+    per_sample = lost.sum(axis=0) / np.maximum((V > 0).sum(axis=0), 1)
+    shallow = plain.depth.to_numpy() < np.median(plain.depth)
+    assert per_sample[shallow].mean() > per_sample[~shallow].mean()
