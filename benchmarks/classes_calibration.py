@@ -1,0 +1,161 @@
+"""The moonlighting calls' false discovery rate on simulations that look like real data.
+
+The calibration benchmark (CALIBRATION.md) plants genes with known second shares in
+tables where every other gene sits in one module. Real counts differ in three ways that
+matter to the calls: most genes are expressed in every module (*broad* genes), the noise
+is overdispersed, and samples carry technical axes (here a plate effect, or
+depth-dependent detection). This benchmark
+adds them and runs every table through :func:`moonlight.pipeline.analyse`, the shipped
+path with the workflow's defaults (restarts and folds as in the calibration benchmark, to
+run in minutes), and counts per cell:
+
+* calls, and false calls: a call is false when the gene's true second share is below the
+  threshold (a one-module gene, or a planted share of 0.05 or 0.08) or when the gene is
+  broad (in every module);
+* the false discovery rate (false / calls) and recall by planted share;
+* whether the rank was right, and how the broad genes were classed.
+
+Cells: noise (Poisson; negative binomial with dispersion 0.1 and 0.5) x broad genes (none;
+50 next to the 200 module genes, a fifth of the table) x technical axis (none; a plate
+effect, 4 plates, each gene's log-scale effect with SD 0.3; depth-dependent detection,
+a count lost with probability 2^(-mean / 2)) x depth (1e4 and 1e5 reads per sample), 200
+module genes x 100 samples, 4 modules, 14 planted genes (two at each share of
+:data:`SHARES`); ranks 3..6.
+
+    nice .venv/bin/python benchmarks/classes_calibration.py --seeds 500-509 \
+        --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from moonlight import simulate, write_tsv  # noqa: E402
+from moonlight.pipeline import analyse  # noqa: E402
+
+#: Planted second shares (two genes each); below the threshold (0.1) a call is false.
+SHARES = (0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5)
+THRESHOLD = 0.1
+NOISES = {"poisson": 0.0, "nb0.1": 0.1, "nb0.5": 0.5}
+BROAD = (0, 50)
+#: Technical axes: keyword arguments of :func:`moonlight.simulate`.
+TECHNICAL = {"none": {}, "plate": dict(plates=4, plate_sd=0.3),
+             "dropout": dict(dropout_mid=2.0)}
+DEPTHS = (10_000, 100_000)
+N_GENES, N_SAMPLES, N_MODULES = 200, 100, 4
+#: Fewer restarts and folds than the workflow, as in the calibration benchmark.
+SETTINGS = dict(
+    restarts=3,
+    fit=dict(tol=1e-7, max_iter=2000),
+    selection=dict(folds=4, restarts=1, tol=1e-7, max_iter=2000),
+)
+
+
+def cells(seeds: list[int]) -> list[dict]:
+    return [dict(noise=noise, broad=broad, technical=axis, depth=depth, seed=seed)
+            for noise, broad, axis, depth, seed in itertools.product(
+                NOISES, BROAD, TECHNICAL, DEPTHS, seeds)]
+
+
+def run_cell(cell: dict) -> list[dict]:
+    """One table, analysed; one row per planted-share bucket (0 = one-module genes,
+    -1 = broad genes)."""
+    start = time.perf_counter()
+    planted = np.repeat(SHARES, 2)
+    sim = simulate(n_genes=N_GENES, n_samples=N_SAMPLES, n_modules=N_MODULES,
+                   module_size=(30, 70), n_moonlighting=len(planted),
+                   moonlighting_min_share=0.0, moonlighting_shares=planted,
+                   depth=(cell["depth"], cell["depth"]),
+                   noise="poisson" if cell["noise"] == "poisson" else "negative_binomial",
+                   dispersion=NOISES[cell["noise"]], n_broad=cell["broad"],
+                   seed=cell["seed"], **TECHNICAL[cell["technical"]])
+    counts = sim.counts.loc[sim.counts.sum(axis=1) > 0]
+    result = analyse(counts, range(N_MODULES - 1, N_MODULES + 3), **SETTINGS)
+    called = set(result.moonlighting["gene"])
+    classes = result.calls.classes.set_index("gene")["class"]
+    second = sim.second_share.reindex(counts.index)
+    bucket = second.round(2).where(~counts.index.isin(sim.broad), -1.0)
+    rows = []
+    for value, genes in bucket.groupby(bucket).groups.items():
+        genes = list(genes)
+        rows.append({**cell, "selected_rank": result.rank,
+                     "rank_correct": result.rank == N_MODULES, "bucket": float(value),
+                     "genes": len(genes), "called": len(called.intersection(genes)),
+                     "classed_broad": int((classes.reindex(genes) == "broad").sum()),
+                     "seconds": time.perf_counter() - start})
+    return rows
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Per cell (over seeds): calls, false calls, FDR, recall of shares >= 0.2 and of
+    0.12-0.15, rank accuracy, broad genes classed broad and called."""
+    keys = ["noise", "broad", "technical", "depth"]
+    r = results.assign(
+        false=np.where(results["bucket"] < THRESHOLD, results["called"], 0),
+        true=np.where(results["bucket"] >= THRESHOLD, results["called"], 0),
+        strong=np.where(results["bucket"] >= 0.2, results["called"], 0),
+        strong_n=np.where(results["bucket"] >= 0.2, results["genes"], 0),
+        mid=np.where(results["bucket"].between(0.12, 0.15), results["called"], 0),
+        mid_n=np.where(results["bucket"].between(0.12, 0.15), results["genes"], 0),
+        broad_n=np.where(results["bucket"] < 0, results["genes"], 0),
+        broad_called=np.where(results["bucket"] < 0, results["called"], 0),
+        broad_broad=np.where(results["bucket"] < 0, results["classed_broad"], 0))
+    runs = r.drop_duplicates(keys + ["seed"]).groupby(keys)["rank_correct"].agg(
+        ["sum", "count"])
+    g = r.groupby(keys)[["called", "false", "true", "strong", "strong_n", "mid", "mid_n",
+                         "broad_n", "broad_called", "broad_broad"]].sum()
+    out = pd.DataFrame({
+        "runs": runs["count"], "rank_correct": runs["sum"], "calls": g["called"],
+        "false_calls": g["false"],
+        "fdr": g["false"] / g["called"].where(g["called"] > 0),
+        "recall_ge_0.2": g["strong"] / g["strong_n"],
+        "recall_0.12_0.15": g["mid"] / g["mid_n"],
+        "broad_genes": g["broad_n"], "broad_called": g["broad_called"],
+        "broad_classed_broad": g["broad_broad"],
+    })
+    return out.reset_index()
+
+
+def _seeds(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="500-509", help="e.g. 500-509 (fresh seeds)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    todo = cells(_seeds(args.seeds))
+    start = time.perf_counter()
+    with Pool(args.workers) as pool:
+        rows = [row for part in pool.imap_unordered(run_cell, todo) for row in part]
+    results = pd.DataFrame(rows).sort_values(["noise", "broad", "technical", "depth", "seed",
+                                              "bucket"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_tsv(results, args.out / "classes_calibration.tsv", index=False)
+    summary = summarize(results)
+    write_tsv(summary, args.out / "classes_calibration_summary.tsv", index=False)
+    print(summary.to_markdown(index=False, floatfmt=".3g"))
+    calls, false = summary["calls"].sum(), summary["false_calls"].sum()
+    print(f"\n{len(todo)} runs, {time.perf_counter() - start:.0f} s wall; overall FDR "
+          f"{false}/{calls} = {false / max(calls, 1):.3f}; largest cell FDR "
+          f"{summary['fdr'].max():.3f}")
+
+
+if __name__ == "__main__":
+    main()
