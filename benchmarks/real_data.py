@@ -104,8 +104,12 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
             "cells", "tuning", "cell_line_demuxlet", technical=(*TECHNICAL_QC, "batch")),
     Dataset("sc_dropseq", ("sc_dropseq",), "cells", "tuning", "cell_line_demuxlet",
             technical=TECHNICAL_QC),
-    Dataset("RNAmix_sortseq", ("RNAmix_sortseq",), "mixture", "validation",
+    # Held out until the calls' family was revised after its two-source miss; a tuning
+    # set since, and sc_celseq2 (never looked at before that revision) took its place.
+    Dataset("RNAmix_sortseq", ("RNAmix_sortseq",), "mixture", "tuning",
             technical=(*TECHNICAL_QC, "mRNA_amount")),
+    Dataset("sc_celseq2", ("sc_celseq2",), "cells", "validation", "cell_line_demuxlet",
+            technical=TECHNICAL_QC),
 )}
 
 
@@ -568,7 +572,10 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
         H = _read(results / "fits" / f"R{rank}" / "H.tsv")
         H.columns = H.columns.astype(str)
         row: dict[str, object] = {
-            "dataset": name, "role": info["role"], "kind": info["kind"], "known_K": K,
+            # the role as the code states it now (a truth file keeps the role it was
+            # prepared with)
+            "dataset": name, "role": DATASETS[name].role if name in DATASETS else info["role"],
+            "kind": info["kind"], "known_K": K,
             "fitted_ranks": f"{fitted[0]}-{fitted[-1]}", "selected_R": selected,
             "evaluated_R": rank, "evaluated_is": "selected" if rank == selected else "known_K",
             "selected_is_top": selected == fitted[-1], "samples": H.shape[1],

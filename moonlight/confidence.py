@@ -143,9 +143,13 @@ unimodality argument holds (rho is linear-fractional in b). The signed root
 when the rest share is clearly below c; with R = 2 there is no rest and ``rest_p = 0``.
 
 *Intersection-union.* The null is a union, so the test that rejects when both parts
-reject is level alpha (Berger 1982): ``p = max(min(1, 2 p2), rest_p)`` (p2 doubled for
-the selection of candidates by their second share, as above; the rest share plays no
-part in that selection), and Benjamini-Hochberg runs over these p-values. The neighbour
+reject is level alpha (Berger 1982). The family is the candidates whose estimated rest
+share is below the ceiling (``rest_p < 1/2``): a gene estimated above it (on real data,
+most candidates: broad genes) can never be called, and keeping its p-value near 1 in the
+family would only inflate Benjamini-Hochberg's m. As for the second share, a null
+p-value given that selection is at most uniform on (0, 1/2), so each part is doubled:
+``p = max(min(1, 2 p2), min(1, 2 rest_p))``, and Benjamini-Hochberg runs over these
+p-values (``q`` is empty for the genes left out). The neighbour
 guard at R + 1 keeps the second share's test alone: there a true module may split in
 two, and with it a true moonlighter's rest share (on the exercise's table, a fit at
 R = 5 puts each of its three moonlighting genes' rest shares above 0.1). A gene above
@@ -742,12 +746,18 @@ def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: 
 # The calls
 
 
-def _moonlighting_p(tests: pd.DataFrame) -> NDArray[np.float64]:
-    """The intersection-union p-value of "in two modules and clearly not the rest":
-    ``max(min(1, 2 p2), rest_p)``, p2 the second share's p-value, doubled for the
-    selection of candidates by their estimated share (module docstring)."""
+def _moonlighting_q(tests: pd.DataFrame, ceiling: float) -> NDArray[np.float64]:
+    """Benjamini-Hochberg q-values of the intersection-union test of "in two modules and
+    clearly not the rest" (module docstring): ``max(min(1, 2 p2), min(1, 2 rest_p))``
+    over the candidates whose estimated rest share is below the ceiling, each p-value
+    doubled for the selection by its own estimate; NaN for the others (estimated above
+    the ceiling: never called, and left out of the family)."""
     p2 = np.minimum(2.0 * tests["p"].to_numpy(dtype=np.float64), 1.0)
-    return np.maximum(p2, tests["rest_p"].to_numpy(dtype=np.float64))
+    p_rest = np.minimum(2.0 * tests["rest_p"].to_numpy(dtype=np.float64), 1.0)
+    below = tests["rest_share"].to_numpy(dtype=np.float64) < ceiling
+    q = np.full(len(tests), np.nan)
+    q[below] = benjamini_hochberg(np.maximum(p2, p_rest)[below])
+    return q
 
 
 def moonlighting_confidence(
@@ -833,7 +843,7 @@ def moonlighting_confidence(
         rows = counts.loc[genes, list(H.columns)]
         table = share_test(rows, W, H, threshold=threshold, ceiling=ceiling, level=level,
                            overdispersion=overdispersion)
-        table["q"] = benjamini_hochberg(_moonlighting_p(table))
+        table["q"] = _moonlighting_q(table, ceiling)
         table["support"] = moonlighting_support(Ws, logliks, genes, threshold=threshold,
                                                 margin=margin).to_numpy()
         table["neighbour_rank"] = pd.array([pd.NA] * len(genes), dtype="Int64")

@@ -142,3 +142,17 @@ def test_exercise_table_classes():
     assert (classes.drop(["cranberry", "grape", "tomato"]) == "specific").all()
     assert (result.memberships.groupby("module").size().to_list() == [20, 20, 20, 43])
     assert set(result.memberships["class"]) == {"specific", "moonlighting"}
+
+
+def test_candidates_above_the_ceiling_are_left_out_of_the_family():
+    counts, W, H = _rows([[0.5, 0.5, 0.0, 0.0], [0.4, 0.3, 0.15, 0.15]], total=5000.0)
+    fillers = pd.DataFrame(np.zeros((4, counts.shape[1])), index=W.index[2:],
+                           columns=counts.columns)
+    calls = call_modules(pd.concat([counts, fillers]), W, H, [W, W], [0.0, 0.0],
+                         threshold=T, ceiling=T, margin=5.0, technical_rho=0.5, fdr=0.05,
+                         min_support=0.5, level=0.95, overdispersion="negative_binomial")
+    cand = calls.candidates.set_index("gene")
+    assert np.isnan(cand.loc["g1", "q"]) and not cand.loc["g1", "called"]
+    # alone in the family, g0's q is its own doubled intersection-union p-value
+    expected = max(min(1, 2 * cand.loc["g0", "p"]), min(1, 2 * cand.loc["g0", "rest_p"]))
+    assert cand.loc["g0", "q"] == pytest.approx(expected) and cand.loc["g0", "called"]
