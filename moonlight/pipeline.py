@@ -32,8 +32,8 @@ from .selection import rank_table
 from .stability import stability_summary
 from .technical import library_covariates, module_associations
 
-__all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank", "fit_rank",
-           "heldout_folds"]
+__all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank",
+           "classify_genes", "fit_rank", "heldout_folds"]
 
 Counts = pd.DataFrame | SparseCounts
 
@@ -123,7 +123,8 @@ def _rows(counts: Counts, genes: list[str]) -> pd.DataFrame:
     return counts.rows(genes) if isinstance(counts, SparseCounts) else counts.loc[genes]
 
 
-def _row_blocks(counts: Counts, genes: list[str], limit: int = 2**24) -> Iterable[pd.DataFrame]:
+def _row_blocks(counts: Counts, genes: list[str], limit: int = 2**24
+                ) -> Iterable[pd.DataFrame]:
     """The named genes' rows in dense blocks of at most ~``limit`` entries."""
     step = max(1, limit // max(counts.shape[1], 1))
     for i in range(0, len(genes), step):
@@ -161,7 +162,7 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
         ``rank -> (W, H)`` of every fitted rank, for the rank guard.
     covariates : DataFrame (samples x columns), optional
         Technical sample annotations (a data set's ``technical:`` obs columns), tested
-        beside the counts' own depth and detected genes.
+        beside the counts' own read depth.
     **calls
         The rest of the config's ``modules:`` block, passed to
         :func:`moonlight.confidence.moonlighting_confidence`.

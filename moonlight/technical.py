@@ -24,8 +24,8 @@ A module is *flagged technical* when its usage follows a covariate with ``|rho| 
 min_rho`` (config ``modules.technical_rho``) and ``q <= fdr``, and follows it most
 closely of all modules: the shares sum to one, so when one module follows an axis the
 others follow it inversely (with three modules and one that tracks an axis exactly, a
-second reaches |rho| 0.5 by that alone), and a covariate flags at most one module. The flag says what a
-module may mean; it changes neither the fit nor the gene classes.
+second reaches |rho| 0.5 by that alone), and a covariate flags at most one module. The
+flag says what a module may mean; it changes neither the fit nor the gene classes.
 """
 
 from __future__ import annotations
