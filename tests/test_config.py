@@ -31,3 +31,16 @@ def test_every_setting_of_the_analysis_has_a_default():
     assert defaults("ranks") == [2, 3, 4, 5, 6, 7]
     tree["ranks"].append(99)  # a copy: the defaults themselves do not change
     assert defaults("ranks") == [2, 3, 4, 5, 6, 7]
+
+
+def test_a_config_written_before_the_gene_classes_and_the_cap_takes_their_defaults():
+    from snakemake.utils import validate
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section, key in [("modules", "ceiling"), ("modules", "technical_rho"),
+                         ("selection", "min_gain"), ("simulation", "n_broad"),
+                         ("simulation", "plates"), ("simulation", "plate_sd"),
+                         ("simulation", "dropout_mid")]:
+        del config[section][key]
+    validate(config, str(REPO / "moonlight" / "config.schema.yaml"))
+    assert config["modules"]["ceiling"] == 0.1 and config["modules"]["technical_rho"] == 0.5
+    assert config["selection"]["min_gain"] == 0.1 and config["simulation"]["n_broad"] == 0
