@@ -40,8 +40,8 @@ from scipy.stats import chi2, norm
 
 from .confidence import benjamini_hochberg, share_test
 
-__all__ = ["GENE_CLASSES", "CLASS_COLUMNS", "flat_deviance", "broad_test", "gene_classes",
-           "class_counts"]
+__all__ = ["GENE_CLASSES", "CLASS_COLUMNS", "flat_deviance", "broad_p", "broad_test",
+           "rest_shares", "gene_classes", "class_counts"]
 
 #: The classes, in the order tables and figures list them.
 GENE_CLASSES = ("specific", "moonlighting", "broad", "unassigned")
@@ -94,11 +94,10 @@ def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame) -> pd.
                         index=pd.Index(counts.index, name="gene"))
 
 
-def broad_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *, threshold: float,
-               ceiling: float, overdispersion: str) -> pd.DataFrame:
-    """Whether each gene's rest share is significantly above the ceiling.
-
-    The rest test of :func:`moonlight.confidence.share_test`, one-sided the other way:
+def broad_p(tests: pd.DataFrame, ceiling: float) -> pd.DataFrame:
+    """Whether each gene's rest share is significantly above the ceiling, from the rest
+    test of :func:`moonlight.confidence.share_test` (columns ``rest_share`` and
+    ``rest_statistic``, indexed by gene), one-sided the other way:
     ``p = Phi(-sign(rho^ - c) sqrt(statistic))``, doubled (capped at 1) because the genes
     tested are those with ``rho^ > c``.
 
@@ -106,13 +105,19 @@ def broad_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *, thresh
     -------
     DataFrame indexed by gene: ``rest_share``, ``broad_statistic``, ``broad_p``.
     """
-    tests = share_test(counts, W, H, threshold=threshold, ceiling=ceiling, level=None,
-                       overdispersion=overdispersion)
-    rho = tests["rest_share"].to_numpy()
-    statistic = tests["rest_statistic"].to_numpy()
+    rho = tests["rest_share"].to_numpy(dtype=np.float64)
+    statistic = tests["rest_statistic"].to_numpy(dtype=np.float64)
     p = np.minimum(2.0 * norm.sf(np.sign(rho - ceiling) * np.sqrt(statistic)), 1.0)
     return pd.DataFrame({"rest_share": rho, "broad_statistic": statistic, "broad_p": p},
                         index=tests.index)
+
+
+def broad_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *, threshold: float,
+               ceiling: float, overdispersion: str) -> pd.DataFrame:
+    """:func:`broad_p` of the rest test of ``counts``' rows (genes not already tested as
+    moonlighting candidates)."""
+    return broad_p(share_test(counts, W, H, threshold=threshold, ceiling=ceiling,
+                              level=None, overdispersion=overdispersion), ceiling)
 
 
 def _sorted_shares(W_normalized: pd.DataFrame) -> tuple[NDArray, NDArray, NDArray]:
@@ -125,6 +130,11 @@ def _sorted_shares(W_normalized: pd.DataFrame) -> tuple[NDArray, NDArray, NDArra
     rest = np.clip(1.0 - top - second, 0.0, 1.0) if values.shape[1] > 2 \
         else np.zeros(len(values))
     return order, np.stack([top, second], axis=1), rest
+
+
+def rest_shares(W_normalized: pd.DataFrame) -> NDArray:
+    """Each gene's share outside its two top modules (0 with two modules or fewer)."""
+    return _sorted_shares(W_normalized)[2]
 
 
 def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,

@@ -310,27 +310,6 @@ def _others(module: NDArray[np.int64], n_modules: int) -> NDArray[np.int64]:
     return grid[grid != module[:, None]].reshape(len(module), n_modules - 1)
 
 
-def _share_map(module: NDArray[np.int64], sigma: NDArray, n_modules: int) -> NDArray:
-    """(G, R - 1, R) maps T with ``b = a T``: ``b_module = sigma sum(a)``,
-    ``b_l = (1 - sigma) a_l`` for the other modules (module docstring)."""
-    rows = len(module)
-    T = np.zeros((rows, n_modules - 1, n_modules))
-    g, k = np.arange(rows)[:, None], np.arange(n_modules - 1)[None, :]
-    T[g, k, _others(module, n_modules)] = (1.0 - sigma)[:, None]
-    T[g, k, module[:, None]] += sigma[:, None]
-    return T
-
-
-def _share_start(b: NDArray, module: NDArray[np.int64]) -> NDArray:
-    """Start of the profile fit from module coefficients b: the other modules keep their
-    relative weights and the row its total."""
-    rest = np.take_along_axis(b, _others(module, b.shape[1]), axis=1)
-    total = b.sum(axis=1, keepdims=True)
-    norm_ = rest.sum(axis=1, keepdims=True)
-    uniform = np.full_like(rest, 1.0 / max(rest.shape[1], 1))
-    return total * np.where(norm_ > 0, rest / np.where(norm_ > 0, norm_, 1.0), uniform)
-
-
 def _set_share_map(inside: NDArray[np.int64], outside: NDArray[np.int64], sigma: NDArray,
                    n_modules: int) -> NDArray:
     """(G, A B, R) maps T with ``b = c T`` that hold the total share of the A modules
@@ -340,7 +319,7 @@ def _set_share_map(inside: NDArray[np.int64], outside: NDArray[np.int64], sigma:
     Any ``c >= 0`` gives ``sum_a b_a = sigma sum c`` and ``sum_l b_l = (1 - sigma) sum c``,
     so the inside share is exactly sigma; every row with that share is reached (take
     ``c_al = T p_a q_l`` with p, q the row's relative weights within each set). With one
-    inside module this is :func:`_share_map`'s parameterization, with R - 1 pairs.
+    inside module (:func:`_share_map`) there are R - 1 pairs.
     """
     rows, n_in = inside.shape
     n_out = outside.shape[1]
@@ -363,6 +342,19 @@ def _set_share_start(b: NDArray, inside: NDArray[np.int64], outside: NDArray[np.
     total = b.sum(axis=1)
     pairs = relative(inside)[:, :, None] * relative(outside)[:, None, :]
     return total[:, None] * pairs.reshape(len(b), -1)
+
+
+def _share_map(module: NDArray[np.int64], sigma: NDArray, n_modules: int) -> NDArray:
+    """(G, R - 1, R) maps T with ``b = a T``: ``b_module = sigma sum(a)``,
+    ``b_l = (1 - sigma) a_l`` for the other modules (module docstring): the set-share map
+    of the one module."""
+    return _set_share_map(module[:, None], _others(module, n_modules), sigma, n_modules)
+
+
+def _share_start(b: NDArray, module: NDArray[np.int64]) -> NDArray:
+    """Start of the profile fit from module coefficients b: the other modules keep their
+    relative weights and the row its total (the set-share start of the one module)."""
+    return _set_share_start(b, module[:, None], _others(module, b.shape[1]))
 
 
 def _profile(V: NDArray, Ht: NDArray, module: NDArray[np.int64], sigma: NDArray,

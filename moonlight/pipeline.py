@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .classes import broad_test, flat_deviance, gene_classes
+from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
 from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
@@ -196,18 +196,21 @@ def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                    fdr: float, overdispersion: str) -> pd.DataFrame:
     """Every gene's class (:func:`moonlight.classes.gene_classes`): the flat-profile
     test of every gene and the broad test of the genes above the ceiling, on dense row
-    blocks (sparse counts are never densified whole)."""
+    blocks (sparse counts are never densified whole). A candidate's rest test is read
+    from ``candidates`` (:func:`moonlight.confidence.moonlighting_confidence` ran it);
+    only the other genes above the ceiling are tested here."""
     W_normalized = normalize_rows(W)
     genes = [str(g) for g in W.index]
     signal = pd.concat([flat_deviance(rows, W, H) for rows in _row_blocks(counts, genes)])
-    rest = 1.0 - np.sort(W_normalized.to_numpy(), axis=1)[:, ::-1][:, :2].sum(axis=1)
-    wide = [g for g, r in zip(genes, rest) if r > ceiling] if W.shape[1] > 2 else []
-    broad = pd.concat([broad_test(rows, W, H, threshold=threshold, ceiling=ceiling,
-                                  overdispersion=overdispersion)
-                       for rows in _row_blocks(counts, wide, 2**22)]) if wide \
-        else pd.DataFrame(columns=["rest_share", "broad_statistic", "broad_p"], dtype=float)
-    return gene_classes(W_normalized, candidates, signal, broad, threshold=threshold,
-                        ceiling=ceiling, fdr=fdr)
+    wide = np.asarray(genes, dtype=object)[rest_shares(W_normalized) > ceiling]
+    tested = candidates.set_index("gene")
+    seen = tested.index.intersection(wide)
+    parts = [broad_p(tested.loc[seen], ceiling)]
+    parts += [broad_test(rows, W, H, threshold=threshold, ceiling=ceiling,
+                         overdispersion=overdispersion)
+              for rows in _row_blocks(counts, [g for g in wide if g not in seen], 2**22)]
+    return gene_classes(W_normalized, candidates, signal, pd.concat(parts),
+                        threshold=threshold, ceiling=ceiling, fdr=fdr)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .classes import GENE_CLASSES
+from .classes import class_counts
 from .io import SparseCounts
 from .tables import TableRead
 from .technical import technical_modules
@@ -339,11 +339,9 @@ def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
 def class_record(classes: pd.DataFrame) -> list[dict[str, str]]:
     """Rows of the QC record: genes per class (:mod:`moonlight.classes`) at the selected
     rank, with the share of all genes."""
-    counts = classes["class"].value_counts()
     total = max(len(classes), 1)
-    return [_row(f"genes_{name}", int(counts.get(name, 0)),
-                 f"{counts.get(name, 0) / total:.1%} of the fitted genes")
-            for name in GENE_CLASSES]
+    return [_row(f"genes_{name}", int(n), f"{n / total:.1%} of the fitted genes")
+            for name, n in class_counts(classes).items()]
 
 
 def qc_table(rows: list[dict[str, str]], warnings: list[QCWarning]) -> pd.DataFrame:

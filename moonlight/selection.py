@@ -213,16 +213,15 @@ def rank_table(
     if cv_folds is not None and cv is None:
         raise ValueError("cv_folds needs cv (the per-rank summary of the same folds)")
     if cv is not None:
+        pool = table[_stable(table, min_stability)]
+        pool = table if pool.empty else pool  # the best stable rank (any, if none is)
+        best = pool.loc[pool["cv_loglik"].idxmax()]
         if cv_folds is not None:
-            pool = table[_stable(table, min_stability)]
-            pool = table if pool.empty else pool
-            best = int(pool.loc[pool["cv_loglik"].idxmax(), "rank"])
-            table["cv_se_diff"] = paired_se(cv_folds, best).reindex(table["rank"]).to_numpy()
+            table["cv_se_diff"] = paired_se(cv_folds, int(best["rank"])).reindex(
+                table["rank"]).to_numpy()
         if baseline is not None:
-            pool = table[_stable(table, min_stability)]
-            pool = table if pool.empty else pool
             table["gain_share"] = gain_shares(table, baseline,
-                                              float(pool["cv_loglik"].max())).to_numpy()
+                                              float(best["cv_loglik"])).to_numpy()
         table["selected"] = select_rank(table, min_stability=min_stability,
                                         cv_folds=cv_folds, min_gain=min_gain).to_numpy()
     else:
