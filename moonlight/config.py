@@ -1,10 +1,11 @@
 """moonlight's defaults, read from the workflow's config schema.
 
-``moonlight/config.schema.yaml`` describes every key of ``config.yaml``; its ``default:``
-values are the defaults of the workflow and of the library alike, so a notebook user
-calling :func:`moonlight.pipeline.analyse` and a workflow user running the default
-``config.yaml`` get the same answer from the same table (``tests/test_config.py`` checks
-that ``config.yaml`` holds these very values).
+``moonlight/config.schema.yaml`` describes every key of the workflow's config; its
+``default:`` values are the defaults of the workflow and of the library alike: a key the
+config leaves out takes it (Snakemake's ``validate`` fills it in), and so does every
+keyword a library function is not given. So a notebook user calling
+:func:`moonlight.pipeline.analyse` and a workflow user running the default config get the
+same answer from the same table (``tests/test_config.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "defaults",
-           "crossval_settings"]
+           "crossval_settings", "reference"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -60,3 +61,67 @@ def crossval_settings(selection: dict[str, Any], fit: dict[str, Any]) -> dict[st
     if settings["init"] is None:
         settings["init"] = fit["init"]
     return settings
+
+
+def _type(node: dict[str, Any]) -> str:
+    """A schema node's type as a reader says it (``integer``, ``one of a, b``, ...)."""
+    if "enum" in node:
+        return "one of " + ", ".join("null" if v is None else str(v).lower()
+                                     if isinstance(v, bool) else str(v) for v in node["enum"])
+    if "oneOf" in node:
+        return " or ".join(_type(option) for option in node["oneOf"])
+    kind = node.get("type", "any")
+    kind = " or ".join(kind) if isinstance(kind, list) else kind
+    if kind == "array" and "items" in node:
+        kind = f"list of {_type(node['items'])}"
+    return kind
+
+
+def _value(value: Any) -> str:
+    return "`" + yaml.safe_dump(value, default_flow_style=True, width=1000).strip()\
+        .removesuffix("...").strip() + "`"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _table(properties: dict[str, Any], required: list[str], prefix: str) -> list[str]:
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    for key, node in properties.items():
+        default = ("required" if key in required else
+                   _value(node["default"]) if "default" in node else "(not set)")
+        rows.append(f"| `{prefix}{key}` | {_cell(_type(node))} | {default} | "
+                    f"{_cell(node.get('description', ''))} |")
+    return rows
+
+
+def reference() -> str:
+    """The configuration reference (``docs/configuration.md``) as Markdown, made from the
+    schema: every key with its type, default and description. Regenerate the page with
+    ``python -m moonlight.config > docs/configuration.md``."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    out = ["# Configuration reference", "",
+           "Generated from `moonlight/config.schema.yaml` by `python -m moonlight.config`; "
+           "do not edit by hand. A key left out of the config takes its default; the "
+           "workflow checks the config against the schema before any job runs.", ""]
+    for key, node in schema["properties"].items():
+        out += [f"## `{key}`", "", _cell(node.get("description", "")), ""]
+        if "properties" in node:
+            out += _table(node["properties"], node.get("required", []), f"{key}.") + [""]
+            continue
+        entry = node.get("additionalProperties")
+        if isinstance(entry, dict):
+            entry = next((o for o in entry.get("oneOf", [entry]) if "properties" in o), None)
+        if entry:
+            out += [f"Each entry `{key}.<name>` is a mapping with these keys"
+                    + (" (or just the path)" if key == "data" else "") + ":", ""]
+            out += _table(entry["properties"], entry.get("required", []),
+                          f"{key}.<name>.") + [""]
+            continue
+        out += [f"Type: {_type(node)}. Default: {_value(node.get('default'))}.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")

@@ -1,46 +1,132 @@
-"""One set of defaults: the schema's `default:` values, which config.yaml repeats."""
+"""One set of defaults: the schema's `default:` values, and configs that rely on them."""
 
+import copy
+import re
+
+import pytest
 import yaml
+from snakemake.utils import validate
 
 from conftest import REPO
 from moonlight.config import CROSSVAL_KEYS, defaults
+
+SCHEMA = str(REPO / "moonlight" / "config.schema.yaml")
 
 
 def leaves(tree, prefix=""):
     out = {}
     for key, value in tree.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             out |= leaves(value, f"{prefix}{key}.")
         else:
             out[f"{prefix}{key}"] = value
     return out
 
 
-def test_config_yaml_holds_the_schema_defaults():
-    config = leaves(yaml.safe_load((REPO / "config.yaml").read_text()))
-    for key, value in leaves(defaults()).items():
-        assert config[key] == value, f"config.yaml {key} = {config[key]!r}, schema {value!r}"
+def validated(config):
+    config = copy.deepcopy(config)
+    validate(config, SCHEMA)
+    return config
+
+
+def commented_keys(text):
+    """The keys config.yaml shows commented out (``# key: value`` at the top level and
+    the lines indented under it), as a config; example blocks indented under a comment
+    (the data and project examples) are left out."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        match = re.match(r"^# ( *)([a-z_]+):(.*)$", line)
+        if not match:
+            inside = False
+            continue
+        if not match.group(1):
+            inside = True
+        if inside:
+            lines.append(line[2:])
+    return yaml.safe_load("\n".join(lines))
+
+
+def test_a_minimal_config_takes_every_default():
+    config = validated({"data": {"mine": "counts.tsv"}})
+    assert config == {**defaults(), "data": {"mine": "counts.tsv"}}
+    assert config["simulation"]["seeds"] == []  # nothing simulated unless asked
+    assert validated({}) == defaults()
+
+
+def test_config_yaml_sets_only_what_differs_from_the_defaults():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert config == {"simulation": {"seeds": [1, 2, 3]}, "data": {}}
+    assert validated(config) == {**defaults(), "simulation": {**defaults("simulation"),
+                                                              "seeds": [1, 2, 3]}}
+
+
+def test_the_keys_config_yaml_shows_commented_hold_their_defaults():
+    shown = leaves(commented_keys((REPO / "config.yaml").read_text()))
+    assert len(shown) >= 12 and "modules.fdr" in shown and "ranks" in shown
+    schema = leaves(defaults())
+    for key, value in shown.items():
+        assert schema[key] == value, f"config.yaml shows {key}: {value!r}, schema {schema[key]!r}"
+
+
+@pytest.mark.parametrize("key", sorted(leaves(defaults())))
+def test_any_key_left_out_takes_its_default(key):
+    config = defaults()
+    *parents, last = key.split(".")
+    node = config
+    for part in parents:
+        node = node[part]
+    del node[last]
+    assert validated(config) == defaults()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "docs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_documented_config_validates_on_its_own(path):
+    config = validated(yaml.safe_load(path.read_text()))
+    assert set(config) == set(defaults())
+
+
+def test_an_unknown_or_mistyped_key_is_refused_by_name():
+    from snakemake.exceptions import WorkflowError
+    with pytest.raises(WorkflowError, match="treshold"):
+        validated({"modules": {"treshold": 0.2}})
+    with pytest.raises(WorkflowError, match="fdr"):
+        validated({"modules": {"fdr": "low"}})
 
 
 def test_every_setting_of_the_analysis_has_a_default():
     tree = defaults()
-    for section in ("fit", "selection", "modules", "qc"):
-        config = yaml.safe_load((REPO / "config.yaml").read_text())[section]
-        assert set(tree[section]) == set(config), section
     assert set(CROSSVAL_KEYS) <= set(tree["selection"])
     assert defaults("ranks") == [2, 3, 4, 5, 6, 7]
     tree["ranks"].append(99)  # a copy: the defaults themselves do not change
     assert defaults("ranks") == [2, 3, 4, 5, 6, 7]
 
 
-def test_a_config_written_before_the_gene_classes_and_the_cap_takes_their_defaults():
-    from snakemake.utils import validate
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for section, key in [("modules", "ceiling"), ("modules", "technical_rho"),
-                         ("selection", "min_gain"), ("simulation", "n_broad"),
-                         ("simulation", "plates"), ("simulation", "plate_sd"),
-                         ("simulation", "dropout_mid")]:
-        del config[section][key]
-    validate(config, str(REPO / "moonlight" / "config.schema.yaml"))
-    assert config["modules"]["ceiling"] == 0.1 and config["modules"]["technical_rho"] == 0.5
-    assert config["selection"]["min_gain"] == 0.1 and config["simulation"]["n_broad"] == 0
+#: The JSON Schema keywords the schema may use; anything else is a typo or a flow
+#: mapping split at a comma (`{description: a, b}` makes a key `b`), which validators
+#: ignore silently.
+KEYWORDS = {"$schema", "title", "description", "type", "default", "enum", "items", "minimum",
+            "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
+            "uniqueItems", "minLength", "pattern", "not", "oneOf", "properties",
+            "additionalProperties", "required", "propertyNames"}
+
+
+def test_the_schema_uses_only_json_schema_keywords():
+    def walk(node, path):
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from walk(item, f"{path}[{i}]")
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if not path.endswith("properties"):
+                    assert key in KEYWORDS, f"{path}: {key!r} is not a schema keyword"
+                yield from walk(value, f"{path}/{key}")
+        yield path
+    assert len(list(walk(yaml.safe_load(open(SCHEMA)), ""))) > 100
+
+
+def test_the_configuration_reference_is_generated_from_the_schema():
+    from moonlight.config import reference
+    page = (REPO / "docs" / "configuration.md").read_text()
+    assert page == reference(), "regenerate: python -m moonlight.config > docs/configuration.md"
+    for key in leaves(defaults()):
+        assert f"`{key}`" in page, key
