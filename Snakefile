@@ -33,6 +33,7 @@ localrules:
     gather_logliks,
     stability,
     select_rank,
+    rank_round,
     qc,
     call_modules,
     recovery,

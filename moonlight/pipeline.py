@@ -21,14 +21,14 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
-from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, defaults
+from .config import crossval_settings, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .io import SparseCounts
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
                       normalize_rows)
 from .nmf import NMFResult, fit_nmf
-from .selection import rank_table
+from .selection import next_rank, rank_table
 from .stability import stability_summary
 from .technical import library_covariates, module_associations
 
@@ -269,20 +269,24 @@ def analyse(
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
     settings = defaults()
+    for block, given in (("fit", fit), ("selection", selection), ("modules", modules)):
+        unknown = set(given or {}) - set(settings[block])
+        if unknown:
+            raise TypeError(f"analyse() got unknown {block} setting(s) {sorted(unknown)}; "
+                            f"known: {sorted(settings[block])}")
     ranks = settings["ranks"] if ranks is None else ranks
     restarts = settings["restarts"] if restarts is None else restarts
+    # threads reaches the fits; restarts_per_job only splits the workflow's jobs (the
+    # same bytes as one job)
     fit = {k: v for k, v in {**settings["fit"], **(fit or {})}.items()
-           if k not in WORKFLOW_ONLY_FIT_KEYS}
+           if k != "restarts_per_job"}
     sel = {**settings["selection"], **(selection or {})}
     # racing keeps clear of the near-best set stability and support use
     fit.setdefault("race_margin", sel["margin"])
-    unknown = set(modules) - set(settings["modules"])
-    if unknown:
-        raise TypeError(f"analyse() got unknown module setting(s) {sorted(unknown)}; "
-                        f"known: {sorted(settings['modules'])}")
     mods = {**settings["modules"], **modules}
     fits, logliks, stability, heldout = {}, [], [], []
-    for rank in sorted(ranks):
+
+    def add(rank: int) -> None:
         fits[rank] = fit_rank(counts, rank, restarts=restarts, **fit)
         ll = fits[rank].logliks
         logliks.append(pd.DataFrame({"rank": rank, "loglik": ll,
@@ -290,10 +294,19 @@ def analyse(
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
         heldout.append(heldout_folds(counts, rank, **crossval_settings(sel, fit)))
+
+    def table_now() -> pd.DataFrame:
+        return choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
+                           pd.DataFrame(stability), min_stability=sel["min_stability"],
+                           baseline=baseline, min_gain=sel["min_gain"])
+
+    for rank in sorted(ranks):
+        add(rank)
     baseline = heldout_folds(counts, 1, **crossval_settings(sel, fit))
-    table = choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
-                        pd.DataFrame(stability), min_stability=sel["min_stability"],
-                        baseline=baseline, min_gain=sel["min_gain"])
+    table = table_now()
+    while (grow := next_rank(table, sel["extend_to"])) is not None:
+        add(grow)
+        table = table_now()
     rank = int(table.loc[table["selected"], "rank"].iat[0])
     chosen = fits[rank]
     calls = call_modules(counts, chosen.W_frame(), chosen.H_frame(),

@@ -19,8 +19,8 @@ changes the data; it says what the answer is worth:
     The selected rank is the largest one fitted: the rule never saw a rank at which the
     held-out likelihood stopped rising, so the true structure may be larger, or (on real
     counts) extra modules may absorb overdispersion and technical axes. Fit larger ranks
-    (``ranks:``) until the rule stops inside the range, and read the extra modules with
-    care.
+    (``ranks:``, or ``selection.extend_to``, which grows the range one rank at a time
+    until the rule stops inside it), and read the extra modules with care.
 ``technical_module``
     A module's usage follows a technical axis of the samples (read depth, a
     ``technical:`` obs column; :mod:`moonlight.technical`): read it as that axis, not as
@@ -316,8 +316,9 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
         "rank_at_top",
         f"the selected rank {rank} is the largest rank fitted: the held-out likelihood "
         "did not stop rising inside the range, so the structure may be larger, or extra "
-        "modules may absorb overdispersion or technical axes; fit larger ranks (ranks:) "
-        "until the rule stops inside the range, and read the extra modules with care",
+        "modules may absorb overdispersion or technical axes; fit larger ranks (ranks:, "
+        "or selection.extend_to to grow the range until the rule stops inside it), and "
+        "read the extra modules with care",
     )
 
 

@@ -48,6 +48,12 @@ fraction of the rank-1 deviance a module explains does: on 88%-zero simulated ta
 true module explains 3% of it). A simulation with more than about ten modules of equal
 weight would fall under the cap: set ``min_gain: 0`` to turn it off.
 
+**Extending the range.** A rule that selects the largest fitted rank never saw the
+held-out likelihood stop rising. With ``selection.extend_to`` set, the next rank is
+fitted and the rule applied again, one rank at a time, until it selects a rank below the
+largest fitted one or the largest fitted rank reaches ``extend_to``
+(:func:`next_rank`); the workflow and :func:`moonlight.pipeline.analyse` both do this.
+
 Without cross-validation results :func:`rank_table` falls back to the minimum BIC.
 """
 
@@ -58,7 +64,7 @@ import pandas as pd
 
 from .likelihood import n_free_parameters
 
-__all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "RULE"]
+__all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "next_rank", "RULE"]
 
 #: One-line statement of the rule, for captions and logs.
 RULE = ("smallest R whose held-out log likelihood is within one standard error (of the "
@@ -228,3 +234,28 @@ def rank_table(
         table["selected"] = False
         table.loc[table["bic"].idxmin(), "selected"] = True
     return table
+
+
+def next_rank(table: pd.DataFrame, extend_to: int | None) -> int | None:
+    """The rank to fit next when the range should grow, else None.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A rank table (:func:`rank_table`): ``rank`` and ``selected``.
+    extend_to : int or None
+        The largest rank the range may grow to (config ``selection.extend_to``);
+        None = never grow.
+
+    Returns
+    -------
+    int or None
+        One above the largest fitted rank when the rule selected that largest rank and
+        it is below ``extend_to``; None otherwise (the rule stopped inside the range,
+        or the range reached its limit).
+    """
+    top = int(table["rank"].max())
+    chosen = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
+    if extend_to is None or chosen < top or top >= extend_to:
+        return None
+    return top + 1

@@ -13,6 +13,8 @@ import moonlight.resources as estimate
 from moonlight.config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings
 from moonlight.provenance import git_commit, sha256_file
 from moonlight.resources import sparse_size, table_shape
+from moonlight.selection import next_rank
+from moonlight.io import read_tsv
 from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
 
 validate(config, "../moonlight/config.schema.yaml")
@@ -67,7 +69,15 @@ for _name, _spec in PROJECT.items():
         raise WorkflowError(
             f"config key project.{_name}: no such file {_spec['path']!r}"
         )
-if SIM_DATASETS and max(RANKS) > min(SIM["n_genes"], SIM["n_samples"]):
+EXTEND_TO = config["selection"]["extend_to"]
+if EXTEND_TO is not None and EXTEND_TO <= max(RANKS):
+    raise WorkflowError(
+        f"config key selection.extend_to: {EXTEND_TO} must exceed the largest rank of "
+        f"ranks ({max(RANKS)}), or be null"
+    )
+if SIM_DATASETS and max(RANKS + [EXTEND_TO or 0]) > min(
+    SIM["n_genes"], SIM["n_samples"]
+):
     raise WorkflowError(
         f"config key ranks: rank {max(RANKS)} exceeds min(simulation.n_genes, "
         f"simulation.n_samples) = {min(SIM['n_genes'], SIM['n_samples'])}"
@@ -104,6 +114,7 @@ def _alternatives(names):
 wildcard_constraints:
     dataset=_alternatives(DATASETS),
     rank=r"\d+",
+    round=r"\d+",
     part=r"\d+",
     seed=r"\d+",
 
@@ -215,12 +226,58 @@ def fit_parts(wildcards):
     )
 
 
+def round_ranks(round):
+    """The ranks of growth round ``round``: ``ranks`` and the next ``round`` ranks."""
+    top = max(RANKS)
+    return RANKS + list(range(top + 1, top + 1 + int(round)))
+
+
+def selection_ranks(wildcards):
+    """The ranks the rank selection sees for a data set: ``ranks``, grown one rank per round
+    while the rule selects the largest fitted rank, up to ``selection.extend_to``
+    (moonlight.selection.next_rank; each round is a job of checkpoint rank_round)."""
+    if EXTEND_TO is None:
+        return RANKS
+    n = 0
+    while max(round_ranks(n)) < EXTEND_TO:
+        done = checkpoints.rank_round.get(dataset=wildcards.dataset, round=n)
+        if next_rank(read_tsv(done.output.table, index_col=None), EXTEND_TO) is None:
+            break
+        n += 1
+    return round_ranks(n)
+
+
+def rank_inputs(wildcards, ranks):
+    """Every restart table, cross-validation and stability table of ``ranks``, and the
+    rank-1 baseline and counts: what the rank rule reads."""
+    base = f"results/{wildcards.dataset}"
+    return {
+        "restarts": [f"{base}/fits/R{rank}/restarts.tsv" for rank in ranks],
+        "crossval": [f"{base}/crossval/R{rank}.tsv" for rank in ranks],
+        "stability": [f"{base}/fits/R{rank}/stability.tsv" for rank in ranks],
+        "baseline": f"{base}/crossval/R1.tsv",
+        "counts": counts_file(wildcards),
+    }
+
+
+def round_inputs(wildcards):
+    return rank_inputs(wildcards, round_ranks(wildcards.round))
+
+
+def selection_inputs(wildcards):
+    return rank_inputs(wildcards, selection_ranks(wildcards))
+
+
+def selection_restarts(wildcards):
+    return selection_inputs(wildcards)["restarts"]
+
+
 def rank_fits(wildcards):
-    """W, H and every restart's W of every rank, named W_R<rank>, H_R<rank> and
-    W_restarts_R<rank> (the choice is made later)."""
+    """W, H and every restart's W of every rank the rule saw, named W_R<rank>,
+    H_R<rank> and W_restarts_R<rank> (the choice is made later)."""
     return {
         f"{table}_R{rank}": f"results/{wildcards.dataset}/fits/R{rank}/{table}.tsv"
-        for rank in RANKS
+        for rank in selection_ranks(wildcards)
         for table in ("W", "H", "W_restarts")
     }
 
@@ -387,7 +444,7 @@ def qc_inputs(wildcards):
         "crossval": expand(
             "results/{dataset}/crossval/R{rank}.tsv",
             dataset=wildcards.dataset,
-            rank=sorted(set(RANKS) | {1}),
+            rank=sorted(set(selection_ranks(wildcards)) | {1}),
         ),
     }
     if wildcards.dataset in REAL_DATASETS:
@@ -417,7 +474,7 @@ def provenance_benchmarks(wildcards):
         + expand(
             "results/benchmarks/crossval/{dataset}_R{rank}.tsv",
             dataset=DATASETS,
-            rank=sorted(set(RANKS) | {1}),
+            rank=sorted(set(selection_ranks(wildcards)) | {1}),
         )
         + expand("results/benchmarks/call_modules/{dataset}.tsv", dataset=DATASETS)
     )

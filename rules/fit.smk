@@ -87,10 +87,7 @@ rule crossval:
 
 rule gather_logliks:
     input:
-        restarts=expand(
-            "results/{{dataset}}/fits/R{rank}/restarts.tsv",
-            rank=RANKS,
-        ),
+        restarts=selection_restarts,
     output:
         "results/{dataset}/logliks.tsv",
     log:
@@ -105,16 +102,30 @@ rule gather_logliks:
         "../scripts/gather_logliks.py"
 
 
+# With selection.extend_to set: the rule on the ranks of one growth round (`ranks` and
+# `round` more); select_rank then sees the ranks of the round at which it stopped.
+checkpoint rank_round:
+    input:
+        unpack(round_inputs),
+    output:
+        table="results/{dataset}/rank_rounds/round{round}.tsv",
+    log:
+        "results/logs/rank_round/{dataset}_round{round}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        min_stability=config["selection"]["min_stability"],
+        min_gain=config["selection"]["min_gain"],
+    message:
+        "Rank rule on {wildcards.dataset}, growth round {wildcards.round}"
+    script:
+        "../scripts/select_rank.py"
+
+
 rule select_rank:
     input:
+        unpack(selection_inputs),
         logliks="results/{dataset}/logliks.tsv",
-        counts=counts_file,
-        crossval=expand("results/{{dataset}}/crossval/R{rank}.tsv", rank=RANKS),
-        baseline="results/{dataset}/crossval/R1.tsv",
-        stability=expand(
-            "results/{{dataset}}/fits/R{rank}/stability.tsv",
-            rank=RANKS,
-        ),
     output:
         table=report(
             "results/{dataset}/rank_selection.tsv",

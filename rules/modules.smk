@@ -89,7 +89,6 @@ rule call_modules:
         modules=config["modules"],
         margin=config["selection"]["margin"],
         top_genes=config["top_genes"],
-        ranks=RANKS,
     message:
         "Calling modules and moonlighting genes of {wildcards.dataset}"
     script:

@@ -22,8 +22,9 @@ with log_to(snakemake.log[0]) as log:
     Ws, logliks = read_restarts_W(read_tsv(snakemake.input[f"W_restarts_R{rank}"],
                                            index_col=None))
     margin = snakemake.params.margin
+    ranks = [int(key[3:]) for key in snakemake.input.keys() if key.startswith("W_R")]
     fits = {r: (read_tsv(snakemake.input[f"W_R{r}"]), read_tsv(snakemake.input[f"H_R{r}"]))
-            for r in snakemake.params.ranks}
+            for r in ranks}
     covariates = (read_tsv(snakemake.input.covariates)
                   if "covariates" in snakemake.input.keys() else None)
     calls = call_modules(read_counts(snakemake.input.counts), fits[rank][0], H, Ws, logliks,

@@ -1,5 +1,6 @@
-"""Rule select_rank: held-out likelihood, stability, BIC/AIC across ranks; the rule's
-choice marked (moonlight.pipeline.choose_rank), and its figure."""
+"""Rules select_rank and rank_round: held-out likelihood, stability, BIC/AIC across
+ranks; the rule's choice marked (moonlight.pipeline.choose_rank), and (select_rank) its
+figure."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
@@ -18,8 +19,10 @@ def tables(paths):
 
 with log_to(snakemake.log[0]) as log:
     n_genes, n_samples = read_counts(snakemake.input.counts).shape
+    logliks = (read_tsv(snakemake.input.logliks, index_col=None)
+               if hasattr(snakemake.input, "logliks") else tables(snakemake.input.restarts))
     table = choose_rank(
-        read_tsv(snakemake.input.logliks, index_col=None), n_genes, n_samples,
+        logliks, n_genes, n_samples,
         tables(snakemake.input.crossval), tables(snakemake.input.stability),
         min_stability=snakemake.params.min_stability,
         baseline=read_tsv(snakemake.input.baseline, index_col=None),
@@ -28,5 +31,6 @@ with log_to(snakemake.log[0]) as log:
     log.info("selected R = %d\n%s", table.loc[table["selected"], "rank"].iat[0],
              table.to_string())
     write_tsv(table, snakemake.output.table, index=False)
-    plot_rank_selection(table, snakemake.output.plot, title=snakemake.wildcards.dataset,
-                        min_stability=snakemake.params.min_stability)
+    if hasattr(snakemake.output, "plot"):  # not for a growth round (rule rank_round)
+        plot_rank_selection(table, snakemake.output.plot, title=snakemake.wildcards.dataset,
+                            min_stability=snakemake.params.min_stability)

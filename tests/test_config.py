@@ -130,3 +130,56 @@ def test_the_configuration_reference_is_generated_from_the_schema():
     assert page == reference(), "regenerate: python -m moonlight.config > docs/configuration.md"
     for key in leaves(defaults()):
         assert f"`{key}`" in page, key
+
+
+def _library_defaults():
+    """(callable, keyword, schema value) for every library keyword that a config key
+    sets: the keyword's default must be the schema's."""
+    from moonlight import estimator, nmf, projection, qc, selection, simulate, stability
+    from moonlight.config import crossval_settings
+    from moonlight.confidence import moonlighting_confidence
+    from moonlight.crossval import cross_validate, fit_blocks, fit_masked
+    from moonlight.pipeline import call_modules
+    fit, sel, mods, proj = (defaults(s) for s in ("fit", "selection", "modules", "projection"))
+    cv = crossval_settings(sel, fit)
+    cases = [(nmf.fit_nmf, "restarts", defaults("restarts"))]
+    cases += [(nmf.fit_nmf, k, fit[k]) for k in fit if k != "restarts_per_job"]
+    cases += [(f, k, cv[k]) for f in (cross_validate,) for k in cv]
+    cases += [(f, k, cv[k]) for f in (fit_masked, fit_blocks)
+              for k in ("restarts", "seed", "tol", "max_iter", "check_every", "init")]
+    cases += [(moonlighting_confidence, k, mods[k])
+              for k in ("fdr", "min_support", "level", "overdispersion")]
+    cases += [(call_modules, "rank_guard", mods["rank_guard"])]
+    cases += [(f, k, sel[k]) for f in (selection.rank_table, selection.select_rank)
+              for k in ("min_stability", "min_gain")]
+    cases += [(stability.stability_summary, "margin", sel["margin"]),
+              (qc.outlier_warnings, "factor", defaults("qc")["outlier_factor"])]
+    cases += [(f, k, proj[k]) for f in (projection.project, projection.transform)
+              for k in ("tol", "max_iter")]
+    cases += [(estimator.PoissonNMF, k, v) for k, v in
+              [("restarts", defaults("restarts")), ("method", fit["method"]),
+               ("tol", fit["tol"]), ("max_iter", fit["max_iter"]),
+               ("random_state", fit["seed"]), ("transform_max_iter", proj["max_iter"])]]
+    sim = defaults("simulation")
+    cases += [(simulate, k, tuple(v) if isinstance(v, list) else v)
+              for k, v in sim.items() if k != "seeds"]
+    return cases
+
+
+@pytest.mark.parametrize("function, keyword, value", _library_defaults(),
+                         ids=lambda x: getattr(x, "__name__", str(x)))
+def test_every_library_default_is_the_schemas(function, keyword, value):
+    import inspect
+    parameter = inspect.signature(function).parameters[keyword]
+    if parameter.default is inspect.Parameter.empty:  # required: nothing to disagree
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        return
+    assert parameter.default == value, (
+        f"{function.__qualname__}({keyword}={parameter.default!r}); schema {value!r}")
+
+
+def test_the_librarys_named_defaults_are_the_schemas():
+    from moonlight import nmf, projection, qc
+    assert nmf.DEFAULT_RACE_MARGIN == defaults("selection")["margin"]
+    assert qc.DEFAULT_OUTLIER_FACTOR == defaults("qc")["outlier_factor"]
+    assert projection.DEFAULT_PROJECTION_TOL == defaults("projection")["tol"]

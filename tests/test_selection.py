@@ -223,3 +223,12 @@ def test_the_cap_stops_before_the_first_small_step():
     # A first step below the floor caps nothing (the no-structure warning speaks then).
     table["gain_share"] = [0.01, 0.5, 0.3, 0.19]
     assert pick(0.1) == 5
+
+
+def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
+    from moonlight.selection import next_rank
+    table = pd.DataFrame({"rank": [2, 3, 4], "selected": [False, False, True]})
+    assert next_rank(table, 6) == 5
+    assert next_rank(table, 4) is None and next_rank(table, None) is None
+    table["selected"] = [False, True, False]
+    assert next_rank(table, 6) is None  # stopped inside the range

@@ -265,3 +265,30 @@ def test_outputs_a_biologist_uses_agree_with_the_modules(finished_run, outputs):
                for line in (results / "modules.gmt").read_text().splitlines(True)}
         for module, members in modules.groupby("module")["gene"]:
             assert sorted(gmt[f"{dataset}_{module}"]) == sorted(members)
+
+
+def test_the_range_grows_until_the_rule_stops_inside_it(tmp_path, finished_run):
+    """selection.extend_to: from ranks [2] the workflow fits 3, then 4, where the rule
+    stops at the true R = 3; the calls are those of the run fitted at 2..5 from the
+    start, and analyse() grows its range the same way."""
+    workdir = make_workdir(tmp_path, ranks=[2],
+                           selection={**SMALL_CONFIG["selection"], "extend_to": 6})
+    snakemake(workdir, "results/sim5/modules.tsv", "results/sim5/moonlighting.tsv")
+    results = workdir / "results" / "sim5"
+    table = read(results / "rank_selection.tsv")
+    assert table["rank"].tolist() == [2, 3, 4]
+    assert table.loc[table["selected"], "rank"].tolist() == [3]
+    assert sorted(p.name for p in (results / "rank_rounds").iterdir()) == [
+        "round0.tsv", "round1.tsv", "round2.tsv"]
+    for name in ("modules.tsv", "moonlighting.tsv"):
+        pd.testing.assert_frame_equal(read(results / name),
+                                      read(finished_run / "results" / "sim5" / name))
+
+    from moonlight import read_tsv
+    from moonlight.pipeline import analyse
+    result = analyse(read_tsv(results / "counts.tsv"), ranks=[2],
+                     restarts=SMALL_CONFIG["restarts"],
+                     fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]},
+                     selection={"extend_to": 6})
+    assert result.table["rank"].tolist() == [2, 3, 4] and result.rank == 3
+    assert result.moonlighting["gene"].tolist() == read(results / "moonlighting.tsv")["gene"].tolist()
