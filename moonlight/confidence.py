@@ -168,6 +168,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
 from scipy.stats import chi2, false_discovery_control, norm
 
+from .config import default
 from .modules import call_memberships, moonlighting_genes, normalize_rows
 from .stability import align_restarts, near_best
 
@@ -762,10 +763,10 @@ def moonlighting_confidence(
     threshold: float,
     ceiling: float,
     margin: float,
-    fdr: float = 0.05,
-    min_support: float = 0.0,
-    level: float = 0.95,
-    overdispersion: str = "negative_binomial",
+    fdr: float = default("modules.fdr"),
+    min_support: float = default("modules.min_support"),
+    level: float = default("modules.level"),
+    overdispersion: str = default("modules.overdispersion"),
     neighbours: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
     neighbour_level: float = 0.1,
     min_lr: float = 0.0,

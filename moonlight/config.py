@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "defaults",
+__all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "defaults", "default",
            "crossval_settings", "reference"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
@@ -51,6 +51,15 @@ def defaults(section: str | None = None) -> Any:
     (``"fit"``, ``"selection"``, ``"modules"``, ``"ranks"``, ...), as a fresh copy."""
     tree = yaml.safe_load(yaml.safe_dump(_all_defaults()))  # a deep copy
     return tree if section is None else tree[section]
+
+
+def default(key: str) -> Any:
+    """One default by its dotted config key (``"selection.folds"``, ``"restarts"``): what
+    library signatures use, so that no literal copy of a default exists."""
+    node: Any = _all_defaults()
+    for part in key.split("."):
+        node = node[part]
+    return yaml.safe_load(yaml.safe_dump(node))  # a copy
 
 
 def crossval_settings(selection: dict[str, Any], fit: dict[str, Any]) -> dict[str, Any]:

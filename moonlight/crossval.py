@@ -94,6 +94,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import engines
 from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
 from .likelihood import log_factorial_sum, poisson_loglik, sparse_data_terms
+from .config import default
 from .projection import project
 from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_start
 
@@ -480,15 +481,15 @@ def cross_validate(
     V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
     rank: int,
     *,
-    folds: int = 5,
-    seed: int = 0,
-    restarts: int = 3,
-    tol: float = 1e-8,
-    max_iter: int = 2000,
-    check_every: int = 1,
-    design: str | None = None,
-    background: float = 0.0,
-    init: str = "random",
+    folds: int = default("selection.folds"),
+    seed: int = default("selection.seed"),
+    restarts: int = default("selection.restarts"),
+    tol: float = default("selection.tol"),
+    max_iter: int = default("selection.max_iter"),
+    check_every: int = default("selection.check_every"),
+    design: str | None = default("selection.design"),
+    background: float = default("selection.background"),
+    init: str = default("fit.init"),
 ) -> pd.DataFrame:
     """K-fold held-out log likelihood of one rank.
 

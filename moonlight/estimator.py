@@ -32,6 +32,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
+from .config import default
 from .nmf import METHODS, NMFResult, fit_nmf
 from .projection import transform as project_H
 
@@ -171,10 +172,13 @@ class PoissonNMF(_Params, *_SKLEARN_BASES):
     ((3, 60), (30, 3))
     """
 
-    def __init__(self, n_components: int | None = None, *, restarts: int = 10,
-                 random_state: int | np.random.Generator | np.random.RandomState | None = 0,
-                 method: str = "ccd", tol: float | None = None, max_iter: int = 20000,
-                 transform_tol: float | None = None, transform_max_iter: int = 10000) -> None:
+    def __init__(self, n_components: int | None = None, *,
+                 restarts: int = default("restarts"),
+                 random_state: int | np.random.Generator | np.random.RandomState | None =
+                 default("fit.seed"),
+                 method: str = default("fit.method"), tol: float | None = default("fit.tol"),
+                 max_iter: int = default("fit.max_iter"), transform_tol: float | None = None,
+                 transform_max_iter: int = default("projection.max_iter")) -> None:
         self.n_components = n_components
         self.restarts = restarts
         self.random_state = random_state

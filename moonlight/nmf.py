@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import engines
+from .config import default
 from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_matrix, svd_start
 from .engines import Options
 from .engines._common import thread_count
@@ -52,7 +53,7 @@ DEFAULT_TOL: dict[str, float] = {"ccd": 1e-10, "emu": 1e-9, "mu": 1e-9}
 
 #: Near-best margin racing keeps clear of when ``race_margin`` is not given: the
 #: workflow's ``selection.margin`` default (nats).
-DEFAULT_RACE_MARGIN = 5.0
+DEFAULT_RACE_MARGIN: float = default("selection.margin")
 
 
 @dataclass(frozen=True)
@@ -352,21 +353,21 @@ def fit_nmf(
     V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
     rank: int,
     *,
-    restarts: int = 10,
-    seed: int = 0,
-    tol: float | None = None,
-    max_iter: int = 20000,
-    check_every: int | None = None,
-    method: Method = "ccd",
+    restarts: int = default("restarts"),
+    seed: int = default("fit.seed"),
+    tol: float | None = default("fit.tol"),
+    max_iter: int = default("fit.max_iter"),
+    check_every: int | None = default("fit.check_every"),
+    method: Method = default("fit.method"),
     dtype: DTypeLike = np.float64,
     genes: Sequence[str] | None = None,
     samples: Sequence[str] | None = None,
     restart_ids: Iterable[int] | None = None,
-    init: Init = "random",
-    gain_tol: float | None = None,
-    race: bool = False,
+    init: Init = default("fit.init"),
+    gain_tol: float | None = default("fit.gain_tol"),
+    race: bool = default("fit.race"),
     race_margin: float | None = None,
-    threads: int = 1,
+    threads: int = default("fit.threads"),
 ) -> NMFResult:
     """Fit ``V ~ Poisson(W H)`` from several starts and keep the best.
 

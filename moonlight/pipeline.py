@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
-from .config import crossval_settings, defaults
+from .config import crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .io import SparseCounts
@@ -134,7 +134,7 @@ def _row_blocks(counts: Counts, genes: list[str], limit: int = 2**24
 def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                  Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
                  ceiling: float, margin: float, technical_rho: float,
-                 rank_guard: bool = True,
+                 rank_guard: bool = default("modules.rank_guard"),
                  fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
                  covariates: pd.DataFrame | None = None, **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.

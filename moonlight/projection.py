@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from . import engines
+from .config import default
 from .engines import EPS
 from .likelihood import log_factorial_sum, sample_logliks, sparse_sample_logliks
 
@@ -47,7 +48,7 @@ __all__ = ["Projection", "align_genes", "project", "transform", "DEFAULT_PROJECT
 
 #: Convergence tolerance of :func:`project` (relative change of log L between sweeps).
 #: The problem is concave and a sweep costs one pass over V: converge tightly.
-DEFAULT_PROJECTION_TOL = 1e-12
+DEFAULT_PROJECTION_TOL: float = default("projection.tol")
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def _flat_start(totals: NDArray[np.float64], W: NDArray[np.float64]) -> NDArray[
 
 def project(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
             W: ArrayLike | pd.DataFrame, *,
-            tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = 10000) -> Projection:
+            tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = default("projection.max_iter")) -> Projection:
     """Fit H for new samples with W fixed; H, per-sample log likelihood and trace.
 
     Parameters
@@ -253,7 +254,7 @@ def project(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
 
 def transform(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
               W: ArrayLike | pd.DataFrame, *,
-              tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = 10000
+              tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = default("projection.max_iter")
               ) -> NDArray[np.float64] | pd.DataFrame:
     """H (modules x samples) of new samples with W fixed: ``project(V_new, W).H``.
 

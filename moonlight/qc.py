@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .classes import class_counts
+from .config import default
 from .io import SparseCounts
 from .tables import TableRead
 from .technical import technical_modules
@@ -80,7 +81,7 @@ VALIDATED_MAX_ZERO_FRACTION = 0.88
 
 #: An entry is an outlier above this many times both the 99th percentile of the table's
 #: nonzero counts and the next-largest count of its gene.
-DEFAULT_OUTLIER_FACTOR = 100.0
+DEFAULT_OUTLIER_FACTOR: float = default("qc.outlier_factor")
 
 #: How many of the largest entries the record lists.
 N_LARGEST = 5

@@ -26,6 +26,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from .stability import COPHENETIC_MAX_GENES
+
 __all__ = [
     "table_shape",
     "sparse_size",
@@ -131,7 +133,7 @@ def fit_mem_mb(n_genes: int, n_samples: int, restarts: int, attempt: int = 1) ->
     """Memory (MB) of one fit of all ``restarts`` stacked, plus the stability summary the
     fit job computes (its gene consensus matrix, distances and tree, about 5 n^2 doubles
     for the n <= 2,000 genes it uses); grows with each retry."""
-    consensus_genes = min(n_genes, 2000)  # moonlight.stability.COPHENETIC_MAX_GENES
+    consensus_genes = min(n_genes, COPHENETIC_MAX_GENES)
     peak = (BASE_MB + _mb(8.0 * n_genes * n_samples * (2 * restarts + 3))
             + _mb(5 * 8.0 * consensus_genes**2))
     return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))

@@ -62,6 +62,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .config import default
 from .likelihood import n_free_parameters
 
 __all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "next_rank", "RULE"]
@@ -112,8 +113,10 @@ def gain_shares(table: pd.DataFrame, baseline: float, best: float) -> pd.Series:
     return (steps / total if total > 0 else steps * np.nan).reindex(table.index)
 
 
-def select_rank(table: pd.DataFrame, *, min_stability: float = 0.9,
-                cv_folds: pd.DataFrame | None = None, min_gain: float = 0.0) -> pd.Series:
+def select_rank(table: pd.DataFrame, *,
+                min_stability: float = default("selection.min_stability"),
+                cv_folds: pd.DataFrame | None = None,
+                min_gain: float = default("selection.min_gain")) -> pd.Series:
     """Boolean flags (one True) of the selected rank by the rule of the module docstring.
 
     ``table`` needs ``rank``, ``cv_loglik``, ``cv_se`` and, optionally,
@@ -148,10 +151,10 @@ def rank_table(
     *,
     cv: pd.DataFrame | None = None,
     stability: pd.DataFrame | None = None,
-    min_stability: float = 0.9,
+    min_stability: float = default("selection.min_stability"),
     cv_folds: pd.DataFrame | None = None,
     baseline: float | None = None,
-    min_gain: float = 0.0,
+    min_gain: float = default("selection.min_gain"),
 ) -> pd.DataFrame:
     """Summarize fits across ranks and select R.
 

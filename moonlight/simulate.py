@@ -55,6 +55,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .config import default
+
 __all__ = ["Simulation", "simulate", "sample_module_sizes", "NOISE_MODELS"]
 
 NOISE_MODELS: tuple[str, ...] = ("poisson", "negative_binomial")
@@ -204,22 +206,22 @@ def _add_broad(W: NDArray, membership: NDArray, n_broad: int, rng: np.random.Gen
 
 def simulate(
     *,
-    n_genes: int = 100,
-    n_samples: int = 60,
-    n_modules: int = 4,
-    module_size: tuple[int, int] = (10, 40),
-    n_moonlighting: int = 3,
-    moonlighting_min_share: float = 0.2,
+    n_genes: int = default("simulation.n_genes"),
+    n_samples: int = default("simulation.n_samples"),
+    n_modules: int = default("simulation.n_modules"),
+    module_size: tuple[int, int] = tuple(default("simulation.module_size")),
+    n_moonlighting: int = default("simulation.n_moonlighting"),
+    moonlighting_min_share: float = default("simulation.moonlighting_min_share"),
     moonlighting_shares: Sequence[float] | None = None,
-    w_concentration: float = 1.0,
-    h_concentration: float = 1.0,
-    depth: tuple[float, float] = (90_000, 110_000),
-    noise: str = "poisson",
-    dispersion: float = 0.0,
-    n_broad: int = 0,
-    plates: int = 1,
-    plate_sd: float = 0.0,
-    dropout_mid: float = 0.0,
+    w_concentration: float = default("simulation.w_concentration"),
+    h_concentration: float = default("simulation.h_concentration"),
+    depth: tuple[float, float] = tuple(default("simulation.depth")),
+    noise: str = default("simulation.noise"),
+    dispersion: float = default("simulation.dispersion"),
+    n_broad: int = default("simulation.n_broad"),
+    plates: int = default("simulation.plates"),
+    plate_sd: float = default("simulation.plate_sd"),
+    dropout_mid: float = default("simulation.dropout_mid"),
     seed: int = 0,
 ) -> Simulation:
     """Simulate counts ``V ~ Poisson(C * W H)`` with planted modules and moonlighting genes.

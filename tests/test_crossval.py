@@ -239,10 +239,10 @@ def test_background_scoring_zero_is_plain_and_bounds_a_fitted_zero():
     rng = np.random.default_rng(3)
     V = rng.poisson(0.3, size=(30, 24)).astype(float)
     V[0], V[:, 0] = V[0] + 1, V[:, 0] + 1
-    plain = cross_validate(V, 3, folds=3, restarts=1, max_iter=200)
-    assert plain.equals(cross_validate(V, 3, folds=3, restarts=1, max_iter=200,
-                                       background=0.0))
+    plain = cross_validate(V, 3, folds=3, restarts=1, max_iter=200, background=0.0)
     mixed = cross_validate(V, 3, folds=3, restarts=1, max_iter=200, background=0.01)
+    # the default is the config's selection.background, 0.01
+    assert mixed.equals(cross_validate(V, 3, folds=3, restarts=1, max_iter=200))
     assert (mixed["heldout_loglik"] > plain["heldout_loglik"]).all()  # zeros are forgiven
     dense_blocks = cross_validate(V, 3, folds=3, restarts=1, max_iter=200,
                                   design="blocks", background=0.01)
@@ -255,7 +255,8 @@ def test_background_scoring_zero_is_plain_and_bounds_a_fitted_zero():
                        background=b) for x, b in ((V, 0.01), (sparse.csr_array(V), 0.01)))
     np.testing.assert_allclose(sparse_samples["heldout_loglik"],
                                dense_samples["heldout_loglik"], rtol=1e-8)
-    unmixed = cross_validate(V, 3, folds=3, restarts=1, max_iter=200, design="samples")
+    unmixed = cross_validate(V, 3, folds=3, restarts=1, max_iter=200, design="samples",
+                             background=0.0)
     assert (dense_samples["heldout_loglik"] > unmixed["heldout_loglik"]).all()
     W, H = np.array([[1.0, 0.0]]), np.array([[2.0], [0.0]])
     Wb, Hb = with_background(W, H, np.array([[3.0]]), np.array([[1.0]]), 0.25)
