@@ -159,31 +159,24 @@ moonlighting.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln, xlogy
+from scipy.special import xlogy
 from scipy.stats import chi2, false_discovery_control, norm
 
 from .config import default
 from .modules import call_memberships, moonlighting_genes, normalize_rows
 from .stability import align_restarts, near_best
 
-__all__ = ["single_vs_pair_lr", "moonlighting_support", "moonlighting_confidence",
-           "share_test", "benjamini_hochberg", "neighbour_fits", "drop_private_modules",
-           "second_weights", "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS", "OVERDISPERSION"]
+__all__ = ["moonlighting_support", "moonlighting_confidence", "share_test",
+           "benjamini_hochberg", "neighbour_fits", "drop_private_modules",
+           "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS", "OVERDISPERSION"]
 
 #: Columns :func:`moonlighting_confidence` adds to the called genes.
-CONFIDENCE_COLUMNS = ["support", "rest_share", "lr", "best_single", "best_pair", "q"]
-
-#: Samples above which :func:`moonlighting_confidence` leaves the earlier rule's
-#: statistic (``lr``, ``best_single``, ``best_pair``) empty unless ``min_lr`` asks for it:
-#: its EM costs genes x module pairs x samples per iteration for up to 2,000 iterations
-#: (call_modules ran for over 6 minutes on 20,000 cells for a column no rule reads).
-LEGACY_LR_MAX_SAMPLES = 5000
+CONFIDENCE_COLUMNS = ["support", "rest_share", "q"]
 
 #: Columns of the candidate table, after :data:`moonlight.modules.MOONLIGHTING_COLUMNS`.
 CANDIDATE_COLUMNS = [
@@ -191,8 +184,7 @@ CANDIDATE_COLUMNS = [
     "second_module", "second_share", "second_share_low", "second_share_high",
     "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "rest_share",
     "rest_statistic", "rest_p", "q", "support",
-    "neighbour_rank", "neighbour_p", "neighbour_q", "lr", "best_single", "best_pair",
-    "called",
+    "neighbour_rank", "neighbour_p", "neighbour_q", "called",
 ]
 
 #: Row models of :func:`share_test`: Poisson with a quasi-likelihood dispersion, or
@@ -617,67 +609,6 @@ def benjamini_hochberg(p: ArrayLike) -> NDArray[np.float64]:
 # Support across restarts, the single-vs-pair statistic, neighbouring ranks
 
 
-def single_vs_pair_lr(rows: pd.DataFrame, H: pd.DataFrame, *, n_iter: int = 2000,
-                      tol: float = 1e-10) -> pd.DataFrame:
-    """Likelihood-ratio statistic of the best two-module over the best one-module fit.
-
-    Parameters
-    ----------
-    rows : DataFrame (genes x samples)
-        Count rows to test.
-    H : DataFrame (modules x samples)
-        Fitted module activities (same samples, same order).
-
-    Returns
-    -------
-    DataFrame indexed by gene: ``loglik_single``, ``best_single``, ``loglik_pair``,
-    ``best_pair`` ("Ma,Mb"), ``lr``.
-    """
-    V = rows.to_numpy(dtype=np.float64)  # (G, M)
-    Hm = np.maximum(H.to_numpy(dtype=np.float64), 1e-300)  # (R, M)
-    names = list(H.index)
-    log_fact = gammaln(V + 1.0).sum(axis=1)
-
-    # One module: a = sum v / sum h_r.
-    a1 = V.sum(axis=1)[:, None] / Hm.sum(axis=1)[None, :]  # (G, R)
-    mu1 = a1[:, :, None] * Hm[None, :, :]
-    ll1 = xlogy(V[:, None, :], mu1).sum(axis=2) - mu1.sum(axis=2) - log_fact[:, None]
-    best1 = ll1.argmax(axis=1)
-    out = pd.DataFrame(index=rows.index)
-    out["loglik_single"] = ll1[np.arange(len(V)), best1]
-    out["best_single"] = [names[r] for r in best1]
-    if len(names) < 2:
-        out["loglik_pair"] = out["loglik_single"]
-        out["best_pair"] = ""
-        out["lr"] = 0.0
-        return out
-
-    pairs = list(itertools.combinations(range(len(names)), 2))
-    P = np.stack([np.stack([Hm[r], Hm[s]]) for r, s in pairs])  # (P, 2, M)
-    # Start halfway between the two single-module fits; EM (MU) never decreases log L.
-    coef = 0.5 * np.stack([a1[:, [r for r, _ in pairs]], a1[:, [s for _, s in pairs]]],
-                          axis=2)  # (G, P, 2)
-    col = P.sum(axis=2)[None, :, :]  # (1, P, 2)
-    prev = None
-    for it in range(n_iter):
-        mu = np.einsum("gpk,pkm->gpm", coef, P)
-        ratio = V[:, None, :] / mu
-        coef *= np.einsum("gpm,pkm->gpk", ratio, P) / col
-        if it % 50 == 49:
-            mu = np.einsum("gpk,pkm->gpm", coef, P)
-            ll = xlogy(V[:, None, :], mu).sum(axis=2) - mu.sum(axis=2)
-            if prev is not None and np.max(np.abs(ll - prev) / np.maximum(np.abs(ll), 1)) < tol:
-                break
-            prev = ll
-    mu = np.einsum("gpk,pkm->gpm", coef, P)
-    ll2 = xlogy(V[:, None, :], mu).sum(axis=2) - mu.sum(axis=2) - log_fact[:, None]
-    best2 = ll2.argmax(axis=1)
-    out["loglik_pair"] = np.maximum(ll2[np.arange(len(V)), best2], out["loglik_single"])
-    out["best_pair"] = [f"{names[pairs[p][0]]},{names[pairs[p][1]]}" for p in best2]
-    out["lr"] = 2.0 * (out["loglik_pair"] - out["loglik_single"])
-    return out
-
-
 def _module_sets(W: pd.DataFrame, threshold: float) -> dict[str, frozenset[str]]:
     members = call_memberships(normalize_rows(W), threshold)
     return {g: frozenset(m) for g, m in members.groupby("gene", sort=False)["module"]}
@@ -699,13 +630,6 @@ def moonlighting_support(Ws: list[pd.DataFrame], logliks: ArrayLike, genes: list
         [float(np.mean([s[g] == sets[0][g] for s in sets])) for g in genes],
         index=pd.Index(genes, name="gene"), name="support", dtype=float,
     )
-
-
-def second_weights(candidates: pd.DataFrame) -> pd.Series:
-    """Second-largest row-normalized weight of each candidate (0 for a one-module gene),
-    read from the ``weights`` column of :func:`moonlight.modules.moonlighting_genes`."""
-    return candidates["weights"].astype(str).str.split(",").map(
-        lambda w: float(w[1]) if len(w) > 1 else 0.0).astype(float)
 
 
 def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *, max_gene_share: float = 0.5
@@ -769,8 +693,6 @@ def moonlighting_confidence(
     overdispersion: str = default("modules.overdispersion"),
     neighbours: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
     neighbour_level: float = 0.1,
-    min_lr: float = 0.0,
-    min_second_weight: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Moonlighting candidates, their share test, and the calls at a false discovery rate.
 
@@ -805,11 +727,6 @@ def moonlighting_confidence(
         ``q <= neighbour_level``.
     neighbour_level : float
         FDR level of the confirmation at the neighbouring ranks.
-    min_lr, min_second_weight : float
-        Deprecated conditions of the earlier rule (``lr >= min_lr``, second W share
-        ``>= min_second_weight``), off by default. With ``min_lr = 0`` and more than
-        :data:`LEGACY_LR_MAX_SAMPLES` samples its statistic is not computed: ``lr`` is
-        then NaN and ``best_single``/``best_pair`` empty.
 
     Returns
     -------
@@ -854,26 +771,11 @@ def moonlighting_confidence(
             table.loc[worse, "neighbour_p"] = p_n[worse]
             table.loc[worse, "neighbour_q"] = q_n[worse]
             table.loc[worse, "neighbour_rank"] = rank
-        if min_lr > 0 or H.shape[1] <= LEGACY_LR_MAX_SAMPLES:
-            # The legacy statistic holds (genes, pairs, samples) arrays: genes go in
-            # chunks of at most ~2e7 entries.
-            chunk = max(1, int(2e7 // (max(len(H), 2) ** 2 // 2 * max(H.shape[1], 1))))
-            lr = pd.concat([single_vs_pair_lr(rows.iloc[i:i + chunk], H)
-                            for i in range(0, len(rows), chunk)])
-            for key in ["lr", "best_single", "best_pair"]:
-                table[key] = lr[key].to_numpy()
-        else:  # not computed (LEGACY_LR_MAX_SAMPLES); no condition reads it
-            table["lr"], table["best_single"], table["best_pair"] = np.nan, "", ""
         holds = ~(table["neighbour_q"] > neighbour_level)  # no neighbour: holds
-        legacy = (((table["lr"] >= min_lr) | (min_lr <= 0))
-                  & (np.sort(normalize_rows(W).loc[genes].to_numpy(), axis=1)[:, -2]
-                     >= min_second_weight))
-        table["called"] = ((table["q"] <= fdr) & (table["support"] >= min_support)
-                           & holds & legacy)
+        table["called"] = (table["q"] <= fdr) & (table["support"] >= min_support) & holds
     else:
         for key in CANDIDATE_COLUMNS:
-            table[key] = pd.Series(dtype=object if key in {"top_module", "second_module",
-                                                           "best_single", "best_pair"}
+            table[key] = pd.Series(dtype=object if key in {"top_module", "second_module"}
                                    else bool if key == "called" else float)
     candidates = pd.concat([candidates.reset_index(drop=True),
                             table[CANDIDATE_COLUMNS].reset_index(drop=True)], axis=1)

@@ -28,8 +28,8 @@ __all__ = ["NAME_COLUMNS", "write_tsv", "read_tsv", "atomic_path", "SparseCounts
 #: Columns of moonlight's tables that hold names (genes, samples, modules, data sets and
 #: lists of them): read back as strings, never as numbers or missing values.
 NAME_COLUMNS = frozenset({
-    "gene", "genes", "sample", "module", "modules", "dataset", "weights", "best_single",
-    "best_pair", "module_sizes", "moonlighting_genes", "warnings", "check", "value",
+    "gene", "genes", "sample", "module", "modules", "dataset", "weights",
+    "module_sizes", "moonlighting_genes", "warnings", "check", "value",
     "detail", "true_modules", "fitted_modules", "true_module", "fitted_module",
 })
 
