@@ -1,8 +1,11 @@
-"""Every figure of the workflow, one function each; each writes a PNG and returns nothing.
+"""Every figure of the workflow, one function each.
 
-Matplotlib runs on the non-interactive Agg backend, so figures render without a display
-(on a cluster node, in CI). File writes are atomic, and PNGs carry no time stamp or
-version, so the same inputs give the same bytes.
+Given a ``path``, a function writes the figure there as a PNG and closes it; without one
+it returns the figure (a notebook shows it). :func:`plot_weight_histogram` can also draw
+into an existing ``ax``. The module sets no backend: the workflow's scripts run on the
+non-interactive Agg backend (``MPLBACKEND``, set by ``scripts/_checkout.py``), a notebook
+on its own. File writes are atomic, and PNGs carry no time stamp or version, so the same
+inputs give the same bytes.
 
 The heat maps scale with the table: rows (genes, samples) are labelled only while each
 row gets at least :data:`LABEL_ROW_INCHES` of height (6-point text that does not
@@ -16,20 +19,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from numpy.typing import NDArray
+from scipy.cluster.hierarchy import leaves_list, linkage
+from scipy.spatial.distance import squareform
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from numpy.typing import NDArray  # noqa: E402
-from scipy.cluster.hierarchy import leaves_list, linkage  # noqa: E402
-from scipy.spatial.distance import squareform  # noqa: E402
-
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path
 
 __all__ = ["plot_rank_selection", "plot_weight_histogram", "plot_module_heatmap",
            "plot_usage_heatmap", "plot_consensus_map", "LABEL_ROW_INCHES",
@@ -54,10 +54,14 @@ _MOONLIGHTING_COLOR = "#d62728"
 USAGE_MAX_CLUSTERED = 2000
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
+def _finish(fig: plt.Figure, path: str | os.PathLike[str] | None) -> plt.Figure | None:
+    """Write ``fig`` to ``path`` (atomically) and close it; without a path, return it."""
+    if path is None:
+        return fig
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=_DPI, metadata=_PNG_METADATA)
     plt.close(fig)
+    return None
 
 
 def _labelled(n_rows: int) -> bool:
@@ -254,8 +258,9 @@ def _zoomed(ax: plt.Axes, ranks: NDArray, delta: NDArray, focus: NDArray[np.bool
     ax.axhline(0.0, color="0.6", linewidth=0.8)
 
 
-def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str], *, title: str = "",
-                        min_stability: float | None = None) -> None:
+def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
+                        title: str = "", min_stability: float | None = None
+                        ) -> plt.Figure | None:
     """Every rank-selection criterion against R, the selected R marked.
 
     ``table`` is the output of :func:`moonlight.selection.rank_table`. Panels: held-out
@@ -319,7 +324,7 @@ def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str], *, ti
     fig.suptitle(f"{title}: rank selection by {rule}" if title else f"Rank selection by {rule}")
     fig.tight_layout()
     fig.align_ylabels()
-    _save(fig, path)
+    return _finish(fig, path)
 
 
 # ----------------------------------------------------------------------------------------
@@ -328,19 +333,25 @@ def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str], *, ti
 
 
 def plot_weight_histogram(
-    W_normalized: pd.DataFrame, threshold: float, path: str | os.PathLike[str], *,
-    title: str = "", moonlighting: Iterable[str] | None = None
-) -> None:
+    W_normalized: pd.DataFrame, threshold: float, path: str | os.PathLike[str] | None = None,
+    *, title: str = "", moonlighting: Iterable[str] | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Figure | None:
     """Histogram of every entry of row-normalized W (log scale), the membership threshold
     marked and the moonlighting region shaded.
 
     A gene in two modules has a share above ``threshold`` in both, so each of its shares
     lies between ``threshold`` and ``1 - threshold``: that band is shaded. Entries of the
-    called ``moonlighting`` genes, when given, are stacked in red.
+    called ``moonlighting`` genes, when given, are stacked in red. Drawn into ``ax`` when
+    given (its figure is returned, or written to ``path``), else on a figure of its own.
     """
     values = W_normalized.to_numpy()
     bins = np.linspace(0, 1, 51)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+    else:
+        fig = ax.figure
     if threshold < 0.5:
         ax.axvspan(threshold, 1 - threshold, color=_MOONLIGHTING_COLOR, alpha=0.08,
                    label=f"moonlighting shares ({threshold:g} to {1 - threshold:g})")
@@ -359,14 +370,15 @@ def plot_weight_histogram(
     ax.set_ylabel("number of (gene, module) entries")
     ax.legend(fontsize=8, loc="upper center")
     ax.set_title(title or "Row-normalized W")
-    fig.tight_layout()
-    _save(fig, path)
+    if own:
+        fig.tight_layout()
+    return _finish(fig, path)
 
 
 def plot_module_heatmap(
-    W_normalized: pd.DataFrame, path: str | os.PathLike[str], *, title: str = "",
+    W_normalized: pd.DataFrame, path: str | os.PathLike[str] | None = None, *, title: str = "",
     moonlighting: Iterable[str] = ()
-) -> None:
+) -> plt.Figure | None:
     """Row-normalized W as a heat map, genes grouped by their top module.
 
     Genes are sorted by top module, then by decreasing top share. A strip on the left
@@ -412,7 +424,7 @@ def plot_module_heatmap(
         if called.any() else []
     _module_legend(fig, colors, extra=extra)
     heat.set_title(title or "Gene modules")
-    _save(fig, path)
+    return _finish(fig, path)
 
 
 # ----------------------------------------------------------------------------------------
@@ -420,8 +432,8 @@ def plot_module_heatmap(
 # ----------------------------------------------------------------------------------------
 
 
-def plot_usage_heatmap(H: pd.DataFrame, path: str | os.PathLike[str], *,
-                       title: str = "") -> None:
+def plot_usage_heatmap(H: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
+                       title: str = "") -> plt.Figure | None:
     """Module usage per sample: samples x modules, samples clustered.
 
     Usage is H with each sample's column scaled to sum to one: as W's columns sum to one,
@@ -467,12 +479,12 @@ def plot_usage_heatmap(H: pd.DataFrame, path: str | os.PathLike[str], *,
     colorbar.set_label("usage (fraction of the sample's counts)")
     _module_legend(fig, colors)
     heat.set_title(title or "Module usage")
-    _save(fig, path)
+    return _finish(fig, path)
 
 
 def plot_consensus_map(consensus: pd.DataFrame, modules: pd.Series,
-                       path: str | os.PathLike[str], *, title: str = "",
-                       moonlighting: Iterable[str] = ()) -> None:
+                       path: str | os.PathLike[str] | None = None, *, title: str = "",
+                       moonlighting: Iterable[str] = ()) -> plt.Figure | None:
     """The gene consensus matrix as R's NMF ``consensusmap`` draws it.
 
     Parameters
@@ -536,4 +548,4 @@ def plot_consensus_map(consensus: pd.DataFrame, modules: pd.Series,
                                              label=f"moonlighting ({n_called}), named in red")]
                    if labelled and n_called else [])
     tree.set_title(title or "Consensus map")
-    _save(fig, path)
+    return _finish(fig, path)

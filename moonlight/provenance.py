@@ -26,6 +26,7 @@ import yaml
 from .io import atomic_path, write_tsv
 
 __all__ = [
+    "input_files",
     "SOFTWARE",
     "Provenance",
     "sha256_file",
@@ -38,7 +39,8 @@ __all__ = [
 ]
 
 #: Distributions whose versions are recorded, besides Python and moonlight itself.
-SOFTWARE: tuple[str, ...] = ("numpy", "scipy", "pandas", "matplotlib", "snakemake")
+SOFTWARE: tuple[str, ...] = ("numpy", "scipy", "pandas", "numba", "anndata", "h5py", "matplotlib",
+                             "snakemake")
 
 #: Columns of a Snakemake benchmark file kept in the timings table, in this order.
 _BENCHMARK_COLUMNS = ["s", "max_rss", "max_vms", "io_in", "io_out", "mean_load", "cpu_time"]
@@ -51,6 +53,19 @@ def sha256_file(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> s
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """The files behind the given inputs: a file as given, a directory (10x output) as
+    its files in name order; a path that does not exist is left out."""
+    files: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files += [str(f) for f in sorted(path.iterdir()) if f.is_file()]
+        elif path.is_file():
+            files.append(str(given))
+    return files
 
 
 def software_versions(names: Sequence[str] = SOFTWARE) -> dict[str, str]:
@@ -134,7 +149,7 @@ class Provenance:
     inputs : dict
         Input table path -> SHA-256 of its bytes.
     software : dict
-        Name -> version (python, moonlight, numpy, scipy, pandas, matplotlib, snakemake).
+        Name -> version (python, moonlight and :data:`SOFTWARE`).
     commit : str
         Git commit of the workflow checkout, or 'not a git checkout'.
     benchmarks : DataFrame

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
 from moonlight.config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings
-from moonlight.provenance import git_commit, sha256_file
+from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.resources import sparse_size, table_shape
 from moonlight.selection import next_rank
 from moonlight.io import read_tsv
@@ -453,8 +453,9 @@ def qc_inputs(wildcards):
 
 
 def provenance_tables(wildcards):
-    """Every input table: real data tables as given, and each data set's counts."""
-    given = [spec["path"] for spec in DATA.values() if Path(spec["path"]).is_file()]
+    """Every input table: real data tables as given (a 10x directory file by file, in
+    name order), and each data set's counts."""
+    given = input_files(spec["path"] for spec in DATA.values())
     return given + [counts_path(dataset) for dataset in DATASETS]
 
 

@@ -1,6 +1,8 @@
 """Every figure: written as a PNG, byte-deterministic, from one module to 2,000 genes and
 500 samples; labels only while they fit."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,33 @@ def test_usage_heatmap_of_many_samples_orders_by_dominant_module(tmp_path, monke
     dominant = seen["d"]
     assert dominant == sorted(dominant)  # grouped by module, in module order
     assert len(dominant) == 50
+
+
+def test_without_a_path_a_figure_is_returned_for_a_notebook(tmp_path):
+    import matplotlib.pyplot as plt
+
+    W, H = _W(60, 3), _H(3, 20)
+    W_norm = normalize_rows(W)
+    C = near_best_consensus([W.to_numpy()] * 2, [0.0, 0.0], margin=1.0, genes=list(W.index))
+    figures = [plots.plot_weight_histogram(W_norm, 0.1), plots.plot_module_heatmap(W_norm),
+               plots.plot_usage_heatmap(H), plots.plot_consensus_map(C, W_norm.idxmax(axis=1))]
+    assert all(isinstance(f, plt.Figure) and f.axes for f in figures)
+    # the same figure as the file the workflow writes
+    figures[0].savefig(tmp_path / "returned.png", format="png", dpi=plots._DPI,
+                       metadata=plots._PNG_METADATA)
+    assert plots.plot_weight_histogram(W_norm, 0.1, tmp_path / "written.png") is None
+    assert (tmp_path / "returned.png").read_bytes() == (tmp_path / "written.png").read_bytes()
+    # into an axes of the caller's figure
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plots.plot_weight_histogram(W_norm, 0.1, ax=right, title="mine") is fig
+    assert right.get_title() == "mine" and not left.has_data()
+    for f in [*figures, fig]:
+        plt.close(f)
+
+
+def test_the_module_sets_no_backend():
+    import ast
+    source = (Path(plots.__file__)).read_text()
+    calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+             and getattr(n.func, "attr", "") == "use"]
+    assert not calls

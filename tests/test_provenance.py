@@ -70,3 +70,18 @@ def test_collect_and_write(tmp_path):
         assert text in page
     assert pd.read_csv(out / "b.tsv", sep="\t")["s"].tolist() == [1.5]
     assert sorted(p.name for p in out.iterdir()) == ["b.tsv", "p.html", "p.tsv"]
+
+
+def test_a_10x_directory_enters_the_provenance_file_by_file(tmp_path):
+    import numpy as np
+
+    from moonlight.provenance import input_files
+    from test_singlecell import write_10x_dir
+
+    tenx = write_10x_dir(tmp_path / "filtered_feature_bc_matrix",
+                         np.random.default_rng(0).poisson(1.0, size=(5, 6)),
+                         genes=[f"g{i}" for i in range(5)], cells=[f"c{j}" for j in range(6)])
+    table = tmp_path / "counts.tsv"
+    table.write_text("g\t1\n")
+    assert input_files([table, tenx, tmp_path / "missing.tsv"]) == [str(table)] + [
+        str(tenx / name) for name in ("barcodes.tsv.gz", "features.tsv.gz", "matrix.mtx.gz")]
