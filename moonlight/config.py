@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
-__all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "defaults", "default",
-           "crossval_settings", "reference"]
+__all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
+           "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "misplaced_keys",
+           "reference"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -31,6 +32,35 @@ WORKFLOW_ONLY_FIT_KEYS = ("restarts_per_job", "threads")
 #: crossval gets only these, so a change of another key does not rerun it).
 CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", "design",
                  "background", "init")
+
+
+#: Keys of a ``data:`` entry that only a count table reads ...
+TABLE_KEYS = ("header", "sep", "sheet", "comment", "thousands", "encoding", "drop_columns")
+#: ... and those that only single-cell input reads (``technical``: only ``.h5ad``).
+SINGLE_CELL_KEYS = ("matrix", "gene_ids", "genome", "min_cells_per_gene",
+                    "min_counts_per_cell", "keep_top_genes", "technical")
+
+
+def misplaced_keys(entry: dict[str, Any], kind: str) -> dict[str, str]:
+    """Keys of a ``data:`` entry that its input would ignore, each with the reason.
+
+    Parameters
+    ----------
+    entry : dict
+        The entry (``path`` and options).
+    kind : str
+        What the input is read as: ``table``, or the single-cell format ``h5ad``,
+        ``10x`` or ``10x_h5`` (:func:`moonlight.singlecell.detect_format`).
+    """
+    path = entry.get("path", "")
+    if kind == "table":
+        return {key: f"a single-cell option, and {path!r} is read as a count table"
+                for key in SINGLE_CELL_KEYS if key in entry}
+    out = {key: f"a count-table option, and {path!r} is read as single-cell {kind} input"
+           for key in TABLE_KEYS if key in entry}
+    if kind != "h5ad" and "technical" in entry:
+        out["technical"] = f"obs columns exist only in an .h5ad file, and {path!r} is not one"
+    return out
 
 
 def _defaults_of(node: dict[str, Any]) -> Any:

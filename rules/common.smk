@@ -10,7 +10,7 @@ from snakemake.utils import validate
 # This checkout's moonlight, whichever (if any) is installed, as scripts/_checkout.py does.
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
-from moonlight.config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings
+from moonlight.config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, misplaced_keys
 from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.resources import sparse_size, table_shape
 from moonlight.selection import next_rank
@@ -55,11 +55,13 @@ for _name, _spec in DATA.items():
     if not Path(_spec["path"]).exists():
         raise WorkflowError(f"config key data.{_name}: no such file {_spec['path']!r}")
 for _name, _spec in DATA.items():
-    if _spec.get("technical") and _name not in H5AD_DATASETS:
-        raise WorkflowError(
-            f"config key data.{_name}.technical: obs columns exist only in an .h5ad "
-            f"file, and {_spec['path']!r} is not one"
-        )
+    _kind = (
+        "table"
+        if _name in TABLE_DATASETS
+        else "h5ad" if _name in H5AD_DATASETS else "10x"
+    )
+    for _key, _why in misplaced_keys(_spec, _kind).items():
+        raise WorkflowError(f"config key data.{_name}.{_key}: {_why}")
 for _name, _spec in PROJECT.items():
     if _spec["model"] not in SIM_DATASETS + REAL_DATASETS:
         raise WorkflowError(

@@ -183,3 +183,31 @@ def test_the_librarys_named_defaults_are_the_schemas():
     assert nmf.DEFAULT_RACE_MARGIN == defaults("selection")["margin"]
     assert qc.DEFAULT_OUTLIER_FACTOR == defaults("qc")["outlier_factor"]
     assert projection.DEFAULT_PROJECTION_TOL == defaults("projection")["tol"]
+
+
+def test_a_key_the_input_would_ignore_is_named():
+    from moonlight.config import misplaced_keys
+    assert misplaced_keys({"path": "t.tsv", "sep": "tab", "drop_genes": ["a"]}, "table") == {}
+    assert set(misplaced_keys({"path": "t.tsv", "keep_top_genes": 5, "technical": ["b"]},
+                              "table")) == {"keep_top_genes", "technical"}
+    assert set(misplaced_keys({"path": "x.h5ad", "sep": "tab", "technical": ["b"]},
+                              "h5ad")) == {"sep"}
+    assert "only in an .h5ad" in misplaced_keys({"path": "d/", "technical": ["b"]}, "10x")[
+        "technical"]
+
+
+def test_the_workflow_refuses_a_single_cell_option_on_a_table(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import SNAKEFILE, W09_TABLE
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(
+        {"data": {"mine": {"path": str(W09_TABLE), "keep_top_genes": 50}}}))
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
+                          str(tmp_path), "--configfile", str(config), "-n"],
+                         capture_output=True, text=True)
+    assert dry.returncode != 0
+    assert "config key data.mine.keep_top_genes: a single-cell option" in dry.stdout + dry.stderr
