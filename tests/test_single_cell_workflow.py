@@ -112,3 +112,27 @@ def test_sparse_and_dense_give_the_same_answer(single_cell_run):
     # held-out samples: the training fits and the projections stop on
     # relative changes, and sparse and dense sums round differently (3e-8 seen at R = 4)
     np.testing.assert_allclose(rank_sc["cv_loglik"], rank_bulk["cv_loglik"], rtol=1e-7)
+
+
+def test_analyse_gives_the_workflows_answer_on_the_single_cell_matrix(single_cell_run):
+    """One path: analyse() on the counts the workflow fitted (its gene and cell
+    selection done) and the same technical columns returns the workflow's rank, W,
+    modules, classes and calls."""
+    from moonlight.io import read_counts
+    from moonlight.pipeline import analyse
+
+    workdir, _, _ = single_cell_run
+    results = workdir / "results" / "sc"
+    result = analyse(read_counts(results / "counts.npz"), ranks=[2, 3, 4], restarts=3,
+                     fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]},
+                     selection={"design": "samples"},
+                     covariates=read_tsv(results / "covariates.tsv"))
+    assert result.rank == 3
+    pd.testing.assert_frame_equal(result.W, read_tsv(results / "W.tsv"), check_names=False)
+    for frame, name in [(result.memberships, "modules.tsv"),
+                        (result.moonlighting, "moonlighting.tsv"),
+                        (result.calls.classes, "gene_classes.tsv"),
+                        (result.calls.associations, "module_covariates.tsv")]:
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True),
+                                      read_tsv(results / name, index_col=None),
+                                      check_dtype=False, check_exact=False, rtol=1e-9)
