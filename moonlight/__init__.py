@@ -19,8 +19,9 @@ Modules: :mod:`~moonlight.tables` (reading count tables), :mod:`~moonlight.io`
 :mod:`~moonlight.config` (defaults),
 :mod:`~moonlight.selection` (choice of R), :mod:`~moonlight.crossval` (held-out
 likelihood by masked fits), :mod:`~moonlight.stability` (agreement of restarts),
-:mod:`~moonlight.modules` (memberships), :mod:`~moonlight.confidence` (support and
-likelihood ratio of moonlighting calls), :mod:`~moonlight.recovery` (comparison with a
+:mod:`~moonlight.modules` (memberships), :mod:`~moonlight.share_test` and
+:mod:`~moonlight.confidence` (the test and the moonlighting calls),
+:mod:`~moonlight.classes` (gene classes), :mod:`~moonlight.recovery` (comparison with a
 planted truth), :mod:`~moonlight.pipeline` (the whole analysis in one call),
 :mod:`~moonlight.plots`.
 """

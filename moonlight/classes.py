@@ -38,7 +38,9 @@ from numpy.typing import NDArray
 from scipy.special import xlogy
 from scipy.stats import chi2, norm
 
-from .confidence import benjamini_hochberg, share_test
+from .multiple_testing import benjamini_hochberg
+from .rowmodel import TINY
+from .share_test import share_test
 
 __all__ = ["GENE_CLASSES", "CLASS_COLUMNS", "flat_deviance", "broad_p", "broad_test",
            "rest_shares", "gene_classes", "class_counts"]
@@ -51,7 +53,6 @@ CLASS_COLUMNS = ["gene", "class", "top_module", "top_share", "second_module",
                  "second_share", "rest_share", "signal_statistic", "signal_q",
                  "broad_statistic", "broad_q", "moonlighting_q"]
 
-_TINY = 1e-300
 
 
 def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame) -> pd.DataFrame:
@@ -81,8 +82,8 @@ def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame) -> pd.
     Hm = H.to_numpy(dtype=np.float64)
     depth = Wm.sum(axis=0) @ Hm  # d_j: the model's total per sample
     V = counts.to_numpy(dtype=np.float64)
-    mu = np.maximum(W.loc[counts.index].to_numpy(dtype=np.float64) @ Hm, _TINY)
-    flat = np.maximum(V.sum(axis=1, keepdims=True) / depth.sum() * depth[None, :], _TINY)
+    mu = np.maximum(W.loc[counts.index].to_numpy(dtype=np.float64) @ Hm, TINY)
+    flat = np.maximum(V.sum(axis=1, keepdims=True) / depth.sum() * depth[None, :], TINY)
     lr = np.maximum(2.0 * (xlogy(V, mu) - xlogy(V, flat) - mu + flat).sum(axis=1), 0.0)
     n_modules, n_samples = Hm.shape
     phi = ((V - mu) ** 2 / mu).sum(axis=1) / max(n_samples - n_modules, 1)

@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.stats import kruskal, spearmanr
 
-from .confidence import benjamini_hochberg
+from .multiple_testing import benjamini_hochberg
 
 __all__ = ["library_covariates", "module_associations", "technical_modules",
            "ASSOCIATION_COLUMNS"]

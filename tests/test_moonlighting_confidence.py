@@ -245,29 +245,35 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
 def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch):
     """The regula falsi search ends where bisection of the profile deviance ends (to
     1e-8), with fewer profile fits."""
-    from moonlight import confidence
+    from moonlight import intervals, rowmodel
+    from moonlight import share_test as share_module
 
     counts, W, H = _rows_at_shares([0.05, 0.12, 0.3, 0.5, 0.7], seed=4, dispersion=0.3)
     calls = []
-    profile = confidence._profile
-    monkeypatch.setattr(confidence, "_profile",
-                        lambda *a, **k: calls.append(len(a[0])) or profile(*a, **k))
+
+    def counted(*a, **k):
+        calls.append(len(a[0]))
+        return rowmodel.profile(*a, **k)
+
+    # every profile fit: the test's own and the interval searches'
+    monkeypatch.setattr(share_module, "profile", counted)
+    monkeypatch.setattr(intervals, "profile", counted)
     out = share_test(counts, W, H, threshold=THRESHOLD)
     fits_falsi = sum(calls)
 
     def bisect(V, Ht, module, inside, far, alpha, ll_hat, scale, critical, start):
-        ex, warm = confidence._excess(V, Ht, module, far, start, alpha, ll_hat, scale,
-                                      critical)
+        ex, warm = intervals.excess(V, Ht, module, far, start, alpha, ll_hat, scale,
+                                    critical)
         lo, hi, out_ = inside.copy(), far.copy(), ex > 0
-        for _ in range(confidence._BISECTIONS):
+        for _ in range(intervals.BISECTIONS):
             mid = 0.5 * (lo + hi)
-            e, warm = confidence._excess(V, Ht, module, mid, warm, alpha, ll_hat, scale,
-                                         critical)
+            e, warm = intervals.excess(V, Ht, module, mid, warm, alpha, ll_hat, scale,
+                                       critical)
             hi, lo = np.where(e > 0, mid, hi), np.where(e > 0, lo, mid)
         return np.where(out_, 0.5 * (lo + hi), far)
 
     calls.clear()
-    monkeypatch.setattr(confidence, "_interval_ends", bisect)
+    monkeypatch.setattr(share_module, "interval_ends", bisect)
     reference = share_test(counts, W, H, threshold=THRESHOLD)
     for end in ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]:
         np.testing.assert_allclose(out[end], reference[end], atol=1e-8)

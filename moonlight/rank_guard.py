@@ -1,0 +1,73 @@
+"""The rank guard: a moonlighting call must also hold at the fit one rank above the
+selected one, where a module that too small an R merged splits in two (derivation in
+docs/methods.md, "The share test, derived")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .multiple_testing import benjamini_hochberg
+from .share_test import share_test
+
+__all__ = ["drop_private_modules", "neighbour_fits", "neighbour_confirmation"]
+
+
+def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *, max_gene_share: float = 0.5
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """W and H without the modules that one gene dominates (that gene holds more than
+    ``max_gene_share`` of the module's column of W).
+
+    A fit with a module to spare often spends it on a single high-count gene's noise;
+    such a *private* module says nothing about the other modules, and a gene tested
+    against it would look like a one-module gene. At least two modules are kept.
+    """
+    column = W / W.sum(axis=0)
+    private = column.max(axis=0) > max_gene_share
+    if (~private).sum() < 2:
+        return W, H
+    keep = list(W.columns[~private.to_numpy()])
+    return W[keep], H.loc[keep]
+
+
+def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: int
+                   ) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
+    """The fits a call at ``rank`` must also hold at: the one at ``rank + 1``, if fitted.
+
+    ``fits`` maps every fitted rank to its ``(W, H)``; docs/methods.md says why
+    the rank below is not used.
+    """
+    return {rank + 1: fits[rank + 1]} if rank + 1 in fits else {}
+
+
+def neighbour_confirmation(counts: pd.DataFrame, genes: list[str],
+                           neighbours: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], *,
+                           threshold: float, overdispersion: str) -> pd.DataFrame:
+    """The candidates' second-share tests at every neighbouring fit, Benjamini-Hochberg
+    adjusted over the candidates, keeping per gene the neighbour with the largest q.
+
+    The second share only: at R + 1 a true module may split in two, and a moonlighting
+    gene's rest share with it. Modules one gene dominates are dropped first
+    (:func:`drop_private_modules`).
+
+    Returns
+    -------
+    DataFrame indexed by gene: ``neighbour_rank`` (empty without neighbours),
+    ``neighbour_p`` and ``neighbour_q``.
+    """
+    table = pd.DataFrame({"neighbour_rank": pd.array([pd.NA] * len(genes), dtype="Int64"),
+                          "neighbour_p": np.nan, "neighbour_q": np.nan},
+                         index=pd.Index(genes, name="gene"))
+    for rank, fit_n in sorted(neighbours.items()):
+        W_n, H_n = drop_private_modules(*fit_n)
+        p_n = share_test(counts.loc[genes, list(H_n.columns)], W_n, H_n,
+                         threshold=threshold, level=None,
+                         overdispersion=overdispersion)["p"].to_numpy()
+        q_n = benjamini_hochberg(p_n)
+        worse = ~(q_n <= table["neighbour_q"].to_numpy())  # NaN counts as worse
+        table.loc[worse, "neighbour_p"] = p_n[worse]
+        table.loc[worse, "neighbour_q"] = q_n[worse]
+        table.loc[worse, "neighbour_rank"] = rank
+    return table

@@ -1,0 +1,182 @@
+"""The share test: is a gene's second share above the membership threshold, and is its
+share outside its two top modules below the ceiling? Statistics, p-values and profile
+intervals per gene, given the fit (derivation: docs/methods.md, "The share test,
+derived")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.stats import chi2, norm
+
+from .dispersion import nb_dispersion, pearson
+from .intervals import interval_ends
+from .modules import normalize_rows
+from .rowmodel import TINY, fit_rows, profile, set_share_map, set_share_start, share_start
+
+__all__ = ["share_test", "OVERDISPERSION"]
+
+#: Row models of :func:`share_test`: Poisson with a quasi-likelihood dispersion, or
+#: negative binomial with a per-gene dispersion.
+OVERDISPERSION = ("quasi_poisson", "negative_binomial")
+
+#: Bytes of (rows x modules x samples) float64 work arrays per block of rows.
+_BLOCK_BYTES = 2**27
+
+
+def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: NDArray,
+               scale: NDArray, order: NDArray[np.int64], ceiling: float
+               ) -> dict[str, NDArray]:
+    """The ceiling test of the share outside each row's two top modules (module
+    docstring): the rest share, its scaled profile statistic at ``ceiling`` and
+    ``rest_p``, small when the rest share is clearly below the ceiling."""
+    n_rows, n_modules = b_hat.shape
+    shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), TINY)
+    if n_modules < 3:  # nothing outside the two: the ceiling holds by construction
+        return {"rest_share": np.zeros(n_rows), "rest_statistic": np.full(n_rows, np.inf),
+                "rest_p": np.zeros(n_rows)}
+    pair, rest = order[:, :2], order[:, 2:]
+    s_rest = np.take_along_axis(shares, rest, axis=1).sum(axis=1)
+    sigma = np.full(n_rows, ceiling)
+    _, ll_c = fit_rows(V, Ht, set_share_map(rest, pair, sigma, n_modules),
+                        set_share_start(b_hat, rest, pair), alpha)
+    statistic = np.maximum(2.0 * (ll_hat - ll_c), 0.0) / scale
+    z = np.sign(ceiling - s_rest) * np.sqrt(statistic)
+    return {"rest_share": s_rest, "rest_statistic": statistic, "rest_p": norm.sf(z)}
+
+
+def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
+                threshold: float, ceiling: float | None, critical: float | None,
+                overdispersion: str) -> dict[str, NDArray]:
+    """The share test, with ``ceiling`` the rest test, and with ``critical`` both
+    intervals, for one block of rows (``order``: each row's modules by W's shares)."""
+    top, second = order[:, 0], order[:, 1]
+    n_rows, n_modules = b0.shape
+    eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
+    alpha = np.zeros(n_rows)
+    b_hat, ll_hat = fit_rows(V, Ht, eye, b0, alpha)
+    df = np.maximum(V.shape[1] - (b_hat > 0).sum(axis=1), 1).astype(np.float64)
+    if overdispersion == "negative_binomial":
+        # Dispersion from the Poisson fit's residuals, refit, re-estimate once.
+        for _ in range(2):
+            alpha = nb_dispersion(V, b_hat @ Ht, df)
+            b_hat, ll_hat = fit_rows(V, Ht, eye, b_hat, alpha)
+    phi = pearson(V, b_hat @ Ht, alpha) / df
+    scale = np.maximum(phi, 1.0)
+    shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), TINY)
+    rows = np.arange(n_rows)
+    s_top, s_second = shares[rows, top], shares[rows, second]
+    ll_null, _ = profile(V, Ht, second, np.full(n_rows, threshold),
+                          share_start(b_hat, second), alpha)
+    lr = np.maximum(2.0 * (ll_hat - ll_null), 0.0)
+    statistic = lr / scale
+    z = np.sign(s_second - threshold) * np.sqrt(statistic)
+    out = {"top_share": s_top, "second_share": s_second, "dispersion": alpha,
+           "pearson_phi": phi, "lr_threshold": lr, "statistic": statistic,
+           "p": norm.sf(z)}
+    if ceiling is not None:
+        out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling))
+    if critical is not None:
+        # Four searches per row (top/second x lower/upper end), run as one batch.
+        module = np.concatenate([top, top, second, second])
+        inside = np.concatenate([s_top, s_top, s_second, s_second])
+        far = np.concatenate([np.zeros(n_rows), np.ones(n_rows)] * 2)
+        start = np.concatenate([share_start(b_hat, top)] * 2
+                               + [share_start(b_hat, second)] * 2)
+        ends = interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
+                              np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
+                              critical, start)
+        ends = ends.reshape(4, n_rows)
+        out.update(top_share_low=ends[0], top_share_high=ends[1],
+                   second_share_low=ends[2], second_share_high=ends[3])
+    return out
+
+
+def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
+               threshold: float, ceiling: float | None = None, level: float | None = 0.95,
+               overdispersion: str = "negative_binomial") -> pd.DataFrame:
+    """Test, per gene, whether its second share is above ``threshold`` and, with
+    ``ceiling``, whether its share outside its two top modules is below the ceiling
+    (docs/methods.md, "The share test, derived").
+
+    Parameters
+    ----------
+    counts : DataFrame (genes x samples)
+        Count rows of the genes to test (a subset of W's genes, any order).
+    W : DataFrame (genes x modules), H : DataFrame (modules x samples)
+        A fit with at least two modules; samples of H in the order of ``counts``.
+    threshold : float
+        The membership threshold t on the share, in [0, 1).
+    ceiling : float or None
+        The ceiling c on the rest share (``modules.ceiling``), in (0, 1]; None skips
+        the rest test.
+    level : float or None
+        Confidence level of the profile intervals of both shares; None skips them.
+    overdispersion : {"negative_binomial", "quasi_poisson"}
+        Row model (docs/methods.md, "The share test, derived").
+
+    Returns
+    -------
+    DataFrame indexed by gene: ``top_module``, ``second_module`` (by W's shares),
+    ``top_share``, ``second_share`` (of the row refit given H), with ``level`` also
+    ``top_share_low``/``_high`` and ``second_share_low``/``_high``; ``dispersion``
+    (the row's negative-binomial alpha, 0 for ``"quasi_poisson"``), ``pearson_phi``,
+    ``lr_threshold`` (``2 (l^ - l*(t))``, also for a share at or below t), ``statistic``
+    (``lr_threshold / max(pearson_phi, 1)``) and ``p``; with ``ceiling`` also
+    ``rest_share`` (of the row refit), ``rest_statistic`` and ``rest_p`` (the p-value
+    of "rest share >= ceiling"; 0 when R = 2, where there is no rest).
+    """
+    if ceiling is not None and not 0 < ceiling <= 1:
+        raise ValueError(f"ceiling must be in (0, 1], got {ceiling}")
+    if not 0 <= threshold < 1:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    if level is not None and not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if overdispersion not in OVERDISPERSION:
+        raise ValueError(f"overdispersion must be one of {OVERDISPERSION}, "
+                         f"got {overdispersion!r}")
+    if W.shape[1] < 2:
+        raise ValueError("the share test needs a fit with at least two modules")
+    if list(H.index) != list(W.columns):
+        raise ValueError("H's rows must be W's modules, in the same order")
+    missing = counts.index.difference(W.index)
+    if len(missing):
+        raise ValueError(f"counts has genes that W lacks, e.g. {list(missing[:3])}")
+    if list(counts.columns) != list(H.columns):
+        raise ValueError("counts and H must have the same samples in the same order")
+    scale = W.sum(axis=0).to_numpy(dtype=np.float64)
+    Ht = H.to_numpy(dtype=np.float64) * scale[:, None]
+    b0 = W.loc[counts.index].to_numpy(dtype=np.float64) / scale
+    V = counts.to_numpy(dtype=np.float64)
+    if not np.isfinite(V).all() or (V < 0).any():
+        raise ValueError("counts must be finite and non-negative")
+    # Shares from the whole W: column sums run over every gene, not only these rows.
+    order = np.argsort(-normalize_rows(W).loc[counts.index].to_numpy(), axis=1,
+                       kind="stable")
+    top, second = order[:, 0], order[:, 1]
+    critical = None if level is None else float(chi2.ppf(level, 1))
+    n_genes, (n_modules, n_samples) = len(V), Ht.shape
+    # The rest test's maps hold 2 (R - 2) free coefficients per row.
+    width = max(4 * n_modules, 2 * n_modules * max(n_modules - 2, 1))
+    block = max(1, _BLOCK_BYTES // (8 * width * max(n_samples, 1)))
+    parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], order[i:i + block],
+                         threshold, ceiling, critical, overdispersion)
+             for i in range(0, n_genes, block)]
+    empty = ["top_share", "second_share", "dispersion", "pearson_phi", "lr_threshold",
+             "statistic", "p"]
+    if ceiling is not None:
+        empty += ["rest_share", "rest_statistic", "rest_p"]
+    columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts \
+        else {key: np.empty(0) for key in empty}
+    names = np.asarray(W.columns, dtype=object)
+    out = pd.DataFrame({"top_module": names[top], "second_module": names[second]},
+                       index=pd.Index(counts.index, name="gene"))
+    order_cols = ["top_share", "top_share_low", "top_share_high", "second_share",
+                  "second_share_low", "second_share_high", "dispersion", "pearson_phi",
+                  "lr_threshold", "statistic", "p", "rest_share", "rest_statistic",
+                  "rest_p"]
+    for key in order_cols:
+        if key in columns:
+            out[key] = columns[key]
+    return out
