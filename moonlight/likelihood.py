@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
 
 from . import _kernels
+from . import _sparse_kernels
 
 __all__ = [
     "log_factorial_sum",
@@ -120,7 +121,7 @@ def _sparse_entry_terms(indptr: NDArray, indices: NDArray, data: NDArray,
     H = np.ascontiguousarray(H, dtype=np.float64)
     WH = np.empty(data.size)
     A, B = (H.T, W.T) if transposed else (W, H)
-    _kernels.sparse_product(indptr, indices, A, B, WH, 0.0)
+    _sparse_kernels.sparse_product(indptr, indices, A, B, WH, 0.0)
     compressed = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     sample = indices if transposed else compressed
     with np.errstate(divide="ignore"):

@@ -14,7 +14,7 @@ dense engine's steps up to the order of summation (see :mod:`moonlight._kernels`
 Layout: the sweeps are cache-blocked, as the dense engine's on large tables: each
 column of H takes all its R coordinate steps in one pass over that sample's nonzeros,
 then each row of W in one pass over that gene's nonzeros, each block's product
-recomputed from W and H when it starts (:func:`moonlight._kernels.sparse_update_blocks`).
+recomputed from W and H when it starts (:func:`moonlight._sparse_kernels.sparse_update_blocks`).
 That needs V compressed both ways: V stays in the compressed form it came in (without a
 copy when it is a canonical CSC or CSR matrix of the working dtype), and the other
 form is built once per problem (12 bytes per nonzero at float64 with int32 indices).
@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from .. import _kernels
+from .. import _sparse_kernels
 from ..likelihood import LOG_BLOCK
 from ._common import EPS, Options, RestartFit, numba_threads, thread_count
 from ._descent import descend, run_restarts
@@ -137,13 +138,13 @@ class SparseProblem:
 
     def column_totals(self) -> NDArray[np.float64]:
         """``sum_i V_ij`` per sample, each summed in gene order (as the dense engine's)."""
-        return _kernels.column_totals(self.indptr, self.indices, self.data, self.shape[1],
-                                      not self.transposed)
+        return _sparse_kernels.column_totals(self.indptr, self.indices, self.data, self.shape[1],
+                                             not self.transposed)
 
     def row_totals(self) -> NDArray[np.float64]:
         """``sum_j V_ij`` per gene."""
-        return _kernels.column_totals(self.indptr, self.indices, self.data, self.shape[0],
-                                      self.transposed)
+        return _sparse_kernels.column_totals(self.indptr, self.indices, self.data, self.shape[0],
+                                             self.transposed)
 
 
 def _no_groups(n: int) -> NDArray[np.int64]:
@@ -151,7 +152,7 @@ def _no_groups(n: int) -> NDArray[np.int64]:
 
 
 class SparseSweeps:
-    """Cache-blocked sweeps over a sparse V (:func:`moonlight._kernels.
+    """Cache-blocked sweeps over a sparse V (:func:`moonlight._sparse_kernels.
     sparse_update_blocks`): each column of H, then each row of W, takes all its R
     coordinate steps in one pass over its own nonzeros.
 
@@ -213,14 +214,14 @@ class SparseSweeps:
         for lo in range(0, data.size, step):
             hi = min(lo + step, data.size)
             logs = np.log(WH[lo:hi], out=self.buffer[: hi - lo], dtype=np.float64)
-            total += _kernels.sparse_loglik_terms(data[lo:hi], logs)
+            total += _sparse_kernels.sparse_loglik_terms(data[lo:hi], logs)
         return total - block_sum(W, H, self.p.blocks)
 
     def loglik(self, W: NDArray, H: NDArray) -> float:
         """Exact ``sum [V log WH - WH]`` at (W, H), the product computed into
         :attr:`WH` in sample order (no sweep reads it: each recomputes its own)."""
         indptr, indices, data = self.by_sample
-        _kernels.sparse_product(indptr, indices, W, H, self.WH, self.tiny)
+        _sparse_kernels.sparse_product(indptr, indices, W, H, self.WH, self.tiny)
         return self._terms(data, W, H)
 
     def sweep_H(self, W: NDArray, H: NDArray) -> int:
@@ -228,16 +229,16 @@ class SparseSweeps:
         place (and, when W is held fixed, leaves the product in :attr:`WH`). The constant
         part of H_rj's gradient is the sum of W_ir over the genes sample j trains on.
         Returns the steps that moved."""
-        const = _kernels.grouped_column_sums(W, self.gene_group, self.excluded_for_samples,
-                                             self.excluded_for_samples.size)
+        const = _sparse_kernels.grouped_column_sums(W, self.gene_group, self.excluded_for_samples,
+                                                    self.excluded_for_samples.size)
         return self._update("sample", H.T, np.ascontiguousarray(W), const,
                             self.sample_group, None if self.moves_W else self.WH)
 
     def sweep_W(self, W: NDArray, H: NDArray) -> int:
         """The W half: row i of W over gene i's nonzeros (H fixed); updates W in place
         and leaves the product in :attr:`WH` (gene order). Returns the steps that moved."""
-        const = _kernels.grouped_column_sums(H.T, self.sample_group, self.excluded_for_genes,
-                                             self.excluded_for_genes.size)
+        const = _sparse_kernels.grouped_column_sums(H.T, self.sample_group, self.excluded_for_genes,
+                                                    self.excluded_for_genes.size)
         return self._update("gene", W, np.ascontiguousarray(H.T), const, self.gene_group,
                             self.WH)
 
@@ -247,12 +248,12 @@ class SparseSweeps:
         "gene"), on :attr:`threads` threads."""
         arrays = self.by_sample if by == "sample" else self.by_gene
         if self.threads == 1:
-            return _kernels.sparse_update_blocks(*arrays, A, Bt, const, group, EPS,
-                                                 self.tiny, WH, 0, arrays[0].size - 1)
+            return _sparse_kernels.sparse_update_blocks(*arrays, A, Bt, const, group, EPS,
+                                                        self.tiny, WH, 0, arrays[0].size - 1)
         with numba_threads(self.threads):
-            return _kernels.sparse_update_blocks_parallel(*arrays, A, Bt, const, group,
-                                                          EPS, self.tiny, WH,
-                                                          self.parts[by])
+            return _sparse_kernels.sparse_update_blocks_parallel(*arrays, A, Bt, const, group,
+                                                                 EPS, self.tiny, WH,
+                                                                 self.parts[by])
 
     def sweep(self, W: NDArray, H: NDArray) -> tuple[int, float]:
         moved = self.sweep_H(W, H)
@@ -267,8 +268,8 @@ class SparseSweeps:
         """Largest scaled KKT violation at (W, H) (as :func:`moonlight._kernels.
         kkt_violation`), from the product at the nonzeros computed afresh sample by
         sample (W's rows in cache)."""
-        bHt, bW = _kernels.sparse_ratio_products(*self.by_sample, H.T,
-                                                 np.ascontiguousarray(W), self.tiny)
+        bHt, bW = _sparse_kernels.sparse_ratio_products(*self.by_sample, H.T,
+                                                        np.ascontiguousarray(W), self.tiny)
         W = np.asarray(W, dtype=np.float64)
         H = np.asarray(H, dtype=np.float64)
         wsum, hsum = W.sum(axis=0), H.sum(axis=1)
