@@ -29,6 +29,7 @@ from pathlib import Path
 from .stability import COPHENETIC_MAX_GENES
 
 __all__ = [
+    "counts_shape",
     "table_shape",
     "sparse_size",
     "sparse_fit_mem_mb",
@@ -98,6 +99,14 @@ def sparse_size(path: str | os.PathLike[str]) -> tuple[int, int, int]:
     :func:`moonlight.io.write_sparse_counts`, from the arrays' headers only."""
     stat = Path(path).stat()
     return _sparse_size(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def counts_shape(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(genes, samples)`` of a data set's counts (``counts.tsv`` or ``counts.npz``),
+    without reading the counts (:func:`table_shape`, :func:`sparse_size`)."""
+    if str(path).endswith(".npz"):
+        return sparse_size(path)[:2]
+    return table_shape(path)
 
 
 def sparse_fit_mem_mb(nnz: int, n_genes: int, n_samples: int, rank: int, restarts: int,
