@@ -1,16 +1,15 @@
 """Benchmark grid of rank selection and moonlighting calls on simulated data.
 
 For every cell (noise, true R, N, M, depth, seed) a data set is simulated, analysed with
-:func:`moonlight.pipeline.analyse` (fits and cross-validation at ranks
-``max(1, R-2) .. R+3``, the selection rule, moonlighting calls with support and LR), and
-compared with the planted truth. Writes one row per run to ``selection_grid.tsv`` and a
+:func:`moonlight.pipeline.analyse`, the shipped path (fits and cross-validation at ranks
+``max(1, R-2) .. R+3``, the rank rule with its cap, the calls with the ceiling, the
+support and the rank guard; every setting at the workflow's default but the budget of
+:data:`SETTINGS`), and compared with the planted truth. Writes one row per run to ``selection_grid.tsv`` and a
 heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTION.md.
 
     .venv/bin/python benchmarks/selection_grid.py --out benchmarks/results [--quick]
 
-``--sparse`` runs the sparse cells instead (1,000 x 200, 75 .. 700 reads per sample);
-``--rule new`` analyses with issue 10's rule (CALIBRATION.md) and records the rank
-today's rule picks from the same fits beside it.
+``--sparse`` runs the sparse cells instead (1,000 x 200, 75 .. 700 reads per sample).
 """
 
 from __future__ import annotations
@@ -32,12 +31,10 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import recovery_summary, simulate, write_tsv  # noqa: E402
-from moonlight.confidence import second_weights  # noqa: E402
-from moonlight.modules import call_memberships, keep_called, normalize_rows  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from calibration import analyse_calls, module_size  # noqa: E402
+from calibration import module_size  # noqa: E402
 
 RANKS = [2, 3, 4, 5, 6, 8]
 GENES = [100, 1000]
@@ -65,36 +62,14 @@ MAX_ITER = 2000
 TOL = 1e-7
 
 
-#: The workflow's default modules.min_second_weight (set to 0 to reproduce the first grid,
-#: which ran before that criterion existed).
-MIN_SECOND_WEIGHT = 0.15
-
-
 #: Settings of :func:`moonlight.pipeline.analyse` in every run: fewer restarts and folds
-#: than the workflow's defaults so the grid runs in minutes on two cores; the workflow's
-#: convergence settings and moonlighting thresholds.
+#: than the workflow's defaults so the grid runs in minutes on two cores; everything
+#: else (the rank rule, the calls) at the workflow's defaults.
 SETTINGS = dict(
     restarts=2,
-    fit=dict(seed=0, tol=TOL, max_iter=MAX_ITER),
-    selection=dict(folds=4, seed=0, restarts=1, tol=TOL, max_iter=MAX_ITER, check_every=1,
-                   min_stability=0.9, margin=5.0),
-    threshold=0.1,
-    min_support=0.5,
-    min_lr=200.0,
-    min_second_weight=MIN_SECOND_WEIGHT,
+    fit=dict(tol=TOL, max_iter=MAX_ITER),
+    selection=dict(folds=4, restarts=1, tol=TOL, max_iter=MAX_ITER),
 )
-
-
-#: ``--rule new``: the rule of issue 10 (held-out entries scored against the rank-1
-#: background, paired SE; calls by the share test with the rank guard), via
-#: :func:`calibration.analyse_calls` until :func:`moonlight.pipeline.analyse` has it.
-#: The rank today's rule picks from the same fits is recorded beside it.
-NEW_SETTINGS = dict(
-    restarts=SETTINGS["restarts"], fit=SETTINGS["fit"], selection=SETTINGS["selection"],
-    background=0.01, threshold=0.1, fdr=0.05, min_support=0.5,
-)
-#: Which analysis the runs use ("old": :func:`moonlight.pipeline.analyse` as committed).
-RULE = "old"
 
 
 def cells(quick: bool = False, first_seed: int = 0, sparse: bool = False) -> list[dict]:
@@ -129,36 +104,19 @@ def run_cell(cell: dict) -> dict:
     counts = counts.loc[keep_rows, keep_cols]
     ranks = range(max(1, R - 2), R + 4)
     truth = sim.membership.loc[counts.index]
-    if RULE == "new":
-        res = analyse_calls(counts, ranks, **NEW_SETTINGS)
-        selected, old_rank = res["rank"], res["rank_old_rule"]
-        W, table, cand, called = res["W"], res["table"], res["candidates"], res["called"]
-        memberships = keep_called(call_memberships(normalize_rows(W), 0.1), called["gene"])
-    else:
-        res = analyse(counts, ranks, **SETTINGS)
-        selected, old_rank = res.rank, res.rank
-        W, table, cand, called = res.W, res.table, res.candidates, res.moonlighting
-        memberships = res.memberships
+    res = analyse(counts, ranks, **SETTINGS)
+    selected = res.rank
+    W, table, cand, called = res.W, res.table, res.candidates, res.moonlighting
+    memberships = res.memberships
     summary, _ = recovery_summary(truth, sim.W.loc[counts.index], W, memberships, called)
     row = summary.iloc[0].to_dict()
     t = table.set_index("rank")
     bic_rank = int(t["bic"].idxmin())
     planted = set(sim.moonlighting)
-    # Alternative, stricter calls, for the write-up: the called genes whose second-largest
-    # row-normalized weight is also >= 0.15 / 0.2, or whose lr per count is >= 1.
-    minor = second_weights(cand)
-    per_count = cand["lr"] / counts.loc[cand["gene"]].sum(axis=1).to_numpy()
-    alternatives = {}
-    for name, keep in [("w15", minor >= 0.15), ("w20", minor >= 0.2),
-                       ("lrpc1", per_count >= 1.0)]:
-        genes = set(cand.loc[cand["called"] & keep.to_numpy(), "gene"])
-        alternatives[f"n_called_{name}"] = len(genes)
-        alternatives[f"true_positives_{name}"] = len(genes & planted)
     return {
         **cell,
         "selected_rank": selected,
         "rank_correct": selected == R,
-        "selected_rank_old_rule": old_rank,
         "zeros": float((counts.to_numpy() == 0).mean()),
         "bic_rank": bic_rank,
         "n_planted": len(planted),
@@ -169,7 +127,6 @@ def run_cell(cell: dict) -> dict:
         "precision": row["precision"],
         "recall": row["recall"],
         "genes_assigned_correctly": row["genes_assigned_correctly"],
-        **alternatives,
         "stability_at_true": float(t["matched_cosine"].get(R, np.nan)),
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu,
@@ -236,10 +193,6 @@ def markdown(results: pd.DataFrame) -> str:
     acc["< R"] = over.lt(0).groupby(results["setting"], sort=False).sum()
     acc["BIC correct"] = (results["bic_rank"] == results["true_rank"]).groupby(
         results["setting"], sort=False).mean()
-    if "selected_rank_old_rule" in results:
-        acc["old rule correct"] = (results["selected_rank_old_rule"]
-                                   == results["true_rank"]).groupby(
-            results["setting"], sort=False).mean()
     lines = ["| setting | " + " | ".join(f"R={c}" if isinstance(c, (int, np.integer)) else c
                                          for c in acc.columns) + " |",
              "|---" * (len(acc.columns) + 1) + "|"]
@@ -249,16 +202,14 @@ def markdown(results: pd.DataFrame) -> str:
                  for c, v in row.items()]
         lines.append(f"| {setting} | " + " | ".join(cells) + " |")
     lines += ["", "| noise | runs | rank correct | over by >1 | BIC correct | precision | "
-              "recall | precision (minor w >= 0.15) | recall | precision (minor w >= 0.2) "
-              "| recall | precision (lr/count >= 1) | recall |", "|---" * 13 + "|"]
+              "recall |", "|---" * 7 + "|"]
     for noise, part in results.groupby("noise"):
         planted = part["n_planted"].sum()
         cells = [noise, str(len(part)), f"{part['rank_correct'].mean():.3f}",
                  str(int((part["selected_rank"] > part["true_rank"] + 1).sum())),
                  f"{(part['bic_rank'] == part['true_rank']).mean():.3f}"]
-        for suffix in ("", "_w15", "_w20", "_lrpc1"):
-            tp, called = part[f"true_positives{suffix}"].sum(), part[f"n_called{suffix}"].sum()
-            cells += [f"{tp / max(called, 1):.3f}", f"{tp / planted:.3f}"]
+        tp, called = part["true_positives"].sum(), part["n_called"].sum()
+        cells += [f"{tp / max(called, 1):.3f}", f"{tp / planted:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -273,20 +224,9 @@ def main() -> None:
                              "on an earlier grid")
     parser.add_argument("--sparse", action="store_true",
                         help="the sparse cells (mean count per entry 0.075 .. 0.7) only")
-    parser.add_argument("--rule", choices=["old", "new"], default="new",
-                        help="new (the workflow's): issue 10's selection and calls (see "
-                             "NEW_SETTINGS); old: the rule before it, which "
-                             "moonlight.pipeline.analyse no longer runs (check out a "
-                             "commit before 88980fc to rerun it)")
     parser.add_argument("--summarize", action="store_true",
                         help="only summarize (table, heat map) the runs finished so far")
     args = parser.parse_args()
-    global RULE
-    RULE = args.rule
-    if RULE == "old":
-        parser.error("--rule old: the workflow no longer has that rule (min_lr and "
-                     "min_second_weight left the config); check out a commit before "
-                     "88980fc to rerun the old grid")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # Rows are appended as runs finish, so an interrupted grid resumes where it stopped.

@@ -45,8 +45,9 @@ tenth of what the best fit explains beyond rank 1. On the CellBench tuning sets
 modules' 1-9%; on simulations every true module's step takes about 1/R of it and the
 steps past the truth none. The share is relative, so it does not depend on depth (the
 fraction of the rank-1 deviance a module explains does: on 88%-zero simulated tables a
-true module explains 3% of it). A simulation with more than about ten modules of equal
-weight would fall under the cap: set ``min_gain: 0`` to turn it off.
+true module explains 3% of it). Many modules of equal weight with few samples fall
+under the cap: on the selection grid, eight modules with 60 samples stop at 6 or 7 in 13
+of 15 runs (benchmarks/SELECTION.md); set ``min_gain`` lower, or 0 to turn it off.
 
 **Extending the range.** A rule that selects the largest fitted rank never saw the
 held-out likelihood stop rising. With ``selection.extend_to`` set, the next rank is
