@@ -34,11 +34,16 @@ CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", 
                  "background", "init")
 
 
-#: Keys of a ``data:`` entry that only a count table reads ...
-TABLE_KEYS = ("header", "sep", "sheet", "comment", "thousands", "encoding", "drop_columns")
-#: ... and those that only single-cell input reads (``technical``: only ``.h5ad``).
-SINGLE_CELL_KEYS = ("matrix", "gene_ids", "genome", "min_cells_per_gene",
-                    "min_counts_per_cell", "keep_top_genes", "technical")
+def _option_keys(name: str) -> tuple[str, ...]:
+    return tuple(yaml.safe_load(SCHEMA.read_text())["$defs"][name]["properties"])
+
+
+#: Keys of a ``data:`` entry that only a count table reads (the schema's
+#: ``$defs/table_options``, shared with ``project:``) ...
+TABLE_KEYS = _option_keys("table_options")
+#: ... and those that only single-cell input reads (``$defs/single_cell_options``;
+#: ``technical``: only ``.h5ad``).
+SINGLE_CELL_KEYS = _option_keys("single_cell_options")
 
 
 def misplaced_keys(entry: dict[str, Any], kind: str) -> dict[str, str]:
@@ -125,6 +130,15 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _entry_properties(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """An entry's own properties and those of the ``$defs`` its ``allOf`` refers to."""
+    properties = dict(node.get("properties", {}))
+    for part in node.get("allOf", []):
+        name = part["$ref"].rsplit("/", 1)[-1]
+        properties.update(schema["$defs"][name]["properties"])
+    return properties
+
+
 def _table(properties: dict[str, Any], required: list[str], prefix: str) -> list[str]:
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for key, node in properties.items():
@@ -150,12 +164,12 @@ def reference() -> str:
             out += _table(node["properties"], node.get("required", []), f"{key}.") + [""]
             continue
         entry = node.get("additionalProperties")
-        if isinstance(entry, dict):
-            entry = next((o for o in entry.get("oneOf", [entry]) if "properties" in o), None)
-        if entry:
+        if isinstance(entry, dict) and "properties" in entry:
             out += [f"Each entry `{key}.<name>` is a mapping with these keys"
-                    + (" (or just the path)" if key == "data" else "") + ":", ""]
-            out += _table(entry["properties"], entry.get("required", []),
+                    + (" (or just the path); the count-table keys apply to a table, the "
+                       "single-cell keys (`$defs/single_cell_options`) to `.h5ad` and 10x "
+                       "input" if key == "data" else "") + ":", ""]
+            out += _table(_entry_properties(entry, schema), entry.get("required", []),
                           f"{key}.<name>.") + [""]
             continue
         out += [f"Type: {_type(node)}. Default: {_value(node.get('default'))}.", ""]

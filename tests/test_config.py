@@ -107,7 +107,8 @@ def test_every_setting_of_the_analysis_has_a_default():
 KEYWORDS = {"$schema", "title", "description", "type", "default", "enum", "items", "minimum",
             "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
             "uniqueItems", "minLength", "pattern", "not", "oneOf", "properties",
-            "additionalProperties", "required", "propertyNames"}
+            "additionalProperties", "required", "propertyNames", "$defs", "$ref", "allOf",
+            "unevaluatedProperties"}
 
 
 def test_the_schema_uses_only_json_schema_keywords():
@@ -117,11 +118,24 @@ def test_the_schema_uses_only_json_schema_keywords():
                 yield from walk(item, f"{path}[{i}]")
         elif isinstance(node, dict):
             for key, value in node.items():
-                if not path.endswith("properties"):
+                if not path.endswith(("properties", "$defs")):
                     assert key in KEYWORDS, f"{path}: {key!r} is not a schema keyword"
                 yield from walk(value, f"{path}/{key}")
         yield path
     assert len(list(walk(yaml.safe_load(open(SCHEMA)), ""))) > 100
+
+
+def test_a_data_or_project_entry_with_a_key_of_no_kind_is_refused_by_name():
+    from snakemake.exceptions import WorkflowError
+    assert validated({"data": {"a": {"path": "t.tsv", "sep": "tab", "keep_top_genes": 5}}})
+    with pytest.raises(WorkflowError, match="'sepp' was unexpected"):
+        validated({"data": {"a": {"path": "t.tsv", "sepp": "tab"}}})
+    with pytest.raises(WorkflowError, match="'path' is a required property"):
+        validated({"data": {"a": {"sep": "tab"}}})
+    # projections read count tables: no single-cell option
+    with pytest.raises(WorkflowError, match="'keep_top_genes' was unexpected"):
+        validated({"project": {"n": {"model": "a", "path": "t.tsv", "keep_top_genes": 5}}})
+    assert validated({"project": {"n": {"model": "a", "path": "t.tsv", "header": True}}})
 
 
 def test_the_configuration_reference_is_generated_from_the_schema():
