@@ -28,6 +28,7 @@ from .io import SparseCounts
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
                       normalize_rows)
 from .nmf import NMFResult, fit_nmf
+from .prefilter import select_by_options
 from .selection import next_rank, rank_table
 from .stability import stability_summary
 from .technical import library_covariates, module_associations
@@ -246,6 +247,7 @@ def analyse(
     fit: dict[str, Any] | None = None,
     selection: dict[str, Any] | None = None,
     covariates: pd.DataFrame | None = None,
+    select: dict[str, Any] | None = None,
     **modules: Any,
 ) -> Analysis:
     """Fit every rank, cross-validate, select R by the rule, call modules and
@@ -265,9 +267,22 @@ def analyse(
     covariates : DataFrame (samples x columns), optional
         Technical sample annotations to test every module against (as a data set's
         ``technical:`` obs columns in the workflow).
+    select : dict, optional
+        Gene and cell selection of sparse (single-cell) counts before anything is
+        fitted, as a data set's options select them in the workflow
+        (``keep_top_genes``, ``min_cells_per_gene``, ``min_counts_per_cell``;
+        :func:`moonlight.prefilter.select_by_options`).
     **modules
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
+    if select:
+        if not isinstance(counts, SparseCounts):
+            raise TypeError("analyse(select=...) selects genes and cells of sparse "
+                            "(single-cell) counts, as the workflow does; got a table")
+        kept = select_by_options(counts.matrix, counts.genes, counts.samples, select)
+        counts = SparseCounts(kept.counts, kept.genes, kept.cells)
+        if covariates is not None:
+            covariates = covariates.set_axis(covariates.index.astype(str)).loc[kept.cells]
     settings = defaults()
     for block, given in (("fit", fit), ("selection", selection), ("modules", modules)):
         unknown = set(given or {}) - set(settings[block])

@@ -52,8 +52,11 @@ from scipy import sparse
 
 from .qc import _names, _row
 
-__all__ = ["Prefiltered", "poisson_deviance", "select_genes_and_cells", "STATISTIC",
-           "NAMES_LISTED"]
+__all__ = ["Prefiltered", "poisson_deviance", "select_genes_and_cells", "select_by_options",
+           "SELECTION_OPTIONS", "STATISTIC", "NAMES_LISTED"]
+
+#: The options of a data set (config ``data.<name>``) that select genes and cells.
+SELECTION_OPTIONS = ("min_cells_per_gene", "min_counts_per_cell", "keep_top_genes")
 
 logger = logging.getLogger("moonlight")
 
@@ -259,3 +262,19 @@ def select_genes_and_cells(
     X.sort_indices()
     return Prefiltered(counts=X, genes=[str(g) for g in gene_names],
                        cells=[str(c) for c in cell_names], rows=rows, deviance=deviance)
+
+
+def select_by_options(counts: sparse.csr_array | sparse.csc_array | NDArray[np.float64],
+                      genes: list[str], cells: list[str], options: dict) -> Prefiltered:
+    """:func:`select_genes_and_cells` with a data set's options (its config entry, or
+    :func:`moonlight.pipeline.analyse`'s ``select``): :data:`SELECTION_OPTIONS`, each
+    left out taking no effect. The workflow's ``prepare_single_cell`` and ``analyse()``
+    both select this way."""
+    unknown = set(options) - set(SELECTION_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown gene/cell selection option(s) {sorted(unknown)}; "
+                         f"known: {list(SELECTION_OPTIONS)}")
+    return select_genes_and_cells(
+        counts, genes, cells, min_cells_per_gene=options.get("min_cells_per_gene") or 0,
+        min_counts_per_cell=options.get("min_counts_per_cell") or 0,
+        top_genes=options.get("keep_top_genes"))

@@ -6,14 +6,12 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 import pandas as pd
 
 from moonlight.io import SparseCounts, write_sparse_counts, write_tsv
-from moonlight.prefilter import select_genes_and_cells
+from moonlight.prefilter import SELECTION_OPTIONS, select_by_options
 from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
 from moonlight.singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from moonlight.tables import named_positions
 from moonlight.technical import read_obs_columns
-
-SELECTION = ("min_cells_per_gene", "min_counts_per_cell")
 
 with log_to(snakemake.log[0]) as log:
     source, spec = snakemake.input[0], snakemake.params.options
@@ -24,10 +22,8 @@ with log_to(snakemake.log[0]) as log:
                                      samples=spec.get("drop_samples", []), source=source)
         X = X[rows][:, cols]
         genes, cells = [genes[i] for i in rows], [cells[j] for j in cols]
-    selected = select_genes_and_cells(
-        X, genes, cells, **{k: spec.get(k, 0) for k in SELECTION},
-        top_genes=spec.get("keep_top_genes"),
-    )
+    selected = select_by_options(X, genes, cells,
+                                 {k: spec[k] for k in SELECTION_OPTIONS if k in spec})
     n_genes, n_cells = selected.counts.shape
     largest = max(snakemake.params.ranks)
     if largest > min(n_genes, n_cells):

@@ -144,3 +144,23 @@ def test_bad_parameters_and_empty_selections():
         select_genes_and_cells(X, ["a", "b"], ["x", "y", "z"])
     with pytest.raises(ValueError, match="the selection leaves 0 genes"):
         select_genes_and_cells(X, ["a", "b", "c"], ["x", "y", "z"], min_cells_per_gene=2)
+
+
+def test_selection_by_a_data_sets_options_refuses_an_unknown_one():
+    from moonlight.prefilter import select_by_options
+
+    V = np.random.default_rng(0).poisson(2.0, size=(6, 5)).astype(float)
+    genes, cells = [f"g{i}" for i in range(6)], [f"c{j}" for j in range(5)]
+    kept = select_by_options(V, genes, cells, {"keep_top_genes": 3})
+    assert len(kept.genes) == 3 and kept.cells == cells
+    with pytest.raises(ValueError, match="keep_top_gene"):
+        select_by_options(V, genes, cells, {"keep_top_gene": 3})
+
+
+def test_analyse_selects_only_sparse_counts():
+    import pandas as pd
+
+    from moonlight.pipeline import analyse
+    table = pd.DataFrame(np.ones((4, 3)), index=list("abcd"), columns=list("xyz"))
+    with pytest.raises(TypeError, match="sparse"):
+        analyse(table, select={"keep_top_genes": 2})

@@ -44,7 +44,10 @@ def single_cell_run(tmp_path_factory):
         simulation={**SMALL_CONFIG["simulation"], "seeds": []},
         data={"sc": {"path": str(folder / "cells.h5ad"), "matrix": "counts",
                      "technical": ["rna_input", "plate"]},
-              "bulk": str(folder / "cells.tsv")},
+              "bulk": str(folder / "cells.tsv"),
+              # the workflow's gene selection (and analyse()'s, test below)
+              "top": {"path": str(folder / "cells.h5ad"), "matrix": "counts",
+                      "keep_top_genes": 25, "min_counts_per_cell": 10}},
         selection={**SMALL_CONFIG["selection"], "design": "samples"},
         ranks=[2, 3, 4], restarts=3,
     )
@@ -136,3 +139,29 @@ def test_analyse_gives_the_workflows_answer_on_the_single_cell_matrix(single_cel
         pd.testing.assert_frame_equal(frame.reset_index(drop=True),
                                       read_tsv(results / name, index_col=None),
                                       check_dtype=False, check_exact=False, rtol=1e-9)
+
+
+def test_analyse_selects_genes_as_the_workflow_does(single_cell_run):
+    """keep_top_genes and min_counts_per_cell through analyse(select=...) keep the genes
+    and cells the workflow kept and give its rank, W and calls."""
+    from moonlight.io import SparseCounts, read_counts
+    from moonlight.pipeline import analyse
+    from moonlight.singlecell import read_single_cell
+
+    workdir, _, _ = single_cell_run
+    results = workdir / "results" / "top"
+    import yaml
+    spec = yaml.safe_load((workdir / "config.yaml").read_text())["data"]["top"]
+    read = read_single_cell(spec["path"], matrix="counts")
+    result = analyse(SparseCounts(read.counts, read.genes, read.cells), ranks=[2, 3, 4],
+                     restarts=3, fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]},
+                     selection={"design": "samples"},
+                     select={"keep_top_genes": 25, "min_counts_per_cell": 10})
+    fitted = read_counts(results / "counts.npz")
+    assert len(fitted.genes) == 25
+    assert list(result.W.index) == list(fitted.genes)
+    selection = read_tsv(results / "rank_selection.tsv", index_col=None)
+    assert result.rank == int(selection.loc[selection["selected"], "rank"].iat[0])
+    pd.testing.assert_frame_equal(result.W, read_tsv(results / "W.tsv"), check_names=False)
+    assert (result.moonlighting["gene"].tolist()
+            == read_tsv(results / "moonlighting.tsv", index_col=None)["gene"].tolist())
