@@ -349,6 +349,38 @@ def _initial_factors(
     return W, H
 
 
+def _checked_input(V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
+                   genes: Sequence[str] | None, samples: Sequence[str] | None,
+                   dtype: np.dtype
+                   ) -> tuple[NDArray | sp.sparray, engines.Problem | None,
+                              list[str] | None, list[str] | None]:
+    """V checked (a dense array, or for sparse V its engine problem) and the gene and
+    sample names (a DataFrame's index and columns, or ``genes``/``samples``)."""
+    gene_names = sample_names = None
+    if isinstance(V, pd.DataFrame):
+        if genes is not None or samples is not None:
+            raise ValueError("V is a DataFrame: its index and columns name the genes and "
+                             "samples; do not pass genes= or samples=")
+        gene_names = [str(g) for g in V.index]
+        sample_names = [str(s) for s in V.columns]
+        if V.shape[1] and all(isinstance(t, pd.SparseDtype) for t in V.dtypes):
+            V = sp.csc_array(V.sparse.to_coo())
+    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+    problem = None
+    if sp.issparse(V):
+        problem = _validate_sparse(V, dtype)
+        shape = problem.shape
+    else:
+        V = _validate_dense(V)
+        shape = V.shape
+    if genes is not None:
+        gene_names = _names(genes, shape[0], "genes")
+    if samples is not None:
+        sample_names = _names(samples, shape[1], "samples")
+    return V, problem, gene_names, sample_names
+
+
 def fit_nmf(
     V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
     rank: int,
@@ -466,36 +498,18 @@ def fit_nmf(
         Best W (columns summing to one) and H, every restart's log likelihood, iteration
         counts, convergence flags, KKT violations and a convergence trace.
     """
-    gene_names = sample_names = None
-    if isinstance(V, pd.DataFrame):
-        if genes is not None or samples is not None:
-            raise ValueError("V is a DataFrame: its index and columns name the genes and "
-                             "samples; do not pass genes= or samples=")
-        gene_names = [str(g) for g in V.index]
-        sample_names = [str(s) for s in V.columns]
-        if V.shape[1] and all(isinstance(t, pd.SparseDtype) for t in V.dtypes):
-            V = sp.csc_array(V.sparse.to_coo())
     dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ValueError(f"dtype must be float64 or float32, got {dtype}")
-    if sp.issparse(V):
-        problem: engines.Problem = _validate_sparse(V, dtype)
-        column_totals = problem.column_totals()
-        shape = problem.shape
-    else:
-        V = _validate_dense(V)
-        shape = V.shape
+    V, problem, gene_names, sample_names = _checked_input(V, genes, samples, dtype)
+    shape = problem.shape if problem is not None else V.shape
     _validate_options(shape, rank, restarts, tol, max_iter, method)
     _validate_seed(seed)
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if sp.issparse(V) and method != "ccd":
+    if problem is not None and method != "ccd":
         raise ValueError(f"method {method!r} needs a dense V; a sparse V is fitted by "
                          "method='ccd'")
     n_genes, n_samples = shape
-    gene_names = _names(genes, n_genes, "genes") if genes is not None else gene_names
-    sample_names = (_names(samples, n_samples, "samples") if samples is not None
-                    else sample_names)
+    column_totals = problem.column_totals() if problem is not None else None
     ids = _restart_ids(restart_ids, restarts)
     _validate_stopping(tol, gain_tol, race, race_margin, method, ids, restarts)
     if race_margin is None:
@@ -508,7 +522,7 @@ def fit_nmf(
         raise ValueError(f"check_every must be at least 1, got {check_every}")
     # the SVD start reads V in float64 (a dense float32 fit keeps the float64 copy)
     V_start = svd_matrix(V) if init == "svd" else None
-    if not sp.issparse(V):
+    if problem is None:
         log_v_fact = log_factorial_sum_chunked(V)
         column_totals = V.sum(axis=0)
         V = np.ascontiguousarray(V, dtype=dtype)

@@ -60,6 +60,7 @@ import os
 import re
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -386,6 +387,40 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
     return array
 
 
+def _drop_annotation_columns(path: Path, grid: pd.DataFrame, names: list[str] | None,
+                             drop_columns: Sequence[str | int], notes: list[str]
+                             ) -> tuple[pd.DataFrame, list[str] | None]:
+    """The grid (gene names first) and sample names without the ``drop_columns`` (by
+    header name or 1-based number); a note says which went."""
+    drop = _column_positions(path, None if names is None else ["", *names],
+                             list(drop_columns), grid.shape[1])
+    if not drop:
+        return grid, names
+    notes.append("columns dropped before reading counts: "
+                 + ", ".join(str(c) for c in drop_columns))
+    keep = [c for c in range(grid.shape[1]) if c not in set(drop)]
+    return grid.iloc[:, keep], None if names is None else [names[c - 1] for c in keep[1:]]
+
+
+def _check_names(path: Path, genes: pd.Series, samples: list[str], header_line: int) -> None:
+    """Refuse an empty or repeated gene name (naming its lines) and an empty or repeated
+    sample name (naming the header's line)."""
+    empty = (genes == "").to_numpy()
+    if empty.any():
+        raise _fail(path, f", line {genes.index[np.argmax(empty)]}: the gene name is empty")
+    duplicated = genes.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        name = genes[duplicated].iat[0]
+        where = ", ".join(str(n) for n in genes.index[(genes == name).to_numpy()])
+        raise _fail(path, f", lines {where}: gene {name!r} appears more than once")
+    repeated = pd.Index(samples)[pd.Index(samples).duplicated()]
+    if len(repeated):
+        raise _fail(path, f", line {header_line}: the header repeats sample name "
+                          f"{repeated[0]!r}")
+    if any(name == "" for name in samples):
+        raise _fail(path, f", line {header_line}: a sample name is empty")
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -491,15 +526,7 @@ def read_table(
         elif len(names) != grid.shape[1] - 1:
             raise _fail(path, f", line {first_line}: the header has {len(first)} field(s) "
                               f"but line {grid.index[0]} has {grid.shape[1]}")
-    drop = _column_positions(path, None if names is None else ["", *names],
-                             list(drop_columns), grid.shape[1])
-    if drop:
-        notes.append("columns dropped before reading counts: "
-                      + ", ".join(str(c) for c in drop_columns))
-        keep = [c for c in range(grid.shape[1]) if c not in set(drop)]
-        grid = grid.iloc[:, keep]
-        if names is not None:
-            names = [names[c - 1] for c in keep[1:]]
+    grid, names = _drop_annotation_columns(path, grid, names, drop_columns, notes)
     if grid.shape[1] < 2:
         raise _fail(path, f", line {grid.index[0]}: a gene name but no counts")
 
@@ -514,21 +541,8 @@ def read_table(
             raise _fail(path, f", line {line}: {fields - 1} count(s) where line "
                               f"{raw.index[0]} has {grid.shape[1] - 1}")
     values = _to_counts(path, raw, thousands, notes)
-    empty = (genes == "").to_numpy()
-    if empty.any():
-        raise _fail(path, f", line {genes.index[np.argmax(empty)]}: the gene name is empty")
-    duplicated = genes.duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        name = genes[duplicated].iat[0]
-        where = ", ".join(str(n) for n in genes.index[(genes == name).to_numpy()])
-        raise _fail(path, f", lines {where}: gene {name!r} appears more than once")
     samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
-    repeated = pd.Index(samples)[pd.Index(samples).duplicated()]
-    if len(repeated):
-        raise _fail(path, f", line {first_line}: the header repeats sample name "
-                          f"{repeated[0]!r}")
-    if any(name == "" for name in samples):
-        raise _fail(path, f", line {first_line}: a sample name is empty")
+    _check_names(path, genes, samples, first_line)
     if not np.array_equal(values, np.round(values)):
         warnings.warn(f"{path}: some counts are not integers; the Poisson likelihood uses "
                       "log Gamma(V + 1) for log V!", stacklevel=2)
