@@ -77,11 +77,12 @@ if EXTEND_TO is not None and EXTEND_TO <= max(RANKS):
         f"config key selection.extend_to: {EXTEND_TO} must exceed the largest rank of "
         f"ranks ({max(RANKS)}), or be null"
     )
-if SIM_DATASETS and max(RANKS + [EXTEND_TO or 0]) > min(
-    SIM["n_genes"], SIM["n_samples"]
-):
+_LARGEST, _KEY = (
+    (EXTEND_TO, "selection.extend_to") if EXTEND_TO else (max(RANKS), "ranks")
+)
+if SIM_DATASETS and _LARGEST > min(SIM["n_genes"], SIM["n_samples"]):
     raise WorkflowError(
-        f"config key ranks: rank {max(RANKS)} exceeds min(simulation.n_genes, "
+        f"config key {_KEY}: rank {_LARGEST} exceeds min(simulation.n_genes, "
         f"simulation.n_samples) = {min(SIM['n_genes'], SIM['n_samples'])}"
     )
 if SIM["module_size"][0] > SIM["module_size"][1]:

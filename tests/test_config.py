@@ -225,3 +225,18 @@ def test_the_workflow_refuses_a_single_cell_option_on_a_table(tmp_path):
                          capture_output=True, text=True)
     assert dry.returncode != 0
     assert "config key data.mine.keep_top_genes: a single-cell option" in dry.stdout + dry.stderr
+
+
+def test_a_range_grown_past_the_simulated_table_is_refused_by_its_key(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import SNAKEFILE
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"simulation": {"seeds": [1], "n_samples": 8},
+                                      "ranks": [2, 3], "selection": {"extend_to": 9}}))
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
+                          str(tmp_path), "--configfile", str(config), "-n"],
+                         capture_output=True, text=True)
+    assert dry.returncode != 0
+    assert "config key selection.extend_to: rank 9 exceeds" in dry.stdout + dry.stderr
