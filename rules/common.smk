@@ -235,7 +235,7 @@ def round_ranks(round):
     return RANKS + list(range(top + 1, top + 1 + int(round)))
 
 
-def selection_ranks(wildcards):
+def grown_ranks(dataset):
     """The ranks the rank selection sees for a data set: ``ranks``, grown one rank per round
     while the rule selects the largest fitted rank, up to ``selection.extend_to``
     (moonlight.selection.next_rank; each round is a job of checkpoint rank_round)."""
@@ -243,11 +243,15 @@ def selection_ranks(wildcards):
         return RANKS
     n = 0
     while max(round_ranks(n)) < EXTEND_TO:
-        done = checkpoints.rank_round.get(dataset=wildcards.dataset, round=n)
+        done = checkpoints.rank_round.get(dataset=dataset, round=n)
         if next_rank(read_tsv(done.output.table, index_col=None), EXTEND_TO) is None:
             break
         n += 1
     return round_ranks(n)
+
+
+def selection_ranks(wildcards):
+    return grown_ranks(wildcards.dataset)
 
 
 def rank_inputs(wildcards, ranks):
@@ -469,17 +473,17 @@ def provenance_benchmarks(wildcards):
         expand("results/benchmarks/simulate/{dataset}.tsv", dataset=SIM_DATASETS)
         + expand("results/benchmarks/prepare_table/{name}.tsv", name=TABLE_DATASETS)
         + expand("results/benchmarks/prepare_single_cell/{name}.tsv", name=SC_DATASETS)
-        + expand(
-            "results/benchmarks/fit/{dataset}_R{rank}_part{part}.tsv",
-            dataset=DATASETS,
-            rank=RANKS,
-            part=PARTS,
-        )
-        + expand(
-            "results/benchmarks/crossval/{dataset}_R{rank}.tsv",
-            dataset=DATASETS,
-            rank=sorted(set(selection_ranks(wildcards)) | {1}),
-        )
+        + [
+            f"results/benchmarks/fit/{dataset}_R{rank}_part{part}.tsv"
+            for dataset in DATASETS
+            for rank in grown_ranks(dataset)
+            for part in PARTS
+        ]
+        + [
+            f"results/benchmarks/crossval/{dataset}_R{rank}.tsv"
+            for dataset in DATASETS
+            for rank in sorted(set(grown_ranks(dataset)) | {1})
+        ]
         + expand("results/benchmarks/call_modules/{dataset}.tsv", dataset=DATASETS)
     )
 
