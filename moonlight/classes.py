@@ -54,7 +54,6 @@ CLASS_COLUMNS = ["gene", "class", "top_module", "top_share", "second_module",
                  "broad_statistic", "broad_q", "moonlighting_q"]
 
 
-
 def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame) -> pd.DataFrame:
     """How much better each gene's fitted row explains its counts than the flat profile.
 

@@ -34,8 +34,14 @@ CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", 
                  "background", "init")
 
 
+@cache
+def _schema() -> dict[str, Any]:
+    """The schema, parsed once (callers must not change it)."""
+    return yaml.safe_load(SCHEMA.read_text())
+
+
 def _option_keys(name: str) -> tuple[str, ...]:
-    return tuple(yaml.safe_load(SCHEMA.read_text())["$defs"][name]["properties"])
+    return tuple(_schema()["$defs"][name]["properties"])
 
 
 #: Keys of a ``data:`` entry that only a count table reads (the schema's
@@ -78,7 +84,7 @@ def _defaults_of(node: dict[str, Any]) -> Any:
 
 @cache
 def _all_defaults() -> dict[str, Any]:
-    return _defaults_of(yaml.safe_load(SCHEMA.read_text()))
+    return _defaults_of(_schema())
 
 
 def defaults(section: str | None = None) -> Any:
@@ -153,7 +159,7 @@ def reference() -> str:
     """The configuration reference (``docs/configuration.md``) as Markdown, made from the
     schema: every key with its type, default and description. Regenerate the page with
     ``python -m moonlight.config > docs/configuration.md``."""
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = _schema()
     out = ["# Configuration reference", "",
            "Generated from `moonlight/config.schema.yaml` by `python -m moonlight.config`; "
            "do not edit by hand. A key left out of the config takes its default; the "

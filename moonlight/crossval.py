@@ -538,17 +538,23 @@ def cross_validate(
         raise ValueError(f"background must be in [0, 1), got {background}")
     settings = dict(restarts=restarts, tol=tol, max_iter=max_iter, check_every=check_every,
                     init=init)
+    # The partition depends on (shape, folds, seed, design) only: made once, used by
+    # every fold.
     if design == "samples":
         if isinstance(V, pd.DataFrame) and sparse:
             V = sp.csc_array(V.sparse.to_coo())
         V = sp.csc_array(V, dtype=np.float64) if sparse else np.asarray(V, dtype=np.float64)
         run = _held_out_samples
+        partition = (sample_folds(V.shape[1], folds, seed), gene_halves(V.shape[0], seed))
     elif sparse:
         V, run = _as_sparse_problem(V), _held_out_sparse_blocks
+        partition = (*block_groups(V.shape, folds, seed), folds)
     else:
         V, run = np.asarray(V, dtype=np.float64), _held_out_masked
-    rows = [run(V, rank, k, folds=folds, seed=seed, background=background, design=design,
-                settings=settings) for k in range(folds)]
+        partition = (fold_labels if design == "entries" else block_fold_labels)(
+            V.shape, folds, seed)
+    rows = [run(V, rank, k, partition, seed=seed, background=background, settings=settings)
+            for k in range(folds)]
     return pd.DataFrame(rows, columns=CV_COLUMNS)
 
 
@@ -556,29 +562,32 @@ def cross_validate(
 # training log L; with a background weight also rank 1), score the held-out part.
 
 
-def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int, *, folds: int,
-                      seed: int, background: float, design: str, settings: dict) -> dict:
+def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int,
+                      partition: tuple[NDArray[np.int64], NDArray[np.bool_]], *, seed: int,
+                      background: float, settings: dict) -> dict:
     """Design ``samples``: fold k's samples held out; W from the other samples, each
-    held-out sample's H from one half of the genes, scored on the other half."""
-    test = sample_folds(V.shape[1], folds, seed) == k
+    held-out sample's H from one half of the genes, scored on the other half
+    (``partition``: the samples' folds and the genes' first half)."""
+    labels, first = partition
+    test = labels == k
     train = V[:, ~test]
     W, _, ll, n_iter, converged = _fit_samples(train, rank, seed=[seed, rank, k], **settings)
     best = int(np.argmax(ll))
     W1 = None
     if background > 0:
         W1 = _fit_samples(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})[0][0]
-    heldout = _heldout_samples(V[:, test], gene_halves(V.shape[0], seed), W[best], W1,
-                               background)
+    heldout = _heldout_samples(V[:, test], first, W[best], W1, background)
     return _fold_row(rank, k, ll[best], heldout, V.shape[0] * int(test.sum()), n_iter[best],
                      converged[best])
 
 
-def _held_out_sparse_blocks(problem: SparseProblem, rank: int, k: int, *, folds: int,
-                            seed: int, background: float, design: str,
-                            settings: dict) -> dict:
+def _held_out_sparse_blocks(problem: SparseProblem, rank: int, k: int,
+                            partition: tuple[NDArray[np.int64], NDArray[np.int64], int], *,
+                            seed: int, background: float, settings: dict) -> dict:
     """Design ``blocks`` on sparse V: fold k's gene-group x sample-group blocks held out,
-    the training nonzeros fitted by the sparse engine."""
-    genes, samples = block_groups(problem.shape, folds, seed)
+    the training nonzeros fitted by the sparse engine (``partition``: the gene groups,
+    the sample groups and the number of folds)."""
+    genes, samples, folds = partition
     blocks = Blocks(genes, samples, folds, k)
     train, held = _split_blocks(problem, blocks)
     W, H, ll, n_iter, converged = _fit_split(train, rank, seed=[seed, rank, k], **settings)
@@ -591,12 +600,12 @@ def _held_out_sparse_blocks(problem: SparseProblem, rank: int, k: int, *, folds:
                      int(_block_sizes(blocks)[1].sum()), n_iter[best], converged[best])
 
 
-def _held_out_masked(V: NDArray[np.float64], rank: int, k: int, *, folds: int, seed: int,
-                     background: float, design: str, settings: dict) -> dict:
+def _held_out_masked(V: NDArray[np.float64], rank: int, k: int,
+                     partition: NDArray[np.int64], *, seed: int, background: float,
+                     settings: dict) -> dict:
     """Designs ``entries`` and ``blocks`` on dense V: fold k's entries masked out of
-    the fit (:func:`fit_masked`) and scored."""
-    labels = (fold_labels if design == "entries" else block_fold_labels)(V.shape, folds, seed)
-    heldout = labels == k
+    the fit (:func:`fit_masked`) and scored (``partition``: every entry's fold)."""
+    heldout = partition == k
     W, H, ll, n_iter, converged = fit_masked(V, ~heldout, rank, seed=[seed, rank, k],
                                              **settings)
     best = int(np.argmax(ll))

@@ -204,7 +204,8 @@ def _flat_start(totals: NDArray[np.float64], W: NDArray[np.float64]) -> NDArray[
 
 def project(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
             W: ArrayLike | pd.DataFrame, *,
-            tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = default("projection.max_iter")) -> Projection:
+            tol: float = DEFAULT_PROJECTION_TOL,
+            max_iter: int = default("projection.max_iter")) -> Projection:
     """Fit H for new samples with W fixed; H, per-sample log likelihood and trace.
 
     Parameters
@@ -254,7 +255,8 @@ def project(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
 
 def transform(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
               W: ArrayLike | pd.DataFrame, *,
-              tol: float = DEFAULT_PROJECTION_TOL, max_iter: int = default("projection.max_iter")
+              tol: float = DEFAULT_PROJECTION_TOL,
+              max_iter: int = default("projection.max_iter")
               ) -> NDArray[np.float64] | pd.DataFrame:
     """H (modules x samples) of new samples with W fixed: ``project(V_new, W).H``.
 
