@@ -9,8 +9,9 @@ The package holds every computation of the workflow and runs without Snakemake::
     members = moonlight.call_memberships(W_norm, threshold=0.1)
     moonlight.moonlighting_genes(members)
 
-Modules: :mod:`~moonlight.tables` (reading count tables), :mod:`~moonlight.io`
-(moonlight's own tables), :mod:`~moonlight.simulate` (generative model),
+Modules: :mod:`~moonlight.tables` (reading count tables), :mod:`~moonlight.counts`
+(the count matrix, dense or sparse, with its names, and its binary file),
+:mod:`~moonlight.io` (moonlight's own tables), :mod:`~moonlight.simulate` (generative model),
 :mod:`~moonlight.likelihood`, :mod:`~moonlight.nmf` (the fit: API, restarts, result),
 :mod:`~moonlight.engines` (the fit engines, one module each: dense and sparse ccd, mu),
 :mod:`~moonlight.projection` (H of new samples with W fixed),
@@ -26,6 +27,7 @@ planted truth), :mod:`~moonlight.pipeline` (the whole analysis in one call),
 :mod:`~moonlight.plots`.
 """
 
+from .counts import Counts, load_counts, save_counts
 from .io import read_tsv, write_tsv
 from .likelihood import log_factorial_sum, n_free_parameters, poisson_loglik
 from .modules import (
@@ -59,6 +61,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "CountTableError",
+    "Counts",
     "NMFResult",
     "PoissonNMF",
     "Projection",
@@ -69,6 +72,7 @@ __all__ = [
     "combine_results",
     "drop_empty",
     "fit_nmf",
+    "load_counts",
     "log_factorial_sum",
     "match_modules",
     "module_sizes",
@@ -85,6 +89,7 @@ __all__ = [
     "read_table",
     "read_tsv",
     "recovery_summary",
+    "save_counts",
     "simulate",
     "top_genes",
     "transform",

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import sparse
 
-__all__ = ["NAME_COLUMNS", "write_tsv", "read_tsv", "atomic_path", "SparseCounts",
-           "write_sparse_counts", "read_counts"]
+__all__ = ["NAME_COLUMNS", "write_tsv", "read_tsv", "atomic_path"]
 
 #: Columns of moonlight's tables that hold names (genes, samples, modules, data sets and
 #: lists of them): read back as strings, never as numbers or missing values.
@@ -104,62 +99,3 @@ def read_tsv(path: str | os.PathLike[str], *, index_col: int | None = 0) -> pd.D
         for column in text:
             frame[column] = names[column]
     return frame if index_col is None else frame.set_index(columns[index_col])
-
-
-@dataclass(frozen=True)
-class SparseCounts:
-    """A sparse genes x samples count matrix with its names (single-cell data).
-
-    Attributes
-    ----------
-    matrix : scipy.sparse.csr_array of shape (N, M), float64
-    genes, samples : list of str
-    """
-
-    matrix: sparse.csr_array
-    genes: list[str]
-    samples: list[str]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.matrix.shape
-
-    def rows(self, genes: list[str]) -> pd.DataFrame:
-        """The named genes' rows as a dense DataFrame (genes x samples)."""
-        position = {g: i for i, g in enumerate(self.genes)}
-        block = self.matrix[[position[g] for g in genes]].toarray()
-        return pd.DataFrame(block, index=pd.Index(genes, name="gene"), columns=self.samples)
-
-
-def _write_array(archive: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
-    info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with archive.open(info, "w", force_zip64=True) as stream:
-        np.lib.format.write_array(stream, np.ascontiguousarray(array), allow_pickle=False)
-
-
-def write_sparse_counts(counts: SparseCounts, path: str | os.PathLike[str]) -> None:
-    """Write a sparse count matrix and its names as one ``.npz`` (readable by
-    :func:`numpy.load` without pickle), atomically and byte-deterministically (fixed
-    archive timestamps), for the workflow's intermediates."""
-    X = sparse.csr_array(counts.matrix, dtype=np.float64)
-    X.sort_indices()
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
-        for name, array in (("data", X.data), ("indices", X.indices.astype(np.int64)),
-                            ("indptr", X.indptr.astype(np.int64)),
-                            ("shape", np.asarray(X.shape, dtype=np.int64)),
-                            ("genes", np.asarray(counts.genes, dtype=str)),
-                            ("samples", np.asarray(counts.samples, dtype=str))):
-            _write_array(archive, name, array)
-
-
-def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame | SparseCounts:
-    """The counts a workflow rule wrote: ``counts.tsv`` (dense, a DataFrame with names
-    as strings) or ``counts.npz`` (sparse, :class:`SparseCounts`)."""
-    if str(path).endswith(".npz"):
-        with np.load(path, allow_pickle=False) as stored:
-            shape = tuple(int(n) for n in stored["shape"])
-            matrix = sparse.csr_array((stored["data"], stored["indices"], stored["indptr"]),
-                                      shape=shape)
-            return SparseCounts(matrix, stored["genes"].tolist(), stored["samples"].tolist())
-    return read_tsv(path)

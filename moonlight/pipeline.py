@@ -24,7 +24,7 @@ from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shar
 from .config import crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
-from .io import SparseCounts
+from .counts import Counts
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
                       normalize_rows)
 from .nmf import NMFResult, fit_nmf
@@ -36,21 +36,15 @@ from .technical import library_covariates, module_associations
 __all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank",
            "classify_genes", "fit_rank", "heldout_folds"]
 
-Counts = pd.DataFrame | SparseCounts
-
-
 def fit_rank(counts: Counts, rank: int, **settings: Any) -> NMFResult:
-    """:func:`moonlight.fit_nmf` of a table or of sparse counts (names kept)."""
-    if isinstance(counts, SparseCounts):
-        return fit_nmf(counts.matrix, rank, genes=counts.genes, samples=counts.samples,
-                       **settings)
-    return fit_nmf(counts, rank, **settings)
+    """:func:`moonlight.fit_nmf` of the counts (names kept)."""
+    return fit_nmf(counts.matrix, rank, genes=counts.genes, samples=counts.samples,
+                   **settings)
 
 
 def heldout_folds(counts: Counts, rank: int, **settings: Any) -> pd.DataFrame:
-    """:func:`moonlight.crossval.cross_validate` of a table or of sparse counts."""
-    return cross_validate(counts.matrix if isinstance(counts, SparseCounts) else counts,
-                          rank, **settings)
+    """:func:`moonlight.crossval.cross_validate` of the counts."""
+    return cross_validate(counts.matrix, rank, **settings)
 
 
 @dataclass(frozen=True)
@@ -119,20 +113,7 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
                       baseline=cv1, min_gain=min_gain)
 
 
-def _rows(counts: Counts, genes: list[str]) -> pd.DataFrame:
-    """The named genes' count rows, dense (genes x samples)."""
-    return counts.rows(genes) if isinstance(counts, SparseCounts) else counts.loc[genes]
-
-
-def _row_blocks(counts: Counts, genes: list[str], limit: int = 2**24
-                ) -> Iterable[pd.DataFrame]:
-    """The named genes' rows in dense blocks of at most ~``limit`` entries."""
-    step = max(1, limit // max(counts.shape[1], 1))
-    for i in range(0, len(genes), step):
-        yield _rows(counts, genes[i:i + step])
-
-
-def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
+def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
                  Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
                  ceiling: float, margin: float, technical_rho: float,
                  rank_guard: bool = default("modules.rank_guard"),
@@ -142,7 +123,7 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
 
     Parameters
     ----------
-    counts : DataFrame (genes x samples) or SparseCounts
+    counts : Counts or DataFrame (genes x samples)
         Only the candidates' rows are used (and densified, for sparse counts).
     W, H : DataFrame
         The best fit at the selected rank (any column scale of W).
@@ -168,21 +149,21 @@ def call_modules(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
         The rest of the config's ``modules:`` block, passed to
         :func:`moonlight.confidence.moonlighting_confidence`.
     """
+    counts = Counts.of(counts)
     W = normalize_columns(W)
     W_normalized = normalize_rows(W)
     genes = list(moonlighting_genes(call_memberships(W_normalized, threshold))["gene"])
     rank = W.shape[1]
     neighbours = neighbour_fits(fits, rank) if rank_guard and fits else None
     moonlighting, candidates = moonlighting_confidence(
-        _rows(counts, genes), W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
+        counts.rows(genes), W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
         margin=margin, neighbours=neighbours, **calls)
     classes = classify_genes(counts, W, H, candidates, threshold=threshold, ceiling=ceiling,
                              fdr=calls["fdr"], overdispersion=calls["overdispersion"])
     memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
     memberships["class"] = memberships["gene"].map(
         classes.set_index("gene")["class"]).to_numpy()
-    matrix = counts.matrix if isinstance(counts, SparseCounts) else counts.to_numpy()
-    technical = library_covariates(matrix, [str(s) for s in H.columns])
+    technical = library_covariates(counts.matrix, [str(s) for s in H.columns])
     if covariates is not None:
         technical = technical.join(covariates.set_axis(covariates.index.astype(str)))
     associations = module_associations(H, technical, min_rho=technical_rho,
@@ -202,14 +183,14 @@ def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
     only the other genes above the ceiling are tested here."""
     W_normalized = normalize_rows(W)
     genes = [str(g) for g in W.index]
-    signal = pd.concat([flat_deviance(rows, W, H) for rows in _row_blocks(counts, genes)])
+    signal = pd.concat([flat_deviance(rows, W, H) for rows in counts.row_blocks(genes)])
     wide = np.asarray(genes, dtype=object)[rest_shares(W_normalized) > ceiling]
     tested = candidates.set_index("gene")
     seen = tested.index.intersection(wide)
     parts = [broad_p(tested.loc[seen], ceiling)]
     parts += [broad_test(rows, W, H, threshold=threshold, ceiling=ceiling,
                          overdispersion=overdispersion)
-              for rows in _row_blocks(counts, [g for g in wide if g not in seen], 2**22)]
+              for rows in counts.row_blocks([g for g in wide if g not in seen], 2**22)]
     return gene_classes(W_normalized, candidates, signal, pd.concat(parts),
                         threshold=threshold, ceiling=ceiling, fdr=fdr)
 
@@ -240,7 +221,7 @@ class Analysis:
 
 
 def analyse(
-    counts: Counts,
+    counts: Counts | pd.DataFrame,
     ranks: Iterable[int] | None = None,
     *,
     restarts: int | None = None,
@@ -257,7 +238,7 @@ def analyse(
 
     Parameters
     ----------
-    counts : DataFrame (genes x samples) or SparseCounts
+    counts : Counts (dense or sparse) or DataFrame (genes x samples)
     ranks : iterable of int, optional
         Ranks to fit (config ``ranks``).
     restarts : int, optional
@@ -275,12 +256,13 @@ def analyse(
     **modules
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
+    counts = Counts.of(counts)
     if select:
-        if not isinstance(counts, SparseCounts):
+        if not counts.is_sparse:
             raise TypeError("analyse(select=...) selects genes and cells of sparse "
                             "(single-cell) counts, as the workflow does; got a table")
         kept = select_by_options(counts.matrix, counts.genes, counts.samples, select)
-        counts = SparseCounts(kept.counts, kept.genes, kept.cells)
+        counts = Counts(kept.counts, kept.genes, kept.cells)
         if covariates is not None:
             covariates = covariates.set_axis(covariates.index.astype(str)).loc[kept.cells]
     settings = defaults()

@@ -45,7 +45,7 @@ import pandas as pd
 
 from .classes import class_counts
 from .config import default
-from .io import SparseCounts
+from .counts import Counts
 from .tables import TableRead
 from .technical import technical_modules
 
@@ -147,16 +147,16 @@ class _Entries:
     samples: list[str]
 
     @classmethod
-    def of(cls, counts: pd.DataFrame | SparseCounts) -> _Entries:
-        if isinstance(counts, SparseCounts):
+    def of(cls, counts: Counts | pd.DataFrame) -> _Entries:
+        counts = Counts.of(counts)
+        if counts.is_sparse:
             X = counts.matrix.tocoo()
             keep = X.data != 0
             return cls(X.data[keep].astype(np.float64), X.row[keep], X.col[keep], X.shape,
-                       list(counts.genes), list(counts.samples))
-        V = counts.to_numpy(dtype=np.float64)
+                       counts.genes, counts.samples)
+        V = counts.matrix
         rows, cols = np.nonzero(V)
-        return cls(V[rows, cols], rows, cols, V.shape, [str(g) for g in counts.index],
-                   [str(c) for c in counts.columns])
+        return cls(V[rows, cols], rows, cols, V.shape, counts.genes, counts.samples)
 
     @property
     def size(self) -> int:
@@ -190,9 +190,9 @@ class _Entries:
         return top, where, second
 
 
-def count_record(counts: pd.DataFrame | SparseCounts) -> list[dict[str, str]]:
+def count_record(counts: Counts | pd.DataFrame) -> list[dict[str, str]]:
     """Rows describing the counts that go into the fit (genes x samples, a DataFrame or
-    sparse :class:`moonlight.io.SparseCounts`; never densified)."""
+    :class:`moonlight.counts.Counts`, dense or sparse; never densified)."""
     e = _Entries.of(counts)
     depth = e.depth()
     total = float(e.values.sum())
@@ -219,7 +219,7 @@ def count_record(counts: pd.DataFrame | SparseCounts) -> list[dict[str, str]]:
     return rows
 
 
-def outlier_warnings(counts: pd.DataFrame | SparseCounts,
+def outlier_warnings(counts: Counts | pd.DataFrame,
                      factor: float = DEFAULT_OUTLIER_FACTOR) -> list[QCWarning]:
     """Entries above ``factor`` x the table's nonzero q99 and ``factor`` x the next-largest
     count of their gene (see the module docstring), each named."""
@@ -244,7 +244,7 @@ def outlier_warnings(counts: pd.DataFrame | SparseCounts,
     return out
 
 
-def range_warnings(counts: pd.DataFrame | SparseCounts) -> list[QCWarning]:
+def range_warnings(counts: Counts | pd.DataFrame) -> list[QCWarning]:
     """``outside_validated_range`` when the table is shallower or sparser than the
     selection grid's tables (see :data:`VALIDATED_MIN_MEAN_COUNT`)."""
     e = _Entries.of(counts)

@@ -22,16 +22,10 @@ so the time model takes the larger of the two (:func:`fit_runtime_min`).
 from __future__ import annotations
 
 import math
-import os
-from functools import lru_cache
-from pathlib import Path
 
 from .stability import COPHENETIC_MAX_GENES
 
 __all__ = [
-    "counts_shape",
-    "table_shape",
-    "sparse_size",
     "sparse_fit_mem_mb",
     "sparse_fit_runtime_min",
     "fit_mem_mb",
@@ -55,58 +49,6 @@ TIME_SAFETY = 3.0
 _CALL_OVERHEAD_S = 3e-4
 #: Seconds to parse or format one table cell.
 _CELL_IO_S = 1e-6
-
-
-@lru_cache(maxsize=64)
-def _shape(path: str, size: int, mtime_ns: int) -> tuple[int, int]:
-    with open(path, "rb") as handle:
-        header = handle.readline()
-        n_columns = len(header.rstrip(b"\r\n").split(b"\t"))
-        n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-    return n_lines, max(n_columns - 1, 1)
-
-
-def table_shape(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """``(genes, samples)`` of a table written by :func:`moonlight.io.write_tsv`.
-
-    Counts lines and the header's fields without parsing numbers, so it is cheap enough
-    for Snakemake to call while it schedules. Raises ``FileNotFoundError`` for a missing
-    file, which Snakemake takes as "not known yet" and asks again once the file exists.
-    """
-    stat = Path(path).stat()
-    return _shape(str(path), stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _sparse_size(path: str, size: int, mtime_ns: int) -> tuple[int, int, int]:
-    import zipfile
-
-    import numpy as np
-
-    with zipfile.ZipFile(path) as archive:
-        with archive.open("shape.npy") as stream:
-            n_genes, n_samples = (int(n) for n in np.lib.format.read_array(stream))
-        with archive.open("data.npy") as stream:
-            major, _ = np.lib.format.read_magic(stream)
-            read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                           else np.lib.format.read_array_header_2_0)
-            (nnz,), _, _ = read_header(stream)
-    return n_genes, n_samples, int(nnz)
-
-
-def sparse_size(path: str | os.PathLike[str]) -> tuple[int, int, int]:
-    """``(genes, samples, nonzeros)`` of a sparse counts file written by
-    :func:`moonlight.io.write_sparse_counts`, from the arrays' headers only."""
-    stat = Path(path).stat()
-    return _sparse_size(str(path), stat.st_size, stat.st_mtime_ns)
-
-
-def counts_shape(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """``(genes, samples)`` of a data set's counts (``counts.tsv`` or ``counts.npz``),
-    without reading the counts (:func:`table_shape`, :func:`sparse_size`)."""
-    if str(path).endswith(".npz"):
-        return sparse_size(path)[:2]
-    return table_shape(path)
 
 
 def sparse_fit_mem_mb(nnz: int, n_genes: int, n_samples: int, rank: int, restarts: int,

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
 from moonlight.config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, misplaced_keys
 from moonlight.provenance import git_commit, input_files, sha256_file
-from moonlight.resources import sparse_size, table_shape
+from moonlight.counts import counts_size
 from moonlight.selection import next_rank
 from moonlight.io import read_tsv
 from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
@@ -28,7 +28,8 @@ DATA = {
 }
 REAL_DATASETS = list(DATA)
 # Single-cell data sets (h5ad, 10x directory or .h5): read into a sparse matrix that no
-# rule densifies (counts.npz); the others are count tables (counts.tsv).
+# rule densifies; the others are count tables. Either way a data set's jobs read its
+# results/<name>/counts.npz (moonlight.counts).
 SC_DATASETS = [
     name
     for name, spec in DATA.items()
@@ -127,8 +128,8 @@ def real_table(wildcards):
 
 
 def counts_path(dataset):
-    """The data set's counts: sparse (.npz) for single-cell data, else a table (.tsv)."""
-    return f"results/{dataset}/counts.{'npz' if dataset in SC_DATASETS else 'tsv'}"
+    """The data set's counts (moonlight.counts: dense for tables, sparse for single cells)."""
+    return f"results/{dataset}/counts.npz"
 
 
 def counts_file(wildcards):
@@ -292,8 +293,8 @@ def rank_fits(wildcards):
 def fit_mem_mb(wildcards, input, attempt):
     """MB for the job's restarts stacked, from the counts table's N x M, or for a
     sparse matrix from its nonzeros (moonlight.resources)."""
-    if input.counts.endswith(".npz"):
-        n_genes, n_samples, nnz = sparse_size(input.counts)
+    n_genes, n_samples, nnz, is_sparse = counts_size(input.counts)
+    if is_sparse:
         return estimate.sparse_fit_mem_mb(
             nnz,
             n_genes,
@@ -302,7 +303,6 @@ def fit_mem_mb(wildcards, input, attempt):
             len(part_restarts(wildcards)),
             attempt,
         )
-    n_genes, n_samples = table_shape(input.counts)
     return estimate.fit_mem_mb(
         n_genes, n_samples, len(part_restarts(wildcards)), attempt
     )
@@ -311,8 +311,8 @@ def fit_mem_mb(wildcards, input, attempt):
 def fit_runtime(wildcards, input, attempt):
     """Minutes if every restart of the job runs to fit.max_iter, from N x M (or the
     nonzeros), R and the job's restarts."""
-    if input.counts.endswith(".npz"):
-        nnz = sparse_size(input.counts)[2]
+    n_genes, n_samples, nnz, is_sparse = counts_size(input.counts)
+    if is_sparse:
         return estimate.sparse_fit_runtime_min(
             nnz,
             int(wildcards.rank),
@@ -320,7 +320,6 @@ def fit_runtime(wildcards, input, attempt):
             config["fit"]["max_iter"],
             attempt,
         )
-    n_genes, n_samples = table_shape(input.counts)
     return estimate.fit_runtime_min(
         n_genes,
         n_samples,
@@ -334,12 +333,11 @@ def fit_runtime(wildcards, input, attempt):
 
 def crossval_mem_mb(wildcards, input, attempt):
     """MB of one cross-validation job, from the counts table's N x M (or nonzeros)."""
-    if input.counts.endswith(".npz"):
-        n_genes, n_samples, nnz = sparse_size(input.counts)
+    n_genes, n_samples, nnz, is_sparse = counts_size(input.counts)
+    if is_sparse:
         return estimate.sparse_fit_mem_mb(
             nnz, n_genes, n_samples, int(wildcards.rank), 1, attempt, copies=4
         )
-    n_genes, n_samples = table_shape(input.counts)
     return estimate.crossval_mem_mb(
         n_genes, n_samples, config["selection"]["restarts"], attempt
     )
@@ -348,8 +346,8 @@ def crossval_mem_mb(wildcards, input, attempt):
 def crossval_runtime(wildcards, input, attempt):
     """Minutes if every masked fit of every fold runs to selection.max_iter."""
     sel = config["selection"]
-    if input.counts.endswith(".npz"):
-        nnz = sparse_size(input.counts)[2]
+    n_genes, n_samples, nnz, is_sparse = counts_size(input.counts)
+    if is_sparse:
         return estimate.sparse_fit_runtime_min(
             nnz,
             int(wildcards.rank),
@@ -357,7 +355,6 @@ def crossval_runtime(wildcards, input, attempt):
             sel["max_iter"],
             attempt,
         )
-    n_genes, n_samples = table_shape(input.counts)
     return estimate.crossval_runtime_min(
         n_genes,
         n_samples,

@@ -3,7 +3,8 @@
 
 rule simulate:
     output:
-        counts="results/sim{seed}/counts.tsv",
+        counts="results/sim{seed}/counts.npz",
+        table="results/sim{seed}/counts.tsv",
         W="results/sim{seed}/truth/W.tsv",
         H="results/sim{seed}/truth/H.tsv",
         membership="results/sim{seed}/truth/membership.tsv",
@@ -30,7 +31,7 @@ rule prepare_table:
     input:
         real_table,
     output:
-        counts="results/{name}/counts.tsv",
+        counts="results/{name}/counts.npz",
         read="results/{name}/read.tsv",
     log:
         "results/logs/prepare_table/{name}.log",

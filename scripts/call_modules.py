@@ -5,8 +5,8 @@ genes, gene sets, the consensus of the near-best restarts, and the figures."""
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from moonlight import read_tsv, write_tsv
-from moonlight.io import read_counts
 from moonlight.classes import class_counts
+from moonlight.counts import load_counts
 from moonlight.genesets import rank_genes, top_genes, write_gmt
 from moonlight.pipeline import call_modules
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
@@ -27,7 +27,7 @@ with log_to(snakemake.log[0]) as log:
             for r in ranks}
     covariates = (read_tsv(snakemake.input.covariates)
                   if "covariates" in snakemake.input.keys() else None)
-    calls = call_modules(read_counts(snakemake.input.counts), fits[rank][0], H, Ws, logliks,
+    calls = call_modules(load_counts(snakemake.input.counts), fits[rank][0], H, Ws, logliks,
                          margin=margin, fits=fits, covariates=covariates,
                          **snakemake.params.modules)
     called = calls.moonlighting["gene"]

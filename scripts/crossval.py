@@ -5,12 +5,12 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 from threadpoolctl import threadpool_limits
 
 from moonlight import write_tsv
-from moonlight.io import read_counts
+from moonlight.counts import load_counts
 from moonlight.pipeline import heldout_folds
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
-    counts = read_counts(snakemake.input.counts)
+    counts = load_counts(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
     folds = heldout_folds(counts, rank, **snakemake.params.selection)
     log.info("R=%d: held-out log L per fold %s", rank, folds["heldout_loglik"].round(2).tolist())

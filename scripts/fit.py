@@ -7,12 +7,13 @@ import pickle
 
 from threadpoolctl import threadpool_limits
 
-from moonlight.io import atomic_path, read_counts
+from moonlight.counts import load_counts
+from moonlight.io import atomic_path
 from moonlight.pipeline import fit_rank
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
-    counts = read_counts(snakemake.input.counts)
+    counts = load_counts(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
     fit = fit_rank(counts, rank, restarts=snakemake.params.restarts,
                    restart_ids=snakemake.params.restart_ids, threads=snakemake.threads,

@@ -5,7 +5,8 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 import pandas as pd
 
-from moonlight.io import SparseCounts, write_sparse_counts, write_tsv
+from moonlight.counts import Counts, save_counts
+from moonlight.io import write_tsv
 from moonlight.prefilter import SELECTION_OPTIONS, select_by_options
 from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
@@ -32,8 +33,8 @@ with log_to(snakemake.log[0]) as log:
                          "cells after selection)")
     log.info("%s: %d genes x %d cells kept, %d nonzero counts", source, n_genes, n_cells,
              selected.counts.nnz)
-    write_sparse_counts(SparseCounts(selected.counts, selected.genes, selected.cells),
-                        snakemake.output.counts)
+    save_counts(Counts(selected.counts, selected.genes, selected.cells),
+                snakemake.output.counts)
     record = pd.DataFrame(read_rows(read) + selected.rows, columns=QC_COLUMNS)
     write_tsv(record, snakemake.output.read, index=False)
     # The technical obs columns (config technical:) of the kept cells; none: names only.

@@ -6,6 +6,7 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 import pandas as pd
 
 from moonlight import drop_empty, write_tsv
+from moonlight.counts import Counts, save_counts
 from moonlight.qc import QC_COLUMNS, read_record
 from moonlight.runlog import log_to
 from moonlight.tables import READ_OPTIONS, drop_named, read_table
@@ -29,7 +30,7 @@ with log_to(snakemake.log[0]) as log:
                     "all-zero counts": [s for s in named.columns if s not in counts.columns]},
     }
     log.info("%s: %d genes x %d samples kept", source, *counts.shape)
-    write_tsv(counts, snakemake.output.counts)
+    save_counts(Counts.of(counts), snakemake.output.counts)
     record = read_record(read, genes_read=read.counts.shape[0],
                          samples_read=read.counts.shape[1], dropped=dropped)
     write_tsv(pd.DataFrame(record, columns=QC_COLUMNS), snakemake.output.read, index=False)

@@ -5,14 +5,14 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 import pandas as pd
 
 from moonlight import read_tsv, write_tsv
-from moonlight.io import read_counts
+from moonlight.counts import load_counts
 from moonlight.qc import (class_record, count_record, outlier_warnings, qc_table,
                           range_warnings, structure_warning, technical_warning,
                           top_rank_warning)
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
-    counts = read_counts(snakemake.input.counts)
+    counts = load_counts(snakemake.input.counts)
     rows = []
     if "read" in snakemake.input.keys():
         rows = read_tsv(snakemake.input.read, index_col=None).to_dict("records")

@@ -9,7 +9,7 @@ import pandas as pd
 from moonlight import read_tsv, write_tsv
 from moonlight.pipeline import choose_rank
 from moonlight.plots import plot_rank_selection
-from moonlight.resources import counts_shape
+from moonlight.counts import counts_size
 from moonlight.runlog import log_to
 
 
@@ -18,7 +18,7 @@ def tables(paths):
 
 
 with log_to(snakemake.log[0]) as log:
-    n_genes, n_samples = counts_shape(snakemake.input.counts)  # not the counts themselves
+    n_genes, n_samples = counts_size(snakemake.input.counts)[:2]  # not the counts themselves
     logliks = (read_tsv(snakemake.input.logliks, index_col=None)
                if hasattr(snakemake.input, "logliks") else tables(snakemake.input.restarts))
     table = choose_rank(

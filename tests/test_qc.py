@@ -78,13 +78,13 @@ def test_record_of_a_read_table(tmp_path):
 def test_sparse_and_dense_counts_give_the_same_record(w09_table):
     from scipy import sparse
 
-    from moonlight.io import SparseCounts
+    from moonlight.counts import Counts
 
     counts = ml.read_count_table(w09_table)
     counts.loc["grape", "S7"] = 1e15
     counts.iloc[:50, :30] = 0  # zeros the sparse form does not store
-    as_sparse = SparseCounts(sparse.csr_array(counts.to_numpy()), list(counts.index),
-                             list(counts.columns))
+    as_sparse = Counts(sparse.csr_array(counts.to_numpy()), list(counts.index),
+                         list(counts.columns))
     assert count_record(as_sparse) == count_record(counts)
     assert outlier_warnings(as_sparse) == outlier_warnings(counts)
     assert range_warnings(as_sparse) == range_warnings(counts)

@@ -45,15 +45,15 @@ def test_fresh_clone_reruns_nothing(tmp_path):
         folder.mkdir()
     _snakemake(_clone(first), work)
 
-    # A second clone, every file newer than every result; a counts table newer than its fits.
+    # A second clone, every file newer than every result; the counts newer than their fits.
     snakefile = _clone(second)
-    os.utime(work / "results" / "sim5" / "counts.tsv")
+    os.utime(work / "results" / "sim5" / "counts.npz")
     assert "Nothing to be done" in _snakemake(snakefile, work, "-n")
 
     # What the profile avoids: without checksums (Snakemake's default for tables over
     # 1 MB, as every real one is), a newer input reruns every fit downstream.
     no_checksums = _snakemake(snakefile, work, "-n", "--max-checksum-file-size", "0")
-    assert "Updated input files: results/sim5/counts.tsv" in no_checksums
+    assert "Updated input files: results/sim5/counts.npz" in no_checksums
     assert "Nothing to be done" not in no_checksums
 
     # A changed parameter still reruns the jobs that use it, and only those.

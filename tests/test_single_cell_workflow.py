@@ -121,12 +121,12 @@ def test_analyse_gives_the_workflows_answer_on_the_single_cell_matrix(single_cel
     """One path: analyse() on the counts the workflow fitted (its gene and cell
     selection done) and the same technical columns returns the workflow's rank, W,
     modules, classes and calls."""
-    from moonlight.io import read_counts
+    from moonlight.counts import load_counts
     from moonlight.pipeline import analyse
 
     workdir, _, _ = single_cell_run
     results = workdir / "results" / "sc"
-    result = analyse(read_counts(results / "counts.npz"), ranks=[2, 3, 4], restarts=3,
+    result = analyse(load_counts(results / "counts.npz"), ranks=[2, 3, 4], restarts=3,
                      fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]},
                      selection={"design": "samples"},
                      covariates=read_tsv(results / "covariates.tsv"))
@@ -144,7 +144,7 @@ def test_analyse_gives_the_workflows_answer_on_the_single_cell_matrix(single_cel
 def test_analyse_selects_genes_as_the_workflow_does(single_cell_run):
     """keep_top_genes and min_counts_per_cell through analyse(select=...) keep the genes
     and cells the workflow kept and give its rank, W and calls."""
-    from moonlight.io import SparseCounts, read_counts
+    from moonlight.counts import Counts, load_counts
     from moonlight.pipeline import analyse
     from moonlight.singlecell import read_single_cell
 
@@ -153,11 +153,11 @@ def test_analyse_selects_genes_as_the_workflow_does(single_cell_run):
     import yaml
     spec = yaml.safe_load((workdir / "config.yaml").read_text())["data"]["top"]
     read = read_single_cell(spec["path"], matrix="counts")
-    result = analyse(SparseCounts(read.counts, read.genes, read.cells), ranks=[2, 3, 4],
+    result = analyse(Counts(read.counts, read.genes, read.cells), ranks=[2, 3, 4],
                      restarts=3, fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]},
                      selection={"design": "samples"},
                      select={"keep_top_genes": 25, "min_counts_per_cell": 10})
-    fitted = read_counts(results / "counts.npz")
+    fitted = load_counts(results / "counts.npz")
     assert len(fitted.genes) == 25
     assert list(result.W.index) == list(fitted.genes)
     selection = read_tsv(results / "rank_selection.tsv", index_col=None)

@@ -178,7 +178,7 @@ def test_bad_table_stops_the_run_and_leaves_no_result(tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert f"{table}, line 2, column 3: non-numeric value 'x'" in output
-    assert not (workdir / "results" / "bad" / "counts.tsv").exists()
+    assert not (workdir / "results" / "bad" / "counts.npz").exists()
     log = (workdir / "results" / "logs" / "prepare_table" / "bad.log").read_text()
     assert "non-numeric value 'x'" in log
 
@@ -192,7 +192,7 @@ def test_rank_above_table_size_is_refused(tmp_path):
     result = snakemake(workdir, check=False)
     assert result.returncode != 0
     assert "config key ranks: rank 4 exceeds min(N, M) = 3" in result.stdout + result.stderr
-    assert not (workdir / "results" / "small" / "counts.tsv").exists()
+    assert not (workdir / "results" / "small" / "counts.npz").exists()
 
 
 def test_lint_and_format_are_clean():

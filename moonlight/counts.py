@@ -1,0 +1,179 @@
+"""One container for a count matrix, dense or sparse, with its names; its binary file.
+
+Every data set of the workflow, a simulated table, a user's text table or a single-cell
+matrix, becomes a :class:`Counts` once (rules ``simulate``, ``prepare_table``,
+``prepare_single_cell``) and is written as ``results/<name>/counts.npz``; every later job
+loads that file (:func:`load_counts`) instead of parsing text, and the scheduler reads a
+job's size from the arrays' headers (:func:`counts_size`) without loading the counts.
+
+The file is a ``.npz`` archive that :func:`numpy.load` reads without pickle: ``genes``
+and ``samples`` (unicode arrays: names stay the strings they were), ``shape``, and either
+``values`` (a dense matrix, C order) or ``data``/``indices``/``indptr`` (CSR). It is
+written atomically, with fixed archive timestamps, so the same counts give the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
+
+from .io import atomic_path
+
+__all__ = ["Counts", "CountsSize", "save_counts", "load_counts", "counts_size"]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A genes x samples count matrix and its names.
+
+    Attributes
+    ----------
+    matrix : ndarray of shape (N, M), float64, or scipy.sparse.csr_array
+        The counts; sparse for single-cell data, which is never densified whole.
+    genes : list of str, length N
+    samples : list of str, length M
+    """
+
+    matrix: NDArray[np.float64] | sparse.csr_array
+    genes: list[str]
+    samples: list[str]
+
+    def __post_init__(self) -> None:
+        n, m = self.matrix.shape
+        if len(self.genes) != n or len(self.samples) != m:
+            raise ValueError(f"{len(self.genes)} gene and {len(self.samples)} sample names "
+                             f"for a {n} x {m} matrix")
+
+    @classmethod
+    def of(cls, counts: Counts | pd.DataFrame | ArrayLike | sparse.sparray
+           | sparse.spmatrix) -> Counts:
+        """``counts`` as a :class:`Counts`: a DataFrame keeps its index and columns as
+        names (as strings; sparse columns stay sparse), a bare matrix gets ``g0, g1, ...``
+        and ``s0, s1, ...``."""
+        if isinstance(counts, Counts):
+            return counts
+        if isinstance(counts, pd.DataFrame):
+            genes = [str(g) for g in counts.index]
+            samples = [str(s) for s in counts.columns]
+            if counts.shape[1] and all(isinstance(t, pd.SparseDtype) for t in counts.dtypes):
+                return cls(_csr(counts.sparse.to_coo()), genes, samples)
+            return cls(counts.to_numpy(dtype=np.float64), genes, samples)
+        matrix = _csr(counts) if sparse.issparse(counts) else np.asarray(counts, np.float64)
+        n, m = matrix.shape
+        return cls(matrix, [f"g{i}" for i in range(n)], [f"s{j}" for j in range(m)])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    @property
+    def is_sparse(self) -> bool:
+        return sparse.issparse(self.matrix)
+
+    def rows(self, genes: Sequence[str]) -> pd.DataFrame:
+        """The named genes' rows as a dense DataFrame (genes x samples)."""
+        position = {g: i for i, g in enumerate(self.genes)}
+        block = self.matrix[[position[g] for g in genes]]
+        block = block.toarray() if self.is_sparse else block
+        return pd.DataFrame(block, index=pd.Index(list(genes), name="gene"),
+                            columns=self.samples)
+
+    def row_blocks(self, genes: Sequence[str], limit: int = 2**24
+                   ) -> Iterator[pd.DataFrame]:
+        """The named genes' rows in dense blocks of at most about ``limit`` entries."""
+        step = max(1, limit // max(self.shape[1], 1))
+        for i in range(0, len(genes), step):
+            yield self.rows(genes[i:i + step])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The whole matrix as a dense DataFrame (index ``gene``)."""
+        return self.rows(self.genes)
+
+
+def _csr(matrix: sparse.sparray | sparse.spmatrix) -> sparse.csr_array:
+    X = sparse.csr_array(matrix, dtype=np.float64)
+    X.sum_duplicates()
+    X.sort_indices()
+    return X
+
+
+def _write_array(archive: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
+    info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with archive.open(info, "w", force_zip64=True) as stream:
+        np.lib.format.write_array(stream, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def save_counts(counts: Counts, path: str | os.PathLike[str]) -> None:
+    """Write ``counts`` to ``path`` (``.npz``), atomically and byte-deterministically."""
+    if counts.is_sparse:
+        X = _csr(counts.matrix)
+        arrays = {"data": X.data, "indices": X.indices.astype(np.int64),
+                  "indptr": X.indptr.astype(np.int64)}
+    else:
+        arrays = {"values": np.asarray(counts.matrix, dtype=np.float64)}
+    arrays |= {"shape": np.asarray(counts.shape, dtype=np.int64),
+               "genes": np.asarray(counts.genes, dtype=str),
+               "samples": np.asarray(counts.samples, dtype=str)}
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+        for name, array in arrays.items():
+            _write_array(archive, name, array)
+
+
+def load_counts(path: str | os.PathLike[str]) -> Counts:
+    """The :class:`Counts` that :func:`save_counts` wrote."""
+    with np.load(path, allow_pickle=False) as stored:
+        shape = tuple(int(n) for n in stored["shape"])
+        genes, samples = stored["genes"].tolist(), stored["samples"].tolist()
+        if "values" in stored:
+            return Counts(stored["values"].reshape(shape), genes, samples)
+        matrix = sparse.csr_array((stored["data"], stored["indices"], stored["indptr"]),
+                                  shape=shape)
+        return Counts(matrix, genes, samples)
+
+
+class CountsSize(NamedTuple):
+    """What a counts file holds, from its headers: ``genes``, ``samples``, ``stored``
+    (the entries stored: N x M dense, the nonzeros sparse) and ``sparse``."""
+
+    genes: int
+    samples: int
+    stored: int
+    sparse: bool
+
+
+def _array_length(archive: zipfile.ZipFile, name: str) -> int:
+    with archive.open(f"{name}.npy") as stream:
+        major, _ = np.lib.format.read_magic(stream)
+        read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, _ = read_header(stream)
+    return int(np.prod(shape))
+
+
+@lru_cache(maxsize=64)
+def _size(path: str, size: int, mtime_ns: int) -> CountsSize:
+    with zipfile.ZipFile(path) as archive:
+        with archive.open("shape.npy") as stream:
+            n_genes, n_samples = (int(n) for n in np.lib.format.read_array(stream))
+        is_sparse = "data.npy" in archive.namelist()
+        stored = _array_length(archive, "data" if is_sparse else "values")
+    return CountsSize(n_genes, n_samples, stored, is_sparse)
+
+
+def counts_size(path: str | os.PathLike[str]) -> CountsSize:
+    """The size of the counts in ``path`` without loading them, cheap enough for
+    Snakemake to call while it schedules. Raises ``FileNotFoundError`` for a missing
+    file, which Snakemake takes as "not known yet" and asks again once it exists."""
+    stat = Path(path).stat()
+    return _size(str(path), stat.st_size, stat.st_mtime_ns)
