@@ -75,15 +75,15 @@ Per rank the workflow reports ``cv_loglik`` = the sum over folds (each entry sco
 and ``cv_se`` = ``sqrt(K) * sd(fold values)``, the standard error of that sum.
 
 The start of restart r of fold k is drawn from child r of ``SeedSequence([seed, rank,
-k])`` exactly as :func:`moonlight.fit_nmf` draws its starts (column totals estimated
-from the training entries), so results do not depend on how many other restarts run.
+k])`` by the restart driver of :func:`moonlight.fit_nmf` (:mod:`moonlight.restarts`;
+column totals estimated from the training entries), so results do not depend on how many
+other restarts run.
 ``init="svd"`` starts from an SVD of the training entries with every held-out entry
 filled by the rank-1 fit of the training entries (:class:`_FilledTraining`): read as
 zeros, held-out blocks would be a low-rank pattern of their own for the SVD to find.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -96,7 +96,8 @@ from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
 from .likelihood import log_factorial_sum, poisson_loglik, sparse_data_terms
 from .config import default
 from .projection import project
-from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_start
+from .restarts import run_restarts, start_drawer
+from .starts import INITS, SVD_PLAIN_SWEEPS
 
 __all__ = ["fold_labels", "block_groups", "block_fold_labels", "fit_masked", "fit_blocks",
            "heldout_loglik", "heldout_loglik_blocks", "cross_validate", "cv_summary",
@@ -249,27 +250,12 @@ def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], 
         raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
     if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
         raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
-    W = np.empty((restarts, n_genes, rank))
-    H = np.empty((restarts, rank, n_samples))
-    logliks = np.empty(restarts)
-    n_iter = np.zeros(restarts, dtype=np.int64)
-    converged = np.zeros(restarts, dtype=bool)
-    children = np.random.SeedSequence(seed).spawn(restarts)
-
-    def starts(k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        if init == "svd":
-            return svd_start(training, column_totals, rank, children[k])
-        return random_start(column_totals, n_genes, rank, children[k])
-
+    starts = start_drawer(seed, rank, column_totals, n_genes,
+                          training if init == "svd" else None)
     options = engines.Options(tol=tol, max_iter=max_iter, check_every=check_every,
                               plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0)
-    for fit in engines.fit_restarts("ccd", problem, starts, range(restarts), options,
-                                    time.perf_counter(), []):
-        k = fit.restart
-        logliks[k], n_iter[k], converged[k] = fit.loglik, fit.n_iter, fit.converged
-        scale = fit.W.sum(axis=0)
-        W[k], H[k] = fit.W / scale, fit.H * scale[:, None]
-    return W, H, logliks, n_iter, converged
+    runs = run_restarts("ccd", problem, starts, range(restarts), options, keep_H=True)
+    return runs.W, runs.H, runs.logliks, runs.n_iter, runs.converged
 
 
 def _split_blocks(problem: SparseProblem, blocks: Blocks

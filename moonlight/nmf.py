@@ -14,13 +14,13 @@ engine of :mod:`moonlight.engines` and keeps the best:
     Multiplicative updates, extrapolated or plain (Lee & Seung 2001), the reference
     (:mod:`moonlight.engines.mu`).
 
-Each restart draws its start from its own child of ``SeedSequence(seed)``, so a
+Each restart draws its start from its own child of ``SeedSequence(seed)``
+(:mod:`moonlight.restarts`, the one restart driver), so a
 restart's result does not depend on how many others run beside it: ``restart_ids=``
 runs a subset, and :func:`combine_results` joins subsets into the full run's bytes.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Sequence
 from typing import Literal
@@ -32,7 +32,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import engines
 from .config import default
-from .starts import INITS, SVD_PLAIN_SWEEPS, random_start, svd_matrix, svd_start
+from .restarts import normalize_factors, run_restarts, start_drawer
+from .starts import INITS, SVD_PLAIN_SWEEPS, svd_matrix
 from .engines import Options
 from .engines._common import thread_count
 from .likelihood import log_factorial_sum, log_factorial_sum_chunked
@@ -182,21 +183,6 @@ class NMFResult:
         )
 
 
-def normalize_factors(
-    W: NDArray[np.float64], H: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Rescale so every column of W sums to one, moving the scale into H; WH is unchanged.
-
-    Modules are then put in a canonical order, by decreasing total activity
-    ``sum_j H_rj``, so that equal fits are written identically.
-    """
-    scale = W.sum(axis=0)
-    W = W / scale
-    H = H * scale[:, None]
-    order = np.argsort(-H.sum(axis=1), kind="stable")
-    return W[:, order], H[order, :]
-
-
 def _check_totals(row_totals: NDArray, column_totals: NDArray) -> None:
     zero_rows = np.flatnonzero(row_totals == 0)
     zero_cols = np.flatnonzero(column_totals == 0)
@@ -325,10 +311,6 @@ def _restart_ids(restart_ids: Iterable[int] | None, restarts: int) -> NDArray[np
     return ids
 
 
-#: Restart k's random start (kept under this name: cross-validation draws its starts here).
-_initial_factor = random_start
-
-
 def _initial_factors(
     V: NDArray[np.float64] | sp.sparray | sp.spmatrix, rank: int, restarts: int, seed: int,
     init: str = "random",
@@ -337,15 +319,12 @@ def _initial_factors(
     them (``init`` as there)."""
     n_genes, n_samples = V.shape
     column_totals = np.asarray(V.sum(axis=0, dtype=np.float64)).ravel()
-    if init == "svd":
-        V = svd_matrix(V)
+    starts = start_drawer(seed, rank, column_totals, n_genes,
+                          svd_matrix(V) if init == "svd" else None)
     W = np.empty((restarts, n_genes, rank))
     H = np.empty((restarts, rank, n_samples))
-    for k, child in enumerate(np.random.SeedSequence(seed).spawn(restarts)):
-        if init == "svd":
-            W[k], H[k] = svd_start(V, column_totals, rank, child)
-        else:
-            W[k], H[k] = _initial_factor(column_totals, n_genes, rank, child)
+    for k in range(restarts):
+        W[k], H[k] = starts(k)
     return W, H
 
 
@@ -527,61 +506,34 @@ def fit_nmf(
         column_totals = V.sum(axis=0)
         V = np.ascontiguousarray(V, dtype=dtype)
         problem = engines.ccd.DenseProblem(V, None, log_v_fact)
-    root = np.random.SeedSequence(seed)
-
-    def starts(k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        # child k of SeedSequence(seed), as spawn(restarts)[k] gives it
-        child = np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k),
-                                       pool_size=root.pool_size)
-        if V_start is not None:
-            return svd_start(V_start, column_totals, rank, child)
-        return _initial_factor(column_totals, n_genes, rank, child)
-
-    n = ids.size
-    logliks = np.empty(n)
-    n_iter = np.zeros(n, dtype=np.int64)
-    converged = np.zeros(n, dtype=bool)
-    kkt = np.empty(n)
-    stopped = np.zeros(n, dtype=bool)
-    W_restarts = np.empty((n, n_genes, rank))
+    starts = start_drawer(seed, rank, column_totals, n_genes, V_start)
     trace_rows: list[tuple[int, int, float, float]] = []
-    best = -1
-    W_best = H_best = None
-    start = time.perf_counter()
     options = Options(tol=tol, max_iter=max_iter, check_every=check_every,
                       plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0,
                       gain_tol=gain_tol,
                       race_margin=race_margin if race and method == "ccd" else None,
                       threads=thread_count(threads))
-    for k, fit in enumerate(engines.fit_restarts(method, problem, starts, ids.tolist(),
-                                                 options, start, trace_rows)):
-        logliks[k], n_iter[k], converged[k], kkt[k] = (fit.loglik, fit.n_iter,
-                                                       fit.converged, fit.kkt)
-        stopped[k] = fit.stopped
-        W_restarts[k] = normalize_factors(fit.W.astype(np.float64),
-                                          fit.H.astype(np.float64))[0]
-        if best < 0 or logliks[k] > logliks[best]:
-            best, W_best, H_best = k, fit.W, fit.H
-
-    W_out, H_out = normalize_factors(W_best.astype(np.float64), H_best.astype(np.float64))
+    runs = run_restarts(method, problem, starts, ids, options, trace_rows=trace_rows)
+    W_out, H_out = normalize_factors(runs.W_best.astype(np.float64),
+                                     runs.H_best.astype(np.float64))
     trace = pd.DataFrame(trace_rows, columns=["restart", "iteration", "seconds", "loglik"])
     trace = trace.sort_values(["restart", "iteration"], kind="stable").reset_index(drop=True)
     return NMFResult(
         W=W_out,
         H=H_out,
-        loglik=float(logliks[best]),
-        logliks=logliks,
-        n_iter=n_iter,
-        converged=converged,
-        best_restart=int(ids[best]),
+        loglik=float(runs.logliks[runs.best]),
+        logliks=runs.logliks,
+        n_iter=runs.n_iter,
+        converged=runs.converged,
+        best_restart=int(ids[runs.best]),
         trace=trace,
         method=method,
         gene_names=gene_names,
         sample_names=sample_names,
-        kkt=kkt,
-        W_restarts=W_restarts,
+        kkt=runs.kkt,
+        W_restarts=runs.W,
         restart_ids=ids,
-        stopped=stopped if stopped.any() else None,
+        stopped=runs.stopped if runs.stopped.any() else None,
     )
 
 

@@ -77,13 +77,13 @@ def test_cross_validation_peaks_at_the_true_rank(counts):
 @pytest.mark.parametrize("transposed", [True, False])
 def test_all_ones_mask_is_the_unmasked_engine_bit_for_bit(counts, transposed, monkeypatch):
     """The masked kernels reduce to fit_nmf's: one engine serves fits and CV fits."""
-    from moonlight import engines, nmf
+    from moonlight import engines
     from moonlight.engines import ccd
+    from moonlight.starts import random_start
 
     if not transposed:  # force the row-by-row W kernel (used for tables too big to copy)
         monkeypatch.setattr(ccd, "TRANSPOSE_MEMORY_BUDGET", 0)
-    W0, H0 = nmf._initial_factor(counts.sum(axis=0), counts.shape[0], 3,
-                                 np.random.SeedSequence(5))
+    W0, H0 = random_start(counts.sum(axis=0), counts.shape[0], 3, np.random.SeedSequence(5))
     log_v_fact = float(np.sum([np.log(np.arange(1, v + 1)).sum() for v in counts.ravel()]))
     options = engines.Options(tol=1e-10, max_iter=500, check_every=1)
     results = []
