@@ -12,14 +12,16 @@ The package holds every computation of the workflow and runs without Snakemake::
 Modules: :mod:`~moonlight.tables` (reading count tables), :mod:`~moonlight.counts`
 (the count matrix, dense or sparse, with its names, and its binary file),
 :mod:`~moonlight.io` (moonlight's own tables), :mod:`~moonlight.simulate` (generative model),
-:mod:`~moonlight.likelihood`, :mod:`~moonlight.nmf` (the fit: API, restarts, result),
+:mod:`~moonlight.likelihood`, :mod:`~moonlight.nmf` (the fit: API and result),
+:mod:`~moonlight.restarts` (the one restart driver and seed scheme),
 :mod:`~moonlight.engines` (the fit engines, one module each: dense and sparse ccd, mu),
 :mod:`~moonlight.projection` (H of new samples with W fixed),
 :mod:`~moonlight.estimator` (a scikit-learn estimator), :mod:`~moonlight.genesets`
 (ranked genes and GMT gene sets), :mod:`~moonlight.qc` (quality control),
 :mod:`~moonlight.config` (defaults),
 :mod:`~moonlight.selection` (choice of R), :mod:`~moonlight.crossval` (held-out
-likelihood by masked fits), :mod:`~moonlight.stability` (agreement of restarts),
+likelihood: the fold designs), :mod:`~moonlight.folds` (the partitions),
+:mod:`~moonlight.heldout_fits` (fits with held-out data), :mod:`~moonlight.stability` (agreement of restarts),
 :mod:`~moonlight.modules` (memberships), :mod:`~moonlight.share_test` and
 :mod:`~moonlight.confidence` (the test and the moonlighting calls),
 :mod:`~moonlight.classes` (gene classes), :mod:`~moonlight.recovery` (comparison with a

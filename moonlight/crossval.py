@@ -74,315 +74,40 @@ unlike the in-sample log likelihood the held-out one has a maximum in R.
 Per rank the workflow reports ``cv_loglik`` = the sum over folds (each entry scored once)
 and ``cv_se`` = ``sqrt(K) * sd(fold values)``, the standard error of that sum.
 
-The start of restart r of fold k is drawn from child r of ``SeedSequence([seed, rank,
-k])`` by the restart driver of :func:`moonlight.fit_nmf` (:mod:`moonlight.restarts`;
-column totals estimated from the training entries), so results do not depend on how many
-other restarts run.
-``init="svd"`` starts from an SVD of the training entries with every held-out entry
-filled by the rank-1 fit of the training entries (:class:`_FilledTraining`): read as
-zeros, held-out blocks would be a low-rank pattern of their own for the SVD to find.
+Where the parts live: the partitions in :mod:`moonlight.folds`, the training fits (and
+their seeds: restart r of fold k starts from child r of ``SeedSequence([seed, rank,
+k])``) in :mod:`moonlight.heldout_fits`, and here each design as a :class:`FoldDesign`
+(prepare V, partition it, fit and score one fold) behind :func:`cross_validate`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from . import engines
-from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
-from .likelihood import log_factorial_sum, poisson_loglik, sparse_data_terms
 from .config import default
+from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
+from .folds import block_fold_labels, block_groups, fold_labels, gene_halves, sample_folds
+from .heldout_fits import block_sizes, fit_blocks, fit_masked, fit_samples, fit_split, split_blocks
+from .likelihood import poisson_loglik, sparse_data_terms
 from .projection import project
-from .restarts import run_restarts, start_drawer
-from .starts import INITS, SVD_PLAIN_SWEEPS
 
-__all__ = ["fold_labels", "block_groups", "block_fold_labels", "fit_masked", "fit_blocks",
-           "heldout_loglik", "heldout_loglik_blocks", "cross_validate", "cv_summary",
-           "with_background", "sample_folds", "gene_halves", "CV_COLUMNS", "DESIGNS"]
+__all__ = ["cross_validate", "cv_summary", "heldout_loglik", "heldout_loglik_blocks",
+           "with_background", "FoldDesign", "CV_COLUMNS", "DESIGNS",
+           # the folds and the fits with held-out data, from their own modules
+           "fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves",
+           "fit_masked", "fit_blocks"]
 
 #: Fold designs of :func:`cross_validate`.
 DESIGNS: tuple[str, ...] = ("entries", "blocks", "samples")
 
 CV_COLUMNS = ["rank", "fold", "train_loglik", "heldout_loglik", "n_heldout", "n_iter",
               "converged"]
-
-
-def fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int64]:
-    """Fold (0..K-1) of every entry: a uniformly random balanced partition of the entries.
-
-    Sizes differ by at most one; the same ``(shape, folds, seed)`` gives the same labels.
-    """
-    if folds < 2:
-        raise ValueError(f"folds must be at least 2, got {folds}")
-    n = shape[0] * shape[1]
-    if folds > n:
-        raise ValueError(f"cannot split {n} entries into {folds} folds")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5E1EC7]))
-    labels = np.empty(n, dtype=np.int64)
-    labels[rng.permutation(n)] = np.arange(n) % folds
-    return labels.reshape(shape)
-
-
-def _balanced_labels(n: int, folds: int, rng: np.random.Generator) -> NDArray[np.int64]:
-    labels = np.empty(n, dtype=np.int64)
-    labels[rng.permutation(n)] = np.arange(n) % folds
-    return labels
-
-
-def block_groups(shape: tuple[int, int], folds: int, seed: int
-                 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Gene group (N,) and sample group (M,) of the Latin-square block design.
-
-    Each is a uniformly random balanced partition into ``folds`` groups (sizes differ by
-    at most one); entry (i, j) is held out in fold ``(gene_group[i] + sample_group[j])
-    mod folds``. The same ``(shape, folds, seed)`` gives the same groups.
-    """
-    if folds < 2:
-        raise ValueError(f"folds must be at least 2, got {folds}")
-    if folds > min(shape):
-        raise ValueError(f"the block design needs folds <= min(N, M) = {min(shape)}, "
-                         f"got {folds}")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB10C5]))
-    genes = _balanced_labels(shape[0], folds, rng)
-    return genes, _balanced_labels(shape[1], folds, rng)
-
-
-def block_fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int64]:
-    """Fold of every entry under the block design, as an (N, M) array (dense V only)."""
-    genes, samples = block_groups(shape, folds, seed)
-    return (genes[:, None] + samples[None, :]) % folds
-
-
-def fit_masked(
-    V: ArrayLike,
-    mask: ArrayLike,
-    rank: int,
-    *,
-    restarts: int = 3,
-    seed: int | Iterable[int] = 0,
-    tol: float = 1e-8,
-    max_iter: int = 2000,
-    check_every: int = 1,
-    init: str = "random",
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-           NDArray[np.int64], NDArray[np.bool_]]:
-    """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true.
-
-    The engine is the coordinate descent of :mod:`moonlight.engines.ccd` with the mask
-    passed to its kernels: every gradient, curvature and likelihood sum runs over
-    the training entries only.
-
-    Parameters
-    ----------
-    V : array (N, M)
-        Counts; values where ``mask`` is false are never read (they may be anything,
-        even NaN).
-    mask : bool array (N, M)
-        True on training entries.
-    rank, restarts, tol, max_iter, check_every
-        As in :func:`moonlight.fit_nmf` (convergence on the training log likelihood;
-        iterations are sweeps).
-    seed : int or sequence of int
-        Entropy of ``SeedSequence``; restart r starts from its child r.
-    init : {"random", "svd"}
-        Starts as in :func:`moonlight.fit_nmf`; ``"svd"`` factorizes the training
-        entries with the held-out ones filled by the rank-1 fit of the training entries
-        (:func:`_filled_dense`).
-
-    Returns
-    -------
-    W : (restarts, N, R), H : (restarts, R, M), train_loglik : (restarts,),
-    n_iter : (restarts,), converged : (restarts,)
-        Every restart's factors (W columns summing to one), training log likelihood,
-        iterations and convergence flag.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    V = np.asarray(V, dtype=np.float64)
-    if V.shape != mask.shape:
-        raise ValueError(f"V has shape {V.shape} but mask has shape {mask.shape}")
-    MV = np.where(mask, V, 0.0)
-    if (MV < 0).any() or not np.isfinite(MV).all():
-        raise ValueError("training entries of V must be finite and non-negative")
-    weights = mask.astype(np.float64)
-    n_genes = V.shape[0]
-    log_v_fact = log_factorial_sum(MV)
-
-    # Starts as in moonlight.nmf, with column totals estimated from the training entries.
-    observed = np.maximum(weights.sum(axis=0), 1.0)
-    column_totals = MV.sum(axis=0) * n_genes / observed
-    problem = engines.ccd.DenseProblem(MV, weights, log_v_fact)
-    training = _filled_dense(MV, weights) if init == "svd" else None
-    return _fit_restarts(problem, column_totals, rank, restarts=restarts, seed=seed,
-                         tol=tol, max_iter=max_iter, check_every=check_every, init=init,
-                         training=training)
-
-
-def _filled_dense(MV: NDArray[np.float64], weights: NDArray[np.float64]
-                  ) -> NDArray[np.float64]:
-    """The training entries with every held-out entry replaced by the rank-1 Poisson fit
-    of the training entries (see :class:`_FilledTraining`, the sparse form)."""
-    rows, cols = MV.sum(axis=1), MV.sum(axis=0)
-    b = np.ones(MV.shape[1])
-    for _ in range(5):
-        a = rows / np.maximum(weights @ b, 1e-300)
-        b = cols / np.maximum(a @ weights, 1e-300)
-    return np.where(weights > 0, MV, np.outer(a, b))
-
-
-def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], rank: int,
-                  *, restarts: int, seed: int | Iterable[int], tol: float, max_iter: int,
-                  check_every: int, init: str = "random",
-                  training: NDArray | sp.sparray | None = None,
-                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-                             NDArray[np.int64], NDArray[np.bool_]]:
-    """Every restart of a fit with held-out entries (see :func:`fit_masked`).
-
-    ``training`` is the matrix (or :class:`_FilledTraining` operator) an ``"svd"`` start
-    factorizes: V with its held-out entries filled by their rank-1 estimate (V itself
-    when nothing is held out, the samples design)."""
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    n_genes, n_samples = problem.shape
-    if not 1 <= rank <= min(n_genes, n_samples):
-        raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
-    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
-        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
-    starts = start_drawer(seed, rank, column_totals, n_genes,
-                          training if init == "svd" else None)
-    options = engines.Options(tol=tol, max_iter=max_iter, check_every=check_every,
-                              plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0)
-    runs = run_restarts("ccd", problem, starts, range(restarts), options, keep_H=True)
-    return runs.W, runs.H, runs.logliks, runs.n_iter, runs.converged
-
-
-def _split_blocks(problem: SparseProblem, blocks: Blocks
-                  ) -> tuple[SparseProblem, SparseProblem]:
-    """The training and the held-out nonzeros of a sparse V, as two problems in V's
-    orientation (``log_v_fact`` of the training part set; the held-out values unread)."""
-    n_compressed = problem.indptr.size - 1
-    compressed = np.repeat(np.arange(n_compressed), np.diff(problem.indptr))
-    if problem.transposed:
-        held = blocks.heldout(compressed, problem.indices)
-    else:
-        held = blocks.heldout(problem.indices, compressed)
-    parts = []
-    for keep in (~held, held):
-        indptr = np.zeros(n_compressed + 1, dtype=problem.indptr.dtype)
-        np.cumsum(np.bincount(compressed[keep], minlength=n_compressed), out=indptr[1:])
-        parts.append(SparseProblem(indptr, problem.indices[keep], problem.data[keep],
-                                   problem.shape, problem.transposed, 0.0, blocks))
-    train, heldout = parts
-    if (train.data < 0).any() or not np.isfinite(train.data).all():
-        raise ValueError("training entries of V must be finite and non-negative")
-    train.log_v_fact = log_factorial_sum(train.data)
-    return train, heldout
-
-
-def _block_sizes(blocks: Blocks) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Training entries per sample and held-out entries in total, from group sizes."""
-    K, f = blocks.folds, blocks.fold
-    genes_per_group = np.bincount(blocks.gene_group, minlength=K)
-    held_genes = genes_per_group[(f - blocks.sample_group) % K]  # per sample
-    return genes_per_group.sum() - held_genes, held_genes
-
-
-def _fit_split(train: SparseProblem, rank: int, **kwargs
-               ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-                          NDArray[np.int64], NDArray[np.bool_]]:
-    n_genes = train.shape[0]
-    observed = np.maximum(_block_sizes(train.blocks)[0].astype(np.float64), 1.0)
-    column_totals = train.column_totals() * n_genes / observed
-    training = _filled_training(train) if kwargs.get("init") == "svd" else None
-    return _fit_restarts(train, column_totals, rank, training=training, **kwargs)
-
-
-class _FilledTraining:
-    """The training entries of a block-held-out sparse V with every held-out entry
-    replaced by its rank-1 estimate ``a_i b_j``, as the linear operator an ``"svd"`` start
-    needs (``@`` with thin dense matrices, ``.T``); never formed.
-
-    Why fill: read as zeros, the held-out blocks are themselves a strong low-rank pattern
-    (gene group g is empty on sample group s), so the leading singular vectors of the
-    training matrix pick them up, and a start built on them has programs that live on
-    held-out blocks, where no training entry constrains their scale. Masked fits from
-    such starts end in optima that predict held-out blocks with absurd means (the
-    20,000-cell benchmark of ``docs/scale.md``). Filled with the rank-1 estimate, the
-    blocks carry no pattern of their own.
-    """
-
-    def __init__(self, train: sp.sparray, blocks: Blocks, a: NDArray, b: NDArray,
-                 transposed: bool = False) -> None:
-        self.train, self.blocks, self.a, self.b = train, blocks, a, b
-        self.transposed = transposed
-        self.shape = train.shape
-
-    @property
-    def T(self) -> _FilledTraining:
-        return _FilledTraining(self.train.T, self.blocks, self.b, self.a, not self.transposed)
-
-    def __matmul__(self, X: NDArray) -> NDArray[np.float64]:
-        blocks, K = self.blocks, self.blocks.folds
-        rows, cols = ((blocks.sample_group, blocks.gene_group) if self.transposed
-                      else (blocks.gene_group, blocks.sample_group))
-        out = np.asarray(self.train @ X, dtype=np.float64)
-        # row i's held-out columns are the column group (fold - group(i)) mod K
-        grouped = np.zeros((K, X.shape[1]))
-        np.add.at(grouped, cols, self.b[:, None] * X)
-        return out + self.a[:, None] * grouped[(blocks.fold - rows) % K]
-
-
-def _filled_training(train: SparseProblem) -> _FilledTraining:
-    """:class:`_FilledTraining` of a training problem, with ``a_i b_j`` the rank-1
-    Poisson fit of the training entries (alternating closed-form updates)."""
-    blocks, K = train.blocks, train.blocks.folds
-    layout = sp.csr_array if train.transposed else sp.csc_array
-    matrix = layout((train.data, train.indices, train.indptr), shape=train.shape)
-    rows, cols = train.row_totals(), train.column_totals()
-    a = np.maximum(rows, 0.0)
-    b = np.ones(train.shape[1])
-    for _ in range(5):
-        # the training columns of gene i are all but sample group (fold - g_i) mod K
-        b_groups = np.bincount(blocks.sample_group, weights=b, minlength=K)
-        a = rows / np.maximum(b.sum() - b_groups[(blocks.fold - blocks.gene_group) % K],
-                              1e-300)
-        a_groups = np.bincount(blocks.gene_group, weights=a, minlength=K)
-        b = cols / np.maximum(a.sum() - a_groups[(blocks.fold - blocks.sample_group) % K],
-                              1e-300)
-    return _FilledTraining(matrix, blocks, a, b)
-
-
-def _as_sparse_problem(V: sp.spmatrix | sp.sparray | pd.DataFrame) -> SparseProblem:
-    if isinstance(V, pd.DataFrame):
-        V = sp.csc_array(V.sparse.to_coo())
-    return SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
-
-
-def fit_blocks(
-    V: sp.spmatrix | sp.sparray,
-    blocks: Blocks,
-    rank: int,
-    *,
-    restarts: int = 3,
-    seed: int | Iterable[int] = 0,
-    tol: float = 1e-8,
-    max_iter: int = 2000,
-    check_every: int = 1,
-    init: str = "random",
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-           NDArray[np.int64], NDArray[np.bool_]]:
-    """Fit a sparse ``V ~ Poisson(W H)`` on the entries outside the held-out blocks.
-
-    The sparse engine (:mod:`moonlight.engines.sparse_ccd`) sees the training nonzeros
-    and the block labels only; no N x M array is formed, and the held-out values are
-    never read. Parameters and returns are those of :func:`fit_masked`, with the
-    held-out entries given by ``blocks`` (:func:`block_groups` and a fold).
-    """
-    train, _ = _split_blocks(_as_sparse_problem(V), blocks)
-    return _fit_split(train, rank, restarts=restarts, seed=seed, tol=tol,
-                      max_iter=max_iter, check_every=check_every, init=init)
 
 
 def heldout_loglik(V: ArrayLike, WH: ArrayLike, heldout: ArrayLike) -> float:
@@ -401,27 +126,6 @@ def heldout_loglik_blocks(heldout: SparseProblem, W: NDArray, H: NDArray) -> flo
             - block_sum(W, H, heldout.blocks, heldout=True))
 
 
-def sample_folds(n_samples: int, folds: int, seed: int) -> NDArray[np.int64]:
-    """Fold (0..K-1) of every sample under the ``"samples"`` design: a uniformly random
-    balanced partition (sizes differ by at most one), fixed by ``(n_samples, folds,
-    seed)``."""
-    if folds < 2:
-        raise ValueError(f"folds must be at least 2, got {folds}")
-    if folds > n_samples:
-        raise ValueError(f"cannot split {n_samples} samples into {folds} folds")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3F1E5]))
-    return _balanced_labels(n_samples, folds, rng)
-
-
-def gene_halves(n_genes: int, seed: int) -> NDArray[np.bool_]:
-    """The ``"samples"`` design's split of the genes into two random halves (True: the
-    first), fixed by ``(n_genes, seed)``."""
-    if n_genes < 2:
-        raise ValueError(f"the samples design needs at least 2 genes, got {n_genes}")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E4E5]))
-    return _balanced_labels(n_genes, 2, rng) == 0
-
-
 def _loglik(V: NDArray | sp.sparray, W: NDArray, H: NDArray) -> float:
     """``sum [V log WH - WH - log V!]`` of a dense or sparse V; a sparse V's product is
     formed at its nonzeros only."""
@@ -430,20 +134,6 @@ def _loglik(V: NDArray | sp.sparray, W: NDArray, H: NDArray) -> float:
         return (sparse_data_terms(problem.indptr, problem.indices, problem.data,
                                   problem.transposed, W, H) - block_sum(W, H, None))
     return poisson_loglik(V, W @ H)
-
-
-def _fit_samples(V: NDArray | sp.sparray, rank: int, **settings
-                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-                            NDArray[np.int64], NDArray[np.bool_]]:
-    """Every restart of an ordinary fit (nothing held out) of the training samples."""
-    if sp.issparse(V):
-        problem = SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
-        problem.log_v_fact = log_factorial_sum(problem.data)
-        totals = problem.column_totals()
-    else:
-        problem = engines.ccd.DenseProblem(V, None, log_factorial_sum(V))
-        totals = V.sum(axis=0)
-    return _fit_restarts(problem, totals, rank, training=V, **settings)
 
 
 def _heldout_samples(V_test: NDArray | sp.sparray, first: NDArray[np.bool_], W: NDArray,
@@ -524,28 +214,21 @@ def cross_validate(
         raise ValueError(f"background must be in [0, 1), got {background}")
     settings = dict(restarts=restarts, tol=tol, max_iter=max_iter, check_every=check_every,
                     init=init)
-    # The partition depends on (shape, folds, seed, design) only: made once, used by
-    # every fold.
-    if design == "samples":
-        if isinstance(V, pd.DataFrame) and sparse:
-            V = sp.csc_array(V.sparse.to_coo())
-        V = sp.csc_array(V, dtype=np.float64) if sparse else np.asarray(V, dtype=np.float64)
-        run = _held_out_samples
-        partition = (sample_folds(V.shape[1], folds, seed), gene_halves(V.shape[0], seed))
-    elif sparse:
-        V, run = _as_sparse_problem(V), _held_out_sparse_blocks
-        partition = (*block_groups(V.shape, folds, seed), folds)
-    else:
-        V, run = np.asarray(V, dtype=np.float64), _held_out_masked
-        partition = (fold_labels if design == "entries" else block_fold_labels)(
-            V.shape, folds, seed)
-    rows = [run(V, rank, k, partition, seed=seed, background=background, settings=settings)
+    if isinstance(V, pd.DataFrame):
+        V = sp.csc_array(V.sparse.to_coo()) if sparse else V.to_numpy(dtype=np.float64)
+    chosen = _DESIGNS[design, sparse]
+    data = chosen.prepare(V)
+    # the partition depends on (shape, folds, seed, design) only: made once, every fold
+    partition = chosen.partition(data.shape, folds, seed)
+    rows = [chosen.fold(data, rank, k, partition, seed=seed, background=background,
+                        settings=settings)
             for k in range(folds)]
     return pd.DataFrame(rows, columns=CV_COLUMNS)
 
 
-# One function per design, one fold each: fit the training part (restarts, the best by
-# training log L; with a background weight also rank 1), score the held-out part.
+# The designs behind one interface (FoldDesign): each prepares V, partitions it, and per
+# fold fits the training part (restarts, the best by training log L; with a background
+# weight also rank 1) and scores the held-out part.
 
 
 def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int,
@@ -557,11 +240,11 @@ def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int,
     labels, first = partition
     test = labels == k
     train = V[:, ~test]
-    W, _, ll, n_iter, converged = _fit_samples(train, rank, seed=[seed, rank, k], **settings)
+    W, _, ll, n_iter, converged = fit_samples(train, rank, seed=[seed, rank, k], **settings)
     best = int(np.argmax(ll))
     W1 = None
     if background > 0:
-        W1 = _fit_samples(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})[0][0]
+        W1 = fit_samples(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})[0][0]
     heldout = _heldout_samples(V[:, test], first, W[best], W1, background)
     return _fold_row(rank, k, ll[best], heldout, V.shape[0] * int(test.sum()), n_iter[best],
                      converged[best])
@@ -575,15 +258,15 @@ def _held_out_sparse_blocks(problem: SparseProblem, rank: int, k: int,
     the sample groups and the number of folds)."""
     genes, samples, folds = partition
     blocks = Blocks(genes, samples, folds, k)
-    train, held = _split_blocks(problem, blocks)
-    W, H, ll, n_iter, converged = _fit_split(train, rank, seed=[seed, rank, k], **settings)
+    train, held = split_blocks(problem, blocks)
+    W, H, ll, n_iter, converged = fit_split(train, rank, seed=[seed, rank, k], **settings)
     best = int(np.argmax(ll))
     Ws, Hs = W[best], H[best]
     if background > 0:
-        W1, H1, *_ = _fit_split(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})
+        W1, H1, *_ = fit_split(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})
         Ws, Hs = with_background(Ws, Hs, W1[0], H1[0], background)
     return _fold_row(rank, k, ll[best], heldout_loglik_blocks(held, Ws, Hs),
-                     int(_block_sizes(blocks)[1].sum()), n_iter[best], converged[best])
+                     int(block_sizes(blocks)[1].sum()), n_iter[best], converged[best])
 
 
 def _held_out_masked(V: NDArray[np.float64], rank: int, k: int,
@@ -602,6 +285,55 @@ def _held_out_masked(V: NDArray[np.float64], rank: int, k: int,
         Ws, Hs = with_background(Ws, Hs, W1[0], H1[0], background)
     return _fold_row(rank, k, ll[best], heldout_loglik(V, Ws @ Hs, heldout),
                      int(heldout.sum()), n_iter[best], converged[best])
+
+
+@dataclass(frozen=True)
+class FoldDesign:
+    """One fold design of :func:`cross_validate`.
+
+    Attributes
+    ----------
+    prepare : V -> data
+        V (a float64 array or a CSC array) as the design's folds read it.
+    partition : (shape, folds, seed) -> partition
+        What every fold holds out, made once.
+    fold : (data, rank, k, partition, *, seed, background, settings) -> dict
+        Fold k's row of :data:`CV_COLUMNS`.
+    """
+
+    prepare: Callable[[Any], Any]
+    partition: Callable[[tuple[int, int], int, int], Any]
+    fold: Callable[..., dict]
+
+
+def _samples_partition(shape: tuple[int, int], folds: int, seed: int
+                       ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    return sample_folds(shape[1], folds, seed), gene_halves(shape[0], seed)
+
+
+def _blocks_partition(shape: tuple[int, int], folds: int, seed: int
+                      ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+    return (*block_groups(shape, folds, seed), folds)
+
+
+def _dense(V: ArrayLike) -> NDArray[np.float64]:
+    return np.asarray(V, dtype=np.float64)
+
+
+def _sparse_problem(V: sp.sparray) -> SparseProblem:
+    return SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
+
+
+#: (design, V is sparse) -> its FoldDesign. A sparse V has no ``entries`` design: it
+#: would hold out an N x M mask.
+_DESIGNS: dict[tuple[str, bool], FoldDesign] = {
+    ("entries", False): FoldDesign(_dense, fold_labels, _held_out_masked),
+    ("blocks", False): FoldDesign(_dense, block_fold_labels, _held_out_masked),
+    ("blocks", True): FoldDesign(_sparse_problem, _blocks_partition, _held_out_sparse_blocks),
+    ("samples", False): FoldDesign(_dense, _samples_partition, _held_out_samples),
+    ("samples", True): FoldDesign(lambda V: sp.csc_array(V, dtype=np.float64),
+                                  _samples_partition, _held_out_samples),
+}
 
 
 def with_background(W: NDArray, H: NDArray, W1: NDArray, H1: NDArray, weight: float

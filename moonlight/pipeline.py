@@ -29,6 +29,7 @@ from .modules import (call_memberships, keep_called, moonlighting_genes, normali
                       normalize_rows)
 from .nmf import NMFResult, fit_nmf
 from .prefilter import select_by_options
+from .qc import quality_record
 from .selection import next_rank, rank_table
 from .stability import stability_summary
 from .technical import library_covariates, module_associations
@@ -198,14 +199,17 @@ def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
 @dataclass(frozen=True)
 class Analysis:
     """Results of :func:`analyse`: ``table`` (rank selection), ``rank``, the selected
-    fit's ``W`` (columns summing to one) and ``H``, and its :class:`ModuleCalls` as
-    ``calls`` (``memberships``, ``moonlighting`` and ``candidates`` are shortcuts)."""
+    fit's ``W`` (columns summing to one) and ``H``, its :class:`ModuleCalls` as
+    ``calls`` (``memberships``, ``moonlighting`` and ``candidates`` are shortcuts), and
+    ``qc``, the QC record with its warnings (:func:`moonlight.qc.quality_record`, the
+    workflow's ``qc.tsv`` without the rows on how a file was read)."""
 
     table: pd.DataFrame
     rank: int
     W: pd.DataFrame
     H: pd.DataFrame
     calls: ModuleCalls
+    qc: pd.DataFrame
 
     @property
     def memberships(self) -> pd.DataFrame:
@@ -310,4 +314,8 @@ def analyse(
                          chosen.W_restart_frames(), chosen.logliks, margin=sel["margin"],
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          covariates=covariates, **mods)
-    return Analysis(table=table, rank=rank, W=calls.W, H=chosen.H_frame(), calls=calls)
+    record = quality_record(counts, table, pd.concat([*heldout, baseline]), calls.classes,
+                            calls.associations,
+                            outlier_factor=settings["qc"]["outlier_factor"])
+    return Analysis(table=table, rank=rank, W=calls.W, H=chosen.H_frame(), calls=calls,
+                    qc=record)

@@ -64,6 +64,7 @@ __all__ = [
     "technical_warning",
     "class_record",
     "qc_table",
+    "quality_record",
     "warnings_of",
 ]
 
@@ -352,6 +353,38 @@ def qc_table(rows: list[dict[str, str]], warnings: list[QCWarning]) -> pd.DataFr
         logger.warning("%s: %s", warning.kind, warning.message)
     table = rows + [_row("warning", w.kind, w.message) for w in warnings]
     return pd.DataFrame(table, columns=QC_COLUMNS)
+
+
+def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
+                   heldout: pd.DataFrame, classes: pd.DataFrame,
+                   associations: pd.DataFrame, *,
+                   read_rows: list[dict[str, str]] | None = None,
+                   outlier_factor: float = DEFAULT_OUTLIER_FACTOR) -> pd.DataFrame:
+    """The QC record of one analysed data set (rule ``qc``, and ``Analysis.qc``).
+
+    Parameters
+    ----------
+    counts : Counts or DataFrame
+        The counts that were fitted.
+    selection : DataFrame
+        The rank table (``rank``, ``selected``).
+    heldout : DataFrame
+        Per-fold held-out rows of every fitted rank and of rank 1.
+    classes, associations : DataFrame
+        The gene classes and the module-covariate associations of the calls.
+    read_rows : list of dict, optional
+        How the input was read (``read.tsv``), first in the record.
+    outlier_factor : float
+        Config ``qc.outlier_factor``.
+    """
+    rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    heldout = heldout.drop_duplicates(["rank", "fold"])
+    warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
+                technical_warning(associations)]
+    warnings += outlier_warnings(counts, outlier_factor)
+    warnings += range_warnings(counts)
+    rows = list(read_rows or []) + count_record(counts) + class_record(classes)
+    return qc_table(rows, [w for w in warnings if w is not None])
 
 
 def warnings_of(record: pd.DataFrame) -> str:

@@ -195,11 +195,11 @@ def test_block_heldout_loglik_is_the_dense_heldout_loglik(sparse_counts):
     rng = np.random.default_rng(0)
     W, H = rng.random((V.shape[0], 3)), rng.random((3, V.shape[1])) * 20
     genes, samples = block_groups(V.shape, 3, seed=4)
-    from moonlight.crossval import _split_blocks
+    from moonlight.heldout_fits import split_blocks
 
     problem = SparseProblem.from_matrix(sp.csr_array(V), np.dtype(np.float64), 0.0)
     for f in range(3):
-        _, held = _split_blocks(problem, Blocks(genes, samples, 3, f))
+        _, held = split_blocks(problem, Blocks(genes, samples, 3, f))
         dense = heldout_loglik(V, W @ H, block_fold_labels(V.shape, 3, seed=4) == f)
         assert heldout_loglik_blocks(held, W, H) == pytest.approx(dense, rel=1e-12)
 
@@ -267,8 +267,8 @@ def test_background_scoring_zero_is_plain_and_bounds_a_fitted_zero():
 
 # --- the samples design (bi-cross-validation; the sparse default) -------------------------
 
-from moonlight.crossval import (_filled_dense, _filled_training, _split_blocks,  # noqa: E402
-                                gene_halves, sample_folds)
+from moonlight.folds import gene_halves, sample_folds  # noqa: E402
+from moonlight.heldout_fits import _filled_dense, _filled_training, split_blocks  # noqa: E402
 
 
 def test_samples_design_partitions_samples_and_scores_every_entry_once(sparse_counts):
@@ -320,7 +320,7 @@ def test_svd_start_fills_heldout_blocks_with_the_rank1_fit(sparse_counts, layout
     genes, samples = block_groups(V.shape, 3, seed=0)
     blocks = Blocks(genes, samples, 3, 1)
     problem = SparseProblem.from_matrix(layout(V), np.dtype(np.float64), 0.0)
-    train, _ = _split_blocks(problem, blocks)
+    train, _ = split_blocks(problem, blocks)
     filled = _filled_training(train)
     held = block_fold_labels(V.shape, 3, seed=0) == 1
     expected = _filled_dense(np.where(held, 0.0, V), (~held).astype(float))

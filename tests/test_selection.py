@@ -94,6 +94,10 @@ def test_real_table_selects_four_modules_and_three_supported_moonlighting_genes(
     assert sorted(called.index) == ["cranberry", "grape", "tomato"]
     assert (called["support"] == 1.0).all()
     assert (called["q"] <= 0.05).all()
+    # the QC record: the table as fitted, the classes, and no warning on this table
+    qc = res.qc.set_index("check")["value"]
+    assert qc["genes"] == "100" and qc["samples"] == "60" and "warning" not in qc.index
+    assert int(qc["genes_moonlighting"]) == 3
 
 
 def test_rank_selection_figure_with_and_without_cross_validation(tmp_path):

@@ -225,6 +225,10 @@ def test_analyse_in_a_notebook_gives_the_workflows_answer(finished_run):
     workflow = read_tsv(results / "moonlighting.tsv", index_col=None)
     assert result.moonlighting["gene"].tolist() == workflow["gene"].tolist()
     pd.testing.assert_frame_equal(result.W, read_tsv(results / "W.tsv"), check_names=False)
+    # the QC record too: qc.tsv after the rows on how the file was read
+    read_rows = len(read_tsv(results / "read.tsv", index_col=None))
+    qc = read_tsv(results / "qc.tsv", index_col=None).iloc[read_rows:]
+    pd.testing.assert_frame_equal(result.qc, qc.reset_index(drop=True))
 
 
 def test_projecting_the_training_samples_reproduces_H(finished_run):

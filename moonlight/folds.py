@@ -1,0 +1,81 @@
+"""The folds of cross-validation: which entries, samples or genes each fold holds out.
+
+Every partition is a uniformly random balanced one (group sizes differ by at most one),
+fixed by the table's shape, the number of folds and the seed alone, so every rank is
+scored on the same folds. The designs that use them are described in
+:mod:`moonlight.crossval`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves"]
+
+
+def fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int64]:
+    """Fold (0..K-1) of every entry: a uniformly random balanced partition of the entries.
+
+    Sizes differ by at most one; the same ``(shape, folds, seed)`` gives the same labels.
+    """
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    n = shape[0] * shape[1]
+    if folds > n:
+        raise ValueError(f"cannot split {n} entries into {folds} folds")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5E1EC7]))
+    labels = np.empty(n, dtype=np.int64)
+    labels[rng.permutation(n)] = np.arange(n) % folds
+    return labels.reshape(shape)
+
+
+def _balanced_labels(n: int, folds: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    labels = np.empty(n, dtype=np.int64)
+    labels[rng.permutation(n)] = np.arange(n) % folds
+    return labels
+
+
+def block_groups(shape: tuple[int, int], folds: int, seed: int
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Gene group (N,) and sample group (M,) of the Latin-square block design.
+
+    Each is a uniformly random balanced partition into ``folds`` groups (sizes differ by
+    at most one); entry (i, j) is held out in fold ``(gene_group[i] + sample_group[j])
+    mod folds``. The same ``(shape, folds, seed)`` gives the same groups.
+    """
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    if folds > min(shape):
+        raise ValueError(f"the block design needs folds <= min(N, M) = {min(shape)}, "
+                         f"got {folds}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xB10C5]))
+    genes = _balanced_labels(shape[0], folds, rng)
+    return genes, _balanced_labels(shape[1], folds, rng)
+
+
+def block_fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int64]:
+    """Fold of every entry under the block design, as an (N, M) array (dense V only)."""
+    genes, samples = block_groups(shape, folds, seed)
+    return (genes[:, None] + samples[None, :]) % folds
+
+
+def sample_folds(n_samples: int, folds: int, seed: int) -> NDArray[np.int64]:
+    """Fold (0..K-1) of every sample under the ``"samples"`` design: a uniformly random
+    balanced partition (sizes differ by at most one), fixed by ``(n_samples, folds,
+    seed)``."""
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    if folds > n_samples:
+        raise ValueError(f"cannot split {n_samples} samples into {folds} folds")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3F1E5]))
+    return _balanced_labels(n_samples, folds, rng)
+
+
+def gene_halves(n_genes: int, seed: int) -> NDArray[np.bool_]:
+    """The ``"samples"`` design's split of the genes into two random halves (True: the
+    first), fixed by ``(n_genes, seed)``."""
+    if n_genes < 2:
+        raise ValueError(f"the samples design needs at least 2 genes, got {n_genes}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E4E5]))
+    return _balanced_labels(n_genes, 2, rng) == 0
