@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
-from .config import crossval_settings, default, defaults
+from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .counts import Counts
@@ -277,10 +277,11 @@ def analyse(
                             f"known: {sorted(settings[block])}")
     ranks = settings["ranks"] if ranks is None else ranks
     restarts = settings["restarts"] if restarts is None else restarts
-    # threads reaches the fits; restarts_per_job only splits the workflow's jobs (the
-    # same bytes as one job)
-    fit = {k: v for k, v in {**settings["fit"], **(fit or {})}.items()
-           if k != "restarts_per_job"}
+    # the keys that split the workflow's work into jobs do not change what a fit
+    # computes; the thread count reaches the fits as a job's threads do
+    given = {**settings["fit"], **(fit or {})}
+    fit = {k: v for k, v in given.items() if k not in WORKFLOW_ONLY_FIT_KEYS}
+    fit["threads"] = given["threads"]
     sel = {**settings["selection"], **(selection or {})}
     # racing keeps clear of the near-best set stability and support use
     fit.setdefault("race_margin", sel["margin"])

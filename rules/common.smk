@@ -273,11 +273,14 @@ def round_inputs(wildcards):
 
 
 def selection_inputs(wildcards):
-    return rank_inputs(wildcards, selection_ranks(wildcards))
+    """What select_rank reads besides logliks.tsv, which gathers the restart tables."""
+    inputs = rank_inputs(wildcards, selection_ranks(wildcards))
+    del inputs["restarts"]
+    return inputs
 
 
 def selection_restarts(wildcards):
-    return selection_inputs(wildcards)["restarts"]
+    return rank_inputs(wildcards, selection_ranks(wildcards))["restarts"]
 
 
 def rank_fits(wildcards):
