@@ -128,6 +128,7 @@ def read_record(read: TableRead, *, genes_read: int, samples_read: int,
         _row("header", "yes" if read.header else "no", read.header_reason),
     ]
     rows += [_row("note", "", note) for note in read.notes]
+    rows += [_row("warning", kind, message) for kind, message in read.warnings]
     rows += [_row("genes_read", genes_read), _row("samples_read", samples_read)]
     for kind in ("genes", "samples"):
         for reason, names in dropped.get(kind, {}).items():

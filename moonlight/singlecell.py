@@ -61,7 +61,8 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from .qc import _names, _row
-from .tables import CountTableError
+# what a non-integer matrix looks like is said as for tables
+from .tables import LOG_MAX, CountTableError, looks_like
 
 __all__ = [
     "SingleCellError",
@@ -86,16 +87,6 @@ FORMATS = ("auto", "table", "h5ad", "10x", "10x_h5")
 
 #: The 10x feature type that is counted; every other type is dropped with a note.
 GENE_EXPRESSION = "Gene Expression"
-
-#: A matrix whose values are not all integers and are all at most this is reported as
-#: log-transformed: log1p of a count reaches 20 only at 4.9e8 reads of one gene in one
-#: cell, while scanpy's ``log1p(normalize_total(X, 1e4))`` tops out near 9.2.
-LOG_MAX = 20.0
-
-#: Per-cell totals whose spread (max - min) is at most this fraction of their median are
-#: "normalized to equal totals per cell" (``sc.pp.normalize_total`` gives exactly equal
-#: totals up to float rounding).
-EQUAL_TOTALS = 1e-3
 
 #: Keys of a data set's config entry that are options of :func:`read_single_cell`.
 SINGLECELL_OPTIONS = ("format", "matrix", "gene_ids", "genome")
@@ -242,16 +233,8 @@ def _entry(X: sparse.csr_array, k: int) -> tuple[int, int]:
 
 def _looks_like(X: sparse.csr_array) -> str:
     """What a non-integer genes x cells matrix looks like (for the error message)."""
-    largest = float(X.data.max()) if X.nnz else 0.0
-    if largest <= LOG_MAX:
-        return (f"looks log-transformed (largest value {largest:.4g}; log1p of raw counts "
-                "rarely exceeds 12)")
-    totals = np.asarray(X.sum(axis=0)).ravel()
-    median = float(np.median(totals)) if totals.size else 0.0
-    if median > 0 and float(np.ptp(totals)) <= EQUAL_TOTALS * median:
-        return (f"looks normalized to equal totals per cell (every cell sums to about "
-                f"{median:.6g}), as sc.pp.normalize_total leaves it")
-    return "is not integer counts"
+    return looks_like(X.data, np.asarray(X.sum(axis=0)).ravel(), unit="cell",
+                      normalizer="sc.pp.normalize_total")
 
 
 def _check_counts(path: str, X: sparse.csr_array, genes: list[str], cells: list[str],

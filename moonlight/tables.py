@@ -15,6 +15,10 @@ names. What is read:
 * **Encoding**: UTF-8, with or without a byte-order mark. A file that is not valid UTF-8
   is decoded as Latin-1 (ISO-8859-1, which maps every byte to a character) with a warning
   naming the first line that is not UTF-8; ``encoding`` overrides both.
+* **Counts**: every value must be a non-negative integer. Non-integer values are refused
+  (``counts="integers"``) with what was seen and what the table looks like
+  (log-transformed, normalized to equal totals, estimated), or rounded with a warning
+  (``counts="rounded"``).
 
 **Names are strings, byte for byte**: ``NA``, ``nan``, ``TRUE``, ``007``, ``1e5`` and
 ``12345`` stay exactly as written (only surrounding whitespace is stripped, and the quotes
@@ -34,8 +38,9 @@ all numbers (numeric sample IDs such as ``1001 1002 ...``) but
 
 4. its first field is a usual label of a gene column (``gene``, ``gene_id``, ``symbol``,
    ``id``, ... see :data:`GENE_COLUMN_LABELS`), or
-5. it has at least ten numbers and they count up by one (``1001, 1002, 1003, ...``),
-   as no gene's counts plausibly do.
+5. it has at least ten numbers and they rise strictly from column to column (``1001,
+   1002, 1003, ...``, or GEO's ``ID_REF`` followed by sample IDs with gaps), as no gene's
+   counts plausibly do.
 
 Otherwise the first row is data and samples are named ``S1 .. SM``. ``header=True`` or
 ``False`` overrides the guess.
@@ -79,6 +84,10 @@ __all__ = [
     "drop_named",
     "named_positions",
     "READ_OPTIONS",
+    "COUNT_MODES",
+    "LOG_MAX",
+    "EQUAL_TOTALS",
+    "looks_like",
 ]
 
 logger = logging.getLogger("moonlight")
@@ -95,7 +104,22 @@ GENE_COLUMN_LABELS = frozenset({
     "gene_symbol", "symbol", "symbols", "id", "ids", "name", "names", "feature",
     "features", "feature_id", "ensembl", "ensembl_id", "entrez", "entrez_id", "entrezid",
     "probe", "probe_id", "transcript", "transcript_id", "row", "rownames", "x",
+    "id_ref",  # GEO series matrices
 })
+
+#: What ``counts`` accepts: ``"integers"`` refuses a table with non-integer values (they
+#: are not counts: log-transformed, normalized or estimated), ``"rounded"`` rounds them
+#: with a warning that follows the results.
+COUNT_MODES = ("integers", "rounded")
+
+#: A matrix whose values are not all integers and are all at most this is reported as
+#: log-transformed: log1p of a count reaches 20 only at 4.9e8 reads of one gene in one
+#: sample, while scanpy's ``log1p(normalize_total(X, 1e4))`` tops out near 9.2.
+LOG_MAX = 20.0
+#: Column totals whose spread (max - min) is at most this fraction of their median are
+#: "normalized to equal totals" (``sc.pp.normalize_total`` and CPM give exactly equal
+#: totals up to float rounding).
+EQUAL_TOTALS = 1e-3
 
 #: Names accepted for ``sep`` besides a literal one-character separator.
 SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "whitespace": r"\s+"}
@@ -134,8 +158,12 @@ class TableRead:
     header_reason : str
         Why (the rule of ``header="auto"`` that applied, or ``"given"``).
     notes : list of str
-        Everything else worth a line in the log and the QC record (decoding fallback,
-        thousands separators, dropped columns).
+        Everything else worth a line in the log and the QC record (thousands
+        separators, dropped columns).
+    warnings : list of (kind, message)
+        What the reader guessed or changed and the user should know (a Latin-1
+        fallback, a header guessed from numeric sample IDs, counts rounded): each is a
+        ``warning`` row of the QC record and in the summary's ``warnings``.
     """
 
     counts: pd.DataFrame
@@ -147,6 +175,7 @@ class TableRead:
     header: bool
     header_reason: str
     notes: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _fail(path: Path, message: str) -> CountTableError:
@@ -200,7 +229,6 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str, lis
         note = (f"line {line} is not UTF-8 (byte 0x{raw[error.start]:02x}); the file was "
                 "decoded as Latin-1 (ISO-8859-1). If names look wrong, give the data set's "
                 "encoding (e.g. cp1252)")
-        warnings.warn(f"{path}: {note}", stacklevel=3)
         return raw.decode("latin-1"), "latin-1", [note]
 
 
@@ -297,34 +325,33 @@ def _is_number(values: pd.Series) -> pd.Series:
         _NAN_TEXT)
 
 
-def _decide_header(first: list[str], second: list[str] | None, line: int,
-                   path: Path) -> tuple[bool, str]:
-    """Whether the first row is a header (``header="auto"``) and why."""
+def _decide_header(first: list[str], second: list[str] | None, line: int
+                   ) -> tuple[bool, str, bool]:
+    """Whether the first row is a header (``header="auto"``), why, and whether that is a
+    guess the user should hear about (numeric sample names)."""
     looks_like_data = (not _is_number(pd.Series(first[:1], dtype=str)).all()
                        and _is_number(pd.Series(first[1:], dtype=str)).all())
     if second is not None and len(first) == len(second) - 1 and not looks_like_data:
         return True, (f"line {line} has one field fewer than the next row: sample names "
-                      "without a gene-column label (R's write.table)")
+                      "without a gene-column label (R's write.table)"), False
     if first[0] == "":
-        return True, f"line {line} starts with an empty field (R's write.csv)"
+        return True, f"line {line} starts with an empty field (R's write.csv)", False
     counts = pd.Series(first[1:], dtype=str)
     if counts.empty:
-        return False, f"line {line} has a single field"
+        return False, f"line {line} has a single field", False
     if not _is_number(counts).all():
-        return True, f"line {line} has non-numeric fields where counts belong"
+        return True, f"line {line} has non-numeric fields where counts belong", False
     values = pd.to_numeric(counts, errors="coerce").to_numpy()
     label = first[0].strip().lower() in GENE_COLUMN_LABELS
-    consecutive = (len(values) >= 10 and np.all(values == np.round(values))
-                   and np.all(np.diff(values) == 1))
-    if label or consecutive:
+    increasing = (len(values) >= 10 and np.all(values == np.round(values))
+                  and np.all(np.diff(values) > 0))
+    if label or increasing:
         why = (f"its first field {first[0]!r} labels a gene column" if label
-               else "its numbers count up by one like sample IDs")
+               else "its numbers rise strictly from column to column like sample IDs")
         reason = (f"line {line} was taken for a header of numeric sample names because "
-                  f"{why}")
-        warnings.warn(f"{path}: {reason}; if line {line} is data, set header: false for "
-                      "this data set", stacklevel=4)
-        return True, reason
-    return False, f"line {line} is all numbers after the gene name: data, no header"
+                  f"{why}; if line {line} is data, set header: false for this data set")
+        return True, reason, True
+    return False, f"line {line} is all numbers after the gene name: data, no header", False
 
 
 # --- grid -> counts ------------------------------------------------------------------
@@ -387,6 +414,46 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
     return array
 
 
+def looks_like(values: np.ndarray, column_totals: np.ndarray, *, unit: str = "sample",
+               normalizer: str = "CPM or TPM") -> str:
+    """What a matrix of non-integer values looks like, for the error that refuses it:
+    log-transformed (largest value at most :data:`LOG_MAX`), normalized to equal column
+    totals (within :data:`EQUAL_TOTALS`; ``unit`` names a column, ``normalizer`` what
+    leaves them so), or neither (estimated counts, or scaled)."""
+    largest = float(values.max()) if values.size else 0.0
+    if largest <= LOG_MAX:
+        return (f"looks log-transformed (largest value {largest:.4g}; log1p or log2(x + 1) "
+                "of raw counts rarely exceeds 20)")
+    median = float(np.median(column_totals)) if column_totals.size else 0.0
+    if median > 0 and float(np.ptp(column_totals)) <= EQUAL_TOTALS * median:
+        return (f"looks normalized to equal totals per {unit} (every {unit} sums to about "
+                f"{median:.6g}), as {normalizer} leaves it")
+    return "is not integer counts (estimated counts, or normalized or scaled values)"
+
+
+def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: list[str],
+                    mode: str, cautions: list[tuple[str, str]]) -> np.ndarray:
+    """``values`` if they are integers; else refused (``mode="integers"``) with what was
+    seen, or rounded (``"rounded"``) with a warning."""
+    fractional = values != np.round(values)
+    n = int(fractional.sum())
+    if n == 0:
+        return values
+    i, j = np.argwhere(fractional)[0]
+    seen = (f"{n} of {values.size} values ({n / values.size:.1%}) are not integers, e.g. "
+            f"{values[i, j]:.6g} for gene {genes.iat[i]!r}, sample {samples[j]!r}; the "
+            f"largest value is {values.max():.6g}")
+    if mode == "integers":
+        raise _fail(path, f"{seen}: the table {looks_like(values, values.sum(axis=0))}. "
+                          "moonlight fits raw integer counts (reads or UMIs), and on "
+                          "transformed values its modules and calls are wrong. Give the "
+                          "raw counts, or set counts: rounded for this data set to round "
+                          "the values (a warning then follows the results)")
+    cautions.append(("rounded_counts", f"{seen}; they were rounded to the nearest integer "
+                                       "(counts: rounded), so the fit treats them as counts"))
+    return np.round(values)
+
+
 def _drop_annotation_columns(path: Path, grid: pd.DataFrame, names: list[str] | None,
                              drop_columns: Sequence[str | int], notes: list[str]
                              ) -> tuple[pd.DataFrame, list[str] | None]:
@@ -431,6 +498,7 @@ def read_table(
     thousands: str | None = ",",
     encoding: str | None = None,
     drop_columns: list[str | int] | tuple[str | int, ...] = (),
+    counts: Literal["integers", "rounded"] = "integers",
 ) -> TableRead:
     """Read a genes x samples count table and say how it was read.
 
@@ -457,6 +525,10 @@ def read_table(
         Columns that are neither the gene name nor counts (annotation such as a gene
         description or length), by header name or 1-based number; the gene name is the
         first column left.
+    counts : "integers" or "rounded"
+        ``"integers"`` refuses non-integer values, saying what the table looks like
+        (log-transformed, normalized to equal totals, or estimated counts);
+        ``"rounded"`` rounds them to the nearest integer, with a warning.
 
     Returns
     -------
@@ -476,7 +548,10 @@ def read_table(
     if thousands is not None and thousands not in _THOUSANDS:
         raise ValueError(f"thousands must be one of {sorted(_THOUSANDS)} or None, "
                          f"not {thousands!r}")
+    if counts not in COUNT_MODES:
+        raise ValueError(f"counts must be one of {COUNT_MODES}, not {counts!r}")
     notes: list[str] = []
+    cautions: list[tuple[str, str]] = []
     if path.suffix.lower() in _EXCEL_SUFFIXES:
         grid = _read_excel(path, sheet)
         fmt, compression, used, separator = "excel", "none", "", "cells"
@@ -488,8 +563,9 @@ def read_table(
         if path.suffix.lower() == ".xls":
             raise _fail(path, "old-style .xls workbooks are not read; save the sheet as "
                               ".xlsx or as a tab-separated text file")
-        lines, separator, compression, used, notes = _read_text(
+        lines, separator, compression, used, decoding = _read_text(
             path, path.read_bytes(), sep=sep, comment=comment, encoding=encoding)
+        cautions += [("encoding", note) for note in decoding]
         fmt = "text"
         content = [n for n, line in enumerate(lines) if line]
         first = _fields(path, lines, content[0], separator)
@@ -498,7 +574,9 @@ def read_table(
         separator_name = _SEPARATOR_NAMES.get(separator, separator)
 
     if header == "auto":
-        has_header, reason = _decide_header(first, second, first_line, path)
+        has_header, reason, guessed = _decide_header(first, second, first_line)
+        if guessed:
+            cautions.append(("header_guess", reason))
     else:
         has_header, reason = bool(header), "given"
 
@@ -543,17 +621,17 @@ def read_table(
     values = _to_counts(path, raw, thousands, notes)
     samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
     _check_names(path, genes, samples, first_line)
-    if not np.array_equal(values, np.round(values)):
-        warnings.warn(f"{path}: some counts are not integers; the Poisson likelihood uses "
-                      "log Gamma(V + 1) for log V!", stacklevel=2)
-    counts = pd.DataFrame(values, index=pd.Index(genes.tolist(), name="gene", dtype=object),
-                          columns=pd.Index(samples, dtype=object))
+    values = _integer_counts(path, values, genes, samples, counts, cautions)
+    for kind, message in cautions:
+        warnings.warn(f"{path}: {message}", stacklevel=2)
+    table = pd.DataFrame(values, index=pd.Index(genes.tolist(), name="gene", dtype=object),
+                         columns=pd.Index(samples, dtype=object))
     logger.info("%s: %s, %s compression, %s, %s-separated; header: %s (%s); %d genes x %d "
                 "samples", path, fmt, compression, used or "cells", separator,
-                "yes" if has_header else "no", reason, *counts.shape)
-    return TableRead(counts=counts, path=str(path), format=fmt, compression=compression,
+                "yes" if has_header else "no", reason, *table.shape)
+    return TableRead(counts=table, path=str(path), format=fmt, compression=compression,
                      encoding=used, separator=separator, header=has_header,
-                     header_reason=reason, notes=notes)
+                     header_reason=reason, notes=notes, warnings=cautions)
 
 
 def read_count_table(path: str | os.PathLike[str], **options: object) -> pd.DataFrame:
@@ -588,7 +666,8 @@ def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
 
 
 #: Keys of a data set's config entry that are options of :func:`read_table`.
-READ_OPTIONS = ("header", "sep", "sheet", "comment", "thousands", "encoding", "drop_columns")
+READ_OPTIONS = ("header", "sep", "sheet", "comment", "thousands", "encoding", "drop_columns",
+                "counts")
 
 
 def named_positions(all_genes: list[str], all_samples: list[str], *,

@@ -106,8 +106,9 @@ def test_numeric_ids_counting_up_are_a_header_and_false_overrides(tmp_path):
     ids = [str(1001 + j) for j in range(10)]
     text = "\n".join(["\t".join(["g", *ids]), "\t".join(["x"] + ["5"] * 10),
                       "\t".join(["y", *map(str, range(10))])]) + "\n"
-    with pytest.warns(UserWarning, match="count up by one"):
+    with pytest.warns(UserWarning, match="rise strictly from column to column"):
         read = read_table(write(tmp_path, text))
+    assert read.warnings[0][0] == "header_guess"
     assert read.counts.index.tolist() == ["x", "y"]
     assert read.counts.columns.tolist() == ids
     short = read_table(write(tmp_path, "g 1 2 3\nx 1 1 1\n"))  # three IDs are no evidence
@@ -141,7 +142,8 @@ def test_latin1_falls_back_with_a_warning_naming_the_line(tmp_path):
     with pytest.warns(UserWarning, match="line 3 is not UTF-8 .* decoded as Latin-1"):
         read = read_table(path)
     assert read.counts.index.tolist() == ["apple", "crème"] and read.encoding == "latin-1"
-    assert any("Latin-1" in note for note in read.notes)
+    assert [kind for kind, _ in read.warnings] == ["encoding"]  # in qc.tsv and the summary
+    assert "Latin-1" in read.warnings[0][1]
     with pytest.raises(CountTableError, match=r"latin.tsv, line 3: not valid utf-8"):
         read_table(path, encoding="utf-8")
 
@@ -225,10 +227,45 @@ def test_missing_file_and_unreadable_formats(tmp_path):
         read_count_table(write(tmp_path, "not a workbook", "fake.xlsx"))
 
 
-def test_non_integer_counts_warn(tmp_path):
-    with pytest.warns(UserWarning, match="not integers"):
-        counts = read_count_table(write(tmp_path, "g1 1.5 2\ng2 3 4\n"))
-    assert counts.iat[0, 0] == 1.5
+def test_non_integer_counts_are_refused_saying_what_the_table_looks_like(tmp_path, w09):
+    with pytest.raises(CountTableError, match=r"table.tbl: 1 of 4 values \(25.0%\) are not "
+                                              r"integers, e.g. 1.5 for gene 'g1', sample 'S1'"):
+        read_count_table(write(tmp_path, "g1 1.5 2\ng2 3 4\n"))
+    logged = np.log2(w09 + 1)                                  # log2(x + 1)
+    logged.to_csv(tmp_path / "log.tsv", sep="\t")
+    with pytest.raises(CountTableError, match="looks log-transformed.*counts: rounded"):
+        read_count_table(tmp_path / "log.tsv")
+    cpm = w09 / w09.sum() * 1e6                                # counts per million
+    cpm.to_csv(tmp_path / "cpm.tsv", sep="\t")
+    with pytest.raises(CountTableError, match="looks normalized to equal totals per sample "
+                                              r"\(every sample sums to about 1e\+06\)"):
+        read_count_table(tmp_path / "cpm.tsv")
+
+
+def test_rounded_counts_are_read_with_a_warning_in_the_record(tmp_path):
+    from moonlight.qc import read_record, warnings_of
+
+    with pytest.warns(UserWarning, match="rounded to the nearest integer"):
+        read = read_table(write(tmp_path, "g1 1.5 2\ng2 3 4.2\n"), counts="rounded")
+    assert read.counts.to_numpy().tolist() == [[2, 2], [3, 4]]
+    record = pd.DataFrame(read_record(read, genes_read=2, samples_read=2, dropped={}))
+    assert warnings_of(record) == "rounded_counts"
+
+
+def test_a_geo_header_of_sample_ids_with_gaps_is_a_header(tmp_path):
+    """GEO's ID_REF, then GSM numbers that rise with gaps: never a gene called ID_REF."""
+    ids = [str(2310 + 7 * j) for j in range(12)]
+    rows = ["\t".join(["ID_REF", *ids])] + ["\t".join([f"g{i}"] + [str(i * j % 50) for j in
+                                                                     range(12)])
+                                            for i in range(5)]
+    with pytest.warns(UserWarning, match="'ID_REF' labels a gene column"):
+        read = read_table(write(tmp_path, "\n".join(rows) + "\n"))
+    assert read.header and read.counts.columns.tolist() == ids
+    assert "ID_REF" not in read.counts.index
+    rows[0] = "\t".join(["series", *ids])                      # a label we do not know
+    with pytest.warns(UserWarning, match="rise strictly"):
+        read = read_table(write(tmp_path, "\n".join(rows) + "\n"))
+    assert read.header and read.counts.index.tolist() == [f"g{i}" for i in range(5)]
 
 
 def test_drop_named_refuses_unknown_names():
