@@ -19,18 +19,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.special import xlogy
 
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
 from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .counts import Counts
+from .likelihood import log_factorial_sum
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
                       normalize_rows)
 from .nmf import NMFResult, fit_nmf
 from .prefilter import select_by_options
 from .qc import quality_record
-from .selection import next_rank, rank_table
+from .selection import next_rank, rank_table, withhold_structureless
 from .stability import stability_summary
 from .technical import library_covariates, module_associations
 
@@ -46,6 +48,23 @@ def fit_rank(counts: Counts, rank: int, **settings: Any) -> NMFResult:
 def heldout_folds(counts: Counts, rank: int, **settings: Any) -> pd.DataFrame:
     """:func:`moonlight.crossval.cross_validate` of the counts."""
     return cross_validate(counts.matrix, rank, **settings)
+
+
+def rank_one_fit(counts: Counts) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The rank-1 Poisson fit, in closed form: ``W_i = r_i / T`` (gene totals over the
+    grand total; the column sums to one), ``H_j = c_j`` (sample totals), so every gene
+    follows the samples' depths; and its log likelihood
+    ``sum r log r + sum c log c - T log T - T - sum log V!``. The model the workflow
+    reports when the counts show no module structure."""
+    rows = np.asarray(counts.matrix.sum(axis=1), dtype=np.float64).ravel()
+    cols = np.asarray(counts.matrix.sum(axis=0), dtype=np.float64).ravel()
+    total = float(rows.sum())
+    values = counts.matrix.data if counts.is_sparse else counts.matrix
+    loglik = float(xlogy(rows, rows).sum() + xlogy(cols, cols).sum() - xlogy(total, total)
+                   - total - log_factorial_sum(values))
+    W = pd.DataFrame({"M1": rows / total}, index=pd.Index(counts.genes, name="gene"))
+    H = pd.DataFrame([cols], index=pd.Index(["M1"], name="module"), columns=counts.samples)
+    return W, H, loglik
 
 
 @dataclass(frozen=True)
@@ -109,9 +128,10 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
         The cap's floor (config ``selection.min_gain``).
     """
     cv1 = None if baseline is None else float(baseline["heldout_loglik"].sum())
-    return rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
-                      cv_folds=heldout, stability=stability, min_stability=min_stability,
-                      baseline=cv1, min_gain=min_gain)
+    table = rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
+                       cv_folds=heldout, stability=stability, min_stability=min_stability,
+                       baseline=cv1, min_gain=min_gain)
+    return table if baseline is None else withhold_structureless(table, heldout, baseline)
 
 
 def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
@@ -169,6 +189,8 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         technical = technical.join(covariates.set_axis(covariates.index.astype(str)))
     associations = module_associations(H, technical, min_rho=technical_rho,
                                        fdr=calls["fdr"])
+    if rank == 1:  # the one module is the depths themselves, not a technical program
+        associations = associations.iloc[0:0]
     return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
                        moonlighting=moonlighting, candidates=candidates, classes=classes,
                        associations=associations)
@@ -309,14 +331,17 @@ def analyse(
     while (grow := next_rank(table, sel["extend_to"])) is not None:
         add(grow)
         table = table_now()
-    rank = int(table.loc[table["selected"], "rank"].iat[0])
-    chosen = fits[rank]
-    calls = call_modules(counts, chosen.W_frame(), chosen.H_frame(),
-                         chosen.W_restart_frames(), chosen.logliks, margin=sel["margin"],
+    rank = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
+    if rank == 1:  # no structure (selection.withhold_structureless)
+        W, H, ll = rank_one_fit(counts)
+        Ws, lls = [W], np.array([ll])
+    else:
+        W, H = fits[rank].W_frame(), fits[rank].H_frame()
+        Ws, lls = fits[rank].W_restart_frames(), fits[rank].logliks
+    calls = call_modules(counts, W, H, Ws, lls, margin=sel["margin"],
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          covariates=covariates, **mods)
     record = quality_record(counts, table, pd.concat([*heldout, baseline]), calls.classes,
                             calls.associations,
                             outlier_factor=settings["qc"]["outlier_factor"])
-    return Analysis(table=table, rank=rank, W=calls.W, H=chosen.H_frame(), calls=calls,
-                    qc=record)
+    return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record)

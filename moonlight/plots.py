@@ -301,8 +301,10 @@ def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str] | None
         ax.set_ylabel("stability")
         ax.legend(loc="lower left", fontsize=8)
     top, bottom = axes
-    loglik = table["loglik"].to_numpy()
-    _zoomed(top, ranks, loglik - loglik.max(), focus, color="C0")
+    # rank 1 of a table without structure has no fit of its own (held-out values only)
+    fitted = table["loglik"].notna().to_numpy()
+    loglik = table["loglik"].to_numpy()[fitted]
+    _zoomed(top, ranks[fitted], loglik - loglik.max(), focus[fitted], color="C0")
     top.set_ylabel("in-sample log L\nminus the largest")
     bottom.plot(ranks, table["bic"] - table["bic"].min(), "o-", color="C1", label="BIC")
     bottom.plot(ranks, table["aic"] - table["aic"].min(), "s--", color="C2", alpha=0.7,

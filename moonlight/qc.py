@@ -46,6 +46,7 @@ import pandas as pd
 from .classes import class_counts
 from .config import default
 from .counts import Counts
+from .selection import structure_gain
 from .tables import TableRead
 from .technical import technical_modules
 
@@ -284,14 +285,20 @@ def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
     :func:`moonlight.crossval.cv_summary` scales it). The warning is raised when the gain
     is not larger than one standard error.
     """
+    fitted = sorted(set(heldout["rank"]) - {1})
     if rank == 1:
-        return QCWarning("no_structure", "the selected rank is 1: no module structure")
-    table = heldout.pivot(index="fold", columns="rank", values="heldout_loglik")
-    if 1 not in table.columns or rank not in table.columns:
-        raise ValueError(f"held-out log likelihoods of ranks 1 and {rank} are needed")
-    d = (table[rank] - table[1]).to_numpy(dtype=np.float64)
-    gain = float(d.sum())
-    se = float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else 0.0
+        best = max(fitted, key=lambda r: structure_gain(heldout, r)[0], default=None)
+        if best is None:
+            return QCWarning("no_structure", "the selected rank is 1: no module structure")
+        gain, se = structure_gain(heldout, best)
+        return QCWarning(
+            "no_structure",
+            f"the rank the rule chose does not beat rank 1 on held-out data by more than a "
+            f"standard error (the largest gain of any fitted rank, at R = {best}: {gain:.4g} "
+            f"log-likelihood units, standard error {se:.4g}): the counts are explained as "
+            "well by every gene following the samples' depths, so R = 1 is reported and no "
+            "moonlighting gene is called")
+    gain, se = structure_gain(heldout, rank)
     if gain > se:
         return None
     return QCWarning(

@@ -55,6 +55,13 @@ fitted and the rule applied again, one rank at a time, until it selects a rank b
 largest fitted one or the largest fitted rank reaches ``extend_to``
 (:func:`next_rank`); the workflow and :func:`moonlight.pipeline.analyse` both do this.
 
+**No structure, no modules.** When the selected rank does not beat the rank-1 model
+(every gene following the samples' depths) on held-out data by more than one standard
+error of the paired fold differences (:func:`structure_gain`), the counts show no module
+structure the folds can confirm: the table gets a row for rank 1 and selects it
+(:func:`withhold_structureless`), so the workflow reports R = 1 and calls no
+moonlighting gene, and the QC record says why (``no_structure``).
+
 Without cross-validation results :func:`rank_table` falls back to the minimum BIC.
 """
 
@@ -66,7 +73,8 @@ import pandas as pd
 from .config import default
 from .likelihood import n_free_parameters
 
-__all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "next_rank", "RULE"]
+__all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "next_rank",
+           "structure_gain", "withhold_structureless", "RULE"]
 
 #: One-line statement of the rule, for captions and logs.
 RULE = ("smallest R whose held-out log likelihood is within one standard error (of the "
@@ -112,6 +120,47 @@ def gain_shares(table: pd.DataFrame, baseline: float, best: float) -> pd.Series:
     total = best - baseline
     steps = cv.diff().fillna(cv.iloc[0] - baseline)
     return (steps / total if total > 0 else steps * np.nan).reindex(table.index)
+
+
+def structure_gain(heldout: pd.DataFrame, rank: int) -> tuple[float, float]:
+    """Held-out gain of ``rank`` over rank 1 and its standard error.
+
+    ``heldout`` holds per-fold rows (``rank``, ``fold``, ``heldout_loglik``) of rank 1
+    and of ``rank`` on the same folds. With d_k the difference in fold k (``rank`` minus
+    rank 1), the gain is ``sum_k d_k`` and its standard error ``sqrt(K) sd(d)``.
+    """
+    F = _fold_matrix(heldout.drop_duplicates(["rank", "fold"]))
+    if 1 not in F.columns or rank not in F.columns:
+        raise ValueError(f"held-out log likelihoods of ranks 1 and {rank} are needed")
+    d = (F[rank] - F[1]).to_numpy(dtype=np.float64)
+    se = float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else 0.0
+    return float(d.sum()), se
+
+
+def withhold_structureless(table: pd.DataFrame, cv_folds: pd.DataFrame,
+                           baseline_folds: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with rank 1 selected when the selected rank does not beat rank 1 by
+    more than one standard error (:func:`structure_gain`); else ``table`` unchanged.
+
+    The rank-1 row carries its held-out ``cv_loglik`` and ``cv_se`` (from
+    ``baseline_folds``, the rank-1 fits on the same folds), ``selected``, and is
+    ``stable`` (one module, the same from every start); the columns of fits it does not
+    have (rank 1 is fitted only inside the folds) are empty.
+    """
+    rank = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
+    if rank == 1 or "cv_loglik" not in table:
+        return table
+    gain, se = structure_gain(pd.concat([cv_folds, baseline_folds]), rank)
+    if gain > se:
+        return table
+    folds = baseline_folds["heldout_loglik"].to_numpy(dtype=np.float64)
+    row = {"rank": 1, "cv_loglik": float(folds.sum()),
+           "cv_se": float(np.sqrt(folds.size) * folds.std(ddof=1)) if folds.size > 1 else 0.0,
+           "selected": True}
+    if "stable" in table:  # one module, the same from every start
+        row |= {"matched_cosine": 1.0, "stable": True}
+    table = table.assign(selected=False)
+    return pd.concat([pd.DataFrame([row]), table], ignore_index=True)
 
 
 def select_rank(table: pd.DataFrame, *,

@@ -8,7 +8,7 @@ from moonlight import read_tsv, write_tsv
 from moonlight.classes import class_counts
 from moonlight.counts import load_counts
 from moonlight.genesets import rank_genes, top_genes, write_gmt
-from moonlight.pipeline import call_modules
+from moonlight.pipeline import call_modules, rank_one_fit
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
                              plot_weight_histogram)
 from moonlight.runlog import log_to
@@ -17,19 +17,23 @@ from moonlight.stability import near_best_consensus, read_restarts_W
 with log_to(snakemake.log[0]) as log:
     dataset = snakemake.wildcards.dataset
     selection = read_tsv(snakemake.input.selection, index_col=None)
-    rank = int(selection.loc[selection["selected"], "rank"].iat[0])
-    H = read_tsv(snakemake.input[f"H_R{rank}"])
-    Ws, logliks = read_restarts_W(read_tsv(snakemake.input[f"W_restarts_R{rank}"],
-                                           index_col=None))
+    rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    counts = load_counts(snakemake.input.counts)
     margin = snakemake.params.margin
     ranks = [int(key[3:]) for key in snakemake.input.keys() if key.startswith("W_R")]
     fits = {r: (read_tsv(snakemake.input[f"W_R{r}"]), read_tsv(snakemake.input[f"H_R{r}"]))
             for r in ranks}
+    if rank == 1:  # no structure: the rank-1 model, no moonlighting calls
+        W, H, loglik = rank_one_fit(counts)
+        Ws, logliks = [W], [loglik]
+    else:
+        W, H = fits[rank]
+        Ws, logliks = read_restarts_W(read_tsv(snakemake.input[f"W_restarts_R{rank}"],
+                                               index_col=None))
     covariates = (read_tsv(snakemake.input.covariates)
                   if "covariates" in snakemake.input.keys() else None)
-    calls = call_modules(load_counts(snakemake.input.counts), fits[rank][0], H, Ws, logliks,
-                         margin=margin, fits=fits, covariates=covariates,
-                         **snakemake.params.modules)
+    calls = call_modules(counts, W, H, Ws, logliks, margin=margin, fits=fits,
+                         covariates=covariates, **snakemake.params.modules)
     called = calls.moonlighting["gene"]
     log.info("R=%d; moonlighting candidates:\n%s", rank, calls.candidates.to_string())
     log.info("moonlighting genes: %s", ", ".join(called) or "none")

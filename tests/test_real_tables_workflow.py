@@ -94,9 +94,10 @@ def test_every_shape_of_the_exercise_table_gives_its_answer(messy_run, name):
     assert [line.split("\t")[0] for line in raw[1:11]] == ["NA", *renamed.index[1:10]]
     qc = read_tsv(results / "qc.tsv", index_col=None).set_index("check")
     assert qc.loc["header", "value"] == "yes"
-    # the one thing the reader guessed is said: Latin-1 decoding
+    # what the reader guessed is said: numeric sample IDs under a "gene" label read as
+    # a header (the sheet), Latin-1 decoding
     warned = qc.loc[["warning"], "value"].tolist() if "warning" in qc.index else []
-    assert warned == (["encoding"] if name == "latin1" else [])
+    assert warned == {"r_csv": [], "excel": ["header_guess"], "latin1": ["encoding"]}[name]
 
 
 def test_the_reader_choices_are_recorded(messy_run):
@@ -121,10 +122,23 @@ def test_degenerate_tables_finish_with_their_warning(messy_run, name, warning):
     assert warning in summary.loc[name, "warnings"]
     qc = read_tsv(workdir / "results" / name / "qc.tsv", index_col=None)
     assert warning.split(" (")[0] in qc.loc[qc["check"] == "warning", "value"].tolist()
-    for clean in ("r_csv", "excel"):
-        assert summary.loc[clean, "warnings"] == ""
+    assert summary.loc["r_csv", "warnings"] == ""
+    assert summary.loc["excel", "warnings"] == "header_guess"
     assert summary.loc["latin1", "warnings"] == "encoding"
     assert warning.split(" (")[0] in (workdir / "results" / "logs" / "qc" / f"{name}.log").read_text()
+
+
+@pytest.mark.parametrize("name", ["identical", "sparse"])
+def test_no_structure_reports_rank_one_and_no_calls(messy_run, name):
+    """No rank beats rank 1 on held-out data: R = 1, no moonlighting gene, and why."""
+    workdir, _, _ = messy_run
+    summary = read_tsv(workdir / "results" / "summary.tsv", index_col=None).set_index("dataset")
+    assert summary.loc[name, "selected_rank"] == 1
+    assert summary.loc[name, "n_moonlighting"] == 0
+    assert "no_structure" in summary.loc[name, "warnings"]
+    results = workdir / "results" / name
+    assert read_tsv(results / "moonlighting.tsv", index_col=None).empty
+    assert read_tsv(results / "W.tsv").columns.tolist() == ["M1"]
 
 
 def test_the_report_has_the_qc_record(messy_run):

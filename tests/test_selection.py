@@ -236,3 +236,39 @@ def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
     assert next_rank(table, 4) is None and next_rank(table, None) is None
     table["selected"] = [False, True, False]
     assert next_rank(table, 6) is None  # stopped inside the range
+
+
+def test_no_structure_reports_rank_one_and_calls_nothing():
+    """Poisson noise around every gene's share of the depths: no rank beats rank 1 on
+    held-out data, so R = 1 is reported, no gene is called, and the QC record says why."""
+    rng = np.random.default_rng(7)
+    depth = rng.uniform(500, 1500, size=30)
+    share = rng.dirichlet(np.ones(40))
+    counts = pd.DataFrame(rng.poisson(np.outer(share, depth)).astype(float),
+                          index=[f"g{i}" for i in range(40)],
+                          columns=[f"s{j}" for j in range(30)])
+    result = analyse(counts, [2, 3], restarts=3)
+    assert result.rank == 1 and result.W.shape == (40, 1)
+    assert result.table["rank"].tolist() == [1, 2, 3]
+    assert result.table["selected"].tolist() == [True, False, False]
+    assert result.moonlighting.empty and result.calls.associations.empty
+    warned = result.qc.loc[result.qc["check"] == "warning", "value"].tolist()
+    assert "no_structure" in warned
+    # W is the closed-form rank-1 fit: each gene's share of the total
+    np.testing.assert_allclose(result.W["M1"], counts.sum(axis=1) / counts.to_numpy().sum())
+
+
+def test_structure_gain_is_paired_over_the_folds():
+    from moonlight.selection import structure_gain, withhold_structureless
+    folds = pd.DataFrame({"rank": [1, 1, 1, 2, 2, 2], "fold": [0, 1, 2] * 2,
+                          "heldout_loglik": [-10.0, -12.0, -11.0, -9.0, -11.5, -10.0]})
+    gain, se = structure_gain(folds, 2)
+    d = np.array([1.0, 0.5, 1.0])
+    assert gain == pytest.approx(d.sum()) and se == pytest.approx(np.sqrt(3) * d.std(ddof=1))
+    table = pd.DataFrame({"rank": [2], "cv_loglik": [-30.5], "cv_se": [1.0],
+                          "selected": [True]})
+    baseline, scored = folds[folds["rank"] == 1], folds[folds["rank"] == 2]
+    assert withhold_structureless(table, scored, baseline) is table  # 2.5 > SE
+    flat = scored.assign(heldout_loglik=baseline["heldout_loglik"].to_numpy() + [0.1, -0.1, 0])
+    kept = withhold_structureless(table, flat, baseline)
+    assert kept["rank"].tolist() == [1, 2] and kept["selected"].tolist() == [True, False]
