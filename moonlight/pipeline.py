@@ -30,6 +30,7 @@ from .likelihood import log_factorial_sum
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
                       normalize_rows)
 from .nmf import NMFResult, fit_nmf
+from .outliers import handle_outliers
 from .prefilter import select_by_options
 from .qc import quality_record
 from .selection import next_rank, rank_table, withhold_structureless
@@ -253,6 +254,7 @@ def analyse(
     restarts: int | None = None,
     fit: dict[str, Any] | None = None,
     selection: dict[str, Any] | None = None,
+    qc: dict[str, Any] | None = None,
     covariates: pd.DataFrame | None = None,
     select: dict[str, Any] | None = None,
     **modules: Any,
@@ -269,8 +271,11 @@ def analyse(
         Ranks to fit (config ``ranks``).
     restarts : int, optional
         Random restarts per rank (config ``restarts``).
-    fit, selection : dict, optional
-        Overrides of the config's ``fit:`` and ``selection:`` blocks.
+    fit, selection, qc : dict, optional
+        Overrides of the config's ``fit:``, ``selection:`` and ``qc:`` blocks. Outliers
+        are handled first, as the workflow's data steps handle them
+        (``qc.outliers``, :func:`moonlight.outliers.handle_outliers`); what was done is
+        at the top of the QC record.
     covariates : DataFrame (samples x columns), optional
         Technical sample annotations to test every module against (as a data set's
         ``technical:`` obs columns in the workflow).
@@ -282,7 +287,17 @@ def analyse(
     **modules
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
-    counts = Counts.of(counts)
+    settings = defaults()
+    for block, given in (("fit", fit), ("selection", selection), ("qc", qc),
+                         ("modules", modules)):
+        unknown = set(given or {}) - set(settings[block])
+        if unknown:
+            raise TypeError(f"analyse() got unknown {block} setting(s) {sorted(unknown)}; "
+                            f"known: {sorted(settings[block])}")
+    checks = {**settings["qc"], **(qc or {})}
+    handled = handle_outliers(counts, mode=checks["outliers"],
+                              factor=checks["outlier_factor"])
+    counts = handled.counts
     if select:
         if not counts.is_sparse:
             raise TypeError("analyse(select=...) selects genes and cells of sparse "
@@ -291,12 +306,6 @@ def analyse(
         counts = Counts(kept.counts, kept.genes, kept.cells)
         if covariates is not None:
             covariates = covariates.set_axis(covariates.index.astype(str)).loc[kept.cells]
-    settings = defaults()
-    for block, given in (("fit", fit), ("selection", selection), ("modules", modules)):
-        unknown = set(given or {}) - set(settings[block])
-        if unknown:
-            raise TypeError(f"analyse() got unknown {block} setting(s) {sorted(unknown)}; "
-                            f"known: {sorted(settings[block])}")
     ranks = settings["ranks"] if ranks is None else ranks
     restarts = settings["restarts"] if restarts is None else restarts
     # the keys that split the workflow's work into jobs do not change what a fit
@@ -342,6 +351,6 @@ def analyse(
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          covariates=covariates, **mods)
     record = quality_record(counts, table, pd.concat([*heldout, baseline]), calls.classes,
-                            calls.associations,
-                            outlier_factor=settings["qc"]["outlier_factor"])
+                            calls.associations, read_rows=handled.rows,
+                            outlier_factor=checks["outlier_factor"])
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record)

@@ -3,8 +3,8 @@
 One record per data set (``results/<name>/qc.tsv``), a table of ``check``, ``value``,
 ``detail`` rows: how the table was read (format, encoding, header decision and why), the
 genes and samples kept and dropped (named), depth, sparsity, non-integer counts, the
-largest entries against the table's typical scale, and **warnings**. A warning never
-changes the data; it says what the answer is worth:
+largest entries against the table's typical scale, and **warnings**. A warning says what
+the answer is worth (and, for an outlier, what was done about it):
 
 ``no_structure``
     The selected rank's held-out log likelihood does not beat rank 1 (one module: every
@@ -13,8 +13,10 @@ changes the data; it says what the answer is worth:
 ``outlier``
     An entry more than ``outlier_factor`` times both the table's 99th percentile of
     nonzero counts and the next-largest count of its own gene: one entry like that can
-    make a module or a moonlighting call by itself. The entry is named; ``drop_genes`` /
-    ``drop_samples`` in the data set's config remove it if it is an error.
+    make a module or a moonlighting call by itself. The data steps keep it out of the
+    analysis before anything is fitted (:mod:`moonlight.outliers`, config
+    ``qc.outliers``) and name it here; the warning on the counts as fitted is for counts
+    that did not pass through them.
 ``rank_at_top``
     The selected rank is the largest one fitted: the rule never saw a rank at which the
     held-out likelihood stopped rising, so the true structure may be larger, or (on real
@@ -222,29 +224,44 @@ def count_record(counts: Counts | pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
+#: Columns of :func:`find_outliers`.
+OUTLIER_COLUMNS = ["gene", "sample", "row", "col", "count", "next_largest", "q99"]
+
+
+def find_outliers(counts: Counts | pd.DataFrame,
+                  factor: float = DEFAULT_OUTLIER_FACTOR) -> pd.DataFrame:
+    """Entries above ``factor`` x the table's 99th percentile of nonzero counts and
+    ``factor`` x the next-largest count of their own gene (see the module docstring):
+    one row each, :data:`OUTLIER_COLUMNS` (``row``/``col`` are positions)."""
+    e = _Entries.of(counts)
+    if e.values.size == 0 or e.shape[1] < 2:
+        return pd.DataFrame(columns=OUTLIER_COLUMNS)
+    q99 = e.q99()
+    top, where, second = e.top_two_per_gene()
+    flagged = np.flatnonzero((top > factor * q99) & (top > factor * second))
+    cols = e.cols[where[flagged]]
+    return pd.DataFrame({"gene": [e.genes[i] for i in flagged],
+                         "sample": [e.samples[j] for j in cols], "row": flagged, "col": cols,
+                         "count": top[flagged], "next_largest": second[flagged],
+                         "q99": q99}, columns=OUTLIER_COLUMNS)
+
+
+def describe_outlier(entry: pd.Series) -> str:
+    """``gene g, sample s: count ...`` with how far it is above the table and its gene."""
+    return (f"gene {entry['gene']}, sample {entry['sample']}: count {entry['count']:.6g} is "
+            f"{entry['count'] / entry['q99']:.3g} x the table's 99th percentile of nonzero "
+            f"counts and {entry['count'] / max(entry['next_largest'], 1.0):.3g} x the "
+            "gene's next-largest count")
+
+
 def outlier_warnings(counts: Counts | pd.DataFrame,
                      factor: float = DEFAULT_OUTLIER_FACTOR) -> list[QCWarning]:
     """Entries above ``factor`` x the table's nonzero q99 and ``factor`` x the next-largest
     count of their gene (see the module docstring), each named."""
-    e = _Entries.of(counts)
-    if e.values.size == 0 or e.shape[1] < 2:
-        return []
-    q99 = e.q99()
-    top, where, second = e.top_two_per_gene()
-    flagged = np.flatnonzero((top > factor * q99) & (top > factor * second))
-    out = []
-    for i in flagged:
-        k = where[i]
-        value = e.values[k]
-        out.append(QCWarning(
-            "outlier",
-            f"gene {e.genes[i]}, sample {e.samples[e.cols[k]]}: count {value:.6g} is "
-            f"{value / q99:.3g} x the table's 99th percentile of nonzero counts and "
-            f"{value / max(second[i], 1.0):.3g} x the gene's next-largest count; one "
-            "entry like this can make a module or a moonlighting call by itself (drop the "
-            "gene or sample with drop_genes/drop_samples if it is an error)",
-        ))
-    return out
+    return [QCWarning("outlier", f"{describe_outlier(entry)}; one entry like this can make "
+                                 "a module or a moonlighting call by itself (drop the gene "
+                                 "or sample with drop_genes/drop_samples if it is an error)")
+            for _, entry in find_outliers(counts, factor).iterrows()]
 
 
 def range_warnings(counts: Counts | pd.DataFrame) -> list[QCWarning]:

@@ -48,6 +48,7 @@ rule prepare_table:
     params:
         table=table_options,
         ranks=RANKS,
+        qc=config["qc"],
         source_sha256=source_sha256,
     message:
         "Reading and checking count table {input}"
@@ -77,6 +78,7 @@ rule prepare_single_cell:
     params:
         options=table_options,
         ranks=RANKS,
+        qc=config["qc"],
         source_sha256=source_sha256,
     message:
         "Reading, checking and selecting the single-cell matrix {input}"

@@ -1,5 +1,6 @@
 """Rule prepare_single_cell: read a single-cell matrix (h5ad, 10x directory or .h5) as
-sparse genes x cells counts with exact names; select genes and cells; record how."""
+sparse genes x cells counts with exact names; keep outliers out (qc.outliers); select
+genes and cells; record how."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
@@ -7,6 +8,7 @@ import pandas as pd
 
 from moonlight.counts import Counts, save_counts
 from moonlight.io import write_tsv
+from moonlight.outliers import handle_outliers
 from moonlight.prefilter import SELECTION_OPTIONS, select_by_options
 from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
@@ -23,6 +25,9 @@ with log_to(snakemake.log[0]) as log:
                                      samples=spec.get("drop_samples", []), source=source)
         X = X[rows][:, cols]
         genes, cells = [genes[i] for i in rows], [cells[j] for j in cols]
+    handled = handle_outliers(Counts(X, genes, cells), mode=snakemake.params.qc["outliers"],
+                              factor=snakemake.params.qc["outlier_factor"], source=source)
+    X, genes = handled.counts.matrix, handled.counts.genes
     selected = select_by_options(X, genes, cells,
                                  {k: spec[k] for k in SELECTION_OPTIONS if k in spec})
     n_genes, n_cells = selected.counts.shape
@@ -35,7 +40,7 @@ with log_to(snakemake.log[0]) as log:
              selected.counts.nnz)
     save_counts(Counts(selected.counts, selected.genes, selected.cells),
                 snakemake.output.counts)
-    record = pd.DataFrame(read_rows(read) + selected.rows, columns=QC_COLUMNS)
+    record = pd.DataFrame(read_rows(read) + handled.rows + selected.rows, columns=QC_COLUMNS)
     write_tsv(record, snakemake.output.read, index=False)
     # The technical obs columns (config technical:) of the kept cells; none: names only.
     write_tsv(read_obs_columns(source, spec["technical"], selected.cells)
