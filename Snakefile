@@ -2,7 +2,8 @@
 #
 # simulate / prepare_table -> fit + crossval (data set x rank) -> gather_logliks -> select_rank
 #   -> call_modules -> recovery (simulated data) -> qc -> summary
-# Every parameter comes from config.yaml (checked against moonlight/config.schema.yaml);
+# Every parameter comes from config.yaml or a --configfile that replaces it (checked
+# against moonlight/config.schema.yaml, which holds every default);
 # every computation lives in the moonlight package, called by the scripts in scripts/.
 
 from snakemake.utils import min_version
@@ -10,7 +11,11 @@ from snakemake.utils import min_version
 min_version("8.10")
 
 
-configfile: "config.yaml"
+# The run's config: config.yaml, or instead the file(s) given with --configfile (never
+# stacked on config.yaml, so a user's file says the whole run); --config overrides either.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "rules/common.smk"

@@ -240,3 +240,23 @@ def test_a_range_grown_past_the_simulated_table_is_refused_by_its_key(tmp_path):
                          capture_output=True, text=True)
     assert dry.returncode != 0
     assert "config key selection.extend_to: rank 9 exceeds" in dry.stdout + dry.stderr
+
+
+def test_a_configfile_replaces_config_yaml(tmp_path):
+    """A user's --configfile says the whole run: without simulation: nothing is
+    simulated, although the repository's config.yaml simulates three seeds."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, SNAKEFILE
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())  # as in a clone
+    (tmp_path / "counts.tsv").write_text("\n".join(
+        f"g{i}\t" + "\t".join(str((i * j) % 7 + 1) for j in range(6)) for i in range(12)))
+    config = tmp_path / "mine.yaml"
+    config.write_text(yaml.safe_dump({"data": {"mine": str(tmp_path / "counts.tsv")},
+                                      "ranks": [2, 3]}))
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
+                          str(tmp_path), "--configfile", str(config), "-n"],
+                         capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "prepare_table" in dry.stdout and "simulate" not in dry.stdout
