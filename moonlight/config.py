@@ -18,7 +18,7 @@ import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "misplaced_keys",
-           "reference"]
+           "from_command_line", "reference"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -50,6 +50,47 @@ TABLE_KEYS = _option_keys("table_options")
 #: ... and those that only single-cell input reads (``$defs/single_cell_options``;
 #: ``technical``: only ``.h5ad``).
 SINGLE_CELL_KEYS = _option_keys("single_cell_options")
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its ``$ref`` and ``allOf`` parts merged in (properties only)."""
+    parts = [node] + [_schema()["$defs"][ref["$ref"].rsplit("/", 1)[1]]
+                      for ref in node.get("allOf", []) if "$ref" in ref]
+    merged = dict(node)
+    merged["properties"] = {k: v for part in parts for k, v in part.get("properties", {}).items()}
+    return merged
+
+
+def _typed(value: str, node: dict[str, Any]) -> Any:
+    """``value`` as the YAML it spells, where the node cannot hold a string."""
+    kinds = node.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if "string" in kinds or value in node.get("enum", ()):
+        return value
+    if not kinds and "enum" not in node:
+        return value
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value  # validation then names the key and the value
+
+
+def from_command_line(config: Any, node: dict[str, Any] | None = None) -> Any:
+    """``config`` with the strings that Snakemake's ``--config`` leaves (it parses
+    ``ranks=[2,3]`` as ``["2", "3"]``) turned into what they spell wherever the schema
+    expects a number, a boolean or null; names and every string key stay strings."""
+    node = _schema() if node is None else _resolve(node)
+    if isinstance(config, str):
+        return _typed(config, node)
+    if isinstance(config, list) and isinstance(node.get("items"), dict):
+        return [from_command_line(item, node["items"]) for item in config]
+    if isinstance(config, dict):
+        properties = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        return {key: from_command_line(value, properties[key]) if key in properties
+                else from_command_line(value, extra) if isinstance(extra, dict) else value
+                for key, value in config.items()}
+    return config
 
 
 def misplaced_keys(entry: dict[str, Any], kind: str) -> dict[str, str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves"]
+__all__ = ["fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves",
+           "fold_problem"]
 
 
 def fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int64]:
@@ -79,3 +80,50 @@ def gene_halves(n_genes: int, seed: int) -> NDArray[np.bool_]:
         raise ValueError(f"the samples design needs at least 2 genes, got {n_genes}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E4E5]))
     return _balanced_labels(n_genes, 2, rng) == 0
+
+
+def fold_problem(shape: tuple[int, int], folds: int, design: str | None, *,
+                 sparse: bool = False, largest_rank: int = 1) -> str | None:
+    """Why a table of ``shape`` cannot be cross-validated with ``folds`` folds of
+    ``design`` (None: the default for a dense or a ``sparse`` table) up to
+    ``largest_rank``, as a sentence naming the config keys; None when it can.
+
+    Checked when a data set is prepared, so a table too small for its folds stops with
+    one clear message instead of an error deep in a cross-validation job.
+    """
+    n_genes, n_samples = shape
+    design = design or ("samples" if sparse else "entries")
+    if design == "entries" and n_genes * n_samples < folds:
+        return (f"selection.folds: {folds} folds of scattered entries need at least {folds} "
+                f"entries; the table has {n_genes * n_samples}")
+    if design == "blocks" and min(shape) < folds:
+        return (f"selection.folds: {folds} folds of the blocks design need at least {folds} "
+                f"genes and {folds} samples")
+    if design == "samples":
+        if n_samples < folds or n_genes < 2:
+            return (f"selection.folds: {folds} folds of the samples design need at least "
+                    f"{folds} samples and 2 genes")
+        training = n_samples - -(-n_samples // folds)
+        if largest_rank > min(n_genes, training):
+            return (f"ranks: rank {largest_rank} cannot be fitted to the {training} samples "
+                    f"each fold of the samples design trains on (selection.folds: {folds})")
+    return None
+
+
+def check_size(shape: tuple[int, int], ranks: list[int], folds: dict, *, source: str,
+               sparse: bool = False) -> None:
+    """Stop, naming the config key, when a prepared table is too small for its ranks
+    (every rank at most min(N, M)) or for its folds (:func:`fold_problem`; ``folds`` is
+    the config's ``selection.folds`` and ``selection.design``)."""
+    n_genes, n_samples = shape
+    size = f"{source} ({n_genes} genes x {n_samples} samples)"
+    largest = max(ranks)
+    if largest > min(shape):
+        raise ValueError(f"config key ranks: rank {largest} exceeds min(N, M) = "
+                         f"{min(shape)} of {size}")
+    problem = fold_problem(shape, folds["folds"], folds["design"], sparse=sparse,
+                           largest_rank=largest)
+    if problem is not None:
+        raise ValueError(f"config key {problem}, and {size} is too small; use fewer "
+                         "folds, smaller ranks (a data entry can have its own ranks:), "
+                         "or a larger table")

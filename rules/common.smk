@@ -10,13 +10,20 @@ from snakemake.utils import validate
 # This checkout's moonlight, whichever (if any) is installed, as scripts/_checkout.py does.
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
-from moonlight.config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, misplaced_keys
+from moonlight.config import (
+    WORKFLOW_ONLY_FIT_KEYS,
+    crossval_settings,
+    from_command_line,
+    misplaced_keys,
+)
 from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.counts import counts_size
 from moonlight.selection import next_rank
 from moonlight.io import read_tsv
 from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
 
+# --config key=value gives strings ("ranks=[2,3]" is ["2", "3"]): typed by the schema first
+config.update(from_command_line(config))
 validate(config, "../moonlight/config.schema.yaml")
 
 SIM = config["simulation"]
@@ -52,6 +59,12 @@ PROJECT = dict(config["project"])
 DATASETS = SIM_DATASETS + REAL_DATASETS
 RANKS = sorted(config["ranks"])
 
+
+def dataset_ranks(dataset):
+    """The ranks fitted for a data set: its data entry's own ranks, else the config's."""
+    return sorted(DATA.get(dataset, {}).get("ranks", RANKS))
+
+
 for _name, _spec in DATA.items():
     if not Path(_spec["path"]).exists():
         raise WorkflowError(f"config key data.{_name}: no such file {_spec['path']!r}")
@@ -73,11 +86,12 @@ for _name, _spec in PROJECT.items():
             f"config key project.{_name}: no such file {_spec['path']!r}"
         )
 EXTEND_TO = config["selection"]["extend_to"]
-if EXTEND_TO is not None and EXTEND_TO <= max(RANKS):
-    raise WorkflowError(
-        f"config key selection.extend_to: {EXTEND_TO} must exceed the largest rank of "
-        f"ranks ({max(RANKS)}), or be null"
-    )
+for _name in DATASETS:
+    if EXTEND_TO is not None and EXTEND_TO <= max(dataset_ranks(_name)):
+        raise WorkflowError(
+            f"config key selection.extend_to: {EXTEND_TO} must exceed the largest rank "
+            f"of {_name}'s ranks ({max(dataset_ranks(_name))}), or be null"
+        )
 _LARGEST, _KEY = (
     (EXTEND_TO, "selection.extend_to") if EXTEND_TO else (max(RANKS), "ranks")
 )
@@ -121,6 +135,16 @@ wildcard_constraints:
     round=r"\d+",
     part=r"\d+",
     seed=r"\d+",
+
+
+def prepare_ranks(wildcards):
+    """The largest ranks a data set's table must hold: its ranks, and extend_to."""
+    return dataset_ranks(wildcards.name) + ([EXTEND_TO] if EXTEND_TO else [])
+
+
+def folds_settings(wildcards):
+    """How the data set's held-out likelihood splits it, checked against its size."""
+    return {k: config["selection"][k] for k in ("folds", "design")}
 
 
 def real_table(wildcards):
@@ -230,10 +254,10 @@ def fit_parts(wildcards):
     )
 
 
-def round_ranks(round):
-    """The ranks of growth round ``round``: ``ranks`` and the next ``round`` ranks."""
-    top = max(RANKS)
-    return RANKS + list(range(top + 1, top + 1 + int(round)))
+def round_ranks(dataset, round):
+    """The ranks of growth round ``round``: the data set's ranks and the next ``round``."""
+    ranks = dataset_ranks(dataset)
+    return ranks + list(range(max(ranks) + 1, max(ranks) + 1 + int(round)))
 
 
 def grown_ranks(dataset):
@@ -241,14 +265,14 @@ def grown_ranks(dataset):
     while the rule selects the largest fitted rank, up to ``selection.extend_to``
     (moonlight.selection.next_rank; each round is a job of checkpoint rank_round)."""
     if EXTEND_TO is None:
-        return RANKS
+        return dataset_ranks(dataset)
     n = 0
-    while max(round_ranks(n)) < EXTEND_TO:
+    while max(round_ranks(dataset, n)) < EXTEND_TO:
         done = checkpoints.rank_round.get(dataset=dataset, round=n)
         if next_rank(read_tsv(done.output.table, index_col=None), EXTEND_TO) is None:
             break
         n += 1
-    return round_ranks(n)
+    return round_ranks(dataset, n)
 
 
 def selection_ranks(wildcards):
@@ -269,7 +293,7 @@ def rank_inputs(wildcards, ranks):
 
 
 def round_inputs(wildcards):
-    return rank_inputs(wildcards, round_ranks(wildcards.round))
+    return rank_inputs(wildcards, round_ranks(wildcards.dataset, wildcards.round))
 
 
 def selection_inputs(wildcards):

@@ -47,7 +47,8 @@ rule prepare_table:
         runtime=prepare_runtime,
     params:
         table=table_options,
-        ranks=RANKS,
+        ranks=prepare_ranks,
+        folds=folds_settings,
         qc=config["qc"],
         source_sha256=source_sha256,
     message:
@@ -77,7 +78,8 @@ rule prepare_single_cell:
         runtime=single_cell_runtime,
     params:
         options=table_options,
-        ranks=RANKS,
+        ranks=prepare_ranks,
+        folds=folds_settings,
         qc=config["qc"],
         source_sha256=source_sha256,
     message:

@@ -94,8 +94,6 @@ rule gather_logliks:
         "results/logs/gather_logliks/{dataset}.log",
     conda:
         "../envs/moonlight.yaml"
-    params:
-        ranks=RANKS,
     message:
         "Gathering log likelihoods of {wildcards.dataset}"
     script:

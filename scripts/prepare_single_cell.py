@@ -8,6 +8,7 @@ import pandas as pd
 
 from moonlight.counts import Counts, save_counts
 from moonlight.io import write_tsv
+from moonlight.folds import check_size
 from moonlight.outliers import handle_outliers
 from moonlight.prefilter import SELECTION_OPTIONS, select_by_options
 from moonlight.qc import QC_COLUMNS
@@ -31,11 +32,8 @@ with log_to(snakemake.log[0]) as log:
     selected = select_by_options(X, genes, cells,
                                  {k: spec[k] for k in SELECTION_OPTIONS if k in spec})
     n_genes, n_cells = selected.counts.shape
-    largest = max(snakemake.params.ranks)
-    if largest > min(n_genes, n_cells):
-        raise ValueError(f"config key ranks: rank {largest} exceeds min(N, M) = "
-                         f"{min(n_genes, n_cells)} of {source} ({n_genes} genes x {n_cells} "
-                         "cells after selection)")
+    check_size((n_genes, n_cells), snakemake.params.ranks, snakemake.params.folds,
+               source=source, sparse=True)
     log.info("%s: %d genes x %d cells kept, %d nonzero counts", source, n_genes, n_cells,
              selected.counts.nnz)
     save_counts(Counts(selected.counts, selected.genes, selected.cells),

@@ -8,6 +8,7 @@ import pandas as pd
 
 from moonlight import drop_empty, write_tsv
 from moonlight.counts import Counts, save_counts
+from moonlight.folds import check_size
 from moonlight.outliers import handle_outliers
 from moonlight.qc import QC_COLUMNS, read_record
 from moonlight.runlog import log_to
@@ -21,12 +22,7 @@ with log_to(snakemake.log[0]) as log:
     handled = handle_outliers(named, mode=snakemake.params.qc["outliers"],
                               factor=snakemake.params.qc["outlier_factor"], source=source)
     counts = drop_empty(handled.counts.to_frame(), source=source)
-    largest = max(snakemake.params.ranks)
-    if largest > min(counts.shape):
-        raise ValueError(
-            f"config key ranks: rank {largest} exceeds min(N, M) = {min(counts.shape)} "
-            f"of {source} ({counts.shape[0]} genes x {counts.shape[1]} samples)"
-        )
+    check_size(counts.shape, snakemake.params.ranks, snakemake.params.folds, source=source)
     dropped = {
         "genes": {"named in drop_genes": list(spec.get("drop_genes", [])),
                   "all-zero counts": [g for g in handled.counts.genes

@@ -260,3 +260,45 @@ def test_a_configfile_replaces_config_yaml(tmp_path):
                          capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "prepare_table" in dry.stdout and "simulate" not in dry.stdout
+
+
+def test_command_line_strings_are_typed_by_the_schema():
+    """Snakemake's --config gives strings ("ranks=[1,2]" is ["1", "2"]); names stay
+    strings, numbers, booleans and null become what they spell."""
+    from moonlight.config import from_command_line
+    given = {"ranks": ["1", "2"], "fit": {"threads": "2", "restarts_per_job": "null"},
+             "selection": {"extend_to": "9", "min_gain": "0.05", "init": "null"},
+             "modules": {"rank_guard": "false"},
+             "data": {"a": "007.tsv", "b": {"path": "x", "drop_genes": ["007", "NA"],
+                                            "header": "true", "keep_top_genes": "50",
+                                            "ranks": ["3"]}}}
+    typed = from_command_line(given)
+    assert typed["ranks"] == [1, 2] and typed["fit"] == {"threads": 2, "restarts_per_job": None}
+    assert typed["selection"] == {"extend_to": 9, "min_gain": 0.05, "init": None}
+    assert typed["modules"] == {"rank_guard": False}
+    assert typed["data"]["a"] == "007.tsv"
+    assert typed["data"]["b"] == {"path": "x", "drop_genes": ["007", "NA"], "header": True,
+                                  "keep_top_genes": 50, "ranks": [3]}
+    assert validated(typed)["ranks"] == [1, 2]
+
+
+def test_a_data_set_can_have_its_own_ranks_and_the_command_line_sets_ranks(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from conftest import SNAKEFILE
+    table = tmp_path / "counts.tsv"
+    table.write_text("\n".join(
+        f"g{i}\t" + "\t".join(str((i * j) % 7 + 1) for j in range(8)) for i in range(12)))
+    config = tmp_path / "mine.yaml"
+    config.write_text(yaml.safe_dump({"data": {"own": {"path": str(table), "ranks": [2]},
+                                               "shared": str(table)}}))
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
+                          str(tmp_path), "--configfile", str(config), "-n",
+                          "--config", "ranks=[3,4]"], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    fitted = {name: sorted({int(r) for r in re.findall(rf"results/{name}/fits/R(\d+)/part",
+                                                        dry.stdout)})
+              for name in ("own", "shared")}
+    assert fitted == {"own": [2], "shared": [3, 4]}

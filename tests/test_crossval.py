@@ -336,3 +336,15 @@ def test_svd_start_fills_heldout_blocks_with_the_rank1_fit(sparse_counts, layout
     d = fit_masked(V, ~held, 3, restarts=1, seed=5, max_iter=300, init="svd")
     s_ = fit_blocks(layout(V), blocks, 3, restarts=1, seed=5, max_iter=300, init="svd")
     assert s_[2][0] == pytest.approx(d[2][0], rel=1e-9)
+
+
+def test_fold_problems_are_named_before_any_fit():
+    from moonlight.folds import fold_problem
+    assert fold_problem((2, 2), 5, None) == ("selection.folds: 5 folds of scattered entries "
+                                             "need at least 5 entries; the table has 4")
+    assert fold_problem((100, 60), 5, None) is None
+    assert "samples design need at least 5 samples" in fold_problem((100, 4), 5, None,
+                                                                    sparse=True)
+    assert fold_problem((100, 6), 5, "samples", largest_rank=5).startswith(
+        "ranks: rank 5 cannot be fitted to the 4 samples")
+    assert "blocks design" in fold_problem((3, 60), 5, "blocks")

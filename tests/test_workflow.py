@@ -195,6 +195,22 @@ def test_rank_above_table_size_is_refused(tmp_path):
     assert not (workdir / "results" / "small" / "counts.npz").exists()
 
 
+def test_a_table_too_small_for_its_folds_says_so_before_fitting(tmp_path):
+    """A 2 x 2 table with ranks [1, 2]: five folds of scattered entries need five
+    entries; one message names the key, no cross-validation job starts."""
+    table = tmp_path / "tiny.tbl"
+    table.write_text("g1 5 9\ng2 7 3\n")
+    workdir = make_workdir(tmp_path, data={"tiny": str(table)}, ranks=[1, 2],
+                           simulation={**SMALL_CONFIG["simulation"], "seeds": []})
+    result = snakemake(workdir, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert ("config key selection.folds: 5 folds of scattered entries need at least 5 "
+            "entries; the table has 4") in output
+    assert not (workdir / "results" / "tiny" / "counts.npz").exists()
+    assert not (workdir / "results" / "logs" / "crossval").exists()
+
+
 def test_lint_and_format_are_clean():
     lint = subprocess.run(
         [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile")],
