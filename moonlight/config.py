@@ -18,7 +18,7 @@ import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "misplaced_keys",
-           "from_command_line", "reference"]
+           "from_command_line", "reference", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -32,6 +32,10 @@ WORKFLOW_ONLY_FIT_KEYS = ("restarts_per_job", "threads")
 #: crossval gets only these, so a change of another key does not rerun it).
 CROSSVAL_KEYS = ("folds", "seed", "restarts", "tol", "max_iter", "check_every", "design",
                  "background", "init")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work for the data it is given, naming the key."""
 
 
 @cache

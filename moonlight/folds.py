@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from .config import ConfigError
+
 __all__ = ["fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves",
            "fold_problem"]
 
@@ -119,11 +121,11 @@ def check_size(shape: tuple[int, int], ranks: list[int], folds: dict, *, source:
     size = f"{source} ({n_genes} genes x {n_samples} samples)"
     largest = max(ranks)
     if largest > min(shape):
-        raise ValueError(f"config key ranks: rank {largest} exceeds min(N, M) = "
+        raise ConfigError(f"config key ranks: rank {largest} exceeds min(N, M) = "
                          f"{min(shape)} of {size}")
     problem = fold_problem(shape, folds["folds"], folds["design"], sparse=sparse,
                            largest_rank=largest)
     if problem is not None:
-        raise ValueError(f"config key {problem}, and {size} is too small; use fewer "
+        raise ConfigError(f"config key {problem}, and {size} is too small; use fewer "
                          "folds, smaller ranks (a data entry can have its own ranks:), "
                          "or a larger table")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["log_to"]
+from .config import ConfigError
+from .tables import CountTableError
+
+__all__ = ["log_to", "INPUT_ERRORS"]
+
+#: Errors in what the user gave (a table, a config value): said once, as one line.
+INPUT_ERRORS = (CountTableError, ConfigError)
 
 logger = logging.getLogger("moonlight")
 
@@ -17,8 +24,10 @@ logger = logging.getLogger("moonlight")
 def log_to(path: str | os.PathLike[str]) -> Iterator[logging.Logger]:
     """Log to ``path`` (and stderr) for the duration of the block.
 
-    Warnings are logged as well as shown; an exception is logged with its traceback and
-    re-raised, so the workflow stops and the log says why.
+    Warnings are logged as well as shown. An exception is logged with its traceback to
+    ``path`` only. An error in the user's input (:data:`INPUT_ERRORS`: it names the
+    file, line or config key) then reaches stderr once, as one line, and the step exits
+    with status 1; any other exception is re-raised, its traceback shown once.
     """
     handlers = [logging.FileHandler(path, mode="w"), logging.StreamHandler()]
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
@@ -34,8 +43,12 @@ def log_to(path: str | os.PathLike[str]) -> Iterator[logging.Logger]:
     warnings.showwarning = show
     try:
         yield logger
-    except Exception:
+    except Exception as error:
+        logger.removeHandler(handlers[1])
         logger.exception("step failed")
+        if isinstance(error, INPUT_ERRORS):
+            print(f"moonlight: {error}", file=sys.stderr)
+            raise SystemExit(1) from None
         raise
     finally:
         warnings.showwarning = previous

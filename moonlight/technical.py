@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.stats import kruskal, spearmanr
 
+from .config import ConfigError
 from .multiple_testing import benjamini_hochberg
 
 __all__ = ["library_covariates", "module_associations", "technical_modules",
@@ -147,7 +148,7 @@ def read_obs_columns(path: str, columns: list[str], cells: list[str]) -> pd.Data
         obs = adata.obs
         missing = [c for c in columns if c not in obs.columns]
         if missing:
-            raise ValueError(f"{path}: config key technical names obs column(s) {missing} "
+            raise ConfigError(f"{path}: config key technical names obs column(s) {missing} "
                              f"that the file lacks; its obs columns are "
                              f"{list(obs.columns)}")
         table = obs[list(columns)].copy()

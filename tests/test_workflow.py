@@ -178,6 +178,8 @@ def test_bad_table_stops_the_run_and_leaves_no_result(tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert f"{table}, line 2, column 3: non-numeric value 'x'" in output
+    # said once, as one line: no traceback on the terminal (the log keeps it)
+    assert output.count("non-numeric value 'x'") == 1 and "Traceback" not in output
     assert not (workdir / "results" / "bad" / "counts.npz").exists()
     log = (workdir / "results" / "logs" / "prepare_table" / "bad.log").read_text()
     assert "non-numeric value 'x'" in log
