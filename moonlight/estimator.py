@@ -354,6 +354,10 @@ class PoissonNMF(_Params, *_SKLEARN_BASES):
         """Activities of the samples of X on the fitted modules, ``H.T`` (samples x
         n_components), by :func:`moonlight.projection.transform` (components fixed).
 
+        Orientation: scikit-learn's, X samples x features (genes) in, samples x
+        n_components out; :func:`moonlight.projection.transform` is moonlight's, the
+        transpose (genes x samples in, modules x samples out).
+
         Features with no count in the training data have no weight in any module and
         are left out.
         """

@@ -260,6 +260,10 @@ def transform(V_new: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
               ) -> NDArray[np.float64] | pd.DataFrame:
     """H (modules x samples) of new samples with W fixed: ``project(V_new, W).H``.
 
+    Orientation: moonlight's, ``V_new`` genes x samples in, modules x samples out.
+    :meth:`moonlight.estimator.PoissonNMF.transform` is scikit-learn's, the transpose:
+    samples x genes in, samples x modules out.
+
     See :func:`project` for the parameters; DataFrames in give a DataFrame out, with W's
     column names as its index and the samples as its columns.
     """
