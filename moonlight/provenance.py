@@ -27,6 +27,7 @@ from .io import atomic_path, write_tsv
 
 __all__ = [
     "input_files",
+    "write_run_config",
     "SOFTWARE",
     "Provenance",
     "sha256_file",
@@ -252,3 +253,15 @@ def write_provenance(
     write_tsv(provenance.benchmarks, benchmarks, index=False)
     with atomic_path(page) as tmp:
         tmp.write_text(provenance.html(), encoding="utf-8")
+
+
+def write_run_config(config: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """The run's whole config (every default filled in, command-line values included) as
+    a config file: ``snakemake --configfile results/config.yaml`` is that run again, and
+    ``snakemake --report ... --configfile results/config.yaml`` its report, whatever
+    ``--config`` the run was given."""
+    text = ("# The config of the last run (every key, defaults filled in). Rerun it, or "
+            "report it, with\n# snakemake --configfile results/config.yaml\n"
+            + yaml.safe_dump(json.loads(json.dumps(dict(config))), sort_keys=False))
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -25,6 +25,7 @@ rule provenance:
             category="Provenance",
             labels={"figure": "per-job run times"},
         ),
+        config="results/config.yaml",
     log:
         "results/logs/provenance.log",
     conda:

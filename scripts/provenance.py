@@ -2,7 +2,7 @@
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-from moonlight.provenance import collect, write_provenance
+from moonlight.provenance import collect, write_provenance, write_run_config
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
@@ -20,3 +20,4 @@ with log_to(snakemake.log[0]) as log:
         page=snakemake.output.page,
         benchmarks=snakemake.output.benchmarks,
     )
+    write_run_config(snakemake.params.config, snakemake.output.config)

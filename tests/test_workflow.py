@@ -73,6 +73,21 @@ def finished_run(tmp_path_factory):
     return workdir
 
 
+def test_the_run_records_its_config_and_reruns_from_it(finished_run):
+    """results/config.yaml is the run's whole config: given instead of the run's own
+    config file, it is the same run (nothing to do)."""
+    recorded = yaml.safe_load((finished_run / "results" / "config.yaml").read_text())
+    given = yaml.safe_load((finished_run / "config.yaml").read_text())
+    assert recorded["data"] == given["data"] and recorded["ranks"] == given["ranks"]
+    assert recorded["selection"]["folds"] == SMALL_CONFIG["selection"]["folds"]
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(finished_run), "--configfile",
+               str(finished_run / "results" / "config.yaml"), "-n"]
+    dry = subprocess.run(command, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
 def test_simulated_truth_is_recovered(finished_run):
     results = finished_run / "results" / "sim5"
     recovery = read(results / "recovery.tsv").iloc[0]
