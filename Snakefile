@@ -41,6 +41,7 @@ localrules:
     rank_round,
     qc,
     call_modules,
+    enrichment,
     recovery,
     summary,
     landing_page,

@@ -37,7 +37,7 @@ from .io import atomic_path
 from .modules import normalize_columns
 
 __all__ = ["MODULE_GENES_COLUMNS", "TOP_GENES_COLUMNS", "rank_genes", "top_genes",
-           "gmt_lines", "write_gmt"]
+           "gmt_lines", "write_gmt", "read_gmt", "GeneSetError"]
 
 MODULE_GENES_COLUMNS = ["module", "rank", "gene", "weight", "share", "specificity",
                         "moonlighting", "class"]
@@ -244,3 +244,53 @@ def write_gmt(members: pd.DataFrame, path: str | os.PathLike[str], *, prefix: st
     lines = gmt_lines(members, prefix=prefix, descriptions=descriptions, modules=modules)
     with atomic_path(path) as tmp:
         tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+class GeneSetError(ValueError):
+    """A gene-set file that cannot be used, naming the file and line."""
+
+
+def _gmt_text(source: str) -> tuple[str, str]:
+    """The text of a GMT file, or of one inside an installed package
+    (``package:path/inside.gmt``), and the name to show in messages."""
+    if ":" in source and not os.path.exists(source) and not re.match(r"^[A-Za-z]:[\\/]",
+                                                                     source):
+        from importlib import resources
+        package, inside = source.split(":", 1)
+        try:
+            return resources.files(package).joinpath(inside).read_text(), source
+        except (ModuleNotFoundError, FileNotFoundError) as error:
+            raise GeneSetError(f"{source}: no gene-set file {inside!r} in an installed "
+                               f"package {package!r} ({error})") from None
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read(), source
+    except OSError as error:
+        raise GeneSetError(f"{source}: cannot read the gene-set file ({error.strerror})"
+                           ) from None
+
+
+def read_gmt(source: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Gene sets from a GMT file: one set per line, ``name<TAB>description<TAB>gene...``.
+
+    ``source`` is a path, or ``package:path`` for a GMT shipped inside an installed
+    package. Gene identifiers are kept as the strings written (a repeated gene counts
+    once). Raises :class:`GeneSetError` naming the file and line for a line without
+    genes or a repeated set name.
+    """
+    text, name = _gmt_text(os.fspath(source))
+    sets: dict[str, list[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.rstrip("\r\n").split("\t")]
+        genes = list(dict.fromkeys(g for g in fields[2:] if g))
+        if not fields[0] or not genes:
+            raise GeneSetError(f"{name}, line {number}: a gene set needs a name, a "
+                               "description and at least one gene, tab-separated")
+        if fields[0] in sets:
+            raise GeneSetError(f"{name}, line {number}: gene set {fields[0]!r} appears twice")
+        sets[fields[0]] = genes
+    if not sets:
+        raise GeneSetError(f"{name}: no gene sets")
+    return sets

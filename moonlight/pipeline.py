@@ -12,7 +12,7 @@ same modules and calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shar
 from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
+from .enrichment import module_enrichment
 from .counts import Counts
 from .likelihood import log_factorial_sum
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
@@ -225,7 +226,8 @@ class Analysis:
     fit's ``W`` (columns summing to one) and ``H``, its :class:`ModuleCalls` as
     ``calls`` (``memberships``, ``moonlighting`` and ``candidates`` are shortcuts), and
     ``qc``, the QC record with its warnings (:func:`moonlight.qc.quality_record`, the
-    workflow's ``qc.tsv`` without the rows on how a file was read)."""
+    workflow's ``qc.tsv`` without the rows on how a file was read), and ``enrichment``,
+    the modules against the gene sets (None without gene sets)."""
 
     table: pd.DataFrame
     rank: int
@@ -233,6 +235,7 @@ class Analysis:
     H: pd.DataFrame
     calls: ModuleCalls
     qc: pd.DataFrame
+    enrichment: pd.DataFrame | None = None
 
     @property
     def memberships(self) -> pd.DataFrame:
@@ -255,6 +258,8 @@ def analyse(
     fit: dict[str, Any] | None = None,
     selection: dict[str, Any] | None = None,
     qc: dict[str, Any] | None = None,
+    gene_sets: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+    enrichment: dict[str, Any] | None = None,
     covariates: pd.DataFrame | None = None,
     select: dict[str, Any] | None = None,
     **modules: Any,
@@ -276,6 +281,11 @@ def analyse(
         are handled first, as the workflow's data steps handle them
         (``qc.outliers``, :func:`moonlight.outliers.handle_outliers`); what was done is
         at the top of the QC record.
+    gene_sets : mapping of name -> genes, or list of GMT sources, optional
+        Gene sets every module is tested against (config ``gene_sets``;
+        :func:`moonlight.enrichment.module_enrichment`): ``Analysis.enrichment``.
+    enrichment : dict, optional
+        Overrides of the config's ``enrichment:`` block.
     covariates : DataFrame (samples x columns), optional
         Technical sample annotations to test every module against (as a data set's
         ``technical:`` obs columns in the workflow).
@@ -289,7 +299,7 @@ def analyse(
     """
     settings = defaults()
     for block, given in (("fit", fit), ("selection", selection), ("qc", qc),
-                         ("modules", modules)):
+                         ("enrichment", enrichment), ("modules", modules)):
         unknown = set(given or {}) - set(settings[block])
         if unknown:
             raise TypeError(f"analyse() got unknown {block} setting(s) {sorted(unknown)}; "
@@ -350,7 +360,13 @@ def analyse(
     calls = call_modules(counts, W, H, Ws, lls, margin=sel["margin"],
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          covariates=covariates, **mods)
+    sets = settings["gene_sets"] if gene_sets is None else gene_sets
+    enriched = (module_enrichment(calls.W, calls.memberships, sets,
+                                  **{**settings["enrichment"], **(enrichment or {})})
+                if len(sets) else None)
     record = quality_record(counts, table, pd.concat([*heldout, baseline]), calls.classes,
                             calls.associations, read_rows=handled.rows,
-                            outlier_factor=checks["outlier_factor"])
-    return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record)
+                            outlier_factor=checks["outlier_factor"],
+                            gene_set_coverage=enriched.warning if enriched else None)
+    return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
+                    enrichment=None if enriched is None else enriched.table)

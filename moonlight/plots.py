@@ -552,3 +552,43 @@ def plot_consensus_map(consensus: pd.DataFrame, modules: pd.Series,
                    if labelled and n_called else [])
     tree.set_title(title or "Consensus map")
     return _finish(fig, path)
+
+
+# ----------------------------------------------------------------------------------------
+# Enrichment
+# ----------------------------------------------------------------------------------------
+
+
+def plot_enrichment(table: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
+                    test: str = "overlap", top: int = 5, title: str = "",
+                    ax: plt.Axes | None = None) -> plt.Figure | None:
+    """Dot plot of each module's top gene sets (:func:`moonlight.enrichment.enrichment`).
+
+    One row per (module, set) among each module's ``top`` sets by q of ``test``; the
+    dot's size is the overlap, its colour ``-log10 q``; sets with q above 0.05 are drawn
+    hollow. Returns the figure when no ``path`` is given (or draws on ``ax``).
+    """
+    rows = table[table["test"] == test].groupby("module", sort=False).head(top)
+    labels = [f"{m}: {s}" for m, s in zip(rows["module"], rows["set"])]
+    height = max(1.6, 0.28 * len(rows) + 1.0)
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6.5, height))
+    ax = ax if ax is not None else fig.add_subplot(1, 1, 1)
+    score = -np.log10(rows["q"].clip(lower=1e-300).to_numpy(dtype=np.float64))
+    y = np.arange(len(rows))[::-1]
+    significant = rows["q"].to_numpy() <= 0.05
+    sizes = 20 + 12 * np.sqrt(rows["overlap"].to_numpy(dtype=np.float64))
+    dots = ax.scatter(rows["statistic"].to_numpy()[significant], y[significant],
+                      s=sizes[significant], c=score[significant], cmap="viridis",
+                      vmin=0, vmax=max(float(score.max()) if len(score) else 1.0, 1.3))
+    ax.scatter(rows["statistic"].to_numpy()[~significant], y[~significant],
+               s=sizes[~significant], facecolors="none", edgecolors="0.5")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("fold enrichment" if test == "overlap" else "area under the curve")
+    fig.colorbar(dots, ax=ax, label="-log10 q", fraction=0.05)
+    ax.set_title(title or f"Top gene sets per module ({test} test; hollow: q > 0.05)",
+                 fontsize=9)
+    if len(rows) == 0:
+        ax.text(0.5, 0.5, "no gene set tested", ha="center", va="center",
+                transform=ax.transAxes)
+    fig.tight_layout()
+    return _finish(fig, path)

@@ -384,7 +384,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
                    heldout: pd.DataFrame, classes: pd.DataFrame,
                    associations: pd.DataFrame, *,
                    read_rows: list[dict[str, str]] | None = None,
-                   outlier_factor: float = DEFAULT_OUTLIER_FACTOR) -> pd.DataFrame:
+                   outlier_factor: float = DEFAULT_OUTLIER_FACTOR,
+                   gene_set_coverage: str | None = None) -> pd.DataFrame:
     """The QC record of one analysed data set (rule ``qc``, and ``Analysis.qc``).
 
     Parameters
@@ -401,6 +402,9 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
         How the input was read (``read.tsv``), first in the record.
     outlier_factor : float
         Config ``qc.outlier_factor``.
+    gene_set_coverage : str, optional
+        The enrichment step's coverage message
+        (:func:`moonlight.enrichment.coverage_warning`): a ``gene_set_coverage`` warning.
     """
     rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
     heldout = heldout.drop_duplicates(["rank", "fold"])
@@ -408,6 +412,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
                 technical_warning(associations)]
     warnings += outlier_warnings(counts, outlier_factor)
     warnings += range_warnings(counts)
+    if gene_set_coverage:
+        warnings.append(QCWarning("gene_set_coverage", gene_set_coverage))
     rows = list(read_rows or []) + count_record(counts) + class_record(classes)
     return qc_table(rows, [w for w in warnings if w is not None])
 

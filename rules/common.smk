@@ -85,6 +85,18 @@ for _name, _spec in PROJECT.items():
         raise WorkflowError(
             f"config key project.{_name}: no such file {_spec['path']!r}"
         )
+# Gene-set files (GMT) every module is tested against: paths, or package:path inside an
+# installed package (not a file input then).
+GENE_SETS = list(config["gene_sets"])
+for _source in GENE_SETS:
+    if not Path(_source).is_file() and ":" not in _source:
+        raise WorkflowError(f"config key gene_sets: no such file {_source!r}")
+
+
+def gene_set_files(wildcards):
+    return [source for source in GENE_SETS if Path(source).is_file()]
+
+
 EXTEND_TO = config["selection"]["extend_to"]
 for _name in DATASETS:
     if EXTEND_TO is not None and EXTEND_TO <= max(dataset_ranks(_name)):
@@ -449,6 +461,8 @@ def dataset_outputs(dataset):
     ]
     if dataset in H5AD_DATASETS:
         files.append("moonlight.h5ad")
+    if GENE_SETS:
+        files += ["enrichment.tsv", "enrichment.png"]
     if dataset in SIM_DATASETS:
         files += ["recovery.tsv", "module_matching.tsv"]
     return [f"results/{dataset}/{f}" for f in files]
@@ -480,6 +494,8 @@ def qc_inputs(wildcards):
     }
     if wildcards.dataset in REAL_DATASETS:
         inputs["read"] = f"results/{wildcards.dataset}/read.tsv"
+    if GENE_SETS:
+        inputs["coverage"] = f"results/{wildcards.dataset}/gene_set_coverage.tsv"
     return inputs
 
 

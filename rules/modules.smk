@@ -95,6 +95,38 @@ rule call_modules:
         "../scripts/call_modules.py"
 
 
+rule enrichment:
+    input:
+        W="results/{dataset}/W.tsv",
+        modules="results/{dataset}/modules.tsv",
+        gene_sets=gene_set_files,
+    output:
+        table=report(
+            "results/{dataset}/enrichment.tsv",
+            caption="../report/enrichment.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "enrichment table"},
+        ),
+        plot=report(
+            "results/{dataset}/enrichment.png",
+            caption="../report/enrichment_plot.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "enrichment"},
+        ),
+        coverage="results/{dataset}/gene_set_coverage.tsv",
+    log:
+        "results/logs/enrichment/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        gene_sets=config["gene_sets"],
+        enrichment=config["enrichment"],
+    message:
+        "Testing the modules of {wildcards.dataset} against the gene sets"
+    script:
+        "../scripts/enrichment.py"
+
+
 rule recovery:
     input:
         truth_W="results/{dataset}/truth/W.tsv",

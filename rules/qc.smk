@@ -18,6 +18,7 @@ rule qc:
         "../envs/moonlight.yaml"
     params:
         outlier_factor=config["qc"]["outlier_factor"],
+        min_coverage=config["enrichment"]["min_coverage"],
     message:
         "Quality control of {wildcards.dataset}"
     script:

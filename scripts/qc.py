@@ -7,6 +7,7 @@ import pandas as pd
 
 from moonlight import read_tsv, write_tsv
 from moonlight.counts import load_counts
+from moonlight.enrichment import coverage_warning
 from moonlight.qc import quality_record
 from moonlight.runlog import log_to
 
@@ -21,6 +22,9 @@ with log_to(snakemake.log[0]) as log:
         read_tsv(snakemake.input.selection, index_col=None), heldout,
         read_tsv(snakemake.input.classes, index_col=None),
         read_tsv(snakemake.input.module_covariates, index_col=None),
-        read_rows=read_rows, outlier_factor=snakemake.params.outlier_factor)
+        read_rows=read_rows, outlier_factor=snakemake.params.outlier_factor,
+        gene_set_coverage=coverage_warning(
+            read_tsv(snakemake.input.coverage, index_col=None),
+            snakemake.params.min_coverage) if "coverage" in snakemake.input.keys() else None)
     log.info("QC record:\n%s", record.to_string(index=False))
     write_tsv(record, snakemake.output[0], index=False)

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from moonlight import read_count_table, read_tsv
+
 from conftest import REPO, W09_TABLE
 from conftest import SMALL_CONFIG as SMALL_CONFIG_FILE
 
@@ -60,13 +62,23 @@ def finished_run(tmp_path_factory):
     data = {"w09": str(W09_TABLE)} if W09_TABLE.is_file() else {}
     # The exercise's own samples, projected back on its modules.
     project = {"again": {"model": "w09", "path": str(W09_TABLE)}} if data else {}
+    folder = tmp_path_factory.mktemp("run")
+    # Gene sets for the enrichment step: the simulation's genes and the exercise's fruit.
+    gmt = folder / "sets.gmt"
+    fruit = read_count_table(W09_TABLE).index.tolist() if data else []
+    gmt.write_text("".join(f"{name}\ttest\t" + "\t".join(genes) + "\n" for name, genes in [
+        ("sim_low", [f"gene{i:03d}" for i in range(1, 21)]),
+        ("sim_high", [f"gene{i:03d}" for i in range(81, 101)]),
+        *([("fruit_a", fruit[:20]), ("fruit_b", fruit[40:60])] if fruit else [])]))
     workdir = make_workdir(
-        tmp_path_factory.mktemp("run"),
+        folder,
         data=data,
         project=project,
         # The exercise's table needs ranks around its answer; restarts kept small for time.
         ranks=[2, 3, 4, 5],
         restarts=4,
+        gene_sets=[str(gmt)],
+        enrichment={"min_coverage": 0.0},  # each data set holds only half of the sets
     )
     run = snakemake(workdir)
     (workdir / "console.txt").write_text(run.stdout + run.stderr)
@@ -86,6 +98,18 @@ def test_the_run_records_its_config_and_reruns_from_it(finished_run):
     dry = subprocess.run(command, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_every_module_is_tested_against_the_gene_sets(finished_run):
+    for dataset, sets in (("sim5", {"sim_low", "sim_high"}),) + (
+            (("w09", {"fruit_a", "fruit_b"}),) if W09_TABLE.is_file() else ()):
+        results = finished_run / "results" / dataset
+        table = read_tsv(results / "enrichment.tsv", index_col=None)
+        modules = read_tsv(results / "W.tsv").columns
+        assert set(table["set"]) == sets and set(table["test"]) == {"overlap", "ranked"}
+        assert len(table) == 2 * len(modules) * len(sets)
+        assert table["q"].between(0, 1).all()
+        assert (results / "enrichment.png").stat().st_size > 0
 
 
 def test_simulated_truth_is_recovered(finished_run):
