@@ -26,6 +26,7 @@ from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .enrichment import module_enrichment
+from .genesets import rank_genes
 from .counts import Counts
 from .likelihood import log_factorial_sum
 from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
@@ -367,6 +368,8 @@ def analyse(
     record = quality_record(counts, table, pd.concat([*heldout, baseline]), calls.classes,
                             calls.associations, read_rows=handled.rows,
                             outlier_factor=checks["outlier_factor"],
-                            gene_set_coverage=enriched.warning if enriched else None)
+                            gene_set_coverage=enriched.warning if enriched else None,
+                            module_genes=rank_genes(calls.W, calls.memberships,
+                                                    calls.moonlighting["gene"]))
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
                     enrichment=None if enriched is None else enriched.table)

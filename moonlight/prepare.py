@@ -1,11 +1,14 @@
 """A user's count table made ready for the analysis: the workflow's ``prepare_table`` step.
 
 Read it (:func:`moonlight.tables.read_table`, with the data entry's options), drop the
-genes and samples the entry names, keep outliers out (:mod:`moonlight.outliers`), drop
+genes and samples the entry names (``drop_genes``, ``drop_samples``, and the names and
+patterns of ``exclude_genes``: :mod:`moonlight.genefilter`), keep outliers out (:mod:`moonlight.outliers`), drop
 all-zero genes and samples, and check that the table can be fitted at its ranks and
 cross-validated with its folds (:func:`moonlight.folds.check_size`); record every step
 for the QC record. The rule script only saves what this returns; a notebook, or the
-test battery of bad inputs, runs the same function.
+test battery of bad inputs, runs the same function. :func:`prepare_single_cell` is the
+same step for a single-cell matrix, kept sparse, with its gene and cell selection
+(:mod:`moonlight.prefilter`).
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .config import defaults
 from .counts import Counts
 from .folds import check_size
+from .genefilter import excluded_genes, exclusion_reason, unmatched_rows
 from .outliers import handle_outliers
 from .qc import read_record
-from .tables import READ_OPTIONS, drop_empty, drop_named, read_table
+from .prefilter import SELECTION_OPTIONS, select_by_options
+from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
+from .tables import READ_OPTIONS, drop_empty, drop_named, named_positions, read_table
 
-__all__ = ["PreparedTable", "prepare_table"]
+__all__ = ["PreparedTable", "prepare_table", "prepare_single_cell"]
 
 
 @dataclass(frozen=True)
@@ -61,21 +69,22 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     ConfigError
         A table too small for its ranks or folds, naming the key.
     """
-    settings = defaults()
     options = dict(options or {})
-    ranks = list(ranks) if ranks is not None else settings["ranks"]
-    folds = {**{k: settings["selection"][k] for k in ("folds", "design")}, **(folds or {})}
-    qc = {**settings["qc"], **(qc or {})}
+    ranks, folds, qc = _settings(ranks, folds, qc)
     source = str(path)
     read = read_table(path, **{k: options[k] for k in READ_OPTIONS if k in options})
     named = drop_named(read.counts, genes=options.get("drop_genes", []),
                        samples=options.get("drop_samples", []), source=source)
+    excluded, taken = excluded_genes(list(named.index), options.get("exclude_genes", []))
+    removed = list(named.index[excluded])
+    named = named.loc[~excluded]
     handled = handle_outliers(named, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     counts = drop_empty(handled.counts.to_frame(), source=source)
     check_size(counts.shape, ranks, folds, source=source)
     dropped = {
         "genes": {"named in drop_genes": list(options.get("drop_genes", [])),
+                  **({exclusion_reason(taken): removed} if taken else {}),
                   "all-zero counts": [g for g in handled.counts.genes
                                       if g not in counts.index]},
         "samples": {"named in drop_samples": list(options.get("drop_samples", [])),
@@ -83,4 +92,49 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     }
     record = read_record(read, genes_read=read.counts.shape[0],
                          samples_read=read.counts.shape[1], dropped=dropped) + handled.rows
+    record += unmatched_rows(taken)
     return PreparedTable(Counts.of(counts), record)
+
+
+def _settings(ranks: Sequence[int] | None, folds: dict[str, Any] | None,
+              qc: dict[str, Any] | None) -> tuple[list[int], dict[str, Any], dict[str, Any]]:
+    settings = defaults()
+    return (list(ranks) if ranks is not None else settings["ranks"],
+            {**{k: settings["selection"][k] for k in ("folds", "design")}, **(folds or {})},
+            {**settings["qc"], **(qc or {})})
+
+
+def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | None = None,
+                        *, ranks: Sequence[int] | None = None,
+                        folds: dict[str, Any] | None = None,
+                        qc: dict[str, Any] | None = None) -> PreparedTable:
+    """Read a single-cell matrix (h5ad, 10x directory or .h5) as sparse genes x cells
+    counts with exact names; drop the named and excluded genes and cells; keep outliers
+    out; select genes and cells (``keep_top_genes``, ...); check the size. Parameters
+    as :func:`prepare_table`, with the single-cell options in ``options``."""
+    options = dict(options or {})
+    ranks, folds, qc = _settings(ranks, folds, qc)
+    source = str(path)
+    read = read_single_cell(path, **{k: options[k] for k in SINGLECELL_OPTIONS
+                                     if k in options})
+    genes, cells, X = read.genes, read.cells, read.counts
+    if options.get("drop_genes") or options.get("drop_samples"):
+        rows, cols = named_positions(genes, cells, genes=options.get("drop_genes", []),
+                                     samples=options.get("drop_samples", []), source=source)
+        X = X[rows][:, cols]
+        genes, cells = [genes[i] for i in rows], [cells[j] for j in cols]
+    excluded, taken = excluded_genes(genes, options.get("exclude_genes", []))
+    record = read_rows(read)
+    if excluded.any():
+        record.append({"check": "genes_dropped", "value": str(int(excluded.sum())),
+                       "detail": exclusion_reason(taken)})
+        X = X[np.flatnonzero(~excluded)]
+        genes = [g for g, out in zip(genes, excluded) if not out]
+    record += unmatched_rows(taken)
+    handled = handle_outliers(Counts(X, genes, cells), mode=qc["outliers"],
+                              factor=qc["outlier_factor"], source=source)
+    selected = select_by_options(handled.counts.matrix, handled.counts.genes, cells,
+                                 {k: options[k] for k in SELECTION_OPTIONS if k in options})
+    check_size(selected.counts.shape, ranks, folds, source=source, sparse=True)
+    return PreparedTable(Counts(selected.counts, selected.genes, selected.cells),
+                         record + handled.rows + selected.rows)

@@ -27,6 +27,12 @@ the answer is worth (and, for an outlier, what was done about it):
     A module's usage follows a technical axis of the samples (read depth, a
     ``technical:`` obs column; :mod:`moonlight.technical`): read it as that axis, not as
     a biological program.
+``gene_set_coverage``
+    Gene sets of ``gene_sets`` have fewer than ``enrichment.min_coverage`` of their genes
+    in the table (:mod:`moonlight.enrichment`).
+``mito_ribo_module``
+    A module's top genes are mostly mitochondrial or ribosomal
+    (:mod:`moonlight.genefilter`): it may describe cell quality, not identity.
 ``outside_validated_range``
     The table is sparser or shallower than every table on which the rank rule and the
     moonlighting calls were validated (``benchmarks/CALIBRATION.md``): mean count per
@@ -48,6 +54,7 @@ import pandas as pd
 from .classes import class_counts
 from .config import default
 from .counts import Counts
+from .genefilter import mito_ribo_modules
 from .selection import structure_gain
 from .tables import TableRead
 from .technical import technical_modules
@@ -66,6 +73,7 @@ __all__ = [
     "top_rank_warning",
     "technical_warning",
     "class_record",
+    "mito_ribo_warnings",
     "qc_table",
     "quality_record",
     "warnings_of",
@@ -364,6 +372,17 @@ def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
     )
 
 
+def mito_ribo_warnings(module_genes: pd.DataFrame) -> list[QCWarning]:
+    """``mito_ribo_module`` for every module whose top genes are mostly mitochondrial or
+    ribosomal (:func:`moonlight.genefilter.mito_ribo_modules`)."""
+    return [QCWarning("mito_ribo_module",
+                      f"module {module}: {len(genes)} of its top genes are mitochondrial or "
+                      f"ribosomal ({', '.join(genes)}); such genes follow cell quality and "
+                      "size more than identity: read the module with care, or leave them "
+                      "out with exclude_genes (e.g. ['^MT-', '^RP[SL]\\d']) and run again")
+            for module, genes in mito_ribo_modules(module_genes).items()]
+
+
 def class_record(classes: pd.DataFrame) -> list[dict[str, str]]:
     """Rows of the QC record: genes per class (:mod:`moonlight.classes`) at the selected
     rank, with the share of all genes."""
@@ -385,7 +404,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
                    associations: pd.DataFrame, *,
                    read_rows: list[dict[str, str]] | None = None,
                    outlier_factor: float = DEFAULT_OUTLIER_FACTOR,
-                   gene_set_coverage: str | None = None) -> pd.DataFrame:
+                   gene_set_coverage: str | None = None,
+                   module_genes: pd.DataFrame | None = None) -> pd.DataFrame:
     """The QC record of one analysed data set (rule ``qc``, and ``Analysis.qc``).
 
     Parameters
@@ -405,6 +425,9 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     gene_set_coverage : str, optional
         The enrichment step's coverage message
         (:func:`moonlight.enrichment.coverage_warning`): a ``gene_set_coverage`` warning.
+    module_genes : DataFrame, optional
+        Every module's ranked genes (``module_genes.tsv``): a ``mito_ribo_module``
+        warning for a module whose top genes are mostly mitochondrial or ribosomal.
     """
     rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
     heldout = heldout.drop_duplicates(["rank", "fold"])
@@ -414,6 +437,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     warnings += range_warnings(counts)
     if gene_set_coverage:
         warnings.append(QCWarning("gene_set_coverage", gene_set_coverage))
+    if module_genes is not None:
+        warnings += mito_ribo_warnings(module_genes)
     rows = list(read_rows or []) + count_record(counts) + class_record(classes)
     return qc_table(rows, [w for w in warnings if w is not None])
 

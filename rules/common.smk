@@ -485,6 +485,7 @@ def qc_inputs(wildcards):
         "counts": counts_file(wildcards),
         "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
         "classes": f"results/{wildcards.dataset}/gene_classes.tsv",
+        "module_genes": f"results/{wildcards.dataset}/module_genes.tsv",
         "module_covariates": f"results/{wildcards.dataset}/module_covariates.tsv",
         "crossval": expand(
             "results/{dataset}/crossval/R{rank}.tsv",
