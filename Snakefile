@@ -42,6 +42,7 @@ localrules:
     qc,
     call_modules,
     enrichment,
+    annotations,
     recovery,
     summary,
     landing_page,

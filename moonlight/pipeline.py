@@ -21,6 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import xlogy
 
+from .annotations import Annotated, annotate_modules
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
 from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
@@ -228,7 +229,8 @@ class Analysis:
     ``calls`` (``memberships``, ``moonlighting`` and ``candidates`` are shortcuts), and
     ``qc``, the QC record with its warnings (:func:`moonlight.qc.quality_record`, the
     workflow's ``qc.tsv`` without the rows on how a file was read), and ``enrichment``,
-    the modules against the gene sets (None without gene sets)."""
+    the modules against the gene sets (None without gene sets), and ``annotations``, the
+    modules against the samples' annotations (None without them)."""
 
     table: pd.DataFrame
     rank: int
@@ -237,6 +239,7 @@ class Analysis:
     calls: ModuleCalls
     qc: pd.DataFrame
     enrichment: pd.DataFrame | None = None
+    annotations: Annotated | None = None
 
     @property
     def memberships(self) -> pd.DataFrame:
@@ -261,6 +264,7 @@ def analyse(
     qc: dict[str, Any] | None = None,
     gene_sets: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
     enrichment: dict[str, Any] | None = None,
+    annotations: pd.DataFrame | None = None,
     covariates: pd.DataFrame | None = None,
     select: dict[str, Any] | None = None,
     **modules: Any,
@@ -287,6 +291,10 @@ def analyse(
         :func:`moonlight.enrichment.module_enrichment`): ``Analysis.enrichment``.
     enrichment : dict, optional
         Overrides of the config's ``enrichment:`` block.
+    annotations : DataFrame (samples x columns), optional
+        What is known about the samples (a sample sheet, ``obs`` columns): every module's
+        usage is tested against each column (:func:`moonlight.annotations.annotate_modules`):
+        ``Analysis.annotations``.
     covariates : DataFrame (samples x columns), optional
         Technical sample annotations to test every module against (as a data set's
         ``technical:`` obs columns in the workflow).
@@ -372,4 +380,6 @@ def analyse(
                             module_genes=rank_genes(calls.W, calls.memberships,
                                                     calls.moonlighting["gene"]))
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
-                    enrichment=None if enriched is None else enriched.table)
+                    enrichment=None if enriched is None else enriched.table,
+                    annotations=None if annotations is None
+                    else annotate_modules(H, annotations))

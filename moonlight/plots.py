@@ -592,3 +592,33 @@ def plot_enrichment(table: pd.DataFrame, path: str | os.PathLike[str] | None = N
                 transform=ax.transAxes)
     fig.tight_layout()
     return _finish(fig, path)
+
+
+def plot_usage_by_group(usage: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
+                        title: str = "") -> plt.Figure | None:
+    """Mean module usage per group of every categorical annotation
+    (:func:`moonlight.annotations.usage_by_group`): one heatmap per column, groups x
+    modules, each cell its mean usage share (written in the cell)."""
+    columns = list(dict.fromkeys(usage["covariate"]))
+    heights = [0.35 * usage.loc[usage["covariate"] == c, "group"].nunique() + 0.9
+               for c in columns] or [1.0]
+    modules = list(dict.fromkeys(usage["module"]))
+    fig, axes = plt.subplots(len(heights), 1, squeeze=False,
+                             figsize=(1.2 + 0.7 * max(len(modules), 2), sum(heights) + 0.6),
+                             gridspec_kw={"height_ratios": heights})
+    for ax, column in zip(axes[:, 0], columns):
+        part = usage[usage["covariate"] == column]
+        matrix = part.pivot(index="group", columns="module", values="mean_usage")[modules]
+        ax.imshow(matrix.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        for (i, j), value in np.ndenumerate(matrix.to_numpy()):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value < 0.5 else "black")
+        ax.set_yticks(range(len(matrix)), [str(g) for g in matrix.index], fontsize=8)
+        ax.set_xticks(range(len(modules)), modules, fontsize=8)
+        ax.set_ylabel(column)
+    if not columns:
+        axes[0, 0].text(0.5, 0.5, "no categorical annotation", ha="center", va="center")
+        axes[0, 0].set_axis_off()
+    fig.suptitle(title or "Mean module usage by group", fontsize=9)
+    fig.tight_layout()
+    return _finish(fig, path)

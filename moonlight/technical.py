@@ -38,8 +38,8 @@ from scipy.stats import kruskal, spearmanr
 from .config import ConfigError
 from .multiple_testing import benjamini_hochberg
 
-__all__ = ["library_covariates", "module_associations", "technical_modules",
-           "ASSOCIATION_COLUMNS"]
+__all__ = ["library_covariates", "usage_associations", "module_associations",
+           "technical_modules", "ASSOCIATION_COLUMNS"]
 
 #: Columns of :func:`module_associations`.
 ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical"]
@@ -83,6 +83,28 @@ def _association(usage: np.ndarray, values: pd.Series) -> tuple[str, float, floa
     return "categorical", float(np.sqrt(max(statistic, 0.0) / max(len(u) - 1, 1))), float(p)
 
 
+def usage_associations(H: pd.DataFrame, covariates: pd.DataFrame) -> pd.DataFrame:
+    """Every module's usage share against every covariate: ``module``, ``covariate``,
+    ``kind`` (numeric: Spearman; categorical: Kruskal-Wallis), ``rho``, ``p`` and ``q``
+    (Benjamini-Hochberg over every module x covariate pair); see the module docstring.
+    ``covariates`` (samples x columns) must cover every sample of ``H``."""
+    samples = [str(s) for s in H.columns]
+    missing = pd.Index(samples).difference(covariates.index.astype(str))
+    if len(missing):
+        raise ValueError(f"the covariates lack {len(missing)} sample(s) of the fit, e.g. "
+                         f"{list(missing[:3])}")
+    values = H.to_numpy(dtype=np.float64)
+    usage = values / np.maximum(values.sum(axis=0, keepdims=True), 1e-300)
+    cov = covariates.set_axis(covariates.index.astype(str)).loc[samples]
+    rows = [{"module": str(module), "covariate": str(name),
+             **dict(zip(("kind", "rho", "p"), _association(usage[r], cov[name])))}
+            for name in cov.columns for r, module in enumerate(H.index)]
+    table = pd.DataFrame(rows, columns=["module", "covariate", "kind", "rho", "p"])
+    table["q"] = benjamini_hochberg(table["p"].to_numpy()) if len(table) else \
+        np.empty(0)
+    return table
+
+
 def module_associations(H: pd.DataFrame, covariates: pd.DataFrame, *, min_rho: float,
                         fdr: float) -> pd.DataFrame:
     """Every module's usage share against every covariate (module docstring).
@@ -102,20 +124,7 @@ def module_associations(H: pd.DataFrame, covariates: pd.DataFrame, *, min_rho: f
     -------
     DataFrame with :data:`ASSOCIATION_COLUMNS`, one row per covariate x module.
     """
-    samples = [str(s) for s in H.columns]
-    missing = pd.Index(samples).difference(covariates.index.astype(str))
-    if len(missing):
-        raise ValueError(f"the covariates lack {len(missing)} sample(s) of the fit, e.g. "
-                         f"{list(missing[:3])}")
-    values = H.to_numpy(dtype=np.float64)
-    usage = values / np.maximum(values.sum(axis=0, keepdims=True), 1e-300)
-    cov = covariates.set_axis(covariates.index.astype(str)).loc[samples]
-    rows = [{"module": str(module), "covariate": str(name),
-             **dict(zip(("kind", "rho", "p"), _association(usage[r], cov[name])))}
-            for name in cov.columns for r, module in enumerate(H.index)]
-    table = pd.DataFrame(rows, columns=["module", "covariate", "kind", "rho", "p"])
-    table["q"] = benjamini_hochberg(table["p"].to_numpy()) if len(table) else \
-        np.empty(0)
+    table = usage_associations(H, covariates)
     strongest = table["rho"].abs() == table.groupby("covariate")["rho"].transform(
         lambda r: r.abs().max())
     table["technical"] = (table["rho"].abs() >= min_rho) & (table["q"] <= fdr) & strongest
@@ -132,9 +141,11 @@ def technical_modules(associations: pd.DataFrame) -> pd.DataFrame:
     return strongest[["module", "covariate", "rho"]].reset_index(drop=True)
 
 
-def read_obs_columns(path: str, columns: list[str], cells: list[str]) -> pd.DataFrame:
+def read_obs_columns(path: str, columns: list[str], cells: list[str], *,
+                     key: str = "technical") -> pd.DataFrame:
     """The named ``obs`` columns of an ``.h5ad`` file for ``cells`` (its ``obs_names``),
-    as strings or numbers as stored; the config key ``technical:`` names them.
+    as strings or numbers as stored; the config key ``key`` (``technical``,
+    ``annotations``) names them.
 
     Raises
     ------
@@ -148,7 +159,7 @@ def read_obs_columns(path: str, columns: list[str], cells: list[str]) -> pd.Data
         obs = adata.obs
         missing = [c for c in columns if c not in obs.columns]
         if missing:
-            raise ConfigError(f"{path}: config key technical names obs column(s) {missing} "
+            raise ConfigError(f"{path}: config key {key} names obs column(s) {missing} "
                              f"that the file lacks; its obs columns are "
                              f"{list(obs.columns)}")
         table = obs[list(columns)].copy()

@@ -85,6 +85,33 @@ for _name, _spec in PROJECT.items():
         raise WorkflowError(
             f"config key project.{_name}: no such file {_spec['path']!r}"
         )
+# Data sets whose samples are annotated (a sample sheet, or .h5ad obs columns).
+ANNOTATED = [n for n, s in DATA.items() if s.get("samples") or s.get("annotations")]
+for _name in ANNOTATED:
+    _sheet = DATA[_name].get("samples")
+    if _sheet is not None and not Path(_sheet).is_file():
+        raise WorkflowError(f"config key data.{_name}.samples: no such file {_sheet!r}")
+    if _sheet is None and _name not in H5AD_DATASETS:
+        raise WorkflowError(
+            f"config key data.{_name}.annotations: obs columns need an .h5ad input; "
+            "give a sample sheet with samples:"
+        )
+
+
+def annotation_source(wildcards):
+    """The sample sheet, or the .h5ad whose obs holds the annotations."""
+    spec = DATA[wildcards.dataset]
+    return spec.get("samples") or spec["path"]
+
+
+def annotation_options(wildcards):
+    spec = DATA[wildcards.dataset]
+    return {
+        "sheet": spec.get("samples") is not None,
+        "columns": spec.get("annotations"),
+    }
+
+
 # Gene-set files (GMT) every module is tested against: paths, or package:path inside an
 # installed package (not a file input then).
 GENE_SETS = list(config["gene_sets"])
@@ -463,6 +490,8 @@ def dataset_outputs(dataset):
         files.append("moonlight.h5ad")
     if GENE_SETS:
         files += ["enrichment.tsv", "enrichment.png"]
+    if dataset in ANNOTATED:
+        files += ["annotations.tsv", "usage_by_group.tsv", "usage_by_group.png"]
     if dataset in SIM_DATASETS:
         files += ["recovery.tsv", "module_matching.tsv"]
     return [f"results/{dataset}/{f}" for f in files]

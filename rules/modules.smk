@@ -127,6 +127,36 @@ rule enrichment:
         "../scripts/enrichment.py"
 
 
+rule annotations:
+    input:
+        H="results/{dataset}/H.tsv",
+        source=annotation_source,
+    output:
+        tests=report(
+            "results/{dataset}/annotations.tsv",
+            caption="../report/annotations.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "modules against annotations"},
+        ),
+        usage="results/{dataset}/usage_by_group.tsv",
+        plot=report(
+            "results/{dataset}/usage_by_group.png",
+            caption="../report/usage_by_group.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "usage by group"},
+        ),
+    log:
+        "results/logs/annotations/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        options=annotation_options,
+    message:
+        "Testing the modules of {wildcards.dataset} against the sample annotations"
+    script:
+        "../scripts/annotations.py"
+
+
 rule recovery:
     input:
         truth_W="results/{dataset}/truth/W.tsv",

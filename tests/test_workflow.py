@@ -59,10 +59,15 @@ def read(path: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """One run over the small simulation and, where present, the exercise's table."""
-    data = {"w09": str(W09_TABLE)} if W09_TABLE.is_file() else {}
+    folder = tmp_path_factory.mktemp("run")
+    # The exercise's table, its samples annotated by a sample sheet.
+    sheet = folder / "samples.tsv"
+    sheet.write_text("sample\thalf\torder\n" + "".join(
+        f"S{j}\t{'first' if j <= 30 else 'second'}\t{j}\n" for j in range(1, 61)))
+    data = ({"w09": {"path": str(W09_TABLE), "samples": str(sheet)}}
+            if W09_TABLE.is_file() else {})
     # The exercise's own samples, projected back on its modules.
     project = {"again": {"model": "w09", "path": str(W09_TABLE)}} if data else {}
-    folder = tmp_path_factory.mktemp("run")
     # Gene sets for the enrichment step: the simulation's genes and the exercise's fruit.
     gmt = folder / "sets.gmt"
     fruit = read_count_table(W09_TABLE).index.tolist() if data else []
@@ -110,6 +115,21 @@ def test_every_module_is_tested_against_the_gene_sets(finished_run):
         assert len(table) == 2 * len(modules) * len(sets)
         assert table["q"].between(0, 1).all()
         assert (results / "enrichment.png").stat().st_size > 0
+
+
+def test_modules_are_tested_against_the_sample_sheet(finished_run):
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    results = finished_run / "results" / "w09"
+    tests = read_tsv(results / "annotations.tsv", index_col=None)
+    modules = read_tsv(results / "W.tsv").columns
+    assert len(tests) == 2 * len(modules)
+    assert set(zip(tests["covariate"], tests["kind"])) == {("half", "categorical"),
+                                                           ("order", "numeric")}
+    usage = read_tsv(results / "usage_by_group.tsv", index_col=None)
+    assert set(usage["group"]) == {"first", "second"} and (usage["n"] == 30).all()
+    assert (results / "usage_by_group.png").stat().st_size > 0
+    assert not (finished_run / "results" / "sim5" / "annotations.tsv").exists()
 
 
 def test_simulated_truth_is_recovered(finished_run):
