@@ -71,9 +71,10 @@ def finished_run(tmp_path_factory):
     # Gene sets for the enrichment step: the simulation's genes and the exercise's fruit.
     gmt = folder / "sets.gmt"
     fruit = read_count_table(W09_TABLE).index.tolist() if data else []
+    n = SMALL_CONFIG["simulation"]["n_genes"]
+    sim = [f"gene{i:0{len(str(n))}d}" for i in range(1, n + 1)]  # simulate()'s names
     gmt.write_text("".join(f"{name}\ttest\t" + "\t".join(genes) + "\n" for name, genes in [
-        ("sim_low", [f"gene{i:03d}" for i in range(1, 21)]),
-        ("sim_high", [f"gene{i:03d}" for i in range(81, 101)]),
+        ("sim_low", sim[:n // 2]), ("sim_high", sim[n // 2:]),
         *([("fruit_a", fruit[:20]), ("fruit_b", fruit[40:60])] if fruit else [])]))
     workdir = make_workdir(
         folder,
