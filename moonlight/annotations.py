@@ -26,16 +26,17 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError
-from .technical import usage_associations
+from .technical import read_obs_columns, usage_associations
 
-__all__ = ["USAGE_COLUMNS", "Annotated", "read_sample_sheet", "usage_by_group",
-           "annotate_modules"]
+__all__ = ["USAGE_COLUMNS", "Annotated", "read_sample_sheet", "technical_covariates",
+           "usage_by_group", "annotate_modules"]
 
 USAGE_COLUMNS = ["covariate", "group", "module", "n", "mean_usage", "fraction_top"]
 
 
 def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
-                      columns: Sequence[str] | None = None) -> pd.DataFrame:
+                      columns: Sequence[str] | None = None,
+                      key: str = "annotations") -> pd.DataFrame:
     """The sample sheet's rows for ``samples`` (tab- or comma-separated, a header, the
     sample names in the first column, read as strings; a column whose every value is a
     number becomes numeric).
@@ -55,7 +56,7 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
     if columns is not None:
         absent = [c for c in columns if c not in sheet.columns]
         if absent:
-            raise ConfigError(f"{path}: config key annotations names column(s) {absent} "
+            raise ConfigError(f"{path}: config key {key} names column(s) {absent} "
                               f"that the sample sheet lacks; it has {list(sheet.columns)}")
         sheet = sheet[list(columns)]
     table = sheet.loc[list(samples)].replace("", np.nan)
@@ -64,6 +65,20 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
         if numbers.notna().sum() == table[name].notna().sum():
             table[name] = numbers
     return table.rename_axis("sample")
+
+
+def technical_covariates(path: str | os.PathLike[str], options: dict,
+                         samples: Sequence[str]) -> pd.DataFrame:
+    """A data set's ``technical:`` columns for ``samples``: from its sample sheet
+    (``samples:``) when it has one, else from the ``.h5ad``'s obs; no column (the sample
+    names only) when ``technical:`` is not set."""
+    columns = list(options.get("technical") or [])
+    if not columns:
+        return pd.DataFrame(index=pd.Index(list(samples), name="sample"))
+    if options.get("samples"):
+        return read_sample_sheet(options["samples"], samples, columns=columns,
+                                 key="technical")
+    return read_obs_columns(str(path), columns, list(samples))
 
 
 def _categorical(values: pd.Series) -> bool:

@@ -52,7 +52,7 @@ def _option_keys(name: str) -> tuple[str, ...]:
 #: ``$defs/table_options``, shared with ``project:``) ...
 TABLE_KEYS = _option_keys("table_options")
 #: ... and those that only single-cell input reads (``$defs/single_cell_options``;
-#: ``technical``: only ``.h5ad``).
+#: ``technical`` is shared: ``.h5ad`` obs columns, or a sample sheet's).
 SINGLE_CELL_KEYS = _option_keys("single_cell_options")
 
 
@@ -110,12 +110,14 @@ def misplaced_keys(entry: dict[str, Any], kind: str) -> dict[str, str]:
     """
     path = entry.get("path", "")
     if kind == "table":
-        return {key: f"a single-cell option, and {path!r} is read as a count table"
-                for key in SINGLE_CELL_KEYS if key in entry}
-    out = {key: f"a count-table option, and {path!r} is read as single-cell {kind} input"
-           for key in TABLE_KEYS if key in entry}
-    if kind != "h5ad" and "technical" in entry:
-        out["technical"] = f"obs columns exist only in an .h5ad file, and {path!r} is not one"
+        out = {key: f"a single-cell option, and {path!r} is read as a count table"
+               for key in SINGLE_CELL_KEYS if key in entry}
+    else:
+        out = {key: f"a count-table option, and {path!r} is read as single-cell {kind} input"
+               for key in TABLE_KEYS if key in entry}
+    if kind != "h5ad" and "technical" in entry and "samples" not in entry:
+        out["technical"] = (f"names obs columns of an .h5ad or columns of a sample sheet "
+                            f"(samples:), and {path!r} has neither")
     return out
 
 

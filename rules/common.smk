@@ -186,6 +186,13 @@ def folds_settings(wildcards):
     return {k: config["selection"][k] for k in ("folds", "design")}
 
 
+def sample_sheet(wildcards):
+    """The data set's sample sheet (samples:), when it has one: its technical columns
+    are read with the counts."""
+    sheet = DATA[wildcards.name].get("samples")
+    return [sheet] if sheet else []
+
+
 def real_table(wildcards):
     return DATA[wildcards.name]["path"]
 
@@ -200,8 +207,9 @@ def counts_file(wildcards):
 
 
 def covariates_input(wildcards):
-    """A single-cell data set's technical obs columns (results/<name>/covariates.tsv)."""
-    if wildcards.dataset in SC_DATASETS:
+    """A real data set's technical columns (results/<name>/covariates.tsv: obs columns
+    or a sample sheet's)."""
+    if wildcards.dataset in REAL_DATASETS:
         return {"covariates": f"results/{wildcards.dataset}/covariates.tsv"}
     return {}
 

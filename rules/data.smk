@@ -30,9 +30,11 @@ rule simulate:
 rule prepare_table:
     input:
         real_table,
+        sample_sheet,
     output:
         counts="results/{name}/counts.npz",
         read="results/{name}/read.tsv",
+        covariates="results/{name}/covariates.tsv",
     log:
         "results/logs/prepare_table/{name}.log",
     benchmark:
@@ -60,6 +62,7 @@ rule prepare_table:
 rule prepare_single_cell:
     input:
         real_table,
+        sample_sheet,
     output:
         counts="results/{name}/counts.npz",
         read="results/{name}/read.tsv",

@@ -1,6 +1,6 @@
 """Rule prepare_single_cell: read, clean and select a single-cell matrix, kept sparse
 (moonlight.prepare.prepare_single_cell); save the counts, the record of how, and the
-kept cells' technical obs columns."""
+kept cells' technical columns."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
@@ -11,7 +11,7 @@ from moonlight.io import write_tsv
 from moonlight.prepare import prepare_single_cell
 from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
-from moonlight.technical import read_obs_columns
+from moonlight.annotations import technical_covariates
 
 with log_to(snakemake.log[0]) as log:
     source, spec = snakemake.input[0], snakemake.params.options
@@ -23,8 +23,5 @@ with log_to(snakemake.log[0]) as log:
     save_counts(counts, snakemake.output.counts)
     write_tsv(pd.DataFrame(prepared.record, columns=QC_COLUMNS), snakemake.output.read,
               index=False)
-    # The technical obs columns (config technical:) of the kept cells; none: names only.
-    write_tsv(read_obs_columns(source, spec["technical"], counts.samples)
-              if spec.get("technical") else
-              pd.DataFrame(index=pd.Index(counts.samples, name="sample")),
-              snakemake.output.covariates)
+    # The technical columns (obs, or the sample sheet) of the kept cells
+    write_tsv(technical_covariates(source, spec, counts.samples), snakemake.output.covariates)

@@ -62,3 +62,16 @@ def test_a_sample_sheet_keeps_names_and_names_what_it_lacks(tmp_path):
         read_sample_sheet(sheet, ["007", "S9"])
     with pytest.raises(ConfigError, match="annotations names column"):
         read_sample_sheet(sheet, ["007"], columns=["tissue"])
+
+
+def test_technical_columns_come_from_the_sheet_or_are_none(tmp_path):
+    from moonlight.annotations import technical_covariates
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("sample\tplate\trin\nS1\tp1\t7.5\nS2\tp2\t8.0\n")
+    table = technical_covariates("t.tsv", {"samples": str(sheet), "technical": ["rin"]},
+                                 ["S2", "S1"])
+    assert table.columns.tolist() == ["rin"] and table["rin"].tolist() == [8.0, 7.5]
+    none = technical_covariates("t.tsv", {}, ["S1", "S2"])
+    assert none.empty and none.index.tolist() == ["S1", "S2"]
+    with pytest.raises(ConfigError, match="config key technical names column"):
+        technical_covariates("t.tsv", {"samples": str(sheet), "technical": ["batch"]}, ["S1"])

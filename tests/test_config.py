@@ -206,8 +206,11 @@ def test_a_key_the_input_would_ignore_is_named():
                               "table")) == {"keep_top_genes", "technical"}
     assert set(misplaced_keys({"path": "x.h5ad", "sep": "tab", "technical": ["b"]},
                               "h5ad")) == {"sep"}
-    assert "only in an .h5ad" in misplaced_keys({"path": "d/", "technical": ["b"]}, "10x")[
-        "technical"]
+    assert "columns of a sample sheet (samples:)" in misplaced_keys(
+        {"path": "d/", "technical": ["b"]}, "10x")["technical"]
+    # a sample sheet gives a table (or 10x data) its technical columns
+    assert misplaced_keys({"path": "t.tsv", "samples": "s.tsv", "technical": ["b"]},
+                          "table") == {}
 
 
 def test_the_workflow_refuses_a_single_cell_option_on_a_table(tmp_path):

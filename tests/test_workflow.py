@@ -62,9 +62,12 @@ def finished_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
     # The exercise's table, its samples annotated by a sample sheet.
     sheet = folder / "samples.tsv"
-    sheet.write_text("sample\thalf\torder\n" + "".join(
-        f"S{j}\t{'first' if j <= 30 else 'second'}\t{j}\n" for j in range(1, 61)))
-    data = ({"w09": {"path": str(W09_TABLE), "samples": str(sheet)}}
+    rin = np.random.default_rng(3).uniform(6, 10, size=60).round(1)  # a technical column
+    sheet.write_text("sample\thalf\torder\trin\n" + "".join(
+        f"S{j}\t{'first' if j <= 30 else 'second'}\t{j}\t{rin[j - 1]}\n"
+        for j in range(1, 61)))
+    data = ({"w09": {"path": str(W09_TABLE), "samples": str(sheet),
+                     "annotations": ["half", "order"], "technical": ["rin"]}}
             if W09_TABLE.is_file() else {})
     # The exercise's own samples, projected back on its modules.
     project = {"again": {"model": "w09", "path": str(W09_TABLE)}} if data else {}
@@ -131,6 +134,10 @@ def test_modules_are_tested_against_the_sample_sheet(finished_run):
     assert set(usage["group"]) == {"first", "second"} and (usage["n"] == 30).all()
     assert (results / "usage_by_group.png").stat().st_size > 0
     assert not (finished_run / "results" / "sim5" / "annotations.tsv").exists()
+    # the sheet's technical column is tested beside read depth, and flags nothing here
+    technical = read_tsv(results / "module_covariates.tsv", index_col=None)
+    assert set(technical["covariate"]) == {"log_depth", "rin"}
+    assert not technical.loc[technical["covariate"] == "rin", "technical"].any()
 
 
 def test_simulated_truth_is_recovered(finished_run):
