@@ -98,10 +98,11 @@ def _ranked_rows(sets: Mapping[str, list[str]], weights: pd.DataFrame) -> list[d
         order = weights[module]
         ranked = order.sort_values(ascending=False, kind="stable")
         for name, in_set in sets.items():
+            members = set(in_set)
             mask = order.index.isin(in_set)
             K = int(mask.sum())
             test = mannwhitneyu(order[mask], order[~mask], alternative="greater")
-            top = [g for g in ranked.index[:K] if g in set(in_set)]
+            top = [g for g in ranked.index[:K] if g in members]
             rows.append({"module": module, "set": name, "test": "ranked", "overlap": len(top),
                          "module_size": n_universe, "set_size": K, "universe": n_universe,
                          "statistic": float(test.statistic) / (K * (n_universe - K)),

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MITO_RIBO", "is_pattern", "excluded_genes", "exclusion_reason",
-           "unmatched_rows", "mito_ribo_modules"]
+           "unmatched", "mito_ribo_modules"]
 
 #: Mitochondrial (``MT-``, ``mt-``) and ribosomal protein (``RPS``/``RPL``, ``Rps``/``Rpl``)
 #: gene symbols, human and mouse.
@@ -64,13 +64,9 @@ def exclusion_reason(taken: dict[str, int]) -> str:
     return "exclude_genes (" + "; ".join(f"{e}: {n}" for e, n in taken.items()) + ")"
 
 
-def unmatched_rows(taken: dict[str, int]) -> list[dict[str, str]]:
-    """A QC record note naming the ``exclude_genes`` entries that matched no gene."""
-    none = [entry for entry, n in taken.items() if n == 0]
-    if not none:
-        return []
-    return [{"check": "note", "value": "",
-             "detail": "exclude_genes entries that matched no gene: " + ", ".join(none)}]
+def unmatched(taken: dict[str, int]) -> list[str]:
+    """The ``exclude_genes`` entries that matched no gene (reported, not an error)."""
+    return [entry for entry, n in taken.items() if n == 0]
 
 
 def mito_ribo_modules(module_genes: pd.DataFrame, top: int = 10,

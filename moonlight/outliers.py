@@ -31,7 +31,7 @@ import pandas as pd
 
 from .config import default
 from .counts import Counts
-from .qc import describe_outlier, find_outliers
+from .qc import _row, describe_outlier, find_outliers
 from .tables import CountTableError
 
 __all__ = ["OUTLIER_MODES", "OutlierHandling", "handle_outliers"]
@@ -46,10 +46,6 @@ class OutlierHandling:
 
     counts: Counts
     rows: list[dict[str, str]]
-
-
-def _row(check: str, value: object, detail: str) -> dict[str, str]:
-    return {"check": check, "value": str(value), "detail": detail}
 
 
 def handle_outliers(counts: Counts | pd.DataFrame, *,

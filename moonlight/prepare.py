@@ -23,9 +23,9 @@ import numpy as np
 from .config import defaults
 from .counts import Counts
 from .folds import check_size
-from .genefilter import excluded_genes, exclusion_reason, unmatched_rows
+from .genefilter import excluded_genes, exclusion_reason, unmatched
 from .outliers import handle_outliers
-from .qc import read_record
+from .qc import _row, read_record
 from .prefilter import SELECTION_OPTIONS, select_by_options
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from .tables import READ_OPTIONS, drop_empty, drop_named, named_positions, read_table
@@ -92,8 +92,15 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     }
     record = read_record(read, genes_read=read.counts.shape[0],
                          samples_read=read.counts.shape[1], dropped=dropped) + handled.rows
-    record += unmatched_rows(taken)
+    record += _unmatched_note(taken)
     return PreparedTable(Counts.of(counts), record)
+
+
+def _unmatched_note(taken: dict[str, int]) -> list[dict[str, str]]:
+    """A QC record note naming the ``exclude_genes`` entries that matched no gene."""
+    none = unmatched(taken)
+    return [_row("note", "", "exclude_genes entries that matched no gene: "
+                 + ", ".join(none))] if none else []
 
 
 def _settings(ranks: Sequence[int] | None, folds: dict[str, Any] | None,
@@ -126,11 +133,10 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
     excluded, taken = excluded_genes(genes, options.get("exclude_genes", []))
     record = read_rows(read)
     if excluded.any():
-        record.append({"check": "genes_dropped", "value": str(int(excluded.sum())),
-                       "detail": exclusion_reason(taken)})
+        record.append(_row("genes_dropped", int(excluded.sum()), exclusion_reason(taken)))
         X = X[np.flatnonzero(~excluded)]
         genes = [g for g, out in zip(genes, excluded) if not out]
-    record += unmatched_rows(taken)
+    record += _unmatched_note(taken)
     handled = handle_outliers(Counts(X, genes, cells), mode=qc["outliers"],
                               factor=qc["outlier_factor"], source=source)
     selected = select_by_options(handled.counts.matrix, handled.counts.genes, cells,

@@ -310,12 +310,12 @@ def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
     :func:`moonlight.crossval.cv_summary` scales it). The warning is raised when the gain
     is not larger than one standard error.
     """
-    fitted = sorted(set(heldout["rank"]) - {1})
     if rank == 1:
-        best = max(fitted, key=lambda r: structure_gain(heldout, r)[0], default=None)
-        if best is None:
+        gains = {r: structure_gain(heldout, r) for r in sorted(set(heldout["rank"]) - {1})}
+        if not gains:
             return QCWarning("no_structure", "the selected rank is 1: no module structure")
-        gain, se = structure_gain(heldout, best)
+        best = max(gains, key=lambda r: gains[r][0])
+        gain, se = gains[best]
         return QCWarning(
             "no_structure",
             f"the rank the rule chose does not beat rank 1 on held-out data by more than a "

@@ -181,9 +181,8 @@ def prepare_ranks(wildcards):
     return dataset_ranks(wildcards.name) + ([EXTEND_TO] if EXTEND_TO else [])
 
 
-def folds_settings(wildcards):
-    """How the data set's held-out likelihood splits it, checked against its size."""
-    return {k: config["selection"][k] for k in ("folds", "design")}
+# How a data set's held-out likelihood splits it: checked against its size when read.
+FOLDS = {k: config["selection"][k] for k in ("folds", "design")}
 
 
 def sample_sheet(wildcards):

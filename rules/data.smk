@@ -50,7 +50,7 @@ rule prepare_table:
     params:
         table=table_options,
         ranks=prepare_ranks,
-        folds=folds_settings,
+        folds=FOLDS,
         qc=config["qc"],
         source_sha256=source_sha256,
     message:
@@ -82,7 +82,7 @@ rule prepare_single_cell:
     params:
         options=table_options,
         ranks=prepare_ranks,
-        folds=folds_settings,
+        folds=FOLDS,
         qc=config["qc"],
         source_sha256=source_sha256,
     message:

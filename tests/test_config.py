@@ -213,34 +213,34 @@ def test_a_key_the_input_would_ignore_is_named():
                           "table") == {}
 
 
-def test_the_workflow_refuses_a_single_cell_option_on_a_table(tmp_path):
+def _dry_run(workdir, config, *extra):
+    """``snakemake -n`` of this checkout's workflow in ``workdir`` on ``config`` alone."""
     import subprocess
     import sys
 
-    from conftest import SNAKEFILE, W09_TABLE
+    from conftest import SNAKEFILE
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
+                           str(workdir), "--configfile", str(config), "-n", *extra],
+                          capture_output=True, text=True)
+
+
+def test_the_workflow_refuses_a_single_cell_option_on_a_table(tmp_path):
+    from conftest import W09_TABLE
     if not W09_TABLE.is_file():
         pytest.skip(f"the exercise's table is not at {W09_TABLE}")
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(
         {"data": {"mine": {"path": str(W09_TABLE), "keep_top_genes": 50}}}))
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
-                          str(tmp_path), "--configfile", str(config), "-n"],
-                         capture_output=True, text=True)
+    dry = _dry_run(tmp_path, config)
     assert dry.returncode != 0
     assert "config key data.mine.keep_top_genes: a single-cell option" in dry.stdout + dry.stderr
 
 
 def test_a_range_grown_past_the_simulated_table_is_refused_by_its_key(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import SNAKEFILE
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"simulation": {"seeds": [1], "n_samples": 8},
                                       "ranks": [2, 3], "selection": {"extend_to": 9}}))
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
-                          str(tmp_path), "--configfile", str(config), "-n"],
-                         capture_output=True, text=True)
+    dry = _dry_run(tmp_path, config)
     assert dry.returncode != 0
     assert "config key selection.extend_to: rank 9 exceeds" in dry.stdout + dry.stderr
 
@@ -248,19 +248,14 @@ def test_a_range_grown_past_the_simulated_table_is_refused_by_its_key(tmp_path):
 def test_a_configfile_replaces_config_yaml(tmp_path):
     """A user's --configfile says the whole run: without simulation: nothing is
     simulated, although the repository's config.yaml simulates three seeds."""
-    import subprocess
-    import sys
-
-    from conftest import REPO, SNAKEFILE
+    from conftest import REPO
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())  # as in a clone
     (tmp_path / "counts.tsv").write_text("\n".join(
         f"g{i}\t" + "\t".join(str((i * j) % 7 + 1) for j in range(6)) for i in range(12)))
     config = tmp_path / "mine.yaml"
     config.write_text(yaml.safe_dump({"data": {"mine": str(tmp_path / "counts.tsv")},
                                       "ranks": [2, 3]}))
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
-                          str(tmp_path), "--configfile", str(config), "-n"],
-                         capture_output=True, text=True)
+    dry = _dry_run(tmp_path, config)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "prepare_table" in dry.stdout and "simulate" not in dry.stdout
 
@@ -287,19 +282,14 @@ def test_command_line_strings_are_typed_by_the_schema():
 
 def test_a_data_set_can_have_its_own_ranks_and_the_command_line_sets_ranks(tmp_path):
     import re
-    import subprocess
-    import sys
 
-    from conftest import SNAKEFILE
     table = tmp_path / "counts.tsv"
     table.write_text("\n".join(
         f"g{i}\t" + "\t".join(str((i * j) % 7 + 1) for j in range(8)) for i in range(12)))
     config = tmp_path / "mine.yaml"
     config.write_text(yaml.safe_dump({"data": {"own": {"path": str(table), "ranks": [2]},
                                                "shared": str(table)}}))
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d",
-                          str(tmp_path), "--configfile", str(config), "-n",
-                          "--config", "ranks=[3,4]"], capture_output=True, text=True)
+    dry = _dry_run(tmp_path, config, "--config", "ranks=[3,4]")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     fitted = {name: sorted({int(r) for r in re.findall(rf"results/{name}/fits/R(\d+)/part",
                                                         dry.stdout)})
