@@ -34,7 +34,7 @@ from .modules import (call_memberships, keep_called, moonlighting_genes, normali
                       normalize_rows)
 from .nmf import NMFResult, fit_nmf
 from .outliers import handle_outliers
-from .prefilter import select_by_options
+from .prefilter import SELECTION_OPTIONS, select_counts, selection_changes, selection_settings
 from .qc import quality_record
 from .selection import next_rank, rank_table, withhold_structureless
 from .stability import stability_summary
@@ -299,10 +299,11 @@ def analyse(
         Technical sample annotations to test every module against (as a data set's
         ``technical:`` obs columns in the workflow).
     select : dict, optional
-        Gene and cell selection of sparse (single-cell) counts before anything is
-        fitted, as a data set's options select them in the workflow
-        (``keep_top_genes``, ``min_cells_per_gene``, ``min_counts_per_cell``;
-        :func:`moonlight.prefilter.select_by_options`).
+        Overrides of the config's ``gene_selection:`` (``keep_top_genes``,
+        ``min_samples_per_gene``; for cells also ``min_counts_per_cell``), as a data
+        entry's keys override it in the workflow (:func:`moonlight.prefilter.select_counts`).
+        The selection runs when it is given or when it would drop a gene (a table with
+        more genes than ``keep_top_genes``); what it did is in the QC record.
     **modules
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
@@ -313,16 +314,17 @@ def analyse(
         if unknown:
             raise TypeError(f"analyse() got unknown {block} setting(s) {sorted(unknown)}; "
                             f"known: {sorted(settings[block])}")
+    unknown = set(select or {}) - set(SELECTION_OPTIONS)
+    if unknown:
+        raise TypeError(f"analyse() got unknown select option(s) {sorted(unknown)}; "
+                        f"known: {list(SELECTION_OPTIONS)}")
     checks = {**settings["qc"], **(qc or {})}
     handled = handle_outliers(counts, mode=checks["outliers"],
                               factor=checks["outlier_factor"])
-    counts = handled.counts
-    if select:
-        if not counts.is_sparse:
-            raise TypeError("analyse(select=...) selects genes and cells of sparse "
-                            "(single-cell) counts, as the workflow does; got a table")
-        kept = select_by_options(counts.matrix, counts.genes, counts.samples, select)
-        counts = Counts(kept.counts, kept.genes, kept.cells)
+    counts, read_rows = handled.counts, list(handled.rows)
+    if select is not None or selection_changes(counts.shape, selection_settings()):
+        kept = select_counts(counts, select)
+        counts, read_rows = Counts(kept.counts, kept.genes, kept.cells), read_rows + kept.rows
         if covariates is not None:
             covariates = covariates.set_axis(covariates.index.astype(str)).loc[kept.cells]
     ranks = settings["ranks"] if ranks is None else ranks
@@ -374,7 +376,7 @@ def analyse(
                                   **{**settings["enrichment"], **(enrichment or {})})
                 if len(sets) else None)
     record = quality_record(counts, table, pd.concat([*heldout, baseline]), calls.classes,
-                            calls.associations, read_rows=handled.rows,
+                            calls.associations, read_rows=read_rows,
                             outlier_factor=checks["outlier_factor"],
                             gene_set_coverage=enriched.warning if enriched else None,
                             module_genes=rank_genes(calls.W, calls.memberships,

@@ -1,11 +1,13 @@
-"""Gene and cell selection before the fit, for single-cell data sets.
+"""Gene and cell selection before the fit, for count tables and single-cell data sets.
 
 A single-cell matrix has tens of thousands of genes, most of them detected in a handful
-of cells, and cells whose few counts say little. Before the fit, in this order:
+of cells, and cells whose few counts say little; a bulk table of a whole transcriptome
+has 20,000 genes of which most carry no module structure. Before the fit, in this order
+(cells are the samples of a table):
 
 1. **cells** with fewer than ``min_counts_per_cell`` counts over all genes read are
    dropped (and cells with none at all, whatever the setting);
-2. **genes** detected (count > 0) in fewer than ``min_cells_per_gene`` of the kept cells
+2. **genes** detected (count > 0) in fewer than ``min_samples_per_gene`` of the kept cells
    are dropped (and genes with no count in them, whatever the setting);
 3. of the genes left, the ``top_genes`` with the largest **Poisson deviance** are kept
    (:func:`poisson_deviance`); ties, exact ones only, go to the gene first in the input;
@@ -14,8 +16,10 @@ of cells, and cells whose few counts say little. Before the fit, in this order:
    No gene loses a count by it, so no step has to be repeated.
 
 Every step is sparse arithmetic on the nonzero entries (row and column sums, counts of
-nonzeros, one logarithm per nonzero): nothing is made dense. The defaults (0, 0, None)
-select nothing but drop all-zero genes and cells, as for a bulk table.
+nonzeros, one logarithm per nonzero): nothing is made dense. The settings come from the
+config's ``gene_selection:`` block, which a data entry's own keys override
+(:func:`selection_settings`); its default keeps the 5,000 genes of largest deviance, so
+a table of at most 5,000 genes is fitted whole.
 
 **The statistic.** The Poisson deviance of gene i against the rank-1 model, in which
 every gene is a fixed share of every cell's counts (mu_ij = s_i n_j / T with gene total
@@ -44,19 +48,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
+from .config import defaults
+from .counts import Counts
 from .qc import _names, _row
 
 __all__ = ["Prefiltered", "poisson_deviance", "select_genes_and_cells", "select_by_options",
-           "SELECTION_OPTIONS", "STATISTIC", "NAMES_LISTED"]
+           "select_counts", "selection_settings", "selection_changes", "SELECTION_OPTIONS",
+           "STATISTIC", "NAMES_LISTED"]
 
-#: The options of a data set (config ``data.<name>``) that select genes and cells.
-SELECTION_OPTIONS = ("min_cells_per_gene", "min_counts_per_cell", "keep_top_genes")
+#: The options of a data set (config ``data.<name>``) that select genes and cells:
+#: ``keep_top_genes`` and ``min_samples_per_gene`` for every input (defaults in the
+#: config's ``gene_selection:``), ``min_counts_per_cell`` for single cells, and
+#: ``min_cells_per_gene``, the older name of ``min_samples_per_gene``.
+SELECTION_OPTIONS = ("keep_top_genes", "min_samples_per_gene", "min_cells_per_gene",
+                     "min_counts_per_cell")
 
 logger = logging.getLogger("moonlight")
 
@@ -74,7 +86,7 @@ class Prefiltered:
 
     Attributes
     ----------
-    counts : scipy.sparse.csr_array of shape (N', M')
+    counts : scipy.sparse.csr_array (or ndarray, from :func:`select_counts` of dense counts) of shape (N', M')
         float64, genes x cells, the kept genes and cells in their input order.
     genes, cells : list of str
         Their names.
@@ -87,7 +99,7 @@ class Prefiltered:
         order); empty when ``top_genes`` did not apply.
     """
 
-    counts: sparse.csr_array
+    counts: sparse.csr_array | NDArray[np.float64]
     genes: list[str]
     cells: list[str]
     rows: list[dict[str, str]]
@@ -145,9 +157,10 @@ def select_genes_and_cells(
     genes: list[str],
     cells: list[str],
     *,
-    min_cells_per_gene: int = 0,
+    min_samples_per_gene: int = 0,
     min_counts_per_cell: int = 0,
     top_genes: int | None = None,
+    unit: str = "cells",
 ) -> Prefiltered:
     """Select genes and cells before the fit, by the steps of the module docstring.
 
@@ -157,7 +170,7 @@ def select_genes_and_cells(
         Genes x cells counts (a numpy array is accepted and made sparse).
     genes : list of str, length N
     cells : list of str, length M
-    min_cells_per_gene : int
+    min_samples_per_gene : int
         Drop genes detected (count > 0) in fewer of the kept cells; 0 keeps every gene
         with a count.
     min_counts_per_cell : int
@@ -167,6 +180,8 @@ def select_genes_and_cells(
         Keep this many genes, those with the largest Poisson deviance
         (:func:`poisson_deviance`, computed on the genes and cells kept so far); None
         keeps all. cNMF's default is 2,000.
+    unit : str
+        What the QC rows call the samples (``"cells"``; ``"samples"`` for a table).
 
     Returns
     -------
@@ -178,7 +193,7 @@ def select_genes_and_cells(
         For a parameter out of range, names that do not match the matrix, or a
         selection that leaves no gene or no cell.
     """
-    _check_parameter("min_cells_per_gene", min_cells_per_gene)
+    _check_parameter("min_samples_per_gene", min_samples_per_gene)
     _check_parameter("min_counts_per_cell", min_counts_per_cell)
     _check_parameter("top_genes", top_genes, allow_none=True, minimum=1)
     X = sparse.csr_array(counts, dtype=np.float64)
@@ -200,7 +215,7 @@ def select_genes_and_cells(
     empty = totals == 0
     low = ~empty & (totals < min_counts_per_cell)
     if empty.any():
-        rows.append(_dropped("samples", list(cell_names[empty]), "all-zero counts (cells)"))
+        rows.append(_dropped("samples", list(cell_names[empty]), f"all-zero counts ({unit})"))
     if min_counts_per_cell > 0:
         rows.append(_dropped("samples", list(cell_names[low]),
                              f"cells with fewer than min_counts_per_cell = "
@@ -212,14 +227,14 @@ def select_genes_and_cells(
     # 2. genes by the number of kept cells that detect them
     detected = np.diff(X.indptr)  # nonzeros per row = cells with a count (canonical CSR)
     absent = detected == 0
-    rare = ~absent & (detected < min_cells_per_gene)
+    rare = ~absent & (detected < min_samples_per_gene)
     if absent.any():
         rows.append(_dropped("genes", list(gene_names[absent]),
                              "no count in the kept cells"))
-    if min_cells_per_gene > 0:
+    if min_samples_per_gene > 0:
         rows.append(_dropped("genes", list(gene_names[rare]),
-                             f"detected in fewer than min_cells_per_gene = "
-                             f"{min_cells_per_gene} cells"))
+                             f"detected in fewer than min_samples_per_gene = "
+                             f"{min_samples_per_gene} samples"))
     if (absent | rare).any():
         keep_genes = np.flatnonzero(~(absent | rare))
         X, gene_names = X[keep_genes], gene_names[keep_genes]
@@ -240,41 +255,70 @@ def select_genes_and_cells(
                 f"{D[order[top_genes - 1]]:.6g}; largest dropped {D[order[top_genes]]:.6g})"))
             X, gene_names = X[chosen], gene_names[chosen]
         else:
-            rows.append(_dropped("genes", [], f"top_genes = {top_genes}: only "
-                                              f"{X.shape[0]} genes left, all kept"))
+            rows.append(_row("note", "", f"top_genes = {top_genes}: {X.shape[0]} genes "
+                                         f"left, all kept"))
 
     # 4. cells left without a count in the kept genes
     silent = np.bincount(X.indices, minlength=X.shape[1]) == 0
     if silent.any():
         rows.append(_dropped("samples", list(cell_names[silent]),
-                             "no count in the selected genes (cells)"))
+                             f"no count in the selected genes ({unit})"))
         keep = np.flatnonzero(~silent)
         X, cell_names = X[:, keep], cell_names[keep]
 
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"the selection leaves {X.shape[0]} genes x {X.shape[1]} cells "
-                         f"(min_cells_per_gene = {min_cells_per_gene}, min_counts_per_cell "
+                         f"(min_samples_per_gene = {min_samples_per_gene}, min_counts_per_cell "
                          f"= {min_counts_per_cell}, top_genes = {top_genes})")
-    rows += [_row("genes_kept", X.shape[0]), _row("samples_kept", X.shape[1], "cells")]
-    logger.info("gene and cell selection: %d of %d genes x %d of %d cells kept",
-                X.shape[0], len(genes), X.shape[1], len(cells))
+    rows += [_row("genes_kept", X.shape[0]), _row("samples_kept", X.shape[1], unit)]
+    logger.info("gene selection: %d of %d genes x %d of %d %s kept",
+                X.shape[0], len(genes), X.shape[1], len(cells), unit)
     X = sparse.csr_array(X)
     X.sort_indices()
     return Prefiltered(counts=X, genes=[str(g) for g in gene_names],
                        cells=[str(c) for c in cell_names], rows=rows, deviance=deviance)
 
 
-def select_by_options(counts: sparse.csr_array | sparse.csc_array | NDArray[np.float64],
-                      genes: list[str], cells: list[str], options: dict) -> Prefiltered:
-    """:func:`select_genes_and_cells` with a data set's options (its config entry, or
-    :func:`moonlight.pipeline.analyse`'s ``select``): :data:`SELECTION_OPTIONS`, each
-    left out taking no effect. The workflow's ``prepare_single_cell`` and ``analyse()``
-    both select this way."""
-    unknown = set(options) - set(SELECTION_OPTIONS)
-    if unknown:
-        raise ValueError(f"unknown gene/cell selection option(s) {sorted(unknown)}; "
-                         f"known: {list(SELECTION_OPTIONS)}")
-    return select_genes_and_cells(
-        counts, genes, cells, min_cells_per_gene=options.get("min_cells_per_gene") or 0,
-        min_counts_per_cell=options.get("min_counts_per_cell") or 0,
-        top_genes=options.get("keep_top_genes"))
+def selection_settings(options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The gene and cell selection of a data set: the config's ``gene_selection:``
+    defaults, overridden by the entry's own :data:`SELECTION_OPTIONS` (other keys of the
+    entry are ignored), with ``min_cells_per_gene`` read as ``min_samples_per_gene``.
+
+    Raises
+    ------
+    ValueError
+        Both ``min_samples_per_gene`` and its older name ``min_cells_per_gene``.
+    """
+    given = {k: v for k, v in (options or {}).items() if k in SELECTION_OPTIONS}
+    if "min_cells_per_gene" in given:
+        if "min_samples_per_gene" in given:
+            raise ValueError("give min_samples_per_gene or its older name "
+                             "min_cells_per_gene, not both")
+        given["min_samples_per_gene"] = given.pop("min_cells_per_gene")
+    return {**defaults("gene_selection"), "min_counts_per_cell": 0, **given}
+
+
+def selection_changes(shape: tuple[int, int], settings: dict[str, Any]) -> bool:
+    """Whether :func:`selection_settings`' ``settings`` select anything on counts of
+    ``shape`` (N genes, M samples) beyond all-zero genes and samples: a gene cap below N
+    or a threshold above 0."""
+    top = settings["keep_top_genes"]
+    return ((top is not None and top < shape[0]) or settings["min_samples_per_gene"] > 0
+            or settings["min_counts_per_cell"] > 0)
+
+
+def select_counts(counts: Counts, options: dict[str, Any] | None = None) -> Prefiltered:
+    """:func:`select_genes_and_cells` of a :class:`~moonlight.counts.Counts` with a data
+    entry's options (:func:`selection_settings`); ``Prefiltered.counts`` is dense (an
+    ndarray) for dense input and sparse for sparse, as the input was."""
+    settings = selection_settings(options)
+    kept = select_genes_and_cells(
+        counts.matrix, counts.genes, counts.samples,
+        min_samples_per_gene=settings["min_samples_per_gene"] or 0,
+        min_counts_per_cell=settings["min_counts_per_cell"] or 0,
+        top_genes=settings["keep_top_genes"],
+        unit="cells" if counts.is_sparse else "samples")
+    if counts.is_sparse:
+        return kept
+    return Prefiltered(counts=kept.counts.toarray(), genes=kept.genes, cells=kept.cells,
+                       rows=kept.rows, deviance=kept.deviance)

@@ -3,7 +3,8 @@
 Read it (:func:`moonlight.tables.read_table`, with the data entry's options), drop the
 genes and samples the entry names (``drop_genes``, ``drop_samples``, and the names and
 patterns of ``exclude_genes``: :mod:`moonlight.genefilter`), keep outliers out (:mod:`moonlight.outliers`), drop
-all-zero genes and samples, and check that the table can be fitted at its ranks and
+all-zero genes and samples, select the genes that enter the fit (``keep_top_genes``,
+``min_samples_per_gene``: :mod:`moonlight.prefilter`), and check that the table can be fitted at its ranks and
 cross-validated with its folds (:func:`moonlight.folds.check_size`); record every step
 for the QC record. The rule script only saves what this returns; a notebook, or the
 test battery of bad inputs, runs the same function. :func:`prepare_single_cell` is the
@@ -20,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from .config import defaults
+from .config import ConfigError, defaults
 from .counts import Counts
 from .folds import check_size
 from .genefilter import excluded_genes, exclusion_reason, unmatched
 from .outliers import handle_outliers
 from .qc import _row, read_record
-from .prefilter import SELECTION_OPTIONS, select_by_options
+from .prefilter import Prefiltered, select_counts
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from .tables import READ_OPTIONS, drop_empty, drop_named, named_positions, read_table
 
@@ -52,7 +53,9 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
         The table.
     options : dict, optional
         The data entry's keys: read options (:data:`moonlight.tables.READ_OPTIONS`),
-        ``drop_genes``, ``drop_samples``.
+        ``drop_genes``, ``drop_samples``, ``exclude_genes``, and the gene selection
+        (:data:`moonlight.prefilter.SELECTION_OPTIONS`; left out: the config's
+        ``gene_selection:``).
     ranks : sequence of int, optional
         The ranks it will be fitted at (config ``ranks``, or the entry's own).
     folds : dict, optional
@@ -81,7 +84,8 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     handled = handle_outliers(named, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     counts = drop_empty(handled.counts.to_frame(), source=source)
-    check_size(counts.shape, ranks, folds, source=source)
+    selected = _select(Counts.of(counts), options, source)
+    check_size(selected.counts.shape, ranks, folds, source=source)
     dropped = {
         "genes": {"named in drop_genes": list(options.get("drop_genes", [])),
                   **({exclusion_reason(taken): removed} if taken else {}),
@@ -92,8 +96,17 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     }
     record = read_record(read, genes_read=read.counts.shape[0],
                          samples_read=read.counts.shape[1], dropped=dropped) + handled.rows
-    record += _unmatched_note(taken)
-    return PreparedTable(Counts.of(counts), record)
+    record += _unmatched_note(taken) + selected.rows
+    return PreparedTable(Counts(selected.counts, selected.genes, selected.cells), record)
+
+
+def _select(counts: Counts, options: dict[str, Any], source: str) -> Prefiltered:
+    """The entry's gene (and cell) selection (:func:`moonlight.prefilter.select_counts`),
+    its error naming the file."""
+    try:
+        return select_counts(counts, options)
+    except ValueError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def _unmatched_note(taken: dict[str, int]) -> list[dict[str, str]]:
@@ -139,8 +152,7 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
     record += _unmatched_note(taken)
     handled = handle_outliers(Counts(X, genes, cells), mode=qc["outliers"],
                               factor=qc["outlier_factor"], source=source)
-    selected = select_by_options(handled.counts.matrix, handled.counts.genes, cells,
-                                 {k: options[k] for k in SELECTION_OPTIONS if k in options})
+    selected = _select(handled.counts, options, source)
     check_size(selected.counts.shape, ranks, folds, source=source, sparse=True)
     return PreparedTable(Counts(selected.counts, selected.genes, selected.cells),
                          record + handled.rows + selected.rows)

@@ -202,8 +202,9 @@ def test_the_librarys_named_defaults_are_the_schemas():
 def test_a_key_the_input_would_ignore_is_named():
     from moonlight.config import misplaced_keys
     assert misplaced_keys({"path": "t.tsv", "sep": "tab", "drop_genes": ["a"]}, "table") == {}
-    assert set(misplaced_keys({"path": "t.tsv", "keep_top_genes": 5, "technical": ["b"]},
-                              "table")) == {"keep_top_genes", "technical"}
+    assert set(misplaced_keys({"path": "t.tsv", "min_counts_per_cell": 5, "technical": ["b"],
+                               "keep_top_genes": 5, "min_samples_per_gene": 2},
+                              "table")) == {"min_counts_per_cell", "technical"}
     assert set(misplaced_keys({"path": "x.h5ad", "sep": "tab", "technical": ["b"]},
                               "h5ad")) == {"sep"}
     assert "columns of a sample sheet (samples:)" in misplaced_keys(
@@ -230,10 +231,11 @@ def test_the_workflow_refuses_a_single_cell_option_on_a_table(tmp_path):
         pytest.skip(f"the exercise's table is not at {W09_TABLE}")
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(
-        {"data": {"mine": {"path": str(W09_TABLE), "keep_top_genes": 50}}}))
+        {"data": {"mine": {"path": str(W09_TABLE), "min_counts_per_cell": 50}}}))
     dry = _dry_run(tmp_path, config)
     assert dry.returncode != 0
-    assert "config key data.mine.keep_top_genes: a single-cell option" in dry.stdout + dry.stderr
+    assert "config key data.mine.min_counts_per_cell: a single-cell option" in \
+        dry.stdout + dry.stderr
 
 
 def test_a_range_grown_past_the_simulated_table_is_refused_by_its_key(tmp_path):

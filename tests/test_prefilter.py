@@ -70,14 +70,14 @@ def test_thresholds_drop_what_they_say_and_name_it():
         [1, 2, 0, 1, 0, 0],     # g4: only in c1 once c0 is gone -> detected in 2 cells
     ], dtype=float)
     selected = select_genes_and_cells(sparse.csr_array(V), names("g", 5), names("c", 6),
-                                      min_cells_per_gene=2, min_counts_per_cell=2)
+                                      min_samples_per_gene=2, min_counts_per_cell=2)
     details = [(row["check"], row["value"], row["detail"]) for row in selected.rows]
     assert details == [
         ("samples_dropped", "1", "all-zero counts (cells): c5"),
         ("samples_dropped", "1", "cells with fewer than min_counts_per_cell = 2 counts over "
                                  "all genes read: c4"),
         ("genes_dropped", "1", "no count in the kept cells: g0"),
-        ("genes_dropped", "1", "detected in fewer than min_cells_per_gene = 2 cells: g1"),
+        ("genes_dropped", "1", "detected in fewer than min_samples_per_gene = 2 samples: g1"),
         ("genes_kept", "3", ""),
         ("samples_kept", "4", "cells"),
     ]
@@ -130,37 +130,67 @@ def test_never_densifies():
     X = sparse.csr_array((np.arange(1.0, len(rows) + 1), (rows, rows * 2)),
                          shape=(n_genes, n_cells))
     selected = select_genes_and_cells(X, names("g", n_genes), names("c", n_cells),
-                                      min_cells_per_gene=1, top_genes=100)
+                                      min_samples_per_gene=1, top_genes=100)
     assert selected.counts.shape == (100, 100)
 
 
 def test_bad_parameters_and_empty_selections():
     X = sparse.csr_array(np.eye(3))
-    for key, value in (("min_cells_per_gene", -1), ("min_counts_per_cell", 1.5),
+    for key, value in (("min_samples_per_gene", -1), ("min_counts_per_cell", 1.5),
                        ("top_genes", 0), ("top_genes", True)):
         with pytest.raises(ValueError, match=key):
             select_genes_and_cells(X, ["a", "b", "c"], ["x", "y", "z"], **{key: value})
     with pytest.raises(ValueError, match="3 x 3 but there are 2 gene"):
         select_genes_and_cells(X, ["a", "b"], ["x", "y", "z"])
     with pytest.raises(ValueError, match="the selection leaves 0 genes"):
-        select_genes_and_cells(X, ["a", "b", "c"], ["x", "y", "z"], min_cells_per_gene=2)
+        select_genes_and_cells(X, ["a", "b", "c"], ["x", "y", "z"], min_samples_per_gene=2)
 
 
-def test_selection_by_a_data_sets_options_refuses_an_unknown_one():
-    from moonlight.prefilter import select_by_options
+def test_a_data_entry_overrides_the_configs_gene_selection():
+    from moonlight.config import defaults
+    from moonlight.prefilter import selection_settings
 
-    V = np.random.default_rng(0).poisson(2.0, size=(6, 5)).astype(float)
-    genes, cells = [f"g{i}" for i in range(6)], [f"c{j}" for j in range(5)]
-    kept = select_by_options(V, genes, cells, {"keep_top_genes": 3})
-    assert len(kept.genes) == 3 and kept.cells == cells
-    with pytest.raises(ValueError, match="keep_top_gene"):
-        select_by_options(V, genes, cells, {"keep_top_gene": 3})
+    assert selection_settings() == {**defaults("gene_selection"), "min_counts_per_cell": 0}
+    assert selection_settings({"keep_top_genes": None, "path": "x.tsv"})["keep_top_genes"] \
+        is None
+    assert selection_settings({"min_cells_per_gene": 3})["min_samples_per_gene"] == 3
+    with pytest.raises(ValueError, match="not both"):
+        selection_settings({"min_cells_per_gene": 3, "min_samples_per_gene": 2})
 
 
-def test_analyse_selects_only_sparse_counts():
+def test_a_table_keeps_its_top_genes_and_stays_dense(tmp_path, planted):
+    """A text table (200 x 300 with three planted genes) through the workflow's
+    prepare_table step: keep_top_genes keeps the planted genes, dense, and says so;
+    left out, the default keeps a table under its size whole."""
+    import pandas as pd
+
+    from moonlight.prepare import prepare_table
+    V = planted.toarray()
+    path = tmp_path / "table.tsv"
+    pd.DataFrame(V.astype(int), index=names("g", 200), columns=names("c", 300)).to_csv(
+        path, sep="\t")
+    kept = prepare_table(path, {"keep_top_genes": 3}, ranks=[2])
+    assert kept.counts.genes == ["g10", "g50", "g150"] and not kept.counts.is_sparse
+    np.testing.assert_array_equal(kept.counts.matrix, V[[10, 50, 150]])
+    rows = {row["check"]: row for row in kept.record}
+    assert rows["genes_dropped"]["value"] == "197"
+    assert rows["samples_kept"]["detail"] == "samples"
+    whole = prepare_table(path, ranks=[2])
+    assert whole.counts.genes == names("g", 200)
+    assert "top_genes = 5000: 200 genes left, all kept" in "".join(r["detail"] for r in whole.record)
+
+
+def test_analyse_selects_genes_of_a_table_and_refuses_an_unknown_option():
     import pandas as pd
 
     from moonlight.pipeline import analyse
-    table = pd.DataFrame(np.ones((4, 3)), index=list("abcd"), columns=list("xyz"))
-    with pytest.raises(TypeError, match="sparse"):
-        analyse(table, select={"keep_top_genes": 2})
+    rng = np.random.default_rng(3)
+    W = rng.dirichlet(np.full(12, 0.3), size=2).T
+    table = pd.DataFrame(rng.poisson(4000 * W @ rng.dirichlet([1, 1], size=30).T),
+                         index=names("g", 12), columns=names("s", 30))
+    result = analyse(table, [2], restarts=2, select={"keep_top_genes": 6},
+                     selection={"folds": 3})
+    assert len(result.W) == 6 and not result.qc.empty
+    assert "not among the top_genes = 6" in " ".join(result.qc["detail"].astype(str))
+    with pytest.raises(TypeError, match="keep_top_gene"):
+        analyse(table, select={"keep_top_gene": 3})
