@@ -69,7 +69,8 @@ class Dataset:
     name : str
         Name of the data set in the workflow (``results/<name>/``).
     parts : tuple of str
-        CellBench ``data/csv/<part>.count.csv.gz`` files, joined side by side.
+        CellBench ``data/csv/<part>.count.csv.gz`` files, joined side by side (none
+        when ``files`` says where the data set is).
     kind : str
         ``mixture`` (known source proportions per sample) or ``cells`` (one label each).
     role : str
@@ -80,6 +81,16 @@ class Dataset:
     technical : tuple of str
         Metadata columns that record technical axes, given to the workflow as the data
         set's ``technical:`` obs columns (every module is tested against them).
+    files : tuple of (str, str), optional
+        Instead of CellBench parts: the counts (genes x cells, csv.gz, first column the
+        gene) and metadata (csv.gz, first column the cell) under ``--source``, as
+        ``benchmarks/real_data_export.R`` writes them from an R package's data.
+    singlet : tuple of (str, str)
+        The metadata column and value that mark a singlet; other cells are dropped
+        (``cells`` only; no such column, no filter).
+    label_from : tuple of (str, str), optional
+        Make ``label`` from this column: its value up to the first occurrence of the
+        separator (a hashtag ``KG1_B`` names the line ``KG1``).
     """
 
     name: str
@@ -88,6 +99,9 @@ class Dataset:
     role: str
     label: str | None = None
     technical: tuple[str, ...] = ()
+    files: tuple[str, str] | None = None
+    singlet: tuple[str, str] = ("demuxlet_cls", "SNG")
+    label_from: tuple[str, str] | None = None
 
 
 #: Technical axes CellBench records for every sample: genes detected and the
@@ -118,6 +132,23 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
             technical=(*TECHNICAL_QC, "plate")),
     Dataset("cellmix34", ("cellmix3", "cellmix4"), "mixture", "validation",
             technical=(*TECHNICAL_QC, "plate")),
+    # Held out: found after every rule and threshold was final, and run once with that
+    # code (benchmarks/real_data_export.R writes them from R packages' data; sources in
+    # REAL_DATA.md). Two are CellBench's 10x sets (the tuning sets' lines, a new
+    # platform), two bring new sources: four lines labelled by cell hashing, and mouse
+    # ES cells in three culture media.
+    Dataset("sc_10x", (), "cells", "validation", "cell_line_demuxlet",
+            technical=TECHNICAL_QC,
+            files=("cepo/cellbench_sc10x.counts.csv.gz", "cepo/cellbench_sc10x.metadata.csv.gz")),
+    Dataset("sc_10x_5cl", (), "cells", "validation", "cell_line_demuxlet",
+            files=("plnmodels/scRNA_sc10x5cl_500genes.counts.csv.gz",
+                   "plnmodels/scRNA_sc10x5cl.metadata.csv.gz")),
+    Dataset("hashing_4cl", (), "cells", "validation", "line", technical=("nGene",),
+            files=("scds/sce_chcl.counts.csv.gz", "scds/sce_chcl.metadata.csv.gz"),
+            singlet=("hto_classification_global", "Singlet"), label_from=("hash_ID", "_")),
+    Dataset("mesc_3media", (), "cells", "validation", "cellTypes", technical=("batch",),
+            files=("scmerge/example_sce_mESC.counts.csv.gz",
+                   "scmerge/example_sce_mESC.metadata.csv.gz")),
 )}
 
 
@@ -160,8 +191,10 @@ def load_dataset(spec: Dataset, source: Path) -> tuple[pd.DataFrame, pd.DataFram
     counts, metadata, dropped
         ``dropped`` says what was left out and why.
     """
-    counts = [_read_source(source, f"{part}.count.csv.gz") for part in spec.parts]
-    metas = [_read_source(source, f"{part}.metadata.csv.gz") for part in spec.parts]
+    pairs = [spec.files] if spec.files else [
+        (f"{part}.count.csv.gz", f"{part}.metadata.csv.gz") for part in spec.parts]
+    counts = [_read_source(source, count_file) for count_file, _ in pairs]
+    metas = [_read_source(source, meta_file) for _, meta_file in pairs]
     if len(spec.parts) > 1:  # the plates reuse sample names: prefix the plate's name
         for part, table, meta in zip(spec.parts, counts, metas):
             table.columns = f"{part}:" + table.columns
@@ -169,6 +202,9 @@ def load_dataset(spec: Dataset, source: Path) -> tuple[pd.DataFrame, pd.DataFram
             if "batch" not in meta and "plate" not in meta:
                 meta["plate"] = part
     meta = pd.concat(metas)
+    if spec.label_from:
+        column, sep = spec.label_from
+        meta[spec.label] = meta[column].astype(str).str.split(sep).str[0]
     if spec.kind == "mixture" and not {f"{s}_prop" for s in MIX_SOURCES} <= set(meta):
         # pools of cells: the numbers of cells of each line, as proportions
         cells = meta[list(MIX_SOURCES)].to_numpy(float)
@@ -176,6 +212,10 @@ def load_dataset(spec: Dataset, source: Path) -> tuple[pd.DataFrame, pd.DataFram
             meta[f"{source}_prop"] = cells[:, i] / cells.sum(axis=1)
     table = pd.concat(counts, axis=1, join="outer").fillna(0)
     dropped: dict[str, object] = {"parts": list(spec.parts)}
+    if table.index.duplicated().any():  # as the workflow's reader makes them: A, A-1, ...
+        from anndata.utils import make_index_unique
+        dropped["gene_names_made_unique"] = int(table.index.duplicated().sum())
+        table.index = make_index_unique(pd.Index(table.index, dtype=str))
     ercc = table.index.str.startswith("ERCC-")
     dropped["ercc_rows"] = int(ercc.sum())
     table = table.loc[~ercc]
@@ -190,9 +230,10 @@ def load_dataset(spec: Dataset, source: Path) -> tuple[pd.DataFrame, pd.DataFram
         poor = (meta["poor_quality"].astype(str).str.upper() == "YES").to_numpy()
         dropped["poor_quality"] = int((poor & keep).sum())
         keep &= ~poor
-    if spec.kind == "cells" and "demuxlet_cls" in meta:
-        doublet = (meta["demuxlet_cls"].astype(str) != "SNG").to_numpy()
-        dropped["demuxlet_not_singlet"] = int((doublet & keep).sum())
+    column, singlet = spec.singlet
+    if spec.kind == "cells" and column in meta:
+        doublet = (meta[column].astype(str) != singlet).to_numpy()
+        dropped[f"{column}_not_{singlet}"] = int((doublet & keep).sum())
         keep &= ~doublet
     meta = meta.loc[keep]
     table = table[meta.index]

@@ -59,7 +59,7 @@ from .config import defaults
 from .counts import Counts
 from .qc import _names, _row
 
-__all__ = ["Prefiltered", "poisson_deviance", "select_genes_and_cells", "select_by_options",
+__all__ = ["Prefiltered", "poisson_deviance", "select_genes_and_cells",
            "select_counts", "selection_settings", "selection_changes", "SELECTION_OPTIONS",
            "STATISTIC", "NAMES_LISTED"]
 
