@@ -1,0 +1,65 @@
+# Count matrices with known labels, shipped as R data by public R packages, written as
+# csv.gz (genes x cells, raw integer counts) and metadata csv.gz for
+# benchmarks/real_data.py (data sets sc_10x, sc_10x_5cl, hashing_4cl, mesc_3media).
+#
+# Needs R with SingleCellExperiment (Debian: r-base-core, r-bioc-singlecellexperiment).
+# Run from a folder that holds the packages' .rda files and sc_mixology's metadata:
+#
+#   cepo/cellbench.rda            PYangLab/Cepo @48144fb, data/cellbench.rda (MIT)
+#   plnmodels/scRNA.rda           PLN-team/PLNmodels @7ca4090, data/scRNA.rda (GPL >= 3)
+#   scds/sce_chcl.rda             kostkalab/scds @c9054c2, data/sce_chcl.rda (MIT)
+#   scmerge/example_sce.rda       SydneyBioX/scMerge @5a7696f, data/example_sce.rda (GPL-3)
+#   sc_mixology_extra/sc_10x_5cl.metadata.csv.gz
+#                                 LuyiTian/sc_mixology, data/csv/ (MIT): demuxlet calls
+#
+# (`git show <commit>:data/<file>` in a clone of each repository), then
+#
+#   Rscript benchmarks/real_data_export.R
+#   python benchmarks/real_data.py prepare --source . --out <cache>/h5ad \
+#       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media
+
+suppressMessages({
+    library(SingleCellExperiment)
+    library(Matrix)
+})
+
+write_counts <- function(counts, file) {
+    connection <- gzfile(file, "w")
+    write.csv(as.matrix(counts), connection, quote = FALSE)
+    close(connection)
+}
+
+write_metadata <- function(frame, file, row.names = TRUE) {
+    connection <- gzfile(file, "w")
+    write.csv(frame, connection, row.names = row.names)
+    close(connection)
+}
+
+# CellBench sc_10x (Tian et al. 2019): three lung adenocarcinoma lines on 10x, demuxlet
+# labels; a gene subset of the original.
+load("cepo/cellbench.rda")
+write_counts(counts(cellbench), "cepo/cellbench_sc10x.counts.csv.gz")
+write_metadata(as.data.frame(colData(cellbench)), "cepo/cellbench_sc10x.metadata.csv.gz")
+
+# CellBench sc_10x_5cl: five lines on 10x, 500 genes; the package keeps cell_line but not
+# demuxlet's singlet call, which comes from sc_mixology's metadata (same cell names).
+load("plnmodels/scRNA.rda")
+counts_5cl <- t(scRNA$counts)
+demuxlet <- read.csv("sc_mixology_extra/sc_10x_5cl.metadata.csv.gz", row.names = 1)
+write_counts(counts_5cl, "plnmodels/scRNA_sc10x5cl_500genes.counts.csv.gz")
+write_metadata(data.frame(cell = colnames(counts_5cl), cell_line = scRNA$cell_line,
+                          total_counts = scRNA$total_counts,
+                          demuxlet[colnames(counts_5cl), c("cell_line_demuxlet", "demuxlet_cls")]),
+               "plnmodels/scRNA_sc10x5cl.metadata.csv.gz", row.names = FALSE)
+
+# Cell hashing (Stoeckius et al. 2018, GSE108313): HEK293, K562, KG1 and THP1, three
+# hashtags each; 2,000 random genes x 2,000 cells.
+load("scds/sce_chcl.rda")
+write_counts(counts(sce_chcl), "scds/sce_chcl.counts.csv.gz")
+write_metadata(as.data.frame(colData(sce_chcl)), "scds/sce_chcl.metadata.csv.gz")
+
+# Mouse ES cells in three culture media (Kolodziejczyk et al. 2015, E-MTAB-2600), two
+# batches; Fluidigm C1 read counts.
+load("scmerge/example_sce.rda")
+write_counts(counts(example_sce), "scmerge/example_sce_mESC.counts.csv.gz")
+write_metadata(as.data.frame(colData(example_sce)), "scmerge/example_sce_mESC.metadata.csv.gz")
