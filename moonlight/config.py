@@ -10,6 +10,7 @@ same answer from the same table (``tests/test_config.py``).
 
 from __future__ import annotations
 
+import textwrap
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "misplaced_keys",
-           "from_command_line", "reference", "ConfigError"]
+           "from_command_line", "reference", "commented_config", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -226,6 +227,37 @@ def reference() -> str:
                           f"{key}.<name>.") + [""]
             continue
         out += [f"Type: {_type(node)}. Default: {_value(node.get('default'))}.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _comment(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(" ".join(str(text).split()), width=88 - len(indent) - 2,
+                         initial_indent=f"{indent}# ", subsequent_indent=f"{indent}# ")
+
+
+def _yaml_value(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip()\
+        .removesuffix("...").strip()
+
+
+def commented_config() -> str:
+    """A config file with every key at its default, each under its description from
+    the schema: what ``moonlight config`` prints. It is valid YAML and loads as
+    :func:`defaults` (``tests/test_cli.py``): as a config it runs what an empty one
+    runs, which is nothing until ``data:`` or ``simulation.seeds`` is filled in."""
+    schema = _schema()
+    out = ["# moonlight config: every key at its default (moonlight/config.schema.yaml).",
+           "# Keep the keys you change; a key left out takes its default.", ""]
+    for key, node in schema["properties"].items():
+        out += _comment(node.get("description", ""), "")
+        if "properties" in node:
+            out.append(f"{key}:")
+            for sub, child in node["properties"].items():
+                out += _comment(child.get("description", ""), "  ")
+                out.append(f"  {sub}: {_yaml_value(child.get('default'))}")
+        else:
+            out.append(f"{key}: {_yaml_value(node.get('default'))}")
+        out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -505,6 +505,8 @@ def plot_consensus_map(consensus: pd.DataFrame, modules: pd.Series,
     moonlighting : iterable of str
         Called moonlighting genes, named in red when genes are named.
 
+    Notes
+    -----
     Genes are ordered by average-linkage clustering of ``1 - consensus`` (the tree on
     top), with their module as coloured strips on the left and top. A crisp consensus is
     a block diagonal of ones; genes whose top module changes between restarts show as

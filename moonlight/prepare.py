@@ -63,6 +63,8 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     qc : dict, optional
         ``outliers`` and ``outlier_factor`` (config ``qc``).
 
+    Notes
+    -----
     Every setting left out is the schema's default.
 
     Raises

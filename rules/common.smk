@@ -11,6 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
 from moonlight.config import (
+    SCHEMA,
     WORKFLOW_ONLY_FIT_KEYS,
     crossval_settings,
     from_command_line,
@@ -24,7 +25,7 @@ from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
 
 # --config key=value gives strings ("ranks=[2,3]" is ["2", "3"]): typed by the schema first
 config.update(from_command_line(config))
-validate(config, "../moonlight/config.schema.yaml")
+validate(config, str(SCHEMA))
 
 SIM = config["simulation"]
 SIM_DATASETS = [f"sim{seed}" for seed in SIM["seeds"]]

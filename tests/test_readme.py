@@ -54,3 +54,22 @@ def test_the_commands_name_real_options():
                          capture_output=True, text=True, timeout=600)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "prepare_table" in dry.stdout
+
+
+def test_the_moonlight_commands_run(tmp_path):
+    """Every `moonlight` line of the README runs: `run` as a dry run into a scratch
+    folder, `config` for real."""
+    lines = [line.split("#")[0].split() for block in _blocks("bash")
+             for line in block.splitlines() if line.startswith(".venv/bin/moonlight ")]
+    assert {words[1] for words in lines} == {"run", "config"}
+    for words in lines:
+        if words[1] == "run" and not W09_TABLE.is_file():
+            continue
+        args = words[1:]
+        if args[0] == "run":
+            args = [a for a in args if a != ">"] + ["--out", str(tmp_path / "out"), "--dry-run"]
+        else:
+            args = args[:args.index(">")] if ">" in args else args
+        done = subprocess.run([sys.executable, "-m", "moonlight.cli", *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

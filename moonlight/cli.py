@@ -1,0 +1,224 @@
+"""The ``moonlight`` command: the workflow on your files without writing a config.
+
+``moonlight run`` writes a config for the files it is given into its output folder and
+runs the workflow that ships inside the package (``moonlight/_workflow``: the
+checkout's Snakefile, rules, scripts and report captions) with Snakemake, then builds the
+HTML report; it is the workflow, never a second pipeline, so ``snakemake --configfile
+<out>/config.yaml`` repeats the run. ``moonlight config`` prints a config with every key
+at its default; ``moonlight report`` builds the report of a finished run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import commented_config
+
+__all__ = ["main", "workflow_dir", "dataset_name", "parse_ranks", "run_config"]
+
+EXAMPLES_RUN = """examples:
+  moonlight run counts.tsv.gz                      fit ranks 2..7, results in moonlight-out/
+  moonlight run a.csv b.xlsx --ranks 2-5 --out runs/first
+  moonlight run pbmc.h5ad --cores 8 --profile slurm
+  moonlight run counts.tsv --config mine.yaml      start from your own config's keys
+"""
+
+
+class UsageError(Exception):
+    """A command line that cannot run, said in one line."""
+
+
+def workflow_dir() -> Path:
+    """The folder of the workflow's Snakefile, shipped inside the package."""
+    return Path(__file__).resolve().parent / "_workflow"
+
+
+def dataset_name(path: str | Path, taken: Sequence[str] = ()) -> str:
+    """A data set name (``results/<name>/``) for the file at ``path``: its name without
+    extensions (``counts.tsv.gz`` -> ``counts``), other characters than letters, digits,
+    ``_``, ``.`` and ``-`` made ``_``, a leading ``d`` when it does not start with a
+    letter (or would read as a simulated ``sim<seed>``), ``_2``, ``_3``, ... when
+    ``taken``."""
+    name = Path(path).name
+    if not Path(path).is_dir():
+        name = re.sub(r"(\.(gz|bz2|xz|zip))$", "", name)
+        name = re.sub(r"\.[A-Za-z0-9]+$", "", name) or name
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    if not re.match(r"[A-Za-z]", name) or re.fullmatch(r"sim[0-9]+", name):
+        name = "d" + name
+    unique, n = name, 1
+    while unique in taken:
+        n += 1
+        unique = f"{name}_{n}"
+    return unique
+
+
+def parse_ranks(text: str) -> list[int]:
+    """``2-7`` -> [2, ..., 7]; ``2,3,5`` -> [2, 3, 5]; ``4`` -> [4]."""
+    ranks: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, dash, hi = part.strip().partition("-")
+            ranks += list(range(int(lo), int(hi if dash else lo) + 1))
+    except ValueError:
+        raise UsageError(f"--ranks {text!r}: give a range (2-7) or a list (2,3,5)") from None
+    if not ranks or min(ranks) < 1:
+        raise UsageError(f"--ranks {text!r}: ranks are integers >= 1")
+    return sorted(set(ranks))
+
+
+def run_config(data: Sequence[str], *, ranks: list[int] | None = None,
+               restarts: int | None = None, base: dict[str, Any] | None = None) -> dict:
+    """The config ``moonlight run`` writes: ``base`` (a user's config, or nothing) with
+    no simulated data set unless it has some, every file of ``data`` as a data set
+    named by :func:`dataset_name` (its absolute path), and the given ranks and restarts.
+    """
+    config = dict(base or {})
+    config.setdefault("simulation", {}).setdefault("seeds", [])
+    entries = dict(config.get("data") or {})
+    for path in data:
+        entries[dataset_name(path, list(entries))] = str(Path(path).resolve())
+    config["data"] = entries
+    if ranks:
+        config["ranks"] = ranks
+    if restarts is not None:
+        config["restarts"] = restarts
+    return config
+
+
+def _write_config(out: Path, config: dict) -> Path:
+    """``out/config.yaml``; an existing one with other settings is never overwritten."""
+    path = out / "config.yaml"
+    text = ("# Written by `moonlight run`; repeat the run with\n"
+            f"#   snakemake -s {workflow_dir() / 'Snakefile'} -d {out} --configfile {path}\n"
+            + yaml.safe_dump(config, sort_keys=False))
+    if path.is_file() and yaml.safe_load(path.read_text()) != config:
+        raise UsageError(f"{path} holds the config of another run; give another --out, "
+                         f"or delete it to start over")
+    out.mkdir(parents=True, exist_ok=True)
+    if not path.is_file():
+        path.write_text(text)
+    return path
+
+
+def _profile(name: str | None) -> list[str]:
+    if name is None:
+        return []
+    shipped = workflow_dir() / "profiles" / name
+    if shipped.is_dir():
+        return ["--profile", str(shipped)]
+    if Path(name).is_dir():
+        return ["--profile", name]
+    raise UsageError(f"--profile {name!r}: neither a profile shipped with moonlight "
+                     f"(default, slurm) nor a folder")
+
+
+def _snakemake(out: Path, config: Path, extra: Sequence[str]) -> int:
+    command = [sys.executable, "-m", "snakemake", "-s", str(workflow_dir() / "Snakefile"),
+               "-d", str(out), "--configfile", str(config), *extra]
+    return subprocess.run(command).returncode
+
+
+def _run(args: argparse.Namespace) -> int:
+    missing = [path for path in args.data if not Path(path).exists()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    base = None
+    if args.config:
+        if not Path(args.config).is_file():
+            raise UsageError(f"--config {args.config}: no such file")
+        base = yaml.safe_load(Path(args.config).read_text()) or {}
+        if not isinstance(base, dict):
+            raise UsageError(f"--config {args.config}: not a mapping of config keys")
+    out = Path(args.out).resolve()
+    config = run_config(args.data, ranks=parse_ranks(args.ranks) if args.ranks else None,
+                        restarts=args.restarts, base=base)
+    path = _write_config(out, config)
+    cores = ["--cores", str(args.cores)] if args.cores else []
+    code = _snakemake(out, path, [*cores, *_profile(args.profile),
+                                  *(["--dry-run"] if args.dry_run else []),
+                                  *args.snakemake])
+    if code != 0:
+        print(f"moonlight: the workflow stopped (exit {code}); the lines above say why, "
+              f"the job logs are in {out / 'results' / 'logs'}", file=sys.stderr)
+        return code
+    if args.dry_run or args.no_report:
+        return 0
+    return _report(out)
+
+
+def _report(out: Path) -> int:
+    config = out / "config.yaml"
+    if not config.is_file():
+        raise UsageError(f"{config}: no such file; `moonlight run --out {out}` writes it")
+    report = out / "report.html"
+    code = _snakemake(out, config, ["--report", str(report)])
+    if code == 0:
+        print(f"moonlight: results in {out / 'results'}, report {report}")
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moonlight", description="Gene modules and moonlighting genes by Poisson NMF.",
+        epilog="`moonlight <command> --help` shows each command's options and examples.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="run the workflow on count tables or single-cell files",
+        description="Run the workflow on count tables (text, csv, gzip, Excel) or "
+                    "single-cell files (.h5ad, 10x), each a data set named after its file, "
+                    "and build the HTML report. The config used is written to "
+                    "OUT/config.yaml.",
+        epilog=EXAMPLES_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("data", nargs="+", help="count tables or single-cell files")
+    run.add_argument("--ranks", help="ranks to fit: 2-7 or 2,3,5 (default: the config's, 2-7)")
+    run.add_argument("--restarts", type=int, help="random starts per rank (default 10)")
+    run.add_argument("--cores", type=int, help="cores Snakemake may use (default: all)")
+    run.add_argument("--profile", help="a Snakemake profile: slurm, or a profile folder")
+    run.add_argument("--out", default="moonlight-out",
+                     help="output folder (default: moonlight-out)")
+    run.add_argument("--config", help="a config file whose keys the run starts from")
+    run.add_argument("--dry-run", action="store_true", help="list the jobs, run none")
+    run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run.add_argument("--snakemake", nargs=argparse.REMAINDER, default=[],
+                     help="everything after it goes to Snakemake as it is")
+    report = commands.add_parser(
+        "report", help="build the HTML report of a run",
+        description="Build OUT/report.html from the results of `moonlight run --out OUT`.",
+        epilog="example:\n  moonlight report --out runs/first",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("--out", default="moonlight-out", help="the run's output folder")
+    commands.add_parser(
+        "config", help="print a config with every key at its default",
+        description="Print a config file with every key at its default and its meaning.",
+        epilog="example:\n  moonlight config > mine.yaml   # edit, then: moonlight run "
+               "counts.tsv --config mine.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``moonlight`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "config":
+            print(commented_config(), end="")
+            return 0
+        if args.command == "report":
+            return _report(Path(args.out).resolve())
+        return _run(args)
+    except UsageError as error:
+        print(f"moonlight: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The ``moonlight`` command: names, ranks and the config it writes; one-line errors; a
+config with every default; and the installed wheel running the workflow outside the
+checkout."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from moonlight.cli import dataset_name, main, parse_ranks, run_config, workflow_dir
+from moonlight.config import SCHEMA, defaults
+
+from conftest import REPO, W09_TABLE
+
+
+def test_a_data_set_is_named_after_its_file():
+    assert dataset_name("data/counts.tsv.gz") == "counts"
+    assert dataset_name("GSE1234 raw counts.xlsx") == "GSE1234_raw_counts"
+    assert dataset_name("2019_counts.csv") == "d2019_counts"
+    assert dataset_name("sim3.tsv") == "dsim3"           # not a simulated data set's name
+    assert dataset_name("x/counts.csv", taken=["counts", "counts_2"]) == "counts_3"
+    assert dataset_name("w09-data.tbl") == "w09-data"
+
+
+def test_ranks_from_the_command_line():
+    assert parse_ranks("2-7") == [2, 3, 4, 5, 6, 7]
+    assert parse_ranks("5,2,3") == [2, 3, 5]
+    assert parse_ranks("4") == [4]
+    for bad in ("two", "0-3", "2-"):
+        with pytest.raises(Exception, match="--ranks"):
+            parse_ranks(bad)
+
+
+def test_the_written_config_lists_the_files_and_nothing_simulated(tmp_path):
+    table = tmp_path / "counts.tsv"
+    table.write_text("g\t1\n")
+    config = run_config([str(table), str(table)], ranks=[2, 3], restarts=4)
+    assert config == {"simulation": {"seeds": []}, "ranks": [2, 3], "restarts": 4,
+                      "data": {"counts": str(table), "counts_2": str(table)}}
+    mine = run_config([str(table)], base={"simulation": {"seeds": [1]},
+                                          "data": {"counts": "other.tsv"}})
+    assert mine["simulation"] == {"seeds": [1]}
+    assert mine["data"] == {"counts": "other.tsv", "counts_2": str(table)}
+
+
+def test_moonlight_config_prints_every_default_with_its_meaning(capsys):
+    from snakemake.utils import validate
+
+    assert main(["config"]) == 0
+    text = capsys.readouterr().out
+    config = yaml.safe_load(text)
+    assert config == defaults()
+    validate(config, str(SCHEMA))
+    assert "# Ranks R to fit for every data set" in text
+    assert "  # Relative change of the log likelihood" in text
+
+
+def test_errors_are_one_line_and_nothing_is_overwritten(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.tsv")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"moonlight: error: no such file: {tmp_path / 'missing.tsv'}")
+    table = tmp_path / "t.tsv"
+    table.write_text("g\t1\t2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.yaml").write_text("ranks: [3]\n")
+    assert main(["run", str(table), "--out", str(out)]) == 2
+    assert "holds the config of another run" in capsys.readouterr().err
+    assert (out / "config.yaml").read_text() == "ranks: [3]\n"
+    assert main(["run", str(table), "--profile", "nowhere", "--out", str(tmp_path / "o")]) == 2
+    assert "--profile 'nowhere'" in capsys.readouterr().err
+
+
+def test_the_package_carries_the_workflow():
+    """moonlight/_workflow links to the checkout's workflow files (copied into a wheel)."""
+    for part in ("Snakefile", "config.yaml", "rules/common.smk", "scripts/fit.py",
+                 "report/workflow.rst", "profiles/slurm/config.yaml",
+                 "benchmarks/results/calibration.png"):
+        shipped, own = workflow_dir() / part, REPO / part
+        assert shipped.resolve() == own.resolve(), part
+
+
+@pytest.mark.workflow
+def test_the_installed_wheel_runs_a_table_to_a_report(tmp_path):
+    """Build the wheel, install it (without its dependencies, which this environment has)
+    into a folder of its own, and run `moonlight run` from outside the checkout: the
+    workflow comes from the package, not from the repository."""
+    if not W09_TABLE.is_file():
+        pytest.skip(f"the exercise's table is not at {W09_TABLE}")
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(REPO),
+                            "-w", str(wheels)], capture_output=True, text=True)
+    if build.returncode != 0 and "Could not find a version" in build.stderr:
+        pytest.skip("the build backend could not be downloaded: " + build.stderr[-200:])
+    assert build.returncode == 0, build.stderr
+    (wheel,) = wheels.glob("moonlight-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                    str(target), str(wheel)], check=True)
+    run_dir = tmp_path / "elsewhere"
+    run_dir.mkdir()
+    table = run_dir / "fruit.tbl"
+    table.write_text("".join(W09_TABLE.read_text().splitlines(keepends=True)[:60]))
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    done = subprocess.run([sys.executable, "-m", "moonlight.cli", "run", "fruit.tbl",
+                           "--ranks", "2-3", "--restarts", "2", "--cores", "2"],
+                          cwd=run_dir, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = run_dir / "moonlight-out"
+    assert (out / "report.html").stat().st_size > 10_000
+    summary = (out / "results" / "summary.tsv").read_text()
+    assert summary.splitlines()[1].startswith("fruit\tFalse\t")
+    written = yaml.safe_load((out / "config.yaml").read_text())
+    assert written["data"] == {"fruit": str(table)} and written["ranks"] == [2, 3]
+    # the workflow run was the installed package's own copy, not this checkout's links
+    shipped = subprocess.run([sys.executable, "-c", "import moonlight.cli as c; "
+                              "print(c.workflow_dir() / 'Snakefile')"], cwd=run_dir, env=env,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert shipped.startswith(str(target)) and not Path(shipped).is_symlink()
