@@ -90,6 +90,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from . import progress
 from .config import default
 from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
 from .folds import block_fold_labels, block_groups, fold_labels, gene_halves, sample_folds
@@ -220,9 +221,11 @@ def cross_validate(
     data = chosen.prepare(V)
     # the partition depends on (shape, folds, seed, design) only: made once, every fold
     partition = chosen.partition(data.shape, folds, seed)
-    rows = [chosen.fold(data, rank, k, partition, seed=seed, background=background,
-                        settings=settings)
-            for k in range(folds)]
+    rows = []
+    for k in range(folds):
+        with progress.step(f"fold {k + 1} of {folds}"):
+            rows.append(chosen.fold(data, rank, k, partition, seed=seed,
+                                    background=background, settings=settings))
     return pd.DataFrame(rows, columns=CV_COLUMNS)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import xlogy
 
+from . import progress
 from .annotations import Annotated, annotate_modules
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
 from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
@@ -45,13 +46,15 @@ __all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank",
 
 def fit_rank(counts: Counts, rank: int, **settings: Any) -> NMFResult:
     """:func:`moonlight.fit_nmf` of the counts (names kept)."""
-    return fit_nmf(counts.matrix, rank, genes=counts.genes, samples=counts.samples,
-                   **settings)
+    with progress.step(f"fit, R = {rank}"):
+        return fit_nmf(counts.matrix, rank, genes=counts.genes, samples=counts.samples,
+                       **settings)
 
 
 def heldout_folds(counts: Counts, rank: int, **settings: Any) -> pd.DataFrame:
     """:func:`moonlight.crossval.cross_validate` of the counts."""
-    return cross_validate(counts.matrix, rank, **settings)
+    with progress.step(f"cross-validation, R = {rank}"):
+        return cross_validate(counts.matrix, rank, **settings)
 
 
 def rank_one_fit(counts: Counts) -> tuple[pd.DataFrame, pd.DataFrame, float]:
@@ -368,6 +371,7 @@ def analyse(
     else:
         W, H = fits[rank].W_frame(), fits[rank].H_frame()
         Ws, lls = fits[rank].W_restart_frames(), fits[rank].logliks
+    progress.show(f"R = {rank} selected; calling modules and moonlighting genes")
     calls = call_modules(counts, W, H, Ws, lls, margin=sel["margin"],
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          covariates=covariates, **mods)
@@ -381,6 +385,7 @@ def analyse(
                             gene_set_coverage=enriched.warning if enriched else None,
                             module_genes=rank_genes(calls.W, calls.memberships,
                                                     calls.moonlighting["gene"]))
+    progress.clear()
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
                     enrichment=None if enriched is None else enriched.table,
                     annotations=None if annotations is None

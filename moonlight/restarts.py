@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from . import engines
+from . import engines, progress
 from .starts import random_start, svd_start
 
 __all__ = ["RestartRuns", "restart_seed", "start_drawer", "run_restarts", "normalize_factors"]
@@ -127,6 +127,8 @@ def run_restarts(method: str, problem: engines.Problem, starts: Callable[[int], 
             H[k] = Hk
         if best < 0 or logliks[k] > logliks[best]:
             best, W_best, H_best = k, fit.W, fit.H
+        progress.show(f"restart {k + 1} of {n}: {fit.n_iter} sweeps, log L {fit.loglik:.10g}"
+                      f" (best {logliks[best]:.10g})")
     return RestartRuns(ids=ids, logliks=logliks, n_iter=n_iter, converged=converged,
                        kkt=kkt, stopped=stopped, W=W, H=H, best=best, W_best=W_best,
                        H_best=H_best)

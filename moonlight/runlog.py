@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from . import progress
 from .config import ConfigError
 from .tables import CountTableError
 
@@ -24,11 +25,14 @@ logger = logging.getLogger("moonlight")
 def log_to(path: str | os.PathLike[str]) -> Iterator[logging.Logger]:
     """Log to ``path`` (and stderr) for the duration of the block.
 
-    Warnings are logged as well as shown. An exception is logged with its traceback to
+    Warnings are logged as well as shown; the progress line (:mod:`moonlight.progress`)
+    is off. An exception is logged with its traceback to
     ``path`` only. An error in the user's input (:data:`INPUT_ERRORS`: it names the
     file, line or config key) then reaches stderr once, as one line, and the step exits
     with status 1; any other exception is re-raised, its traceback shown once.
     """
+    shown = os.environ.get(progress.ENVIRONMENT)
+    os.environ[progress.ENVIRONMENT] = "0"  # a job's output goes to logs: no progress line
     handlers = [logging.FileHandler(path, mode="w"), logging.StreamHandler()]
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     for handler in handlers:
@@ -52,6 +56,10 @@ def log_to(path: str | os.PathLike[str]) -> Iterator[logging.Logger]:
         raise
     finally:
         warnings.showwarning = previous
+        if shown is None:
+            os.environ.pop(progress.ENVIRONMENT, None)
+        else:
+            os.environ[progress.ENVIRONMENT] = shown
         for handler in handlers:
             logger.removeHandler(handler)
             handler.close()

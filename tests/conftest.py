@@ -4,6 +4,7 @@ config, compare results)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,12 +77,43 @@ def w09_table() -> Path:
     return W09_TABLE
 
 
+#: What a copy of the workflow needs (a "fresh clone" without git: new timestamps).
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "report", "envs", "benchmarks",
+                  "profiles", "moonlight"]
+
+
+def clone_workflow(target: Path) -> Path:
+    """Copy the workflow's files into ``target``; its Snakefile."""
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "_workflow"))
+        else:
+            shutil.copy(source, target / name)
+    return target / "Snakefile"
+
+
 @pytest.fixture(scope="session")
-def reference_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """Results of one uninterrupted local run of the small config (--cores 2)."""
-    workdir = tmp_path_factory.mktemp("reference")
-    run_snakemake(workdir, cores=2)
-    files = result_bytes(workdir)
+def finished_small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One uninterrupted local run of the small config (--cores 2) from a copy of the
+    workflow (tests/test_rerun_triggers.py runs dry runs on it): (Snakefile, workdir).
+    Tests may not change its results."""
+    clone, workdir = tmp_path_factory.mktemp("clone"), tmp_path_factory.mktemp("reference")
+    snakefile = clone_workflow(clone)
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
+               "--configfile", *CONFIG_FILES, "--nocolor", "--cores", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env=os.environ | {"PYTHONHASHSEED": "0"})
+    if result.returncode != 0:
+        pytest.fail(f"snakemake exited {result.returncode}:\n{result.stderr[-6000:]}")
+    return snakefile, workdir
+
+
+@pytest.fixture(scope="session")
+def reference_results(finished_small_run: tuple[Path, Path]) -> dict[str, bytes]:
+    """Results of the uninterrupted local run of the small config (--cores 2)."""
+    files = result_bytes(finished_small_run[1])
     assert "results/summary.tsv" in files and "results/sim5/fits/R3/W.tsv" in files
     return files
 

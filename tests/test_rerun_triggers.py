@@ -7,29 +7,14 @@ changed config value still reruns what depends on it.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import CONFIG_FILES, ROOT
+from conftest import CONFIG_FILES, clone_workflow
 
 pytestmark = pytest.mark.workflow
-
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "report", "envs", "benchmarks",
-                  "profiles", "moonlight"]
-
-
-def _clone(target):
-    for name in WORKFLOW_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "_workflow"))
-        else:
-            shutil.copy(source, target / name)
-    return target / "Snakefile"
 
 
 def _snakemake(snakefile, workdir, *extra):
@@ -41,10 +26,11 @@ def _snakemake(snakefile, workdir, *extra):
 
 
 def test_fresh_clone_reruns_nothing(finished_small_run, tmp_path):
-    work = finished_small_run[1]
+    first, work = finished_small_run
+    assert _jobs(_snakemake(first, work, "-n")) == set()
     # A second clone, every file newer than every result; the counts newer than their fits.
     # (Only dry runs follow, so the shared run stays as it was for the other tests.)
-    snakefile = _clone(tmp_path)
+    snakefile = clone_workflow(tmp_path)
     os.utime(work / "results" / "sim5" / "counts.npz")
     assert "Nothing to be done" in _snakemake(snakefile, work, "-n")
 
@@ -96,12 +82,3 @@ def test_a_changed_key_reruns_only_the_jobs_downstream_of_it(finished_small_run,
     override.write_text(change + "\n")
     output = _snakemake(snakefile, work, "-n", "--configfile", *CONFIG_FILES, str(override))
     assert _jobs(output) == expected
-
-
-@pytest.fixture(scope="module")
-def finished_small_run(tmp_path_factory):
-    clone, work = tmp_path_factory.mktemp("clone"), tmp_path_factory.mktemp("work")
-    snakefile = _clone(clone)
-    _snakemake(snakefile, work)
-    assert _jobs(_snakemake(snakefile, work, "-n")) == set()
-    return snakefile, work
