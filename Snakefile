@@ -43,6 +43,7 @@ localrules:
     call_modules,
     enrichment,
     annotations,
+    usage_embedding,
     recovery,
     summary,
     landing_page,

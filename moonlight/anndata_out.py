@@ -23,7 +23,10 @@ selection dropped before the fit included, with missing values), and:
 ``uns["moonlight"]``
     ``rank``, ``modules``, ``rule`` (in words), ``parameters`` (dict, and the same as
     JSON text in ``parameters_json``), ``matrix`` (the input matrix fitted),
-    ``genes_fitted``, ``cells_fitted`` and a ``description`` of each field above.
+    ``genes_fitted``, ``cells_fitted``, a ``description`` of each field above, and, when
+    the data set's cells are annotated (``annotations:``), ``annotations`` with the
+    module tests (``tests``: annotations.tsv) and the usage by group
+    (``usage_by_group``).
 
 With the input ``.h5ad`` as ``source``, its ``obs``, ``var``, ``obsm`` (embeddings such as
 ``X_umap``), ``varm`` and ``uns`` (colours of categories) are kept, so the file plots
@@ -43,12 +46,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .classes import GENE_CLASSES
 from .io import atomic_path
 from .singlecell import unique_gene_names
 
-__all__ = ["moonlight_anndata", "write_moonlight_h5ad", "OBSM_KEY", "VARM_KEY", "UNS_KEY"]
+__all__ = ["moonlight_anndata", "write_moonlight_h5ad", "embedding_key", "h5ad_obsm_keys",
+           "usage_on_embedding", "OBSM_KEY", "VARM_KEY", "UNS_KEY", "EMBEDDINGS"]
+
+#: The embeddings of an input's ``obsm`` that module usage is drawn on, in this order of
+#: preference.
+EMBEDDINGS = ("X_umap", "X_tsne")
 
 OBSM_KEY = "X_moonlight"
 VARM_KEY = "moonlight_W"
@@ -133,6 +142,7 @@ def moonlight_anndata(
     parameters: dict[str, Any],
     source: str | os.PathLike[str] | None = None,
     matrix: str = "X",
+    annotations: dict[str, pd.DataFrame] | None = None,
 ) -> Any:
     """An AnnData of the input's cells and genes with moonlight's results.
 
@@ -164,6 +174,10 @@ def moonlight_anndata(
         ``genes`` and ``cells``.
     matrix : str
         The input's matrix that was fitted (``"raw"`` takes genes from ``raw.var``).
+    annotations : dict of DataFrame, optional
+        The modules against the cells' annotations (:func:`moonlight.annotations.
+        annotate_modules`): ``{"tests": ..., "usage_by_group": ...}``, stored as
+        ``uns["moonlight"]["annotations"]``.
 
     Returns
     -------
@@ -239,7 +253,45 @@ def moonlight_anndata(
         "cells_fitted": int(len(cell_at)),
         "description": copy.deepcopy(_DESCRIPTION),
     }}
+    if annotations:
+        uns[UNS_KEY]["annotations"] = {name: _plain_frame(frame)
+                                       for name, frame in annotations.items()}
     return anndata.AnnData(obs=obs, var=var, obsm=obsm, varm=varm, uns=uns)
+
+
+def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as AnnData writes it in ``uns``: a plain index, text columns as strings."""
+    frame = frame.reset_index(drop=True)
+    for column in frame.columns[frame.dtypes == object]:
+        frame[column] = frame[column].astype(str)
+    return frame
+
+
+def h5ad_obsm_keys(path: str | os.PathLike[str]) -> list[str]:
+    """The ``obsm`` keys of an ``.h5ad`` file, read without loading it (h5py)."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return list(handle["obsm"].keys()) if "obsm" in handle else []
+
+
+def embedding_key(keys: list[str]) -> str | None:
+    """The embedding to draw module usage on: the first of :data:`EMBEDDINGS` in
+    ``keys``, or None."""
+    return next((key for key in EMBEDDINGS if key in keys), None)
+
+
+def usage_on_embedding(adata: Any) -> tuple[str, NDArray[np.float64], pd.DataFrame] | None:
+    """The embedding of :func:`moonlight_anndata`'s output (its key and the cells' first
+    two coordinates) and the module usage shares (``obs["moonlight_<module>"]``), for
+    :func:`moonlight.plots.plot_usage_embedding`; None without an embedding."""
+    key = embedding_key(list(adata.obsm.keys()))
+    if key is None:
+        return None
+    coords = np.asarray(adata.obsm[key], dtype=np.float64)[:, :2]
+    modules = adata.uns[UNS_KEY]["modules"]
+    shares = adata.obs[[f"moonlight_{m}" for m in modules]].set_axis(list(modules), axis=1)
+    return key, coords, shares
 
 
 def write_moonlight_h5ad(adata: Any, path: str | os.PathLike[str]) -> None:

@@ -33,7 +33,8 @@ from scipy.spatial.distance import squareform
 from .io import atomic_path
 
 __all__ = ["plot_rank_selection", "plot_weight_histogram", "plot_module_heatmap",
-           "plot_usage_heatmap", "plot_consensus_map", "LABEL_ROW_INCHES",
+           "plot_usage_heatmap", "plot_consensus_map", "plot_enrichment",
+           "plot_usage_by_group", "plot_usage_embedding", "LABEL_ROW_INCHES",
            "MAX_LABELLED_INCHES"]
 
 # Fixed metadata keeps PNG bytes identical between runs (no creation time stamp).
@@ -623,4 +624,53 @@ def plot_usage_by_group(usage: pd.DataFrame, path: str | os.PathLike[str] | None
         axes[0, 0].set_axis_off()
     fig.suptitle(title or "Mean module usage by group", fontsize=9)
     fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_usage_embedding(coords: NDArray[np.float64], usage: pd.DataFrame,
+                         path: str | os.PathLike[str] | None = None, *, basis: str = "umap",
+                         title: str = "") -> plt.Figure | None:
+    """Every module's usage share drawn on the cells' embedding (an ``obsm`` entry such
+    as ``X_umap``): one panel per module, each cell a dot coloured by its share of that
+    module (0 to 1, the same scale in every panel); cells that were not fitted are grey.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (M, 2)
+        The cells' coordinates.
+    usage : DataFrame of shape (M, R)
+        Cells x modules usage shares (rows sum to one; NaN for a cell not fitted), in
+        the order of ``coords``: :func:`moonlight.anndata_out.usage_on_embedding`.
+    path : path-like, optional
+        The PNG to write; None returns the figure.
+    basis : str
+        The embedding's name, for the axis labels.
+    """
+    modules = list(usage.columns)
+    columns = min(4, max(1, len(modules)))
+    rows = -(-len(modules) // columns) or 1
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(2.6 * columns + 0.8, 2.5 * rows + 0.5))
+    size = float(np.clip(4000 / max(len(coords), 1), 0.5, 12))
+    order = np.argsort(np.nan_to_num(usage.to_numpy(dtype=np.float64), nan=-1), axis=0)
+    image = None
+    for r, module in enumerate(modules):
+        ax = axes[r // columns, r % columns]
+        values = usage[module].to_numpy(dtype=np.float64)
+        fitted = ~np.isnan(values)
+        ax.scatter(coords[~fitted, 0], coords[~fitted, 1], s=size, c="0.85",
+                   linewidths=0, rasterized=True)
+        drawn = order[:, r][fitted[order[:, r]]]       # high shares drawn last, on top
+        image = ax.scatter(coords[drawn, 0], coords[drawn, 1], s=size, c=values[drawn],
+                           cmap="viridis", vmin=0, vmax=1, linewidths=0, rasterized=True)
+        ax.set_title(str(module), fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(f"{basis} 1", fontsize=7)
+        ax.set_ylabel(f"{basis} 2", fontsize=7)
+    for r in range(len(modules), rows * columns):
+        axes[r // columns, r % columns].set_axis_off()
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="usage share")
+    fig.suptitle(title or f"Module usage on the {basis} embedding", fontsize=9)
     return _finish(fig, path)

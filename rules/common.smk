@@ -17,6 +17,7 @@ from moonlight.config import (
     from_command_line,
     misplaced_keys,
 )
+from moonlight.anndata_out import embedding_key, h5ad_obsm_keys
 from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.counts import counts_size
 from moonlight.selection import next_rank
@@ -86,6 +87,8 @@ for _name, _spec in PROJECT.items():
         raise WorkflowError(
             f"config key project.{_name}: no such file {_spec['path']!r}"
         )
+# .h5ad data sets with an embedding (obsm X_umap or X_tsne) to draw module usage on.
+EMBEDDED = [n for n in H5AD_DATASETS if embedding_key(h5ad_obsm_keys(DATA[n]["path"]))]
 # Data sets whose samples are annotated (a sample sheet, or .h5ad obs columns).
 ANNOTATED = [n for n, s in DATA.items() if s.get("samples") or s.get("annotations")]
 for _name in ANNOTATED:
@@ -103,6 +106,16 @@ def annotation_source(wildcards):
     """The sample sheet, or the .h5ad whose obs holds the annotations."""
     spec = DATA[wildcards.dataset]
     return spec.get("samples") or spec["path"]
+
+
+def anndata_annotations(wildcards):
+    """The modules against the cells' annotations, when the data set has them."""
+    if wildcards.dataset not in ANNOTATED:
+        return []
+    return [
+        f"results/{wildcards.dataset}/annotations.tsv",
+        f"results/{wildcards.dataset}/usage_by_group.tsv",
+    ]
 
 
 def annotation_options(wildcards):
@@ -496,6 +509,8 @@ def dataset_outputs(dataset):
     ]
     if dataset in H5AD_DATASETS:
         files.append("moonlight.h5ad")
+    if dataset in EMBEDDED:
+        files.append("usage_embedding.png")
     if GENE_SETS:
         files += ["enrichment.tsv", "enrichment.png"]
     if dataset in ANNOTATED:

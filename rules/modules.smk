@@ -231,6 +231,7 @@ rule anndata_out:
         H="results/{dataset}/H.tsv",
         modules="results/{dataset}/modules.tsv",
         moonlighting="results/{dataset}/moonlighting.tsv",
+        annotations=anndata_annotations,
     output:
         "results/{dataset}/moonlight.h5ad",
     log:
@@ -254,3 +255,23 @@ rule anndata_out:
         "Writing the results of {wildcards.dataset} into AnnData"
     script:
         "../scripts/anndata_out.py"
+
+
+rule usage_embedding:
+    input:
+        "results/{dataset}/moonlight.h5ad",
+    output:
+        report(
+            "results/{dataset}/usage_embedding.png",
+            caption="../report/usage_embedding.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "usage on the embedding"},
+        ),
+    log:
+        "results/logs/usage_embedding/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    message:
+        "Drawing the module usage of {wildcards.dataset} on its embedding"
+    script:
+        "../scripts/usage_embedding.py"

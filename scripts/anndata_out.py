@@ -20,6 +20,9 @@ with log_to(snakemake.log[0]) as log:
         genes=read.genes, cells=read.cells, rule=snakemake.params.rule,
         parameters={**snakemake.params.parameters, "selected_rank": rank},
         source=source, matrix=spec.get("matrix", "X"),
+        annotations=dict(zip(("tests", "usage_by_group"),
+                             (read_tsv(path, index_col=None)
+                              for path in snakemake.input.annotations))),
     )
     log.info("%s: %d cells x %d genes, R = %d", snakemake.output[0], *adata.shape, rank)
     write_moonlight_h5ad(adata, snakemake.output[0])

@@ -186,3 +186,30 @@ def test_read_select_fit_write_keeps_every_name_aligned(tmp_path):
     np.testing.assert_array_equal(back.obsm["X_moonlight"][used], H.to_numpy().T)
     assert list(moonlighting["gene"]) == ["g05"]              # the planted one
     assert list(back.var_names[back.var["moonlight_moonlighting"].to_numpy()]) == ["g05"]
+
+
+def test_annotations_and_the_embedding_travel_with_the_results(tmp_path, source):
+    from moonlight.anndata_out import h5ad_obsm_keys, usage_on_embedding
+    read = read_single_cell(source, matrix="counts")
+    W, H, memberships, moonlighting = results()
+    tests = pd.DataFrame({"module": ["M1", "M2"], "covariate": ["leiden", "leiden"],
+                          "kind": ["categorical"] * 2, "statistic": [0.4, 0.1],
+                          "p": [0.01, 0.5], "q": [0.02, 0.5]})
+    usage = pd.DataFrame({"covariate": ["leiden"] * 2, "group": ["0", "1"],
+                          "module": ["M1", "M1"], "n": [2, 1], "mean_usage": [0.6, 0.4],
+                          "fraction_on_top": [1.0, 0.0]})
+    adata = moonlight_anndata(W, H, memberships, moonlighting, genes=read.genes,
+                              cells=read.cells, rule="r", parameters=PARAMETERS,
+                              source=source, matrix="counts",
+                              annotations={"tests": tests, "usage_by_group": usage})
+    write_moonlight_h5ad(adata, tmp_path / "out.h5ad")
+    back = anndata.read_h5ad(tmp_path / "out.h5ad")
+    stored = back.uns["moonlight"]["annotations"]
+    pd.testing.assert_frame_equal(stored["tests"].reset_index(drop=True), tests,
+                                  check_dtype=False)
+    assert stored["usage_by_group"]["group"].tolist() == ["0", "1"]   # strings stay strings
+    assert h5ad_obsm_keys(tmp_path / "out.h5ad") == ["X_moonlight", "X_umap"]
+    key, coords, shares = usage_on_embedding(back)
+    assert key == "X_umap" and coords.shape == (5, 2) and list(shares.columns) == ["M1", "M2"]
+    np.testing.assert_allclose(shares.iloc[[0, 3, 4]].sum(axis=1), 1.0)
+    assert shares.iloc[[1, 2]].isna().all().all()                     # cells not fitted

@@ -187,3 +187,20 @@ def test_the_module_sets_no_backend():
     calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
              and getattr(n.func, "attr", "") == "use"]
     assert not calls
+
+
+def test_usage_on_the_embedding_has_a_panel_per_module_and_greys_unfitted_cells():
+    import pandas as pd
+
+    from moonlight.anndata_out import embedding_key
+    from moonlight.plots import plot_usage_embedding
+    rng = np.random.default_rng(0)
+    shares = pd.DataFrame(rng.dirichlet([1, 1, 1], size=50), columns=["M1", "M2", "M3"])
+    shares.iloc[:5] = np.nan                          # cells the selection dropped
+    fig = plot_usage_embedding(rng.normal(size=(50, 2)), shares)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["M1", "M2", "M3"]
+    grey, coloured = panels[0].collections[:2]
+    assert len(grey.get_offsets()) == 5 and len(coloured.get_offsets()) == 45
+    assert embedding_key(["X_pca", "X_tsne", "X_umap"]) == "X_umap"
+    assert embedding_key(["X_pca"]) is None

@@ -43,7 +43,7 @@ def single_cell_run(tmp_path_factory):
         tmp_path_factory.mktemp("work"),
         simulation={**SMALL_CONFIG["simulation"], "seeds": []},
         data={"sc": {"path": str(folder / "cells.h5ad"), "matrix": "counts",
-                     "technical": ["rna_input", "plate"]},
+                     "technical": ["rna_input", "plate"], "annotations": ["plate"]},
               "bulk": str(folder / "cells.tsv"),
               # the workflow's gene selection (and analyse()'s, test below)
               "top": {"path": str(folder / "cells.h5ad"), "matrix": "counts",
@@ -74,6 +74,11 @@ def test_results_are_written_back_into_anndata(single_cell_run):
     adata = anndata.read_h5ad(workdir / "results" / "sc" / "moonlight.h5ad")
     assert adata.shape == (150, 40) and list(adata.var_names[:2]) == ["NA", "007"]
     assert adata.obsm["X_moonlight"].shape == (150, 3) and "X_umap" in adata.obsm
+    # the modules against the cells' annotations, and their usage on the embedding
+    tests = adata.uns["moonlight"]["annotations"]["tests"]
+    assert set(tests["covariate"]) == {"plate"} and len(tests) == 3
+    assert (workdir / "results" / "sc" / "usage_embedding.png").stat().st_size > 10_000
+    assert not (workdir / "results" / "bulk" / "usage_embedding.png").exists()
     W = read_tsv(workdir / "results" / "sc" / "W.tsv")
     np.testing.assert_allclose(adata.varm["moonlight_W"], W.to_numpy())
     assert adata.uns["moonlight"]["rank"] == 3
