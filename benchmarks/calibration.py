@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import simulate, write_tsv  # noqa: E402
 from moonlight.config import defaults  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
+from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
 
 #: Planted second shares; every other gene is in one module (share 0).
 SHARES = (0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5)
@@ -276,6 +277,7 @@ def main() -> None:
         source = partial if partial.is_file() else out / "calibration.tsv"
         summarize(pd.read_csv(source, sep="\t"), out, args.workers)
         return
+    write_machine_record(out / "calibration.machine.json")
     done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
     finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
     todo = [c for c in cells(_seeds(args.seeds), args.regimes.split(","))

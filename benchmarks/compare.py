@@ -496,6 +496,14 @@ def _row(r: dict) -> str:
             f"{traced} | {'; '.join(notes)} |")
 
 
+def _machine_beside(result: str) -> None:
+    """The machine record (benchmarks/machine.py) beside a result file."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import write_machine_record  # noqa: PLC0415
+
+    write_machine_record(Path(result).with_suffix(".machine.json"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller, faster run")
@@ -539,6 +547,7 @@ def main() -> None:
         report = _issue13(args) if args.issue13 else _issue13_extra(args)
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=1))
+            _machine_beside(args.json)
         return
 
     print(HEADER, flush=True)
@@ -593,6 +602,7 @@ def main() -> None:
 
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
+        _machine_beside(args.json)
 
 
 def _sweep_time(args: argparse.Namespace) -> None:
@@ -619,6 +629,7 @@ def _sweep_time(args: argparse.Namespace) -> None:
               + f"; log L after {args.sweeps} sweeps {rs[0]['loglik']:.1f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=1))
+        _machine_beside(args.json)
 
 
 def _issue13(args: argparse.Namespace) -> dict:

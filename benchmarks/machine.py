@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-__all__ = ["machine_record"]
+__all__ = ["machine_record", "write_machine_record"]
 
 
 def _cpu_model() -> str:
@@ -81,6 +81,15 @@ def machine_record() -> dict[str, object]:
         "python": platform.python_version(),
         "calibration": calibration(),
     }
+
+
+def write_machine_record(path: str | os.PathLike[str]) -> None:
+    """:func:`machine_record` as JSON at ``path`` (beside a benchmark's results, named
+    ``<results>.machine.json``)."""
+    import json
+    from pathlib import Path
+
+    Path(path).write_text(json.dumps(machine_record(), indent=1))
 
 
 if __name__ == "__main__":

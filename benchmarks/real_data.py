@@ -32,6 +32,7 @@ import argparse
 import gzip
 import io
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -42,6 +43,9 @@ import numpy as np
 import pandas as pd
 import yaml
 from scipy import sparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -427,6 +431,7 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
         Per call: target, wall seconds, exit code (also ``workdir/wall_times.tsv``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    write_machine_record(workdir / "machine.json")  # what the wall times were measured on
     # A later call on some data sets keeps those of earlier calls in the config, so the
     # default target (summary, report) still covers them and nothing reruns.
     earlier = workdir / "config.yaml"
@@ -692,6 +697,8 @@ def score_command(workdir: Path, truth_dir: Path, out: Path,
     table = pd.DataFrame([row for name in names for row in score_dataset(workdir, truth_dir, name)])
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, sep="\t", index=False, float_format="%.4g")
+    if (workdir / "machine.json").is_file():  # the run's machine, beside its scores
+        shutil.copyfile(workdir / "machine.json", out.with_suffix(".machine.json"))
     print(markdown(table[[c for c in SUMMARY if c in table]]))
     shares = []
     for name in names:

@@ -32,6 +32,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import recovery_summary, simulate, write_tsv  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
+from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibration import module_size  # noqa: E402
@@ -238,6 +239,7 @@ def main() -> None:
         print(summarize(results, args.workers))
         print(markdown(results))
         return
+    write_machine_record(out / "selection_grid.machine.json")
     done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
     finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
     todo = [c for c in cells(args.quick, args.first_seed, args.sparse)

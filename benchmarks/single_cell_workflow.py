@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from machine import machine_record  # noqa: E402  (benchmarks/machine.py)
 from moonlight.io import read_tsv  # noqa: E402
 from sparse_scale import planted_programs  # noqa: E402
 
@@ -130,6 +131,7 @@ def main() -> None:
         "recall": true_positive / len(planted),
         "peak_job_MB": float(jobs["max_rss_MB"].max()),
         "job_seconds_by_rule": jobs.groupby("rule")["seconds"].sum().round(1).to_dict(),
+        "machine": machine_record(),
     }
     (out / f"single_cell_workflow_{args.cells}_summary.json").write_text(
         json.dumps(summary, indent=1))

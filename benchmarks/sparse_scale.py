@@ -229,6 +229,9 @@ def main() -> None:
         summary["moonlight"][init], summary["reach"][init] = ml, reach
     path.unlink()  # the matrix is regenerated from its seed; keep the repository small
     summary["elapsed_s"] = time.time() - started
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine_record  # noqa: PLC0415  (benchmarks/machine.py)
+    summary["machine"] = machine_record()
     suffix = "" if args.init == ["random"] else "_" + "_".join(args.init)
     (RESULTS / f"sparse_scale_{tag}{suffix}.json").write_text(json.dumps(summary, indent=1))
     print(table(summary))
