@@ -106,8 +106,11 @@ def main() -> None:
         cases |= {"dense 20000x1000": lambda: dense_case(20_000, 1000),
                   "sparse 2000x100000": lambda: sparse_case(2000, 100_000)}
     chosen = args.cases or list(cases)
+    unknown = set(chosen) - set(cases)
+    if unknown:
+        parser.error(f"unknown case(s) {sorted(unknown)}; cases: {list(cases)}")
     rows = [measure(name, cases[name](), args.sweeps) for name in chosen]
-    if args.cases and OUT.is_file():
+    if args.cases and OUT.is_file():  # rows of an earlier run keep their own load averages
         kept = [r for r in json.loads(OUT.read_text())["rows"] if r["case"] not in chosen]
         rows = sorted(kept + rows, key=lambda r: list(cases).index(r["case"]))
     record = {"machine_before": before, "rows": rows,

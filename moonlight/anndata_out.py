@@ -268,11 +268,18 @@ def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def h5ad_obsm_keys(path: str | os.PathLike[str]) -> list[str]:
-    """The ``obsm`` keys of an ``.h5ad`` file, read without loading it (h5py)."""
+    """The ``obsm`` keys of an ``.h5ad`` file, read without loading it (h5py); none for
+    a file without an ``obsm`` group (an old-format file keeps it as one dataset).
+
+    Raises
+    ------
+    OSError
+        A file that is not HDF5."""
     import h5py
 
     with h5py.File(path, "r") as handle:
-        return list(handle["obsm"].keys()) if "obsm" in handle else []
+        obsm = handle.get("obsm")
+        return list(obsm.keys()) if isinstance(obsm, h5py.Group) else []
 
 
 def embedding_key(keys: list[str]) -> str | None:

@@ -46,16 +46,17 @@ def dataset_name(path: str | Path, taken: Sequence[str] = ()) -> str:
     extensions (``counts.tsv.gz`` -> ``counts``), other characters than letters, digits,
     ``_``, ``.`` and ``-`` made ``_``, a leading ``d`` when it does not start with a
     letter (or would read as a simulated ``sim<seed>``), ``_2``, ``_3``, ... when
-    ``taken``."""
+    ``taken`` (compared without case, as macOS and Windows compare folder names)."""
     name = Path(path).name
     if not Path(path).is_dir():
-        name = re.sub(r"(\.(gz|bz2|xz|zip))$", "", name)
+        name = re.sub(r"(\.(gz|bz2|xz|zip))$", "", name, flags=re.I)
         name = re.sub(r"\.[A-Za-z0-9]+$", "", name) or name
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     if not re.match(r"[A-Za-z]", name) or re.fullmatch(r"sim[0-9]+", name):
         name = "d" + name
+    used = {t.lower() for t in taken}      # results/<name>/ on a case-blind file system
     unique, n = name, 1
-    while unique in taken:
+    while unique.lower() in used:
         n += 1
         unique = f"{name}_{n}"
     return unique
@@ -76,16 +77,23 @@ def parse_ranks(text: str) -> list[int]:
 
 
 def run_config(data: Sequence[str], *, ranks: list[int] | None = None,
-               restarts: int | None = None, base: dict[str, Any] | None = None) -> dict:
-    """The config ``moonlight run`` writes: ``base`` (a user's config, or nothing) with
-    no simulated data set unless it has some, every file of ``data`` as a data set
-    named by :func:`dataset_name` (its absolute path), and the given ranks and restarts.
-    """
-    config = dict(base or {})
-    config.setdefault("simulation", {}).setdefault("seeds", [])
+               restarts: int | None = None, base: dict[str, Any] | None = None,
+               base_dir: str | Path = ".") -> dict:
+    """The config ``moonlight run`` writes: ``base`` (a user's config, or nothing; its
+    relative paths made absolute from ``base_dir``, the config file's folder, since the
+    workflow runs in the output folder) with no simulated data set unless it has some,
+    every file of ``data`` not already listed as a data set named by
+    :func:`dataset_name` (its absolute path), and the given ranks and restarts."""
+    config = _absolute_paths(dict(base or {}), Path(base_dir))
+    config["simulation"] = {"seeds": [], **(config.get("simulation") or {})}
     entries = dict(config.get("data") or {})
+    listed = {str(Path(e if isinstance(e, str) else e.get("path", "")).resolve())
+              for e in entries.values()}
     for path in data:
-        entries[dataset_name(path, list(entries))] = str(Path(path).resolve())
+        absolute = str(Path(path).resolve())
+        if absolute not in listed:
+            entries[dataset_name(path, list(entries))] = absolute
+            listed.add(absolute)
     config["data"] = entries
     if ranks:
         config["ranks"] = ranks
@@ -94,18 +102,47 @@ def run_config(data: Sequence[str], *, ranks: list[int] | None = None,
     return config
 
 
+def _absolute_paths(config: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """``config`` with the relative paths of its data sets (``path``, ``samples``), new
+    samples (``project``) and gene sets made absolute from ``base_dir``."""
+    def absolute(value: str) -> str:
+        return str((base_dir / value).resolve()) if not Path(value).is_absolute() else value
+
+    out = dict(config)
+    for block in ("data", "project"):
+        entries = {}
+        for name, entry in (config.get(block) or {}).items():
+            if isinstance(entry, str):
+                entries[name] = absolute(entry)
+            else:
+                entries[name] = {**entry, **{key: absolute(entry[key])
+                                             for key in ("path", "samples") if key in entry}}
+        if block in config:
+            out[block] = entries
+    if config.get("gene_sets"):  # package:path sources stay as written
+        out["gene_sets"] = [s if ":" in s and not Path(s).exists() else absolute(s)
+                            for s in config["gene_sets"]]
+    return out
+
+
+#: The first line of a config that ``moonlight run`` wrote (such a file may be replaced
+#: while its folder holds no results).
+HEADER = "# Written by `moonlight run`"
+
+
 def _write_config(out: Path, config: dict) -> Path:
-    """``out/config.yaml``; an existing one with other settings is never overwritten."""
+    """``out/config.yaml``. One with other settings is replaced only if ``moonlight run``
+    wrote it and no run has left results beside it; otherwise the run stops."""
     path = out / "config.yaml"
-    text = ("# Written by `moonlight run`; repeat the run with\n"
+    text = (f"{HEADER}; repeat the run with\n"
             f"#   snakemake -s {workflow_dir() / 'Snakefile'} -d {out} --configfile {path}\n"
             + yaml.safe_dump(config, sort_keys=False))
     if path.is_file() and yaml.safe_load(path.read_text()) != config:
-        raise UsageError(f"{path} holds the config of another run; give another --out, "
-                         f"or delete it to start over")
+        if not path.read_text().startswith(HEADER) or (out / "results").exists():
+            raise UsageError(f"{path} holds the config of another run; give another "
+                             f"--out, or delete it to start over")
     out.mkdir(parents=True, exist_ok=True)
-    if not path.is_file():
-        path.write_text(text)
+    path.write_text(text)
     return path
 
 
@@ -131,19 +168,25 @@ def _run(args: argparse.Namespace) -> int:
     missing = [path for path in args.data if not Path(path).exists()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
-    base = None
+    base, base_dir = None, Path.cwd()
     if args.config:
         if not Path(args.config).is_file():
             raise UsageError(f"--config {args.config}: no such file")
         base = yaml.safe_load(Path(args.config).read_text()) or {}
         if not isinstance(base, dict):
             raise UsageError(f"--config {args.config}: not a mapping of config keys")
+        base_dir = Path(args.config).resolve().parent
+    profile = _profile(args.profile)                  # checked before anything is written
+    ranks = parse_ranks(args.ranks) if args.ranks else None
     out = Path(args.out).resolve()
-    config = run_config(args.data, ranks=parse_ranks(args.ranks) if args.ranks else None,
-                        restarts=args.restarts, base=base)
+    config = run_config(args.data, ranks=ranks, restarts=args.restarts, base=base,
+                        base_dir=base_dir)
+    if not config["data"] and not config["simulation"]["seeds"]:
+        raise UsageError("nothing to run: give count tables or single-cell files, or a "
+                         "--config with data: (or simulation: seeds)")
     path = _write_config(out, config)
     cores = ["--cores", str(args.cores)] if args.cores else []
-    code = _snakemake(out, path, [*cores, *_profile(args.profile),
+    code = _snakemake(out, path, [*cores, *profile,
                                   *(["--dry-run"] if args.dry_run else []),
                                   *args.snakemake])
     if code != 0:
@@ -178,7 +221,8 @@ def _parser() -> argparse.ArgumentParser:
                     "and build the HTML report. The config used is written to "
                     "OUT/config.yaml.",
         epilog=EXAMPLES_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("data", nargs="+", help="count tables or single-cell files")
+    run.add_argument("data", nargs="*",
+                     help="count tables or single-cell files (or the data: of --config)")
     run.add_argument("--ranks", help="ranks to fit: 2-7 or 2,3,5 (default: the config's, 2-7)")
     run.add_argument("--restarts", type=int, help="random starts per rank (default 10)")
     run.add_argument("--cores", type=int, help="cores Snakemake may use (default: all)")

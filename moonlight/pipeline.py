@@ -257,6 +257,7 @@ class Analysis:
         return self.calls.candidates
 
 
+@progress.labelled("analyse")
 def analyse(
     counts: Counts | pd.DataFrame,
     ranks: Iterable[int] | None = None,
@@ -385,7 +386,6 @@ def analyse(
                             gene_set_coverage=enriched.warning if enriched else None,
                             module_genes=rank_genes(calls.W, calls.memberships,
                                                     calls.moonlighting["gene"]))
-    progress.clear()
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
                     enrichment=None if enriched is None else enriched.table,
                     annotations=None if annotations is None

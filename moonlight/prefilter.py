@@ -279,10 +279,12 @@ def select_genes_and_cells(
                        cells=[str(c) for c in cell_names], rows=rows, deviance=deviance)
 
 
-def selection_settings(options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The gene and cell selection of a data set: the config's ``gene_selection:``
-    defaults, overridden by the entry's own :data:`SELECTION_OPTIONS` (other keys of the
-    entry are ignored), with ``min_cells_per_gene`` read as ``min_samples_per_gene``.
+def selection_settings(options: dict[str, Any] | None = None,
+                       base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The gene and cell selection of a data set: the config's ``gene_selection:`` block
+    (``base``; left out, the schema's defaults), overridden by the entry's own
+    :data:`SELECTION_OPTIONS` (other keys of the entry are ignored), with
+    ``min_cells_per_gene`` read as ``min_samples_per_gene``.
 
     Raises
     ------
@@ -295,7 +297,7 @@ def selection_settings(options: dict[str, Any] | None = None) -> dict[str, Any]:
             raise ValueError("give min_samples_per_gene or its older name "
                              "min_cells_per_gene, not both")
         given["min_samples_per_gene"] = given.pop("min_cells_per_gene")
-    return {**defaults("gene_selection"), "min_counts_per_cell": 0, **given}
+    return {**defaults("gene_selection"), **(base or {}), "min_counts_per_cell": 0, **given}
 
 
 def selection_changes(shape: tuple[int, int], settings: dict[str, Any]) -> bool:
@@ -307,11 +309,13 @@ def selection_changes(shape: tuple[int, int], settings: dict[str, Any]) -> bool:
             or settings["min_counts_per_cell"] > 0)
 
 
-def select_counts(counts: Counts, options: dict[str, Any] | None = None) -> Prefiltered:
+def select_counts(counts: Counts, options: dict[str, Any] | None = None,
+                  base: dict[str, Any] | None = None) -> Prefiltered:
     """:func:`select_genes_and_cells` of a :class:`~moonlight.counts.Counts` with a data
-    entry's options (:func:`selection_settings`); ``Prefiltered.counts`` is dense (an
-    ndarray) for dense input and sparse for sparse, as the input was."""
-    settings = selection_settings(options)
+    entry's options over the config's ``gene_selection:`` (``base``;
+    :func:`selection_settings`); ``Prefiltered.counts`` is dense (an ndarray) for dense
+    input and sparse for sparse, as the input was."""
+    settings = selection_settings(options, base)
     kept = select_genes_and_cells(
         counts.matrix, counts.genes, counts.samples,
         min_samples_per_gene=settings["min_samples_per_gene"] or 0,

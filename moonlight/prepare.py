@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .config import ConfigError, defaults
 from .counts import Counts
@@ -27,7 +28,7 @@ from .folds import check_size
 from .genefilter import excluded_genes, exclusion_reason, unmatched
 from .outliers import handle_outliers
 from .qc import _row, read_record
-from .prefilter import Prefiltered, select_counts
+from .prefilter import Prefiltered, select_counts, selection_changes, selection_settings
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from .tables import READ_OPTIONS, drop_empty, drop_named, named_positions, read_table
 
@@ -44,7 +45,8 @@ class PreparedTable:
 
 def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None = None, *,
                   ranks: Sequence[int] | None = None, folds: dict[str, Any] | None = None,
-                  qc: dict[str, Any] | None = None) -> PreparedTable:
+                  qc: dict[str, Any] | None = None,
+                  selection: dict[str, Any] | None = None) -> PreparedTable:
     """Read, check and clean one count table as the workflow does.
 
     Parameters
@@ -62,6 +64,8 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
         ``folds`` and ``design`` (config ``selection``).
     qc : dict, optional
         ``outliers`` and ``outlier_factor`` (config ``qc``).
+    selection : dict, optional
+        The config's ``gene_selection:`` block, which the entry's own keys override.
 
     Notes
     -----
@@ -86,7 +90,15 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     handled = handle_outliers(named, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     counts = drop_empty(handled.counts.to_frame(), source=source)
-    selected = _select(Counts.of(counts), options, source)
+    try:
+        changes = selection_changes(counts.shape, selection_settings(options, selection))
+    except ValueError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    if changes:  # a table the selection leaves whole is not touched (as in analyse())
+        selected = _select(Counts.of(counts), options, selection, source)
+    else:
+        selected = Prefiltered(counts.to_numpy(dtype=np.float64), list(counts.index),
+                               list(counts.columns), [], pd.Series(dtype=np.float64))
     check_size(selected.counts.shape, ranks, folds, source=source)
     dropped = {
         "genes": {"named in drop_genes": list(options.get("drop_genes", [])),
@@ -102,11 +114,12 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     return PreparedTable(Counts(selected.counts, selected.genes, selected.cells), record)
 
 
-def _select(counts: Counts, options: dict[str, Any], source: str) -> Prefiltered:
+def _select(counts: Counts, options: dict[str, Any], selection: dict[str, Any] | None,
+            source: str) -> Prefiltered:
     """The entry's gene (and cell) selection (:func:`moonlight.prefilter.select_counts`),
     its error naming the file."""
     try:
-        return select_counts(counts, options)
+        return select_counts(counts, options, selection)
     except ValueError as error:
         raise ConfigError(f"{source}: {error}") from None
 
@@ -129,7 +142,8 @@ def _settings(ranks: Sequence[int] | None, folds: dict[str, Any] | None,
 def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | None = None,
                         *, ranks: Sequence[int] | None = None,
                         folds: dict[str, Any] | None = None,
-                        qc: dict[str, Any] | None = None) -> PreparedTable:
+                        qc: dict[str, Any] | None = None,
+                        selection: dict[str, Any] | None = None) -> PreparedTable:
     """Read a single-cell matrix (h5ad, 10x directory or .h5) as sparse genes x cells
     counts with exact names; drop the named and excluded genes and cells; keep outliers
     out; select genes and cells (``keep_top_genes``, ...); check the size. Parameters
@@ -154,7 +168,7 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
     record += _unmatched_note(taken)
     handled = handle_outliers(Counts(X, genes, cells), mode=qc["outliers"],
                               factor=qc["outlier_factor"], source=source)
-    selected = _select(handled.counts, options, source)
+    selected = _select(handled.counts, options, selection, source)
     check_size(selected.counts.shape, ranks, folds, source=source, sparse=True)
     return PreparedTable(Counts(selected.counts, selected.genes, selected.cells),
                          record + handled.rows + selected.rows)

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
-__all__ = ["ENVIRONMENT", "active", "show", "clear", "step"]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+__all__ = ["ENVIRONMENT", "active", "show", "clear", "settle", "step", "labelled"]
 
 #: Set to ``0`` to silence the progress line.
 ENVIRONMENT = "MOONLIGHT_PROGRESS"
@@ -42,6 +46,13 @@ def clear() -> None:
         sys.stderr.flush()
 
 
+def settle() -> None:
+    """Erase the line unless a :func:`step` is open (whose end erases it): a caller that
+    shows progress outside any step, such as a plain ``fit_nmf``, leaves nothing behind."""
+    if not _labels:
+        clear()
+
+
 @contextmanager
 def step(label: str) -> Iterator[None]:
     """Prefix the progress lines inside the block with ``label`` (``"R = 4"``)."""
@@ -53,3 +64,15 @@ def step(label: str) -> Iterator[None]:
         _labels.pop()
         if not _labels:
             clear()
+
+
+def labelled(label: str) -> Callable[[_F], _F]:
+    """Run the decorated function inside :func:`step` ``(label)``: its progress lines
+    carry the label, and the line is erased when it returns or raises."""
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with step(label):
+                return function(*args, **kwargs)
+        return run  # type: ignore[return-value]
+    return decorate

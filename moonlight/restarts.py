@@ -129,6 +129,7 @@ def run_restarts(method: str, problem: engines.Problem, starts: Callable[[int], 
             best, W_best, H_best = k, fit.W, fit.H
         progress.show(f"restart {k + 1} of {n}: {fit.n_iter} sweeps, log L {fit.loglik:.10g}"
                       f" (best {logliks[best]:.10g})")
+    progress.settle()
     return RestartRuns(ids=ids, logliks=logliks, n_iter=n_iter, converged=converged,
                        kkt=kkt, stopped=stopped, W=W, H=H, best=best, W_best=W_best,
                        H_best=H_best)

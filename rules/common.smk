@@ -87,8 +87,20 @@ for _name, _spec in PROJECT.items():
         raise WorkflowError(
             f"config key project.{_name}: no such file {_spec['path']!r}"
         )
+
+
 # .h5ad data sets with an embedding (obsm X_umap or X_tsne) to draw module usage on.
-EMBEDDED = [n for n in H5AD_DATASETS if embedding_key(h5ad_obsm_keys(DATA[n]["path"]))]
+def _has_embedding(name):
+    try:
+        return embedding_key(h5ad_obsm_keys(DATA[name]["path"])) is not None
+    except OSError as error:
+        raise WorkflowError(
+            f"config key data.{name}.path: {DATA[name]['path']!r} is not a readable "
+            f".h5ad (HDF5) file: {error}"
+        )
+
+
+EMBEDDED = [n for n in H5AD_DATASETS if _has_embedding(n)]
 # Data sets whose samples are annotated (a sample sheet, or .h5ad obs columns).
 ANNOTATED = [n for n, s in DATA.items() if s.get("samples") or s.get("annotations")]
 for _name in ANNOTATED:

@@ -52,6 +52,7 @@ rule prepare_table:
         ranks=prepare_ranks,
         folds=FOLDS,
         qc=config["qc"],
+        selection=config["gene_selection"],
         source_sha256=source_sha256,
     message:
         "Reading and checking count table {input}"
@@ -84,6 +85,7 @@ rule prepare_single_cell:
         ranks=prepare_ranks,
         folds=FOLDS,
         qc=config["qc"],
+        selection=config["gene_selection"],
         source_sha256=source_sha256,
     message:
         "Reading, checking and selecting the single-cell matrix {input}"

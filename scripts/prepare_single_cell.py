@@ -16,7 +16,8 @@ from moonlight.annotations import technical_covariates
 with log_to(snakemake.log[0]) as log:
     source, spec = snakemake.input[0], snakemake.params.options
     prepared = prepare_single_cell(source, spec, ranks=snakemake.params.ranks,
-                                   folds=snakemake.params.folds, qc=snakemake.params.qc)
+                                   folds=snakemake.params.folds, qc=snakemake.params.qc,
+                                   selection=snakemake.params.selection)
     counts = prepared.counts
     log.info("%s: %d genes x %d cells kept, %d nonzero counts", source, *counts.shape,
              counts.matrix.nnz)

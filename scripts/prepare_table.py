@@ -16,7 +16,8 @@ from moonlight.runlog import log_to
 with log_to(snakemake.log[0]) as log:
     prepared = prepare_table(snakemake.input[0], snakemake.params.table,
                              ranks=snakemake.params.ranks, folds=snakemake.params.folds,
-                             qc=snakemake.params.qc)
+                             qc=snakemake.params.qc,
+                             selection=snakemake.params.selection)
     log.info("%s: %d genes x %d samples kept", snakemake.input[0], *prepared.counts.shape)
     save_counts(prepared.counts, snakemake.output.counts)
     # The technical columns of the sample sheet (config technical:); none: names only

@@ -35,15 +35,24 @@ def test_ranks_from_the_command_line():
 
 
 def test_the_written_config_lists_the_files_and_nothing_simulated(tmp_path):
-    table = tmp_path / "counts.tsv"
-    table.write_text("g\t1\n")
-    config = run_config([str(table), str(table)], ranks=[2, 3], restarts=4)
+    """Each file once (the same file twice is one data set), names unique without case,
+    relative paths of a config file made absolute."""
+    table, other = tmp_path / "counts.tsv", tmp_path / "b" / "Counts.csv"
+    config = run_config([str(table), str(table), str(other)], ranks=[2, 3], restarts=4)
     assert config == {"simulation": {"seeds": []}, "ranks": [2, 3], "restarts": 4,
-                      "data": {"counts": str(table), "counts_2": str(table)}}
-    mine = run_config([str(table)], base={"simulation": {"seeds": [1]},
-                                          "data": {"counts": "other.tsv"}})
-    assert mine["simulation"] == {"seeds": [1]}
-    assert mine["data"] == {"counts": "other.tsv", "counts_2": str(table)}
+                      "data": {"counts": str(table), "Counts_2": str(other)}}
+    # a config file's relative paths are its folder's, not the output folder's
+    mine = run_config([str(table)], base_dir=tmp_path / "cfg", base={
+        "simulation": None, "data": {"x": "x.tsv", "y": {"path": "/abs/y.tsv",
+                                                         "samples": "sheet.tsv"}},
+        "gene_sets": ["sets.gmt", "somepackage:data/sets.gmt"]})
+    assert mine["simulation"] == {"seeds": []}
+    assert mine["data"] == {"x": str(tmp_path / "cfg" / "x.tsv"),
+                            "y": {"path": "/abs/y.tsv",
+                                  "samples": str(tmp_path / "cfg" / "sheet.tsv")},
+                            "counts": str(table)}
+    assert mine["gene_sets"] == [str(tmp_path / "cfg" / "sets.gmt"),
+                                 "somepackage:data/sets.gmt"]
 
 
 def test_moonlight_config_prints_every_default_with_its_meaning(capsys):
@@ -66,12 +75,39 @@ def test_errors_are_one_line_and_nothing_is_overwritten(tmp_path, capsys):
     table.write_text("g\t1\t2\n")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "config.yaml").write_text("ranks: [3]\n")
+    (out / "config.yaml").write_text("ranks: [3]\n")             # the user's own file
     assert main(["run", str(table), "--out", str(out)]) == 2
     assert "holds the config of another run" in capsys.readouterr().err
     assert (out / "config.yaml").read_text() == "ranks: [3]\n"
     assert main(["run", str(table), "--profile", "nowhere", "--out", str(tmp_path / "o")]) == 2
     assert "--profile 'nowhere'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()                       # checked before writing
+
+
+def test_a_config_written_by_an_unfinished_run_is_replaced(tmp_path):
+    from moonlight.cli import _write_config
+    first = _write_config(tmp_path, {"ranks": [2]})
+    _write_config(tmp_path, {"ranks": [3]})               # no results yet: replaced
+    assert yaml.safe_load(first.read_text()) == {"ranks": [3]}
+    (tmp_path / "results").mkdir()
+    with pytest.raises(Exception, match="holds the config of another run"):
+        _write_config(tmp_path, {"ranks": [4]})
+
+
+@pytest.mark.workflow
+def test_the_config_files_gene_selection_reaches_the_data_step(tmp_path, w09_table):
+    """moonlight run --config with gene_selection: the workflow's data step keeps the
+    config's top genes (run up to prepare_table only)."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text("gene_selection: {keep_top_genes: 30}\n"
+                                      "data: {fruit: fruit.tbl}\n")
+    (folder / "fruit.tbl").write_text(w09_table.read_text())
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(folder / "mine.yaml"), "--out", str(out),
+                 "--no-report", "--snakemake", "--until", "prepare_table"]) == 0
+    read = (out / "results" / "fruit" / "read.tsv").read_text()
+    assert "not among the top_genes = 30" in read and "genes_kept\t30" in read
 
 
 def test_the_package_carries_the_workflow():

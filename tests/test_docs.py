@@ -15,5 +15,5 @@ def test_the_site_builds_strict(tmp_path):
     assert build.returncode == 0, build.stderr[-4000:]
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     # the reference renders the docstrings: analyse()'s parameters, the schema path
-    assert "moonlight.pipeline.analyse" in api and "select" in api
+    assert "moonlight.pipeline.analyse" in api and "moonlight.prefilter.select_counts" in api
     assert (tmp_path / "site" / "configuration" / "index.html").is_file()

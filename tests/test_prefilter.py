@@ -177,7 +177,9 @@ def test_a_table_keeps_its_top_genes_and_stays_dense(tmp_path, planted):
     assert rows["samples_kept"]["detail"] == "samples"
     whole = prepare_table(path, ranks=[2])
     assert whole.counts.genes == names("g", 200)
-    assert "top_genes = 5000: 200 genes left, all kept" in "".join(r["detail"] for r in whole.record)
+    assert not any("top_genes" in r["detail"] for r in whole.record)  # untouched, as analyse()
+    capped = prepare_table(path, ranks=[2], selection={"keep_top_genes": 3})   # config's
+    assert capped.counts.genes == ["g10", "g50", "g150"]
 
 
 def test_analyse_selects_genes_of_a_table_and_refuses_an_unknown_option():
