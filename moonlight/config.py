@@ -175,9 +175,14 @@ def _type(node: dict[str, Any]) -> str:
     return kind
 
 
+def _yaml_value(value: Any) -> str:
+    """A value as one line of YAML (``[2, 3]``, ``null``)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip()\
+        .removesuffix("...").strip()
+
+
 def _value(value: Any) -> str:
-    return "`" + yaml.safe_dump(value, default_flow_style=True, width=1000).strip()\
-        .removesuffix("...").strip() + "`"
+    return f"`{_yaml_value(value)}`"
 
 
 def _cell(text: str) -> str:
@@ -233,11 +238,6 @@ def reference() -> str:
 def _comment(text: str, indent: str) -> list[str]:
     return textwrap.wrap(" ".join(str(text).split()), width=88 - len(indent) - 2,
                          initial_indent=f"{indent}# ", subsequent_indent=f"{indent}# ")
-
-
-def _yaml_value(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip()\
-        .removesuffix("...").strip()
 
 
 def commented_config() -> str:

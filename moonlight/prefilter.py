@@ -86,8 +86,8 @@ class Prefiltered:
 
     Attributes
     ----------
-    counts : scipy.sparse.csr_array (or ndarray, from :func:`select_counts` of dense counts) of shape (N', M')
-        float64, genes x cells, the kept genes and cells in their input order.
+    counts : scipy.sparse.csr_array or ndarray of shape (N', M')
+        float64 (an ndarray from :func:`select_counts` of dense counts), genes x cells, the kept genes and cells in their input order.
     genes, cells : list of str
         Their names.
     rows : list of dict

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .config import ConfigError, defaults
 from .counts import Counts
@@ -90,16 +89,12 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     handled = handle_outliers(named, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     counts = drop_empty(handled.counts.to_frame(), source=source)
-    try:
-        changes = selection_changes(counts.shape, selection_settings(options, selection))
-    except ValueError as error:
-        raise ConfigError(f"{source}: {error}") from None
-    if changes:  # a table the selection leaves whole is not touched (as in analyse())
-        selected = _select(Counts.of(counts), options, selection, source)
-    else:
-        selected = Prefiltered(counts.to_numpy(dtype=np.float64), list(counts.index),
-                               list(counts.columns), [], pd.Series(dtype=np.float64))
-    check_size(selected.counts.shape, ranks, folds, source=source)
+    # a table the selection leaves whole is not touched (as in analyse())
+    kept = Counts.of(counts)
+    selected = _select(kept, options, selection, source, unless_whole=True)
+    if selected is not None:
+        kept = Counts(selected.counts, selected.genes, selected.cells)
+    check_size(kept.shape, ranks, folds, source=source)
     dropped = {
         "genes": {"named in drop_genes": list(options.get("drop_genes", [])),
                   **({exclusion_reason(taken): removed} if taken else {}),
@@ -110,15 +105,19 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     }
     record = read_record(read, genes_read=read.counts.shape[0],
                          samples_read=read.counts.shape[1], dropped=dropped) + handled.rows
-    record += _unmatched_note(taken) + selected.rows
-    return PreparedTable(Counts(selected.counts, selected.genes, selected.cells), record)
+    record += _unmatched_note(taken) + ([] if selected is None else selected.rows)
+    return PreparedTable(kept, record)
 
 
 def _select(counts: Counts, options: dict[str, Any], selection: dict[str, Any] | None,
-            source: str) -> Prefiltered:
+            source: str, *, unless_whole: bool = False) -> Prefiltered | None:
     """The entry's gene (and cell) selection (:func:`moonlight.prefilter.select_counts`),
-    its error naming the file."""
+    its error naming the file; with ``unless_whole``, None when it would leave the counts
+    whole (:func:`moonlight.prefilter.selection_changes`)."""
     try:
+        if unless_whole and not selection_changes(counts.shape,
+                                                  selection_settings(options, selection)):
+            return None
         return select_counts(counts, options, selection)
     except ValueError as error:
         raise ConfigError(f"{source}: {error}") from None

@@ -10,9 +10,9 @@ stderr, so they stay quiet too. Nothing here changes a result.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar

@@ -25,9 +25,11 @@ CONFIG_FILES = [str(ROOT / "config.yaml"), str(SMALL_CONFIG)]
 _TIMING_FILES = {"results/provenance.tsv", "results/provenance.html", "results/benchmarks.tsv"}
 
 
-def snakemake_command(workdir: Path, *extra: str, cores: int | None = 2) -> list[str]:
-    """``snakemake`` on the small config in ``workdir``, this checkout's Snakefile."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir),
+def snakemake_command(workdir: Path, *extra: str, cores: int | None = 2,
+                      snakefile: Path = SNAKEFILE) -> list[str]:
+    """``snakemake`` on the small config in ``workdir``, this checkout's Snakefile (or a
+    copy's)."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
                "--configfile", *CONFIG_FILES, "--nocolor"]
     if cores is not None:
         command += ["--cores", str(cores)]
@@ -35,9 +37,11 @@ def snakemake_command(workdir: Path, *extra: str, cores: int | None = 2) -> list
 
 
 def run_snakemake(workdir: Path, *extra: str, cores: int | None = 2, check: bool = True,
-                  timeout: float = 300) -> subprocess.CompletedProcess[str]:
+                  timeout: float = 300, snakefile: Path = SNAKEFILE
+                  ) -> subprocess.CompletedProcess[str]:
     """Run Snakemake to the end; on failure (with ``check``) fail the test with its log."""
-    result = subprocess.run(snakemake_command(workdir, *extra, cores=cores),
+    result = subprocess.run(snakemake_command(workdir, *extra, cores=cores,
+                                              snakefile=snakefile),
                             capture_output=True, text=True, timeout=timeout,
                             env=os.environ | {"PYTHONHASHSEED": "0"})
     if check and result.returncode != 0:
@@ -101,12 +105,7 @@ def finished_small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     Tests may not change its results."""
     clone, workdir = tmp_path_factory.mktemp("clone"), tmp_path_factory.mktemp("reference")
     snakefile = clone_workflow(clone)
-    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
-               "--configfile", *CONFIG_FILES, "--nocolor", "--cores", "2"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env=os.environ | {"PYTHONHASHSEED": "0"})
-    if result.returncode != 0:
-        pytest.fail(f"snakemake exited {result.returncode}:\n{result.stderr[-6000:]}")
+    run_snakemake(workdir, cores=2, timeout=600, snakefile=snakefile)
     return snakefile, workdir
 
 

@@ -8,19 +8,17 @@ changed config value still reruns what depends on it.
 
 import os
 import subprocess
-import sys
 
 import pytest
 
-from conftest import CONFIG_FILES, clone_workflow
+from conftest import CONFIG_FILES, clone_workflow, snakemake_command
 
 pytestmark = pytest.mark.workflow
 
 
 def _snakemake(snakefile, workdir, *extra):
-    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
-               "--configfile", *CONFIG_FILES, "--cores", "2", "--nocolor", *extra]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(snakemake_command(workdir, *extra, snakefile=snakefile),
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout + result.stderr
 
