@@ -54,7 +54,8 @@ CLASS_COLUMNS = ["gene", "class", "top_module", "top_share", "second_module",
                  "broad_statistic", "broad_q", "moonlighting_q"]
 
 
-def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame) -> pd.DataFrame:
+def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
+                  offsets: pd.DataFrame | None = None) -> pd.DataFrame:
     """How much better each gene's fitted row explains its counts than the flat profile.
 
     The fitted mean is ``mu_j = (W H)_ij``; the flat one is the rank-1 profile
@@ -71,6 +72,10 @@ def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame) -> pd.
         Rows of the genes to test (any subset of W's genes), H's samples in order.
     W : DataFrame (genes x modules), H : DataFrame (modules x samples)
         The fit (any column scale of W).
+    offsets : DataFrame (genes x samples), optional
+        Known factors of every mean (batch factors, :mod:`moonlight.batches`): the
+        fitted mean is ``o_j (W H)_ij`` and the flat one ``o_j d_j`` scaled to the row's
+        total.
 
     Returns
     -------
@@ -81,8 +86,14 @@ def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame) -> pd.
     Hm = H.to_numpy(dtype=np.float64)
     depth = Wm.sum(axis=0) @ Hm  # d_j: the model's total per sample
     V = counts.to_numpy(dtype=np.float64)
-    mu = np.maximum(W.loc[counts.index].to_numpy(dtype=np.float64) @ Hm, TINY)
-    flat = np.maximum(V.sum(axis=1, keepdims=True) / depth.sum() * depth[None, :], TINY)
+    mu = W.loc[counts.index].to_numpy(dtype=np.float64) @ Hm
+    if offsets is None:
+        flat = V.sum(axis=1, keepdims=True) / depth.sum() * depth[None, :]
+    else:
+        O = offsets.loc[counts.index, counts.columns].to_numpy(dtype=np.float64)
+        mu, shape = mu * O, O * depth[None, :]
+        flat = V.sum(axis=1, keepdims=True) / shape.sum(axis=1, keepdims=True) * shape
+    mu, flat = np.maximum(mu, TINY), np.maximum(flat, TINY)
     lr = np.maximum(2.0 * (xlogy(V, mu) - xlogy(V, flat) - mu + flat).sum(axis=1), 0.0)
     n_modules, n_samples = Hm.shape
     phi = ((V - mu) ** 2 / mu).sum(axis=1) / max(n_samples - n_modules, 1)
@@ -113,11 +124,13 @@ def broad_p(tests: pd.DataFrame, ceiling: float) -> pd.DataFrame:
 
 
 def broad_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *, threshold: float,
-               ceiling: float, overdispersion: str) -> pd.DataFrame:
+               ceiling: float, overdispersion: str, offsets: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
     """:func:`broad_p` of the rest test of ``counts``' rows (genes not already tested as
-    moonlighting candidates)."""
+    moonlighting candidates; ``offsets`` as in :func:`flat_deviance`)."""
     return broad_p(share_test(counts, W, H, threshold=threshold, ceiling=ceiling,
-                              level=None, overdispersion=overdispersion), ceiling)
+                              level=None, overdispersion=overdispersion, offsets=offsets),
+                   ceiling)
 
 
 def _sorted_shares(W_normalized: pd.DataFrame) -> tuple[NDArray, NDArray, NDArray]:

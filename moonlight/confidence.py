@@ -92,8 +92,9 @@ def moonlighting_confidence(
     min_support: float = default("modules.min_support"),
     level: float = default("modules.level"),
     overdispersion: str = default("modules.overdispersion"),
-    neighbours: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
+    neighbours: Mapping[int, tuple[pd.DataFrame, ...]] | None = None,
     neighbour_level: float = 0.1,
+    offsets: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Moonlighting candidates, their share test, and the calls at a false discovery rate.
 
@@ -128,6 +129,10 @@ def moonlighting_confidence(
         ``q <= neighbour_level``.
     neighbour_level : float
         FDR level of the confirmation at the neighbouring ranks.
+    offsets : DataFrame (genes x samples), optional
+        Known factors of every mean (the batch factors, :mod:`moonlight.batches`), for
+        the share test (:func:`share_test`); a neighbour then carries its own as a
+        third element.
 
     Returns
     -------
@@ -153,7 +158,7 @@ def moonlighting_confidence(
     if genes:
         rows = counts.loc[genes, list(H.columns)]
         table = share_test(rows, W, H, threshold=threshold, ceiling=ceiling, level=level,
-                           overdispersion=overdispersion)
+                           overdispersion=overdispersion, offsets=offsets)
         table["q"] = _moonlighting_q(table, ceiling)
         table["support"] = moonlighting_support(Ws, logliks, genes, threshold=threshold,
                                                 margin=margin).to_numpy()

@@ -91,7 +91,9 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from . import progress
+from .batches import Batches, batch_problem, offsets
 from .config import default
+from .engines.batch_mu import batch_factors
 from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
 from .folds import block_fold_labels, block_groups, fold_labels, gene_halves, sample_folds
 from .heldout_fits import block_sizes, fit_blocks, fit_masked, fit_samples, fit_split, split_blocks
@@ -167,6 +169,7 @@ def cross_validate(
     design: str | None = default("selection.design"),
     background: float = default("selection.background"),
     init: str = default("fit.init"),
+    batches: Batches | None = None,
 ) -> pd.DataFrame:
     """K-fold held-out log likelihood of one rank.
 
@@ -196,6 +199,12 @@ def cross_validate(
         As in :func:`fit_masked`.
     background : float
         Weight of the rank-1 background in the held-out scoring, in [0, 1).
+    batches : Batches, optional
+        The samples' known batches (:mod:`moonlight.batches`): every training fit is of
+        the batch model, and held-out counts are scored under its means
+        ``beta_{i,b(j)} (W H)_ij`` (the rank-1 background likewise), the factors in
+        closed form from the training entries. Designs ``entries`` and ``samples``
+        (where every fold must leave each batch a training sample).
 
     Returns
     -------
@@ -213,6 +222,11 @@ def cross_validate(
                          "use design='samples' or 'blocks'")
     if not 0 <= background < 1:
         raise ValueError(f"background must be in [0, 1), got {background}")
+    if batches is not None and design == "blocks":
+        raise ValueError("design='blocks' does not take batches; use 'entries' or "
+                         "'samples'")
+    if batches is not None and len(batches) != V.shape[1]:
+        raise ValueError(f"batches has {len(batches)} labels for {V.shape[1]} samples")
     settings = dict(restarts=restarts, tol=tol, max_iter=max_iter, check_every=check_every,
                     init=init)
     if isinstance(V, pd.DataFrame):
@@ -225,7 +239,8 @@ def cross_validate(
     for k in range(folds):
         with progress.step(f"fold {k + 1} of {folds}"):
             rows.append(chosen.fold(data, rank, k, partition, seed=seed,
-                                    background=background, settings=settings))
+                                    background=background, settings=settings,
+                                    **({} if batches is None else {"batches": batches})))
     return pd.DataFrame(rows, columns=CV_COLUMNS)
 
 
@@ -236,13 +251,18 @@ def cross_validate(
 
 def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int,
                       partition: tuple[NDArray[np.int64], NDArray[np.bool_]], *, seed: int,
-                      background: float, settings: dict) -> dict:
+                      background: float, settings: dict, batches: Batches | None = None
+                      ) -> dict:
     """Design ``samples``: fold k's samples held out; W from the other samples, each
     held-out sample's H from one half of the genes, scored on the other half
     (``partition``: the samples' folds and the genes' first half)."""
     labels, first = partition
     test = labels == k
     train = V[:, ~test]
+    if batches is not None:
+        return _held_out_samples_batches(V, rank, k, test, first, seed=seed,
+                                         background=background, settings=settings,
+                                         batches=batches)
     W, _, ll, n_iter, converged = fit_samples(train, rank, seed=[seed, rank, k], **settings)
     best = int(np.argmax(ll))
     W1 = None
@@ -251,6 +271,42 @@ def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int,
     heldout = _heldout_samples(V[:, test], first, W[best], W1, background)
     return _fold_row(rank, k, ll[best], heldout, V.shape[0] * int(test.sum()), n_iter[best],
                      converged[best])
+
+
+def _held_out_samples_batches(V: NDArray | sp.csc_array, rank: int, k: int,
+                              test: NDArray[np.bool_], first: NDArray[np.bool_], *,
+                              seed: int, background: float, settings: dict,
+                              batches: Batches) -> dict:
+    """Design ``samples`` with known batches: the batch model fitted to the training
+    samples; a test sample of batch b is then a sample of the plain model with gene
+    loadings ``beta_{i,b} W_ir``, so each batch's test samples are scored as above with
+    those loadings (the rank-1 background with its own factors)."""
+    missing = batches.missing_from(np.flatnonzero(~test))
+    if missing:
+        raise ValueError(f"cross-validation fold {k + 1} holds out every sample of "
+                         f"batch(es) {missing}; their factors cannot be fitted: use fewer "
+                         "folds (selection.folds) or design 'entries'")
+    train, within = V[:, ~test], batches.subset(np.flatnonzero(~test))
+
+    def loadings(r: int, restarts: int) -> tuple[NDArray, NDArray, float, int, bool]:
+        W, H, ll, n_iter, converged = fit_samples(train, r, batches=within,
+                                                  seed=[seed, r, k],
+                                                  **{**settings, "restarts": restarts})
+        best = int(np.argmax(ll))
+        beta, Wb = batch_factors(batch_problem(train, within), W[best], H[best])
+        return Wb, beta, ll[best], n_iter[best], converged[best]
+
+    W, beta, ll, n_iter, converged = loadings(rank, settings["restarts"])
+    W1 = beta1 = None
+    if background > 0:
+        W1, beta1, *_ = loadings(1, 1)
+    V_test, test_codes = V[:, test], batches.codes[test]
+    heldout = 0.0
+    for b in np.unique(test_codes):
+        cols = np.flatnonzero(test_codes == b)
+        heldout += _heldout_samples(V_test[:, cols], first, W * beta[:, [b]],
+                                    None if W1 is None else W1 * beta1[:, [b]], background)
+    return _fold_row(rank, k, ll, heldout, V.shape[0] * int(test.sum()), n_iter, converged)
 
 
 def _held_out_sparse_blocks(problem: SparseProblem, rank: int, k: int,
@@ -274,19 +330,34 @@ def _held_out_sparse_blocks(problem: SparseProblem, rank: int, k: int,
 
 def _held_out_masked(V: NDArray[np.float64], rank: int, k: int,
                      partition: NDArray[np.int64], *, seed: int, background: float,
-                     settings: dict) -> dict:
+                     settings: dict, batches: Batches | None = None) -> dict:
     """Designs ``entries`` and ``blocks`` on dense V: fold k's entries masked out of
-    the fit (:func:`fit_masked`) and scored (``partition``: every entry's fold)."""
+    the fit (:func:`fit_masked`) and scored (``partition``: every entry's fold); with
+    ``batches``, under the batch model's means."""
     heldout = partition == k
     W, H, ll, n_iter, converged = fit_masked(V, ~heldout, rank, seed=[seed, rank, k],
-                                             **settings)
+                                             batches=batches, **settings)
     best = int(np.argmax(ll))
-    Ws, Hs = W[best], H[best]
     if background > 0:
-        W1, H1, *_ = fit_masked(V, ~heldout, 1, seed=[seed, 1, k],
+        W1, H1, *_ = fit_masked(V, ~heldout, 1, seed=[seed, 1, k], batches=batches,
                                 **{**settings, "restarts": 1})
-        Ws, Hs = with_background(Ws, Hs, W1[0], H1[0], background)
-    return _fold_row(rank, k, ll[best], heldout_loglik(V, Ws @ Hs, heldout),
+    if batches is None:
+        Ws, Hs = W[best], H[best]
+        if background > 0:
+            Ws, Hs = with_background(Ws, Hs, W1[0], H1[0], background)
+        mean = Ws @ Hs
+    else:
+        training = batch_problem(np.where(heldout, 0.0, V), batches,
+                                 (~heldout).astype(np.float64))
+
+        def means(Wf: NDArray, Hf: NDArray) -> NDArray:
+            beta, Wb = batch_factors(training, Wf, Hf)
+            return offsets(beta, batches) * (Wb @ Hf)
+
+        mean = means(W[best], H[best])
+        if background > 0:
+            mean = (1.0 - background) * mean + background * means(W1[0], H1[0])
+    return _fold_row(rank, k, ll[best], heldout_loglik(V, mean, heldout),
                      int(heldout.sum()), n_iter[best], converged[best])
 
 

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from . import engines
+from .batches import Batches, batch_problem
 from .engines.sparse_ccd import Blocks, SparseProblem
 from .likelihood import log_factorial_sum
 from .restarts import run_restarts, start_drawer
@@ -41,6 +42,7 @@ def fit_masked(
     max_iter: int = 2000,
     check_every: int = 1,
     init: str = "random",
+    batches: Batches | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
            NDArray[np.int64], NDArray[np.bool_]]:
     """Fit ``V ~ Poisson(W H)`` on the entries where ``mask`` is true.
@@ -65,6 +67,10 @@ def fit_masked(
         Starts as in :func:`moonlight.fit_nmf`; ``"svd"`` factorizes the training
         entries with the held-out ones filled by the rank-1 fit of the training entries
         (:func:`_filled_dense`).
+    batches : Batches, optional
+        The samples' known batches: fit the batch model (:mod:`moonlight.batches`) on the
+        training entries instead, by its engine (:mod:`moonlight.engines.batch_mu`,
+        iterations are its multiplicative updates).
 
     Returns
     -------
@@ -87,7 +93,8 @@ def fit_masked(
     # Starts as in moonlight.nmf, with column totals estimated from the training entries.
     observed = np.maximum(weights.sum(axis=0), 1.0)
     column_totals = MV.sum(axis=0) * n_genes / observed
-    problem = engines.ccd.DenseProblem(MV, weights, log_v_fact)
+    problem = (engines.ccd.DenseProblem(MV, weights, log_v_fact) if batches is None
+               else batch_problem(MV, batches, weights, log_v_fact))
     training = _filled_dense(MV, weights) if init == "svd" else None
     return _fit_restarts(problem, column_totals, rank, restarts=restarts, seed=seed,
                          tol=tol, max_iter=max_iter, check_every=check_every, init=init,
@@ -259,10 +266,11 @@ def fit_blocks(
                       max_iter=max_iter, check_every=check_every, init=init)
 
 
-def fit_samples(V: NDArray | sp.sparray, rank: int, **settings
-                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-                            NDArray[np.int64], NDArray[np.bool_]]:
-    """Every restart of an ordinary fit (nothing held out) of the training samples."""
+def fit_samples(V: NDArray | sp.sparray, rank: int, batches: Batches | None = None,
+                **settings) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                     NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Every restart of an ordinary fit (nothing held out) of the training samples (of
+    the batch model, with ``batches``)."""
     if sp.issparse(V):
         problem = SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
         problem.log_v_fact = log_factorial_sum(problem.data)
@@ -270,4 +278,6 @@ def fit_samples(V: NDArray | sp.sparray, rank: int, **settings
     else:
         problem = engines.ccd.DenseProblem(V, None, log_factorial_sum(V))
         totals = V.sum(axis=0)
+    if batches is not None:
+        problem = batch_problem(V, batches, None, problem.log_v_fact)
     return _fit_restarts(problem, totals, rank, training=V, **settings)

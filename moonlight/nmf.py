@@ -14,6 +14,10 @@ engine of :mod:`moonlight.engines` and keeps the best:
     Multiplicative updates, extrapolated or plain (Lee & Seung 2001), the reference
     (:mod:`moonlight.engines.mu`).
 
+``batches=`` (any method)
+    The known-batch model ``V_ij ~ Poisson(beta_{i,b(j)} (W H)_ij)`` (:mod:`moonlight.
+    batches`), fitted by its multiplicative updates (:mod:`moonlight.engines.batch_mu`).
+
 Each restart draws its start from its own child of ``SeedSequence(seed)``
 (:mod:`moonlight.restarts`, the one restart driver), so a
 restart's result does not depend on how many others run beside it: ``restart_ids=``
@@ -36,6 +40,8 @@ from .restarts import normalize_factors, run_restarts, start_drawer
 from .starts import INITS, SVD_PLAIN_SWEEPS, svd_matrix
 from .engines import Options
 from .engines._common import thread_count
+from .batches import Batches, batch_problem
+from .engines.batch_mu import batch_factors
 from .likelihood import log_factorial_sum, log_factorial_sum_chunked
 
 __all__ = ["NMFResult", "combine_results", "fit_nmf", "normalize_factors", "METHODS"]
@@ -108,6 +114,9 @@ class NMFResult:
         True)``): its log L, W and iteration count are where it stood then, below the
         log L of every restart :func:`moonlight.stability.near_best` uses. None means
         no restart was stopped.
+    batch_factors : ndarray of shape (N, K), optional
+        With ``fit_nmf(batches=...)``: the best restart's factor of every gene in every
+        batch (averaging to one over the samples); ``batch_names`` name the columns.
     """
 
     W: NDArray[np.float64]
@@ -125,6 +134,15 @@ class NMFResult:
     W_restarts: NDArray[np.float64] | None = field(default=None)
     restart_ids: NDArray[np.int64] | None = field(default=None)
     stopped: NDArray[np.bool_] | None = field(default=None)
+    batch_factors: NDArray[np.float64] | None = field(default=None)
+    batch_names: list[str] | None = field(default=None)
+
+    def batch_frame(self) -> pd.DataFrame | None:
+        """The batch factors as a DataFrame (genes x batches); None without batches."""
+        if self.batch_factors is None:
+            return None
+        return pd.DataFrame(self.batch_factors, index=self.gene_names,
+                            columns=self.batch_names)
 
     def restart_numbers(self) -> NDArray[np.int64]:
         """Numbers of the restarts held, in the order of the per-restart arrays."""
@@ -379,6 +397,7 @@ def fit_nmf(
     race: bool = default("fit.race"),
     race_margin: float | None = None,
     threads: int = default("fit.threads"),
+    batches: Batches | Sequence[object] | None = None,
 ) -> NMFResult:
     """Fit ``V ~ Poisson(W H)`` from several starts and keep the best.
 
@@ -470,6 +489,14 @@ def fit_nmf(
         more), each taking a fixed part of the rows. Rows are independent given the
         other factor, so every thread count gives the same bytes. The other kernels run
         on one thread.
+    batches : Batches or sequence, optional
+        Each sample's known batch (:class:`moonlight.batches.Batches`, or one label per
+        sample): fit ``V_ij ~ Poisson(beta_{i,b(j)} (W H)_ij)`` with a factor per gene
+        and batch (:mod:`moonlight.batches`), by the batch model's multiplicative
+        updates (:mod:`moonlight.engines.batch_mu`; dense or sparse V, float64) whatever
+        ``method`` says; ``tol`` and ``check_every`` default to those of ``"mu"``, and
+        there is no race and no KKT residual (NaN). The factors are in
+        :attr:`NMFResult.batch_factors`.
 
     Returns
     -------
@@ -484,7 +511,14 @@ def fit_nmf(
     _validate_seed(seed)
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if problem is not None and method != "ccd":
+    if batches is not None:
+        batches = batches if isinstance(batches, Batches) else Batches.of(batches)
+        if len(batches) != shape[1]:
+            raise ValueError(f"batches has {len(batches)} labels for {shape[1]} samples")
+        if dtype != np.dtype(np.float64):
+            raise ValueError("the batch model fits in float64 only")
+        method, race = "batch_mu", False
+    if problem is not None and method not in ("ccd", "batch_mu"):
         raise ValueError(f"method {method!r} needs a dense V; a sparse V is fitted by "
                          "method='ccd'")
     n_genes, n_samples = shape
@@ -493,10 +527,11 @@ def fit_nmf(
     _validate_stopping(tol, gain_tol, race, race_margin, method, ids, restarts)
     if race_margin is None:
         race_margin = DEFAULT_RACE_MARGIN
+    engine_defaults = "mu" if batches is not None else method
     if check_every is None:
-        check_every = DEFAULT_CHECK_EVERY[method]
+        check_every = DEFAULT_CHECK_EVERY[engine_defaults]
     if tol is None:
-        tol = DEFAULT_TOL[method]
+        tol = DEFAULT_TOL[engine_defaults]
     if check_every < 1:
         raise ValueError(f"check_every must be at least 1, got {check_every}")
     # the SVD start reads V in float64 (a dense float32 fit keeps the float64 copy)
@@ -506,6 +541,11 @@ def fit_nmf(
         column_totals = V.sum(axis=0)
         V = np.ascontiguousarray(V, dtype=dtype)
         problem = engines.ccd.DenseProblem(V, None, log_v_fact)
+    if batches is not None:
+        log_v_fact = (log_factorial_sum(problem.data)
+                      if isinstance(problem, engines.sparse_ccd.SparseProblem)
+                      else problem.log_v_fact)
+        problem = batch_problem(V, batches, None, log_v_fact)
     starts = start_drawer(seed, rank, column_totals, n_genes, V_start)
     trace_rows: list[tuple[int, int, float, float]] = []
     options = Options(tol=tol, max_iter=max_iter, check_every=check_every,
@@ -534,6 +574,8 @@ def fit_nmf(
         W_restarts=runs.W,
         restart_ids=ids,
         stopped=runs.stopped if runs.stopped.any() else None,
+        batch_factors=None if batches is None else batch_factors(problem, W_out, H_out)[0],
+        batch_names=None if batches is None else batches.names,
     )
 
 
@@ -597,4 +639,6 @@ def combine_results(results: Sequence[NMFResult]) -> NMFResult:
         W_restarts=np.concatenate([r.W_restarts for r in results])[order],
         restart_ids=ids,
         stopped=stopped if stopped.any() else None,
+        batch_factors=owner.batch_factors,
+        batch_names=owner.batch_names,
     )

@@ -23,6 +23,7 @@ from scipy.special import xlogy
 
 from . import progress
 from .annotations import Annotated, annotate_modules
+from .batches import Batches, factors, offsets
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
 from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
 from .confidence import moonlighting_confidence, neighbour_fits
@@ -55,6 +56,17 @@ def heldout_folds(counts: Counts, rank: int, **settings: Any) -> pd.DataFrame:
     """:func:`moonlight.crossval.cross_validate` of the counts."""
     with progress.step(f"cross-validation, R = {rank}"):
         return cross_validate(counts.matrix, rank, **settings)
+
+
+def gene_offsets(beta: pd.DataFrame | None, batches: Batches | None, genes: Sequence[str],
+                 samples: Sequence[str]) -> pd.DataFrame | None:
+    """The named genes' batch factor in every sample (genes x samples), or None without
+    batches: the known offsets of the gene tests (:func:`moonlight.batches.offsets`)."""
+    if beta is None or batches is None:
+        return None
+    genes = list(genes)
+    return pd.DataFrame(offsets(beta.loc[genes], batches), index=genes,
+                        columns=list(samples))
 
 
 def rank_one_fit(counts: Counts) -> tuple[pd.DataFrame, pd.DataFrame, float]:
@@ -146,7 +158,8 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
                  ceiling: float, margin: float, technical_rho: float,
                  rank_guard: bool = default("modules.rank_guard"),
                  fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
-                 covariates: pd.DataFrame | None = None, **calls: Any) -> ModuleCalls:
+                 covariates: pd.DataFrame | None = None, batches: Batches | None = None,
+                 **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.
 
     Parameters
@@ -173,6 +186,10 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
     covariates : DataFrame (samples x columns), optional
         Technical sample annotations (a data set's ``technical:`` obs columns), tested
         beside the counts' own read depth.
+    batches : Batches, optional
+        The samples' known batches when the fits are of the batch model
+        (:mod:`moonlight.batches`): every gene test then takes the gene's batch factors
+        at that fit (in closed form from W and H) as known offsets of its means.
     **calls
         The rest of the config's ``modules:`` block, passed to
         :func:`moonlight.confidence.moonlighting_confidence`.
@@ -183,11 +200,23 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
     genes = list(moonlighting_genes(call_memberships(W_normalized, threshold))["gene"])
     rank = W.shape[1]
     neighbours = neighbour_fits(fits, rank) if rank_guard and fits else None
+    samples = [str(s) for s in H.columns]
+
+    def beta_of(W_: pd.DataFrame, H_: pd.DataFrame) -> pd.DataFrame | None:
+        return None if batches is None else factors(counts.matrix, W_, H_, batches,
+                                                    counts.genes)
+
+    beta = beta_of(W, H)
+    if batches is not None and neighbours:
+        neighbours = {r: (W_n, H_n, gene_offsets(beta_of(W_n, H_n), batches, genes, samples))
+                      for r, (W_n, H_n) in neighbours.items()}
     moonlighting, candidates = moonlighting_confidence(
         counts.rows(genes), W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
-        margin=margin, neighbours=neighbours, **calls)
+        margin=margin, neighbours=neighbours,
+        offsets=gene_offsets(beta, batches, genes, samples), **calls)
     classes = classify_genes(counts, W, H, candidates, threshold=threshold, ceiling=ceiling,
-                             fdr=calls["fdr"], overdispersion=calls["overdispersion"])
+                             fdr=calls["fdr"], overdispersion=calls["overdispersion"],
+                             beta=beta, batches=batches)
     memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
     memberships["class"] = memberships["gene"].map(
         classes.set_index("gene")["class"]).to_numpy()
@@ -205,21 +234,28 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
 
 def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                    candidates: pd.DataFrame, *, threshold: float, ceiling: float,
-                   fdr: float, overdispersion: str) -> pd.DataFrame:
+                   fdr: float, overdispersion: str, beta: pd.DataFrame | None = None,
+                   batches: Batches | None = None) -> pd.DataFrame:
     """Every gene's class (:func:`moonlight.classes.gene_classes`): the flat-profile
     test of every gene and the broad test of the genes above the ceiling, on dense row
     blocks (sparse counts are never densified whole). A candidate's rest test is read
     from ``candidates`` (:func:`moonlight.confidence.moonlighting_confidence` ran it);
-    only the other genes above the ceiling are tested here."""
+    only the other genes above the ceiling are tested here. With known batches,
+    ``beta`` (genes x batches) gives every test its gene's offsets."""
     W_normalized = normalize_rows(W)
     genes = [str(g) for g in W.index]
-    signal = pd.concat([flat_deviance(rows, W, H) for rows in counts.row_blocks(genes)])
+
+    def offsets_of(rows: pd.DataFrame) -> pd.DataFrame | None:
+        return gene_offsets(beta, batches, rows.index, rows.columns)
+
+    signal = pd.concat([flat_deviance(rows, W, H, offsets_of(rows))
+                        for rows in counts.row_blocks(genes)])
     wide = np.asarray(genes, dtype=object)[rest_shares(W_normalized) > ceiling]
     tested = candidates.set_index("gene")
     seen = tested.index.intersection(wide)
     parts = [broad_p(tested.loc[seen], ceiling)]
     parts += [broad_test(rows, W, H, threshold=threshold, ceiling=ceiling,
-                         overdispersion=overdispersion)
+                         overdispersion=overdispersion, offsets=offsets_of(rows))
               for rows in counts.row_blocks([g for g in wide if g not in seen], 2**22)]
     return gene_classes(W_normalized, candidates, signal, pd.concat(parts),
                         threshold=threshold, ceiling=ceiling, fdr=fdr)
@@ -233,7 +269,8 @@ class Analysis:
     ``qc``, the QC record with its warnings (:func:`moonlight.qc.quality_record`, the
     workflow's ``qc.tsv`` without the rows on how a file was read), and ``enrichment``,
     the modules against the gene sets (None without gene sets), and ``annotations``, the
-    modules against the samples' annotations (None without them)."""
+    modules against the samples' annotations (None without them), and ``batch_factors``,
+    every gene's factor per batch at the selected fit (None without batches)."""
 
     table: pd.DataFrame
     rank: int
@@ -243,6 +280,7 @@ class Analysis:
     qc: pd.DataFrame
     enrichment: pd.DataFrame | None = None
     annotations: Annotated | None = None
+    batch_factors: pd.DataFrame | None = None
 
     @property
     def memberships(self) -> pd.DataFrame:
@@ -271,6 +309,7 @@ def analyse(
     annotations: pd.DataFrame | None = None,
     covariates: pd.DataFrame | None = None,
     select: dict[str, Any] | None = None,
+    batches: pd.Series | Sequence[object] | None = None,
     **modules: Any,
 ) -> Analysis:
     """Fit every rank, cross-validate, select R by the rule, call modules and
@@ -308,6 +347,10 @@ def analyse(
         entry's keys override it in the workflow (:func:`moonlight.prefilter.select_counts`).
         The selection runs when it is given or when it would drop a gene (a table with
         more genes than ``keep_top_genes``); what it did is in the QC record.
+    batches : Series indexed by sample, or one label per sample, optional
+        Each sample's known batch (config ``batch:``): every fit, cross-validation and
+        gene test is of the batch model (:mod:`moonlight.batches`);
+        ``Analysis.batch_factors`` holds the factors.
     **modules
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
@@ -326,11 +369,21 @@ def analyse(
     handled = handle_outliers(counts, mode=checks["outliers"],
                               factor=checks["outlier_factor"])
     counts, read_rows = handled.counts, list(handled.rows)
+    if batches is not None:
+        batches = (batches if isinstance(batches, pd.Series)
+                   else pd.Series(list(batches), index=counts.samples))
+        batches = batches.set_axis(batches.index.astype(str))
     if select is not None or selection_changes(counts.shape, selection_settings()):
         kept = select_counts(counts, select)
         counts, read_rows = Counts(kept.counts, kept.genes, kept.cells), read_rows + kept.rows
         if covariates is not None:
             covariates = covariates.set_axis(covariates.index.astype(str)).loc[kept.cells]
+    if batches is not None:
+        unlabelled = [s_ for s_ in counts.samples if s_ not in batches.index]
+        if unlabelled:
+            raise ValueError(f"batches has no label for {len(unlabelled)} sample(s), e.g. "
+                             f"{unlabelled[:3]}")
+        batches = Batches.of(batches.loc[counts.samples])
     ranks = settings["ranks"] if ranks is None else ranks
     restarts = settings["restarts"] if restarts is None else restarts
     # the keys that split the workflow's work into jobs do not change what a fit
@@ -345,13 +398,14 @@ def analyse(
     fits, logliks, stability, heldout = {}, [], [], []
 
     def add(rank: int) -> None:
-        fits[rank] = fit_rank(counts, rank, restarts=restarts, **fit)
+        fits[rank] = fit_rank(counts, rank, restarts=restarts, batches=batches, **fit)
         ll = fits[rank].logliks
         logliks.append(pd.DataFrame({"rank": rank, "loglik": ll,
                                      "stopped": fits[rank].stopped_flags()}))
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
-        heldout.append(heldout_folds(counts, rank, **crossval_settings(sel, fit)))
+        heldout.append(heldout_folds(counts, rank, batches=batches,
+                                     **crossval_settings(sel, fit)))
 
     def table_now() -> pd.DataFrame:
         return choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
@@ -360,13 +414,15 @@ def analyse(
 
     for rank in sorted(ranks):
         add(rank)
-    baseline = heldout_folds(counts, 1, **crossval_settings(sel, fit))
+    baseline = heldout_folds(counts, 1, batches=batches, **crossval_settings(sel, fit))
     table = table_now()
     while (grow := next_rank(table, sel["extend_to"])) is not None:
         add(grow)
         table = table_now()
     rank = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
-    if rank == 1:  # no structure (selection.withhold_structureless)
+    if rank == 1 and batches is not None:  # no structure: the rank-1 batch model
+        fits.setdefault(1, fit_rank(counts, 1, restarts=1, batches=batches, **fit))
+    if rank == 1 and batches is None:  # no structure (selection.withhold_structureless)
         W, H, ll = rank_one_fit(counts)
         Ws, lls = [W], np.array([ll])
     else:
@@ -375,7 +431,7 @@ def analyse(
     progress.show(f"R = {rank} selected; calling modules and moonlighting genes")
     calls = call_modules(counts, W, H, Ws, lls, margin=sel["margin"],
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
-                         covariates=covariates, **mods)
+                         covariates=covariates, batches=batches, **mods)
     sets = settings["gene_sets"] if gene_sets is None else gene_sets
     enriched = (module_enrichment(calls.W, calls.memberships, sets,
                                   **{**settings["enrichment"], **(enrichment or {})})
@@ -389,4 +445,5 @@ def analyse(
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
                     enrichment=None if enriched is None else enriched.table,
                     annotations=None if annotations is None
-                    else annotate_modules(H, annotations))
+                    else annotate_modules(H, annotations),
+                    batch_factors=None if batches is None else fits[rank].batch_frame())

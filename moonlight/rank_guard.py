@@ -43,10 +43,12 @@ def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: 
 
 
 def neighbour_confirmation(counts: pd.DataFrame, genes: list[str],
-                           neighbours: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], *,
+                           neighbours: Mapping[int, tuple[pd.DataFrame, ...]], *,
                            threshold: float, overdispersion: str) -> pd.DataFrame:
     """The candidates' second-share tests at every neighbouring fit, Benjamini-Hochberg
     adjusted over the candidates, keeping per gene the neighbour with the largest q.
+    A neighbour is ``(W, H)``, or ``(W, H, offsets)`` with known batches (the offsets of
+    :func:`moonlight.share_test.share_test` at that fit).
 
     The second share only: at R + 1 a true module may split in two, and a moonlighting
     gene's rest share with it. Modules one gene dominates are dropped first
@@ -61,10 +63,10 @@ def neighbour_confirmation(counts: pd.DataFrame, genes: list[str],
                           "neighbour_p": np.nan, "neighbour_q": np.nan},
                          index=pd.Index(genes, name="gene"))
     for rank, fit_n in sorted(neighbours.items()):
-        W_n, H_n = drop_private_modules(*fit_n)
+        W_n, H_n = drop_private_modules(*fit_n[:2])
         p_n = share_test(counts.loc[genes, list(H_n.columns)], W_n, H_n,
-                         threshold=threshold, level=None,
-                         overdispersion=overdispersion)["p"].to_numpy()
+                         threshold=threshold, level=None, overdispersion=overdispersion,
+                         offsets=fit_n[2] if len(fit_n) > 2 else None)["p"].to_numpy()
         q_n = benjamini_hochberg(p_n)
         worse = ~(q_n <= table["neighbour_q"].to_numpy())  # NaN counts as worse
         table.loc[worse, "neighbour_p"] = p_n[worse]

@@ -21,11 +21,13 @@ def expand(c: NDArray, T: NDArray) -> NDArray:
     return np.einsum("gk,gkr->gr", c, T)
 
 
-def row_loglik(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray) -> NDArray:
-    """Log likelihood of each row, terms free of mu omitted, ``mu = b Ht``: Poisson
-    ``sum_j v_j log mu_j - mu_j`` where ``alpha == 0``, else negative binomial
+def row_loglik(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray,
+               offset: NDArray | None = None) -> NDArray:
+    """Log likelihood of each row, terms free of mu omitted, ``mu = b Ht`` (times the
+    row's ``offset``, when given): Poisson ``sum_j v_j log mu_j - mu_j`` where
+    ``alpha == 0``, else negative binomial
     ``sum_j v_j log mu_j - (v_j + 1/alpha) log(1 + alpha mu_j)``."""
-    mu = b @ Ht
+    mu = b @ Ht if offset is None else (b @ Ht) * offset
     ll = xlogy(V, np.maximum(mu, TINY)).sum(axis=1)
     nb = alpha > 0
     a = np.where(nb, alpha, 1.0)[:, None]
@@ -33,7 +35,8 @@ def row_loglik(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray) -> NDArray:
 
 
 def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
-              max_iter: int = 200, tol: float = 1e-13) -> tuple[NDArray, NDArray]:
+             offset: NDArray | None = None, max_iter: int = 200, tol: float = 1e-13
+             ) -> tuple[NDArray, NDArray]:
     """Maximize each row's log likelihood over ``c >= 0`` with ``mu = (c T) Ht``.
 
     Parameters
@@ -41,7 +44,9 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     V : (G, M) counts; Ht : (R, M) module activities; T : (G, K, R) non-negative maps
         from each row's K free coefficients to its R module coefficients; c : (G, K)
         start (non-negative); alpha : (G,) negative-binomial dispersion of each row
-        (0: Poisson).
+        (0: Poisson); offset : (G, M), optional, a known positive factor of every mean,
+        ``mu_gj = o_gj ((c T) Ht)_gj`` (a gene's batch factors: :mod:`moonlight.batches`);
+        every basis row of the gene is then ``o_g * Ht_k``.
 
     Returns
     -------
@@ -59,8 +64,9 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     """
     c = c.copy()
     n_rows, K = c.shape
-    lin = T @ Ht.sum(axis=1)  # (G, K): sum_j B_kj
-    ll = row_loglik(V, Ht, expand(c, T), alpha)
+    # (G, K): sum_j B_kj
+    lin = T @ Ht.sum(axis=1) if offset is None else np.einsum("gkr,gr->gk", T, offset @ Ht.T)
+    ll = row_loglik(V, Ht, expand(c, T), alpha, offset)
     active = np.ones(n_rows, dtype=bool)
     diag = np.arange(K)
     for _ in range(max_iter):
@@ -68,12 +74,19 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
         if idx.size == 0:
             break
         Vi, Ti, ci, lli, ai = V[idx], T[idx], c[idx], ll[idx], alpha[idx]
-        mu = np.maximum(expand(ci, Ti) @ Ht, TINY)
+        Oi = None if offset is None else offset[idx]
+        mu = expand(ci, Ti) @ Ht
+        mu = np.maximum(mu if Oi is None else mu * Oi, TINY)
         var = mu * (1.0 + ai[:, None] * mu)
-        # Gradient and curvature in the module coordinates, then mapped through T.
-        grad = np.einsum("gkr,gr->gk", Ti, ((Vi - mu) / var) @ Ht.T)
+        # Gradient and curvature in the module coordinates, then mapped through T
+        # (d mu_j / d b_r = o_j Ht_rj).
+        residual = (Vi - mu) / var
+        grad = np.einsum("gkr,gr->gk", Ti, (residual if Oi is None else residual * Oi)
+                         @ Ht.T)
         nb = ai[:, None] > 0
         weight = np.where(nb, 1.0, Vi / mu) / np.where(nb, var, mu)
+        if Oi is not None:
+            weight = weight * Oi**2
         curv_b = (weight[:, None, :] * Ht[None]) @ Ht.T  # (g, R, R)
         curv = np.einsum("gkr,grs,gls->gkl", Ti, curv_b, Ti)
         free = (ci > 0) | (grad > 0)
@@ -84,7 +97,7 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
         # Step halving until the log likelihood does not drop (vectorized over rows).
         step = np.ones(idx.size)
         new_c = np.maximum(ci + d, 0.0)
-        new_ll = row_loglik(Vi, Ht, expand(new_c, Ti), ai)
+        new_ll = row_loglik(Vi, Ht, expand(new_c, Ti), ai, Oi)
         worse = ~(new_ll >= lli)
         for _ in range(40):
             if not worse.any():
@@ -92,13 +105,14 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
             step[worse] *= 0.5
             new_c[worse] = np.maximum(ci[worse] + step[worse, None] * d[worse], 0.0)
             new_ll[worse] = row_loglik(Vi[worse], Ht, expand(new_c[worse], Ti[worse]),
-                                        ai[worse])
+                                       ai[worse], None if Oi is None else Oi[worse])
             worse = ~(new_ll >= lli)
         em_rows = np.flatnonzero(worse & (ai == 0))
         if em_rows.size:  # EM fallback: a multiplicative step never lowers a Poisson log L
             cw, lw = ci[em_rows], lin[idx][em_rows]
             em = cw * (grad[em_rows] + lw) / np.maximum(lw, TINY)
-            em_ll = row_loglik(Vi[em_rows], Ht, expand(em, Ti[em_rows]), ai[em_rows])
+            em_ll = row_loglik(Vi[em_rows], Ht, expand(em, Ti[em_rows]), ai[em_rows],
+                               None if Oi is None else Oi[em_rows])
             better = em_ll >= lli[em_rows]
             new_c[em_rows] = np.where(better[:, None], em, cw)
             new_ll[em_rows] = np.where(better, em_ll, lli[em_rows])
@@ -164,10 +178,11 @@ def share_start(b: NDArray, module: NDArray[np.int64]) -> NDArray:
 
 
 def profile(V: NDArray, Ht: NDArray, module: NDArray[np.int64], sigma: NDArray,
-             start: NDArray, alpha: NDArray) -> tuple[NDArray, NDArray]:
+            start: NDArray, alpha: NDArray, offset: NDArray | None = None
+            ) -> tuple[NDArray, NDArray]:
     """``l*(sigma)`` per row (share of ``module`` fixed at ``sigma``) and the fitted free
     coefficients (a warm start for the next call). At ``sigma = 1`` every free
     coefficient multiplies the same basis row, the module's own."""
     T = share_map(module, sigma, Ht.shape[0])
-    a, ll = fit_rows(V, Ht, T, start, alpha)
+    a, ll = fit_rows(V, Ht, T, start, alpha, offset=offset)
     return ll, a

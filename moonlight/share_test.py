@@ -26,8 +26,8 @@ _BLOCK_BYTES = 2**27
 
 
 def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: NDArray,
-               scale: NDArray, order: NDArray[np.int64], ceiling: float
-               ) -> dict[str, NDArray]:
+               scale: NDArray, order: NDArray[np.int64], ceiling: float,
+               offset: NDArray | None) -> dict[str, NDArray]:
     """The ceiling test of the share outside each row's two top modules (module
     docstring): the rest share, its scaled profile statistic at ``ceiling`` and
     ``rest_p``, small when the rest share is clearly below the ceiling."""
@@ -40,7 +40,7 @@ def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: 
     s_rest = np.take_along_axis(shares, rest, axis=1).sum(axis=1)
     sigma = np.full(n_rows, ceiling)
     _, ll_c = fit_rows(V, Ht, set_share_map(rest, pair, sigma, n_modules),
-                        set_share_start(b_hat, rest, pair), alpha)
+                       set_share_start(b_hat, rest, pair), alpha, offset=offset)
     statistic = np.maximum(2.0 * (ll_hat - ll_c), 0.0) / scale
     z = np.sign(ceiling - s_rest) * np.sqrt(statistic)
     return {"rest_share": s_rest, "rest_statistic": statistic, "rest_p": norm.sf(z)}
@@ -48,27 +48,32 @@ def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: 
 
 def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
                 threshold: float, ceiling: float | None, critical: float | None,
-                overdispersion: str) -> dict[str, NDArray]:
+                overdispersion: str, offset: NDArray | None = None) -> dict[str, NDArray]:
     """The share test, with ``ceiling`` the rest test, and with ``critical`` both
-    intervals, for one block of rows (``order``: each row's modules by W's shares)."""
+    intervals, for one block of rows (``order``: each row's modules by W's shares;
+    ``offset``: the rows' known factors of their means, or None)."""
     top, second = order[:, 0], order[:, 1]
     n_rows, n_modules = b0.shape
     eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
     alpha = np.zeros(n_rows)
-    b_hat, ll_hat = fit_rows(V, Ht, eye, b0, alpha)
+
+    def mean(b: NDArray) -> NDArray:
+        return b @ Ht if offset is None else (b @ Ht) * offset
+
+    b_hat, ll_hat = fit_rows(V, Ht, eye, b0, alpha, offset=offset)
     df = np.maximum(V.shape[1] - (b_hat > 0).sum(axis=1), 1).astype(np.float64)
     if overdispersion == "negative_binomial":
         # Dispersion from the Poisson fit's residuals, refit, re-estimate once.
         for _ in range(2):
-            alpha = nb_dispersion(V, b_hat @ Ht, df)
-            b_hat, ll_hat = fit_rows(V, Ht, eye, b_hat, alpha)
-    phi = pearson(V, b_hat @ Ht, alpha) / df
+            alpha = nb_dispersion(V, mean(b_hat), df)
+            b_hat, ll_hat = fit_rows(V, Ht, eye, b_hat, alpha, offset=offset)
+    phi = pearson(V, mean(b_hat), alpha) / df
     scale = np.maximum(phi, 1.0)
     shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), TINY)
     rows = np.arange(n_rows)
     s_top, s_second = shares[rows, top], shares[rows, second]
     ll_null, _ = profile(V, Ht, second, np.full(n_rows, threshold),
-                          share_start(b_hat, second), alpha)
+                         share_start(b_hat, second), alpha, offset)
     lr = np.maximum(2.0 * (ll_hat - ll_null), 0.0)
     statistic = lr / scale
     z = np.sign(s_second - threshold) * np.sqrt(statistic)
@@ -76,7 +81,7 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
            "pearson_phi": phi, "lr_threshold": lr, "statistic": statistic,
            "p": norm.sf(z)}
     if ceiling is not None:
-        out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling))
+        out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling, offset))
     if critical is not None:
         # Four searches per row (top/second x lower/upper end), run as one batch.
         module = np.concatenate([top, top, second, second])
@@ -85,8 +90,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
         start = np.concatenate([share_start(b_hat, top)] * 2
                                + [share_start(b_hat, second)] * 2)
         ends = interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
-                              np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
-                              critical, start)
+                             np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
+                             critical, start, None if offset is None else np.tile(offset, (4, 1)))
         ends = ends.reshape(4, n_rows)
         out.update(top_share_low=ends[0], top_share_high=ends[1],
                    second_share_low=ends[2], second_share_high=ends[3])
@@ -95,7 +100,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
 
 def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
                threshold: float, ceiling: float | None = None, level: float | None = 0.95,
-               overdispersion: str = "negative_binomial") -> pd.DataFrame:
+               overdispersion: str = "negative_binomial",
+               offsets: pd.DataFrame | None = None) -> pd.DataFrame:
     """Test, per gene, whether its second share is above ``threshold`` and, with
     ``ceiling``, whether its share outside its two top modules is below the ceiling
     (docs/methods.md, "The share test, derived").
@@ -115,6 +121,10 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         Confidence level of the profile intervals of both shares; None skips them.
     overdispersion : {"negative_binomial", "quasi_poisson"}
         Row model (docs/methods.md, "The share test, derived").
+    offsets : DataFrame (genes x samples), optional
+        A known factor of every mean (at least ``counts``' genes and samples): with known
+        batches, each gene's batch factor per sample (:func:`moonlight.batches.offsets`),
+        so a row's mean is ``o_j (b H)_j``.
 
     Returns
     -------
@@ -160,8 +170,11 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     # The rest test's maps hold 2 (R - 2) free coefficients per row.
     width = max(4 * n_modules, 2 * n_modules * max(n_modules - 2, 1))
     block = max(1, _BLOCK_BYTES // (8 * width * max(n_samples, 1)))
+    O = None if offsets is None else \
+        offsets.loc[counts.index, counts.columns].to_numpy(dtype=np.float64)
     parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], order[i:i + block],
-                         threshold, ceiling, critical, overdispersion)
+                         threshold, ceiling, critical, overdispersion,
+                         None if O is None else O[i:i + block])
              for i in range(0, n_genes, block)]
     empty = ["top_share", "second_share", "dispersion", "pearson_phi", "lr_threshold",
              "statistic", "p"]

@@ -78,6 +78,11 @@ class Simulation:
         Read depth C_j of each sample.
     membership : DataFrame (N x R) of bool
         True where a gene belongs to a module.
+    plate : Series (M,) of str
+        Each sample's plate (batch), ``plate1 .. plateP`` (``plate1`` for every sample
+        when ``plates = 1``): the known batches of ``fit_nmf(batches=...)``.
+    plate_factors : DataFrame (N x P)
+        Each gene's mean factor on each plate (all ones without a plate effect).
     """
 
     counts: pd.DataFrame
@@ -85,6 +90,19 @@ class Simulation:
     H: pd.DataFrame
     depth: pd.Series
     membership: pd.DataFrame
+    plate: pd.Series
+    plate_factors: pd.DataFrame
+
+    @property
+    def batch_model_W(self) -> pd.DataFrame:
+        """W as the known-batch model (:mod:`moonlight.batches`) identifies it: a gene's
+        plate factors are averaged to one over the samples there, so its row carries
+        their mean; columns renormalized to sum to one. Equal to :attr:`W` without a
+        plate effect."""
+        codes = self.plate.map({p: k for k, p in enumerate(self.plate_factors.columns)})
+        mean = self.plate_factors.to_numpy()[:, codes.to_numpy()].mean(axis=1)
+        W = self.W.mul(mean, axis=0)
+        return W / W.sum(axis=0)
 
     @property
     def moonlighting(self) -> list[str]:
@@ -288,6 +306,7 @@ def simulate(
     H = rng.dirichlet(np.full(n_modules, h_concentration), size=n_samples).T
     C = rng.uniform(depth[0], depth[1], size=n_samples)
     mu = C * (W @ H)
+    factor = np.ones((len(W), plates))
     if plates > 1 and plate_sd > 0:
         z = np.random.default_rng([seed, 2]).standard_normal((len(W), plates))
         factor = np.exp(plate_sd * z - plate_sd**2 / 2)
@@ -309,4 +328,8 @@ def simulate(
         H=pd.DataFrame(H, index=modules, columns=samples),
         depth=pd.Series(C, index=samples, name="depth"),
         membership=pd.DataFrame(membership, index=genes, columns=modules),
+        plate=pd.Series([f"plate{p + 1}" for p in np.arange(n_samples) % plates],
+                        index=samples, name="plate"),
+        plate_factors=pd.DataFrame(factor, index=genes,
+                                   columns=[f"plate{p + 1}" for p in range(plates)]),
     )

@@ -261,7 +261,9 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
     out = share_test(counts, W, H, threshold=THRESHOLD)
     fits_falsi = sum(calls)
 
-    def bisect(V, Ht, module, inside, far, alpha, ll_hat, scale, critical, start):
+    def bisect(V, Ht, module, inside, far, alpha, ll_hat, scale, critical, start,
+               offset=None):
+        assert offset is None
         ex, warm = intervals.excess(V, Ht, module, far, start, alpha, ll_hat, scale,
                                     critical)
         lo, hi, out_ = inside.copy(), far.copy(), ex > 0

@@ -11,7 +11,10 @@ Engines, one module each:
 * :mod:`~moonlight.engines.ccd` -- dense cyclic coordinate descent (default for dense V);
 * :mod:`~moonlight.engines.sparse_ccd` -- the same steps over the nonzeros of a sparse V;
 * :mod:`~moonlight.engines.mu` -- multiplicative updates, plain ("mu") and extrapolated
-  ("emu"), dense only.
+  ("emu"), dense only;
+* :mod:`~moonlight.engines.batch_mu` -- multiplicative updates of the known-batch model
+  (per-gene, per-batch factors), dense or sparse; a
+  :class:`~moonlight.engines.batch_mu.BatchProblem` runs it whatever the method.
 
 Below them: :mod:`~moonlight.engines._common` (constants, settings, result),
 :mod:`~moonlight.engines._descent` (the extrapolated sweep loop both ccd engines run),
@@ -24,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from numpy.typing import NDArray
 
-from . import ccd, mu, sparse_ccd
+from . import batch_mu, ccd, mu, sparse_ccd
 from ._common import EPS, Options, RestartFit
 
 __all__ = ["EPS", "Options", "RestartFit", "fit_restarts", "fit_H", "METHODS"]
@@ -32,9 +35,10 @@ __all__ = ["EPS", "Options", "RestartFit", "fit_restarts", "fit_H", "METHODS"]
 #: Names of the engines :func:`fit_restarts` runs.
 METHODS: tuple[str, ...] = ("ccd", "emu", "mu")
 
-#: The data an engine fits: dense (:class:`~moonlight.engines.ccd.DenseProblem`) or
-#: sparse (:class:`~moonlight.engines.sparse_ccd.SparseProblem`).
-Problem = ccd.DenseProblem | sparse_ccd.SparseProblem
+#: The data an engine fits: dense (:class:`~moonlight.engines.ccd.DenseProblem`),
+#: sparse (:class:`~moonlight.engines.sparse_ccd.SparseProblem`), or with known batches
+#: (:class:`~moonlight.engines.batch_mu.BatchProblem`).
+Problem = ccd.DenseProblem | sparse_ccd.SparseProblem | batch_mu.BatchProblem
 
 
 def fit_restarts(method: str, problem: Problem,
@@ -47,9 +51,9 @@ def fit_restarts(method: str, problem: Problem,
     ----------
     method : {"ccd", "emu", "mu"}
         The algorithm.
-    problem : DenseProblem or SparseProblem
+    problem : DenseProblem, SparseProblem or BatchProblem
         The data (see the engine modules); a sparse problem runs the sparse ccd engine,
-        and only "ccd" takes one.
+        and only "ccd" takes one; a batch problem runs the batch engine (any method).
     starts : callable
         ``starts(k) -> (W0 (N, R), H0 (R, M))``, restart k's start in float64.
     restart_ids : sequence of int
@@ -61,6 +65,9 @@ def fit_restarts(method: str, problem: Problem,
     trace_rows : list
         Receives ``(restart, iteration, seconds, loglik)`` rows.
     """
+    if isinstance(problem, batch_mu.BatchProblem):
+        return batch_mu.fit_restarts(problem, starts, restart_ids, options, start,
+                                     trace_rows)
     if isinstance(problem, sparse_ccd.SparseProblem):
         if method != "ccd":
             raise ValueError(f"method {method!r} needs a dense V; a sparse V is fitted by "
