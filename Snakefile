@@ -43,6 +43,7 @@ localrules:
     call_modules,
     enrichment,
     annotations,
+    batch_factors,
     usage_embedding,
     recovery,
     summary,

@@ -14,6 +14,10 @@ selection dropped before the fit included, with missing values), and:
     not fitted.
 ``varm["moonlight_W"]`` (genes x modules)
     W with columns summing to one (``results/<name>/W.tsv``); NaN for genes not fitted.
+``varm["moonlight_batch_factors"]`` (genes x batches)
+    With known batches (``batch:``): every gene's factor per batch
+    (``batch_factors.tsv``; the batches named in ``uns["moonlight"]["batches"]``); NaN for
+    genes not fitted.
 ``var`` columns
     ``moonlight_fitted`` (bool), ``moonlight_module`` (top module, categorical),
     ``moonlight_modules`` (every module the gene belongs to, comma-joined by decreasing
@@ -61,6 +65,7 @@ EMBEDDINGS = ("X_umap", "X_tsne")
 
 OBSM_KEY = "X_moonlight"
 VARM_KEY = "moonlight_W"
+BATCH_KEY = "moonlight_batch_factors"
 UNS_KEY = "moonlight"
 
 _DESCRIPTION = {
@@ -68,7 +73,9 @@ _DESCRIPTION = {
                        "module (W columns sum to one); NaN for cells not fitted"},
     "obs": {"moonlight_<module>": "module usage as a share of the cell's fitted total"},
     "varm": {VARM_KEY: "W, genes x modules, columns summing to one; NaN for genes not "
-                       "fitted"},
+                       "fitted",
+             BATCH_KEY: "with batch: every gene's factor per known batch (uns batches), "
+                        "averaging to one over the cells; NaN for genes not fitted"},
     "var": {
         "moonlight_fitted": "the gene was fitted (kept by the gene selection)",
         "moonlight_module": "the module with the gene's largest row-normalized weight",
@@ -143,6 +150,7 @@ def moonlight_anndata(
     source: str | os.PathLike[str] | None = None,
     matrix: str = "X",
     annotations: dict[str, pd.DataFrame] | None = None,
+    batch_factors: pd.DataFrame | None = None,
 ) -> Any:
     """An AnnData of the input's cells and genes with moonlight's results.
 
@@ -178,6 +186,9 @@ def moonlight_anndata(
         The modules against the cells' annotations (:func:`moonlight.annotations.
         annotate_modules`): ``{"tests": ..., "usage_by_group": ...}``, stored as
         ``uns["moonlight"]["annotations"]``.
+    batch_factors : DataFrame (fitted genes x batches), optional
+        With known batches: ``varm["moonlight_batch_factors"]`` and
+        ``uns["moonlight"]["batches"]`` (``batch_factors.tsv``).
 
     Returns
     -------
@@ -241,6 +252,11 @@ def moonlight_anndata(
 
     obsm = {**parts["obsm"], OBSM_KEY: usage}
     varm = {**parts["varm"], VARM_KEY: loadings}
+    if batch_factors is not None:
+        factors = np.full((n_genes, batch_factors.shape[1]), np.nan)
+        factors[_positions(batch_factors.index, genes, "gene with batch factors")] = \
+            batch_factors.to_numpy(dtype=np.float64)
+        varm[BATCH_KEY] = factors
     uns = {**parts["uns"], UNS_KEY: {
         "rank": rank,
         "modules": modules,
@@ -256,6 +272,8 @@ def moonlight_anndata(
     if annotations:
         uns[UNS_KEY]["annotations"] = {name: _plain_frame(frame)
                                        for name, frame in annotations.items()}
+    if batch_factors is not None:
+        uns[UNS_KEY]["batches"] = [str(b) for b in batch_factors.columns]
     return anndata.AnnData(obs=obs, var=var, obsm=obsm, varm=varm, uns=uns)
 
 

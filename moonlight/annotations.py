@@ -28,8 +28,8 @@ import pandas as pd
 from .config import ConfigError
 from .technical import read_obs_columns, usage_associations
 
-__all__ = ["USAGE_COLUMNS", "Annotated", "read_sample_sheet", "technical_covariates",
-           "usage_by_group", "annotate_modules"]
+__all__ = ["USAGE_COLUMNS", "Annotated", "batch_labels", "read_sample_sheet",
+           "technical_covariates", "usage_by_group", "annotate_modules"]
 
 USAGE_COLUMNS = ["covariate", "group", "module", "n", "mean_usage", "fraction_top"]
 
@@ -61,6 +61,8 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
         sheet = sheet[list(columns)]
     table = sheet.loc[list(samples)].replace("", np.nan)
     for name in table.columns:
+        if key == "batch":  # batch labels stay as written ("01" is not 1)
+            break
         numbers = pd.to_numeric(table[name], errors="coerce")
         if numbers.notna().sum() == table[name].notna().sum():
             table[name] = numbers
@@ -79,6 +81,34 @@ def technical_covariates(path: str | os.PathLike[str], options: dict,
         return read_sample_sheet(options["samples"], samples, columns=columns,
                                  key="technical")
     return read_obs_columns(str(path), columns, list(samples))
+
+
+def batch_labels(path: str | os.PathLike[str], options: dict,
+                 samples: Sequence[str]) -> pd.DataFrame:
+    """A data set's known batch per sample (its ``batch:`` column, from the sample sheet
+    or the ``.h5ad``'s obs), as strings in a ``batch`` column; the sample names only when
+    ``batch:`` is not set.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the column and the samples without a batch.
+    """
+    column = options.get("batch")
+    if not column:
+        return pd.DataFrame(index=pd.Index(list(samples), name="sample"))
+    if options.get("samples"):
+        table = read_sample_sheet(options["samples"], samples, columns=[column], key="batch")
+        source = options["samples"]
+    else:
+        table = read_obs_columns(str(path), [column], list(samples), key="batch")
+        source = path
+    labels = table[column]
+    if labels.isna().any():
+        lacking = list(labels.index[labels.isna()][:3])
+        raise ConfigError(f"{source}: config key batch: column {column!r} has no value for "
+                          f"{int(labels.isna().sum())} sample(s), e.g. {lacking}")
+    return pd.DataFrame({"batch": labels.astype(str)}, index=table.index)
 
 
 def _categorical(values: pd.Series) -> bool:

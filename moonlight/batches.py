@@ -24,6 +24,7 @@ samples of several kinds), as in any batch correction.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,8 +34,9 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from .engines.batch_mu import BatchProblem, batch_factors
+from .io import read_tsv
 
-__all__ = ["Batches", "batch_problem", "factors", "offsets"]
+__all__ = ["Batches", "batch_problem", "factors", "offsets", "read_batches"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,16 @@ def factors(V: NDArray | sp.spmatrix | sp.sparray | pd.DataFrame, W: ArrayLike,
 def offsets(beta: pd.DataFrame | NDArray, batches: Batches) -> NDArray[np.float64]:
     """``beta_{i,b(j)}`` (genes x samples): the per-sample factor of each gene's mean."""
     return np.asarray(beta, dtype=np.float64)[:, batches.codes]
+
+
+def read_batches(path: str | os.PathLike[str], samples: Sequence[str]) -> Batches | None:
+    """The batches of ``samples`` from a workflow's ``batches.tsv`` (a ``sample`` and a
+    ``batch`` column, :func:`moonlight.annotations.batch_labels`); None when it has no
+    ``batch`` column (the data set has no ``batch:``)."""
+    table = read_tsv(path)
+    if "batch" not in table.columns:
+        return None
+    missing = [s for s in samples if s not in table.index]
+    if missing:
+        raise ValueError(f"{path}: no batch for {len(missing)} sample(s), e.g. {missing[:3]}")
+    return Batches.of(table.loc[list(samples), "batch"])

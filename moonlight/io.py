@@ -26,7 +26,7 @@ NAME_COLUMNS = frozenset({
     "gene", "genes", "sample", "module", "modules", "dataset", "weights",
     "module_sizes", "moonlighting_genes", "warnings", "check", "value",
     "detail", "true_modules", "fitted_modules", "true_module", "fitted_module",
-    "set", "leading_genes", "covariate", "group",
+    "set", "leading_genes", "covariate", "group", "batch",
 })
 
 #: What counts as missing in a numeric column of moonlight's tables.

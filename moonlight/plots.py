@@ -34,8 +34,8 @@ from .io import atomic_path
 
 __all__ = ["plot_rank_selection", "plot_weight_histogram", "plot_module_heatmap",
            "plot_usage_heatmap", "plot_consensus_map", "plot_enrichment",
-           "plot_usage_by_group", "plot_usage_embedding", "LABEL_ROW_INCHES",
-           "MAX_LABELLED_INCHES"]
+           "plot_usage_by_group", "plot_usage_embedding", "plot_batch_factors",
+           "LABEL_ROW_INCHES", "MAX_LABELLED_INCHES"]
 
 # Fixed metadata keeps PNG bytes identical between runs (no creation time stamp).
 _PNG_METADATA = {"Software": None}
@@ -334,6 +334,28 @@ def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str] | None
 # ----------------------------------------------------------------------------------------
 # Row-normalized W
 # ----------------------------------------------------------------------------------------
+
+
+def plot_batch_factors(beta: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
+                       title: str = "") -> plt.Figure | None:
+    """Every gene's batch factor (:mod:`moonlight.batches`), log2, one histogram per
+    batch on shared bins: how much each batch moves genes on their own, beside the
+    modules."""
+    values = np.log2(np.maximum(beta.to_numpy(dtype=np.float64), 1e-300))
+    finite = values[np.isfinite(values)]
+    edge = max(1.0, float(np.abs(finite).max()) if finite.size else 1.0)
+    bins = np.linspace(-edge, edge, 41)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k, batch in enumerate(beta.columns):
+        ax.hist(values[:, k], bins=bins, histtype="step", linewidth=1.5, color=f"C{k % 10}",
+                label=f"{batch} (median {np.median(values[:, k]):+.2f})")
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_xlabel("log2 batch factor of a gene (0: as in the average sample)")
+    ax.set_ylabel("genes")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Batch factors")
+    fig.tight_layout()
+    return _finish(fig, path)
 
 
 def plot_weight_histogram(

@@ -231,6 +231,31 @@ def counts_file(wildcards):
     return counts_path(wildcards.dataset)
 
 
+# Data sets with known batches (batch:): their fits, cross-validations and gene tests
+# are of the batch model.
+BATCHED = [n for n, s in DATA.items() if s.get("batch")]
+for _name in BATCHED:
+    if config["selection"]["design"] == "blocks":
+        raise WorkflowError(
+            f"config key data.{_name}.batch: the blocks cross-validation design "
+            "(selection.design) does not take batches; use entries or samples"
+        )
+
+
+def batches_input(wildcards):
+    """The known batches of a data set with batch: (results/<name>/batches.tsv)."""
+    if wildcards.dataset in BATCHED:
+        return {"batches": f"results/{wildcards.dataset}/batches.tsv"}
+    return {}
+
+
+def batch_factors_input(wildcards):
+    """The batch factors at the selected fit, for a data set with batch:."""
+    if wildcards.dataset in BATCHED:
+        return {"batch_factors": f"results/{wildcards.dataset}/batch_factors.tsv"}
+    return {}
+
+
 def covariates_input(wildcards):
     """A real data set's technical columns (results/<name>/covariates.tsv: obs columns
     or a sample sheet's)."""
@@ -527,6 +552,8 @@ def dataset_outputs(dataset):
         files += ["enrichment.tsv", "enrichment.png"]
     if dataset in ANNOTATED:
         files += ["annotations.tsv", "usage_by_group.tsv", "usage_by_group.png"]
+    if dataset in BATCHED:
+        files += ["batch_factors.tsv", "batch_factors.png"]
     if dataset in SIM_DATASETS:
         files += ["recovery.tsv", "module_matching.tsv"]
     return [f"results/{dataset}/{f}" for f in files]

@@ -35,6 +35,7 @@ rule prepare_table:
         counts="results/{name}/counts.npz",
         read="results/{name}/read.tsv",
         covariates="results/{name}/covariates.tsv",
+        batches="results/{name}/batches.tsv",
     log:
         "results/logs/prepare_table/{name}.log",
     benchmark:
@@ -68,6 +69,7 @@ rule prepare_single_cell:
         counts="results/{name}/counts.npz",
         read="results/{name}/read.tsv",
         covariates="results/{name}/covariates.tsv",
+        batches="results/{name}/batches.tsv",
     log:
         "results/logs/prepare_single_cell/{name}.log",
     benchmark:

@@ -4,6 +4,7 @@
 
 rule fit:
     input:
+        unpack(batches_input),
         counts=counts_file,
     output:
         temp("results/{dataset}/fits/R{rank}/part{part}.pkl"),
@@ -64,6 +65,7 @@ rule stability:
 
 rule crossval:
     input:
+        unpack(batches_input),
         counts=counts_file,
     output:
         "results/{dataset}/crossval/R{rank}.tsv",

@@ -5,6 +5,7 @@ rule call_modules:
     input:
         unpack(rank_fits),
         unpack(covariates_input),
+        unpack(batches_input),
         selection="results/{dataset}/rank_selection.tsv",
         counts=counts_file,
     output:
@@ -157,6 +158,35 @@ rule annotations:
         "../scripts/annotations.py"
 
 
+rule batch_factors:
+    input:
+        counts=counts_file,
+        batches="results/{dataset}/batches.tsv",
+        W="results/{dataset}/W.tsv",
+        H="results/{dataset}/H.tsv",
+    output:
+        table=report(
+            "results/{dataset}/batch_factors.tsv",
+            caption="../report/batch_factors.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "batch factors"},
+        ),
+        plot=report(
+            "results/{dataset}/batch_factors.png",
+            caption="../report/batch_factors.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "batch factors (plot)"},
+        ),
+    log:
+        "results/logs/batch_factors/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    message:
+        "Batch factors of every gene of {wildcards.dataset} at the selected fit"
+    script:
+        "../scripts/batch_factors.py"
+
+
 rule recovery:
     input:
         truth_W="results/{dataset}/truth/W.tsv",
@@ -225,6 +255,7 @@ rule landing_page:
 
 rule anndata_out:
     input:
+        unpack(batch_factors_input),
         source=real_table_of_dataset,
         selection="results/{dataset}/rank_selection.tsv",
         W="results/{dataset}/W.tsv",

@@ -23,6 +23,8 @@ with log_to(snakemake.log[0]) as log:
         annotations=dict(zip(("tests", "usage_by_group"),
                              (read_tsv(path, index_col=None)
                               for path in snakemake.input.annotations))),
+        batch_factors=(read_tsv(snakemake.input.batch_factors)
+                       if "batch_factors" in snakemake.input.keys() else None),
     )
     log.info("%s: %d cells x %d genes, R = %d", snakemake.output[0], *adata.shape, rank)
     write_moonlight_h5ad(adata, snakemake.output[0])

@@ -5,6 +5,7 @@ genes, gene sets, the consensus of the near-best restarts, and the figures."""
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from moonlight import read_tsv, write_tsv
+from moonlight.batches import read_batches
 from moonlight.classes import class_counts
 from moonlight.counts import load_counts
 from moonlight.genesets import rank_genes, top_genes, write_gmt
@@ -32,8 +33,10 @@ with log_to(snakemake.log[0]) as log:
                                                index_col=None))
     covariates = (read_tsv(snakemake.input.covariates)
                   if "covariates" in snakemake.input.keys() else None)
+    batches = (read_batches(snakemake.input.batches, counts.samples)
+               if "batches" in snakemake.input.keys() else None)
     calls = call_modules(counts, W, H, Ws, logliks, margin=margin, fits=fits,
-                         covariates=covariates, **snakemake.params.modules)
+                         covariates=covariates, batches=batches, **snakemake.params.modules)
     called = calls.moonlighting["gene"]
     log.info("R=%d; moonlighting candidates:\n%s", rank, calls.candidates.to_string())
     log.info("moonlighting genes: %s", ", ".join(called) or "none")

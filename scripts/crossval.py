@@ -5,6 +5,7 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 from threadpoolctl import threadpool_limits
 
 from moonlight import write_tsv
+from moonlight.batches import read_batches
 from moonlight.counts import load_counts
 from moonlight.pipeline import heldout_folds
 from moonlight.runlog import log_to
@@ -12,6 +13,8 @@ from moonlight.runlog import log_to
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     counts = load_counts(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
-    folds = heldout_folds(counts, rank, **snakemake.params.selection)
+    batches = (read_batches(snakemake.input.batches, counts.samples)
+               if "batches" in snakemake.input.keys() else None)
+    folds = heldout_folds(counts, rank, batches=batches, **snakemake.params.selection)
     log.info("R=%d: held-out log L per fold %s", rank, folds["heldout_loglik"].round(2).tolist())
     write_tsv(folds, snakemake.output[0], index=False)

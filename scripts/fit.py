@@ -7,6 +7,7 @@ import pickle
 
 from threadpoolctl import threadpool_limits
 
+from moonlight.batches import read_batches
 from moonlight.counts import load_counts
 from moonlight.io import atomic_path
 from moonlight.pipeline import fit_rank
@@ -15,9 +16,11 @@ from moonlight.runlog import log_to
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     counts = load_counts(snakemake.input.counts)
     rank = int(snakemake.wildcards.rank)
+    batches = (read_batches(snakemake.input.batches, counts.samples)
+               if "batches" in snakemake.input.keys() else None)
     fit = fit_rank(counts, rank, restarts=snakemake.params.restarts,
                    restart_ids=snakemake.params.restart_ids, threads=snakemake.threads,
-                   **snakemake.params.fit)
+                   batches=batches, **snakemake.params.fit)
     log.info("R=%d, restarts %s: best log L %.4f (restart %d); %d converged", rank,
              snakemake.params.restart_ids, fit.loglik, fit.best_restart,
              fit.converged.sum())

@@ -1,6 +1,6 @@
 """Rule prepare_single_cell: read, clean and select a single-cell matrix, kept sparse
 (moonlight.prepare.prepare_single_cell); save the counts, the record of how, and the
-kept cells' technical columns."""
+kept cells' technical columns and known batches."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
@@ -11,7 +11,7 @@ from moonlight.io import write_tsv
 from moonlight.prepare import prepare_single_cell
 from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
-from moonlight.annotations import technical_covariates
+from moonlight.annotations import batch_labels, technical_covariates
 
 with log_to(snakemake.log[0]) as log:
     source, spec = snakemake.input[0], snakemake.params.options
@@ -26,3 +26,4 @@ with log_to(snakemake.log[0]) as log:
               index=False)
     # The technical columns (obs, or the sample sheet) of the kept cells
     write_tsv(technical_covariates(source, spec, counts.samples), snakemake.output.covariates)
+    write_tsv(batch_labels(source, spec, counts.samples), snakemake.output.batches)

@@ -1,13 +1,13 @@
 """Rule prepare_table: read, check and clean a user's count table
 (moonlight.prepare.prepare_table); save the counts, the record of how, and the
-samples' technical columns from the sample sheet."""
+samples' technical columns and known batches from the sample sheet."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 import pandas as pd
 
 from moonlight import write_tsv
-from moonlight.annotations import technical_covariates
+from moonlight.annotations import batch_labels, technical_covariates
 from moonlight.counts import save_counts
 from moonlight.prepare import prepare_table
 from moonlight.qc import QC_COLUMNS
@@ -23,5 +23,8 @@ with log_to(snakemake.log[0]) as log:
     # The technical columns of the sample sheet (config technical:); none: names only
     write_tsv(technical_covariates(snakemake.input[0], snakemake.params.table,
                                    prepared.counts.samples), snakemake.output.covariates)
+    # The known batches (config batch:); none: names only
+    write_tsv(batch_labels(snakemake.input[0], snakemake.params.table,
+                           prepared.counts.samples), snakemake.output.batches)
     write_tsv(pd.DataFrame(prepared.record, columns=QC_COLUMNS), snakemake.output.read,
               index=False)

@@ -213,3 +213,19 @@ def test_annotations_and_the_embedding_travel_with_the_results(tmp_path, source)
     assert key == "X_umap" and coords.shape == (5, 2) and list(shares.columns) == ["M1", "M2"]
     np.testing.assert_allclose(shares.iloc[[0, 3, 4]].sum(axis=1), 1.0)
     assert shares.iloc[[1, 2]].isna().all().all()                     # cells not fitted
+
+
+def test_batch_factors_travel_with_the_results(tmp_path, source):
+    read = read_single_cell(source, matrix="counts")
+    W, H, memberships, moonlighting = results()
+    beta = pd.DataFrame([[1.5, 0.5], [1.0, 1.0], [0.8, 1.2]], index=W.index,
+                        columns=["01", "2"])
+    adata = moonlight_anndata(W, H, memberships, moonlighting, genes=read.genes,
+                              cells=read.cells, rule="r", parameters=PARAMETERS,
+                              source=source, matrix="counts", batch_factors=beta)
+    write_moonlight_h5ad(adata, tmp_path / "out.h5ad")
+    back = anndata.read_h5ad(tmp_path / "out.h5ad")
+    assert list(back.uns["moonlight"]["batches"]) == ["01", "2"]     # labels as written
+    stored = pd.DataFrame(back.varm["moonlight_batch_factors"], index=read.genes)
+    np.testing.assert_allclose(stored.loc[list(W.index)].to_numpy(), beta.to_numpy())
+    assert stored.drop(index=list(W.index)).isna().all().all()       # genes not fitted

@@ -149,3 +149,35 @@ def test_analyse_without_a_batch_effect_costs_nothing():
     assert sorted(with_batches.moonlighting["gene"]) == sorted(plain.moonlighting["gene"])
     matched = match_modules(plain.W, with_batches.W)
     assert matched["cosine"].min() > 0.99
+
+
+def test_batch_labels_come_from_a_sheet_or_obs_as_written(tmp_path):
+    import anndata
+
+    from moonlight.annotations import batch_labels
+    from moonlight.batches import read_batches
+    from moonlight.config import ConfigError
+    from moonlight.io import write_tsv
+
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("sample\trun\tdepth\ns1\t01\t5\ns2\t2\t6\ns3\t01\t7\n")
+    labels = batch_labels("table.tsv", {"samples": str(sheet), "batch": "run"},
+                          ["s3", "s1", "s2"])
+    assert labels["batch"].tolist() == ["01", "01", "2"]
+    write_tsv(labels, tmp_path / "batches.tsv")
+    batches = read_batches(tmp_path / "batches.tsv", ["s1", "s2", "s3"])
+    assert batches.names == ["01", "2"] and batches.codes.tolist() == [0, 1, 0]
+    write_tsv(batch_labels("t", {}, ["s1"]), tmp_path / "none.tsv")  # no batch: names
+    assert read_batches(tmp_path / "none.tsv", ["s1"]) is None
+    with pytest.raises(ConfigError, match="config key batch names column"):
+        batch_labels("t", {"samples": str(sheet), "batch": "lane"}, ["s1"])
+    gappy = tmp_path / "gappy.tsv"
+    gappy.write_text("sample\trun\ns1\t01\ns2\t\n")
+    with pytest.raises(ConfigError, match=r"no value for 1 sample\(s\), e.g. \['s2'\]"):
+        batch_labels("t", {"samples": str(gappy), "batch": "run"}, ["s1", "s2"])
+    h5ad = tmp_path / "cells.h5ad"
+    anndata.AnnData(X=np.ones((3, 2), dtype=np.float32),
+                    obs=pd.DataFrame({"chem": pd.Categorical(["v2", "v3", "v2"])},
+                                     index=["c1", "c2", "c3"])).write_h5ad(h5ad)
+    assert batch_labels(h5ad, {"batch": "chem"}, ["c2", "c3"])["batch"].tolist() == \
+        ["v3", "v2"]

@@ -63,6 +63,21 @@ def degenerate(folder):
     return data
 
 
+def batched(folder):
+    """A planted table whose samples sit on three plates with a strong per-gene plate
+    effect (SD 1.5 on the log scale), the plates in a sample sheet as "01", "02", "03"."""
+    from test_batches import planted
+
+    sim = planted(plate_sd=1.5)
+    path, sheet = folder / "batched.tsv", folder / "batched_samples.tsv"
+    sim.counts.rename_axis("gene").to_csv(path, sep="\t")
+    pd.DataFrame({"sample": sim.counts.columns,
+                  "plate": sim.plate.str.replace("plate", "0").to_numpy()}
+                 ).to_csv(sheet, sep="\t", index=False)
+    return {"batched": {"path": str(path), "samples": str(sheet), "batch": "plate",
+                        "ranks": [2, 3, 4]}}, sim
+
+
 @pytest.fixture(scope="module")
 def messy_run(tmp_path_factory):
     if not W09_TABLE.is_file():
@@ -70,10 +85,29 @@ def messy_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tables")
     data, renamed, answer = family(folder)
     data |= degenerate(folder)
+    known_batches, _ = batched(folder)
+    data |= known_batches
     workdir = make_workdir(tmp_path_factory.mktemp("messy"), data=data,
                            simulation=NO_SIMULATION, ranks=[2, 3, 4, 5], restarts=4)
     snakemake(workdir)
     return workdir, renamed, answer
+
+
+def test_known_batches_give_the_planted_rank_and_calls(messy_run, tmp_path):
+    """With batch: the plates are factors of the model, not modules (without them the
+    same table gives R = 4 and false calls: tests/test_batches.py)."""
+    workdir = messy_run[0]
+    _, sim = batched(tmp_path)
+    selection = read_tsv(workdir / "results/batched/rank_selection.tsv", index_col=None)
+    assert int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0]) == 3
+    called = read_tsv(workdir / "results/batched/moonlighting.tsv", index_col=None)
+    assert sorted(called["gene"]) == sorted(sim.moonlighting)
+    beta = read_tsv(workdir / "results/batched/batch_factors.tsv")
+    assert list(beta.columns) == ["01", "02", "03"]  # labels as written
+    truth = np.log(sim.plate_factors.to_numpy())
+    fitted = np.log(beta.loc[sim.counts.index].to_numpy())
+    assert np.corrcoef(truth[:, 0] - truth[:, 1], fitted[:, 0] - fitted[:, 1])[0, 1] > 0.9
+    assert (workdir / "results/batched/batch_factors.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("name", ["r_csv", "excel", "latin1"])
