@@ -12,6 +12,7 @@ import pytest
 from conftest import W09_TABLE
 from moonlight import read_count_table
 from moonlight.io import read_tsv
+from moonlight.recovery import match_modules
 from test_tables import r_write_csv, tricky
 from test_workflow import SMALL_CONFIG, make_workdir, snakemake
 
@@ -108,6 +109,8 @@ def test_known_batches_give_the_planted_rank_and_calls(messy_run, tmp_path):
     fitted = np.log(beta.loc[sim.counts.index].to_numpy())
     assert np.corrcoef(truth[:, 0] - truth[:, 1], fitted[:, 0] - fitted[:, 1])[0, 1] > 0.9
     assert (workdir / "results/batched/batch_factors.png").stat().st_size > 0
+    W = read_tsv(workdir / "results/batched/W.tsv")
+    assert match_modules(sim.batch_model_W, W)["cosine"].min() >= 0.95
 
 
 @pytest.mark.parametrize("name", ["r_csv", "excel", "latin1"])
