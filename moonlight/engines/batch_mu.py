@@ -10,8 +10,9 @@ The factors are identified up to the scale of W's rows; every step leaves them a
 to one over the samples, ``sum_k n_k beta_ik / M = 1`` (``n_k`` the batch sizes), with
 W's rows carrying the rest.
 
-One iteration takes three monotone steps, each with the others fixed, so log L never
-decreases:
+One update takes three monotone steps, each with the others fixed, so log L never
+decreases (and the restart loop extrapolates between updates, keeping a step only when
+log L did not drop: :func:`_fit_one`):
 
 * H: the Lee-Seung step of the weighted KL objective,
   ``H <- H * W^T (V / WH) / W^T B`` with ``B_ij = beta_{i,b(j)}`` (the numerator is
@@ -43,7 +44,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
-from ._common import EPS, Options, RestartFit, relative_change
+from ._common import (BETA_BAR_GROW, BETA_GROW, BETA_MAX, BETA_SHRINK, BETA_START, EPS,
+                      Options, RestartFit, relative_change)
 
 __all__ = ["BatchProblem", "batch_factors", "batch_loglik", "batch_means", "fit_restarts",
            "update"]
@@ -173,20 +175,45 @@ def update(problem: BatchProblem, W: NDArray, H: NDArray, beta: NDArray
 def _fit_one(problem: BatchProblem, W: NDArray, H: NDArray, options: Options, restart: int,
              start: float, trace_rows: list[tuple[int, int, float, float]]
              ) -> RestartFit:
+    """One restart, extrapolated as the "emu" engine is (Ang & Gillis 2019): each
+    iteration takes the steps of :func:`update` from ``Y = max(eps, X_k + b (X_k -
+    X_{k-1}))`` (W and H; beta follows in closed form), and keeps the result only if log L
+    did not drop below that of ``X_k`` (then b grows), else starts again from ``X_k``
+    with a smaller b; a step from ``X_k`` itself that fails (roundoff) ends the restart.
+    So log L never decreases; on the planted tables of ``tests/test_batches.py`` it
+    takes a fifth to a tenth of the plain updates' iterations."""
     beta, W = batch_factors(problem, np.array(W, dtype=np.float64),
                             np.array(H, dtype=np.float64))
-    loglik = batch_loglik(problem, W, H, beta)
+    scale = W.sum(axis=0)
+    W, H = W / scale, H * scale[:, None]
+    loglik = checked = batch_loglik(problem, W, H, beta)
     trace_rows.append((restart, 0, time.perf_counter() - start, loglik))
+    W_prev, H_prev, W_y, H_y = W, H, W, H
+    step, step_bar, extrapolated = BETA_START, 1.0, False
     iteration, converged = 0, False
     while iteration < options.max_iter and not converged:
-        steps = min(options.check_every, options.max_iter - iteration)
-        for _ in range(steps):
-            W, H, beta = update(problem, W, H, beta)
-        iteration += steps
-        new = batch_loglik(problem, W, H, beta)
-        trace_rows.append((restart, iteration, time.perf_counter() - start, new))
-        converged = bool(relative_change(new, loglik) < options.tol)
-        loglik = new
+        W_new, H_new, beta_new = update(problem, W_y, H_y, beta)
+        new = batch_loglik(problem, W_new, H_new, beta_new)
+        iteration += 1
+        accepted = new >= loglik
+        if accepted:
+            W_prev, H_prev, W, H, beta, loglik = W, H, W_new, H_new, beta_new, new
+            step = min(step_bar, step * BETA_GROW)
+            step_bar = min(BETA_MAX, step_bar * BETA_BAR_GROW)
+            W_y = np.maximum(W + step * (W - W_prev), EPS)
+            H_y = np.maximum(H + step * (H - H_prev), EPS)
+            extrapolated = True
+        elif not extrapolated:  # a plain step failed: only roundoff is left
+            converged = True
+        else:
+            step_bar, step = step, step / BETA_SHRINK
+            W_y, H_y, extrapolated = W, H, False
+        # a rejected step changed nothing: it says nothing about convergence
+        if (accepted and iteration % options.check_every == 0) \
+                or iteration == options.max_iter:
+            trace_rows.append((restart, iteration, time.perf_counter() - start, loglik))
+            converged = converged or bool(relative_change(loglik, checked) < options.tol)
+            checked = loglik
     return RestartFit(restart, W, H, loglik, iteration, converged, float("nan"))
 
 
