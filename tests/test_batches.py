@@ -178,3 +178,16 @@ def test_batch_labels_come_from_a_sheet_or_obs_as_written(tmp_path):
                                      index=["c1", "c2", "c3"])).write_h5ad(h5ad)
     assert batch_labels(h5ad, {"batch": "chem"}, ["c2", "c3"])["batch"].tolist() == \
         ["v3", "v2"]
+
+
+def test_sparse_counts_with_batches_take_the_samples_design_to_the_answer():
+    """Single-cell counts stay sparse: the batch fit, the samples design of the
+    cross-validation and the gene tests all run on the CSR matrix."""
+    from moonlight.counts import Counts
+
+    sim = planted(plate_sd=1.5)
+    counts = Counts(sp.csr_array(sim.counts.to_numpy(dtype=np.float64)),
+                    list(sim.counts.index), list(sim.counts.columns))
+    result = analyse(counts, ranks=[2, 3, 4], restarts=3, batches=sim.plate)
+    assert result.rank == 3
+    assert sorted(result.moonlighting["gene"]) == sorted(sim.moonlighting)
