@@ -258,11 +258,11 @@ def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int,
     (``partition``: the samples' folds and the genes' first half)."""
     labels, first = partition
     test = labels == k
-    train = V[:, ~test]
     if batches is not None:
         return _held_out_samples_batches(V, rank, k, test, first, seed=seed,
                                          background=background, settings=settings,
                                          batches=batches)
+    train = V[:, ~test]
     W, _, ll, n_iter, converged = fit_samples(train, rank, seed=[seed, rank, k], **settings)
     best = int(np.argmax(ll))
     W1 = None

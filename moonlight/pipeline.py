@@ -420,9 +420,7 @@ def analyse(
         add(grow)
         table = table_now()
     rank = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
-    if rank == 1 and batches is not None:  # no structure: the rank-1 batch model
-        fits.setdefault(1, fit_rank(counts, 1, restarts=1, batches=batches, **fit))
-    if rank == 1 and batches is None:  # no structure (selection.withhold_structureless)
+    if rank == 1:  # no structure (selection.withhold_structureless)
         W, H, ll = rank_one_fit(counts)
         Ws, lls = [W], np.array([ll])
     else:
@@ -446,4 +444,5 @@ def analyse(
                     enrichment=None if enriched is None else enriched.table,
                     annotations=None if annotations is None
                     else annotate_modules(H, annotations),
-                    batch_factors=None if batches is None else fits[rank].batch_frame())
+                    batch_factors=None if batches is None
+                    else factors(counts.matrix, W, H, batches, counts.genes))
