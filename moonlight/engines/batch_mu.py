@@ -44,14 +44,15 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
+from .. import _sparse_kernels
 from ._common import (BETA_BAR_GROW, BETA_GROW, BETA_MAX, BETA_SHRINK, BETA_START, EPS,
                       Options, RestartFit, relative_change)
 
 __all__ = ["BatchProblem", "batch_factors", "batch_loglik", "batch_means", "fit_restarts",
            "update"]
 
-#: Nonzeros per chunk when the product W H is evaluated at a sparse V's nonzeros.
-_CHUNK = 2**20
+#: Floor of the product W H inside logarithms and divisions.
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 class BatchProblem:
@@ -95,22 +96,30 @@ class BatchProblem:
         if self.sparse:
             coo = self.V.tocoo()
             self.rows, self.cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
-            self.data = self.V.data  # CSR order equals tocoo()'s order for a canonical CSR
+            # CSR order equals tocoo()'s order for a canonical CSR
+            self.indptr = self.V.indptr.astype(np.int64)
+            self.indices = self.V.indices.astype(np.int64)
+            self.data = np.ascontiguousarray(self.V.data, dtype=np.float64)
 
     def product_at_data(self, W: NDArray, H: NDArray) -> NDArray:
-        """``(W H)_ij`` at the nonzeros of a sparse V (in CSR order), chunk by chunk."""
-        out = np.empty(self.rows.size)
-        for lo in range(0, out.size, _CHUNK):
-            r, c = self.rows[lo:lo + _CHUNK], self.cols[lo:lo + _CHUNK]
-            out[lo:lo + _CHUNK] = np.einsum("nr,rn->n", W[r], H[:, c])
-        return np.maximum(out, np.finfo(np.float64).tiny)
+        """``(W H)_ij`` at the nonzeros of a sparse V (in CSR order), floored at tiny."""
+        out = np.empty(self.data.size)
+        # the kernel walks the compressed rows (genes) and reads A at the column index
+        _sparse_kernels.sparse_product(self.indptr, self.indices, np.ascontiguousarray(H.T),
+                                       np.ascontiguousarray(W.T), out, _TINY)
+        return out
 
-    def ratio(self, W: NDArray, H: NDArray) -> NDArray | sp.csr_array:
-        """``V / W H`` (0 where V is 0)."""
+    def numerator(self, W: NDArray, H: NDArray, of: str) -> NDArray:
+        """The data part of the multiplicative step of W (``of="W"``: ``(V / WH) H^T``,
+        N x R) or of H (``W^T (V / WH)``, R x M) at (W, H); a sparse V's ratio is taken
+        at its nonzeros only (one compiled pass gives both)."""
         if self.sparse:
-            return sp.csr_array((self.data / self.product_at_data(W, H), self.V.indices,
-                                 self.V.indptr), shape=self.shape)
-        return self.V / np.maximum(W @ H, np.finfo(np.float64).tiny)
+            gW, gHt = _sparse_kernels.sparse_ratio_products(
+                self.indptr, self.indices, self.data, np.ascontiguousarray(W),
+                np.ascontiguousarray(H.T), _TINY)
+            return gW if of == "W" else gHt.T
+        ratio = self.V / np.maximum(W @ H, _TINY)
+        return ratio @ H.T if of == "W" else W.T @ ratio
 
 
 def batch_means(problem: BatchProblem, W: NDArray, H: NDArray, beta: NDArray) -> NDArray:
@@ -129,8 +138,7 @@ def batch_factors(problem: BatchProblem, W: NDArray, H: NDArray
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """beta given W and H in closed form, and W with the rows rescaled so that beta
     averages to one over the samples (the means are unchanged)."""
-    beta = problem.VG / np.maximum(_batch_sums_of_product(problem, W, H),
-                                   np.finfo(np.float64).tiny)
+    beta = problem.VG / np.maximum(_batch_sums_of_product(problem, W, H), _TINY)
     np.maximum(beta, EPS, out=beta)
     scale = beta @ problem.sizes / problem.sizes.sum()
     return beta / scale[:, None], W * scale[:, None]
@@ -155,17 +163,16 @@ def update(problem: BatchProblem, W: NDArray, H: NDArray, beta: NDArray
     (W's columns summing to one, H carrying the scale)."""
     if problem.mask is None:
         beta_H = (W.T @ beta)[:, problem.codes]  # (R, M): sum_i W_ir beta_{i,b(j)}
-        H = H * (W.T @ problem.ratio(W, H)) / beta_H
+        H = H * problem.numerator(W, H, "H") / beta_H
     else:
         B = problem.mask * beta[:, problem.codes]
-        H = H * (W.T @ problem.ratio(W, H)) / np.maximum(W.T @ B, EPS)
+        H = H * problem.numerator(W, H, "H") / np.maximum(W.T @ B, EPS)
     np.maximum(H, EPS, out=H)
-    ratio = problem.ratio(W, H)
     if problem.mask is None:
         denominator = beta @ (H @ problem.G).T
     else:
         denominator = np.maximum(B @ H.T, EPS)
-    W = W * np.asarray(ratio @ H.T) / denominator
+    W = W * problem.numerator(W, H, "W") / denominator
     np.maximum(W, EPS, out=W)
     beta, W = batch_factors(problem, W, H)
     scale = W.sum(axis=0)
