@@ -21,8 +21,9 @@ log L did not drop: :func:`_fit_one`):
 * beta: its closed form given W and H, ``beta_ik = sum_{j in k} V_ij / sum_{j in k}
   (W H)_ij``, then the rescaling above (which leaves every mean unchanged).
 
-With ``B`` the same in every column (one batch) these are the plain multiplicative
-updates of :mod:`moonlight.engines.mu` with beta = 1. ``B H^T`` and ``W^T B`` cost
+With one batch, beta stays 1 and these are the plain multiplicative updates of
+:mod:`moonlight.engines.mu`, each followed by the closed-form step of every gene's scale
+(a row of W); the optimum is the plain model's. ``B H^T`` and ``W^T B`` cost
 O((N + M) R K): ``sum_j beta_{i,b(j)} H_rj = sum_k beta_ik (H G)_rk`` with G the samples'
 one-hot batch matrix. A sparse V (CSR) is never densified: the ratio ``V / WH`` is needed
 at its nonzeros only, and ``sum_ij B_ij (WH)_ij = sum_ik beta_ik (W H G)_ik``.
