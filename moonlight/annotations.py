@@ -36,10 +36,10 @@ USAGE_COLUMNS = ["covariate", "group", "module", "n", "mean_usage", "fraction_to
 
 def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
                       columns: Sequence[str] | None = None,
-                      key: str = "annotations") -> pd.DataFrame:
+                      key: str = "annotations", as_text: bool = False) -> pd.DataFrame:
     """The sample sheet's rows for ``samples`` (tab- or comma-separated, a header, the
     sample names in the first column, read as strings; a column whose every value is a
-    number becomes numeric).
+    number becomes numeric, unless ``as_text``: labels such as batches stay as written).
 
     Raises
     ------
@@ -60,9 +60,7 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
                               f"that the sample sheet lacks; it has {list(sheet.columns)}")
         sheet = sheet[list(columns)]
     table = sheet.loc[list(samples)].replace("", np.nan)
-    for name in table.columns:
-        if key == "batch":  # batch labels stay as written ("01" is not 1)
-            break
+    for name in ([] if as_text else table.columns):
         numbers = pd.to_numeric(table[name], errors="coerce")
         if numbers.notna().sum() == table[name].notna().sum():
             table[name] = numbers
@@ -98,7 +96,9 @@ def batch_labels(path: str | os.PathLike[str], options: dict,
     if not column:
         return pd.DataFrame(index=pd.Index(list(samples), name="sample"))
     if options.get("samples"):
-        table = read_sample_sheet(options["samples"], samples, columns=[column], key="batch")
+        # batch labels stay as written ("01" is not 1)
+        table = read_sample_sheet(options["samples"], samples, columns=[column], key="batch",
+                                  as_text=True)
         source = options["samples"]
     else:
         table = read_obs_columns(str(path), [column], list(samples), key="batch")

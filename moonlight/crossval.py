@@ -287,13 +287,14 @@ def _held_out_samples_batches(V: NDArray | sp.csc_array, rank: int, k: int,
                          f"batch(es) {missing}; their factors cannot be fitted: use fewer "
                          "folds (selection.folds) or design 'entries'")
     train, within = V[:, ~test], batches.subset(np.flatnonzero(~test))
+    training = batch_problem(train, within)  # the factors of both fits, in closed form
 
     def loadings(r: int, restarts: int) -> tuple[NDArray, NDArray, float, int, bool]:
         W, H, ll, n_iter, converged = fit_samples(train, r, batches=within,
                                                   seed=[seed, r, k],
                                                   **{**settings, "restarts": restarts})
         best = int(np.argmax(ll))
-        beta, Wb = batch_factors(batch_problem(train, within), W[best], H[best])
+        beta, Wb = batch_factors(training, W[best], H[best])
         return Wb, beta, ll[best], n_iter[best], converged[best]
 
     W, beta, ll, n_iter, converged = loadings(rank, settings["restarts"])

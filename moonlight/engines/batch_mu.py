@@ -149,7 +149,7 @@ def batch_loglik(problem: BatchProblem, W: NDArray, H: NDArray, beta: NDArray) -
     """``sum m [V log mu - mu] - sum log V!`` with ``mu_ij = beta_{i,b(j)} (W H)_ij``."""
     if problem.sparse:
         mu = beta[problem.rows, problem.codes[problem.cols]] * problem.product_at_data(W, H)
-        linear = float((beta * (W @ (H @ problem.G))).sum())
+        linear = float((beta * _batch_sums_of_product(problem, W, H)).sum())
         return float(xlogy(problem.data, mu).sum()) - linear - problem.log_v_fact
     mu = batch_means(problem, W, H, beta)
     terms = xlogy(problem.V, mu) - mu
