@@ -1,6 +1,7 @@
 # Count matrices with known labels, shipped as R data by public R packages, written as
 # csv.gz (genes x cells, raw integer counts) and metadata csv.gz for
-# benchmarks/real_data.py (data sets sc_10x, sc_10x_5cl, hashing_4cl, mesc_3media).
+# benchmarks/real_data.py (data sets sc_10x, sc_10x_5cl, hashing_4cl, mesc_3media,
+# pbmc_sorted, mesc_cycle).
 #
 # Needs R with SingleCellExperiment (Debian: r-base-core, r-bioc-singlecellexperiment).
 # Run from a folder that holds the packages' .rda files and sc_mixology's metadata:
@@ -9,6 +10,8 @@
 #   plnmodels/scRNA.rda           PLN-team/PLNmodels @7ca4090, data/scRNA.rda (GPL >= 3)
 #   scds/sce_chcl.rda             kostkalab/scds @c9054c2, data/sce_chcl.rda (MIT)
 #   scmerge/example_sce.rda       SydneyBioX/scMerge @5a7696f, data/example_sce.rda (GPL-3)
+#   fasttopics/pbmc_facs.RData    stephenslab/fastTopics @8406f5f, data/pbmc_facs.RData (BSD-2)
+#   cyclemix/Ex.rda               tallulandrews/CycleMix @624cdf8, data/Ex.rda (GPL-3)
 #   sc_mixology_extra/sc_10x_5cl.metadata.csv.gz
 #                                 LuyiTian/sc_mixology, data/csv/ (MIT): demuxlet calls
 #
@@ -16,7 +19,7 @@
 #
 #   Rscript benchmarks/real_data_export.R
 #   python benchmarks/real_data.py prepare --source . --out <cache>/h5ad \
-#       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media
+#       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media pbmc_sorted mesc_cycle
 
 suppressMessages({
     library(SingleCellExperiment)
@@ -63,3 +66,18 @@ write_metadata(as.data.frame(colData(sce_chcl)), "scds/sce_chcl.metadata.csv.gz"
 load("scmerge/example_sce.rda")
 write_counts(counts(example_sce), "scmerge/example_sce_mESC.counts.csv.gz")
 write_metadata(as.data.frame(colData(example_sce)), "scmerge/example_sce_mESC.metadata.csv.gz")
+
+# Blood cells sorted with antibody beads (Zheng et al. 2017, 10x, one run per sorted
+# population; fastTopics' pbmc_facs): 10 populations in 5 groups (subpop: B, CD14+
+# monocytes, CD34+, NK, T cells). The package's own topic-model fit is not read.
+load("fasttopics/pbmc_facs.RData")
+counts_facs <- t(pbmc_facs$counts)  # genes x cells
+write_counts(counts_facs, "fasttopics/pbmc_facs.counts.csv.gz")
+samples_facs <- data.frame(pbmc_facs$samples, row.names = colnames(counts_facs))
+write_metadata(samples_facs, "fasttopics/pbmc_facs.metadata.csv.gz")
+
+# Mouse ES cells sorted by DNA content into G1, S and G2/M (Buettner et al. 2015,
+# E-MTAB-2805; CycleMix's Ex, the author's 2,002 genes): read counts.
+load("cyclemix/Ex.rda")
+write_counts(counts(Ex), "cyclemix/Ex.counts.csv.gz")
+write_metadata(as.data.frame(colData(Ex)), "cyclemix/Ex.metadata.csv.gz")

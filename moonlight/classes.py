@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import xlogy
-from scipy.stats import chi2, norm
 
 from .multiple_testing import benjamini_hochberg
 from .rowmodel import TINY
@@ -98,6 +97,8 @@ def flat_deviance(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
     n_modules, n_samples = Hm.shape
     phi = ((V - mu) ** 2 / mu).sum(axis=1) / max(n_samples - n_modules, 1)
     statistic = lr / np.maximum(phi, 1.0)
+    from scipy.stats import chi2
+
     p = chi2.sf(statistic, max(n_modules - 1, 1)) if n_modules > 1 \
         else np.ones(len(V))
     return pd.DataFrame({"signal_lr": lr, "signal_phi": phi,
@@ -118,6 +119,8 @@ def broad_p(tests: pd.DataFrame, ceiling: float) -> pd.DataFrame:
     """
     rho = tests["rest_share"].to_numpy(dtype=np.float64)
     statistic = tests["rest_statistic"].to_numpy(dtype=np.float64)
+    from scipy.stats import norm
+
     p = np.minimum(2.0 * norm.sf(np.sign(rho - ceiling) * np.sqrt(statistic)), 1.0)
     return pd.DataFrame({"rest_share": rho, "broad_statistic": statistic, "broad_p": p},
                         index=tests.index)

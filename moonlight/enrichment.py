@@ -33,7 +33,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from scipy.stats import hypergeom, mannwhitneyu
 
 from .config import default
 from .genesets import GeneSetError, read_gmt
@@ -75,6 +74,8 @@ def coverage_warning(coverage: pd.DataFrame, min_coverage: float) -> str | None:
 
 def _overlap_rows(members: Mapping[str, list[str]], sets: Mapping[str, list[str]],
                   weights: pd.DataFrame, n_universe: int) -> list[dict]:
+    from scipy.stats import hypergeom
+
     rows = []
     for module, genes in members.items():
         order = weights[module]
@@ -92,6 +93,8 @@ def _overlap_rows(members: Mapping[str, list[str]], sets: Mapping[str, list[str]
 
 
 def _ranked_rows(sets: Mapping[str, list[str]], weights: pd.DataFrame) -> list[dict]:
+    from scipy.stats import mannwhitneyu
+
     rows = []
     n_universe = len(weights)
     for module in weights.columns:

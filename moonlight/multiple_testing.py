@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import false_discovery_control
 
 __all__ = ["benjamini_hochberg"]
 
@@ -17,4 +16,6 @@ def benjamini_hochberg(p: ArrayLike) -> NDArray[np.float64]:
         return p.copy()
     if np.isnan(p).any() or (p < 0).any() or (p > 1).any():
         raise ValueError("p-values must be in [0, 1]")
+    from scipy.stats import false_discovery_control
+
     return np.asarray(false_discovery_control(p, method="bh"), dtype=np.float64)

@@ -124,7 +124,7 @@ class ModuleCalls:
 def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
                 heldout: pd.DataFrame, stability: pd.DataFrame, *,
                 min_stability: float, baseline: pd.DataFrame | None = None,
-                min_gain: float) -> pd.DataFrame:
+                min_gain: float, cap_when: str) -> pd.DataFrame:
     """The rank table with the rule's choice (:func:`moonlight.selection.rank_table`).
 
     Parameters
@@ -145,11 +145,13 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
         the rule's effect-size cap applies (:mod:`moonlight.selection`).
     min_gain : float
         The cap's floor (config ``selection.min_gain``).
+    cap_when : {"always", "rising"}
+        When the cap applies (config ``selection.cap_when``).
     """
     cv1 = None if baseline is None else float(baseline["heldout_loglik"].sum())
     table = rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
                        cv_folds=heldout, stability=stability, min_stability=min_stability,
-                       baseline=cv1, min_gain=min_gain)
+                       baseline=cv1, min_gain=min_gain, cap_when=cap_when)
     return table if baseline is None else withhold_structureless(table, heldout, baseline)
 
 
@@ -410,7 +412,8 @@ def analyse(
     def table_now() -> pd.DataFrame:
         return choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
                            pd.DataFrame(stability), min_stability=sel["min_stability"],
-                           baseline=baseline, min_gain=sel["min_gain"])
+                           baseline=baseline, min_gain=sel["min_gain"],
+                           cap_when=sel["cap_when"])
 
     for rank in sorted(ranks):
         add(rank)

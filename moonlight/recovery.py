@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from .stability import cosine_similarity
 
@@ -41,6 +40,8 @@ def match_modules(W_true: pd.DataFrame, W_fit: pd.DataFrame) -> pd.DataFrame:
     if not W_true.index.equals(W_fit.index):
         raise ValueError("W_true and W_fit must list the same genes in the same order")
     similarity = cosine_similarity(W_true, W_fit)
+    from scipy.optimize import linear_sum_assignment
+
     true_idx, fit_idx = linear_sum_assignment(similarity, maximize=True)
     matched = dict(zip(fit_idx, true_idx))
     rows = []

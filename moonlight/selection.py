@@ -49,6 +49,17 @@ true module explains 3% of it). Many modules of equal weight with few samples fa
 under the cap: on the selection grid, eight modules with 60 samples stop at 6 or 7 in 13
 of 15 runs (benchmarks/SELECTION.md); set ``min_gain`` lower, or 0 to turn it off.
 
+*When the cap applies* (``selection.cap_when``). The cap is there for held-out
+likelihoods that do not stop: on real counts they often rise through every rank fitted.
+Where they do stop, a step under the floor can be a real source: of two similar cell
+lines, the module that separates them explains little of the gain
+(benchmarks/REAL_DATA.md). With ``cap_when: rising``, the steps between consecutive
+stable ranks are tested first (:func:`first_stop`): where a step does not beat the rank
+before it by more than one standard error of their paired fold differences, the
+held-out likelihood has stopped inside the range, and R is no larger than the rank
+before that step, uncapped; only where every step up to the largest fitted rank is
+significant does the cap apply. With ``always`` the cap applies to every table.
+
 **Extending the range.** A rule that selects the largest fitted rank never saw the
 held-out likelihood stop rising. With ``selection.extend_to`` set, the next rank is
 fitted and the rule applied again, one rank at a time, until it selects a rank below the
@@ -74,13 +85,31 @@ from .config import default
 from .likelihood import n_free_parameters
 
 __all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "next_rank",
-           "structure_gain", "withhold_structureless", "RULE"]
+           "structure_gain", "withhold_structureless", "rule_in_words", "first_stop",
+           "CAP_WHEN"]
 
-#: One-line statement of the rule, for captions and logs.
-RULE = ("smallest R whose held-out log likelihood is within one standard error (of the "
-        "paired fold differences) of the best, among ranks whose restarts agree (mean "
-        "matched cosine >= {floor:g}), and no larger than the last rank before the first "
-        "step that adds less than {min_gain:g} of the best held-out gain over rank 1")
+#: When the effect-size cap applies (config ``selection.cap_when``): to every rank table,
+#: or only where the held-out likelihood rises step by step through the largest rank.
+CAP_WHEN = ("always", "rising")
+
+
+
+def rule_in_words(min_stability: float = default("selection.min_stability"),
+                  min_gain: float = default("selection.min_gain"),
+                  cap_when: str = default("selection.cap_when")) -> str:
+    """The rule in one sentence, with its settings (for captions, logs and records)."""
+    rule = ("the smallest R whose held-out log likelihood is within one standard error "
+            "(of the paired fold differences) of the best, among ranks whose restarts "
+            f"agree (mean matched cosine >= {min_stability:g})")
+    if min_gain <= 0:
+        return rule
+    cap = (f"no larger than the last rank before the first step that adds less than "
+           f"{min_gain:g} of the best held-out gain over rank 1")
+    if cap_when == "always":
+        return f"{rule}; {cap}"
+    return (f"{rule}, and no larger than the last rank before the first step that does not "
+            "add more than one standard error of held-out log likelihood; where every step "
+            f"up to the largest fitted rank does, {cap}")
 
 
 def _stable(table: pd.DataFrame, min_stability: float) -> pd.Series:
@@ -163,18 +192,40 @@ def withhold_structureless(table: pd.DataFrame, cv_folds: pd.DataFrame,
     return pd.concat([pd.DataFrame([row]), table], ignore_index=True)
 
 
+def first_stop(cv_folds: pd.DataFrame, ranks: pd.Series | list[int]) -> int:
+    """The first of ``ranks`` (ascending) whose next one does not beat it on held-out
+    data by more than one standard error of their paired fold differences
+    (``sum_k d_k <= sqrt(K) sd(d)``, ``d_k = F_k(next) - F_k(R)``); the largest rank
+    when every step does."""
+    F = _fold_matrix(cv_folds)
+    ordered = sorted(int(r) for r in ranks)
+    for low, high in zip(ordered, ordered[1:]):
+        d = (F[high] - F[low]).to_numpy(dtype=np.float64)
+        se = float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else 0.0
+        if d.sum() <= se:
+            return low
+    return ordered[-1]
+
+
 def select_rank(table: pd.DataFrame, *,
                 min_stability: float = default("selection.min_stability"),
                 cv_folds: pd.DataFrame | None = None,
-                min_gain: float = default("selection.min_gain")) -> pd.Series:
+                min_gain: float = default("selection.min_gain"),
+                cap_when: str = default("selection.cap_when")) -> pd.Series:
     """Boolean flags (one True) of the selected rank by the rule of the module docstring.
 
     ``table`` needs ``rank``, ``cv_loglik``, ``cv_se`` and, optionally,
     ``matched_cosine`` (absent = every rank stable) and ``gain_share``
     (:func:`gain_shares`; absent = no cap). With ``cv_folds`` (per-fold held-out
     values, see :func:`paired_se`) the SE is that of the paired difference; ranks after
-    the first step whose ``gain_share`` is below ``min_gain`` are not selected.
+    the first step whose ``gain_share`` is below ``min_gain`` are not selected: in every
+    table (``cap_when="always"``), or (``"rising"``, with ``cv_folds``) only where every
+    step between stable ranks beats the one before by more than its standard error
+    (:func:`first_stop` is the largest rank); where a step does not, the selected R is
+    no larger than the rank before it, and the cap does not apply.
     """
+    if cap_when not in CAP_WHEN:
+        raise ValueError(f"cap_when must be one of {CAP_WHEN}, got {cap_when!r}")
     table = table.sort_values("rank")
     stable = _stable(table, min_stability)
     if not stable.any():
@@ -188,6 +239,10 @@ def select_rank(table: pd.DataFrame, *,
     ok = candidates["cv_loglik"] >= best["cv_loglik"] - se
     chosen = candidates.loc[ok, "rank"].min()
     if min_gain > 0 and "gain_share" in table:
+        if cap_when == "rising" and cv_folds is not None:
+            stop = first_stop(cv_folds, candidates["rank"])
+            if stop < candidates["rank"].max():  # the held-out log L stops in the range
+                return (table["rank"] == min(chosen, stop)).reindex(table.index)
         small = table.loc[table["gain_share"] < min_gain, "rank"]
         if len(small) and small.min() > table["rank"].min():
             chosen = min(chosen, int(table.loc[table["rank"] < small.min(), "rank"].max()))
@@ -205,6 +260,7 @@ def rank_table(
     cv_folds: pd.DataFrame | None = None,
     baseline: float | None = None,
     min_gain: float = default("selection.min_gain"),
+    cap_when: str = default("selection.cap_when"),
 ) -> pd.DataFrame:
     """Summarize fits across ranks and select R.
 
@@ -232,6 +288,8 @@ def rank_table(
         ``gain_share`` and the rule its effect-size cap (``min_gain``).
     min_gain : float
         The cap's floor on a rank's step share of the held-out gain (0 = no cap).
+    cap_when : {"always", "rising"}
+        When the cap applies (:func:`select_rank`).
 
     Returns
     -------
@@ -282,7 +340,8 @@ def rank_table(
             table["gain_share"] = gain_shares(table, baseline,
                                               float(best["cv_loglik"])).to_numpy()
         table["selected"] = select_rank(table, min_stability=min_stability,
-                                        cv_folds=cv_folds, min_gain=min_gain).to_numpy()
+                                        cv_folds=cv_folds, min_gain=min_gain,
+                                        cap_when=cap_when).to_numpy()
     else:
         table["selected"] = False
         table.loc[table["bic"].idxmin(), "selected"] = True

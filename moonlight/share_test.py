@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.stats import chi2, norm
 
 from .dispersion import nb_dispersion, pearson
 from .intervals import interval_ends
@@ -43,6 +42,8 @@ def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: 
                        set_share_start(b_hat, rest, pair), alpha, offset=offset)
     statistic = np.maximum(2.0 * (ll_hat - ll_c), 0.0) / scale
     z = np.sign(ceiling - s_rest) * np.sqrt(statistic)
+    from scipy.stats import norm
+
     return {"rest_share": s_rest, "rest_statistic": statistic, "rest_p": norm.sf(z)}
 
 
@@ -52,6 +53,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
     """The share test, with ``ceiling`` the rest test, and with ``critical`` both
     intervals, for one block of rows (``order``: each row's modules by W's shares;
     ``offset``: the rows' known factors of their means, or None)."""
+    from scipy.stats import norm
+
     top, second = order[:, 0], order[:, 1]
     n_rows, n_modules = b0.shape
     eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
@@ -165,6 +168,8 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     order = np.argsort(-normalize_rows(W).loc[counts.index].to_numpy(), axis=1,
                        kind="stable")
     top, second = order[:, 0], order[:, 1]
+    from scipy.stats import chi2
+
     critical = None if level is None else float(chi2.ppf(level, 1))
     n_genes, (n_modules, n_samples) = len(V), Ht.shape
     # The rest test's maps hold 2 (R - 2) free coefficients per row.

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.cluster.hierarchy import cophenet, linkage
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import squareform
 
 from .nmf import NMFResult
@@ -72,6 +71,8 @@ def match_columns(W_ref: ArrayLike, W: ArrayLike) -> tuple[NDArray[np.int64], ND
     """Permutation ``p`` such that ``W[:, p]`` best matches ``W_ref`` column by column
     (Hungarian on cosine similarity), and the matched cosines."""
     similarity = cosine_similarity(W_ref, W)
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(similarity, maximize=True)
     perm = cols[np.argsort(rows)]
     return perm, similarity[np.arange(len(perm)), perm]

@@ -33,7 +33,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.stats import kruskal, spearmanr
 
 from .config import ConfigError
 from .multiple_testing import benjamini_hochberg
@@ -66,6 +65,8 @@ def library_covariates(matrix: np.ndarray | sparse.sparray | sparse.spmatrix,
 
 def _association(usage: np.ndarray, values: pd.Series) -> tuple[str, float, float]:
     """(kind, rho, p) of one module's usage against one covariate (module docstring)."""
+    from scipy.stats import kruskal, spearmanr
+
     known = values.notna().to_numpy()
     u, v = usage[known], values[known]
     numeric = pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)

@@ -18,6 +18,7 @@ from moonlight.config import (
     misplaced_keys,
 )
 from moonlight.anndata_out import embedding_key, h5ad_obsm_keys
+from moonlight.selection import rule_in_words
 from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.counts import counts_size
 from moonlight.selection import next_rank
@@ -265,12 +266,10 @@ def covariates_input(wildcards):
 
 
 #: The rank rule in words (recorded with the results, e.g. in moonlight.h5ad).
-RANK_RULE = (
-    "the smallest R whose held-out log likelihood is within one standard error of the "
-    "best, among ranks whose restarts agree (mean matched cosine >= "
-    f"{config['selection']['min_stability']}), and no larger than the last rank before "
-    "the first step that adds less than "
-    f"{config['selection']['min_gain']} of the best held-out gain over rank 1"
+RANK_RULE = rule_in_words(
+    config["selection"]["min_stability"],
+    config["selection"]["min_gain"],
+    config["selection"]["cap_when"],
 )
 
 

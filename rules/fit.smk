@@ -116,6 +116,7 @@ checkpoint rank_round:
     params:
         min_stability=config["selection"]["min_stability"],
         min_gain=config["selection"]["min_gain"],
+        cap_when=config["selection"]["cap_when"],
     message:
         "Rank rule on {wildcards.dataset}, growth round {wildcards.round}"
     script:
@@ -146,6 +147,7 @@ rule select_rank:
     params:
         min_stability=config["selection"]["min_stability"],
         min_gain=config["selection"]["min_gain"],
+        cap_when=config["selection"]["cap_when"],
     message:
         "Choosing the rank of {wildcards.dataset} (held-out likelihood, one-SE rule)"
     script:

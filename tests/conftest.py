@@ -91,8 +91,11 @@ def clone_workflow(target: Path) -> Path:
     for name in WORKFLOW_FILES:
         source = ROOT / name
         if source.is_dir():
+            # __pycache__ comes along: numba's compiled kernels are cached there, keyed by
+            # the source file's size and mtime (which copytree keeps); without them every
+            # copy compiles them again, in each of its first jobs.
             shutil.copytree(source, target / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "_workflow"))
+                            ignore=shutil.ignore_patterns("_workflow"))
         else:
             shutil.copy(source, target / name)
     return target / "Snakefile"
@@ -121,3 +124,45 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slurm: submits the workflow's jobs to a SLURM cluster (skipped without one)"
     )
+
+
+
+#: Test files whose shared runs take a minute or more, slowest first. With pytest-xdist
+#: (``-n``, pyproject.toml) every file's tests run in one worker, so that they share
+#: their fixtures' runs, and these files are handed out first, so that no long run
+#: starts last.
+SLOW_FILES = ("test_real_tables_workflow.py", "test_workflow.py",
+              "test_single_cell_workflow.py", "test_tutorials.py", "test_cli.py",
+              "test_batches.py")
+#: The files whose tests use the session's one uninterrupted small run
+#: (``finished_small_run``): one unit of work for xdist, so that the run is made once,
+#: and the first one handed out.
+SMALL_RUN_FILES = ("test_determinism.py", "test_interruption.py", "test_rerun_triggers.py",
+                   "test_slurm.py")
+_SMALL_RUN = "finished_small_run"
+
+
+def _unit(path: str) -> str:
+    """The unit of work of a test file (path or node id): the small run's files share one."""
+    name = Path(path.split("::", 1)[0]).name
+    return _SMALL_RUN if name in SMALL_RUN_FILES else name
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow units first (xdist hands units out in collection order)."""
+    order = {name: rank for rank, name in enumerate((_SMALL_RUN, *SLOW_FILES))}
+    items.sort(key=lambda item: order.get(_unit(item.nodeid), len(order)))  # stable
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: none without it (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """xdist's file scheduling (``--dist loadfile``), the small run's files one unit, the
+    units in collection order."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return Scheduling(config, log)

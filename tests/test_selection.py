@@ -229,6 +229,43 @@ def test_the_cap_stops_before_the_first_small_step():
     assert pick(0.1) == 5
 
 
+def _fold_values(cv, noise=0.1, k=5, seed=0):
+    """Per-fold held-out values summing to ``cv`` (rank -> total) over k folds."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(0, 1, size=k)  # what every rank shares: a fold's size
+    return pd.DataFrame([{"rank": r, "fold": f, "heldout_loglik": total / k + shared[f]
+                          + noise * rng.normal()} for r, total in cv.items()
+                         for f in range(k)])
+
+
+def test_the_cap_when_rising_keeps_a_small_step_where_the_heldout_likelihood_stops():
+    from moonlight.selection import first_stop, gain_shares, rule_in_words, select_rank
+
+    def pick(cv, when):
+        table = _cv_table(cv)
+        table["gain_share"] = gain_shares(table, baseline=-110.0, best=max(cv.values()))
+        folds = _fold_values(cv)
+        return int(table.loc[select_rank(table, cv_folds=folds, min_gain=0.1,
+                                         cap_when=when), "rank"].iat[0])
+
+    # Two similar sources: the step to R = 4 adds 8% of the gain, R = 5 adds nothing and
+    # R = 6 a little again. Always capped, the rule stops at 3; capped only where the
+    # held-out log L rises step by step through the range, it stops where the steps do.
+    similar = {2: -60.0, 3: -18.0, 4: -10.0, 5: -10.5, 6: -9.0}
+    assert first_stop(_fold_values(similar), similar) == 4
+    assert pick(similar, "always") == 3 and pick(similar, "rising") == 4
+    # Every step significant up to the largest rank: capped either way.
+    rising = {2: -60.0, 3: -20.0, 4: -15.0, 5: -10.0}
+    assert first_stop(_fold_values(rising), rising) == 5
+    assert pick(rising, "always") == pick(rising, "rising") == 3
+    table = _cv_table(rising)
+    with pytest.raises(ValueError, match="cap_when"):
+        select_rank(table, cap_when="sometimes")
+    assert "standard error of held-out" in rule_in_words(0.9, 0.1, "rising")
+    assert "standard error of held-out" not in rule_in_words(0.9, 0.1, "always")
+    assert "step" not in rule_in_words(0.9, 0.0, "always")
+
+
 def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
     from moonlight.selection import next_rank
     table = pd.DataFrame({"rank": [2, 3, 4], "selected": [False, False, True]})
