@@ -673,6 +673,39 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
     return rows
 
 
+def cap_when_dataset(workdir: Path, truth_dir: Path, name: str) -> dict:
+    """The rank each setting of ``selection.cap_when`` selects from the workflow's own
+    rank table and held-out folds (``moonlight.selection.select_rank``, the rule's
+    shipped function and defaults), and the recovery of the known sources at each."""
+    from moonlight.selection import first_stop, select_rank
+
+    info, samples, _ = _truth(truth_dir, name)
+    results = workdir / "results" / name
+    table = pd.read_csv(results / "rank_selection.tsv", sep="\t")
+    table = table[table["rank"] > 1]
+    folds = pd.concat([pd.read_csv(path, sep="\t")
+                       for path in sorted((results / "crossval").glob("R*.tsv"))])
+    folds = folds[folds["rank"].isin(table["rank"])]
+    stable = table[table["stable"].astype(bool)] if "stable" in table else table
+    row: dict[str, object] = {
+        "dataset": name, "role": DATASETS[name].role, "known_K": len(info["sources"]),
+        "fitted_ranks": f"{table['rank'].min()}-{table['rank'].max()}",
+        "first_stop": first_stop(folds, stable["rank"]),
+        "gain_shares": ",".join(f"{g:.3f}" for g in table["gain_share"])}
+    for when in ("always", "rising"):
+        flags = select_rank(table, cv_folds=folds, cap_when=when).to_numpy()
+        rank = int(table.loc[flags, "rank"].iat[0])
+        row[f"R_{when}"] = rank
+        H = _read(results / "fits" / f"R{rank}" / "H.tsv")
+        H.columns = H.columns.astype(str)
+        if info["kind"] == "mixture":
+            scores = composition_recovery(H, samples[info["sources"]])
+            row[f"r_mean_{when}"], row[f"mae_{when}"] = scores["r_mean"], scores["mae"]
+        else:
+            row[f"ari_{when}"] = label_recovery(H, samples["label"].astype(str))["ari"]
+    return row
+
+
 def markdown(frame: pd.DataFrame, index: bool = False) -> str:
     """A table as markdown: counts as integers, other numbers to 3 significant digits,
     missing values blank."""
@@ -762,6 +795,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", choices=names, default=None,
                    help="default: every data set with results in the workdir")
 
+    p = commands.add_parser("cap-when", help="the rank each selection.cap_when selects "
+                            "from a finished run's rank tables, and its recovery")
+    p.add_argument("--workdir", type=Path, required=True)
+    p.add_argument("--truth-dir", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--datasets", nargs="+", choices=names, required=True)
+
     p = commands.add_parser("all", help="prepare (if needed), run and score")
     p.add_argument("--source", type=Path, required=True, help="as for prepare")
     p.add_argument("--cache", type=Path, required=True,
@@ -792,6 +832,11 @@ def main(argv: list[str] | None = None) -> None:
               .to_string(index=False))
     elif args.command == "score":
         score_command(args.workdir, args.truth_dir, args.out, args.datasets)
+    elif args.command == "cap-when":
+        frame = pd.DataFrame([cap_when_dataset(args.workdir, args.truth_dir, name)
+                              for name in args.datasets])
+        frame.to_csv(args.out, sep="\t", index=False)
+        print(frame.to_string(index=False))
     else:
         h5ad = args.cache / "h5ad"
         _prepare_all(args.source, h5ad, args.datasets, force=False)
