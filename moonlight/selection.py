@@ -93,7 +93,6 @@ __all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "next_rank",
 CAP_WHEN = ("always", "rising")
 
 
-
 def rule_in_words(min_stability: float = default("selection.min_stability"),
                   min_gain: float = default("selection.min_gain"),
                   cap_when: str = default("selection.cap_when")) -> str:
