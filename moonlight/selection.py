@@ -160,7 +160,13 @@ def structure_gain(heldout: pd.DataFrame, rank: int) -> tuple[float, float]:
     F = _fold_matrix(heldout.drop_duplicates(["rank", "fold"]))
     if 1 not in F.columns or rank not in F.columns:
         raise ValueError(f"held-out log likelihoods of ranks 1 and {rank} are needed")
-    d = (F[rank] - F[1]).to_numpy(dtype=np.float64)
+    return _paired_gain(F, 1, rank)
+
+
+def _paired_gain(F: pd.DataFrame, low: int, high: int) -> tuple[float, float]:
+    """Held-out gain of rank ``high`` over rank ``low`` on the folds of ``F`` (folds x
+    ranks), ``sum_k d_k``, and its standard error ``sqrt(K) sd(d)``."""
+    d = (F[high] - F[low]).to_numpy(dtype=np.float64)
     se = float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else 0.0
     return float(d.sum()), se
 
@@ -199,9 +205,8 @@ def first_stop(cv_folds: pd.DataFrame, ranks: pd.Series | list[int]) -> int:
     F = _fold_matrix(cv_folds)
     ordered = sorted(int(r) for r in ranks)
     for low, high in zip(ordered, ordered[1:]):
-        d = (F[high] - F[low]).to_numpy(dtype=np.float64)
-        se = float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else 0.0
-        if d.sum() <= se:
+        gain, se = _paired_gain(F, low, high)
+        if gain <= se:
             return low
     return ordered[-1]
 

@@ -18,10 +18,9 @@ from moonlight.config import (
     misplaced_keys,
 )
 from moonlight.anndata_out import embedding_key, h5ad_obsm_keys
-from moonlight.selection import rule_in_words
 from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.counts import counts_size
-from moonlight.selection import next_rank
+from moonlight.selection import next_rank, rule_in_words
 from moonlight.io import read_tsv
 from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
 

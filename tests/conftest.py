@@ -126,7 +126,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-
 #: Test files whose shared runs take a minute or more, slowest first. With pytest-xdist
 #: (``-n``, pyproject.toml) every file's tests run in one worker, so that they share
 #: their fixtures' runs, and these files are handed out first, so that no long run
