@@ -10,6 +10,7 @@ heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTI
     .venv/bin/python benchmarks/selection_grid.py --out benchmarks/results [--quick]
 
 ``--sparse`` runs the sparse cells instead (1,000 x 200, 75 .. 700 reads per sample).
+``--cap-when rising`` runs the grid with that ``selection.cap_when`` (REAL_DATA.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import itertools
 import os
 import sys
 import time
+from functools import partial as partial_call
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -91,7 +93,7 @@ def cells(quick: bool = False, first_seed: int = 0, sparse: bool = False) -> lis
     return out
 
 
-def run_cell(cell: dict) -> dict:
+def run_cell(cell: dict, cap_when: str | None = None) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     R, N = cell["true_rank"], cell["n_genes"]
     sim = simulate(
@@ -105,7 +107,9 @@ def run_cell(cell: dict) -> dict:
     counts = counts.loc[keep_rows, keep_cols]
     ranks = range(max(1, R - 2), R + 4)
     truth = sim.membership.loc[counts.index]
-    res = analyse(counts, ranks, **SETTINGS)
+    settings = SETTINGS if cap_when is None else {
+        **SETTINGS, "selection": {**SETTINGS["selection"], "cap_when": cap_when}}
+    res = analyse(counts, ranks, **settings)
     selected = res.rank
     W, table, cand, called = res.W, res.table, res.candidates, res.moonlighting
     memberships = res.memberships
@@ -225,6 +229,8 @@ def main() -> None:
                              "on an earlier grid")
     parser.add_argument("--sparse", action="store_true",
                         help="the sparse cells (mean count per entry 0.075 .. 0.7) only")
+    parser.add_argument("--cap-when", choices=["always", "rising"],
+                        help="selection.cap_when of every run (default: the config's)")
     parser.add_argument("--summarize", action="store_true",
                         help="only summarize (table, heat map) the runs finished so far")
     args = parser.parse_args()
@@ -248,7 +254,8 @@ def main() -> None:
     todo.sort(key=lambda c: (c["seed"], -(c["n_genes"] * c["n_samples"] * c["true_rank"])))
     start = time.perf_counter()
     with Pool(args.workers) as pool:
-        for i, row in enumerate(pool.imap_unordered(run_cell, todo), 1):
+        for i, row in enumerate(pool.imap_unordered(
+                partial_call(run_cell, cap_when=args.cap_when), todo), 1):
             frame = pd.DataFrame([row])
             frame.to_csv(partial, sep="\t", index=False, mode="a",
                          header=not partial.is_file())

@@ -29,36 +29,73 @@ planted truth), :mod:`~moonlight.pipeline` (the whole analysis in one call),
 :mod:`~moonlight.plots`.
 """
 
-from .counts import Counts, load_counts, save_counts
-from .io import read_tsv, write_tsv
-from .likelihood import log_factorial_sum, n_free_parameters, poisson_loglik
-from .modules import (
-    call_memberships,
-    module_sizes,
-    moonlighting_genes,
-    normalize_columns,
-    normalize_rows,
-)
-from .genesets import rank_genes, top_genes, write_gmt
-from .nmf import NMFResult, combine_results, fit_nmf
-from .projection import Projection, align_genes, project, transform
-from .recovery import match_modules, recovery_summary
-from .selection import rank_table
-from .simulate import Simulation, simulate
-from .stability import near_best_consensus
-from .tables import CountTableError, TableRead, drop_empty, read_count_table, read_table
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
+#: Each public name and the module that defines it. They are imported on first use
+#: (PEP 562), so that ``import moonlight.io`` in a workflow job loads pandas and not the
+#: fit kernels, SciPy's clustering or scikit-learn.
+_EXPORTS = {
+    "Counts": "counts", "load_counts": "counts", "save_counts": "counts",
+    "read_tsv": "io", "write_tsv": "io",
+    "log_factorial_sum": "likelihood", "n_free_parameters": "likelihood",
+    "poisson_loglik": "likelihood",
+    "call_memberships": "modules", "module_sizes": "modules",
+    "moonlighting_genes": "modules", "normalize_columns": "modules",
+    "normalize_rows": "modules",
+    "rank_genes": "genesets", "top_genes": "genesets", "write_gmt": "genesets",
+    "NMFResult": "nmf", "combine_results": "nmf", "fit_nmf": "nmf",
+    "Projection": "projection", "align_genes": "projection", "project": "projection",
+    "transform": "projection",
+    "match_modules": "recovery", "recovery_summary": "recovery",
+    "rank_table": "selection",
+    "near_best_consensus": "stability",
+    "CountTableError": "tables", "TableRead": "tables", "drop_empty": "tables",
+    "read_count_table": "tables", "read_table": "tables",
+    "PoissonNMF": "estimator",
+}
+
+# ``simulate`` names a function and its module: imported here, so that the package
+# attribute is the function even after something imports the module moonlight.simulate
+# (which would set the attribute to the module, where ``__getattr__`` is never asked).
+from .simulate import Simulation, simulate  # noqa: E402
+
+if TYPE_CHECKING:
+    from .counts import Counts, load_counts, save_counts
+    from .estimator import PoissonNMF
+    from .genesets import rank_genes, top_genes, write_gmt
+    from .io import read_tsv, write_tsv
+    from .likelihood import log_factorial_sum, n_free_parameters, poisson_loglik
+    from .modules import (call_memberships, module_sizes, moonlighting_genes,
+                          normalize_columns, normalize_rows)
+    from .nmf import NMFResult, combine_results, fit_nmf
+    from .projection import Projection, align_genes, project, transform
+    from .recovery import match_modules, recovery_summary
+    from .selection import rank_table
+    from .stability import near_best_consensus
+    from .tables import (CountTableError, TableRead, drop_empty, read_count_table,
+                         read_table)
+
 
 def __getattr__(name: str) -> object:
-    """``moonlight.PoissonNMF`` on first use: the estimator imports scikit-learn (about a
-    second) when it is installed, which a workflow job should not pay."""
-    if name == "PoissonNMF":
-        from .estimator import PoissonNMF
+    """A public name, or a submodule (``moonlight.pipeline``), imported on first use."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'moonlight' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        return PoissonNMF
-    raise AttributeError(f"module 'moonlight' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
 
 
 __all__ = [

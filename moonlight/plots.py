@@ -27,8 +27,6 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
 
 from .io import atomic_path
 
@@ -146,6 +144,8 @@ def _cluster(X: NDArray[np.float64], *, distances: bool = False
              ) -> tuple[NDArray[np.float64] | None, NDArray[np.int64]]:
     """Average-linkage tree of the rows of X (Euclidean), or of a condensed distance
     vector when ``distances``; and its leaf order. No tree for fewer than two rows."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
     n = int(round((1 + np.sqrt(1 + 8 * len(X))) / 2)) if distances else len(X)
     if n < 2:
         return None, np.arange(n)
@@ -542,6 +542,8 @@ def plot_consensus_map(consensus: pd.DataFrame, modules: pd.Series,
     C = consensus.to_numpy(dtype=np.float64)
     D = 1.0 - C
     np.fill_diagonal(D, 0.0)
+    from scipy.spatial.distance import squareform
+
     Z, order = _cluster(squareform(D, checks=False), distances=True)
     genes = consensus.index[order]
     labels = modules.reindex(genes).to_numpy()

@@ -29,8 +29,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.cluster.hierarchy import cophenet, linkage
-from scipy.spatial.distance import squareform
 
 from .nmf import NMFResult
 
@@ -95,6 +93,9 @@ def consensus_matrix(Ws: list[NDArray]) -> NDArray[np.float64]:
 
 def cophenetic_correlation(C: ArrayLike) -> float:
     """Brunet's cophenetic correlation of a consensus matrix (1.0 if it is all 0/1)."""
+    from scipy.cluster.hierarchy import cophenet, linkage
+    from scipy.spatial.distance import squareform
+
     D = 1.0 - np.asarray(C, dtype=np.float64)
     np.fill_diagonal(D, 0.0)
     condensed = squareform(D, checks=False)
