@@ -37,28 +37,28 @@ source into sub-states, and every such module predicts held-out counts a little 
 by far more than a standard error. So with the rank-1 baseline's held-out log likelihood
 ``cv_1`` known, each fitted rank gets ``gain_share``, its step's share of the whole
 held-out gain, ``(cv(R) - cv(R_prev)) / (cv(R*) - cv_1)`` (R_prev the next smaller fitted
-rank, rank 1 for the smallest; R* the best stable rank), and the selected R is capped at
-the last rank before the first step whose share is below ``min_gain``
-(``selection.min_gain``, 0.1): a module is worth adding when it explains at least a
-tenth of what the best fit explains beyond rank 1. On the CellBench tuning sets
+rank, rank 1 for the smallest; R* the best stable rank), and, where the cap applies
+(below), the selected R is capped at the last rank before the first step whose share
+is below ``min_gain`` (``selection.min_gain``, 0.1): a module is worth adding when it
+explains at least a tenth of what the best fit explains beyond rank 1. On the CellBench tuning sets
 (benchmarks/REAL_DATA.md) the sources' steps take 15-57% of the gain and the extra
 modules' 1-9%; on simulations every true module's step takes about 1/R of it and the
 steps past the truth none. The share is relative, so it does not depend on depth (the
 fraction of the rank-1 deviance a module explains does: on 88%-zero simulated tables a
-true module explains 3% of it). Many modules of equal weight with few samples fall
-under the cap: on the selection grid, eight modules with 60 samples stop at 6 or 7 in 13
-of 15 runs (benchmarks/SELECTION.md); set ``min_gain`` lower, or 0 to turn it off.
+true module explains 3% of it). ``min_gain: 0`` turns it off.
 
 *When the cap applies* (``selection.cap_when``). The cap is there for held-out
 likelihoods that do not stop: on real counts they often rise through every rank fitted.
 Where they do stop, a step under the floor can be a real source: of two similar cell
 lines, the module that separates them explains little of the gain
-(benchmarks/REAL_DATA.md). With ``cap_when: rising``, the steps between consecutive
-stable ranks are tested first (:func:`first_stop`): where a step does not beat the rank
-before it by more than one standard error of their paired fold differences, the
-held-out likelihood has stopped inside the range, and R is no larger than the rank
-before that step, uncapped; only where every step up to the largest fitted rank is
-significant does the cap apply. With ``always`` the cap applies to every table.
+(benchmarks/REAL_DATA.md), and so does each of eight equally strong modules in 60
+samples (benchmarks/SELECTION.md). With ``cap_when: rising`` (the default), the steps
+between consecutive stable ranks are tested first (:func:`first_stop`): where a step
+does not beat the rank before it by more than one standard error of their paired fold
+differences, the held-out likelihood has stopped inside the range, and R is no larger
+than the rank before that step, uncapped; only where every step up to the largest
+fitted rank is significant does the cap apply. With ``always`` the cap applies to every
+table.
 
 **Extending the range.** A rule that selects the largest fitted rank never saw the
 held-out likelihood stop rising. With ``selection.extend_to`` set, the next rank is
