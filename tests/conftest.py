@@ -66,6 +66,19 @@ def result_bytes(workdir: Path) -> dict[str, bytes]:
     return files
 
 
+def assert_made_as_in(expected: dict[str, bytes], workdir: Path) -> None:
+    """Every result file that ``workdir`` has is byte-identical to ``expected``'s (a run
+    to a target makes a subset)."""
+    wrong = [name for name, data in result_bytes(workdir).items()
+             if expected.get(name) != data]
+    assert not wrong, f"files that differ from the reference run's: {wrong}"
+
+
+#: A target of the small config that runs every rule sent to a cluster (simulate, fit,
+#: crossval) and the jobs that gather them: where an interruption strikes.
+RANK_CHOICE = "results/sim5/rank_selection.tsv"
+
+
 def assert_same_results(expected: dict[str, bytes], workdir: Path) -> None:
     """``workdir``'s results are byte-identical to ``expected``, file for file."""
     actual = result_bytes(workdir)

@@ -4,9 +4,9 @@ Two ways to die: Ctrl-C (SIGINT to Snakemake's whole process group, jobs include
 SIGKILL of one running fit job's Python process. After either, every result file that
 exists has exactly the bytes of the uninterrupted run (nothing half-written under a final
 name), and a rerun (the profile sets rerun-incomplete; passed here too) completes it.
-Both runs stop at the rank choice (:data:`TARGET`): the fits, the cross-validation and
-the jobs that gather them, where an interruption can strike; what follows them reads
-only finished files.
+Both runs stop at the rank choice (``conftest.RANK_CHOICE``): the fits, the
+cross-validation and the jobs that gather them, where an interruption can strike; what
+follows them reads only finished files.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import result_bytes, run_snakemake, snakemake_command
+from conftest import RANK_CHOICE, assert_made_as_in, run_snakemake, snakemake_command
 
 pytestmark = pytest.mark.workflow
-
-TARGET = "results/sim5/rank_selection.tsv"
 
 
 def _fit_job_pids(workdir: Path) -> list[int]:
@@ -51,9 +49,9 @@ def _default_sigint() -> None:
 
 
 def _start(workdir: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(snakemake_command(workdir, TARGET, cores=2), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=_default_sigint)
+    return subprocess.Popen(snakemake_command(workdir, RANK_CHOICE, cores=2),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=_default_sigint)
 
 
 def _wait_for_fit(workdir: Path, process: subprocess.Popen[str], timeout: float = 60
@@ -70,22 +68,15 @@ def _wait_for_fit(workdir: Path, process: subprocess.Popen[str], timeout: float 
     pytest.fail("no fit job started within the time limit")
 
 
-def _assert_as_uninterrupted(workdir: Path, reference: dict[str, bytes]) -> None:
-    """Every result file in ``workdir`` has the bytes of the uninterrupted run's."""
-    wrong = [name for name, data in result_bytes(workdir).items()
-             if reference.get(name) != data]
-    assert not wrong, f"files that differ from the uninterrupted run's: {wrong}"
-
-
 def _assert_nothing_half_written(workdir: Path, reference: dict[str, bytes]) -> None:
-    assert not (workdir / TARGET).exists(), "the interrupted run should not have finished"
-    _assert_as_uninterrupted(workdir, reference)
+    assert not (workdir / RANK_CHOICE).exists(), "the interrupted run should not have finished"
+    assert_made_as_in(reference, workdir)
 
 
 def _rerun_completes(workdir: Path, reference: dict[str, bytes]) -> None:
-    run_snakemake(workdir, TARGET, "--rerun-incomplete", cores=2)
-    assert (workdir / TARGET).is_file()
-    _assert_as_uninterrupted(workdir, reference)
+    run_snakemake(workdir, RANK_CHOICE, "--rerun-incomplete", cores=2)
+    assert (workdir / RANK_CHOICE).is_file()
+    assert_made_as_in(reference, workdir)
 
 
 def test_ctrl_c_then_rerun(tmp_path, reference_results):

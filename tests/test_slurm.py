@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, assert_same_results, run_snakemake
+from conftest import RANK_CHOICE, ROOT, assert_made_as_in, run_snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -42,6 +42,7 @@ def test_fits_go_through_sbatch_and_match_a_local_run(tmp_path, request):
     reference_results = request.getfixturevalue("reference_results")
     run_snakemake(
         tmp_path,
+        RANK_CHOICE,
         "--profile", str(ROOT / "profiles" / "slurm"),
         # Test cluster only: no accounting database, so no sacct and no accounts.
         "--slurm-status-command", "squeue",
@@ -65,6 +66,8 @@ def test_fits_go_through_sbatch_and_match_a_local_run(tmp_path, request):
                                text=True, timeout=30)
         if shown.returncode == 0:  # SLURM forgets finished jobs after MinJobAge
             assert "JobState=COMPLETED" in shown.stdout, shown.stdout
-    # Aggregation and plotting rules are localrules: no SLURM job for them.
-    assert not (logs / "rule_call_modules").exists()
-    assert_same_results(reference_results, tmp_path)
+    # Aggregation rules are localrules: no SLURM job for them.
+    assert (tmp_path / RANK_CHOICE).is_file()
+    for rule in ("gather_restarts", "stability", "select_rank"):
+        assert not (logs / f"rule_{rule}").exists(), rule
+    assert_made_as_in(reference_results, tmp_path)
