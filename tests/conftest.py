@@ -66,11 +66,15 @@ def result_bytes(workdir: Path) -> dict[str, bytes]:
     return files
 
 
+def _differing(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[str]:
+    """The files of ``actual`` whose bytes are not ``expected``'s (or that it lacks)."""
+    return [name for name, data in actual.items() if expected.get(name) != data]
+
+
 def assert_made_as_in(expected: dict[str, bytes], workdir: Path) -> None:
     """Every result file that ``workdir`` has is byte-identical to ``expected``'s (a run
     to a target makes a subset)."""
-    wrong = [name for name, data in result_bytes(workdir).items()
-             if expected.get(name) != data]
+    wrong = _differing(expected, result_bytes(workdir))
     assert not wrong, f"files that differ from the reference run's: {wrong}"
 
 
@@ -83,7 +87,7 @@ def assert_same_results(expected: dict[str, bytes], workdir: Path) -> None:
     """``workdir``'s results are byte-identical to ``expected``, file for file."""
     actual = result_bytes(workdir)
     assert sorted(actual) == sorted(expected), "different sets of result files"
-    differing = [name for name in expected if actual[name] != expected[name]]
+    differing = _differing(expected, actual)
     assert not differing, f"results differ from the reference run: {differing}"
 
 
