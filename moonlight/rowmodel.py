@@ -9,6 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
+from . import _row_kernels
+
 __all__ = ["TINY", "expand", "row_loglik", "fit_rows", "others", "set_share_map",
            "set_share_start", "share_map", "share_start", "profile"]
 
@@ -60,67 +62,22 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     binomial row), projected on ``c >= 0`` and halved until the log likelihood does not
     drop. A Poisson row whose Newton step fails takes an EM step
     (``c_k <- c_k sum_j (v_j / mu_j) B_kj / sum_j B_kj``, never decreasing). A row stops
-    when its gain falls below ``tol * max(1, |log L|)``.
+    when its gain falls below ``tol * max(1, |log L|)``. Rows are fitted one at a time
+    by compiled loops (:mod:`moonlight._row_kernels`).
     """
-    c = c.copy()
-    n_rows, K = c.shape
-    # (G, K): sum_j B_kj
-    lin = T @ Ht.sum(axis=1) if offset is None else np.einsum("gkr,gr->gk", T, offset @ Ht.T)
-    ll = row_loglik(V, Ht, expand(c, T), alpha, offset)
-    active = np.ones(n_rows, dtype=bool)
-    diag = np.arange(K)
-    for _ in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        Vi, Ti, ci, lli, ai = V[idx], T[idx], c[idx], ll[idx], alpha[idx]
-        Oi = None if offset is None else offset[idx]
-        mu = expand(ci, Ti) @ Ht
-        mu = np.maximum(mu if Oi is None else mu * Oi, TINY)
-        var = mu * (1.0 + ai[:, None] * mu)
-        # Gradient and curvature in the module coordinates, then mapped through T
-        # (d mu_j / d b_r = o_j Ht_rj).
-        residual = (Vi - mu) / var
-        grad = np.einsum("gkr,gr->gk", Ti, (residual if Oi is None else residual * Oi)
-                         @ Ht.T)
-        nb = ai[:, None] > 0
-        weight = np.where(nb, 1.0, Vi / mu) / np.where(nb, var, mu)
-        if Oi is not None:
-            weight = weight * Oi**2
-        curv_b = (weight[:, None, :] * Ht[None]) @ Ht.T  # (g, R, R)
-        curv = np.einsum("gkr,grs,gls->gkl", Ti, curv_b, Ti)
-        free = (ci > 0) | (grad > 0)
-        A = np.where(free[:, :, None] & free[:, None, :], curv, 0.0)
-        ridge = 1e-12 * np.abs(A[:, diag, diag]).max(axis=1, keepdims=True) + 1e-300
-        A[:, diag, diag] += np.where(free, ridge, 1.0)
-        d = np.linalg.solve(A, (grad * free)[..., None])[..., 0]
-        # Step halving until the log likelihood does not drop (vectorized over rows).
-        step = np.ones(idx.size)
-        new_c = np.maximum(ci + d, 0.0)
-        new_ll = row_loglik(Vi, Ht, expand(new_c, Ti), ai, Oi)
-        worse = ~(new_ll >= lli)
-        for _ in range(40):
-            if not worse.any():
-                break
-            step[worse] *= 0.5
-            new_c[worse] = np.maximum(ci[worse] + step[worse, None] * d[worse], 0.0)
-            new_ll[worse] = row_loglik(Vi[worse], Ht, expand(new_c[worse], Ti[worse]),
-                                       ai[worse], None if Oi is None else Oi[worse])
-            worse = ~(new_ll >= lli)
-        em_rows = np.flatnonzero(worse & (ai == 0))
-        if em_rows.size:  # EM fallback: a multiplicative step never lowers a Poisson log L
-            cw, lw = ci[em_rows], lin[idx][em_rows]
-            em = cw * (grad[em_rows] + lw) / np.maximum(lw, TINY)
-            em_ll = row_loglik(Vi[em_rows], Ht, expand(em, Ti[em_rows]), ai[em_rows],
-                               None if Oi is None else Oi[em_rows])
-            better = em_ll >= lli[em_rows]
-            new_c[em_rows] = np.where(better[:, None], em, cw)
-            new_ll[em_rows] = np.where(better, em_ll, lli[em_rows])
-        stuck = worse & (ai > 0)  # no ascent step found: a (local) maximum
-        new_c[stuck], new_ll[stuck] = ci[stuck], lli[stuck]
-        gain = new_ll - lli
-        c[idx], ll[idx] = new_c, new_ll
-        active[idx] = gain > tol * np.maximum(1.0, np.abs(new_ll))
+    c = np.array(c, dtype=np.float64, order="C")  # a copy, fitted in place
+    n_rows = c.shape[0]
+    Ht = np.ascontiguousarray(Ht, dtype=np.float64)
+    # (G, R): every row's sum_j o_j Ht_rj
+    hto = np.broadcast_to(Ht.sum(axis=1), (n_rows, Ht.shape[0])) if offset is None \
+        else offset @ Ht.T
+    ll = _row_kernels.fit_rows(
+        np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(Ht.T),
+        np.ascontiguousarray(T, dtype=np.float64), c,
+        np.ascontiguousarray(alpha, dtype=np.float64),
+        np.zeros((n_rows, 1)) if offset is None
+        else np.ascontiguousarray(offset, dtype=np.float64),
+        offset is not None, np.ascontiguousarray(hto), int(max_iter), float(tol), TINY)
     return c, ll
 
 

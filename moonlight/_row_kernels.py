@@ -1,0 +1,223 @@
+"""Compiled row fits of :func:`moonlight.rowmodel.fit_rows` (numba, serial, deterministic).
+
+Every row is fitted on its own: a projected Newton step in its K free coefficients c,
+``mu_j = o_j sum_r b_r Ht_rj`` with ``b = c T``, each iteration one pass over the row's
+samples that accumulates the gradient and curvature in module coordinates (R and R x R
+sums), then maps them through T. A row costs O(iterations x M x R^2) and holds O(R^2 + K^2)
+working memory, where the vectorized NumPy form held (rows x R x M) temporaries; on
+single-cell data (M in the tens of thousands) these fits are most of ``call_modules``.
+
+Sums run in sample order, and the same row gives the same bytes whatever the other
+rows are, so results do not depend on how rows are blocked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._kernels import FASTMATH
+
+#: Halvings of a Newton step before a row falls back (EM for Poisson, stop for NB).
+HALVINGS = 40
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _loglik(v, Hs, b, alpha, offset, has_offset, tiny):
+    """One row's log likelihood without the terms free of mu (rowmodel.row_loglik)."""
+    M, R = Hs.shape
+    ll = 0.0
+    for j in range(M):
+        mu = 0.0
+        for r in range(R):
+            mu += b[r] * Hs[j, r]
+        if has_offset:
+            mu *= offset[j]
+        if v[j] > 0.0:
+            ll += v[j] * math.log(max(mu, tiny))
+        if alpha > 0.0:
+            ll -= (v[j] + 1.0 / alpha) * math.log1p(alpha * mu)
+        else:
+            ll -= mu
+    return ll
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _poisson_loglik(v, Hs, b, offset, has_offset, nz, hto, tiny):
+    """:func:`_loglik` of a Poisson row from its nonzero counts: ``sum_j mu_j`` is
+    ``b . hto`` with ``hto = Ht o`` (the row's offset-weighted module totals)."""
+    R = Hs.shape[1]
+    ll = 0.0
+    for j in nz:
+        mu = 0.0
+        for r in range(R):
+            mu += b[r] * Hs[j, r]
+        if has_offset:
+            mu *= offset[j]
+        ll += v[j] * math.log(max(mu, tiny))
+    for r in range(R):
+        ll -= b[r] * hto[r]
+    return ll
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _row_loglik(v, Hs, b, alpha, offset, has_offset, nz, hto, tiny):
+    if alpha > 0.0:
+        return _loglik(v, Hs, b, alpha, offset, has_offset, tiny)
+    return _poisson_loglik(v, Hs, b, offset, has_offset, nz, hto, tiny)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _accumulate(v, Hs, b, alpha, offset, has_offset, j, tiny, gb, cb):
+    """Add sample j's terms to the gradient (gb) and the lower triangle of the
+    curvature (cb) in module coordinates (of a Poisson row, only the ``v_j / mu_j``
+    part of its residual)."""
+    R = Hs.shape[1]
+    mu = 0.0
+    for r in range(R):
+        mu += b[r] * Hs[j, r]
+    o = offset[j] if has_offset else 1.0
+    mu = max(mu * o, tiny)
+    if alpha > 0.0:
+        var = mu * (1.0 + alpha * mu)
+        residual = (v[j] - mu) / var * o
+        weight = 1.0 / var
+    else:  # the -o_j of (v_j - mu_j) / mu_j o_j is in hto (every sample's)
+        residual = v[j] / mu * o
+        weight = (v[j] / mu) / mu
+    weight *= o * o
+    for r in range(R):
+        h = Hs[j, r]
+        gb[r] += residual * h
+        wh = weight * h
+        for s in range(r + 1):
+            cb[r, s] += wh * Hs[j, s]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _expand(c, T, b):
+    K, R = T.shape
+    for r in range(R):
+        b[r] = 0.0
+    for k in range(K):
+        for r in range(R):
+            b[r] += c[k] * T[k, r]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol, tiny):
+    """Fit one row in place (``c``); returns its log likelihood. A Poisson row
+    (``alpha == 0``) is evaluated on its nonzero counts ``nz`` only: a zero count adds
+    ``-mu_j`` to log L, ``-o_j Ht_rj`` to the gradient (summed in ``hto``) and nothing
+    to the curvature, so its cost is linear in the row's nonzeros."""
+    M, R = Hs.shape
+    K = T.shape[0]
+    b = np.empty(R)
+    gb = np.empty(R)
+    cb = np.empty((R, R))
+    grad = np.empty(K)
+    A = np.empty((K, K))
+    rhs = np.empty((K, 1))
+    free = np.empty(K, dtype=np.bool_)
+    new_c = np.empty(K)
+    trial_b = np.empty(R)
+    _expand(c, T, b)
+    ll = _row_loglik(v, Hs, b, alpha, offset, has_offset, nz, hto, tiny)
+    for _ in range(max_iter):
+        gb[:] = 0.0
+        cb[:, :] = 0.0
+        if alpha > 0.0:
+            for j in range(M):
+                _accumulate(v, Hs, b, alpha, offset, has_offset, j, tiny, gb, cb)
+        else:
+            for j in nz:
+                _accumulate(v, Hs, b, alpha, offset, has_offset, j, tiny, gb, cb)
+            for r in range(R):
+                gb[r] -= hto[r]
+        for r in range(R):
+            for s in range(r):
+                cb[s, r] = cb[r, s]
+        for k in range(K):
+            g = 0.0
+            for r in range(R):
+                g += T[k, r] * gb[r]
+            grad[k] = g
+            free[k] = c[k] > 0.0 or g > 0.0
+        top = 0.0
+        for k in range(K):
+            for l in range(K):
+                a = 0.0
+                if free[k] and free[l]:
+                    for r in range(R):
+                        if T[k, r] != 0.0:
+                            t = 0.0
+                            for s in range(R):
+                                t += cb[r, s] * T[l, s]
+                            a += T[k, r] * t
+                A[k, l] = a
+            top = max(top, abs(A[k, k]))
+        ridge = 1e-12 * top + 1e-300
+        for k in range(K):
+            A[k, k] += ridge if free[k] else 1.0
+            rhs[k, 0] = grad[k] if free[k] else 0.0
+        d = np.linalg.solve(A, rhs)[:, 0]
+        step = 1.0
+        for k in range(K):
+            new_c[k] = max(c[k] + d[k], 0.0)
+        _expand(new_c, T, trial_b)
+        new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
+        halvings = 0
+        while not new_ll >= ll and halvings < HALVINGS:
+            step *= 0.5
+            for k in range(K):
+                new_c[k] = max(c[k] + step * d[k], 0.0)
+            _expand(new_c, T, trial_b)
+            new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
+            halvings += 1
+        if not new_ll >= ll:
+            if alpha > 0.0:  # no ascent step found: a (local) maximum
+                break
+            # EM fallback: a multiplicative step never lowers a Poisson log L
+            for k in range(K):
+                new_c[k] = c[k] * (grad[k] + lin[k]) / max(lin[k], tiny)
+            _expand(new_c, T, trial_b)
+            new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
+            if not new_ll >= ll:
+                break
+        gain = new_ll - ll
+        for k in range(K):
+            c[k] = new_c[k]
+        for r in range(R):
+            b[r] = trial_b[r]
+        ll = new_ll
+        if not gain > tol * max(1.0, abs(new_ll)):
+            break
+    return ll
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def fit_rows(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny):
+    """Fit every row (in place in ``c``, shape (G, K)); returns the rows' log
+    likelihoods. ``offset`` is (G, M) when ``has_offset``, else any (G, 1) array;
+    ``hto`` (G, R) holds each row's ``sum_j o_j Ht_rj``."""
+    G, M = V.shape
+    K = T.shape[1]
+    ll = np.empty(G)
+    nz = np.empty(M, dtype=np.int64)
+    lin = np.empty(K)
+    for g in range(G):
+        count = 0
+        for j in range(M):
+            if V[g, j] > 0.0:
+                nz[count] = j
+                count += 1
+        for k in range(K):  # sum_j B_kj, the EM fallback's denominator
+            t = 0.0
+            for r in range(hto.shape[1]):
+                t += T[g, k, r] * hto[g, r]
+            lin[k] = t
+        ll[g] = _fit_row(V[g], Hs, T[g], c[g], alpha[g], offset[g], has_offset, lin,
+                         nz[:count], hto[g], max_iter, tol, tiny)
+    return ll

@@ -1,0 +1,66 @@
+"""The row fits under the share test (moonlight.rowmodel.fit_rows): they reach the
+optimum, their log likelihood is the dense formula's, and a row's result does not
+depend on the rows fitted beside it."""
+
+import numpy as np
+import pytest
+
+from moonlight.rowmodel import expand, fit_rows, row_loglik, share_map, share_start
+
+
+def _rows(seed: int, n_rows: int = 6, n_modules: int = 4, n_samples: int = 400,
+          zeros: float = 0.9):
+    """Sparse count rows (about ``zeros`` of them zero) on random module activities;
+    half the rows negative binomial."""
+    rng = np.random.default_rng(seed)
+    Ht = rng.gamma(0.5, 2.0, (n_modules, n_samples))
+    b = rng.gamma(0.5, 1.0, (n_rows, n_modules))
+    mu = b @ Ht
+    mu *= -np.log(zeros) / mu.mean(axis=1, keepdims=True)  # P(0) about `zeros`
+    V = rng.poisson(mu * rng.gamma(2.0, 0.5, mu.shape)).astype(float)
+    alpha = np.where(np.arange(n_rows) % 2 == 0, 0.0, 0.4)
+    return V, Ht, alpha, rng
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_free_fit_meets_the_optimality_conditions(seed):
+    """With one free coefficient per module (T = I) the fit is a non-negative regression:
+    at the optimum every positive coefficient has a zero gradient and every zero one a
+    gradient <= 0 (scaled by the row's total)."""
+    V, Ht, alpha, _ = _rows(seed)
+    n_rows, n_modules = V.shape[0], Ht.shape[0]
+    eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
+    b, _ = fit_rows(V, Ht, eye, np.ones((n_rows, n_modules)), alpha, max_iter=500,
+                    tol=1e-15)
+    mu = b @ Ht
+    grad = ((V - mu) / (mu * (1 + alpha[:, None] * mu))) @ Ht.T
+    scale = (Ht.sum(axis=1) * np.maximum(b.sum(axis=1, keepdims=True), 1)).max()
+    assert (V > 0).mean() < 0.3  # the rows are sparse
+    assert np.all(np.abs(grad[b > 0]) < 1e-6 * scale)
+    assert np.all(grad[b == 0] < 1e-6 * scale)
+
+
+def test_log_likelihood_is_the_dense_formula_with_and_without_offsets():
+    """A Poisson row is evaluated on its nonzero counts only; the result is the dense
+    formula's (row_loglik) at the returned coefficients."""
+    V, Ht, alpha, rng = _rows(3)
+    module = rng.integers(0, Ht.shape[0], len(V))
+    T = share_map(module, np.full(len(V), 0.3), Ht.shape[0])
+    start = share_start(rng.gamma(1.0, 1.0, (len(V), Ht.shape[0])), module)
+    for offset in (None, rng.gamma(4.0, 0.25, V.shape)):
+        c, ll = fit_rows(V, Ht, T, start, alpha, offset=offset)
+        dense = row_loglik(V, Ht, expand(c, T), alpha, offset)
+        np.testing.assert_allclose(ll, dense, rtol=1e-12)
+        assert np.all(ll >= row_loglik(V, Ht, expand(start, T), alpha, offset))
+
+
+def test_a_row_gives_the_same_bytes_whatever_rows_are_beside_it():
+    V, Ht, alpha, rng = _rows(4)
+    module = rng.integers(0, Ht.shape[0], len(V))
+    T = share_map(module, np.full(len(V), 0.2), Ht.shape[0])
+    start = share_start(rng.gamma(1.0, 1.0, (len(V), Ht.shape[0])), module)
+    c_all, ll_all = fit_rows(V, Ht, T, start, alpha)
+    for g in (0, 3):
+        c_one, ll_one = fit_rows(V[g:g + 1], Ht, T[g:g + 1], start[g:g + 1], alpha[g:g + 1])
+        assert c_one.tobytes() == c_all[g:g + 1].tobytes()
+        assert ll_one.tobytes() == ll_all[g:g + 1].tobytes()
