@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._kernels import FASTMATH
 
@@ -198,26 +198,50 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny, g):
+    """Row g of :func:`fit_rows`: its nonzeros and EM denominators, then its fit."""
+    M = V.shape[1]
+    K = T.shape[1]
+    nz = np.empty(M, dtype=np.int64)
+    count = 0
+    for j in range(M):
+        if V[g, j] > 0.0:
+            nz[count] = j
+            count += 1
+    lin = np.empty(K)
+    for k in range(K):  # sum_j B_kj, the EM fallback's denominator
+        t = 0.0
+        for r in range(hto.shape[1]):
+            t += T[g, k, r] * hto[g, r]
+        lin[k] = t
+    return _fit_row(V[g], Hs, T[g], c[g], alpha[g], offset[g], has_offset, lin,
+                    nz[:count], hto[g], max_iter, tol, tiny)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def fit_rows(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny):
     """Fit every row (in place in ``c``, shape (G, K)); returns the rows' log
-    likelihoods. ``offset`` is (G, M) when ``has_offset``, else any (G, 1) array;
-    ``hto`` (G, R) holds each row's ``sum_j o_j Ht_rj``."""
-    G, M = V.shape
-    K = T.shape[1]
-    ll = np.empty(G)
-    nz = np.empty(M, dtype=np.int64)
-    lin = np.empty(K)
-    for g in range(G):
-        count = 0
-        for j in range(M):
-            if V[g, j] > 0.0:
-                nz[count] = j
-                count += 1
-        for k in range(K):  # sum_j B_kj, the EM fallback's denominator
-            t = 0.0
-            for r in range(hto.shape[1]):
-                t += T[g, k, r] * hto[g, r]
-            lin[k] = t
-        ll[g] = _fit_row(V[g], Hs, T[g], c[g], alpha[g], offset[g], has_offset, lin,
-                         nz[:count], hto[g], max_iter, tol, tiny)
+    likelihoods. ``Hs`` is (M, R), the module activities sample by sample; ``offset`` is
+    (G, M) when ``has_offset``, else any (G, 1) array; ``hto`` (G, R) holds each row's
+    ``sum_j o_j Ht_rj``."""
+    ll = np.empty(V.shape[0])
+    for g in range(V.shape[0]):
+        ll[g] = _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny,
+                         g)
+    return ll
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def fit_rows_parallel(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny,
+                      order, threads):
+    """:func:`fit_rows` on ``threads`` threads: thread t fits rows ``order[t]``,
+    ``order[t + threads]``, ... (``order``: the rows by decreasing expected cost, so the
+    threads' shares even out). Every row is fitted by the same serial code, so the bytes
+    do not depend on the thread count."""
+    ll = np.empty(V.shape[0])
+    for t in prange(threads):
+        for i in range(t, V.shape[0], threads):
+            g = order[i]
+            ll[g] = _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol,
+                             tiny, g)
     return ll

@@ -38,6 +38,7 @@ from .nmf import NMFResult, fit_nmf
 from .outliers import handle_outliers
 from .prefilter import SELECTION_OPTIONS, select_counts, selection_changes, selection_settings
 from .qc import quality_record
+from .rowmodel import fitting_threads
 from .selection import next_rank, rank_table, withhold_structureless
 from .stability import stability_summary
 from .technical import library_covariates, module_associations
@@ -161,7 +162,7 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
                  rank_guard: bool = default("modules.rank_guard"),
                  fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
                  covariates: pd.DataFrame | None = None, batches: Batches | None = None,
-                 **calls: Any) -> ModuleCalls:
+                 threads: int = default("modules.threads"), **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.
 
     Parameters
@@ -192,6 +193,9 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         The samples' known batches when the fits are of the batch model
         (:mod:`moonlight.batches`): every gene test then takes the gene's batch factors
         at that fit (in closed form from W and H) as known offsets of its means.
+    threads : int
+        Threads the genes' row fits are shared out among (``modules.threads``; the
+        same bytes for any count).
     **calls
         The rest of the config's ``modules:`` block, passed to
         :func:`moonlight.confidence.moonlighting_confidence`.
@@ -212,13 +216,15 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
     if batches is not None and neighbours:
         neighbours = {r: (W_n, H_n, gene_offsets(beta_of(W_n, H_n), batches, genes, samples))
                       for r, (W_n, H_n) in neighbours.items()}
-    moonlighting, candidates = moonlighting_confidence(
-        counts.rows(genes), W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
-        margin=margin, neighbours=neighbours,
-        offsets=gene_offsets(beta, batches, genes, samples), **calls)
-    classes = classify_genes(counts, W, H, candidates, threshold=threshold, ceiling=ceiling,
-                             fdr=calls["fdr"], overdispersion=calls["overdispersion"],
-                             beta=beta, batches=batches)
+    with fitting_threads(threads):
+        moonlighting, candidates = moonlighting_confidence(
+            counts.rows(genes), W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
+            margin=margin, neighbours=neighbours,
+            offsets=gene_offsets(beta, batches, genes, samples), **calls)
+        classes = classify_genes(counts, W, H, candidates, threshold=threshold,
+                                 ceiling=ceiling, fdr=calls["fdr"],
+                                 overdispersion=calls["overdispersion"], beta=beta,
+                                 batches=batches)
     memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
     memberships["class"] = memberships["gene"].map(
         classes.set_index("gene")["class"]).to_numpy()

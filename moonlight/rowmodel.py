@@ -5,17 +5,36 @@ derived")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
 from . import _row_kernels
+from .engines._common import numba_threads, thread_count
 
-__all__ = ["TINY", "expand", "row_loglik", "fit_rows", "others", "set_share_map",
-           "set_share_start", "share_map", "share_start", "profile"]
+__all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "others",
+           "set_share_map", "set_share_start", "share_map", "share_start", "profile"]
 
 #: Floor on expected counts inside logarithms and Pearson residuals.
 TINY = 1e-300
+
+_THREADS: ContextVar[int] = ContextVar("row_fit_threads", default=1)
+
+
+@contextmanager
+def fitting_threads(threads: int) -> Iterator[None]:
+    """Inside the block, :func:`fit_rows` shares its rows out among ``threads`` of
+    numba's threads. Every row is fitted by the same serial code, so the results are the
+    same bytes for any count (``modules.threads``)."""
+    token = _THREADS.set(thread_count(threads))
+    try:
+        yield
+    finally:
+        _THREADS.reset(token)
 
 
 def expand(c: NDArray, T: NDArray) -> NDArray:
@@ -63,7 +82,8 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     drop. A Poisson row whose Newton step fails takes an EM step
     (``c_k <- c_k sum_j (v_j / mu_j) B_kj / sum_j B_kj``, never decreasing). A row stops
     when its gain falls below ``tol * max(1, |log L|)``. Rows are fitted one at a time
-    by compiled loops (:mod:`moonlight._row_kernels`).
+    by compiled loops (:mod:`moonlight._row_kernels`), on several threads inside
+    :func:`fitting_threads`.
     """
     c = np.array(c, dtype=np.float64, order="C")  # a copy, fitted in place
     n_rows = c.shape[0]
@@ -71,14 +91,21 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     # (G, R): every row's sum_j o_j Ht_rj
     hto = np.broadcast_to(Ht.sum(axis=1), (n_rows, Ht.shape[0])) if offset is None \
         else offset @ Ht.T
-    ll = _row_kernels.fit_rows(
+    arguments = (
         np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(Ht.T),
         np.ascontiguousarray(T, dtype=np.float64), c,
         np.ascontiguousarray(alpha, dtype=np.float64),
         np.zeros((n_rows, 1)) if offset is None
         else np.ascontiguousarray(offset, dtype=np.float64),
         offset is not None, np.ascontiguousarray(hto), int(max_iter), float(tol), TINY)
-    return c, ll
+    threads = min(_THREADS.get(), n_rows)
+    if threads == 1:
+        return c, _row_kernels.fit_rows(*arguments)
+    # a negative-binomial row passes over every sample, a Poisson row over its nonzeros
+    cost = np.where(arguments[4] > 0, V.shape[1], np.count_nonzero(arguments[0], axis=1))
+    order = np.argsort(-cost, kind="stable").astype(np.int64)
+    with numba_threads(threads):
+        return c, _row_kernels.fit_rows_parallel(*arguments, order, threads)
 
 
 def others(module: NDArray[np.int64], n_modules: int) -> NDArray[np.int64]:

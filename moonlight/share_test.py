@@ -20,7 +20,7 @@ __all__ = ["share_test", "OVERDISPERSION"]
 #: negative binomial with a per-gene dispersion.
 OVERDISPERSION = ("quasi_poisson", "negative_binomial")
 
-#: Bytes of (rows x modules x samples) float64 work arrays per block of rows.
+#: Bytes of the count rows a block holds (the interval searches hold each row four times).
 _BLOCK_BYTES = 2**27
 
 
@@ -171,10 +171,10 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     from scipy.stats import chi2
 
     critical = None if level is None else float(chi2.ppf(level, 1))
-    n_genes, (n_modules, n_samples) = len(V), Ht.shape
-    # The rest test's maps hold 2 (R - 2) free coefficients per row.
-    width = max(4 * n_modules, 2 * n_modules * max(n_modules - 2, 1))
-    block = max(1, _BLOCK_BYTES // (8 * width * max(n_samples, 1)))
+    n_genes, n_samples = V.shape
+    # Row fits hold O(modules^2) each (moonlight._row_kernels): a block's memory is its
+    # count rows, four copies of them in the interval searches.
+    block = max(1, _BLOCK_BYTES // (8 * 4 * max(n_samples, 1)))
     O = None if offsets is None else \
         offsets.loc[counts.index, counts.columns].to_numpy(dtype=np.float64)
     parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], order[i:i + block],

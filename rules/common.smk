@@ -332,6 +332,9 @@ FIT_SETTINGS["race"] = bool(config["fit"]["race"]) and PER_JOB >= config["restar
 if FIT_SETTINGS["race"]:
     FIT_SETTINGS["race_margin"] = config["selection"]["margin"]
 PARTS = list(range(-(-config["restarts"] // PER_JOB)))
+# modules.threads reaches call_modules as its job's threads (no byte depends on it), so
+# a change of it reruns nothing.
+MODULE_SETTINGS = {k: v for k, v in config["modules"].items() if k != "threads"}
 
 
 def part_restarts(wildcards):

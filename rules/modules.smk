@@ -86,8 +86,9 @@ rule call_modules:
         "results/benchmarks/call_modules/{dataset}.tsv"
     conda:
         "../envs/moonlight.yaml"
+    threads: config["modules"]["threads"]
     params:
-        modules=config["modules"],
+        modules=MODULE_SETTINGS,
         margin=config["selection"]["margin"],
         top_genes=config["top_genes"],
     message:

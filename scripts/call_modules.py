@@ -36,7 +36,8 @@ with log_to(snakemake.log[0]) as log:
     batches = (read_batches(snakemake.input.batches, counts.samples)
                if "batches" in snakemake.input.keys() else None)
     calls = call_modules(counts, W, H, Ws, logliks, margin=margin, fits=fits,
-                         covariates=covariates, batches=batches, **snakemake.params.modules)
+                         covariates=covariates, batches=batches, threads=snakemake.threads,
+                         **snakemake.params.modules)
     called = calls.moonlighting["gene"]
     log.info("R=%d; moonlighting candidates:\n%s", rank, calls.candidates.to_string())
     log.info("moonlighting genes: %s", ", ".join(called) or "none")

@@ -280,3 +280,20 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
     for end in ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]:
         np.testing.assert_allclose(out[end], reference[end], atol=1e-8)
     assert fits_falsi < 0.6 * sum(calls)
+
+
+def test_share_test_gives_the_same_bytes_in_any_blocks_and_threads(monkeypatch):
+    """Rows are tested one block at a time (memory) and their fits may share threads
+    (modules.threads): neither changes a byte of the result."""
+    from moonlight import share_test as share_module
+    from moonlight.rowmodel import fitting_threads
+
+    counts, W, H = _rows_at_shares([0.05, 0.12, 0.3, 0.5, 0.7, 0.2, 0.4], seed=6,
+                                   n_modules=4, dispersion=0.3)
+    whole = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
+    monkeypatch.setattr(share_module, "_BLOCK_BYTES", 8 * 4 * counts.shape[1] * 3)
+    in_blocks = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
+    with fitting_threads(2):
+        threaded = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
+    for other in (in_blocks, threaded):
+        pd.testing.assert_frame_equal(other, whole, check_exact=True)

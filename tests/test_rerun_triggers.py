@@ -66,8 +66,9 @@ DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "sum
     ("selection: {init: svd}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
     # null means fit.init (random here): saying so explicitly changes nothing
     ("selection: {init: random}", set()),
-    # threads change no byte of a fit
+    # threads change no byte of a fit or a call
     ("fit: {threads: 2}", set()),
+    ("modules: {threads: 2}", set()),
     ("modules: {threshold: 0.2}", {"call_modules", "recovery", "qc", "summary"}),
     ("qc: {outlier_factor: 50.0}", {"qc", "summary"}),
     ("restarts: 4", {"fit", "gather_restarts", "gather_logliks", "stability"}

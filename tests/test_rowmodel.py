@@ -64,3 +64,22 @@ def test_a_row_gives_the_same_bytes_whatever_rows_are_beside_it():
         c_one, ll_one = fit_rows(V[g:g + 1], Ht, T[g:g + 1], start[g:g + 1], alpha[g:g + 1])
         assert c_one.tobytes() == c_all[g:g + 1].tobytes()
         assert ll_one.tobytes() == ll_all[g:g + 1].tobytes()
+
+
+def test_rows_shared_out_among_threads_give_the_same_bytes():
+    from moonlight import _row_kernels
+    from moonlight.rowmodel import fitting_threads
+
+    V, Ht, alpha, rng = _rows(5, n_rows=9)
+    module = rng.integers(0, Ht.shape[0], len(V))
+    T = share_map(module, np.full(len(V), 0.25), Ht.shape[0])
+    start = share_start(rng.gamma(1.0, 1.0, (len(V), Ht.shape[0])), module)
+    offset = rng.gamma(4.0, 0.25, V.shape)
+    c_one, ll_one = fit_rows(V, Ht, T, start, alpha, offset=offset)
+    with fitting_threads(2):
+        c_two, ll_two = fit_rows(V, Ht, T, start, alpha, offset=offset)
+    assert _row_kernels.fit_rows_parallel.signatures  # the threaded kernel ran
+    assert c_two.tobytes() == c_one.tobytes() and ll_two.tobytes() == ll_one.tobytes()
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        with fitting_threads(0):
+            pass
