@@ -1,4 +1,4 @@
-"""Compiled row fits of :func:`moonlight.rowmodel.fit_rows` (numba, serial, deterministic).
+"""Compiled row fits of :func:`moonlight.rowmodel.fit_rows` (numba, deterministic).
 
 Every row is fitted on its own: a projected Newton step in its K free coefficients c,
 ``mu_j = o_j sum_r b_r Ht_rj`` with ``b = c T``, each iteration one pass over the row's
@@ -8,7 +8,8 @@ working memory, where the vectorized NumPy form held (rows x R x M) temporaries;
 single-cell data (M in the tens of thousands) these fits are most of ``call_modules``.
 
 Sums run in sample order, and the same row gives the same bytes whatever the other
-rows are, so results do not depend on how rows are blocked.
+rows are, so results depend neither on how rows are blocked nor on how many threads
+share them (:func:`fit_rows_parallel`).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def _accumulate(v, Hs, b, alpha, offset, has_offset, j, tiny, gb, cb):
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _expand(c, T, b):
+    """``b = c T``, into ``b``."""
     K, R = T.shape
     for r in range(R):
         b[r] = 0.0

@@ -87,22 +87,22 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     """
     c = np.array(c, dtype=np.float64, order="C")  # a copy, fitted in place
     n_rows = c.shape[0]
+    V = np.ascontiguousarray(V, dtype=np.float64)
     Ht = np.ascontiguousarray(Ht, dtype=np.float64)
+    alpha = np.ascontiguousarray(alpha, dtype=np.float64)
     # (G, R): every row's sum_j o_j Ht_rj
     hto = np.broadcast_to(Ht.sum(axis=1), (n_rows, Ht.shape[0])) if offset is None \
         else offset @ Ht.T
     arguments = (
-        np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(Ht.T),
-        np.ascontiguousarray(T, dtype=np.float64), c,
-        np.ascontiguousarray(alpha, dtype=np.float64),
+        V, np.ascontiguousarray(Ht.T), np.ascontiguousarray(T, dtype=np.float64), c, alpha,
         np.zeros((n_rows, 1)) if offset is None
         else np.ascontiguousarray(offset, dtype=np.float64),
         offset is not None, np.ascontiguousarray(hto), int(max_iter), float(tol), TINY)
     threads = min(_THREADS.get(), n_rows)
-    if threads == 1:
+    if threads <= 1:
         return c, _row_kernels.fit_rows(*arguments)
     # a negative-binomial row passes over every sample, a Poisson row over its nonzeros
-    cost = np.where(arguments[4] > 0, V.shape[1], np.count_nonzero(arguments[0], axis=1))
+    cost = np.where(alpha > 0, V.shape[1], np.count_nonzero(V, axis=1))
     order = np.argsort(-cost, kind="stable").astype(np.int64)
     with numba_threads(threads):
         return c, _row_kernels.fit_rows_parallel(*arguments, order, threads)
