@@ -109,6 +109,39 @@ def _expand(c, T, b):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _solve(A, y, x):
+    """``x = A^-1 y`` by Gaussian elimination with partial pivoting (LAPACK's getrf and
+    getrs, unblocked), overwriting A and y; K is small (at most 2 (R - 2) per row)."""
+    n = A.shape[0]
+    for k in range(n):
+        p = k
+        for i in range(k + 1, n):
+            if abs(A[i, k]) > abs(A[p, k]):
+                p = i
+        if p != k:
+            for j in range(n):
+                A[k, j], A[p, j] = A[p, j], A[k, j]
+            y[k], y[p] = y[p], y[k]
+        pivot = A[k, k]
+        for i in range(k + 1, n):
+            A[i, k] /= pivot
+        for i in range(k + 1, n):
+            f = A[i, k]
+            for j in range(k + 1, n):
+                A[i, j] -= f * A[k, j]
+    for i in range(n):  # L z = y (unit lower)
+        t = y[i]
+        for j in range(i):
+            t -= A[i, j] * y[j]
+        y[i] = t
+    for i in range(n - 1, -1, -1):  # U x = z
+        t = y[i]
+        for j in range(i + 1, n):
+            t -= A[i, j] * x[j]
+        x[i] = t / A[i, i]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol, tiny):
     """Fit one row in place (``c``); returns its log likelihood. A Poisson row
     (``alpha == 0``) is evaluated on its nonzero counts ``nz`` only: a zero count adds
@@ -122,6 +155,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
     grad = np.empty(K)
     A = np.empty((K, K))
     rhs = np.empty((K, 1))
+    d = np.empty(K)
     free = np.empty(K, dtype=np.bool_)
     new_c = np.empty(K)
     trial_b = np.empty(R)
@@ -164,7 +198,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
         for k in range(K):
             A[k, k] += ridge if free[k] else 1.0
             rhs[k, 0] = grad[k] if free[k] else 0.0
-        d = np.linalg.solve(A, rhs)[:, 0]
+        _solve(A, rhs[:, 0], d)
         step = 1.0
         for k in range(K):
             new_c[k] = max(c[k] + d[k], 0.0)
