@@ -3,7 +3,8 @@
 Every row is fitted on its own: a projected Newton step in its K free coefficients c,
 ``mu_j = o_j sum_r b_r Ht_rj`` with ``b = c T``, each iteration one pass over the row's
 samples that accumulates the gradient and curvature in module coordinates (R and R x R
-sums), then maps them through T. A row costs O(iterations x M x R^2) and holds O(R^2 + K^2)
+sums), then maps them through T. A negative-binomial row costs O(iterations x M x R^2), a
+Poisson row the same with its nonzeros in place of M, and either holds O(R^2 + K^2)
 working memory, where the vectorized NumPy form held (rows x R x M) temporaries; on
 single-cell data (M in the tens of thousands) these fits are most of ``call_modules``.
 
