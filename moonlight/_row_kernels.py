@@ -27,39 +27,36 @@ HALVINGS = 40
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _loglik(v, Hs, b, alpha, offset, has_offset, tiny):
-    """One row's log likelihood without the terms free of mu (rowmodel.row_loglik)."""
-    M, R = Hs.shape
+def _mean(Hs, b, offset, has_offset, j):
+    """``mu_j = o_j sum_r b_r Ht_rj``, not floored."""
+    mu = 0.0
+    for r in range(Hs.shape[1]):
+        mu += b[r] * Hs[j, r]
+    return mu * offset[j] if has_offset else mu
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _nb_loglik(v, Hs, b, alpha, offset, has_offset, tiny):
+    """A negative-binomial row's log likelihood without the terms free of mu
+    (rowmodel.row_loglik): every sample's."""
     ll = 0.0
-    for j in range(M):
-        mu = 0.0
-        for r in range(R):
-            mu += b[r] * Hs[j, r]
-        if has_offset:
-            mu *= offset[j]
+    for j in range(Hs.shape[0]):
+        mu = _mean(Hs, b, offset, has_offset, j)
         if v[j] > 0.0:
             ll += v[j] * math.log(max(mu, tiny))
-        if alpha > 0.0:
-            ll -= (v[j] + 1.0 / alpha) * math.log1p(alpha * mu)
-        else:
-            ll -= mu
+        ll -= (v[j] + 1.0 / alpha) * math.log1p(alpha * mu)
     return ll
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _poisson_loglik(v, Hs, b, offset, has_offset, nz, hto, tiny):
-    """:func:`_loglik` of a Poisson row from its nonzero counts: ``sum_j mu_j`` is
-    ``b . hto`` with ``hto = Ht o`` (the row's offset-weighted module totals)."""
-    R = Hs.shape[1]
+    """A Poisson row's log likelihood (rowmodel.row_loglik) from its nonzero counts:
+    ``sum_j mu_j`` is ``b . hto`` with ``hto = Ht o`` (the row's offset-weighted module
+    totals)."""
     ll = 0.0
     for j in nz:
-        mu = 0.0
-        for r in range(R):
-            mu += b[r] * Hs[j, r]
-        if has_offset:
-            mu *= offset[j]
-        ll += v[j] * math.log(max(mu, tiny))
-    for r in range(R):
+        ll += v[j] * math.log(max(_mean(Hs, b, offset, has_offset, j), tiny))
+    for r in range(Hs.shape[1]):
         ll -= b[r] * hto[r]
     return ll
 
@@ -67,7 +64,7 @@ def _poisson_loglik(v, Hs, b, offset, has_offset, nz, hto, tiny):
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _row_loglik(v, Hs, b, alpha, offset, has_offset, nz, hto, tiny):
     if alpha > 0.0:
-        return _loglik(v, Hs, b, alpha, offset, has_offset, tiny)
+        return _nb_loglik(v, Hs, b, alpha, offset, has_offset, tiny)
     return _poisson_loglik(v, Hs, b, offset, has_offset, nz, hto, tiny)
 
 
@@ -77,11 +74,8 @@ def _accumulate(v, Hs, b, alpha, offset, has_offset, j, tiny, gb, cb):
     curvature (cb) in module coordinates (of a Poisson row, only the ``v_j / mu_j``
     part of its residual)."""
     R = Hs.shape[1]
-    mu = 0.0
-    for r in range(R):
-        mu += b[r] * Hs[j, r]
     o = offset[j] if has_offset else 1.0
-    mu = max(mu * o, tiny)
+    mu = max(_mean(Hs, b, offset, has_offset, j), tiny)
     if alpha > 0.0:
         var = mu * (1.0 + alpha * mu)
         residual = (v[j] - mu) / var * o
@@ -155,7 +149,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
     cb = np.empty((R, R))
     grad = np.empty(K)
     A = np.empty((K, K))
-    rhs = np.empty((K, 1))
+    rhs = np.empty(K)
     d = np.empty(K)
     free = np.empty(K, dtype=np.bool_)
     new_c = np.empty(K)
@@ -198,8 +192,8 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
         ridge = 1e-12 * top + 1e-300
         for k in range(K):
             A[k, k] += ridge if free[k] else 1.0
-            rhs[k, 0] = grad[k] if free[k] else 0.0
-        _solve(A, rhs[:, 0], d)
+            rhs[k] = grad[k] if free[k] else 0.0
+        _solve(A, rhs, d)
         step = 1.0
         for k in range(K):
             new_c[k] = max(c[k] + d[k], 0.0)
