@@ -40,7 +40,6 @@ localrules:
     select_rank,
     rank_round,
     qc,
-    call_modules,
     enrichment,
     annotations,
     batch_factors,

@@ -24,6 +24,9 @@ from ._kernels import FASTMATH
 
 #: Halvings of a Newton step before a row falls back (EM for Poisson, stop for NB).
 HALVINGS = 40
+#: A coefficient at most this fraction of the row's largest, on its way to zero, is set
+#: to zero (:func:`_fit_row`); so small a change cannot move a fit to another optimum.
+DROP = 1e-6
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -137,6 +140,46 @@ def _solve(A, y, x):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _curvature(cb, T, k, l):
+    """``T_k cb T_l``: the curvature between free coefficients k and l."""
+    a = 0.0
+    for r in range(T.shape[1]):
+        if T[k, r] != 0.0:
+            t = 0.0
+            for s in range(T.shape[1]):
+                t += cb[r, s] * T[l, s]
+            a += T[k, r] * t
+    return a
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _newton_direction(cb, T, grad, free, drop, A, rhs, d):
+    """The Newton step ``d`` of the coefficients that are free and not dropped (zero
+    for the others), with a ridge of 1e-12 times the largest curvature."""
+    K = T.shape[0]
+    top = 0.0
+    for k in range(K):
+        for l in range(K):
+            moving = free[k] and free[l] and not drop[k] and not drop[l]
+            A[k, l] = _curvature(cb, T, k, l) if moving else 0.0
+        top = max(top, abs(A[k, k]))
+    ridge = 1e-12 * top + 1e-300
+    for k in range(K):
+        moving = free[k] and not drop[k]
+        A[k, k] += ridge if moving else 1.0
+        rhs[k] = grad[k] if moving else 0.0
+    _solve(A, rhs, d)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _trial(c, d, drop, step, new_c):
+    """The coefficients a fraction ``step`` along ``d``, projected on ``c >= 0``, with
+    the dropped ones at zero."""
+    for k in range(c.shape[0]):
+        new_c[k] = 0.0 if drop[k] else max(c[k] + step * d[k], 0.0)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol, tiny):
     """Fit one row in place (``c``); returns its log likelihood. A Poisson row
     (``alpha == 0``) is evaluated on its nonzero counts ``nz`` only: a zero count adds
@@ -152,6 +195,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
     rhs = np.empty(K)
     d = np.empty(K)
     free = np.empty(K, dtype=np.bool_)
+    drop = np.empty(K, dtype=np.bool_)
     new_c = np.empty(K)
     trial_b = np.empty(R)
     _expand(c, T, b)
@@ -170,43 +214,44 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
         for r in range(R):
             for s in range(r):
                 cb[s, r] = cb[r, s]
+        largest = 0.0
+        for k in range(K):
+            largest = max(largest, c[k])
+        dropping = False
         for k in range(K):
             g = 0.0
             for r in range(R):
                 g += T[k, r] * gb[r]
             grad[k] = g
             free[k] = c[k] > 0.0 or g > 0.0
-        top = 0.0
-        for k in range(K):
-            for l in range(K):
-                a = 0.0
-                if free[k] and free[l]:
-                    for r in range(R):
-                        if T[k, r] != 0.0:
-                            t = 0.0
-                            for s in range(R):
-                                t += cb[r, s] * T[l, s]
-                            a += T[k, r] * t
-                A[k, l] = a
-            top = max(top, abs(A[k, k]))
-        ridge = 1e-12 * top + 1e-300
-        for k in range(K):
-            A[k, k] += ridge if free[k] else 1.0
-            rhs[k] = grad[k] if free[k] else 0.0
-        _solve(A, rhs, d)
-        step = 1.0
-        for k in range(K):
-            new_c[k] = max(c[k] + d[k], 0.0)
-        _expand(new_c, T, trial_b)
-        new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
-        halvings = 0
-        while not new_ll >= ll and halvings < HALVINGS:
-            step *= 0.5
-            for k in range(K):
-                new_c[k] = max(c[k] + step * d[k], 0.0)
+            # A tiny coefficient (at most DROP times the largest) that the gradient
+            # pushes down and that its own Newton step would take below zero is set to
+            # zero (Bertsekas's epsilon-active set). Left free, it shortens every step
+            # of the others for dozens of iterations on its way to zero.
+            drop[k] = (0.0 < c[k] <= DROP * largest and g < 0.0
+                       and c[k] * _curvature(cb, T, k, k) + g <= 0.0)
+            dropping = dropping or drop[k]
+        for attempt in range(2):
+            if attempt == 1:  # no ascent with the drops: the plain projected step
+                if not dropping:
+                    break
+                for k in range(K):
+                    drop[k] = False
+            _newton_direction(cb, T, grad, free, drop, A, rhs, d)
+            step = 1.0
+            _trial(c, d, drop, step, new_c)
             _expand(new_c, T, trial_b)
             new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
-            halvings += 1
+            halvings = 0
+            while not new_ll >= ll and halvings < HALVINGS:
+                step *= 0.5
+                _trial(c, d, drop, step, new_c)
+                _expand(new_c, T, trial_b)
+                new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto,
+                                     tiny)
+                halvings += 1
+            if new_ll >= ll:
+                break
         if not new_ll >= ll:
             if alpha > 0.0:  # no ascent step found: a (local) maximum
                 break

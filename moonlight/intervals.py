@@ -18,11 +18,14 @@ BISECTIONS = 30
 def excess(V: NDArray, Ht: NDArray, module: NDArray[np.int64], sigma: NDArray,
            warm: NDArray, alpha: NDArray, ll_hat: NDArray, scale: NDArray,
            critical: float, offset: NDArray | None = None) -> tuple[NDArray, NDArray]:
-    """How far each share ``sigma`` lies outside its row's profile interval (the scaled
-    profile deviance minus the critical value: positive outside), and the profile fits'
-    coefficients (warm starts for the next share)."""
+    """How far each share ``sigma`` lies outside its row's profile interval, and the
+    profile fits' coefficients (warm starts for the next share). The distance is the
+    signed root ``sqrt(D) - sqrt(critical)`` of the scaled profile deviance D: positive
+    outside, and nearly linear in sigma where D is nearly quadratic (close to the
+    fitted share), so the root search needs few fits."""
     ll, warm = profile(V, Ht, module, sigma, warm, alpha, offset)
-    return 2.0 * (ll_hat - ll) / scale - critical, warm
+    deviance = np.maximum(2.0 * (ll_hat - ll) / scale, 0.0)
+    return np.sqrt(deviance) - np.sqrt(critical), warm
 
 
 def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: NDArray,
@@ -30,18 +33,24 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
                   critical: float, start: NDArray, offset: NDArray | None = None
                   ) -> NDArray:
     """End of a profile confidence interval between ``inside`` (the fitted share, where
-    the excess is ``-critical``) and ``far`` (0 or 1), for many rows at once: ``far``
+    the excess is ``-sqrt(critical)``) and ``far`` (0 or 1), for many rows at once: ``far``
     itself when it is inside, otherwise the one crossing (the profile is unimodal) by
-    the Illinois variant of regula falsi. It keeps a bracket like bisection, so it
-    cannot fail, and takes about a third of bisection's profile fits to a bracket of
-    ``2^-BISECTIONS`` (the fits dominate call_modules on single-cell data). ``offset``:
-    each row's known factors of its means (:func:`moonlight.rowmodel.fit_rows`)."""
+    the Illinois variant of regula falsi on the signed root (:func:`excess`). It keeps a
+    bracket like bisection, so it cannot fail, and stops at a bracket of
+    ``2^-BISECTIONS`` or at a share whose signed root is within ``2^-BISECTIONS`` of
+    the crossing's, whichever comes first: near the fitted share the signed root
+    changes by about one per standard error of the share, so either pins the end to
+    about 1e-9. The second stop spares the halvings that regula falsi needs to move the
+    far end of the bracket, and the profile fits dominate call_modules on single-cell
+    data. ``offset``: each row's known factors of its means
+    (:func:`moonlight.rowmodel.fit_rows`)."""
     f_hi, warm = excess(V, Ht, module, far, start, alpha, ll_hat, scale, critical, offset)
     lo, hi = inside.copy(), far.copy()  # lo inside the interval, hi outside
-    f_lo = np.full(lo.shape, -critical)
+    f_lo = np.full(lo.shape, -np.sqrt(critical))
     side = np.zeros(lo.shape, dtype=np.int8)  # which end moved last: -1 lo, +1 hi
     active = np.flatnonzero(f_hi > 0)
     out = f_hi > 0
+    root = np.full(lo.shape, np.nan)  # a share whose signed root is within the tolerance
     for _ in range(3 * BISECTIONS):
         if active.size == 0:
             break
@@ -54,12 +63,18 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
                                   None if offset is None else offset[active])
         outside = fx > 0
         moved = np.where(outside, 1, -1).astype(np.int8)
-        again = side[active] == moved  # the same end twice: halve the other's excess
+        # The same end twice: shrink the other's value (Anderson-Bjorck: by
+        # 1 - f(x) / f(the end x replaced), or by half where that is not in (0, 1)).
+        again = side[active] == moved
+        m = 1.0 - fx / np.where(outside, fb, fa)
+        m = np.where((m > 0) & (m < 1), m, 0.5)
         hi[active] = np.where(outside, x, b)
-        f_hi[active] = np.where(outside, fx, np.where(again, 0.5 * fb, fb))
+        f_hi[active] = np.where(outside, fx, np.where(again, m * fb, fb))
         lo[active] = np.where(outside, a, x)
-        f_lo[active] = np.where(outside, np.where(again, 0.5 * fa, fa), fx)
+        f_lo[active] = np.where(outside, np.where(again, m * fa, fa), fx)
         side[active] = moved
-        done = (np.abs(hi[active] - lo[active]) <= 2.0 ** -BISECTIONS) | (fx == 0)
+        at_root = np.abs(fx) <= 2.0 ** -BISECTIONS
+        root[active[at_root]] = x[at_root]
+        done = (np.abs(hi[active] - lo[active]) <= 2.0 ** -BISECTIONS) | at_root
         active = active[~done]
-    return np.where(out, 0.5 * (lo + hi), far)
+    return np.where(out, np.where(np.isnan(root), 0.5 * (lo + hi), root), far)

@@ -37,6 +37,8 @@ __all__ = [
     "prepare_mem_mb",
     "prepare_runtime_min",
     "single_cell_mem_mb",
+    "call_modules_mem_mb",
+    "call_modules_runtime_min",
 ]
 
 #: Resident memory of a job's Python with numpy, scipy, pandas and moonlight loaded (MB).
@@ -179,4 +181,31 @@ def single_cell_mem_mb(size_mb: float, attempt: int = 1) -> int:
 def prepare_runtime_min(size_mb: float, attempt: int = 1) -> int:
     """Wall time (minutes) of reading, checking and writing a user's table."""
     seconds = 30 + 5 * (size_mb * 1e6 / 2) * _CELL_IO_S
+    return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
+
+
+def call_modules_mem_mb(n_genes: int, n_samples: int, nnz: int, is_sparse: bool,
+                        attempt: int = 1) -> int:
+    """Memory (MB) of :func:`moonlight.pipeline.call_modules` (the workflow's rule of
+    that name): the counts (a sparse matrix and its dense row blocks, or a dense table
+    and its copy), the moonlighting candidates' rows dense, bounded here by every gene
+    (8 N M bytes), and the share test's working block (:mod:`moonlight.share_test`: a
+    block of count rows and its four copies in the interval searches, at most 2^27
+    bytes each with its offsets)."""
+    held = 12.0 * nnz if is_sparse else 16.0 * n_genes * n_samples
+    peak = BASE_MB + _mb(held + 8.0 * n_genes * n_samples + 2 * 2**27)
+    return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
+
+
+def call_modules_runtime_min(n_genes: int, n_samples: int, rank: int,
+                             attempt: int = 1) -> int:
+    """Wall time (minutes) of :func:`moonlight.pipeline.call_modules` on one thread.
+
+    Its cost is the row fits of the gene tests (:func:`moonlight.rowmodel.fit_rows`):
+    a handful of fits per gene, each some Newton steps of one pass over the row's
+    samples with R^2 work per sample (a Poisson row passes over its nonzeros only; the
+    bound counts every sample, as for a negative-binomial row). Measured at 2,000 genes
+    x 20,000 and 100,000 cells, R = 10: about 20 ns per gene, sample and R^2
+    (docs/scale.md, "call_modules")."""
+    seconds = 60 + 2e-8 * n_genes * n_samples * rank**2
     return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)

@@ -74,7 +74,10 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     c : (G, K) maximizer; loglik : (G,) its log likelihood (:func:`row_loglik`).
 
     Projected Newton (Bertsekas 1982): coordinates at zero with a non-positive gradient
-    stay fixed, the others take a Newton step (gradient
+    stay fixed; a tiny one (at most ``_row_kernels.DROP`` of the row's largest) that the
+    gradient pushes down past zero within its own Newton step is set to zero (the
+    epsilon-active set; without it, such a coordinate shortens the others' steps for
+    dozens of iterations); the others take a Newton step (gradient
     ``sum_j (v_j - mu_j) / (mu_j (1 + alpha mu_j)) B_kj`` with ``B = T Ht``; curvature
     ``sum_j w_j B_kj B_lj``, ``w_j = v_j / mu_j^2`` for a Poisson row, its exact and
     concave Hessian, and the Fisher weight ``1 / (mu_j (1 + alpha mu_j))`` for a negative

@@ -492,6 +492,19 @@ def crossval_runtime(wildcards, input, attempt):
     )
 
 
+def call_modules_mem_mb(wildcards, input, attempt):
+    """MB of the gene tests at the selected rank, from the counts' N x M (nonzeros)."""
+    return estimate.call_modules_mem_mb(*counts_size(input.counts), attempt)
+
+
+def call_modules_runtime(wildcards, input, attempt):
+    """Minutes of the gene tests on one thread, bounded with the rank one above the
+    largest fitted (the rank guard's fit)."""
+    n_genes, n_samples, _, _ = counts_size(input.counts)
+    rank = max(selection_ranks(wildcards)) + 1
+    return estimate.call_modules_runtime_min(n_genes, n_samples, rank, attempt)
+
+
 def simulate_mem_mb(wildcards, attempt):
     return estimate.simulate_mem_mb(SIM["n_genes"], SIM["n_samples"], attempt)
 

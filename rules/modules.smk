@@ -87,6 +87,9 @@ rule call_modules:
     conda:
         "../envs/moonlight.yaml"
     threads: config["modules"]["threads"]
+    resources:
+        mem_mb=call_modules_mem_mb,
+        runtime=call_modules_runtime,
     params:
         modules=MODULE_SETTINGS,
         margin=config["selection"]["margin"],

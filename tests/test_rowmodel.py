@@ -40,6 +40,31 @@ def test_free_fit_meets_the_optimality_conditions(seed):
     assert np.all(grad[b == 0] < 1e-6 * scale)
 
 
+
+def test_a_coefficient_on_its_way_to_zero_does_not_hold_the_others_back():
+    """Cells of six types, each expressing its own module: rows started near their
+    optimum, with every coefficient that belongs at zero a tiny positive number, reach
+    the optimum's log likelihood in 10 Newton steps. Kept free, such a coefficient
+    shortened every step for dozens of iterations (54 nats short after 10 on one row)."""
+    rng = np.random.default_rng(4)
+    n_rows, n_modules, n_samples = 8, 6, 3000
+    Ht = np.full((n_modules, n_samples), 1e-16)
+    cell_type = rng.integers(0, n_modules, n_samples)
+    Ht[cell_type, np.arange(n_samples)] = rng.gamma(4.0, 0.25, n_samples)
+    Ht += rng.gamma(0.3, 0.05, Ht.shape) * (rng.random(Ht.shape) < 0.2)
+    b = rng.gamma(0.5, 1.0, (n_rows, n_modules)) * (rng.random((n_rows, n_modules)) < 0.4)
+    b[:, 0] += 0.5
+    mu = b @ Ht
+    V = rng.poisson(mu * rng.gamma(2.0, 0.5, mu.shape)).astype(float)
+    alpha = np.where(np.arange(n_rows) % 2 == 0, 0.0, 0.5)
+    eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
+    best, ll_best = fit_rows(V, Ht, eye, np.ones((n_rows, n_modules)), alpha,
+                             max_iter=3000, tol=1e-15)
+    assert (best == 0).any(axis=1).all()  # every row has coefficients at zero
+    start = np.where(best > 0, 0.7 * best, 1e-12 * best.max(axis=1, keepdims=True))
+    _, ll = fit_rows(V, Ht, eye, start, alpha, max_iter=10)
+    np.testing.assert_allclose(ll, ll_best, rtol=0, atol=1e-6)
+
 def test_log_likelihood_is_the_dense_formula_with_and_without_offsets():
     """A Poisson row is evaluated on its nonzero counts only; the result is the dense
     formula's (row_loglik) at the returned coefficients."""
