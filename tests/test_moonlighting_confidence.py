@@ -244,7 +244,8 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
 
 def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch):
     """The regula falsi search ends where bisection of the profile deviance ends (to
-    1e-8), with fewer profile fits."""
+    1e-8), with under 30 % of its profile fits (137 of 625 here; Illinois' halving on
+    the deviance itself took 241)."""
     from moonlight import intervals, rowmodel
     from moonlight import share_test as share_module
 
@@ -279,7 +280,7 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
     reference = share_test(counts, W, H, threshold=THRESHOLD)
     for end in ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]:
         np.testing.assert_allclose(out[end], reference[end], atol=1e-8)
-    assert fits_falsi < 0.6 * sum(calls)
+    assert fits_falsi < 0.3 * sum(calls)
 
 
 def test_share_test_gives_the_same_bytes_in_any_blocks_and_threads(monkeypatch):
