@@ -198,9 +198,10 @@ def _growing(c, d):
 def _expand_step(v, Hs, T, c, d, drop, alpha, offset, has_offset, nz, hto, tiny, new_c,
                  trial_b, ll_one):
     """After a full Newton step that lifts a coefficient: steps of EXPAND, EXPAND^2, ...
-    times ``d`` while the log likelihood keeps rising; ``new_c`` ends at the best
-    (the full step's when no longer step is better). A coefficient that doubles per
-    iteration from 1e-11 takes 27 iterations to reach 1e-3, and a handful this way."""
+    times ``d`` while the log likelihood keeps rising; ``new_c`` and ``trial_b`` end at
+    the best (the full step's when no longer step is better), whose log likelihood is
+    returned. A coefficient that doubles per iteration from 1e-11 takes 27 iterations to
+    reach 1e-3, and a handful this way."""
     best = ll_one
     best_step = 1.0
     step = 1.0
@@ -214,6 +215,8 @@ def _expand_step(v, Hs, T, c, d, drop, alpha, offset, has_offset, nz, hto, tiny,
         best = trial
         best_step = step
     _trial(c, d, drop, best_step, new_c)
+    _expand(new_c, T, trial_b)
+    return best
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -290,10 +293,8 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
             if new_ll >= ll:
                 break
         if new_ll >= ll and step == 1.0 and _growing(c, d):
-            _expand_step(v, Hs, T, c, d, drop, alpha, offset, has_offset, nz, hto, tiny,
-                         new_c, trial_b, new_ll)
-            _expand(new_c, T, trial_b)
-            new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
+            new_ll = _expand_step(v, Hs, T, c, d, drop, alpha, offset, has_offset, nz, hto,
+                                  tiny, new_c, trial_b, new_ll)
         if not new_ll >= ll:
             if alpha > 0.0:  # no ascent step found: a (local) maximum
                 break

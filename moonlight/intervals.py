@@ -33,16 +33,16 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
                   critical: float, start: NDArray, offset: NDArray | None = None
                   ) -> NDArray:
     """End of a profile confidence interval between ``inside`` (the fitted share, where
-    the excess is ``-sqrt(critical)``) and ``far`` (0 or 1), for many rows at once: ``far``
-    itself when it is inside, otherwise the one crossing (the profile is unimodal) by
-    the Illinois variant of regula falsi on the signed root (:func:`excess`). It keeps a
-    bracket like bisection, so it cannot fail, and stops at a bracket of
-    ``2^-BISECTIONS`` or at a share whose signed root is within ``2^-BISECTIONS`` of
-    the crossing's, whichever comes first: near the fitted share the signed root
-    changes by about one per standard error of the share, so either pins the end to
-    about 1e-9. The second stop spares the halvings that regula falsi needs to move the
-    far end of the bracket, and the profile fits dominate call_modules on single-cell
-    data. ``offset``: each row's known factors of its means
+    the excess is ``-sqrt(critical)``) and ``far`` (0 or 1), for many rows at once:
+    ``far`` itself when it is inside, otherwise the one crossing (the profile is
+    unimodal) by regula falsi with Anderson and Bjorck's scaling on the signed root
+    (:func:`excess`). It keeps a bracket like bisection, so it cannot fail, and stops at
+    a bracket of ``2^-BISECTIONS`` or at a share whose signed root is within
+    ``2^-BISECTIONS`` of the crossing's, whichever comes first: near the fitted share
+    the signed root changes by about one per standard error of the share, so either pins
+    the end to about 1e-9. The second stop spares the steps that regula falsi needs to
+    move the far end of the bracket; the profile fits dominate call_modules on
+    single-cell data. ``offset``: each row's known factors of its means
     (:func:`moonlight.rowmodel.fit_rows`)."""
     f_hi, warm = excess(V, Ht, module, far, start, alpha, ll_hat, scale, critical, offset)
     lo, hi = inside.copy(), far.copy()  # lo inside the interval, hi outside

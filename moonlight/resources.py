@@ -205,7 +205,7 @@ def call_modules_runtime_min(n_genes: int, n_samples: int, rank: int,
     a handful of fits per gene, each some Newton steps of one pass over the row's
     samples with R^2 work per sample (a Poisson row passes over its nonzeros only; the
     bound counts every sample, as for a negative-binomial row). Measured at 2,000 genes
-    x 20,000 and 100,000 cells, R = 10: about 20 ns per gene, sample and R^2
-    (docs/scale.md, "call_modules")."""
-    seconds = 60 + 2e-8 * n_genes * n_samples * rank**2
+    x 20,000 cells, R = 10 (the rank guard's fit at 11): 129 s, about 30 ns per gene,
+    sample and R^2 (docs/scale.md, "call_modules")."""
+    seconds = 60 + 3e-8 * n_genes * n_samples * rank**2
     return math.ceil(seconds * TIME_SAFETY * 2 ** (attempt - 1) / 60)
