@@ -84,7 +84,8 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     binomial row), projected on ``c >= 0`` and halved until the log likelihood does not
     drop; a full step that at least doubles a coefficient is followed by steps 4, 16,
     ... times as long while the log likelihood rises (from a tiny value, the curvature
-    of ``v log mu`` holds each Newton step to about a doubling). A Poisson row whose Newton step fails takes an EM step
+    of ``v log mu`` holds each Newton step to about a doubling). A Poisson row whose
+    Newton step fails takes an EM step
     (``c_k <- c_k sum_j (v_j / mu_j) B_kj / sum_j B_kj``, never decreasing). A row stops
     when its gain falls below ``tol * max(1, |log L|)``. Rows are fitted one at a time
     by compiled loops (:mod:`moonlight._row_kernels`), on several threads inside

@@ -40,12 +40,10 @@ def test_free_fit_meets_the_optimality_conditions(seed):
     assert np.all(grad[b == 0] < 1e-6 * scale)
 
 
-
-def test_a_coefficient_on_its_way_to_zero_does_not_hold_the_others_back():
-    """Cells of six types, each expressing its own module: rows started near their
-    optimum, with every coefficient that belongs at zero a tiny positive number, reach
-    the optimum's log likelihood in 10 Newton steps. Kept free, such a coefficient
-    shortened every step for dozens of iterations (54 nats short after 10 on one row)."""
+def _cell_type_rows():
+    """Cells of six types, each expressing its own module, and count rows on them (half
+    negative binomial), with every row's optimum from a long fit: some of its
+    coefficients at zero, the others well above."""
     rng = np.random.default_rng(4)
     n_rows, n_modules, n_samples = 8, 6, 3000
     Ht = np.full((n_modules, n_samples), 1e-16)
@@ -61,17 +59,31 @@ def test_a_coefficient_on_its_way_to_zero_does_not_hold_the_others_back():
     best, ll_best = fit_rows(V, Ht, eye, np.ones((n_rows, n_modules)), alpha,
                              max_iter=3000, tol=1e-15)
     assert (best == 0).any(axis=1).all()  # every row has coefficients at zero
+    return V, Ht, alpha, eye, best, ll_best
+
+
+def test_a_coefficient_on_its_way_to_zero_does_not_hold_the_others_back():
+    """Rows started near their optimum, with every coefficient that belongs at zero a
+    tiny positive number, reach the optimum's log likelihood in 10 Newton steps. Kept
+    free, such a coefficient shortened every step for dozens of iterations (54 nats
+    short after 10 on one row)."""
+    V, Ht, alpha, eye, best, ll_best = _cell_type_rows()
     start = np.where(best > 0, 0.7 * best, 1e-12 * best.max(axis=1, keepdims=True))
     _, ll = fit_rows(V, Ht, eye, start, alpha, max_iter=10)
     np.testing.assert_allclose(ll, ll_best, rtol=0, atol=1e-6)
-    # The other way: a coefficient that belongs well above zero starts at 1e-9 of its
-    # optimum. Newton steps on v log mu about double it per iteration (30 to get back);
-    # the longer steps tried after such a step get there in a few.
+
+
+def test_a_coefficient_climbing_from_a_tiny_value_gets_there_in_a_few_steps():
+    """A coefficient that belongs well above zero starts at 1e-9 of its optimum. Newton
+    steps on v log mu about double it per iteration (30 to get back); the longer steps
+    tried after such a step reach the optimum's log likelihood within 10."""
+    V, Ht, alpha, eye, best, ll_best = _cell_type_rows()
     smallest = np.where(best > 0, best, np.inf).argmin(axis=1)
     start = best.copy()
-    start[np.arange(n_rows), smallest] *= 1e-9
+    start[np.arange(len(V)), smallest] *= 1e-9
     _, ll = fit_rows(V, Ht, eye, start, alpha, max_iter=10)
     np.testing.assert_allclose(ll, ll_best, rtol=0, atol=1e-6)
+
 
 def test_log_likelihood_is_the_dense_formula_with_and_without_offsets():
     """A Poisson row is evaluated on its nonzero counts only; the result is the dense
