@@ -19,8 +19,8 @@ Steps:
 
 Run: ``python benchmarks/call_modules_time.py --cells 20000 --reference /tmp/ref
 --threads 2`` (the table and fits are kept in ``--work`` and reused);
-writes ``benchmarks/results/call_modules_time_<cells>.json`` (with the machine record)
-and prints it.
+writes ``benchmarks/results/call_modules_time_<cells>.json`` (or ``--out``; with the
+machine record, and each process's peak resident memory) and prints it.
 """
 
 from __future__ import annotations
@@ -70,6 +70,19 @@ def _prepare(cells: int, work: Path) -> Path:
     return inputs
 
 
+def _resident_mb() -> float:
+    """This process's resident memory now (MB, Linux)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory so far (MB; Linux reports kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
 def _time(checkout: Path, inputs: Path, out: Path, threads: int) -> None:
     """In a process of its own: call_modules with ``checkout``'s moonlight, timed
     (``threads`` > 1: this checkout's ``modules.threads``)."""
@@ -97,12 +110,14 @@ def _time(checkout: Path, inputs: Path, out: Path, threads: int) -> None:
     settings = defaults()["modules"]
     if threads > 1:
         settings["threads"] = threads
+    resident_mb = _resident_mb()  # the inputs loaded, the kernels compiled
     start, cpu = time.perf_counter(), time.process_time()
     calls = call_modules(counts, W, H, Ws, logliks, margin=defaults()["selection"]["margin"],
                          fits=fits, **settings)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     with open(out, "wb") as stream:
         pickle.dump({"seconds": seconds, "cpu_seconds": cpu_seconds,
+                     "resident_before_mb": resident_mb, "peak_mb": _peak_mb(),
                      "candidates": calls.candidates, "classes": calls.classes,
                      "moonlighting": calls.moonlighting}, stream)
 
@@ -115,6 +130,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="*", default=[],
                         help="also time this checkout with these modules.threads")
     parser.add_argument("--work", type=Path, default=Path("/tmp/moonlight-call-modules"))
+    parser.add_argument("--out", type=Path,
+                        help="the record (default results/call_modules_time_<cells>.json)")
     parser.add_argument("--time", nargs=4, metavar=("CHECKOUT", "INPUTS", "OUT", "THREADS"),
                         help=argparse.SUPPRESS)  # the timing process
     args = parser.parse_args()
@@ -158,6 +175,11 @@ def main() -> None:
         "reference_commit": commit,
         "seconds": {label: round(run["seconds"], 1) for label, run in runs.items()},
         "cpu_seconds": {label: round(run["cpu_seconds"], 1) for label, run in runs.items()},
+        # peak resident memory of each timing process, and its resident memory before
+        # call_modules started (inputs loaded, kernels compiled)
+        "peak_mb": {label: round(run["peak_mb"]) for label, run in runs.items()},
+        "resident_before_mb": {label: round(run["resident_before_mb"])
+                               for label, run in runs.items()},
         "candidates": len(this["candidates"]),
         "same_calls": ref["moonlighting"]["gene"].tolist()
         == this["moonlighting"]["gene"].tolist(),
@@ -167,7 +189,7 @@ def main() -> None:
         "threads_same_results": same_bytes_threads,
         "machine": machine_record(),
     }
-    out = HERE / "results" / f"call_modules_time_{args.cells}.json"
+    out = args.out or HERE / "results" / f"call_modules_time_{args.cells}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({k: v for k, v in record.items() if k != "machine"}, indent=1))
 

@@ -18,10 +18,11 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from .config import default
+from .counts import Counts
 from .modules import call_memberships, moonlighting_genes, normalize_rows
 from .multiple_testing import benjamini_hochberg
 from .rank_guard import drop_private_modules, neighbour_confirmation, neighbour_fits
-from .share_test import OVERDISPERSION, share_test
+from .share_test import OVERDISPERSION, share_test, share_test_rows
 from .stability import align_restarts, near_best
 
 __all__ = ["moonlighting_support", "moonlighting_confidence", "share_test",
@@ -79,7 +80,7 @@ def _moonlighting_q(tests: pd.DataFrame, ceiling: float) -> NDArray[np.float64]:
 
 
 def moonlighting_confidence(
-    counts: pd.DataFrame,
+    counts: Counts | pd.DataFrame,
     W: pd.DataFrame,
     H: pd.DataFrame,
     Ws: list[pd.DataFrame],
@@ -100,8 +101,9 @@ def moonlighting_confidence(
 
     Parameters
     ----------
-    counts : DataFrame (genes x samples)
-        The fitted table (at least W's genes; H's samples in order).
+    counts : Counts or DataFrame (genes x samples)
+        The fitted table (at least the candidates of W; H's samples, in any order). Only
+        the candidates' rows are read, in dense blocks (sparse counts stay sparse).
     W, H : DataFrame
         The selected (best) fit: W genes x modules, H modules x samples.
     Ws, logliks
@@ -156,9 +158,9 @@ def moonlighting_confidence(
     genes = list(candidates["gene"])
     table = pd.DataFrame(index=pd.Index(genes, name="gene"))
     if genes:
-        rows = counts.loc[genes, list(H.columns)]
-        table = share_test(rows, W, H, threshold=threshold, ceiling=ceiling, level=level,
-                           overdispersion=overdispersion, offsets=offsets)
+        counts = Counts.of(counts)
+        table = share_test_rows(counts, genes, W, H, threshold=threshold, ceiling=ceiling,
+                                level=level, overdispersion=overdispersion, offsets=offsets)
         table["q"] = _moonlighting_q(table, ceiling)
         table["support"] = moonlighting_support(Ws, logliks, genes, threshold=threshold,
                                                 margin=margin).to_numpy()

@@ -29,7 +29,12 @@ from scipy import sparse
 
 from .io import atomic_path
 
-__all__ = ["Counts", "CountsSize", "save_counts", "load_counts", "counts_size"]
+__all__ = ["Counts", "CountsSize", "save_counts", "load_counts", "counts_size",
+           "ROW_BLOCK_ENTRIES"]
+
+#: Entries of a dense block of rows (:meth:`Counts.row_blocks`): 32 MB of float64, so
+#: that a computation holding several arrays of a block's size stays small.
+ROW_BLOCK_ENTRIES = 2**22
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class Counts:
         return pd.DataFrame(block, index=pd.Index(list(genes), name="gene"),
                             columns=self.samples)
 
-    def row_blocks(self, genes: Sequence[str], limit: int = 2**24
+    def row_blocks(self, genes: Sequence[str], limit: int = ROW_BLOCK_ENTRIES
                    ) -> Iterator[pd.DataFrame]:
         """The named genes' rows in dense blocks of at most about ``limit`` entries."""
         step = max(1, limit // max(self.shape[1], 1))

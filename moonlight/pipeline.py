@@ -168,7 +168,8 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
     Parameters
     ----------
     counts : Counts or DataFrame (genes x samples)
-        Only the candidates' rows are used (and densified, for sparse counts).
+        Only the candidates' rows are read, in dense blocks (sparse counts are never
+        densified whole).
     W, H : DataFrame
         The best fit at the selected rank (any column scale of W).
     Ws, logliks
@@ -218,7 +219,7 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
                       for r, (W_n, H_n) in neighbours.items()}
     with fitting_threads(threads):
         moonlighting, candidates = moonlighting_confidence(
-            counts.rows(genes), W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
+            counts, W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
             margin=margin, neighbours=neighbours,
             offsets=gene_offsets(beta, batches, genes, samples), **calls)
         classes = classify_genes(counts, W, H, candidates, threshold=threshold,
@@ -264,7 +265,7 @@ def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
     parts = [broad_p(tested.loc[seen], ceiling)]
     parts += [broad_test(rows, W, H, threshold=threshold, ceiling=ceiling,
                          overdispersion=overdispersion, offsets=offsets_of(rows))
-              for rows in counts.row_blocks([g for g in wide if g not in seen], 2**22)]
+              for rows in counts.row_blocks([g for g in wide if g not in seen])]
     return gene_classes(W_normalized, candidates, signal, pd.concat(parts),
                         threshold=threshold, ceiling=ceiling, fdr=fdr)
 

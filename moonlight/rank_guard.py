@@ -9,8 +9,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .counts import Counts
 from .multiple_testing import benjamini_hochberg
-from .share_test import share_test
+from .share_test import share_test_rows
 
 __all__ = ["drop_private_modules", "neighbour_fits", "neighbour_confirmation"]
 
@@ -42,12 +43,13 @@ def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: 
     return {rank + 1: fits[rank + 1]} if rank + 1 in fits else {}
 
 
-def neighbour_confirmation(counts: pd.DataFrame, genes: list[str],
+def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],
                            neighbours: Mapping[int, tuple[pd.DataFrame, ...]], *,
                            threshold: float, overdispersion: str) -> pd.DataFrame:
     """The candidates' second-share tests at every neighbouring fit, Benjamini-Hochberg
-    adjusted over the candidates, keeping per gene the neighbour with the largest q.
-    A neighbour is ``(W, H)``, or ``(W, H, offsets)`` with known batches (the offsets of
+    adjusted over the candidates, keeping per gene the neighbour with the largest q
+    (``counts``: the fitted table, of which the candidates' rows are read in dense
+    blocks). A neighbour is ``(W, H)``, or ``(W, H, offsets)`` with known batches (the offsets of
     :func:`moonlight.share_test.share_test` at that fit).
 
     The second share only: at R + 1 a true module may split in two, and a moonlighting
@@ -62,11 +64,12 @@ def neighbour_confirmation(counts: pd.DataFrame, genes: list[str],
     table = pd.DataFrame({"neighbour_rank": pd.array([pd.NA] * len(genes), dtype="Int64"),
                           "neighbour_p": np.nan, "neighbour_q": np.nan},
                          index=pd.Index(genes, name="gene"))
+    counts = Counts.of(counts)
     for rank, fit_n in sorted(neighbours.items()):
         W_n, H_n = drop_private_modules(*fit_n[:2])
-        p_n = share_test(counts.loc[genes, list(H_n.columns)], W_n, H_n,
-                         threshold=threshold, level=None, overdispersion=overdispersion,
-                         offsets=fit_n[2] if len(fit_n) > 2 else None)["p"].to_numpy()
+        p_n = share_test_rows(counts, genes, W_n, H_n, threshold=threshold, level=None,
+                              overdispersion=overdispersion,
+                              offsets=fit_n[2] if len(fit_n) > 2 else None)["p"].to_numpy()
         q_n = benjamini_hochberg(p_n)
         worse = ~(q_n <= table["neighbour_q"].to_numpy())  # NaN counts as worse
         table.loc[worse, "neighbour_p"] = p_n[worse]

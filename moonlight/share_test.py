@@ -5,16 +5,20 @@ derived")."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .counts import ROW_BLOCK_ENTRIES, Counts
 from .dispersion import nb_dispersion, pearson
 from .intervals import interval_ends
 from .modules import normalize_rows
 from .rowmodel import TINY, fit_rows, profile, set_share_map, set_share_start, share_start
 
-__all__ = ["share_test", "OVERDISPERSION"]
+__all__ = ["share_test", "share_test_rows", "OVERDISPERSION"]
 
 #: Row models of :func:`share_test`: Poisson with a quasi-likelihood dispersion, or
 #: negative binomial with a per-gene dispersion.
@@ -198,3 +202,27 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         if key in columns:
             out[key] = columns[key]
     return out
+
+
+def share_test_rows(counts: Counts, genes: Sequence[str], W: pd.DataFrame, H: pd.DataFrame,
+                    *, limit: int = ROW_BLOCK_ENTRIES, **settings: Any) -> pd.DataFrame:
+    """:func:`share_test` of ``genes`` (labels of W's index), their rows read from
+    ``counts`` in dense blocks of at most about ``limit`` entries
+    (:meth:`moonlight.counts.Counts.row_blocks`), so that sparse counts are never
+    densified whole, whatever the number of genes: the same table as one call on all
+    the rows, because every row is fitted on its own. ``settings`` are
+    :func:`share_test`'s keywords."""
+    samples = [str(s) for s in H.columns]
+    labels = list(genes)
+    names = [str(g) for g in labels]
+    blocks = list(counts.row_blocks(names, limit)) if names else \
+        [pd.DataFrame(np.empty((0, len(samples))), columns=samples)]
+    parts, done = [], 0
+    for rows in blocks:
+        rows = rows if list(rows.columns) == samples else rows[samples]
+        if names != labels or samples != list(H.columns):  # W's and H's labels, as given
+            rows = rows.set_axis(labels[done:done + len(rows)], axis=0).set_axis(
+                H.columns, axis=1)
+        done += len(rows)
+        parts.append(share_test(rows, W, H, **settings))
+    return pd.concat(parts)

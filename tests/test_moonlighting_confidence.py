@@ -12,6 +12,8 @@ from moonlight import fit_nmf, read_count_table, simulate
 from moonlight.confidence import (benjamini_hochberg, drop_private_modules,
                                   moonlighting_confidence, moonlighting_support,
                                   neighbour_fits, share_test)
+from moonlight.counts import Counts
+from moonlight.share_test import share_test_rows
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w09-data.tbl"
 
@@ -298,3 +300,11 @@ def test_share_test_gives_the_same_bytes_in_any_blocks_and_threads(monkeypatch):
         threaded = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
     for other in (in_blocks, threaded):
         pd.testing.assert_frame_equal(other, whole, check_exact=True)
+    # Rows read from sparse counts in blocks of three (call_modules never densifies the
+    # candidates whole), in any order, the samples reordered to H's
+    order = ["g4", "g0", "g6", "g2", "g1", "g5", "g3"]
+    stored = Counts.of(counts[counts.columns[::-1]].astype(pd.SparseDtype(float, 0.0)))
+    assert stored.is_sparse
+    read = share_test_rows(stored, order, W, H, limit=3 * counts.shape[1],
+                           threshold=THRESHOLD, ceiling=0.1)
+    pd.testing.assert_frame_equal(read, whole.loc[order], check_exact=True)
