@@ -221,7 +221,8 @@ def _expand_step(v, Hs, T, c, d, drop, alpha, offset, has_offset, nz, hto, tiny,
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol, tiny):
-    """Fit one row in place (``c``); returns its log likelihood. A Poisson row
+    """Fit one row in place (``c``); returns its log likelihood and whether the fit
+    stopped at ``max_iter`` rather than at its optimum or tolerance. A Poisson row
     (``alpha == 0``) is evaluated on its nonzero counts ``nz`` only: a zero count adds
     ``-mu_j`` to log L, ``-o_j Ht_rj`` to the gradient (summed in ``hto``) and nothing
     to the curvature, so its cost is linear in the row's nonzeros."""
@@ -240,6 +241,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
     trial_b = np.empty(R)
     _expand(c, T, b)
     ll = _row_loglik(v, Hs, b, alpha, offset, has_offset, nz, hto, tiny)
+    stopped = False  # at a (local) maximum or the tolerance, not at the cap
     for _ in range(max_iter):
         gb[:] = 0.0
         cb[:, :] = 0.0
@@ -297,6 +299,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
                                   tiny, new_c, trial_b, new_ll)
         if not new_ll >= ll:
             if alpha > 0.0:  # no ascent step found: a (local) maximum
+                stopped = True
                 break
             # EM fallback: a multiplicative step never lowers a Poisson log L
             for k in range(K):
@@ -304,6 +307,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
             _expand(new_c, T, trial_b)
             new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
             if not new_ll >= ll:
+                stopped = True
                 break
         gain = new_ll - ll
         for k in range(K):
@@ -312,13 +316,15 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
             b[r] = trial_b[r]
         ll = new_ll
         if not gain > tol * max(1.0, abs(new_ll)):
+            stopped = True
             break
-    return ll
+    return ll, not stopped
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny, g):
-    """Row g of :func:`fit_rows`: its nonzeros and EM denominators, then its fit."""
+    """Row g of :func:`fit_rows`: its nonzeros and EM denominators, then its fit (log
+    likelihood, and whether it stopped at ``max_iter``)."""
     M = V.shape[1]
     K = T.shape[1]
     nz = np.empty(M, dtype=np.int64)
@@ -338,21 +344,22 @@ def _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny, g
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def fit_rows(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny):
+def fit_rows(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny, capped):
     """Fit every row (in place in ``c``, shape (G, K)); returns the rows' log
-    likelihoods. ``Hs`` is (M, R), the module activities sample by sample; ``offset`` is
-    (G, M) when ``has_offset``, else any (G, 1) array; ``hto`` (G, R) holds each row's
+    likelihoods, and sets ``capped[g]`` for a row that stopped at ``max_iter``. ``Hs``
+    is (M, R), the module activities sample by sample; ``offset`` is (G, M) when
+    ``has_offset``, else any (G, 1) array; ``hto`` (G, R) holds each row's
     ``sum_j o_j Ht_rj``."""
     ll = np.empty(V.shape[0])
     for g in range(V.shape[0]):
-        ll[g] = _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny,
-                         g)
+        ll[g], capped[g] = _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter,
+                                    tol, tiny, g)
     return ll
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
 def fit_rows_parallel(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol, tiny,
-                      order, threads):
+                      capped, order, threads):
     """:func:`fit_rows` on ``threads`` threads: thread t fits rows ``order[t]``,
     ``order[t + threads]``, ... (``order``: the rows by decreasing expected cost, so the
     threads' shares even out). Every row is fitted by the same serial code, so the bytes
@@ -361,6 +368,6 @@ def fit_rows_parallel(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol
     for t in prange(threads):
         for i in range(t, V.shape[0], threads):
             g = order[i]
-            ll[g] = _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol,
-                             tiny, g)
+            ll[g], capped[g] = _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto,
+                                        max_iter, tol, tiny, g)
     return ll

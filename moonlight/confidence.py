@@ -38,7 +38,7 @@ CANDIDATE_COLUMNS = [
     "second_module", "second_share", "second_share_low", "second_share_high",
     "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "rest_share",
     "rest_statistic", "rest_p", "q", "support",
-    "neighbour_rank", "neighbour_p", "neighbour_q", "called",
+    "neighbour_rank", "neighbour_p", "neighbour_q", "called", "fits_at_cap",
 ]
 
 
@@ -145,7 +145,8 @@ def moonlighting_confidence(
         Every candidate: the same four columns and :data:`CANDIDATE_COLUMNS`
         (``neighbour_rank``, ``neighbour_p``, ``neighbour_q``: the neighbouring rank
         with the largest q and the gene's p and q there, empty without neighbours;
-        ``called``: the call).
+        ``called``: the call; ``fits_at_cap``: a row fit of the gene's tests, here or at
+        a neighbour, stopped at its iteration cap, so that a statistic may be off).
     """
     if not 0 < fdr < 1:
         raise ValueError(f"fdr must be in (0, 1), got {fdr}")
@@ -167,12 +168,14 @@ def moonlighting_confidence(
         guard = neighbour_confirmation(counts, genes, neighbours or {}, threshold=threshold,
                                        overdispersion=overdispersion)
         table[guard.columns] = guard
+        table["fits_at_cap"] = table["fits_at_cap"] | table["neighbour_fits_at_cap"]
         holds = ~(table["neighbour_q"] > neighbour_level)  # no neighbour: holds
         table["called"] = (table["q"] <= fdr) & (table["support"] >= min_support) & holds
     else:
         for key in CANDIDATE_COLUMNS:
             table[key] = pd.Series(dtype=object if key in {"top_module", "second_module"}
-                                   else bool if key == "called" else float)
+                                   else bool if key in {"called", "fits_at_cap"}
+                                   else float)
     candidates = pd.concat([candidates.reset_index(drop=True),
                             table[CANDIDATE_COLUMNS].reset_index(drop=True)], axis=1)
     called = candidates.loc[candidates["called"].astype(bool),

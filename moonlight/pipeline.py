@@ -449,7 +449,8 @@ def analyse(
                             outlier_factor=checks["outlier_factor"],
                             gene_set_coverage=enriched.warning if enriched else None,
                             module_genes=rank_genes(calls.W, calls.memberships,
-                                                    calls.moonlighting["gene"]))
+                                                    calls.moonlighting["gene"]),
+                            candidates=calls.candidates)
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
                     enrichment=None if enriched is None else enriched.table,
                     annotations=None if annotations is None

@@ -72,6 +72,7 @@ __all__ = [
     "structure_warning",
     "top_rank_warning",
     "technical_warning",
+    "capped_fits_warning",
     "class_record",
     "mito_ribo_warnings",
     "qc_table",
@@ -372,6 +373,25 @@ def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
     )
 
 
+def capped_fits_warning(candidates: pd.DataFrame) -> QCWarning | None:
+    """``row_fit_cap`` naming the moonlighting candidates whose tests have a row fit
+    that stopped at its iteration cap (``fits_at_cap`` of
+    :func:`moonlight.confidence.moonlighting_confidence`)."""
+    if "fits_at_cap" not in candidates:
+        return None
+    capped = candidates.loc[candidates["fits_at_cap"].astype(bool)]
+    if capped.empty:
+        return None
+    called = int(capped["called"].astype(bool).sum())
+    return QCWarning(
+        "row_fit_cap",
+        f"{len(capped)} of {len(candidates)} moonlighting candidates ({called} called) "
+        f"have a row fit that stopped at its iteration cap: {_names(capped['gene'])}; "
+        "their statistics or interval ends may be off "
+        "(moonlighting_candidates.tsv, column fits_at_cap)",
+    )
+
+
 def mito_ribo_warnings(module_genes: pd.DataFrame) -> list[QCWarning]:
     """``mito_ribo_module`` for every module whose top genes are mostly mitochondrial or
     ribosomal (:func:`moonlight.genefilter.mito_ribo_modules`)."""
@@ -405,7 +425,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
                    read_rows: list[dict[str, str]] | None = None,
                    outlier_factor: float = DEFAULT_OUTLIER_FACTOR,
                    gene_set_coverage: str | None = None,
-                   module_genes: pd.DataFrame | None = None) -> pd.DataFrame:
+                   module_genes: pd.DataFrame | None = None,
+                   candidates: pd.DataFrame | None = None) -> pd.DataFrame:
     """The QC record of one analysed data set (rule ``qc``, and ``Analysis.qc``).
 
     Parameters
@@ -428,6 +449,9 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     module_genes : DataFrame, optional
         Every module's ranked genes (``module_genes.tsv``): a ``mito_ribo_module``
         warning for a module whose top genes are mostly mitochondrial or ribosomal.
+    candidates : DataFrame, optional
+        The moonlighting candidates (``moonlighting_candidates.tsv``): a ``row_fit_cap``
+        warning when a test's row fit stopped at its iteration cap.
     """
     rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
     heldout = heldout.drop_duplicates(["rank", "fold"])
@@ -439,6 +463,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
         warnings.append(QCWarning("gene_set_coverage", gene_set_coverage))
     if module_genes is not None:
         warnings += mito_ribo_warnings(module_genes)
+    if candidates is not None:
+        warnings.append(capped_fits_warning(candidates))
     rows = list(read_rows or []) + count_record(counts) + class_record(classes)
     return qc_table(rows, [w for w in warnings if w is not None])
 

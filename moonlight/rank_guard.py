@@ -59,17 +59,21 @@ def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],
     Returns
     -------
     DataFrame indexed by gene: ``neighbour_rank`` (empty without neighbours),
-    ``neighbour_p`` and ``neighbour_q``.
+    ``neighbour_p`` and ``neighbour_q``, and ``neighbour_fits_at_cap`` (a row fit of the
+    gene's test at some neighbour stopped at its iteration cap).
     """
     table = pd.DataFrame({"neighbour_rank": pd.array([pd.NA] * len(genes), dtype="Int64"),
-                          "neighbour_p": np.nan, "neighbour_q": np.nan},
+                          "neighbour_p": np.nan, "neighbour_q": np.nan,
+                          "neighbour_fits_at_cap": False},
                          index=pd.Index(genes, name="gene"))
     counts = Counts.of(counts)
     for rank, fit_n in sorted(neighbours.items()):
         W_n, H_n = drop_private_modules(*fit_n[:2])
-        p_n = share_test_rows(counts, genes, W_n, H_n, threshold=threshold, level=None,
-                              overdispersion=overdispersion,
-                              offsets=fit_n[2] if len(fit_n) > 2 else None)["p"].to_numpy()
+        tested = share_test_rows(counts, genes, W_n, H_n, threshold=threshold, level=None,
+                                 overdispersion=overdispersion,
+                                 offsets=fit_n[2] if len(fit_n) > 2 else None)
+        p_n = tested["p"].to_numpy()
+        table["neighbour_fits_at_cap"] |= tested["fits_at_cap"].to_numpy()
         q_n = benjamini_hochberg(p_n)
         worse = ~(q_n <= table["neighbour_q"].to_numpy())  # NaN counts as worse
         table.loc[worse, "neighbour_p"] = p_n[worse]

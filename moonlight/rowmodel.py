@@ -56,8 +56,8 @@ def row_loglik(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray,
 
 
 def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
-             offset: NDArray | None = None, max_iter: int = 200, tol: float = 1e-13
-             ) -> tuple[NDArray, NDArray]:
+             offset: NDArray | None = None, max_iter: int = 200, tol: float = 1e-13,
+             capped: NDArray[np.bool_] | None = None) -> tuple[NDArray, NDArray]:
     """Maximize each row's log likelihood over ``c >= 0`` with ``mu = (c T) Ht``.
 
     Parameters
@@ -68,6 +68,10 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
         (0: Poisson); offset : (G, M), optional, a known positive factor of every mean,
         ``mu_gj = o_gj ((c T) Ht)_gj`` (a gene's batch factors: :mod:`moonlight.batches`);
         every basis row of the gene is then ``o_g * Ht_k``.
+    capped : (G,) bool, optional
+        Set True (never reset) for every row whose fit stopped at ``max_iter`` rather
+        than at its optimum or the tolerance: its log likelihood may be short of the
+        maximum.
 
     Returns
     -------
@@ -99,19 +103,25 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     # (G, R): every row's sum_j o_j Ht_rj
     hto = np.broadcast_to(Ht.sum(axis=1), (n_rows, Ht.shape[0])) if offset is None \
         else offset @ Ht.T
+    at_cap = np.zeros(n_rows, dtype=np.bool_)  # rows that stopped at max_iter
     arguments = (
         V, np.ascontiguousarray(Ht.T), np.ascontiguousarray(T, dtype=np.float64), c, alpha,
         np.zeros((n_rows, 1)) if offset is None
         else np.ascontiguousarray(offset, dtype=np.float64),
-        offset is not None, np.ascontiguousarray(hto), int(max_iter), float(tol), TINY)
+        offset is not None, np.ascontiguousarray(hto), int(max_iter), float(tol), TINY,
+        at_cap)
     threads = min(_THREADS.get(), n_rows)
     if threads <= 1:
-        return c, _row_kernels.fit_rows(*arguments)
-    # a negative-binomial row passes over every sample, a Poisson row over its nonzeros
-    cost = np.where(alpha > 0, V.shape[1], np.count_nonzero(V, axis=1))
-    order = np.argsort(-cost, kind="stable").astype(np.int64)
-    with numba_threads(threads):
-        return c, _row_kernels.fit_rows_parallel(*arguments, order, threads)
+        ll = _row_kernels.fit_rows(*arguments)
+    else:
+        # a negative-binomial row passes over every sample, a Poisson row its nonzeros
+        cost = np.where(alpha > 0, V.shape[1], np.count_nonzero(V, axis=1))
+        order = np.argsort(-cost, kind="stable").astype(np.int64)
+        with numba_threads(threads):
+            ll = _row_kernels.fit_rows_parallel(*arguments, order, threads)
+    if capped is not None:
+        capped |= at_cap
+    return c, ll
 
 
 def others(module: NDArray[np.int64], n_modules: int) -> NDArray[np.int64]:
@@ -168,11 +178,12 @@ def share_start(b: NDArray, module: NDArray[np.int64]) -> NDArray:
 
 
 def profile(V: NDArray, Ht: NDArray, module: NDArray[np.int64], sigma: NDArray,
-            start: NDArray, alpha: NDArray, offset: NDArray | None = None
-            ) -> tuple[NDArray, NDArray]:
+            start: NDArray, alpha: NDArray, offset: NDArray | None = None,
+            capped: NDArray[np.bool_] | None = None) -> tuple[NDArray, NDArray]:
     """``l*(sigma)`` per row (share of ``module`` fixed at ``sigma``) and the fitted free
     coefficients (a warm start for the next call). At ``sigma = 1`` every free
-    coefficient multiplies the same basis row, the module's own."""
+    coefficient multiplies the same basis row, the module's own. ``capped``: as for
+    :func:`fit_rows`."""
     T = share_map(module, sigma, Ht.shape[0])
-    a, ll = fit_rows(V, Ht, T, start, alpha, offset=offset)
+    a, ll = fit_rows(V, Ht, T, start, alpha, offset=offset, capped=capped)
     return ll, a

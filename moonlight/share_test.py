@@ -30,10 +30,11 @@ _BLOCK_BYTES = 2**27
 
 def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: NDArray,
                scale: NDArray, order: NDArray[np.int64], ceiling: float,
-               offset: NDArray | None) -> dict[str, NDArray]:
+               offset: NDArray | None, capped: NDArray[np.bool_]) -> dict[str, NDArray]:
     """The ceiling test of the share outside each row's two top modules (module
     docstring): the rest share, its scaled profile statistic at ``ceiling`` and
-    ``rest_p``, small when the rest share is clearly below the ceiling."""
+    ``rest_p``, small when the rest share is clearly below the ceiling (``capped``:
+    as for :func:`moonlight.rowmodel.fit_rows`)."""
     n_rows, n_modules = b_hat.shape
     shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), TINY)
     if n_modules < 3:  # nothing outside the two: the ceiling holds by construction
@@ -43,7 +44,8 @@ def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: 
     s_rest = np.take_along_axis(shares, rest, axis=1).sum(axis=1)
     sigma = np.full(n_rows, ceiling)
     _, ll_c = fit_rows(V, Ht, set_share_map(rest, pair, sigma, n_modules),
-                       set_share_start(b_hat, rest, pair), alpha, offset=offset)
+                       set_share_start(b_hat, rest, pair), alpha, offset=offset,
+                       capped=capped)
     statistic = np.maximum(2.0 * (ll_hat - ll_c), 0.0) / scale
     z = np.sign(ceiling - s_rest) * np.sqrt(statistic)
     from scipy.stats import norm
@@ -56,7 +58,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
                 overdispersion: str, offset: NDArray | None = None) -> dict[str, NDArray]:
     """The share test, with ``ceiling`` the rest test, and with ``critical`` both
     intervals, for one block of rows (``order``: each row's modules by W's shares;
-    ``offset``: the rows' known factors of their means, or None)."""
+    ``offset``: the rows' known factors of their means, or None). ``fits_at_cap``: a
+    row any of whose fits stopped at its iteration cap."""
     from scipy.stats import norm
 
     top, second = order[:, 0], order[:, 1]
@@ -67,20 +70,23 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
     def mean(b: NDArray) -> NDArray:
         return b @ Ht if offset is None else (b @ Ht) * offset
 
-    b_hat, ll_hat = fit_rows(V, Ht, eye, b0, alpha, offset=offset)
+    capped = np.zeros(n_rows, dtype=np.bool_)  # the final free fit's, then the others'
+    b_hat, ll_hat = fit_rows(V, Ht, eye, b0, alpha, offset=offset, capped=capped)
     df = np.maximum(V.shape[1] - (b_hat > 0).sum(axis=1), 1).astype(np.float64)
     if overdispersion == "negative_binomial":
         # Dispersion from the Poisson fit's residuals, refit, re-estimate once.
         for _ in range(2):
             alpha = nb_dispersion(V, mean(b_hat), df)
-            b_hat, ll_hat = fit_rows(V, Ht, eye, b_hat, alpha, offset=offset)
+            capped[:] = False
+            b_hat, ll_hat = fit_rows(V, Ht, eye, b_hat, alpha, offset=offset,
+                                     capped=capped)
     phi = pearson(V, mean(b_hat), alpha) / df
     scale = np.maximum(phi, 1.0)
     shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), TINY)
     rows = np.arange(n_rows)
     s_top, s_second = shares[rows, top], shares[rows, second]
     ll_null, _ = profile(V, Ht, second, np.full(n_rows, threshold),
-                         share_start(b_hat, second), alpha, offset)
+                         share_start(b_hat, second), alpha, offset, capped)
     lr = np.maximum(2.0 * (ll_hat - ll_null), 0.0)
     statistic = lr / scale
     z = np.sign(s_second - threshold) * np.sqrt(statistic)
@@ -88,7 +94,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
            "pearson_phi": phi, "lr_threshold": lr, "statistic": statistic,
            "p": norm.sf(z)}
     if ceiling is not None:
-        out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling, offset))
+        out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling, offset,
+                              capped))
     if critical is not None:
         # Four searches per row (top/second x lower/upper end), run as one batch.
         module = np.concatenate([top, top, second, second])
@@ -96,12 +103,16 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
         far = np.concatenate([np.zeros(n_rows), np.ones(n_rows)] * 2)
         start = np.concatenate([share_start(b_hat, top)] * 2
                                + [share_start(b_hat, second)] * 2)
+        ends_capped = np.zeros(4 * n_rows, dtype=np.bool_)
         ends = interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
                              np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
-                             critical, start, None if offset is None else np.tile(offset, (4, 1)))
+                             critical, start,
+                             None if offset is None else np.tile(offset, (4, 1)), ends_capped)
         ends = ends.reshape(4, n_rows)
+        capped |= ends_capped.reshape(4, n_rows).any(axis=0)
         out.update(top_share_low=ends[0], top_share_high=ends[1],
                    second_share_low=ends[2], second_share_high=ends[3])
+    out["fits_at_cap"] = capped
     return out
 
 
@@ -142,7 +153,10 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     ``lr_threshold`` (``2 (l^ - l*(t))``, also for a share at or below t), ``statistic``
     (``lr_threshold / max(pearson_phi, 1)``) and ``p``; with ``ceiling`` also
     ``rest_share`` (of the row refit), ``rest_statistic`` and ``rest_p`` (the p-value
-    of "rest share >= ceiling"; 0 when R = 2, where there is no rest).
+    of "rest share >= ceiling"; 0 when R = 2, where there is no rest); ``fits_at_cap``:
+    True where a row fit of the gene's tests (the free fit, the profile at the
+    threshold, the fit at the ceiling, the intervals' profiles) stopped at its
+    iteration cap, so that a statistic or an interval end may be off.
     """
     if ceiling is not None and not 0 < ceiling <= 1:
         raise ValueError(f"ceiling must be in (0, 1], got {ceiling}")
@@ -190,14 +204,14 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     if ceiling is not None:
         empty += ["rest_share", "rest_statistic", "rest_p"]
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts \
-        else {key: np.empty(0) for key in empty}
+        else {key: np.empty(0) for key in empty} | {"fits_at_cap": np.empty(0, bool)}
     names = np.asarray(W.columns, dtype=object)
     out = pd.DataFrame({"top_module": names[top], "second_module": names[second]},
                        index=pd.Index(counts.index, name="gene"))
     order_cols = ["top_share", "top_share_low", "top_share_high", "second_share",
                   "second_share_low", "second_share_high", "dispersion", "pearson_phi",
                   "lr_threshold", "statistic", "p", "rest_share", "rest_statistic",
-                  "rest_p"]
+                  "rest_p", "fits_at_cap"]
     for key in order_cols:
         if key in columns:
             out[key] = columns[key]

@@ -584,14 +584,16 @@ def summary_inputs(wildcards):
 
 
 def qc_inputs(wildcards):
-    """The counts, the rank chosen, held-out log likelihoods of that rank's folds and of
-    rank 1 (the no-structure baseline), and for a real table how it was read."""
+    """The counts, the rank chosen, the calls' tables (classes, ranked genes, module
+    covariates, candidates), held-out log likelihoods of that rank's folds and of rank 1
+    (the no-structure baseline), and for a real table how it was read."""
     inputs = {
         "counts": counts_file(wildcards),
         "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
         "classes": f"results/{wildcards.dataset}/gene_classes.tsv",
         "module_genes": f"results/{wildcards.dataset}/module_genes.tsv",
         "module_covariates": f"results/{wildcards.dataset}/module_covariates.tsv",
+        "candidates": f"results/{wildcards.dataset}/moonlighting_candidates.tsv",
         "crossval": expand(
             "results/{dataset}/crossval/R{rank}.tsv",
             dataset=wildcards.dataset,

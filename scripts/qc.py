@@ -26,6 +26,7 @@ with log_to(snakemake.log[0]) as log:
         gene_set_coverage=coverage_warning(
             read_tsv(snakemake.input.coverage, index_col=None),
             snakemake.params.min_coverage) if "coverage" in snakemake.input.keys() else None,
-        module_genes=read_tsv(snakemake.input.module_genes, index_col=None))
+        module_genes=read_tsv(snakemake.input.module_genes, index_col=None),
+        candidates=read_tsv(snakemake.input.candidates, index_col=None))
     log.info("QC record:\n%s", record.to_string(index=False))
     write_tsv(record, snakemake.output[0], index=False)

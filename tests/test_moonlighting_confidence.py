@@ -265,7 +265,7 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
     fits_falsi = sum(calls)
 
     def bisect(V, Ht, module, inside, far, alpha, ll_hat, scale, critical, start,
-               offset=None):
+               offset=None, capped=None):
         assert offset is None
         ex, warm = intervals.excess(V, Ht, module, far, start, alpha, ll_hat, scale,
                                     critical)
@@ -283,6 +283,22 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
     for end in ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]:
         np.testing.assert_allclose(out[end], reference[end], atol=1e-8)
     assert fits_falsi < 0.3 * sum(calls)
+
+
+def test_a_test_whose_row_fit_stopped_at_its_cap_is_flagged(monkeypatch):
+    """``fits_at_cap`` is False where every row fit of a gene's tests converged, and
+    True where one stopped at its iteration cap."""
+    from moonlight import rowmodel
+    from moonlight import share_test as share_module
+
+    counts, W, H = _rows_at_shares([0.05, 0.3, 0.5], seed=1, n_modules=3)
+    assert not share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)["fits_at_cap"].any()
+
+    def one_step(*a, **k):
+        return rowmodel.fit_rows(*a, **{**k, "max_iter": 1})
+
+    monkeypatch.setattr(share_module, "fit_rows", one_step)  # the free and ceiling fits
+    assert share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)["fits_at_cap"].all()
 
 
 def test_share_test_gives_the_same_bytes_in_any_blocks_and_threads(monkeypatch):

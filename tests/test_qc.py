@@ -109,3 +109,16 @@ def test_class_record_lists_every_class():
     assert [rows[f"genes_{c}"]["value"] for c in
             ["specific", "moonlighting", "broad", "unassigned"]] == ["1", "0", "2", "1"]
     assert rows["genes_broad"]["detail"] == "50.0% of the fitted genes"
+
+
+def test_candidates_whose_fits_stopped_at_the_cap_are_named():
+    from moonlight.qc import capped_fits_warning
+    candidates = pd.DataFrame({"gene": ["007", "NA", "g3"], "called": [True, False, True],
+                               "fits_at_cap": [True, True, False]})
+    warning = capped_fits_warning(candidates)
+    assert warning is not None and warning.kind == "row_fit_cap"
+    assert warning.message.startswith("2 of 3 moonlighting candidates (1 called)")
+    assert "007, NA;" in warning.message
+    candidates["fits_at_cap"] = False
+    assert capped_fits_warning(candidates) is None
+    assert capped_fits_warning(candidates.iloc[0:0]) is None

@@ -5,7 +5,8 @@ depend on the rows fitted beside it."""
 import numpy as np
 import pytest
 
-from moonlight.rowmodel import expand, fit_rows, row_loglik, share_map, share_start
+from moonlight.rowmodel import (expand, fit_rows, fitting_threads, row_loglik, share_map,
+                                share_start)
 
 
 def _rows(seed: int, n_rows: int = 6, n_modules: int = 4, n_samples: int = 400,
@@ -83,6 +84,24 @@ def test_a_coefficient_climbing_from_a_tiny_value_gets_there_in_a_few_steps():
     start[np.arange(len(V)), smallest] *= 1e-9
     _, ll = fit_rows(V, Ht, eye, start, alpha, max_iter=10)
     np.testing.assert_allclose(ll, ll_best, rtol=0, atol=1e-6)
+
+
+def test_fits_stopped_at_the_iteration_cap_are_flagged():
+    """A row that stops at max_iter short of its optimum is flagged in ``capped`` (which
+    is only ever set, never cleared); a row that converged is not, on one thread or two."""
+    V, Ht, alpha, eye, best, ll_best = _cell_type_rows()
+    start = np.ones_like(best)
+    capped = np.zeros(len(V), dtype=bool)
+    _, ll = fit_rows(V, Ht, eye, start, alpha, max_iter=2, capped=capped)
+    assert capped.all() and (ll < ll_best).all()
+    for threads in (1, 2):
+        again = np.zeros(len(V), dtype=bool)
+        with fitting_threads(threads):
+            _, ll = fit_rows(V, Ht, eye, start, alpha, capped=again)
+        assert not again.any()
+        np.testing.assert_allclose(ll, ll_best, rtol=0, atol=1e-6)
+        fit_rows(V[:1], Ht, eye[:1], start[:1], alpha[:1], max_iter=1, capped=again[:1])
+        assert again.tolist() == [True] + [False] * (len(V) - 1)
 
 
 def test_log_likelihood_is_the_dense_formula_with_and_without_offsets():
