@@ -184,6 +184,15 @@ def _trial(c, d, drop, step, new_c):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _any(flags):
+    """Whether any flag is set."""
+    for flag in flags:
+        if flag:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _growing(c, d):
     """Whether the Newton step at least doubles a coefficient (or lifts one off zero):
     the mark of a coefficient climbing from a tiny value, where the curvature of
@@ -237,8 +246,12 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
     d = np.empty(K)
     free = np.empty(K, dtype=np.bool_)
     drop = np.empty(K, dtype=np.bool_)
+    soft = np.empty(K, dtype=np.bool_)
     new_c = np.empty(K)
     trial_b = np.empty(R)
+    soft_c = np.empty(K)
+    soft_b = np.empty(R)
+    soft_d = np.empty(K)
     _expand(c, T, b)
     ll = _row_loglik(v, Hs, b, alpha, offset, has_offset, nz, hto, tiny)
     stopped = False  # at a (local) maximum or the tolerance, not at the cap
@@ -273,6 +286,21 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
             drop[k] = (0.0 < c[k] <= DROP * largest and g < 0.0
                        and c[k] * _curvature(cb, T, k, k) + g <= 0.0)
             dropping = dropping or drop[k]
+            # Tiny and pushed down, but its own Newton step stays above zero: where the
+            # row's mean is near zero its curvature is huge, and it can still hold the
+            # others' steps to nothing through the coupling. Tried dropped beside the
+            # step that keeps it (below), the better full step taken.
+            soft[k] = 0.0 < c[k] <= DROP * largest and g < 0.0 and not drop[k]
+        ll_soft = -np.inf
+        if _any(soft):
+            for k in range(K):
+                drop[k] = drop[k] or soft[k]
+            _newton_direction(cb, T, grad, free, drop, A, rhs, soft_d)
+            _trial(c, soft_d, drop, 1.0, soft_c)
+            _expand(soft_c, T, soft_b)
+            ll_soft = _row_loglik(v, Hs, soft_b, alpha, offset, has_offset, nz, hto, tiny)
+            for k in range(K):
+                drop[k] = drop[k] and not soft[k]
         for attempt in range(2):
             if attempt == 1:  # no ascent with the drops: the plain projected step
                 if not dropping:
@@ -284,6 +312,15 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
             _trial(c, d, drop, step, new_c)
             _expand(new_c, T, trial_b)
             new_ll = _row_loglik(v, Hs, trial_b, alpha, offset, has_offset, nz, hto, tiny)
+            if attempt == 0 and ll_soft >= ll and ll_soft > new_ll:
+                for k in range(K):  # the step with the soft drops is the better one
+                    drop[k] = drop[k] or soft[k]
+                    d[k] = soft_d[k]
+                    new_c[k] = soft_c[k]
+                for r in range(R):
+                    trial_b[r] = soft_b[r]
+                new_ll = ll_soft
+                break
             halvings = 0
             while not new_ll >= ll and halvings < HALVINGS:
                 step *= 0.5

@@ -81,18 +81,20 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     stay fixed; a tiny one (at most ``_row_kernels.DROP`` of the row's largest) that the
     gradient pushes down past zero within its own Newton step is set to zero (the
     epsilon-active set; without it, such a coordinate shortens the others' steps for
-    dozens of iterations); the others take a Newton step (gradient
-    ``sum_j (v_j - mu_j) / (mu_j (1 + alpha mu_j)) B_kj`` with ``B = T Ht``; curvature
-    ``sum_j w_j B_kj B_lj``, ``w_j = v_j / mu_j^2`` for a Poisson row, its exact and
-    concave Hessian, and the Fisher weight ``1 / (mu_j (1 + alpha mu_j))`` for a negative
-    binomial row), projected on ``c >= 0`` and halved until the log likelihood does not
-    drop; a full step that at least doubles a coefficient is followed by steps 4, 16,
-    ... times as long while the log likelihood rises (from a tiny value, the curvature
-    of ``v log mu`` holds each Newton step to about a doubling). A Poisson row whose
-    Newton step fails takes an EM step
-    (``c_k <- c_k sum_j (v_j / mu_j) B_kj / sum_j B_kj``, never decreasing). A row stops
-    when its gain falls below ``tol * max(1, |log L|)``. Rows are fitted one at a time
-    by compiled loops (:mod:`moonlight._row_kernels`), on several threads inside
+    dozens of iterations); a tiny one pushed down whose own step stays above zero (its
+    curvature is huge where the row's mean is near zero) is tried dropped beside the
+    step that keeps it, and the better full step is taken; the others take a Newton step
+    (gradient ``sum_j (v_j - mu_j) / (mu_j (1 + alpha mu_j)) B_kj`` with ``B = T Ht``;
+    curvature ``sum_j w_j B_kj B_lj``, ``w_j = v_j / mu_j^2`` for a Poisson row, its
+    exact and concave Hessian, and the Fisher weight ``1 / (mu_j (1 + alpha mu_j))`` for
+    a negative binomial row), projected on ``c >= 0`` and halved until the log
+    likelihood does not drop; a full step that at least doubles a coefficient is
+    followed by steps 4, 16, ... times as long while the log likelihood rises (from a
+    tiny value, the curvature of ``v log mu`` holds each Newton step to about a
+    doubling). A Poisson row whose Newton step fails takes an EM step (``c_k <- c_k
+    sum_j (v_j / mu_j) B_kj / sum_j B_kj``, never decreasing). A row stops when its gain
+    falls below ``tol * max(1, |log L|)``. Rows are fitted one at a time by compiled
+    loops (:mod:`moonlight._row_kernels`), on several threads inside
     :func:`fitting_threads`.
     """
     c = np.array(c, dtype=np.float64, order="C")  # a copy, fitted in place
