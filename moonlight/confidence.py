@@ -39,6 +39,7 @@ CANDIDATE_COLUMNS = [
     "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "rest_share",
     "rest_statistic", "rest_p", "q", "support",
     "neighbour_rank", "neighbour_p", "neighbour_q", "called", "fits_at_cap",
+    "interval_fits_at_cap",
 ]
 
 
@@ -146,7 +147,8 @@ def moonlighting_confidence(
         (``neighbour_rank``, ``neighbour_p``, ``neighbour_q``: the neighbouring rank
         with the largest q and the gene's p and q there, empty without neighbours;
         ``called``: the call; ``fits_at_cap``: a row fit of the gene's tests, here or at
-        a neighbour, stopped at its iteration cap, so that a statistic may be off).
+        a neighbour, stopped at its iteration cap, so that a statistic may be off;
+        ``interval_fits_at_cap``: the same of its intervals' profile fits).
     """
     if not 0 < fdr < 1:
         raise ValueError(f"fdr must be in (0, 1), got {fdr}")
@@ -174,7 +176,8 @@ def moonlighting_confidence(
     else:
         for key in CANDIDATE_COLUMNS:
             table[key] = pd.Series(dtype=object if key in {"top_module", "second_module"}
-                                   else bool if key in {"called", "fits_at_cap"}
+                                   else bool if key in {"called", "fits_at_cap",
+                                                        "interval_fits_at_cap"}
                                    else float)
     candidates = pd.concat([candidates.reset_index(drop=True),
                             table[CANDIDATE_COLUMNS].reset_index(drop=True)], axis=1)

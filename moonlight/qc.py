@@ -376,7 +376,8 @@ def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
 def capped_fits_warning(candidates: pd.DataFrame) -> QCWarning | None:
     """``row_fit_cap`` naming the moonlighting candidates whose tests have a row fit
     that stopped at its iteration cap (``fits_at_cap`` of
-    :func:`moonlight.confidence.moonlighting_confidence`)."""
+    :func:`moonlight.confidence.moonlighting_confidence`; interval fits at the cap,
+    ``interval_fits_at_cap``, are listed in the table only)."""
     if "fits_at_cap" not in candidates:
         return None
     capped = candidates.loc[candidates["fits_at_cap"].astype(bool)]
@@ -386,8 +387,8 @@ def capped_fits_warning(candidates: pd.DataFrame) -> QCWarning | None:
     return QCWarning(
         "row_fit_cap",
         f"{len(capped)} of {len(candidates)} moonlighting candidates ({called} called) "
-        f"have a row fit that stopped at its iteration cap: {_names(capped['gene'])}; "
-        "their statistics or interval ends may be off "
+        f"have a test whose row fit stopped at its iteration cap: "
+        f"{_names(capped['gene'])}; their statistics may be off "
         "(moonlighting_candidates.tsv, column fits_at_cap)",
     )
 

@@ -59,7 +59,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
     """The share test, with ``ceiling`` the rest test, and with ``critical`` both
     intervals, for one block of rows (``order``: each row's modules by W's shares;
     ``offset``: the rows' known factors of their means, or None). ``fits_at_cap``: a
-    row any of whose fits stopped at its iteration cap."""
+    row any of whose test fits stopped at its iteration cap; ``interval_fits_at_cap``:
+    the same of its intervals' profile fits."""
     from scipy.stats import norm
 
     top, second = order[:, 0], order[:, 1]
@@ -109,9 +110,9 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
                              critical, start,
                              None if offset is None else np.tile(offset, (4, 1)), ends_capped)
         ends = ends.reshape(4, n_rows)
-        capped |= ends_capped.reshape(4, n_rows).any(axis=0)
         out.update(top_share_low=ends[0], top_share_high=ends[1],
-                   second_share_low=ends[2], second_share_high=ends[3])
+                   second_share_low=ends[2], second_share_high=ends[3],
+                   interval_fits_at_cap=ends_capped.reshape(4, n_rows).any(axis=0))
     out["fits_at_cap"] = capped
     return out
 
@@ -155,8 +156,9 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     ``rest_share`` (of the row refit), ``rest_statistic`` and ``rest_p`` (the p-value
     of "rest share >= ceiling"; 0 when R = 2, where there is no rest); ``fits_at_cap``:
     True where a row fit of the gene's tests (the free fit, the profile at the
-    threshold, the fit at the ceiling, the intervals' profiles) stopped at its
-    iteration cap, so that a statistic or an interval end may be off.
+    threshold, the fit at the ceiling) stopped at its iteration cap, so that a
+    statistic may be off; with ``level`` also ``interval_fits_at_cap``, the same of the
+    intervals' profile fits (an interval end may be off).
     """
     if ceiling is not None and not 0 < ceiling <= 1:
         raise ValueError(f"ceiling must be in (0, 1], got {ceiling}")
@@ -205,13 +207,15 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         empty += ["rest_share", "rest_statistic", "rest_p"]
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts \
         else {key: np.empty(0) for key in empty} | {"fits_at_cap": np.empty(0, bool)}
+    if critical is not None and not parts:
+        columns["interval_fits_at_cap"] = np.empty(0, bool)
     names = np.asarray(W.columns, dtype=object)
     out = pd.DataFrame({"top_module": names[top], "second_module": names[second]},
                        index=pd.Index(counts.index, name="gene"))
     order_cols = ["top_share", "top_share_low", "top_share_high", "second_share",
                   "second_share_low", "second_share_high", "dispersion", "pearson_phi",
                   "lr_threshold", "statistic", "p", "rest_share", "rest_statistic",
-                  "rest_p", "fits_at_cap"]
+                  "rest_p", "fits_at_cap", "interval_fits_at_cap"]
     for key in order_cols:
         if key in columns:
             out[key] = columns[key]

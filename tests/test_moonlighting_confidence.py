@@ -292,13 +292,21 @@ def test_a_test_whose_row_fit_stopped_at_its_cap_is_flagged(monkeypatch):
     from moonlight import share_test as share_module
 
     counts, W, H = _rows_at_shares([0.05, 0.3, 0.5], seed=1, n_modules=3)
-    assert not share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)["fits_at_cap"].any()
+    tested = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
+    assert not tested[["fits_at_cap", "interval_fits_at_cap"]].to_numpy().any()
+
+    fit_rows = rowmodel.fit_rows
 
     def one_step(*a, **k):
-        return rowmodel.fit_rows(*a, **{**k, "max_iter": 1})
+        return fit_rows(*a, **{**k, "max_iter": 1})
 
     monkeypatch.setattr(share_module, "fit_rows", one_step)  # the free and ceiling fits
-    assert share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)["fits_at_cap"].all()
+    tested = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
+    assert tested["fits_at_cap"].all()
+    monkeypatch.undo()
+    monkeypatch.setattr(rowmodel, "fit_rows", one_step)  # every fit, intervals' too
+    tested = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
+    assert tested["interval_fits_at_cap"].all()
 
 
 def test_share_test_gives_the_same_bytes_in_any_blocks_and_threads(monkeypatch):
