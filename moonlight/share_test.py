@@ -24,9 +24,6 @@ __all__ = ["share_test", "share_test_rows", "OVERDISPERSION"]
 #: negative binomial with a per-gene dispersion.
 OVERDISPERSION = ("quasi_poisson", "negative_binomial")
 
-#: Bytes of the count rows a block holds (the interval searches hold each row four times).
-_BLOCK_BYTES = 2**27
-
 
 def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: NDArray,
                scale: NDArray, order: NDArray[np.int64], ceiling: float,
@@ -192,9 +189,10 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
 
     critical = None if level is None else float(chi2.ppf(level, 1))
     n_genes, n_samples = V.shape
-    # Row fits hold O(modules^2) each (moonlight._row_kernels): a block's memory is its
-    # count rows, four copies of them in the interval searches.
-    block = max(1, _BLOCK_BYTES // (8 * 4 * max(n_samples, 1)))
+    # Rows are tested in blocks of ROW_BLOCK_ENTRIES entries, the blocks the rows are
+    # read in: row fits hold O(modules^2) each (moonlight._row_kernels), so a block's
+    # memory is its count rows, four copies of them in the interval searches.
+    block = max(1, ROW_BLOCK_ENTRIES // max(n_samples, 1))
     O = None if offsets is None else \
         offsets.loc[counts.index, counts.columns].to_numpy(dtype=np.float64)
     parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], order[i:i + block],

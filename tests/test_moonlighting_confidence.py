@@ -318,7 +318,7 @@ def test_share_test_gives_the_same_bytes_in_any_blocks_and_threads(monkeypatch):
     counts, W, H = _rows_at_shares([0.05, 0.12, 0.3, 0.5, 0.7, 0.2, 0.4], seed=6,
                                    n_modules=4, dispersion=0.3)
     whole = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
-    monkeypatch.setattr(share_module, "_BLOCK_BYTES", 8 * 4 * counts.shape[1] * 3)
+    monkeypatch.setattr(share_module, "ROW_BLOCK_ENTRIES", counts.shape[1] * 3)
     in_blocks = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
     with fitting_threads(2):
         threaded = share_test(counts, W, H, threshold=THRESHOLD, ceiling=0.1)
