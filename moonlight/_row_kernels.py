@@ -184,15 +184,6 @@ def _trial(c, d, drop, step, new_c):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _any(flags):
-    """Whether any flag is set."""
-    for flag in flags:
-        if flag:
-            return True
-    return False
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _growing(c, d):
     """Whether the Newton step at least doubles a coefficient (or lifts one off zero):
     the mark of a coefficient climbing from a tiny value, where the curvature of
@@ -273,6 +264,7 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
         for k in range(K):
             largest = max(largest, c[k])
         dropping = False
+        softening = False
         for k in range(K):
             g = 0.0
             for r in range(R):
@@ -291,8 +283,9 @@ def _fit_row(v, Hs, T, c, alpha, offset, has_offset, lin, nz, hto, max_iter, tol
             # others' steps to nothing through the coupling. Tried dropped beside the
             # step that keeps it (below), the better full step taken.
             soft[k] = 0.0 < c[k] <= DROP * largest and g < 0.0 and not drop[k]
+            softening = softening or soft[k]
         ll_soft = -np.inf
-        if _any(soft):
+        if softening:
             for k in range(K):
                 drop[k] = drop[k] or soft[k]
             _newton_direction(cb, T, grad, free, drop, A, rhs, soft_d)

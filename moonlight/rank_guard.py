@@ -49,8 +49,8 @@ def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],
     """The candidates' second-share tests at every neighbouring fit, Benjamini-Hochberg
     adjusted over the candidates, keeping per gene the neighbour with the largest q
     (``counts``: the fitted table, of which the candidates' rows are read in dense
-    blocks). A neighbour is ``(W, H)``, or ``(W, H, offsets)`` with known batches (the offsets of
-    :func:`moonlight.share_test.share_test` at that fit).
+    blocks). A neighbour is ``(W, H)``, or ``(W, H, offsets)`` with known batches (the
+    offsets of :func:`moonlight.share_test.share_test` at that fit).
 
     The second share only: at R + 1 a true module may split in two, and a moonlighting
     gene's rest share with it. Modules one gene dominates are dropped first

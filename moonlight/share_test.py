@@ -105,7 +105,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
         ends = interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
                              np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
                              critical, start,
-                             None if offset is None else np.tile(offset, (4, 1)), ends_capped)
+                             None if offset is None else np.tile(offset, (4, 1)),
+                             ends_capped)
         ends = ends.reshape(4, n_rows)
         out.update(top_share_low=ends[0], top_share_high=ends[1],
                    second_share_low=ends[2], second_share_high=ends[3],
@@ -231,8 +232,9 @@ def share_test_rows(counts: Counts, genes: Sequence[str], W: pd.DataFrame, H: pd
     samples = [str(s) for s in H.columns]
     labels = list(genes)
     names = [str(g) for g in labels]
-    blocks = list(counts.row_blocks(names, limit)) if names else \
-        [pd.DataFrame(np.empty((0, len(samples))), columns=samples)]
+    # one dense block at a time: the generator, not a list of every block
+    blocks = counts.row_blocks(names, limit) if names else \
+        iter([pd.DataFrame(np.empty((0, len(samples))), columns=samples)])
     parts, done = [], 0
     for rows in blocks:
         rows = rows if list(rows.columns) == samples else rows[samples]
