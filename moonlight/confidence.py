@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .config import default
 from .counts import Counts
-from .modules import call_memberships, moonlighting_genes, normalize_rows
+from .modules import call_memberships, keep_called, moonlighting_genes, normalize_rows
 from .multiple_testing import benjamini_hochberg
 from .rank_guard import drop_private_modules, neighbour_confirmation, neighbour_fits
 from .share_test import OVERDISPERSION, share_test, share_test_rows
@@ -141,7 +141,9 @@ def moonlighting_confidence(
     -------
     called : DataFrame
         The called genes: ``gene``, ``n_modules``, ``modules``, ``weights`` (of
-        :func:`moonlight.modules.moonlighting_genes`) and :data:`CONFIDENCE_COLUMNS`.
+        :func:`moonlight.modules.moonlighting_genes`: the two modules the call tested,
+        W's top two, even where W puts a third share above the threshold) and
+        :data:`CONFIDENCE_COLUMNS`.
     candidates : DataFrame
         Every candidate: the same four columns and :data:`CANDIDATE_COLUMNS`
         (``neighbour_rank``, ``neighbour_p``, ``neighbour_q``: the neighbouring rank
@@ -181,6 +183,9 @@ def moonlighting_confidence(
                                    else float)
     candidates = pd.concat([candidates.reset_index(drop=True),
                             table[CANDIDATE_COLUMNS].reset_index(drop=True)], axis=1)
-    called = candidates.loc[candidates["called"].astype(bool),
-                            list(candidates.columns[:4]) + CONFIDENCE_COLUMNS]
-    return called.reset_index(drop=True), candidates
+    is_called = candidates["called"].astype(bool).to_numpy()
+    # A call names its two tested modules (a third of W above the threshold is "the rest").
+    called = moonlighting_genes(keep_called(members, candidates.loc[is_called, "gene"]))
+    called = pd.concat([called, candidates.loc[is_called, CONFIDENCE_COLUMNS]
+                        .reset_index(drop=True)], axis=1)
+    return called, candidates

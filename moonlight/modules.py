@@ -5,8 +5,9 @@ each row is normalized to sum to one: ``W_norm[i, r]`` is the share of gene i's 
 that sits in module r. A gene is a member of every module where that share exceeds the
 threshold (and always of its top module), so a gene shared by two modules has two rows
 in the membership table; a gene in two or more modules is a *moonlighting* candidate,
-confirmed or not by :mod:`moonlight.confidence` (:func:`keep_called` then drops the
-extra memberships of unconfirmed candidates).
+confirmed or not by :mod:`moonlight.confidence` (:func:`keep_called` then keeps an
+unconfirmed candidate in its top module and a confirmed one in the two modules its call
+names).
 """
 
 from __future__ import annotations
@@ -89,14 +90,20 @@ def moonlighting_genes(memberships: pd.DataFrame) -> pd.DataFrame:
 
 
 def keep_called(memberships: pd.DataFrame, called: Iterable[str]) -> pd.DataFrame:
-    """Memberships in which only genes in ``called`` keep more than their top module.
+    """Memberships in which every gene keeps its top module and a gene in ``called`` its
+    second one too.
 
     A moonlighting *candidate* whose call was not confirmed (too little support across
     restarts, or too small a likelihood gain; see :mod:`moonlight.confidence`) stays in
-    its top module only, so the membership table agrees with the moonlighting table.
+    its top module only. A call says "in its two top modules and clearly not the rest"
+    (the share test), so a called gene above the threshold in a third module of W keeps
+    the two its call names. The membership table then agrees with the moonlighting
+    table. ``memberships`` is :func:`call_memberships`' table (modules by decreasing
+    weight within a gene).
     """
-    top = ~memberships["gene"].duplicated()
-    return memberships[top | memberships["gene"].isin(list(called))].reset_index(drop=True)
+    rank = memberships.groupby("gene", sort=False).cumcount().to_numpy()
+    second = (rank == 1) & memberships["gene"].isin(list(called)).to_numpy()
+    return memberships[(rank == 0) | second].reset_index(drop=True)
 
 
 def module_sizes(memberships: pd.DataFrame, modules: list[str]) -> pd.Series:

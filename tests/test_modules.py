@@ -76,3 +76,18 @@ def test_unconfirmed_candidates_keep_only_their_top_module():
     kept = keep_called(memberships, ["d"])
     pairs = list(zip(kept["gene"], kept["module"]))
     assert pairs == [("a", "M1"), ("b", "M1"), ("c", "M1"), ("d", "M3"), ("d", "M2")]
+
+
+def test_a_called_gene_keeps_the_two_modules_its_call_names():
+    from moonlight.modules import keep_called
+
+    three = pd.DataFrame([[0.5, 0.3, 0.2], [0.6, 0.25, 0.15]], index=["x", "007"],
+                         columns=["M1", "M2", "M3"])
+    memberships = call_memberships(three, threshold=0.1)
+    assert len(memberships) == 6  # both genes above the threshold in all three
+    kept = keep_called(memberships, ["x"])
+    assert list(zip(kept["gene"], kept["module"])) == [("x", "M1"), ("x", "M2"),
+                                                     ("007", "M1")]
+    table = moonlighting_genes(kept)
+    assert table.to_dict("list") == {"gene": ["x"], "n_modules": [2], "modules": ["M1,M2"],
+                                     "weights": ["0.5000,0.3000"]}

@@ -119,6 +119,17 @@ def test_share_test_on_single_and_two_module_rows():
         assert row["top_share_low"] <= 1 - share <= row["top_share_high"]
 
 
+def test_a_call_names_the_two_modules_it_tested_when_W_has_a_third():
+    counts, W, H = _rows_at_shares([0.3], seed=3)  # counts from shares 0.7, 0.3, 0
+    W.loc["g0", "M3"] = W.loc["g0", "M2"] * 0.5  # W puts a third share above 0.1
+    called, candidates = moonlighting_confidence(counts, W, H, [W], [0.0], threshold=0.1,
+                                                 ceiling=0.1, margin=5.0)
+    assert candidates.loc[0, ["n_modules", "modules"]].tolist() == [3, "M1,M2,M3"]
+    assert candidates.loc[0, "rest_share"] < 0.05  # the refit given H: not in M3
+    assert called[["gene", "n_modules", "modules"]].to_dict("list") == {
+        "gene": ["g0"], "n_modules": [2], "modules": ["M1,M2"]}
+
+
 def test_a_row_estimated_exactly_at_the_threshold_has_p_one_half():
     counts, W, H = _rows_at_shares([THRESHOLD], exact=True)
     out = share_test(counts, W, H, threshold=THRESHOLD)
