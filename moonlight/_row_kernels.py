@@ -401,3 +401,36 @@ def fit_rows_parallel(V, Hs, T, c, alpha, offset, has_offset, hto, max_iter, tol
             ll[g], capped[g] = _fit_one(V, Hs, T, c, alpha, offset, has_offset, hto,
                                         max_iter, tol, tiny, g)
     return ll
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def information(V, Hs, B, alpha, offset, has_offset, tiny, info):
+    """Every row's observed information of its module coefficients ``B[g]`` into
+    ``info[g]`` (R x R): ``sum_j w_j o_j^2 Ht_rj Ht_sj`` with ``w_j = v_j / mu_j^2 -
+    alpha (alpha v_j + 1) / (1 + alpha mu_j)^2``, minus the second derivative in mu of
+    the row's negative-binomial (Poisson at ``alpha == 0``) log likelihood. One pass
+    over each row's samples, in sample order: the same bytes in any blocks of rows."""
+    G, M = V.shape
+    R = Hs.shape[1]
+    for g in range(G):
+        v, b, a = V[g], B[g], alpha[g]
+        o_row = offset[g] if has_offset else offset[0]
+        for r in range(R):
+            for s in range(R):
+                info[g, r, s] = 0.0
+        for j in range(M):
+            mu = max(_mean(Hs, b, o_row, has_offset, j), tiny)
+            w = v[j] / mu / mu
+            if a > 0.0:
+                w -= a * (a * v[j] + 1.0) / ((1.0 + a * mu) * (1.0 + a * mu))
+            if has_offset:
+                w *= o_row[j] * o_row[j]
+            if w == 0.0:
+                continue
+            for r in range(R):
+                wh = w * Hs[j, r]
+                for s in range(r + 1):
+                    info[g, r, s] += wh * Hs[j, s]
+        for r in range(R):
+            for s in range(r):
+                info[g, s, r] = info[g, r, s]

@@ -16,7 +16,8 @@ from scipy.special import xlogy
 from . import _row_kernels
 from .engines._common import numba_threads, thread_count
 
-__all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "others",
+__all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "information",
+           "others",
            "set_share_map", "set_share_start", "share_map", "share_start", "profile"]
 
 #: Floor on expected counts inside logarithms and Pearson residuals.
@@ -124,6 +125,23 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
     if capped is not None:
         capped |= at_cap
     return c, ll
+
+
+def information(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray,
+                offset: NDArray | None = None) -> NDArray:
+    """(G, R, R): each row's observed information of its module coefficients ``b``
+    (G x R), the negative Hessian of its log likelihood (:func:`row_loglik`) at b;
+    compiled, one pass over each row, the same bytes in any blocks of rows."""
+    n_rows, n_modules = b.shape
+    info = np.empty((n_rows, n_modules, n_modules))
+    _row_kernels.information(
+        np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(Ht.T),
+        np.ascontiguousarray(b, dtype=np.float64),
+        np.ascontiguousarray(alpha, dtype=np.float64),
+        np.zeros((1, 1)) if offset is None
+        else np.ascontiguousarray(offset, dtype=np.float64),
+        offset is not None, TINY, info)
+    return info
 
 
 def others(module: NDArray[np.int64], n_modules: int) -> NDArray[np.int64]:

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from .counts import ROW_BLOCK_ENTRIES, Counts
 from .dispersion import nb_dispersion, pearson
-from .intervals import interval_ends
+from .intervals import interval_ends, share_standard_errors, wald_guess
 from .modules import normalize_rows
 from .rowmodel import TINY, fit_rows, profile, set_share_map, set_share_start, share_start
 
@@ -101,12 +101,17 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
         far = np.concatenate([np.zeros(n_rows), np.ones(n_rows)] * 2)
         start = np.concatenate([share_start(b_hat, top)] * 2
                                + [share_start(b_hat, second)] * 2)
+        se_top, se_second = share_standard_errors(V, Ht, b_hat, alpha, [top, second],
+                                                  offset)
+        guess = wald_guess(inside, far, np.concatenate([se_top, se_top, se_second,
+                                                        se_second]),
+                           np.tile(scale, 4), critical)
         ends_capped = np.zeros(4 * n_rows, dtype=np.bool_)
         ends = interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
                              np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
                              critical, start,
                              None if offset is None else np.tile(offset, (4, 1)),
-                             ends_capped)
+                             ends_capped, guess)
         ends = ends.reshape(4, n_rows)
         out.update(top_share_low=ends[0], top_share_high=ends[1],
                    second_share_low=ends[2], second_share_high=ends[3],

@@ -256,8 +256,9 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
 
 
 def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch):
-    """The regula falsi search ends where bisection of the profile deviance ends (to
-    1e-8), with under 30 % of its profile fits (137 of 625 here; Illinois' halving on
+    """The interval search ends where bisection of the profile deviance ends (to 1e-8):
+    started at the Wald guess, with fewer profile fits than regula falsi from the far end
+    (104 against 137 here), itself under 30 % of bisection's 625 (Illinois' halving on
     the deviance itself took 241)."""
     from moonlight import intervals, rowmodel
     from moonlight import share_test as share_module
@@ -269,14 +270,18 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
         calls.append(len(a[0]))
         return rowmodel.profile(*a, **k)
 
-    # every profile fit: the test's own and the interval searches'
-    monkeypatch.setattr(share_module, "profile", counted)
-    monkeypatch.setattr(intervals, "profile", counted)
-    out = share_test(counts, W, H, threshold=THRESHOLD)
-    fits_falsi = sum(calls)
+    def fits_of(**patches):
+        with monkeypatch.context() as m:
+            # every profile fit: the test's own and the interval searches'
+            m.setattr(share_module, "profile", counted)
+            m.setattr(intervals, "profile", counted)
+            for name, value in patches.items():
+                m.setattr(share_module, name, value)
+            calls.clear()
+            return share_test(counts, W, H, threshold=THRESHOLD), sum(calls)
 
     def bisect(V, Ht, module, inside, far, alpha, ll_hat, scale, critical, start,
-               offset=None, capped=None):
+               offset=None, capped=None, guess=None):
         assert offset is None
         ex, warm = intervals.excess(V, Ht, module, far, start, alpha, ll_hat, scale,
                                     critical)
@@ -288,12 +293,39 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
             hi, lo = np.where(e > 0, mid, hi), np.where(e > 0, lo, mid)
         return np.where(out_, 0.5 * (lo + hi), far)
 
-    calls.clear()
-    monkeypatch.setattr(share_module, "interval_ends", bisect)
-    reference = share_test(counts, W, H, threshold=THRESHOLD)
+    wald, fits_wald = fits_of()
+    from_far, fits_far = fits_of(wald_guess=lambda inside, far, *rest: far.copy())
+    reference, fits_bisect = fits_of(interval_ends=bisect)
     for end in ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]:
-        np.testing.assert_allclose(out[end], reference[end], atol=1e-8)
-    assert fits_falsi < 0.3 * sum(calls)
+        np.testing.assert_allclose(wald[end], reference[end], atol=1e-8)
+        np.testing.assert_allclose(from_far[end], reference[end], atol=1e-8)
+    assert fits_far < 0.3 * fits_bisect
+    assert fits_wald < fits_far
+
+
+@pytest.mark.parametrize("dispersion", [0.0, 0.3])
+def test_wald_standard_error_is_the_profile_curvature_at_the_fitted_share(dispersion):
+    """Near the fitted share the scaled profile deviance is (sigma - s)^2 / (scale se^2):
+    the interval search's first guess rests on it."""
+    from moonlight import share_test as share_module
+    from moonlight.intervals import share_standard_errors
+    from moonlight.rowmodel import fit_rows, profile, share_start
+
+    counts, W, H = _rows_at_shares([0.2, 0.4], seed=5, dispersion=dispersion)
+    V = counts.to_numpy(dtype=float)
+    Ht = H.to_numpy(dtype=float) * W.sum(axis=0).to_numpy()[:, None]
+    n_rows, n_modules = len(V), Ht.shape[0]
+    b0 = W.loc[counts.index].to_numpy() / W.sum(axis=0).to_numpy()
+    alpha = np.full(n_rows, 0.05 if dispersion else 0.0)
+    eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
+    b, ll = fit_rows(V, Ht, eye, b0, alpha)
+    second = np.array([1, 1])
+    (se,) = share_standard_errors(V, Ht, b, alpha, [second])
+    shares = b[np.arange(n_rows), second] / b.sum(axis=1)
+    for h in (-0.05, 0.05):  # a twentieth of a standard error either side
+        ll_h, _ = profile(V, Ht, second, shares + h * se, share_start(b, second), alpha)
+        np.testing.assert_allclose(2 * (ll - ll_h), h ** 2, rtol=0.05)
+    assert share_module.share_standard_errors is share_standard_errors
 
 
 def test_a_test_whose_row_fit_stopped_at_its_cap_is_flagged(monkeypatch):
