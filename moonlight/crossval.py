@@ -196,7 +196,8 @@ def cross_validate(
         Fold design (module docstring). Default: "entries" for a dense V (scattered
         entries, as always), "samples" for a sparse V, which "entries" would densify.
     folds, seed, restarts, tol, max_iter, check_every
-        As in :func:`fit_masked`.
+        As in :func:`fit_masked`; rank 1 takes one restart, its optimum being unique
+        (the log likelihood is concave in the logs of W and H).
     background : float
         Weight of the rank-1 background in the held-out scoring, in [0, 1).
     batches : Batches, optional
@@ -227,8 +228,11 @@ def cross_validate(
                          "'samples'")
     if batches is not None and len(batches) != V.shape[1]:
         raise ValueError(f"batches has {len(batches)} labels for {V.shape[1]} samples")
-    settings = dict(restarts=restarts, tol=tol, max_iter=max_iter, check_every=check_every,
-                    init=init)
+    # Rank 1 has one optimum: its log likelihood is concave in the logs of W and H (and
+    # of the batch factors), so every start ends there; one start is enough, and it is
+    # the rank-1 background itself (same seed), not fitted again.
+    settings = dict(restarts=1 if rank == 1 else restarts, tol=tol, max_iter=max_iter,
+                    check_every=check_every, init=init)
     if isinstance(V, pd.DataFrame):
         V = sp.csc_array(V.sparse.to_coo()) if sparse else V.to_numpy(dtype=np.float64)
     chosen = _DESIGNS[design, sparse]
@@ -267,7 +271,8 @@ def _held_out_samples(V: NDArray | sp.csc_array, rank: int, k: int,
     best = int(np.argmax(ll))
     W1 = None
     if background > 0:
-        W1 = fit_samples(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})[0][0]
+        W1 = W[0] if rank == 1 else \
+            fit_samples(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})[0][0]
     heldout = _heldout_samples(V[:, test], first, W[best], W1, background)
     return _fold_row(rank, k, ll[best], heldout, V.shape[0] * int(test.sum()), n_iter[best],
                      converged[best])
@@ -300,7 +305,7 @@ def _held_out_samples_batches(V: NDArray | sp.csc_array, rank: int, k: int,
     W, beta, ll, n_iter, converged = loadings(rank, settings["restarts"])
     W1 = beta1 = None
     if background > 0:
-        W1, beta1, *_ = loadings(1, 1)
+        W1, beta1 = (W, beta) if rank == 1 else loadings(1, 1)[:2]
     V_test, test_codes = V[:, test], batches.codes[test]
     heldout = 0.0
     for b in np.unique(test_codes):
@@ -323,7 +328,8 @@ def _held_out_sparse_blocks(problem: SparseProblem, rank: int, k: int,
     best = int(np.argmax(ll))
     Ws, Hs = W[best], H[best]
     if background > 0:
-        W1, H1, *_ = fit_split(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})
+        W1, H1 = (W, H) if rank == 1 else \
+            fit_split(train, 1, seed=[seed, 1, k], **{**settings, "restarts": 1})[:2]
         Ws, Hs = with_background(Ws, Hs, W1[0], H1[0], background)
     return _fold_row(rank, k, ll[best], heldout_loglik_blocks(held, Ws, Hs),
                      int(block_sizes(blocks)[1].sum()), n_iter[best], converged[best])
@@ -340,8 +346,9 @@ def _held_out_masked(V: NDArray[np.float64], rank: int, k: int,
                                              batches=batches, **settings)
     best = int(np.argmax(ll))
     if background > 0:
-        W1, H1, *_ = fit_masked(V, ~heldout, 1, seed=[seed, 1, k], batches=batches,
-                                **{**settings, "restarts": 1})
+        W1, H1 = (W, H) if rank == 1 else \
+            fit_masked(V, ~heldout, 1, seed=[seed, 1, k], batches=batches,
+                       **{**settings, "restarts": 1})[:2]
     if batches is None:
         Ws, Hs = W[best], H[best]
         if background > 0:
