@@ -46,6 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import simulate, write_tsv  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+
 #: Planted second shares (two genes each); below the threshold (0.1) a call is false.
 SHARES = (0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5)
 THRESHOLD = 0.1
@@ -150,6 +153,7 @@ def main() -> None:
     write_tsv(results, args.out / "classes_calibration.tsv", index=False)
     summary = summarize(results)
     write_tsv(summary, args.out / "classes_calibration_summary.tsv", index=False)
+    write_machine_record(args.out / "classes_calibration.machine.json")
     print(summary.to_markdown(index=False, floatfmt=".3g"))
     calls, false = summary["calls"].sum(), summary["false_calls"].sum()
     print(f"\n{len(todo)} runs, {time.perf_counter() - start:.0f} s wall; overall FDR "

@@ -35,6 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight.pipeline import analyse  # noqa: E402
 from moonlight.singlecell import SingleCellError, read_single_cell  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+
 RANKS = range(2, 13)
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -99,6 +102,7 @@ def main() -> None:
     modules.to_csv(OUT / "pbmc68k_reduced_modules.tsv", sep="\t", index=False)
     result.moonlighting.to_csv(OUT / "pbmc68k_reduced_moonlighting.tsv", sep="\t",
                                index=False)
+    write_machine_record(OUT / "pbmc68k_reduced.machine.json")
     print(result.table[["rank", "cv_loglik", "cv_se", "matched_cosine", "selected"]]
           .to_string(index=False))
     print(f"selected R = {result.rank}")

@@ -30,6 +30,9 @@ from scipy import sparse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight.prefilter import poisson_deviance, select_genes_and_cells  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+
 SEEDS = (101, 102, 103)
 N_PROGRAMS, PROGRAM_SIZE, N_MOONLIGHTING, N_BACKGROUND = 10, 150, 50, 4500
 N_CELLS = 5000
@@ -101,6 +104,7 @@ def main() -> None:
     out = Path(__file__).resolve().parent / "results" / "prefilter_moonlighting.tsv"
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, sep="\t", index=False)
+    write_machine_record(out.with_suffix(".machine.json"))
     print(table.to_string(index=False))
 
 

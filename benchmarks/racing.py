@@ -32,6 +32,9 @@ from moonlight.engines import _descent  # noqa: E402
 from moonlight.nmf import fit_nmf  # noqa: E402
 from moonlight.stability import near_best  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+
 MARGIN = 5.0
 #: Negative-binomial dispersion of the odd seeds (as the selection grid's noisy cells).
 NB_DISPERSION = 0.1
@@ -94,6 +97,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     table.insert(0, "slack", _descent.RACE_SLACK)
     write_tsv(table, args.out / f"racing_slack{_descent.RACE_SLACK:g}.tsv", index=False)
+    write_machine_record(args.out / f"racing_slack{_descent.RACE_SLACK:g}.machine.json")
     print(table[["sweeps_off", "sweeps_on", "cpu_off", "cpu_on", "n_stopped"]].sum())
     print("all best identical:", table["same_best"].all(),
           "all near-best identical:", table["same_near_best"].all(),
