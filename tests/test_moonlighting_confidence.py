@@ -307,7 +307,6 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
 def test_wald_standard_error_is_the_profile_curvature_at_the_fitted_share(dispersion):
     """Near the fitted share the scaled profile deviance is (sigma - s)^2 / (scale se^2):
     the interval search's first guess rests on it."""
-    from moonlight import share_test as share_module
     from moonlight.intervals import share_standard_errors
     from moonlight.rowmodel import fit_rows, profile, share_start
 
@@ -325,7 +324,6 @@ def test_wald_standard_error_is_the_profile_curvature_at_the_fitted_share(disper
     for h in (-0.05, 0.05):  # a twentieth of a standard error either side
         ll_h, _ = profile(V, Ht, second, shares + h * se, share_start(b, second), alpha)
         np.testing.assert_allclose(2 * (ll - ll_h), h ** 2, rtol=0.05)
-    assert share_module.share_standard_errors is share_standard_errors
 
 
 def test_a_test_whose_row_fit_stopped_at_its_cap_is_flagged(monkeypatch):
