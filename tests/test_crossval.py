@@ -348,3 +348,31 @@ def test_fold_problems_are_named_before_any_fit():
     assert fold_problem((100, 6), 5, "samples", largest_rank=5).startswith(
         "ranks: rank 5 cannot be fitted to the 4 samples")
     assert "blocks design" in fold_problem((3, 60), 5, "blocks")
+
+
+@pytest.mark.parametrize("design", ["entries", "samples"])
+def test_rank_one_is_fitted_once_per_fold_from_one_start(counts, design, monkeypatch):
+    """Rank 1's optimum is unique (concave in the logs of W and H): one start per fold,
+    and that fit is the fold's background too; other ranks keep every restart and
+    their own background fit."""
+    from moonlight import crossval
+
+    fitted = []
+    name = "fit_masked" if design == "entries" else "fit_samples"
+    real = getattr(crossval, name)
+
+    def recorded(V, *args, **settings):
+        rank = args[-1]
+        fitted.append((rank, settings["restarts"]))
+        return real(V, *args, **settings)
+
+    monkeypatch.setattr(crossval, name, recorded)
+    one = cross_validate(counts, 1, folds=3, restarts=3, design=design)
+    assert fitted == [(1, 1)] * 3
+    fitted.clear()
+    cross_validate(counts, 2, folds=3, restarts=3, design=design)
+    assert fitted == [(2, 3), (1, 1)] * 3
+    # the same bytes as asking for one start
+    fitted.clear()
+    pd.testing.assert_frame_equal(
+        one, cross_validate(counts, 1, folds=3, restarts=1, design=design))
