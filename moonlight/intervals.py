@@ -107,7 +107,12 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
     the signed root changes by about one per standard error of the share, so either pins
     the end to about 1e-9. A Wald guess spares the fit at the far end, the costliest and
     slowest to converge, wherever the interval ends short of it, and brackets the end
-    closely; the profile fits dominate call_modules on single-cell data. ``offset``:
+    closely; the profile fits dominate call_modules on single-cell data.
+
+    Each profile fit starts from the last one of its search (``start``, the fitted row
+    mapped to the share, for the first). A share found outside from such a warm start is
+    fitted again from ``start`` and the better fit kept: a warm start can stop in a
+    worse basin, which would put an end at the fitted share itself. ``offset``:
     each row's known factors of its means; ``capped``: set for a row any of whose
     profile fits stopped at its iteration cap (both as for
     :func:`moonlight.rowmodel.fit_rows`)."""
@@ -120,6 +125,7 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
     side = np.zeros(inside.shape, dtype=np.int8)  # which end moved last: -1 lo, +1 hi
     end = np.full(inside.shape, np.nan)
     warm = start.copy()
+    warmed = np.zeros(inside.shape, dtype=np.bool_)  # warm is no longer start
     active = np.arange(len(inside))
     for _ in range(4 * BISECTIONS):
         if active.size == 0:
@@ -131,9 +137,26 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
         bad = ~((x - np.minimum(a, b)) * (np.maximum(a, b) - x) > 0)
         x = np.where(br, np.where(bad, 0.5 * (a + b), x), trial[active])
         at_cap = np.zeros(active.size, dtype=np.bool_)
-        fx, warm[active] = excess(V[active], Ht, module[active], x, warm[active],
-                                  alpha[active], ll_hat[active], scale[active], critical,
-                                  None if offset is None else offset[active], at_cap)
+        fx, fitted = excess(V[active], Ht, module[active], x, warm[active],
+                            alpha[active], ll_hat[active], scale[active], critical,
+                            None if offset is None else offset[active], at_cap)
+        # A warm start may lead a fit into a worse basin than the row's own start (the
+        # negative-binomial likelihood is not concave in the mean where counts are
+        # zero). A worse fit can only make a share look outside, so that verdict is
+        # checked by a fit from the row's own start, and the better fit kept.
+        check = np.flatnonzero((fx > 0) & warmed[active])
+        if check.size:
+            rows = active[check]
+            again_cap = np.zeros(check.size, dtype=np.bool_)
+            f_own, own = excess(V[rows], Ht, module[rows], x[check], start[rows],
+                                alpha[rows], ll_hat[rows], scale[rows], critical,
+                                None if offset is None else offset[rows], again_cap)
+            better = f_own < fx[check]
+            fx[check[better]] = f_own[better]
+            fitted[check[better]] = own[better]
+            at_cap[check] = np.where(better, again_cap, at_cap[check])
+        warm[active] = fitted
+        warmed[active] = True
         if capped is not None:
             capped[active] |= at_cap
         outside = fx > 0
@@ -159,7 +182,7 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
         with np.errstate(invalid="ignore", divide="ignore"):
             slope = (fx - f_before[active]) / (x - before[active])
             ahead = x - fx / slope
-        rising = np.isfinite(ahead) & ((ahead - x) * (far[active] - x) > 0)
+            rising = np.isfinite(ahead) & ((ahead - x) * (far[active] - x) > 0)
         nxt = x + np.where(rising, EXPAND * (ahead - x), x - inside[active])
         past = (nxt - far[active]) * (far[active] - inside[active]) >= 0
         trial[active] = np.where(past, far[active], nxt)

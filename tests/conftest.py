@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,31 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slurm: submits the workflow's jobs to a SLURM cluster (skipped without one)"
     )
+    _answer_for_a_silent_slurm(config)
+
+
+def _answer_for_a_silent_slurm(config: pytest.Config) -> None:
+    """Where SLURM's client is installed but no controller answers, make ``scontrol``
+    fail at once for this session's processes.
+
+    Snakemake's SLURM plugin runs ``scontrol show config`` whenever Snakemake starts
+    (to word a help text), with a 10-second timeout: a silent controller adds some 9 s
+    to every Snakemake command of the workflow tests, minutes over the suite.
+    tests/test_slurm.py skips in that case all the same (``sinfo`` does not answer)."""
+    scontrol = shutil.which("scontrol")
+    if scontrol is None:
+        return
+    try:
+        subprocess.run([scontrol, "show", "config"], capture_output=True, timeout=3,
+                       check=True)
+        return
+    except (subprocess.SubprocessError, OSError):
+        pass
+    shim = Path(tempfile.mkdtemp(prefix="moonlight-no-slurm-"))
+    (shim / "scontrol").write_text("#!/bin/sh\necho 'no SLURM controller answers' >&2\nexit 1\n")
+    (shim / "scontrol").chmod(0o755)
+    os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"
+    config.add_cleanup(lambda: shutil.rmtree(shim, ignore_errors=True))
 
 
 #: Test files whose shared runs take a minute or more, slowest first. With pytest-xdist

@@ -258,8 +258,9 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
 def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch):
     """The interval search ends where bisection of the profile deviance ends (to 1e-8):
     started at the Wald guess, with fewer profile fits than regula falsi from the far end
-    (104 against 137 here), itself under 30 % of bisection's 625 (Illinois' halving on
-    the deviance itself took 241)."""
+    (142 against 168 here, each with the fits from the row's own start that check a
+    share found outside from a warm start), itself under 30 % of bisection's 625
+    (Illinois' halving on the deviance itself took 241)."""
     from moonlight import intervals, rowmodel
     from moonlight import share_test as share_module
 
@@ -301,6 +302,38 @@ def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch)
         np.testing.assert_allclose(from_far[end], reference[end], atol=1e-8)
     assert fits_far < 0.3 * fits_bisect
     assert fits_wald < fits_far
+
+
+def test_a_warm_started_fit_in_a_worse_basin_does_not_move_an_end(monkeypatch):
+    """A profile fit warm-started from the search's last fit can stop in a worse basin
+    (the negative-binomial likelihood is not concave in the mean where counts are zero;
+    real rows did, docs/scale.md), and a share that only such a fit finds outside would
+    put the end at the fitted share itself. Here every warm-started fit is made to stop
+    10,000 nats short: the ends stay those of honest fits, because every share found
+    outside from a warm start is fitted again from the row's own start."""
+    from moonlight import intervals, rowmodel
+    from moonlight import share_test as share_module
+
+    counts, W, H = _rows_at_shares([0.12, 0.3, 0.5], seed=4, dispersion=0.3)
+    honest = share_test(counts, W, H, threshold=THRESHOLD)
+    own_starts: set[bytes] = set()
+
+    def recording(*a, **k):
+        own_starts.update(row.tobytes() for row in a[9])  # interval_ends' start rows
+        return intervals.interval_ends(*a, **k)
+
+    def stuck_when_warm(V, Ht, module, sigma, start, *rest):
+        ll, fitted = rowmodel.profile(V, Ht, module, sigma, start, *rest)
+        warm = np.array([row.tobytes() not in own_starts for row in start])
+        return ll - 1e4 * warm, fitted
+
+    monkeypatch.setattr(share_module, "interval_ends", recording)
+    monkeypatch.setattr(intervals, "profile", stuck_when_warm)
+    tested = share_test(counts, W, H, threshold=THRESHOLD)
+    for end in ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]:
+        np.testing.assert_allclose(tested[end], honest[end], atol=1e-8)
+    # an interval no wider than a point would mean the guard was not taken
+    assert (tested["second_share_high"] - tested["second_share"] > 0.01).all()
 
 
 @pytest.mark.parametrize("dispersion", [0.0, 0.3])
