@@ -110,9 +110,10 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
     closely; the profile fits dominate call_modules on single-cell data.
 
     Each profile fit starts from the last one of its search (``start``, the fitted row
-    mapped to the share, for the first). A share found outside from such a warm start is
-    fitted again from ``start`` and the better fit kept: a warm start can stop in a
-    worse basin, which would put an end at the fitted share itself. ``offset``:
+    mapped to the share, for the first). Where a negative-binomial row's share is found
+    outside from such a warm start, it is fitted again from ``start`` and the better fit
+    kept: a warm start can stop in a worse basin, which would put an end at the fitted
+    share itself. ``offset``:
     each row's known factors of its means; ``capped``: set for a row any of whose
     profile fits stopped at its iteration cap (both as for
     :func:`moonlight.rowmodel.fit_rows`)."""
@@ -142,9 +143,10 @@ def interval_ends(V: NDArray, Ht: NDArray, module: NDArray[np.int64], inside: ND
                             None if offset is None else offset[active], at_cap)
         # A warm start may lead a fit into a worse basin than the row's own start (the
         # negative-binomial likelihood is not concave in the mean where counts are
-        # zero). A worse fit can only make a share look outside, so that verdict is
-        # checked by a fit from the row's own start, and the better fit kept.
-        check = np.flatnonzero((fx > 0) & warmed[active])
+        # zero; a Poisson row's is, on a convex set, so it has one basin). A worse fit
+        # can only make a share look outside, so that verdict is checked by a fit from
+        # the row's own start, and the better fit kept.
+        check = np.flatnonzero((fx > 0) & warmed[active] & (alpha[active] > 0))
         if check.size:
             rows = active[check]
             again_cap = np.zeros(check.size, dtype=np.bool_)
