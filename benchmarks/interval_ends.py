@@ -36,7 +36,6 @@ def _test(checkout: Path, run: Path, out: Path, names: list[str]) -> None:
     sys.path.insert(0, str(checkout))
     import time
 
-
     import moonlight
     import moonlight.intervals as intervals
     from moonlight.counts import load_counts
