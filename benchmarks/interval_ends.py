@@ -77,12 +77,12 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--reference", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "interval_ends.tsv")
-    parser.add_argument("--test", nargs=3, metavar=("CHECKOUT", "RUN", "OUT"),
+    parser.add_argument("--test", nargs=2, metavar=("CHECKOUT", "OUT"),
                         help=argparse.SUPPRESS)
     parser.add_argument("names", nargs="*", help="data sets (default: every one of the run)")
     args = parser.parse_args()
     if args.test:
-        _test(Path(args.test[0]), Path(args.test[1]), Path(args.test[2]), args.names)
+        _test(Path(args.test[0]), args.run, Path(args.test[1]), args.names)
         return
     import numpy as np
     import pandas as pd
@@ -98,7 +98,7 @@ def main() -> None:
         env = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
         processes = [subprocess.Popen([sys.executable, __file__, "--run", str(args.run),
                                        "--reference", str(args.reference), "--test",
-                                       str(checkouts[label]), str(args.run), str(out), *names],
+                                       str(checkouts[label]), str(out), *names],
                                       env=env)
                      for label, out in outs.items()]
         if any(process.wait() for process in processes):

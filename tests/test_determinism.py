@@ -2,8 +2,8 @@
 the restarts of each fit split over several jobs (one run checks both: a difference
 names the files, and either change alone is a suspect). The run stops at the rank
 choice: the split and the cores act on the fit and cross-validation jobs, and every
-later job reads only their files (their own thread counts are tested to give the same
-bytes in tests/test_rerun_triggers.py and tests/test_sparse.py)."""
+later job reads only their files (row fits shared among threads are tested to give the
+same bytes in tests/test_rowmodel.py and tests/test_moonlighting_confidence.py)."""
 
 import pytest
 

@@ -309,8 +309,9 @@ def test_a_warm_started_fit_in_a_worse_basin_does_not_move_an_end(monkeypatch):
     (the negative-binomial likelihood is not concave in the mean where counts are zero;
     real rows did, docs/scale.md), and a share that only such a fit finds outside would
     put the end at the fitted share itself. Here every warm-started fit is made to stop
-    10,000 nats short: the ends stay those of honest fits, because every share found
-    outside from a warm start is fitted again from the row's own start."""
+    10,000 nats short: the ends stay those of honest fits, because every share of a
+    negative-binomial row found outside from a warm start is fitted again from the
+    row's own start."""
     from moonlight import intervals, rowmodel
     from moonlight import share_test as share_module
 
