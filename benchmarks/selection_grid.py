@@ -11,6 +11,9 @@ heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTI
 
 ``--sparse`` runs the sparse cells instead (1,000 x 200, 75 .. 700 reads per sample).
 ``--cap-when rising`` runs the grid with that ``selection.cap_when`` (REAL_DATA.md).
+``--defaults`` runs every cell at the workflow's defaults (no budget: 10 restarts, the
+engine's tolerance, 5 folds of 3 starts), to check that the grid's budget does not
+change its answers; ``--seeds K`` runs K seeds per cell.
 """
 
 from __future__ import annotations
@@ -75,9 +78,11 @@ SETTINGS = dict(
 )
 
 
-def cells(quick: bool = False, first_seed: int = 0, sparse: bool = False) -> list[dict]:
+def cells(quick: bool = False, first_seed: int = 0, sparse: bool = False,
+          n_seeds: int | None = None) -> list[dict]:
     out = []
-    seeds = [first_seed + s for s in (range(2) if quick else SEEDS)]
+    n_seeds = n_seeds or (2 if quick else len(SEEDS))
+    seeds = [first_seed + s for s in range(n_seeds)]
     if sparse:
         N, M = SPARSE_SHAPE
         for R, depth, seed in itertools.product(RANKS, SPARSE_DEPTHS, seeds):
@@ -93,7 +98,7 @@ def cells(quick: bool = False, first_seed: int = 0, sparse: bool = False) -> lis
     return out
 
 
-def run_cell(cell: dict, cap_when: str | None = None) -> dict:
+def run_cell(cell: dict, cap_when: str | None = None, defaults: bool = False) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     R, N = cell["true_rank"], cell["n_genes"]
     sim = simulate(
@@ -107,8 +112,10 @@ def run_cell(cell: dict, cap_when: str | None = None) -> dict:
     counts = counts.loc[keep_rows, keep_cols]
     ranks = range(max(1, R - 2), R + 4)
     truth = sim.membership.loc[counts.index]
-    settings = SETTINGS if cap_when is None else {
-        **SETTINGS, "selection": {**SETTINGS["selection"], "cap_when": cap_when}}
+    settings = {} if defaults else SETTINGS
+    if cap_when is not None:
+        settings = {**settings, "selection": {**settings.get("selection", {}),
+                                              "cap_when": cap_when}}
     res = analyse(counts, ranks, **settings)
     selected = res.rank
     W, table, cand, called = res.W, res.table, res.candidates, res.moonlighting
@@ -231,6 +238,9 @@ def main() -> None:
                         help="the sparse cells (mean count per entry 0.075 .. 0.7) only")
     parser.add_argument("--cap-when", choices=["always", "rising"],
                         help="selection.cap_when of every run (default: the config's)")
+    parser.add_argument("--defaults", action="store_true",
+                        help="every setting at the workflow's default (no budget)")
+    parser.add_argument("--seeds", type=int, help="seeds per cell (default 5; --quick 2)")
     parser.add_argument("--summarize", action="store_true",
                         help="only summarize (table, heat map) the runs finished so far")
     args = parser.parse_args()
@@ -248,14 +258,15 @@ def main() -> None:
     write_machine_record(out / "selection_grid.machine.json")
     done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
     finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
-    todo = [c for c in cells(args.quick, args.first_seed, args.sparse)
+    todo = [c for c in cells(args.quick, args.first_seed, args.sparse, args.seeds)
             if tuple(str(c[k]) for k in KEYS) not in finished]
     # Seed by seed (a stopped grid has whole seeds), largest cells first within a seed.
     todo.sort(key=lambda c: (c["seed"], -(c["n_genes"] * c["n_samples"] * c["true_rank"])))
     start = time.perf_counter()
     with Pool(args.workers) as pool:
         for i, row in enumerate(pool.imap_unordered(
-                partial_call(run_cell, cap_when=args.cap_when), todo), 1):
+                partial_call(run_cell, cap_when=args.cap_when, defaults=args.defaults),
+                todo), 1):
             frame = pd.DataFrame([row])
             frame.to_csv(partial, sep="\t", index=False, mode="a",
                          header=not partial.is_file())
