@@ -24,7 +24,9 @@ genes per table (two at each of the shares 0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5
     nice .venv/bin/python benchmarks/calibration.py --seeds 600-609 --out benchmarks/results
 
 (Seeds 0-4 tuned the first call rule and 100-109 validated it; the committed results
-are seeds 600-609, run once through ``analyse()``.)
+are seeds 600-609, run once through ``analyse()``.) ``--defaults`` runs every table at
+the workflow's defaults instead (no budget: 10 restarts at the engine's tolerance, 5
+folds of 3 starts), to check that the budget does not change the calls.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import itertools
 import os
 import sys
 import time
+from functools import partial as partial_call
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -102,8 +105,9 @@ def _bucket(shares: pd.Series) -> pd.Series:
     return pd.Series(nearest, index=shares.index)
 
 
-def run_cell(cell: dict) -> list[dict]:
-    """One simulated table: one row per share bucket with planted and called genes."""
+def run_cell(cell: dict, defaults: bool = False) -> list[dict]:
+    """One simulated table: one row per share bucket with planted and called genes
+    (``defaults``: every setting at the workflow's default, not :data:`SETTINGS`)."""
     start, cpu = time.perf_counter(), time.process_time()
     R, N, noise = cell["true_rank"], cell["n_genes"], cell["noise"]
     depth = cell["depth"]
@@ -118,7 +122,7 @@ def run_cell(cell: dict) -> list[dict]:
     counts = sim.counts
     counts = counts.loc[counts.sum(axis=1) > 0, counts.sum(axis=0) > 0]
     ranks = range(max(1, R - 2), R + 3)
-    res = analyse(counts, ranks, **SETTINGS)
+    res = analyse(counts, ranks, **({} if defaults else SETTINGS))
     bucket = _bucket(sim.second_share.loc[counts.index])
     cand = res.candidates.set_index("gene")
     rules = {
@@ -267,6 +271,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="600-609",
                         help="seed range lo-hi; 0-4 tuned the first rule, 100-109 validated it")
     parser.add_argument("--regimes", default="bulk,wide,sparse")
+    parser.add_argument("--defaults", action="store_true",
+                        help="every setting at the workflow's default (no budget)")
     parser.add_argument("--summarize", action="store_true",
                         help="only summarize the runs finished so far")
     args = parser.parse_args()
@@ -285,7 +291,8 @@ def main() -> None:
     todo.sort(key=lambda c: (c["seed"], -c["n_genes"] * c["n_samples"] * c["true_rank"]))
     start = time.perf_counter()
     with Pool(args.workers) as pool:
-        for i, rows in enumerate(pool.imap_unordered(run_cell, todo), 1):
+        run = partial_call(run_cell, defaults=args.defaults)
+        for i, rows in enumerate(pool.imap_unordered(run, todo), 1):
             pd.DataFrame(rows).to_csv(partial, sep="\t", index=False, mode="a",
                                       header=not partial.is_file())
             if i % 10 == 0:
