@@ -25,8 +25,8 @@ genes per table (two at each of the shares 0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5
 
 (Seeds 0-4 tuned the first call rule and 100-109 validated it; the committed results
 are seeds 600-609, run once through ``analyse()``.) ``--defaults`` runs every table at
-the workflow's defaults instead (no budget: 10 restarts at the engine's tolerance, 5
-folds of 3 starts), to check that the budget does not change the calls.
+the workflow's defaults instead (no budget: the config schema's restarts, tolerances
+and folds), to check that the budget does not change the calls.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ module genes x 100 samples, 4 modules, 14 planted genes (two at each share of
 
     nice .venv/bin/python benchmarks/classes_calibration.py --seeds 500-509 \
         --out benchmarks/results
+
+``--defaults`` runs every table at the workflow's defaults instead (no budget: the
+config schema's restarts, tolerances and folds).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import itertools
 import os
 import sys
 import time
+from functools import partial as partial_call
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -73,9 +77,10 @@ def cells(seeds: list[int]) -> list[dict]:
                 NOISES, BROAD, TECHNICAL, DEPTHS, seeds)]
 
 
-def run_cell(cell: dict) -> list[dict]:
-    """One table, analysed; one row per planted-share bucket (0 = one-module genes,
-    -1 = broad genes)."""
+def run_cell(cell: dict, defaults: bool = False) -> list[dict]:
+    """One table, analysed (``defaults``: every setting at the workflow's default, not
+    :data:`SETTINGS`); one row per planted-share bucket (0 = one-module genes, -1 = broad
+    genes)."""
     start = time.perf_counter()
     planted = np.repeat(SHARES, 2)
     sim = simulate(n_genes=N_GENES, n_samples=N_SAMPLES, n_modules=N_MODULES,
@@ -86,7 +91,8 @@ def run_cell(cell: dict) -> list[dict]:
                    dispersion=NOISES[cell["noise"]], n_broad=cell["broad"],
                    seed=cell["seed"], **TECHNICAL[cell["technical"]])
     counts = sim.counts.loc[sim.counts.sum(axis=1) > 0]
-    result = analyse(counts, range(N_MODULES - 1, N_MODULES + 3), **SETTINGS)
+    result = analyse(counts, range(N_MODULES - 1, N_MODULES + 3),
+                     **({} if defaults else SETTINGS))
     called = set(result.moonlighting["gene"])
     classes = result.calls.classes.set_index("gene")["class"]
     second = sim.second_share.reindex(counts.index)
@@ -142,11 +148,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="500-509", help="e.g. 500-509 (fresh seeds)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--defaults", action="store_true",
+                        help="every setting at the workflow's default (no budget)")
     args = parser.parse_args()
     todo = cells(_seeds(args.seeds))
     start = time.perf_counter()
     with Pool(args.workers) as pool:
-        rows = [row for part in pool.imap_unordered(run_cell, todo) for row in part]
+        run = partial_call(run_cell, defaults=args.defaults)
+        rows = [row for part in pool.imap_unordered(run, todo) for row in part]
     results = pd.DataFrame(rows).sort_values(["noise", "broad", "technical", "depth", "seed",
                                               "bucket"])
     args.out.mkdir(parents=True, exist_ok=True)

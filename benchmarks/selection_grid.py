@@ -11,8 +11,8 @@ heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTI
 
 ``--sparse`` runs the sparse cells instead (1,000 x 200, 75 .. 700 reads per sample).
 ``--cap-when rising`` runs the grid with that ``selection.cap_when`` (REAL_DATA.md).
-``--defaults`` runs every cell at the workflow's defaults (no budget: 10 restarts, the
-engine's tolerance, 5 folds of 3 starts), to check that the grid's budget does not
+``--defaults`` runs every cell at the workflow's defaults (no budget: the config
+schema's restarts, tolerances and folds), to check that the grid's budget does not
 change its answers; ``--seeds K`` runs K seeds per cell.
 """
 

@@ -1,6 +1,7 @@
-"""Real tables through the whole workflow: the exercise's table in the shapes people have
-it gives the exercise's answer with every name intact, degenerate tables finish with the
-warning they deserve, and bad tables stop with the file and line named and leave nothing.
+"""Real tables through the whole workflow: the exercise's table as R writes it gives the
+exercise's answer with every name intact, its Excel and Latin-1 shapes are read with
+every name intact, degenerate tables finish with the warning they deserve, and bad tables
+stop with the file and line named and leave nothing.
 """
 
 import gzip
