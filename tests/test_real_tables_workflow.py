@@ -24,29 +24,36 @@ NO_SIMULATION = {**SMALL_CONFIG["simulation"], "seeds": []}
 ANSWER = ["cranberry", "grape", "tomato"]
 
 
-def family(folder):
-    """The exercise's table as R's gzipped write.csv (BOM, CRLF, quotes, numeric sample IDs,
-    integer and NA/nan/007-style gene names), as an Excel sheet, and as Latin-1 text."""
+def renamed_table():
+    """The exercise's table with integer and NA/nan/007-style gene names, numeric sample
+    IDs and ``grape`` spelled ``grap\u00e9``, and the answer's genes under their new names."""
     plain = read_count_table(W09_TABLE)
     renamed = tricky(plain)
     renamed.index = [("grap\u00e9" if g == "grape" else n) for g, n in zip(plain.index,
                                                                           renamed.index)]
+    names = dict(zip(plain.index, renamed.index))
+    return renamed, [names[g] for g in ANSWER]
+
+
+def r_csv(folder, renamed):
+    """The table as R's gzipped write.csv (BOM, CRLF, quotes): it goes through the whole
+    run, at ranks about the answer's (the rank choice and the rank guard)."""
     csv = folder / "w09_r.csv.gz"
     csv.write_bytes(gzip.compress(("\ufeff" + r_write_csv(renamed)).encode()))
+    return {"r_csv": str(csv)}
+
+
+def reader_shapes(folder, renamed):
+    """The table as an Excel sheet and as Latin-1 text. They test the reader only: the
+    same table object goes on from there, and tests/test_bad_inputs.py takes both through
+    analyse() to the answer."""
     xlsx = folder / "w09.xlsx"
     renamed.rename_axis("gene").to_excel(xlsx, sheet_name="counts")
     latin = folder / "w09_latin1.tsv"
     text = renamed.rename_axis("gene").to_csv(sep="\t", lineterminator="\r\n")
     latin.write_bytes(text.encode("latin-1"))
-    # The R csv goes through the whole run, at ranks about the answer's (the rank choice
-    # and the rank guard). The Excel and Latin-1 shapes test the reader only: the same
-    # table object goes on from there, and tests/test_bad_inputs.py takes both through
-    # analyse() to the answer.
-    tables = {"r_csv": str(csv)}
-    readers = {"excel": {"path": str(xlsx), "sheet": "counts"},
-               "latin1": {"path": str(latin), "header": True}}
-    names = dict(zip(plain.index, renamed.index))
-    return tables, readers, renamed, [names[g] for g in ANSWER]
+    return {"excel": {"path": str(xlsx), "sheet": "counts"},
+            "latin1": {"path": str(latin), "header": True}}
 
 
 def degenerate(folder):
@@ -97,8 +104,8 @@ def messy_run(tmp_path_factory):
     if not W09_TABLE.is_file():
         pytest.skip(f"the exercise's table is not at {W09_TABLE}")
     folder = tmp_path_factory.mktemp("tables")
-    data, _, renamed, answer = family(folder)
-    data |= degenerate(folder)
+    renamed, answer = renamed_table()
+    data = r_csv(folder, renamed) | degenerate(folder)
     known_batches, _ = batched(folder)
     data |= known_batches
     workdir = make_workdir(tmp_path_factory.mktemp("messy"), data=data,
@@ -112,7 +119,8 @@ def read_shapes(tmp_path_factory):
     """The Excel and Latin-1 shapes through the workflow's data step (``prepare_table``)."""
     if not W09_TABLE.is_file():
         pytest.skip(f"the exercise's table is not at {W09_TABLE}")
-    _, readers, renamed, _ = family(tmp_path_factory.mktemp("shapes"))
+    renamed, _ = renamed_table()
+    readers = reader_shapes(tmp_path_factory.mktemp("shapes"), renamed)
     workdir = make_workdir(tmp_path_factory.mktemp("readers"), data=readers,
                            simulation=NO_SIMULATION)
     snakemake(workdir, *(f"results/{name}/counts.npz" for name in readers))
