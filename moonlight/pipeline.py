@@ -125,7 +125,7 @@ class ModuleCalls:
 def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
                 heldout: pd.DataFrame, stability: pd.DataFrame, *,
                 min_stability: float, baseline: pd.DataFrame | None = None,
-                min_gain: float, cap_when: str) -> pd.DataFrame:
+                min_gain: float, cap_when: str, min_gain_stopped: float) -> pd.DataFrame:
     """The rank table with the rule's choice (:func:`moonlight.selection.rank_table`).
 
     Parameters
@@ -148,11 +148,15 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
         The cap's floor (config ``selection.min_gain``).
     cap_when : {"always", "rising"}
         When the cap applies (config ``selection.cap_when``).
+    min_gain_stopped : float
+        The cap's floor where the held-out likelihood stops inside the range (config
+        ``selection.min_gain_stopped``).
     """
     cv1 = None if baseline is None else float(baseline["heldout_loglik"].sum())
     table = rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
                        cv_folds=heldout, stability=stability, min_stability=min_stability,
-                       baseline=cv1, min_gain=min_gain, cap_when=cap_when)
+                       baseline=cv1, min_gain=min_gain, cap_when=cap_when,
+                       min_gain_stopped=min_gain_stopped)
     return table if baseline is None else withhold_structureless(table, heldout, baseline)
 
 
@@ -420,7 +424,8 @@ def analyse(
         return choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
                            pd.DataFrame(stability), min_stability=sel["min_stability"],
                            baseline=baseline, min_gain=sel["min_gain"],
-                           cap_when=sel["cap_when"])
+                           cap_when=sel["cap_when"],
+                           min_gain_stopped=sel["min_gain_stopped"])
 
     for rank in sorted(ranks):
         add(rank)

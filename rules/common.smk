@@ -269,6 +269,7 @@ RANK_RULE = rule_in_words(
     config["selection"]["min_stability"],
     config["selection"]["min_gain"],
     config["selection"]["cap_when"],
+    config["selection"]["min_gain_stopped"],
 )
 
 

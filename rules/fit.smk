@@ -117,6 +117,7 @@ checkpoint rank_round:
         min_stability=config["selection"]["min_stability"],
         min_gain=config["selection"]["min_gain"],
         cap_when=config["selection"]["cap_when"],
+        min_gain_stopped=config["selection"]["min_gain_stopped"],
     message:
         "Rank rule on {wildcards.dataset}, growth round {wildcards.round}"
     script:
@@ -148,6 +149,7 @@ rule select_rank:
         min_stability=config["selection"]["min_stability"],
         min_gain=config["selection"]["min_gain"],
         cap_when=config["selection"]["cap_when"],
+        min_gain_stopped=config["selection"]["min_gain_stopped"],
     message:
         "Choosing the rank of {wildcards.dataset} (held-out likelihood, one-SE rule)"
     script:

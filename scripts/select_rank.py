@@ -28,6 +28,7 @@ with log_to(snakemake.log[0]) as log:
         baseline=read_tsv(snakemake.input.baseline, index_col=None),
         min_gain=snakemake.params.min_gain,
         cap_when=snakemake.params.cap_when,
+        min_gain_stopped=snakemake.params.min_gain_stopped,
     )
     log.info("selected R = %d\n%s", table.loc[table["selected"], "rank"].iat[0],
              table.to_string())

@@ -241,12 +241,13 @@ def _fold_values(cv, noise=0.1, k=5, seed=0):
 def test_the_cap_when_rising_keeps_a_small_step_where_the_heldout_likelihood_stops():
     from moonlight.selection import first_stop, gain_shares, rule_in_words, select_rank
 
-    def pick(cv, when):
+    def pick(cv, when, stopped=0.025):
         table = _cv_table(cv)
         table["gain_share"] = gain_shares(table, baseline=-110.0, best=max(cv.values()))
         folds = _fold_values(cv)
         return int(table.loc[select_rank(table, cv_folds=folds, min_gain=0.1,
-                                         cap_when=when), "rank"].iat[0])
+                                         cap_when=when, min_gain_stopped=stopped),
+                             "rank"].iat[0])
 
     # Two similar sources: the step to R = 4 adds 8% of the gain, R = 5 adds nothing and
     # R = 6 a little again. Always capped, the rule stops at 3; capped only where the
@@ -254,6 +255,13 @@ def test_the_cap_when_rising_keeps_a_small_step_where_the_heldout_likelihood_sto
     similar = {2: -60.0, 3: -18.0, 4: -10.0, 5: -10.5, 6: -9.0}
     assert first_stop(_fold_values(similar), similar) == 4
     assert pick(similar, "always") == 3 and pick(similar, "rising") == 4
+    # Stopping at R = 5 after a step of 1% of the gain (significant: 1.0 against an SE
+    # of about 0.3), as a module that follows an unmodelled plate does: the lower floor
+    # drops it, and without that floor the one-SE rule keeps it.
+    plate = {2: -60.0, 3: -18.0, 4: -10.0, 5: -9.0, 6: -9.5}
+    assert first_stop(_fold_values(plate), plate) == 5
+    assert pick(plate, "rising") == 4 and pick(plate, "rising", stopped=0.0) == 5
+    assert pick(similar, "rising", stopped=0.0) == 4  # 8% is above the lower floor
     # Every step significant up to the largest rank: capped either way.
     rising = {2: -60.0, 3: -20.0, 4: -15.0, 5: -10.0}
     assert first_stop(_fold_values(rising), rising) == 5
@@ -264,6 +272,8 @@ def test_the_cap_when_rising_keeps_a_small_step_where_the_heldout_likelihood_sto
     assert "standard error of held-out" in rule_in_words(0.9, 0.1, "rising")
     assert "standard error of held-out" not in rule_in_words(0.9, 0.1, "always")
     assert "step" not in rule_in_words(0.9, 0.0, "always")
+    assert "0.025 of the best" in rule_in_words(0.9, 0.1, "rising", 0.025)
+    assert "0.025" not in rule_in_words(0.9, 0.1, "rising", 0.0)
 
 
 def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
