@@ -52,6 +52,7 @@ from moonlight import simulate, write_tsv  # noqa: E402
 from moonlight.config import defaults  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
 from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+from rank_records import append_records, records  # noqa: E402
 
 #: Planted second shares; every other gene is in one module (share 0).
 SHARES = (0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5)
@@ -105,9 +106,11 @@ def _bucket(shares: pd.Series) -> pd.Series:
     return pd.Series(nearest, index=shares.index)
 
 
-def run_cell(cell: dict, defaults: bool = False) -> list[dict]:
+def run_cell(cell: dict, defaults: bool = False
+             ) -> tuple[list[dict], tuple[pd.DataFrame, pd.DataFrame]]:
     """One simulated table: one row per share bucket with planted and called genes
-    (``defaults``: every setting at the workflow's default, not :data:`SETTINGS`)."""
+    (``defaults``: every setting at the workflow's default, not :data:`SETTINGS`), and
+    the run's rank records (benchmarks/rank_records.py)."""
     start, cpu = time.perf_counter(), time.process_time()
     R, N, noise = cell["true_rank"], cell["n_genes"], cell["noise"]
     depth = cell["depth"]
@@ -141,7 +144,7 @@ def run_cell(cell: dict, defaults: bool = False) -> list[dict]:
         for name, called in rules.items():
             row[f"called_{name}"] = int(pd.Index(called).isin(genes).sum())
         rows.append(row)
-    return rows
+    return rows, records({k: cell[k] for k in KEYS}, res)
 
 
 KEYS = ["regime", "noise", "true_rank", "depth", "seed"]
@@ -292,9 +295,10 @@ def main() -> None:
     start = time.perf_counter()
     with Pool(args.workers) as pool:
         run = partial_call(run_cell, defaults=args.defaults)
-        for i, rows in enumerate(pool.imap_unordered(run, todo), 1):
+        for i, (rows, ranks) in enumerate(pool.imap_unordered(run, todo), 1):
             pd.DataFrame(rows).to_csv(partial, sep="\t", index=False, mode="a",
                                       header=not partial.is_file())
+            append_records(out, "calibration", ranks)
             if i % 10 == 0:
                 print(f"{i}/{len(todo)} runs, {time.perf_counter() - start:.0f} s", flush=True)
     print(f"total {time.perf_counter() - start:.0f} s wall")

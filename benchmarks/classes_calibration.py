@@ -52,6 +52,7 @@ from moonlight.pipeline import analyse  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+from rank_records import append_records, records  # noqa: E402
 
 #: Planted second shares (two genes each); below the threshold (0.1) a call is false.
 SHARES = (0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5)
@@ -77,10 +78,11 @@ def cells(seeds: list[int]) -> list[dict]:
                 NOISES, BROAD, TECHNICAL, DEPTHS, seeds)]
 
 
-def run_cell(cell: dict, defaults: bool = False) -> list[dict]:
+def run_cell(cell: dict, defaults: bool = False
+             ) -> tuple[list[dict], tuple[pd.DataFrame, pd.DataFrame]]:
     """One table, analysed (``defaults``: every setting at the workflow's default, not
     :data:`SETTINGS`); one row per planted-share bucket (0 = one-module genes, -1 = broad
-    genes)."""
+    genes), and the run's rank records (benchmarks/rank_records.py)."""
     start = time.perf_counter()
     planted = np.repeat(SHARES, 2)
     sim = simulate(n_genes=N_GENES, n_samples=N_SAMPLES, n_modules=N_MODULES,
@@ -105,7 +107,7 @@ def run_cell(cell: dict, defaults: bool = False) -> list[dict]:
                      "genes": len(genes), "called": len(called.intersection(genes)),
                      "classed_broad": int((classes.reindex(genes) == "broad").sum()),
                      "seconds": time.perf_counter() - start})
-    return rows
+    return rows, records(cell, result)
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
@@ -153,12 +155,17 @@ def main() -> None:
     args = parser.parse_args()
     todo = cells(_seeds(args.seeds))
     start = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for kind in ("ranks", "folds"):
+        (args.out / f"classes_calibration_{kind}.tsv").unlink(missing_ok=True)
+    rows = []
     with Pool(args.workers) as pool:
         run = partial_call(run_cell, defaults=args.defaults)
-        rows = [row for part in pool.imap_unordered(run, todo) for row in part]
+        for part, ranks in pool.imap_unordered(run, todo):
+            rows += part
+            append_records(args.out, "classes_calibration", ranks)
     results = pd.DataFrame(rows).sort_values(["noise", "broad", "technical", "depth", "seed",
                                               "bucket"])
-    args.out.mkdir(parents=True, exist_ok=True)
     write_tsv(results, args.out / "classes_calibration.tsv", index=False)
     summary = summarize(results)
     write_tsv(summary, args.out / "classes_calibration_summary.tsv", index=False)

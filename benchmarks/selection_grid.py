@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import recovery_summary, simulate, write_tsv  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
 from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+from rank_records import append_records, records  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibration import module_size  # noqa: E402
@@ -98,7 +99,10 @@ def cells(quick: bool = False, first_seed: int = 0, sparse: bool = False,
     return out
 
 
-def run_cell(cell: dict, cap_when: str | None = None, defaults: bool = False) -> dict:
+def run_cell(cell: dict, cap_when: str | None = None, defaults: bool = False
+             ) -> tuple[dict, tuple[pd.DataFrame, pd.DataFrame]]:
+    """One simulated table, analysed: its row of the grid and its rank records
+    (benchmarks/rank_records.py)."""
     start, cpu = time.perf_counter(), time.process_time()
     R, N = cell["true_rank"], cell["n_genes"]
     sim = simulate(
@@ -125,7 +129,7 @@ def run_cell(cell: dict, cap_when: str | None = None, defaults: bool = False) ->
     t = table.set_index("rank")
     bic_rank = int(t["bic"].idxmin())
     planted = set(sim.moonlighting)
-    return {
+    return ({
         **cell,
         "selected_rank": selected,
         "rank_correct": selected == R,
@@ -142,7 +146,7 @@ def run_cell(cell: dict, cap_when: str | None = None, defaults: bool = False) ->
         "stability_at_true": float(t["matched_cosine"].get(R, np.nan)),
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu,
-    }
+    }, records({k: cell[k] for k in KEYS}, res))
 
 
 def heatmap(results: pd.DataFrame, path: Path) -> None:
@@ -264,12 +268,13 @@ def main() -> None:
     todo.sort(key=lambda c: (c["seed"], -(c["n_genes"] * c["n_samples"] * c["true_rank"])))
     start = time.perf_counter()
     with Pool(args.workers) as pool:
-        for i, row in enumerate(pool.imap_unordered(
+        for i, (row, ranks) in enumerate(pool.imap_unordered(
                 partial_call(run_cell, cap_when=args.cap_when, defaults=args.defaults),
                 todo), 1):
             frame = pd.DataFrame([row])
             frame.to_csv(partial, sep="\t", index=False, mode="a",
                          header=not partial.is_file())
+            append_records(out, "selection_grid", ranks)
             if i % 10 == 0:
                 print(f"{i}/{len(todo)} runs, {time.perf_counter() - start:.0f} s", flush=True)
     results = pd.read_csv(partial, sep="\t").sort_values(KEYS).reset_index(drop=True)

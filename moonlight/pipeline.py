@@ -283,7 +283,11 @@ class Analysis:
     workflow's ``qc.tsv`` without the rows on how a file was read), and ``enrichment``,
     the modules against the gene sets (None without gene sets), and ``annotations``, the
     modules against the samples' annotations (None without them), and ``batch_factors``,
-    every gene's factor per batch at the selected fit (None without batches)."""
+    every gene's factor per batch at the selected fit (None without batches), and
+    ``heldout``, the held-out log likelihood of every fold of every fitted rank and of
+    rank 1 (:func:`moonlight.crossval.cross_validate` rows; the workflow's
+    ``crossval/R*.tsv``), from which :func:`moonlight.selection.rank_table` can apply
+    the rule again with other settings."""
 
     table: pd.DataFrame
     rank: int
@@ -294,6 +298,7 @@ class Analysis:
     enrichment: pd.DataFrame | None = None
     annotations: Annotated | None = None
     batch_factors: pd.DataFrame | None = None
+    heldout: pd.DataFrame | None = None
 
     @property
     def memberships(self) -> pd.DataFrame:
@@ -449,7 +454,8 @@ def analyse(
     enriched = (module_enrichment(calls.W, calls.memberships, sets,
                                   **{**settings["enrichment"], **(enrichment or {})})
                 if len(sets) else None)
-    record = quality_record(counts, table, pd.concat([*heldout, baseline]), calls.classes,
+    folds = pd.concat([*heldout, baseline], ignore_index=True)
+    record = quality_record(counts, table, folds, calls.classes,
                             calls.associations, read_rows=read_rows,
                             outlier_factor=checks["outlier_factor"],
                             gene_set_coverage=enriched.warning if enriched else None,
@@ -461,4 +467,5 @@ def analyse(
                     annotations=None if annotations is None
                     else annotate_modules(H, annotations),
                     batch_factors=None if batches is None
-                    else factors(counts.matrix, W, H, batches, counts.genes))
+                    else factors(counts.matrix, W, H, batches, counts.genes),
+                    heldout=folds)

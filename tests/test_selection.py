@@ -98,6 +98,15 @@ def test_real_table_selects_four_modules_and_three_supported_moonlighting_genes(
     qc = res.qc.set_index("check")["value"]
     assert qc["genes"] == "100" and qc["samples"] == "60" and "warning" not in qc.index
     assert int(qc["genes_moonlighting"]) == 3
+    # the held-out folds behind the table: every fitted rank and rank 1, each rank's
+    # folds summing to its cv_loglik, and the rule applied to them again selects R = 4
+    folds = res.heldout
+    assert sorted(folds["rank"].unique()) == [1, 3, 4, 5]
+    sums = folds.groupby("rank")["heldout_loglik"].sum()
+    table = res.table.set_index("rank")
+    assert np.allclose(sums.loc[[3, 4, 5]], table.loc[[3, 4, 5], "cv_loglik"], rtol=1e-12)
+    again = select_rank(res.table, cv_folds=folds[folds["rank"] > 1])
+    assert res.table.loc[again, "rank"].tolist() == [4]
 
 
 def test_rank_selection_figure_with_and_without_cross_validation(tmp_path):
