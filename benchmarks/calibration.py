@@ -26,7 +26,9 @@ genes per table (two at each of the shares 0.05, 0.08, 0.12, 0.15, 0.2, 0.3, 0.5
 (Seeds 0-4 tuned the first call rule and 100-109 validated it; the committed results
 are seeds 600-609, run once through ``analyse()``.) ``--defaults`` runs every table at
 the workflow's defaults instead (no budget: the config schema's restarts, tolerances
-and folds), to check that the budget does not change the calls.
+and folds), to check that the budget does not change the calls. Every run's rank
+table and held-out folds go to ``calibration_{ranks,folds}.tsv``
+(benchmarks/rank_records.py).
 """
 
 from __future__ import annotations

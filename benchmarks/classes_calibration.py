@@ -26,7 +26,8 @@ module genes x 100 samples, 4 modules, 14 planted genes (two at each share of
         --out benchmarks/results
 
 ``--defaults`` runs every table at the workflow's defaults instead (no budget: the
-config schema's restarts, tolerances and folds).
+config schema's restarts, tolerances and folds). Every run's rank table and held-out
+folds go to ``classes_calibration_{ranks,folds}.tsv`` (benchmarks/rank_records.py).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ one row per run, rank and fold). :func:`reselect` applies
 :func:`moonlight.selection.select_rank` to them again; from the command line it prints
 the runs whose selected rank the given settings change:
 
-    .venv/bin/python benchmarks/rank_records.py benchmarks/results/classes_calibration_defaults \\
-        --min-gain-stopped 0
+    .venv/bin/python benchmarks/rank_records.py benchmarks/results/selection_grid_defaults \\
+        --min-gain-stopped 0.095
 """
 
 from __future__ import annotations

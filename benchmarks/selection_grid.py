@@ -13,7 +13,8 @@ heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTI
 ``--cap-when rising`` runs the grid with that ``selection.cap_when`` (REAL_DATA.md).
 ``--defaults`` runs every cell at the workflow's defaults (no budget: the config
 schema's restarts, tolerances and folds), to check that the grid's budget does not
-change its answers; ``--seeds K`` runs K seeds per cell.
+change its answers; ``--seeds K`` runs K seeds per cell. Every run's rank table and
+held-out folds go to ``selection_grid_{ranks,folds}.tsv`` (benchmarks/rank_records.py).
 """
 
 from __future__ import annotations
