@@ -7,7 +7,10 @@ A benchmark that runs :func:`moonlight.pipeline.analyse` passes each result to
 fitted rank, with the rank-1 baseline's held-out log likelihood; ``<name>_folds.tsv``:
 one row per run, rank and fold). :func:`reselect` applies
 :func:`moonlight.selection.select_rank` to them again; from the command line it prints
-the runs whose selected rank the given settings change:
+the runs whose selected rank the given settings change. A run's rank 1, when it was
+among the fitted ranks, is kept as the baseline only (its folds are the baseline's);
+on the committed records of the grid and the calibration at every default this gives
+back every recorded rank.
 
     .venv/bin/python benchmarks/rank_records.py benchmarks/results/selection_grid_defaults \\
         --min-gain-stopped 0.095
@@ -37,7 +40,8 @@ TABLE_COLUMNS = ["rank", "cv_loglik", "cv_se", "matched_cosine", "gain_share", "
 def records(keys: dict[str, Any], result: Analysis) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The run's rank table (fitted ranks only, with ``baseline``, the rank-1 held-out
     log likelihood) and its per-fold held-out values, each row carrying ``keys``."""
-    folds = result.heldout[["rank", "fold", "heldout_loglik"]]
+    folds = result.heldout.drop_duplicates(["rank", "fold"])[["rank", "fold",
+                                                              "heldout_loglik"]]
     table = result.table.loc[result.table["rank"] > 1,
                              [c for c in TABLE_COLUMNS if c in result.table]]
     baseline = float(folds.loc[folds["rank"] == 1, "heldout_loglik"].sum())
@@ -69,7 +73,8 @@ def reselect(ranks: pd.DataFrame, folds: pd.DataFrame, **rule: Any) -> pd.DataFr
         table = table.reset_index(drop=True)
         stable = table[table["matched_cosine"].fillna(1.0) >= floor]
         best = (stable if len(stable) else table)["cv_loglik"].max()
-        table["gain_share"] = gain_shares(table, float(table["baseline"].iat[0]), best)
+        baseline = folds.loc[mask & (folds["rank"] == 1)].drop_duplicates(["rank", "fold"])
+        table["gain_share"] = gain_shares(table, float(baseline["heldout_loglik"].sum()), best)
         chosen = table.loc[table["selected"].astype(bool), "rank"]
         recorded = int(chosen.iat[0]) if len(chosen) else 1
         again = (int(table.loc[select_rank(table, cv_folds=F, **rule).to_numpy(),

@@ -454,7 +454,10 @@ def analyse(
     enriched = (module_enrichment(calls.W, calls.memberships, sets,
                                   **{**settings["enrichment"], **(enrichment or {})})
                 if len(sets) else None)
-    folds = pd.concat([*heldout, baseline], ignore_index=True)
+    # rank 1, when fitted, is scored twice on the same folds (as a rank and as the
+    # baseline): the same rows, kept once
+    folds = pd.concat([*heldout, baseline], ignore_index=True).drop_duplicates(
+        ["rank", "fold"], ignore_index=True)
     record = quality_record(counts, table, folds, calls.classes,
                             calls.associations, read_rows=read_rows,
                             outlier_factor=checks["outlier_factor"],
