@@ -2,7 +2,7 @@
 applied again with other settings without fitting anything.
 
 A benchmark that runs :func:`moonlight.pipeline.analyse` passes each result to
-:func:`records` with the run's keys and writes the collected rows with
+:func:`records` with the run's keys and appends the rows, run by run, with
 :func:`append_records` beside its results (``<name>_ranks.tsv``: one row per run and
 fitted rank, with the rank-1 baseline's held-out log likelihood; ``<name>_folds.tsv``:
 one row per run, rank and fold). :func:`reselect` applies

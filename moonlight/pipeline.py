@@ -286,8 +286,8 @@ class Analysis:
     every gene's factor per batch at the selected fit (None without batches), and
     ``heldout``, the held-out log likelihood of every fold of every fitted rank and of
     rank 1 (:func:`moonlight.crossval.cross_validate` rows; the workflow's
-    ``crossval/R*.tsv``), from which :func:`moonlight.selection.rank_table` can apply
-    the rule again with other settings."""
+    ``crossval/R*.tsv``), with which :func:`moonlight.selection.select_rank` applies
+    the rule to ``table`` again with other settings."""
 
     table: pd.DataFrame
     rank: int
