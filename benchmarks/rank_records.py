@@ -4,13 +4,12 @@ applied again with other settings without fitting anything.
 A benchmark that runs :func:`moonlight.pipeline.analyse` passes each result to
 :func:`records` with the run's keys and appends the rows, run by run, with
 :func:`append_records` beside its results (``<name>_ranks.tsv``: one row per run and
-fitted rank, with the rank-1 baseline's held-out log likelihood; ``<name>_folds.tsv``:
-one row per run, rank and fold). :func:`reselect` applies
-:func:`moonlight.selection.select_rank` to them again; from the command line it prints
-the runs whose selected rank the given settings change. A run's rank 1, when it was
-among the fitted ranks, is kept as the baseline only (its folds are the baseline's);
-on the committed records of the grid and the calibration at every default this gives
-back every recorded rank.
+fitted rank; ``<name>_folds.tsv``: one row per run, rank and fold, rank 1 included).
+:func:`reselect` applies :func:`moonlight.selection.select_rank` to them again with the
+recorded step shares; from the command line it prints the runs whose selected rank the
+given settings change. A run's rank 1, when it was among the fitted ranks, is left out
+of the table (its folds are the baseline's); on the committed records of the grid and
+the calibrations this gives back every recorded rank.
 
     .venv/bin/python benchmarks/rank_records.py benchmarks/results/selection_grid_defaults \\
         --min-gain-stopped 0.095
@@ -27,9 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import read_tsv  # noqa: E402
-from moonlight.config import default  # noqa: E402
 from moonlight.pipeline import Analysis  # noqa: E402
-from moonlight.selection import gain_shares, select_rank  # noqa: E402
+from moonlight.selection import select_rank  # noqa: E402
 
 __all__ = ["records", "append_records", "reselect"]
 
@@ -38,14 +36,12 @@ TABLE_COLUMNS = ["rank", "cv_loglik", "cv_se", "matched_cosine", "gain_share", "
 
 
 def records(keys: dict[str, Any], result: Analysis) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The run's rank table (fitted ranks only, with ``baseline``, the rank-1 held-out
-    log likelihood) and its per-fold held-out values, each row carrying ``keys``."""
-    folds = result.heldout.drop_duplicates(["rank", "fold"])[["rank", "fold",
-                                                              "heldout_loglik"]]
+    """The run's rank table (fitted ranks above 1) and its per-fold held-out values,
+    each row carrying ``keys``."""
+    folds = result.heldout[["rank", "fold", "heldout_loglik"]]
     table = result.table.loc[result.table["rank"] > 1,
                              [c for c in TABLE_COLUMNS if c in result.table]]
-    baseline = float(folds.loc[folds["rank"] == 1, "heldout_loglik"].sum())
-    return (table.assign(**keys, baseline=baseline)[[*keys, *table.columns, "baseline"]],
+    return (table.assign(**keys)[[*keys, *table.columns]],
             folds.assign(**keys)[[*keys, *folds.columns]])
 
 
@@ -61,25 +57,21 @@ def append_records(out: Path, name: str, run: tuple[pd.DataFrame, pd.DataFrame])
 def reselect(ranks: pd.DataFrame, folds: pd.DataFrame, **rule: Any) -> pd.DataFrame:
     """Per run (the columns before ``rank``): the recorded selected rank and the rank
     :func:`moonlight.selection.select_rank` selects with ``rule`` (its keywords;
-    the rest at their defaults). Runs that withheld structure (R = 1) are not redone."""
+    the rest at their defaults) from the recorded table, step shares included. Runs
+    that withheld structure (R = 1) are not redone."""
     keys = list(ranks.columns[:list(ranks.columns).index("rank")])
-    floor = rule.get("min_stability", default("selection.min_stability"))
+    folds_of = dict(iter(folds.groupby(keys, sort=False)))
     rows = []
     for key, table in ranks.groupby(keys, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        mask = (folds[keys] == pd.Series(key, index=keys)).all(axis=1)
-        F = folds.loc[mask & folds["rank"].isin(table["rank"]), ["rank", "fold",
-                                                                  "heldout_loglik"]]
+        F = folds_of[key]
+        F = F.loc[F["rank"].isin(table["rank"]), ["rank", "fold", "heldout_loglik"]]
         table = table.reset_index(drop=True)
-        stable = table[table["matched_cosine"].fillna(1.0) >= floor]
-        best = (stable if len(stable) else table)["cv_loglik"].max()
-        baseline = folds.loc[mask & (folds["rank"] == 1)].drop_duplicates(["rank", "fold"])
-        table["gain_share"] = gain_shares(table, float(baseline["heldout_loglik"].sum()), best)
         chosen = table.loc[table["selected"].astype(bool), "rank"]
         recorded = int(chosen.iat[0]) if len(chosen) else 1
         again = (int(table.loc[select_rank(table, cv_folds=F, **rule).to_numpy(),
                                "rank"].iat[0]) if recorded > 1 else 1)
-        rows.append({**dict(zip(keys, key)), "recorded": recorded, "again": again})
+        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))),
+                     "recorded": recorded, "again": again})
     return pd.DataFrame(rows)
 
 
@@ -89,12 +81,10 @@ def main() -> None:
     parser.add_argument("--min-gain", type=float)
     parser.add_argument("--min-gain-stopped", type=float)
     parser.add_argument("--cap-when", choices=["always", "rising"])
-    parser.add_argument("--min-stability", type=float)
     args = parser.parse_args()
     rule = {k: v for k, v in {"min_gain": args.min_gain,
                               "min_gain_stopped": args.min_gain_stopped,
-                              "cap_when": args.cap_when,
-                              "min_stability": args.min_stability}.items() if v is not None}
+                              "cap_when": args.cap_when}.items() if v is not None}
     prefix = str(args.prefix)
     out = reselect(read_tsv(prefix + "_ranks.tsv", index_col=None),
                    read_tsv(prefix + "_folds.tsv", index_col=None), **rule)
