@@ -265,7 +265,7 @@ LANES = 16
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
-def _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k, l):
+def _lane(v, y, b, d, bn, tiny, a1, a2, a3, k, l):
     """Entry k of :func:`_row_sums`, into partial sum l."""
     yk = max(y[k] + b[k] * d, tiny)
     y[k] = yk
@@ -276,63 +276,82 @@ def _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k, l):
     a1[l] += q
     a2[l] += q * bk * inv
     a3[l] = max(a3[l], bk * inv if vk > 0 else 0.0)
-    if m is not None:
-        a0[l] += m[k] * bk
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _row_sums(v, m, y, b, d, bn, tiny):
+def _row_sums(v, y, b, d, bn, tiny):
     """Commit one step into a row of the product and gather the next coordinate's sums.
 
-    ``y_k <- max(y_k + b_k d, tiny)``, then at the new y, over k: ``s0 = sum m_k bn_k``
-    (only when ``m`` is given: the masked constant part of the gradient), ``s1 = sum bn_k
-    v_k / y_k``, ``s2 = sum bn_k^2 v_k / y_k^2`` and ``c = max bn_k / y_k`` over ``v_k > 0``.
-    Sums in :data:`LANES` interleaved partials. Returns (s0, s1, s2, c).
+    ``y_k <- max(y_k + b_k d, tiny)``, then at the new y, over k: ``s1 = sum bn_k v_k /
+    y_k``, ``s2 = sum bn_k^2 v_k / y_k^2`` and ``c = max bn_k / y_k`` over ``v_k > 0``.
+    Sums in :data:`LANES` interleaved partials. Returns (s1, s2, c). A held-out entry
+    (``v_k`` = 0) adds to none of them, so a masked block needs no mask here: only its
+    constant parts differ (:func:`_masked_partner_sums`).
     """
     n = v.size
     # fresh arrays: the compiler then knows they alias nothing and keeps them in registers
-    a0 = np.zeros(LANES)
     a1 = np.zeros(LANES)
     a2 = np.zeros(LANES)
     a3 = np.zeros(LANES)
     full = n - n % LANES
     for k0 in range(0, full, LANES):
         for l in range(LANES):  # a fixed count: unrolled and vectorized
-            _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k0 + l, l)
+            _lane(v, y, b, d, bn, tiny, a1, a2, a3, k0 + l, l)
     for k in range(full, n):
-        _lane(v, m, y, b, d, bn, tiny, a0, a1, a2, a3, k, k - full)
-    s0 = 0.0
+        _lane(v, y, b, d, bn, tiny, a1, a2, a3, k, k - full)
     s1 = 0.0
     s2 = 0.0
     c = 0.0
     for l in range(LANES):
-        s0 += a0[l]
         s1 += a1[l]
         s2 += a2[l]
         c = max(c, a3[l])
-    return s0, s1, s2, c
+    return s1, s2, c
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _step_block(v, m, y, B, x, const, eps, tiny):
+def _masked_partner_sums(m, B, const):
+    """``const_r = sum_k m_k B_rk`` into ``const`` (R,): the constant parts of the
+    gradients of one masked block (a row of W or a column of H), whose 0/1 weights ``m``
+    (n,) differ from block to block. Summed in :data:`LANES` interleaved partials, in a
+    pass of its own: read inside :func:`_row_sums`, the mask kept that loop from
+    vectorizing, and a masked sweep took six times an unmasked one."""
+    R, n = B.shape
+    full = n - n % LANES
+    a0 = np.empty(LANES)
+    for r in range(R):
+        b = B[r]
+        a0[:] = 0.0
+        for k0 in range(0, full, LANES):
+            for l in range(LANES):
+                a0[l] += m[k0 + l] * np.float64(b[k0 + l])
+        for k in range(full, n):
+            a0[k - full] += m[k] * np.float64(b[k])
+        s0 = 0.0
+        for l in range(LANES):
+            s0 += a0[l]
+        const[r] = s0
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _step_block(v, y, B, x, const, eps, tiny):
     """All R coordinates of one block (a column of H or a row of W), cyclically, with its
     data in cache; updates x (R,) and the block's product y in place.
 
-    ``v`` (n,) is the block's data, ``m`` its 0/1 weights or None, ``y`` (n,) the product
-    at the current point, ``B`` (R, n) the partner rows (row r pairs with x_r), ``const``
-    (R,) the constant parts of the gradients (ignored when ``m`` is given: they are then
-    gathered with the sums). Each step is :func:`coordinate_step`, committed into y in
-    the pass that gathers the next coordinate's sums. Returns the steps that moved.
+    ``v`` (n,) is the block's data (0 where held out), ``y`` (n,) the product at the
+    current point, ``B`` (R, n) the partner rows (row r pairs with x_r), ``const`` (R,)
+    the constant parts of the gradients (a masked block's own:
+    :func:`_masked_partner_sums`). Each step is :func:`coordinate_step`, committed into
+    y in the pass that gathers the next coordinate's sums. Returns the steps that moved.
     """
     R = x.size
     moved = 0
     d = 0.0
     for r in range(R):
         # commit coordinate r-1's step (none for r = 0) and gather coordinate r's sums
-        s0, s1, s2, c = _row_sums(v, m, y, B[r - 1] if r > 0 else B[0], d, B[r], tiny)
-        g0 = const[r] if m is None else s0
+        s1, s2, c = _row_sums(v, y, B[r - 1] if r > 0 else B[0], d, B[r], tiny)
         xr = np.float64(x[r])
-        d = coordinate_step(xr, g0 - s1, s2, c, eps)
+        d = coordinate_step(xr, const[r] - s1, s2, c, eps)
         if d != 0.0:
             x[r] = max(xr + d, eps)  # x + (eps - x) may round below eps
             moved += 1
@@ -389,7 +408,7 @@ def update_blocks(V, A, B, eps, tiny, mask, WH):
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _partner_sums(B, mask):
     """``const_r = sum_j B_rj`` (the constant parts of the gradients; zeros when a mask is
-    given: they are then gathered with the sums)."""
+    given: each block then has its own, :func:`_masked_partner_sums`)."""
     R, k = B.shape
     const = np.zeros(R, dtype=np.float64)
     if mask is None:
@@ -408,13 +427,19 @@ def _update_block_rows(V, A, B, const, eps, tiny, mask, WH, first, last):
     R = A.shape[1]
     y = np.empty(k, dtype=np.float64)
     x = np.empty(R, dtype=np.float64)
+    own = np.empty(R, dtype=np.float64)
     moved = 0
     for i in range(first, last):
         for r in range(R):
             x[r] = A[i, r]
         block_product(x, B, y, tiny)
-        m = None if mask is None else mask[i]
-        moved += _step_block(V[i], m, y, B, x, const, eps, tiny)
+        # two calls, not one with an optional row of the mask: numba then compiles each
+        # with no test of the mask inside its loops
+        if mask is None:
+            moved += _step_block(V[i], y, B, x, const, eps, tiny)
+        else:
+            _masked_partner_sums(mask[i], B, own)
+            moved += _step_block(V[i], y, B, x, own, eps, tiny)
         for r in range(R):
             A[i, r] = x[r]
         if WH is not None:

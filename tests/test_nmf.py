@@ -437,6 +437,20 @@ def test_blocked_dense_threads_give_the_same_bytes(monkeypatch, masked):
         ccd.DenseSweeps(problem, threads=0)
 
 
+def test_masked_blocks_gather_their_own_constant_parts():
+    """A masked block's constant parts are its weighted partner sums ``B @ m``, every
+    lane and the tail included (n = 37 is two full lanes of 16 and 5 left over)."""
+    from moonlight import _kernels
+
+    rng = np.random.default_rng(5)
+    B = rng.random((3, 37))
+    m = (rng.random(37) < 0.7).astype(float)
+    const = np.empty(3)
+    _kernels._masked_partner_sums(m, B, const)
+    np.testing.assert_allclose(const, B @ m, rtol=1e-14)
+    assert const[0] != pytest.approx(B[0].sum())  # the held-out entries are left out
+
+
 def test_masked_fits_take_the_blocked_kernels(monkeypatch):
     """Held-out entries (a 0/1 mask, as cross-validation passes) are swept cache-blocked
     too where the table is big enough, and reach the row kernels' optimum."""
