@@ -8,7 +8,7 @@
 
 from snakemake.utils import min_version
 
-min_version("8.10")
+min_version("9.17")
 
 
 # The run's config: config.yaml, or instead the file(s) given with --configfile (never

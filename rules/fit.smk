@@ -12,6 +12,7 @@ rule fit:
         "results/logs/fit/{dataset}_R{rank}_part{part}.log",
     benchmark:
         "results/benchmarks/fit/{dataset}_R{rank}_part{part}.tsv"
+    priority: rank_priority
     conda:
         "../envs/moonlight.yaml"
     threads: config["fit"]["threads"]
@@ -73,6 +74,7 @@ rule crossval:
         "results/logs/crossval/{dataset}_R{rank}.log",
     benchmark:
         "results/benchmarks/crossval/{dataset}_R{rank}.tsv"
+    priority: rank_priority
     conda:
         "../envs/moonlight.yaml"
     threads: 1

@@ -1,5 +1,6 @@
 """Real Snakemake runs of the workflow: a small simulated data set plus the exercise's table."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,18 @@ def test_console_does_not_print_empty_shell_commands(finished_run):
     console = (finished_run / "console.txt").read_text()
     assert "Fitting rank 3 to sim5" in console
     assert "Shell command: None" not in console
+
+
+def test_higher_ranks_start_first(finished_run):
+    """A data set's fits and cross-validations start in order of falling rank (the
+    slowest first, so that a run on few cores does not end on one long job)."""
+    console = (finished_run / "console.txt").read_text()
+    fitted = yaml.safe_load((finished_run / "config.yaml").read_text())["ranks"]
+    started = re.findall(r"(?:Fitting|Cross-validating) rank (\d+) (?:to|on) (\S+)", console)
+    for dataset in {name for _, name in started}:
+        ranks = [int(rank) for rank, name in started if name == dataset]
+        assert len(ranks) == 2 * len(fitted) + 1, ranks  # and rank 1's cross-validation
+        assert ranks == sorted(ranks, reverse=True), (dataset, ranks)
 
 
 @pytest.mark.parametrize(
