@@ -71,9 +71,11 @@ def main() -> None:
     if finished:
         selection = read_tsv(results / "rank_selection.tsv", index_col=None)
         called = set(read_tsv(results / "moonlighting.tsv", index_col=None)["gene"])
+        fitted = set(read_tsv(results / "W.tsv").index)  # the genes gene selection kept
         planted = set(sim.moonlighting)
         record |= {"selected_R": int(selection.loc[selection["selected"], "rank"].iat[0]),
-                   "true_R": 8, "calls": len(called), "planted": len(planted),
+                   "true_R": 8, "genes_fitted": len(fitted), "calls": len(called),
+                   "planted": len(planted), "planted_fitted": len(planted & fitted),
                    "true_calls": len(called & planted)}
     OUT.write_text(json.dumps(record, indent=1))
     print(json.dumps({k: v for k, v in record.items() if k != "machine"}, indent=1))
