@@ -346,8 +346,9 @@ def part_restarts(wildcards):
 
 def rank_priority(wildcards):
     """Higher ranks first. Their fits and cross-validations take longest (above the
-    true rank the fits crawl: 20,000 x 500 with R = 8 takes 400 s at R = 10, 20 s at 8),
-    and a run on few cores that starts them last ends with one core idle."""
+    true rank the fits crawl: on 20,000 x 500 with R = 8, rank 10's fit and
+    cross-validation took 167 and 329 s, rank 8's 21 and 37 s), and a run on few cores
+    that starts them last ends on one of them, the other cores idle."""
     return int(wildcards.rank)
 
 
