@@ -414,6 +414,8 @@ def analyse(
     fit.setdefault("race_margin", sel["margin"])
     mods = {**settings["modules"], **modules}
     fits, logliks, stability, heldout = {}, [], [], []
+    # rank 1's folds: the rule's no-structure baseline, and rank 1's own when it is fitted
+    baseline = heldout_folds(counts, 1, batches=batches, **crossval_settings(sel, fit))
 
     def add(rank: int) -> None:
         fits[rank] = fit_rank(counts, rank, restarts=restarts, batches=batches, **fit)
@@ -422,8 +424,8 @@ def analyse(
                                      "stopped": fits[rank].stopped_flags()}))
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
-        heldout.append(heldout_folds(counts, rank, batches=batches,
-                                     **crossval_settings(sel, fit)))
+        heldout.append(baseline if rank == 1 else heldout_folds(
+            counts, rank, batches=batches, **crossval_settings(sel, fit)))
 
     def table_now() -> pd.DataFrame:
         return choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),
@@ -434,7 +436,6 @@ def analyse(
 
     for rank in sorted(ranks):
         add(rank)
-    baseline = heldout_folds(counts, 1, batches=batches, **crossval_settings(sel, fit))
     table = table_now()
     while (grow := next_rank(table, sel["extend_to"])) is not None:
         add(grow)
@@ -454,10 +455,7 @@ def analyse(
     enriched = (module_enrichment(calls.W, calls.memberships, sets,
                                   **{**settings["enrichment"], **(enrichment or {})})
                 if len(sets) else None)
-    # rank 1, when fitted, is scored twice on the same folds (as a rank and as the
-    # baseline): the same rows, kept once
-    folds = pd.concat([*heldout, baseline], ignore_index=True).drop_duplicates(
-        ["rank", "fold"], ignore_index=True)
+    folds = pd.concat([*heldout, *([] if 1 in fits else [baseline])], ignore_index=True)
     record = quality_record(counts, table, folds, calls.classes,
                             calls.associations, read_rows=read_rows,
                             outlier_factor=checks["outlier_factor"],
