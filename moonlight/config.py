@@ -154,11 +154,13 @@ def default(key: str) -> Any:
 
 def crossval_settings(selection: dict[str, Any], fit: dict[str, Any]) -> dict[str, Any]:
     """The keywords of :func:`moonlight.crossval.cross_validate` from the config's
-    ``selection:`` and ``fit:`` blocks: :data:`CROSSVAL_KEYS`, with ``init: null`` taken
-    from ``fit.init`` (the masked fits start as the fits do unless told otherwise)."""
+    ``selection:`` and ``fit:`` blocks: :data:`CROSSVAL_KEYS`. ``init: null`` means svd
+    under the samples design and ``fit.init`` under the others, which
+    :func:`moonlight.crossval.cross_validate` resolves once it knows the design; with
+    ``fit.init: svd`` both are svd, so it is passed as such."""
     settings = {key: selection[key] for key in CROSSVAL_KEYS}
-    if settings["init"] is None:
-        settings["init"] = fit["init"]
+    if settings["init"] is None and fit["init"] == "svd":
+        settings["init"] = "svd"
     return settings
 
 

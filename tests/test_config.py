@@ -160,7 +160,9 @@ def _library_defaults():
     cases += [(nmf.fit_nmf, k, fit[k]) for k in fit if k != "restarts_per_job"]
     cases += [(f, k, cv[k]) for f in (cross_validate,) for k in cv]
     cases += [(f, k, cv[k]) for f in (fit_masked, fit_blocks)
-              for k in ("restarts", "seed", "tol", "max_iter", "check_every", "init")]
+              for k in ("restarts", "seed", "tol", "max_iter", "check_every")]
+    # the masked fits of the entries and blocks designs start as the fits do
+    cases += [(f, "init", fit["init"]) for f in (fit_masked, fit_blocks)]
     cases += [(moonlighting_confidence, k, mods[k])
               for k in ("fdr", "min_support", "level", "overdispersion")]
     cases += [(call_modules, "rank_guard", mods["rank_guard"])]
