@@ -44,6 +44,7 @@ from machine import machine_record  # noqa: E402
 from single_cell_workflow import simulate  # noqa: E402
 
 from moonlight.io import read_tsv  # noqa: E402
+from moonlight.selection import selected_rank  # noqa: E402
 
 
 def _timed(commands: list[list[str]]) -> float:
@@ -101,7 +102,7 @@ def run_moonlight(h5ad: Path, ks: list[int], cores: int, folder: Path) -> dict:
     selection = read_tsv(results / "rank_selection.tsv", index_col=None)
     called = read_tsv(results / "moonlighting.tsv", index_col=None)["gene"]
     return {"command": " ".join(command[1:]), "seconds": seconds,
-            "selected_R": int(selection.loc[selection["selected"], "rank"].iat[0]),
+            "selected_R": selected_rank(selection),
             "calls": sorted(called)}
 
 

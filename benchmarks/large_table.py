@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_record  # noqa: E402
 
 from moonlight import read_tsv, simulate  # noqa: E402
+from moonlight.selection import selected_rank  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "large_table.json"
 
@@ -73,7 +74,7 @@ def main() -> None:
         called = set(read_tsv(results / "moonlighting.tsv", index_col=None)["gene"])
         fitted = set(read_tsv(results / "W.tsv").index)  # the genes gene selection kept
         planted = set(sim.moonlighting)
-        record |= {"selected_R": int(selection.loc[selection["selected"], "rank"].iat[0]),
+        record |= {"selected_R": selected_rank(selection),
                    "true_R": 8, "genes_fitted": len(fitted), "calls": len(called),
                    "planted": len(planted), "planted_fitted": len(planted & fitted),
                    "true_calls": len(called & planted)}

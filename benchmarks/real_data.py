@@ -631,10 +631,12 @@ def shares_by_class(W: pd.DataFrame, classes: pd.Series, level: float = 0.1) -> 
 def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
     """Rows of the score table for one data set: the selected rank (composition and
     calls) and, if fitted and different, the known number of sources K (composition)."""
+    from moonlight.selection import selected_rank
+
     info, samples, genes = _truth(truth_dir, name)
     results = workdir / "results" / name
     selection = _read(results / "rank_selection.tsv", index_col=None)
-    selected = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    selected = selected_rank(selection)
     fitted = sorted(int(p.name[1:]) for p in (results / "fits").glob("R*")
                     if (p / "H.tsv").is_file())
     K = len(info["sources"])

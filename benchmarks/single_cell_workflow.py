@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from machine import machine_record  # noqa: E402  (benchmarks/machine.py)
 from moonlight.config import defaults  # noqa: E402
 from moonlight.io import read_tsv  # noqa: E402
+from moonlight.selection import selected_rank  # noqa: E402
 from sparse_scale import planted_programs  # noqa: E402
 
 
@@ -126,7 +127,7 @@ def main() -> None:
         "cells": args.cells, "genes": args.genes, "true_rank": args.rank, "init": args.init,
         "zeros": truth["zeros"], "nnz": truth["nnz"], "csr_MB": truth["csr_MB"],
         "simulation_seconds": simulated, "workflow_wall_seconds": wall,
-        "selected_rank": int(selection.loc[selection["selected"], "rank"].iat[0]),
+        "selected_rank": selected_rank(selection),
         "moonlighting_planted_in_two": len(truth["moonlighting"]),
         "moonlighting_true": len(planted), "moonlighting_called": len(called),
         "true_positives": true_positive,

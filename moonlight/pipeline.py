@@ -39,7 +39,7 @@ from .outliers import handle_outliers
 from .prefilter import SELECTION_OPTIONS, select_counts, selection_changes, selection_settings
 from .qc import quality_record
 from .rowmodel import fitting_threads
-from .selection import next_rank, rank_table, withhold_structureless
+from .selection import next_rank, rank_table, selected_rank, withhold_structureless
 from .stability import stability_summary
 from .technical import library_covariates, module_associations
 
@@ -440,7 +440,7 @@ def analyse(
     while (grow := next_rank(table, sel["extend_to"])) is not None:
         add(grow)
         table = table_now()
-    rank = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
+    rank = selected_rank(table)
     if rank == 1:  # no structure (selection.withhold_structureless)
         W, H, ll = rank_one_fit(counts)
         Ws, lls = [W], np.array([ll])

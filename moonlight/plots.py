@@ -29,6 +29,7 @@ from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
 from .io import atomic_path
+from .selection import selected_rank
 
 __all__ = ["plot_rank_selection", "plot_weight_histogram", "plot_module_heatmap",
            "plot_usage_heatmap", "plot_consensus_map", "plot_enrichment",
@@ -280,7 +281,7 @@ def plot_rank_selection(table: pd.DataFrame, path: str | os.PathLike[str] | None
     n_panels = 2 + has_cv + has_stab
     fig, axes = plt.subplots(n_panels, 1, figsize=(5.5, 2.4 * n_panels + 0.7), sharex=True)
     axes = list(np.atleast_1d(axes))
-    chosen = table.loc[table["selected"], "rank"].iat[0]
+    chosen = selected_rank(table)
     focus = ranks >= chosen
     if has_cv:
         ax = axes.pop(0)

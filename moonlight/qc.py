@@ -55,7 +55,7 @@ from .classes import class_counts
 from .config import default
 from .counts import Counts
 from .genefilter import mito_ribo_modules
-from .selection import structure_gain
+from .selection import selected_rank, structure_gain
 from .tables import TableRead
 from .technical import technical_modules
 
@@ -345,7 +345,7 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
         The rank table (``rank_selection.tsv``): ``rank`` and ``selected``.
     """
     ranks = selection["rank"].to_numpy(dtype=np.int64)
-    rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    rank = selected_rank(selection)
     if rank == 1 or rank < ranks.max():
         return None
     return QCWarning(
@@ -454,7 +454,7 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
         The moonlighting candidates (``moonlighting_candidates.tsv``): a ``row_fit_cap``
         warning when a test's row fit stopped at its iteration cap.
     """
-    rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    rank = selected_rank(selection)
     heldout = heldout.drop_duplicates(["rank", "fold"])
     warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
                 technical_warning(associations)]

@@ -94,7 +94,8 @@ import pandas as pd
 from .config import default
 from .likelihood import n_free_parameters
 
-__all__ = ["rank_table", "select_rank", "paired_se", "gain_shares", "next_rank",
+__all__ = ["rank_table", "select_rank", "selected_rank", "paired_se", "gain_shares",
+           "next_rank",
            "structure_gain", "withhold_structureless", "rule_in_words", "first_stop",
            "CAP_WHEN"]
 
@@ -194,7 +195,7 @@ def withhold_structureless(table: pd.DataFrame, cv_folds: pd.DataFrame,
     ``stable`` (one module, the same from every start); the columns of fits it does not
     have (rank 1 is fitted only inside the folds) are empty.
     """
-    rank = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
+    rank = selected_rank(table)
     if rank == 1 or "cv_loglik" not in table:
         return table
     gain, se = structure_gain(pd.concat([cv_folds, baseline_folds]), rank)
@@ -382,6 +383,15 @@ def rank_table(
     return table
 
 
+def selected_rank(table: pd.DataFrame) -> int:
+    """The rank a rank table (:func:`rank_table`, or ``rank_selection.tsv`` as read)
+    marks ``selected``."""
+    chosen = table.loc[table["selected"].astype(bool), "rank"]
+    if len(chosen) != 1:
+        raise ValueError(f"a rank table marks one rank selected, this one {len(chosen)}")
+    return int(chosen.iat[0])
+
+
 def next_rank(table: pd.DataFrame, extend_to: int | None) -> int | None:
     """The rank to fit next when the range should grow, else None.
 
@@ -401,7 +411,7 @@ def next_rank(table: pd.DataFrame, extend_to: int | None) -> int | None:
         or the range reached its limit).
     """
     top = int(table["rank"].max())
-    chosen = int(table.loc[table["selected"].astype(bool), "rank"].iat[0])
+    chosen = selected_rank(table)
     if extend_to is None or chosen < top or top >= extend_to:
         return None
     return top + 1

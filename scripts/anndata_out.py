@@ -6,13 +6,14 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 from moonlight import read_tsv
 from moonlight.anndata_out import moonlight_anndata, write_moonlight_h5ad
 from moonlight.runlog import log_to
+from moonlight.selection import selected_rank
 from moonlight.singlecell import SINGLECELL_OPTIONS, read_single_cell
 
 with log_to(snakemake.log[0]) as log:
     source, spec = snakemake.input.source, snakemake.params.options
     read = read_single_cell(source, **{k: spec[k] for k in SINGLECELL_OPTIONS if k in spec})
     selection = read_tsv(snakemake.input.selection, index_col=None)
-    rank = int(selection.loc[selection["selected"], "rank"].iat[0])
+    rank = selected_rank(selection)
     adata = moonlight_anndata(
         read_tsv(snakemake.input.W), read_tsv(snakemake.input.H),
         read_tsv(snakemake.input.modules, index_col=None),

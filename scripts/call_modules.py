@@ -13,12 +13,13 @@ from moonlight.pipeline import call_modules, rank_one_fit
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
                              plot_weight_histogram)
 from moonlight.runlog import log_to
+from moonlight.selection import selected_rank
 from moonlight.stability import near_best_consensus, read_restarts_W
 
 with log_to(snakemake.log[0]) as log:
     dataset = snakemake.wildcards.dataset
     selection = read_tsv(snakemake.input.selection, index_col=None)
-    rank = int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0])
+    rank = selected_rank(selection)
     counts = load_counts(snakemake.input.counts)
     margin = snakemake.params.margin
     ranks = [int(key[3:]) for key in snakemake.input.keys() if key.startswith("W_R")]

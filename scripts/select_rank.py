@@ -11,6 +11,7 @@ from moonlight.pipeline import choose_rank
 from moonlight.plots import plot_rank_selection
 from moonlight.counts import counts_size
 from moonlight.runlog import log_to
+from moonlight.selection import selected_rank
 
 
 def tables(paths):
@@ -30,7 +31,7 @@ with log_to(snakemake.log[0]) as log:
         cap_when=snakemake.params.cap_when,
         min_gain_stopped=snakemake.params.min_gain_stopped,
     )
-    log.info("selected R = %d\n%s", table.loc[table["selected"], "rank"].iat[0],
+    log.info("selected R = %d\n%s", selected_rank(table),
              table.to_string())
     write_tsv(table, snakemake.output.table, index=False)
     if hasattr(snakemake.output, "plot"):  # not for a growth round (rule rank_round)

@@ -294,6 +294,16 @@ def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
     assert next_rank(table, 6) is None  # stopped inside the range
 
 
+def test_selected_rank_reads_the_one_marked_rank():
+    from moonlight.selection import selected_rank
+    table = pd.DataFrame({"rank": [2, 3, 4], "selected": [False, True, False]})
+    assert selected_rank(table) == 3
+    with pytest.raises(ValueError, match="marks one rank selected, this one 0"):
+        selected_rank(table.assign(selected=False))
+    with pytest.raises(ValueError, match="this one 2"):
+        selected_rank(table.assign(selected=[True, True, False]))
+
+
 def test_no_structure_reports_rank_one_and_calls_nothing():
     """Poisson noise around every gene's share of the depths: no rank beats rank 1 on
     held-out data, so R = 1 is reported, no gene is called, and the QC record says why."""
