@@ -152,16 +152,11 @@ def default(key: str) -> Any:
     return yaml.safe_load(yaml.safe_dump(node))  # a copy
 
 
-def crossval_settings(selection: dict[str, Any], fit: dict[str, Any]) -> dict[str, Any]:
+def crossval_settings(selection: dict[str, Any]) -> dict[str, Any]:
     """The keywords of :func:`moonlight.crossval.cross_validate` from the config's
-    ``selection:`` and ``fit:`` blocks: :data:`CROSSVAL_KEYS`. ``init: null`` means svd
-    under the samples design and ``fit.init`` under the others, which
-    :func:`moonlight.crossval.cross_validate` resolves once it knows the design; with
-    ``fit.init: svd`` both are svd, so it is passed as such."""
-    settings = {key: selection[key] for key in CROSSVAL_KEYS}
-    if settings["init"] is None and fit["init"] == "svd":
-        settings["init"] = "svd"
-    return settings
+    ``selection:`` block: :data:`CROSSVAL_KEYS` (``init: null`` is resolved there, once
+    the design is known)."""
+    return {key: selection[key] for key in CROSSVAL_KEYS}
 
 
 def _type(node: dict[str, Any]) -> str:

@@ -28,6 +28,10 @@ from .likelihood import log_factorial_sum
 from .restarts import run_restarts, start_drawer
 from .starts import INITS, SVD_PLAIN_SWEEPS
 
+#: Starts of the training fits: those of :func:`moonlight.fit_nmf`, and ``"mixed"``,
+#: restart 0 from the SVD start and every other restart random.
+TRAINING_INITS: tuple[str, ...] = (*INITS, "mixed")
+
 __all__ = ["fit_masked", "fit_blocks", "fit_samples", "fit_split", "split_blocks", "block_sizes"]
 
 
@@ -63,10 +67,11 @@ def fit_masked(
         iterations are sweeps).
     seed : int or sequence of int
         Entropy of ``SeedSequence``; restart r starts from its child r.
-    init : {"random", "svd"}
+    init : {"random", "svd", "mixed"}
         Starts as in :func:`moonlight.fit_nmf`; ``"svd"`` factorizes the training
         entries with the held-out ones filled by the rank-1 fit of the training entries
-        (:func:`_filled_dense`).
+        (:func:`_filled_dense`); ``"mixed"``: restart 0 from that SVD start, every other
+        restart random (the start it has under ``"random"``).
     batches : Batches, optional
         The samples' known batches: fit the batch model (:mod:`moonlight.batches`) on the
         training entries instead, by its engine (:mod:`moonlight.engines.batch_mu`,
@@ -95,7 +100,7 @@ def fit_masked(
     column_totals = MV.sum(axis=0) * n_genes / observed
     problem = (engines.ccd.DenseProblem(MV, weights, log_v_fact) if batches is None
                else batch_problem(MV, batches, weights, log_v_fact))
-    training = _filled_dense(MV, weights) if init == "svd" else None
+    training = _filled_dense(MV, weights) if init in ("svd", "mixed") else None
     return _fit_restarts(problem, column_totals, rank, restarts=restarts, seed=seed,
                          tol=tol, max_iter=max_iter, check_every=check_every, init=init,
                          training=training)
@@ -124,19 +129,27 @@ def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], 
     ``training`` is the matrix (or :class:`_FilledTraining` operator) an ``"svd"`` start
     factorizes: V with its held-out entries filled by their rank-1 estimate (V itself
     when nothing is held out, the samples design)."""
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if init not in TRAINING_INITS:
+        raise ValueError(f"init must be one of {TRAINING_INITS}, got {init!r}")
     n_genes, n_samples = problem.shape
     if not 1 <= rank <= min(n_genes, n_samples):
         raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
     if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
         raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
-    starts = start_drawer(seed, rank, column_totals, n_genes,
-                          training if init == "svd" else None)
-    options = engines.Options(tol=tol, max_iter=max_iter, check_every=check_every,
-                              plain_sweeps=SVD_PLAIN_SWEEPS if init == "svd" else 0)
-    runs = run_restarts("ccd", problem, starts, range(restarts), options, keep_H=True)
-    return runs.W, runs.H, runs.logliks, runs.n_iter, runs.converged
+    # "mixed": restart 0 from the SVD start, the others random (the starts of their ids)
+    kinds = [("svd", range(1)), ("random", range(1, restarts))] if init == "mixed" \
+        else [(init, range(restarts))]
+    runs = []
+    for kind, ids in kinds:
+        if len(ids):
+            starts = start_drawer(seed, rank, column_totals, n_genes,
+                                  training if kind == "svd" else None)
+            options = engines.Options(
+                tol=tol, max_iter=max_iter, check_every=check_every,
+                plain_sweeps=SVD_PLAIN_SWEEPS if kind == "svd" else 0)
+            runs.append(run_restarts("ccd", problem, starts, ids, options, keep_H=True))
+    return tuple(np.concatenate([getattr(r, name) for r in runs])
+                 for name in ("W", "H", "logliks", "n_iter", "converged"))
 
 
 def split_blocks(problem: SparseProblem, blocks: Blocks
@@ -176,7 +189,7 @@ def fit_split(train: SparseProblem, rank: int, **kwargs
     n_genes = train.shape[0]
     observed = np.maximum(block_sizes(train.blocks)[0].astype(np.float64), 1.0)
     column_totals = train.column_totals() * n_genes / observed
-    training = _filled_training(train) if kwargs.get("init") == "svd" else None
+    training = _filled_training(train) if kwargs.get("init") in ("svd", "mixed") else None
     return _fit_restarts(train, column_totals, rank, training=training, **kwargs)
 
 

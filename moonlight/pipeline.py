@@ -415,7 +415,7 @@ def analyse(
     mods = {**settings["modules"], **modules}
     fits, logliks, stability, heldout = {}, [], [], []
     # rank 1's folds: the rule's no-structure baseline, and rank 1's own when it is fitted
-    baseline = heldout_folds(counts, 1, batches=batches, **crossval_settings(sel, fit))
+    baseline = heldout_folds(counts, 1, batches=batches, **crossval_settings(sel))
 
     def add(rank: int) -> None:
         fits[rank] = fit_rank(counts, rank, restarts=restarts, batches=batches, **fit)
@@ -425,7 +425,7 @@ def analyse(
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
         heldout.append(baseline if rank == 1 else heldout_folds(
-            counts, rank, batches=batches, **crossval_settings(sel, fit)))
+            counts, rank, batches=batches, **crossval_settings(sel)))
 
     def table_now() -> pd.DataFrame:
         return choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),

@@ -155,7 +155,7 @@ def _library_defaults():
     from moonlight.crossval import cross_validate, fit_blocks, fit_masked
     from moonlight.pipeline import call_modules
     fit, sel, mods, proj = (defaults(s) for s in ("fit", "selection", "modules", "projection"))
-    cv = crossval_settings(sel, fit)
+    cv = crossval_settings(sel)
     cases = [(nmf.fit_nmf, "restarts", defaults("restarts"))]
     cases += [(nmf.fit_nmf, k, fit[k]) for k in fit if k != "restarts_per_job"]
     cases += [(f, k, cv[k]) for f in (cross_validate,) for k in cv]
