@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
-           "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "misplaced_keys",
-           "from_command_line", "reference", "commented_config", "ConfigError"]
+           "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fold_settings",
+           "misplaced_keys", "from_command_line", "reference", "commented_config", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -152,11 +152,29 @@ def default(key: str) -> Any:
     return yaml.safe_load(yaml.safe_dump(node))  # a copy
 
 
-def crossval_settings(selection: dict[str, Any]) -> dict[str, Any]:
+def fold_settings(design: str | None, init: str | None, sparse: bool) -> tuple[str, str]:
+    """What ``selection.design`` and ``selection.init`` mean for counts stored sparse or
+    dense, null resolved as the schema says: the samples design for sparse counts, the
+    entries design for dense ones; training starts ``mixed`` under the samples design,
+    ``random`` under the others."""
+    if design is None:
+        design = "samples" if sparse else "entries"
+    if init is None:
+        init = "mixed" if design == "samples" else "random"
+    return design, init
+
+
+def crossval_settings(selection: dict[str, Any], sparse: bool | None = None
+                      ) -> dict[str, Any]:
     """The keywords of :func:`moonlight.crossval.cross_validate` from the config's
-    ``selection:`` block: :data:`CROSSVAL_KEYS` (``init: null`` is resolved there, once
-    the design is known)."""
-    return {key: selection[key] for key in CROSSVAL_KEYS}
+    ``selection:`` block: :data:`CROSSVAL_KEYS`; with ``sparse`` (whether the data set's
+    counts are stored sparse) ``design`` and ``init`` resolved by :func:`fold_settings`,
+    so that writing out what null means changes nothing a rerun would see."""
+    settings = {key: selection[key] for key in CROSSVAL_KEYS}
+    if sparse is not None:
+        settings["design"], settings["init"] = fold_settings(
+            settings["design"], settings["init"], sparse)
+    return settings
 
 
 def _type(node: dict[str, Any]) -> str:

@@ -97,7 +97,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import progress
 from .batches import Batches, batch_problem, offsets
-from .config import default
+from .config import default, fold_settings
 from .engines.batch_mu import batch_factors
 from .engines.sparse_ccd import Blocks, SparseProblem, block_sum
 from .folds import block_fold_labels, block_groups, fold_labels, gene_halves, sample_folds
@@ -230,8 +230,7 @@ def cross_validate(
     """
     sparse = sp.issparse(V) or (isinstance(V, pd.DataFrame) and V.shape[1] > 0 and all(
         isinstance(t, pd.SparseDtype) for t in V.dtypes))
-    if design is None:
-        design = "samples" if sparse else "entries"
+    design, init = fold_settings(design, init, sparse)
     if design not in DESIGNS:
         raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
     if sparse and design == "entries":
@@ -239,8 +238,6 @@ def cross_validate(
                          "use design='samples' or 'blocks'")
     if not 0 <= background < 1:
         raise ValueError(f"background must be in [0, 1), got {background}")
-    if init is None:
-        init = "mixed" if design == "samples" else "random"
     if batches is not None and design == "blocks":
         raise ValueError("design='blocks' does not take batches; use 'entries' or "
                          "'samples'")

@@ -414,8 +414,9 @@ def analyse(
     fit.setdefault("race_margin", sel["margin"])
     mods = {**settings["modules"], **modules}
     fits, logliks, stability, heldout = {}, [], [], []
+    cv_settings = crossval_settings(sel, counts.is_sparse)
     # rank 1's folds: the rule's no-structure baseline, and rank 1's own when it is fitted
-    baseline = heldout_folds(counts, 1, batches=batches, **crossval_settings(sel))
+    baseline = heldout_folds(counts, 1, batches=batches, **cv_settings)
 
     def add(rank: int) -> None:
         fits[rank] = fit_rank(counts, rank, restarts=restarts, batches=batches, **fit)
@@ -425,7 +426,7 @@ def analyse(
         stability.append(stability_summary(list(fits[rank].W_restarts), ll,
                                            margin=sel["margin"], rank=rank))
         heldout.append(baseline if rank == 1 else heldout_folds(
-            counts, rank, batches=batches, **crossval_settings(sel)))
+            counts, rank, batches=batches, **cv_settings))
 
     def table_now() -> pd.DataFrame:
         return choose_rank(pd.concat(logliks), *counts.shape, pd.concat(heldout),

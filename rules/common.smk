@@ -338,6 +338,14 @@ PARTS = list(range(-(-config["restarts"] // PER_JOB)))
 MODULE_SETTINGS = {k: v for k, v in config["modules"].items() if k != "threads"}
 
 
+def crossval_params(wildcards):
+    """The cross-validation's settings, the design and the training starts resolved for
+    the data set's counts (single-cell counts are sparse, tables dense)."""
+    return crossval_settings(
+        config["selection"], sparse=wildcards.dataset in SC_DATASETS
+    )
+
+
 def part_restarts(wildcards):
     """The restart numbers of one fit job: [part * per_job, (part + 1) * per_job)."""
     start = int(wildcards.part) * PER_JOB

@@ -82,7 +82,7 @@ rule crossval:
         mem_mb=crossval_mem_mb,
         runtime=crossval_runtime,
     params:
-        selection=crossval_settings(config["selection"]),
+        selection=crossval_params,
     message:
         "Cross-validating rank {wildcards.rank} on {wildcards.dataset}"
     script:

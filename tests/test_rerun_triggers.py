@@ -64,8 +64,11 @@ DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "sum
     ("selection: {margin: 4.0}", {"stability"} | DOWNSTREAM_OF_SELECTION),
     ("selection: {folds: 4}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
     ("selection: {init: svd}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
-    # null means fit.init (random here): saying so explicitly changes nothing
+    # null means random for a table (mixed for single-cell counts): saying so changes
+    # nothing, and neither does naming the table's design
     ("selection: {init: random}", set()),
+    ("selection: {design: entries}", set()),
+    ("selection: {init: mixed}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
     # threads change no byte of a fit or a call
     ("fit: {threads: 2}", set()),
     ("modules: {threads: 2}", set()),
