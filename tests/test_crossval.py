@@ -286,37 +286,9 @@ def test_samples_design_partitions_samples_and_scores_every_entry_once(sparse_co
         cross_validate(sparse_counts, 2, folds=41, design="samples")
 
 
-def test_samples_design_peaks_at_the_true_rank_where_blocks_fail():
-    """Single-cell-like counts (benchmarks/sparse_scale.py's generator: near-pure cells,
-    programs dominated by a few genes, NB noise), 200 genes x 1,500 cells, true R = 5.
-    On this seed the block design's masked fits at R = 5 put a program on a held-out
-    block and score it at about -1.9e9 (R = 4: -3.8e6); held out samples, R = 5 wins
-    by over 400,000 units on each side."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from sparse_scale import planted_programs
-
-    rng = np.random.default_rng(3)
-    W = planted_programs(200, 5, rng)[0]
-    usage = rng.dirichlet(np.full(5, 0.05), size=1500)
-    library = rng.lognormal(np.log(1000.0), 0.5, 1500)
-    mean = (usage * library[:, None]) @ W.T
-    V = sp.csr_array(rng.poisson(rng.gamma(0.5, mean * 2.0)).astype(float).T)
-    V = sp.csr_array(V[np.asarray(V.sum(axis=1)).ravel() > 0])
-    table = cv_summary(pd.concat([
-        cross_validate(V, r, folds=3, restarts=2, max_iter=300, init="svd",
-                       background=0.01) for r in (4, 5, 6)])).set_index("rank")
-    cv = table["cv_loglik"]
-    assert cv.idxmax() == 5
-    assert cv[5] - max(cv[4], cv[6]) > 4e5
-    assert (table["cv_se"] < 0.1 * abs(cv)).all()  # no fold predicts absurd means
-
-
-def _single_cell_like(seed: int) -> sp.csr_array:
-    """Near-pure cells of 6 programs dominated by a few genes, NB noise (the generator
-    of benchmarks/sparse_scale.py), 200 genes x 1,200 cells."""
+def _single_cell_like(seed: int, programs: int = 6, cells: int = 1200) -> sp.csr_array:
+    """Near-pure cells of programs dominated by a few genes, NB noise (the generator of
+    benchmarks/sparse_scale.py), 200 genes."""
     import sys
     from pathlib import Path
 
@@ -324,12 +296,28 @@ def _single_cell_like(seed: int) -> sp.csr_array:
     from sparse_scale import planted_programs
 
     rng = np.random.default_rng(seed)
-    W = planted_programs(200, 6, rng)[0]
-    usage = rng.dirichlet(np.full(6, 0.05), size=1200)
-    library = rng.lognormal(np.log(1000.0), 0.5, 1200)
+    W = planted_programs(200, programs, rng)[0]
+    usage = rng.dirichlet(np.full(programs, 0.05), size=cells)
+    library = rng.lognormal(np.log(1000.0), 0.5, cells)
     mean = (usage * library[:, None]) @ W.T
     V = sp.csr_array(rng.poisson(rng.gamma(0.5, mean * 2.0)).astype(float).T)
     return sp.csr_array(V[np.asarray(V.sum(axis=1)).ravel() > 0])
+
+
+def test_samples_design_peaks_at_the_true_rank_where_blocks_fail():
+    """Single-cell-like counts (benchmarks/sparse_scale.py's generator: near-pure cells,
+    programs dominated by a few genes, NB noise), 200 genes x 1,500 cells, true R = 5.
+    On this seed the block design's masked fits at R = 5 put a program on a held-out
+    block and score it at about -1.9e9 (R = 4: -3.8e6); held out samples, R = 5 wins
+    by over 400,000 units on each side."""
+    V = _single_cell_like(3, programs=5, cells=1500)
+    table = cv_summary(pd.concat([
+        cross_validate(V, r, folds=3, restarts=2, max_iter=300, init="svd",
+                       background=0.01) for r in (4, 5, 6)])).set_index("rank")
+    cv = table["cv_loglik"]
+    assert cv.idxmax() == 5
+    assert cv[5] - max(cv[4], cv[6]) > 4e5
+    assert (table["cv_se"] < 0.1 * abs(cv)).all()  # no fold predicts absurd means
 
 
 def test_an_svd_start_escapes_where_random_starts_merge_programs():
