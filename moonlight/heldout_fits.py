@@ -31,6 +31,8 @@ from .starts import INITS, SVD_PLAIN_SWEEPS
 #: Starts of the training fits: those of :func:`moonlight.fit_nmf`, and ``"mixed"``,
 #: restart 0 from the SVD start and every other restart random.
 TRAINING_INITS: tuple[str, ...] = (*INITS, "mixed")
+#: The starts that need the SVD of the training entries.
+SVD_INITS: tuple[str, ...] = ("svd", "mixed")
 
 __all__ = ["fit_masked", "fit_blocks", "fit_samples", "fit_split", "split_blocks", "block_sizes"]
 
@@ -100,7 +102,7 @@ def fit_masked(
     column_totals = MV.sum(axis=0) * n_genes / observed
     problem = (engines.ccd.DenseProblem(MV, weights, log_v_fact) if batches is None
                else batch_problem(MV, batches, weights, log_v_fact))
-    training = _filled_dense(MV, weights) if init in ("svd", "mixed") else None
+    training = _filled_dense(MV, weights) if init in SVD_INITS else None
     return _fit_restarts(problem, column_totals, rank, restarts=restarts, seed=seed,
                          tol=tol, max_iter=max_iter, check_every=check_every, init=init,
                          training=training)
@@ -189,7 +191,7 @@ def fit_split(train: SparseProblem, rank: int, **kwargs
     n_genes = train.shape[0]
     observed = np.maximum(block_sizes(train.blocks)[0].astype(np.float64), 1.0)
     column_totals = train.column_totals() * n_genes / observed
-    training = _filled_training(train) if kwargs.get("init") in ("svd", "mixed") else None
+    training = _filled_training(train) if kwargs.get("init") in SVD_INITS else None
     return _fit_restarts(train, column_totals, rank, training=training, **kwargs)
 
 

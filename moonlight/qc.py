@@ -455,7 +455,6 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
         warning when a test's row fit stopped at its iteration cap.
     """
     rank = selected_rank(selection)
-    heldout = heldout.drop_duplicates(["rank", "fold"])
     warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
                 technical_warning(associations)]
     warnings += outlier_warnings(counts, outlier_factor)

@@ -95,9 +95,8 @@ from .config import default
 from .likelihood import n_free_parameters
 
 __all__ = ["rank_table", "select_rank", "selected_rank", "paired_se", "gain_shares",
-           "next_rank",
-           "structure_gain", "withhold_structureless", "rule_in_words", "first_stop",
-           "CAP_WHEN"]
+           "next_rank", "structure_gain", "withhold_structureless", "rule_in_words",
+           "first_stop", "CAP_WHEN"]
 
 #: When the effect-size cap applies (config ``selection.cap_when``): to every rank table,
 #: or only where the held-out likelihood rises step by step through the largest rank.
