@@ -147,3 +147,27 @@ def test_rows_shared_out_among_threads_give_the_same_bytes():
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         with fitting_threads(0):
             pass
+
+
+@pytest.mark.parametrize("n_samples", [397, 400])
+def test_four_samples_at_a_time_add_the_terms_one_sample_at_a_time(n_samples):
+    """The row fits' gradient and curvature pass (four samples per load of every
+    accumulator) is the one-sample-at-a-time sum to the byte, with and without offsets,
+    for negative-binomial and Poisson terms, whether or not four divides the samples."""
+    from moonlight import _row_kernels as k
+
+    V, Ht, _, rng = _rows(6, n_rows=2, n_modules=5, n_samples=n_samples)
+    Hs = np.ascontiguousarray(Ht.T)
+    b = rng.gamma(1.0, 0.2, Ht.shape[0])
+    for alpha in (0.0, 0.4):
+        for offset in (np.ones(1), rng.gamma(4.0, 0.25, n_samples)):
+            has_offset = offset.size > 1
+            cells = np.flatnonzero(V[0]) if alpha == 0.0 else np.arange(n_samples)
+            one = np.zeros(5), np.zeros((5, 5))
+            for j in cells:
+                k._accumulate(V[0], Hs, b, alpha, offset, has_offset, j, 1e-300, *one)
+            four = np.zeros(5), np.zeros((5, 5))
+            k._accumulate_all(V[0], Hs, b, alpha, offset, has_offset, cells, 1e-300, *four)
+            assert four[0].tobytes() == one[0].tobytes()
+            assert np.tril(four[1]).tobytes() == np.tril(one[1]).tobytes()
+            assert np.tril(one[1]).any()
