@@ -84,8 +84,8 @@ def _peak_mb() -> float:
 
 
 def _time(checkout: Path, inputs: Path, out: Path, threads: int) -> None:
-    """In a process of its own: call_modules with ``checkout``'s moonlight, timed
-    (``threads`` > 1: this checkout's ``modules.threads``)."""
+    """In a process of its own: call_modules with ``checkout``'s moonlight, timed, with
+    ``modules.threads`` = ``threads``."""
     sys.path.insert(0, str(checkout))
     import time
 
@@ -107,9 +107,7 @@ def _time(checkout: Path, inputs: Path, out: Path, threads: int) -> None:
                W, H, threshold=0.1, ceiling=0.1)
     from moonlight.pipeline import call_modules
 
-    settings = defaults()["modules"]
-    if threads > 1:
-        settings["threads"] = threads
+    settings = {**defaults()["modules"], "threads": threads}  # one unless asked
     resident_mb = _resident_mb()  # the inputs loaded, the kernels compiled
     start, cpu = time.perf_counter(), time.process_time()
     calls = call_modules(counts, W, H, Ws, logliks, margin=defaults()["selection"]["margin"],

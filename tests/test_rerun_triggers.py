@@ -71,7 +71,7 @@ DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "sum
     ("selection: {init: mixed}", {"crossval"} | DOWNSTREAM_OF_SELECTION),
     # threads change no byte of a fit or a call
     ("fit: {threads: 2}", set()),
-    ("modules: {threads: 2}", set()),
+    ("modules: {threads: 1}", set()),
     ("modules: {threshold: 0.2}", {"call_modules", "recovery", "qc", "summary"}),
     ("qc: {outlier_factor: 50.0}", {"qc", "summary"}),
     ("restarts: 4", {"fit", "gather_restarts", "gather_logliks", "stability"}
