@@ -3,7 +3,8 @@
 Simulates cells x genes counts with planted programs and moonlighting genes
 (``benchmarks/sparse_scale.py``'s generator: 10 programs, 2% of genes in two, NB counts,
 log-normal library sizes), writes them as an ``.h5ad`` (counts in ``X``), runs the
-workflow on it (ranks 6-14, 3 restarts, cross-validation) in a work folder, and reports
+workflow on it in a work folder (by default ranks 6-14, 3 restarts, 3 folds of one
+start; ``--ranks``, ``--restarts``, ``--folds`` and the sweep caps set them), and reports
 wall time and peak memory per job (Snakemake's benchmark files), the selected rank and
 the moonlighting calls against the planted truth (a true moonlighting gene has a true
 second share above ``modules.threshold``).
@@ -80,20 +81,29 @@ def main() -> None:
     parser.add_argument("--label", default="", help="suffix of the result files")
     parser.add_argument("--init", choices=["random", "svd"], default="svd",
                         help="fit.init of the run (svd: see README, single-cell data)")
+    parser.add_argument("--ranks", default=None,
+                        help="lo-hi, the ranks fitted (default: the true rank -4..+4)")
+    parser.add_argument("--restarts", type=int, default=3)
+    parser.add_argument("--folds", type=int, default=3, help="selection.folds")
+    parser.add_argument("--fit-max-iter", type=int, default=500, help="fit.max_iter")
+    parser.add_argument("--cv-max-iter", type=int, default=300, help="selection.max_iter")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     h5ad = args.work / "cells.h5ad"
     start = time.perf_counter()
     truth = simulate(args.genes, args.cells, args.rank, args.seed, h5ad)
     simulated = time.perf_counter() - start
+    lo, hi = (map(int, args.ranks.split("-")) if args.ranks
+              else (args.rank - 4, args.rank + 4))
+    ranks = list(range(lo, hi + 1))
     # every other key at its schema default, as the workflow fills it
     config = {
         "simulation": {"seeds": []},
         "data": {"cells": {"path": str(h5ad)}},
-        "ranks": list(range(args.rank - 4, args.rank + 5)),
-        "restarts": 3,
-        "fit": {"max_iter": 500, "init": args.init},
-        "selection": {"folds": 3, "restarts": 1, "max_iter": 300},
+        "ranks": ranks,
+        "restarts": args.restarts,
+        "fit": {"max_iter": args.fit_max_iter, "init": args.init},
+        "selection": {"folds": args.folds, "restarts": 1, "max_iter": args.cv_max_iter},
     }
     (args.work / "config.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
@@ -125,6 +135,7 @@ def main() -> None:
     true_positive = len(called & planted)
     summary = {
         "cells": args.cells, "genes": args.genes, "true_rank": args.rank, "init": args.init,
+        "settings": {key: config[key] for key in ("ranks", "restarts", "fit", "selection")},
         "zeros": truth["zeros"], "nnz": truth["nnz"], "csr_MB": truth["csr_MB"],
         "simulation_seconds": simulated, "workflow_wall_seconds": wall,
         "selected_rank": selected_rank(selection),
