@@ -170,12 +170,28 @@ def prepare_mem_mb(size_mb: float, attempt: int = 1) -> int:
     return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
 
 
-def single_cell_mem_mb(size_mb: float, attempt: int = 1) -> int:
-    """Memory (MB) of reading a single-cell matrix stored in ``size_mb`` MB of files
-    (h5ad, 10x directory or .h5, usually compressed) and selecting its genes and cells:
-    the reader's copy and the selected copy, 12 bytes per nonzero each, with nonzeros
-    taking as little as half a byte compressed; about 50 times the stored size."""
-    peak = BASE_MB + 50.0 * size_mb
+#: Bytes a single-cell job holds per entry its file stores, at its peak (measured).
+SINGLE_CELL_BYTES_PER_ENTRY = 40.0
+
+
+def single_cell_mem_mb(size_mb: float, attempt: int = 1, entries: int | None = None
+                       ) -> int:
+    """Memory (MB) of reading a single-cell matrix (h5ad, 10x directory or .h5) and
+    selecting its genes and cells, or of writing results back into it.
+
+    With ``entries``, the entries the file stores
+    (:func:`moonlight.singlecell.stored_entries`): the reader's copy, its float64 CSR
+    and the selected copy, :data:`SINGLE_CELL_BYTES_PER_ENTRY` in all. Measured on
+    simulated ``.h5ad`` files (float32 CSR, 94 % zeros): prepare_single_cell peaked at
+    621 MB with 11.2 million nonzeros and 4,178 MB with 112 million, about 37 bytes per
+    nonzero above a fixed part (docs/scale.md, "A million cells"). Without it (a file
+    whose header cannot be read), from the ``size_mb`` the files take: nonzeros can take
+    as little as half a byte compressed, so about 50 times the stored size (for the
+    uncompressed million-cell file, 62 GB where 4.2 GB was used)."""
+    if entries is not None:
+        peak = BASE_MB + _mb(SINGLE_CELL_BYTES_PER_ENTRY * entries)
+    else:
+        peak = BASE_MB + 50.0 * size_mb
     return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))
 
 

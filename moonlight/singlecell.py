@@ -78,6 +78,7 @@ __all__ = [
     "read_10x_h5",
     "unique_gene_names",
     "read_rows",
+    "stored_entries",
 ]
 
 logger = logging.getLogger("moonlight")
@@ -685,6 +686,62 @@ def _require(path: Path, group: Any, names: tuple[str, ...], where: str) -> None
 
 
 # --- one entry point ---------------------------------------------------------------
+
+
+def stored_entries(path: str | os.PathLike[str], format: str = "auto") -> int | None:
+    """How many entries the largest count matrix of a single-cell file stores (its
+    nonzeros, or every entry of a dense matrix), read from the file's header or HDF5
+    metadata without reading the matrix; None where that cannot be told (a text table,
+    a file that cannot be opened: the reader, not this, reports what is wrong).
+
+    For an ``.h5ad`` every matrix the ``matrix`` option could name counts (``X``,
+    ``raw``, each layer), for a 10x ``.h5`` every genome, so the figure bounds what any
+    options read. :mod:`moonlight.resources` declares a job's memory from it.
+    """
+    path = Path(path)
+    kind = detect_format(path) if format == "auto" else format
+    try:
+        if kind == "10x":
+            return _mtx_entries(_tenx_files(path)[0])
+        if kind in ("h5ad", "10x_h5"):
+            return _hdf5_entries(path)
+    except (OSError, ValueError, SingleCellError):
+        return None
+    return None
+
+
+def _mtx_entries(matrix: Path) -> int | None:
+    """The entry count of a Matrix Market header (``rows columns entries``)."""
+    import gzip
+
+    opener = gzip.open if _is_gzip(matrix) else open
+    with opener(matrix, "rt") as handle:
+        for line in handle:
+            if not line.startswith("%"):
+                fields = line.split()
+                return int(fields[2]) if len(fields) == 3 else None
+    return None
+
+
+def _hdf5_entries(path: Path) -> int | None:
+    """The largest matrix of an HDF5 file: a sparse group's ``data`` length, or a dense
+    dataset's size, over the datasets and groups that hold count matrices (``X``,
+    ``raw/X``, ``layers/*`` of an AnnData; ``matrix`` or the genome groups of a 10x
+    file)."""
+    import h5py
+
+    def size(node: Any) -> int:
+        if isinstance(node, h5py.Dataset):
+            return int(node.size)
+        return int(node["data"].size) if "data" in node else 0
+
+    with h5py.File(path, "r") as f:
+        nodes = [f[k] for k in ("X", "raw/X", "matrix") if k in f]
+        nodes += [f["layers"][k] for k in f["layers"]] if "layers" in f else []
+        if not nodes:  # a CellRanger v2 file: one group per genome
+            nodes = [g for g in f.values() if isinstance(g, h5py.Group) and "data" in g]
+        sizes = [size(n) for n in nodes]
+    return max(sizes) if sizes else None
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:

@@ -22,7 +22,7 @@ from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.counts import counts_size
 from moonlight.selection import next_rank, rule_in_words
 from moonlight.io import read_tsv
-from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format
+from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format, stored_entries
 
 # --config key=value gives strings ("ranks=[2,3]" is ["2", "3"]): typed by the schema first
 config.update(from_command_line(config))
@@ -287,9 +287,7 @@ def dataset_options(wildcards):
 
 
 def anndata_mem_mb(wildcards, attempt):
-    return estimate.single_cell_mem_mb(
-        _stored_mb(DATA[wildcards.dataset]["path"]), attempt
-    )
+    return _single_cell_mem_mb(wildcards.dataset, attempt)
 
 
 def table_options(wildcards):
@@ -545,10 +543,16 @@ def _stored_mb(path):
     return sum(f.stat().st_size for f in files) / 1e6
 
 
+def _single_cell_mem_mb(name, attempt):
+    """MB to read data set ``name``'s single-cell file, or write results back into it,
+    from the entries it stores (its size on disk where its header cannot be read)."""
+    path = DATA[name]["path"]
+    entries = stored_entries(path, DATA[name].get("format", "auto"))
+    return estimate.single_cell_mem_mb(_stored_mb(path), attempt, entries=entries)
+
+
 def single_cell_mem_mb(wildcards, attempt):
-    return estimate.single_cell_mem_mb(
-        _stored_mb(DATA[wildcards.name]["path"]), attempt
-    )
+    return _single_cell_mem_mb(wildcards.name, attempt)
 
 
 def single_cell_runtime(wildcards, attempt):

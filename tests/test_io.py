@@ -53,3 +53,36 @@ def test_names_survive_a_round_trip_as_strings(tmp_path):
     assert back["note"].isna().all()  # a numeric column still has missing values
     long = read_tsv(tmp_path / "t.tsv", index_col=None)
     assert long["gene"].tolist() == NAMES
+
+
+def test_a_table_of_many_columns_is_read_a_row_at_a_time_to_the_same_frame(tmp_path,
+                                                                           monkeypatch):
+    """Past WIDE_COLUMNS (an H of many cells) read_tsv parses a row at a time; the frame
+    is the column-by-column read's: floats to the bit, missing values, names (quoted
+    ones too) and a name column kept as written."""
+    import moonlight.io
+
+    rng = np.random.default_rng(0)
+    cells = [f"c{i}" for i in range(40)] + ["NA", "007", "tab\there", 'quote"d']
+    scale = 10.0 ** rng.integers(-300, 3, (3, len(cells)))
+    H = pd.DataFrame(rng.gamma(0.3, 1.0, (3, len(cells))) * scale,
+                     index=pd.Index(["M1", "NA", "M 3"], name="module"), columns=cells)
+    H.iloc[1, 5] = np.nan
+    H.iloc[2, 7] = 0.0
+    H.insert(3, "gene", ["NA", "1e5", "TRUE"])  # a name column among the numbers
+    write_tsv(H, tmp_path / "H.tsv")
+    columns_read = read_tsv(tmp_path / "H.tsv")
+    monkeypatch.setattr(moonlight.io, "WIDE_COLUMNS", 10)
+    rows_read = read_tsv(tmp_path / "H.tsv")
+    pd.testing.assert_frame_equal(rows_read, columns_read, check_exact=True)
+    assert rows_read.drop(columns="gene").to_numpy().tobytes() \
+        == columns_read.drop(columns="gene").to_numpy().tobytes()
+    assert rows_read["gene"].tolist() == ["NA", "1e5", "TRUE"]
+    assert np.isnan(rows_read.loc["NA", "c5"]) and rows_read.loc["M 3", "c7"] == 0.0
+    assert rows_read.index.tolist() == ["M1", "NA", "M 3"]
+    assert rows_read.columns.tolist()[-2:] == ["tab\there", 'quote"d']
+    header = "\t".join(["module"] + [f"c{i}" for i in range(11)])
+    full, short = "M1" + "\t1.0" * 11, "M2" + "\t1.0" * 10
+    (tmp_path / "short.tsv").write_text(f"{header}\n{full}\n{short}\n")
+    with pytest.raises(ValueError, match=r"short.tsv, line 3: 11 fields, the header has 12"):
+        read_tsv(tmp_path / "short.tsv")

@@ -24,6 +24,7 @@ from moonlight.singlecell import (
     read_h5ad_counts,
     read_rows,
     read_single_cell,
+    stored_entries,
     unique_gene_names,
 )
 from moonlight.tables import CountTableError, read_count_table
@@ -356,6 +357,31 @@ def test_detect_format_and_options(tmp_path, counts):
         read_single_cell(tmp_path / "counts.tsv")
     with pytest.raises(ValueError, match="format must be one of"):
         read_single_cell(directory, format="loom")
+
+
+def test_stored_entries_read_from_every_format_without_the_matrix(tmp_path, counts):
+    """The entries a file stores, from its header or HDF5 metadata: the nonzeros of a
+    sparse matrix, every entry of a dense one, the largest of an .h5ad's matrices; None
+    for what is not a single-cell file or cannot be read."""
+    nnz = int(np.count_nonzero(counts))
+    X = sparse.csr_matrix(counts.T.astype(np.float32))
+    assert stored_entries(write_h5ad(tmp_path / "s.h5ad", X)) == nnz
+    assert stored_entries(write_h5ad(tmp_path / "d.h5ad", counts.T.astype(np.float32))) \
+        == counts.size
+    with_layer = write_h5ad(tmp_path / "l.h5ad", X[:, :3], genes=GENES[:3],
+                            layers={"counts": X[:, :3].toarray()})
+    assert stored_entries(with_layer) == 3 * len(CELLS)  # the dense layer is the largest
+    for compress in (True, False):
+        directory = write_10x_dir(tmp_path / f"d{compress}", counts, compress=compress,
+                                  extra=np.ones((1, 8)))
+        assert stored_entries(directory) == nnz + 8
+    assert stored_entries(write_10x_h5(tmp_path / "v3.h5", counts)) == nnz
+    assert stored_entries(write_10x_h5(tmp_path / "v2.h5", counts, version=2,
+                                       genomes=("hg19", "mm10"))) == nnz
+    (tmp_path / "broken.h5ad").write_text("not HDF5")
+    assert stored_entries(tmp_path / "broken.h5ad") is None
+    assert stored_entries(tmp_path / "counts.tsv") is None
+    assert stored_entries(tmp_path / "missing") is None
 
 
 def test_read_rows(tmp_path, counts):
