@@ -22,9 +22,11 @@ with log_to(snakemake.log[0]) as log:
     rank = selected_rank(selection)
     counts = load_counts(snakemake.input.counts)
     margin = snakemake.params.margin
-    ranks = [int(key[3:]) for key in snakemake.input.keys() if key.startswith("W_R")]
+    fitted = {int(key[3:]) for key in snakemake.input.keys() if key.startswith("W_R")}
+    # the selected rank's fit and the rank guard's (the next rank's) are the ones read:
+    # an H of a million cells takes seconds and hundreds of MB to read
     fits = {r: (read_tsv(snakemake.input[f"W_R{r}"]), read_tsv(snakemake.input[f"H_R{r}"]))
-            for r in ranks}
+            for r in sorted(fitted & {rank, rank + 1})}
     if rank == 1:  # no structure: the rank-1 model, no moonlighting calls
         W, H, loglik = rank_one_fit(counts)
         Ws, logliks = [W], [loglik]
