@@ -209,10 +209,13 @@ def call_modules_mem_mb(n_genes: int, n_samples: int, nnz: int, is_sparse: bool,
     :data:`~moonlight.counts.ROW_BLOCK_ENTRIES`, whatever the number of genes or
     candidates), and the tests' working set on a block, at most 2^28 bytes: the interval
     searches hold four copies of the block and of its offsets, the flat-profile test
-    some eight arrays of the block's size. Measured at 2,000 genes x 20,000 cells: a
-    peak of 472 MB for the whole process, 287 MB of it before call_modules started
-    (docs/scale.md)."""
-    held = 12.0 * nnz if is_sparse else 16.0 * n_genes * n_samples
+    some eight arrays of the block's size. A sparse matrix counts 24 bytes per nonzero:
+    its CSR holds 12, and loading it and the sample-wide H tables (read a row at a
+    time) add as much again at their peak. Measured at 2,000 genes x 20,000 cells: a
+    peak of 472 MB for the whole process, 287 MB of it before call_modules started; at
+    a million cells (112 million nonzeros) 3,329 MB, where 12 bytes per nonzero had
+    declared 2,666 (docs/scale.md)."""
+    held = 24.0 * nnz if is_sparse else 16.0 * n_genes * n_samples
     block = 8.0 * min(n_genes * n_samples, ROW_BLOCK_ENTRIES)
     peak = BASE_MB + _mb(held + block + 2**28)
     return math.ceil(peak * MEM_SAFETY * (1 + 0.5 * (attempt - 1)))

@@ -40,6 +40,7 @@ def test_call_modules_declares_what_it_was_measured_to_take():
     assert call_modules_runtime_min(n, m, 11) > 668 / 60
     assert call_modules_mem_mb(n, 10 * m, 10 * nnz, True) > call_modules_mem_mb(n, m, nnz, True)
     assert call_modules_mem_mb(n, 10 * m, 10 * nnz, True) < 8000
+    assert call_modules_mem_mb(n, 1_000_000, 112_364_747, True) > 3329  # a million cells
     assert call_modules_mem_mb(n, m, nnz, True, attempt=2) > call_modules_mem_mb(n, m, nnz, True)
     assert call_modules_runtime_min(n, m, 20) > call_modules_runtime_min(n, m, 11)
     assert call_modules_runtime_min(n, m, 11, attempt=2) >= 2 * call_modules_runtime_min(
