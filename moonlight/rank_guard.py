@@ -4,7 +4,7 @@ docs/methods.md, "The share test, derived")."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,8 @@ from .counts import Counts
 from .multiple_testing import benjamini_hochberg
 from .share_test import share_test_rows
 
-__all__ = ["drop_private_modules", "neighbour_fits", "neighbour_confirmation"]
+__all__ = ["drop_private_modules", "neighbour_ranks", "neighbour_fits",
+           "neighbour_confirmation"]
 
 
 def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *, max_gene_share: float = 0.5
@@ -33,14 +34,18 @@ def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *, max_gene_share: fl
     return W[keep], H.loc[keep]
 
 
+def neighbour_ranks(rank: int, fitted: Collection[int]) -> list[int]:
+    """The fitted ranks a call at ``rank`` must also hold at: ``rank + 1``, if fitted
+    (docs/methods.md says why the rank below is not used). Those fits are all the rank
+    guard reads, so a caller need load no other."""
+    return [rank + 1] if rank + 1 in fitted else []
+
+
 def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: int
                    ) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
-    """The fits a call at ``rank`` must also hold at: the one at ``rank + 1``, if fitted.
-
-    ``fits`` maps every fitted rank to its ``(W, H)``; docs/methods.md says why
-    the rank below is not used.
-    """
-    return {rank + 1: fits[rank + 1]} if rank + 1 in fits else {}
+    """The fits of :func:`neighbour_ranks`; ``fits`` maps every fitted rank to its
+    ``(W, H)``."""
+    return {r: fits[r] for r in neighbour_ranks(rank, fits.keys())}
 
 
 def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],

@@ -12,6 +12,7 @@ from moonlight.genesets import rank_genes, top_genes, write_gmt
 from moonlight.pipeline import call_modules, rank_one_fit
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
                              plot_weight_histogram)
+from moonlight.rank_guard import neighbour_ranks
 from moonlight.runlog import log_to
 from moonlight.selection import selected_rank
 from moonlight.stability import near_best_consensus, read_restarts_W
@@ -23,10 +24,10 @@ with log_to(snakemake.log[0]) as log:
     counts = load_counts(snakemake.input.counts)
     margin = snakemake.params.margin
     fitted = {int(key[3:]) for key in snakemake.input.keys() if key.startswith("W_R")}
-    # the selected rank's fit and the rank guard's (the next rank's) are the ones read:
-    # an H of a million cells takes seconds and hundreds of MB to read
+    # only the selected rank's fit and the rank guard's are read: an H of a million
+    # cells takes seconds and hundreds of MB to read
     fits = {r: (read_tsv(snakemake.input[f"W_R{r}"]), read_tsv(snakemake.input[f"H_R{r}"]))
-            for r in sorted(fitted & {rank, rank + 1})}
+            for r in sorted(fitted & {rank, *neighbour_ranks(rank, fitted)})}
     if rank == 1:  # no structure: the rank-1 model, no moonlighting calls
         W, H, loglik = rank_one_fit(counts)
         Ws, logliks = [W], [loglik]
