@@ -55,11 +55,11 @@ def library_covariates(matrix: np.ndarray | sparse.sparray | sparse.spmatrix,
     there is technical. Mark detection, mitochondrial fraction, RNA input or plate as
     ``technical:`` obs columns where they are recorded.
     """
-    # summed in place (a sparse matrix is not copied): counts are integers, so every
-    # order of adding them gives the same total
-    depth = np.asarray(matrix.sum(axis=0) if sparse.issparse(matrix)
-                       else np.asarray(matrix, dtype=np.float64).sum(axis=0),
-                       dtype=np.float64).ravel()
+    if sparse.issparse(matrix):  # summed in place, not copied to CSC: counts are
+        # integers, so every order of adding them gives the same total
+        depth = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+    else:
+        depth = np.asarray(matrix, dtype=np.float64).sum(axis=0)
     return pd.DataFrame({"log_depth": np.log10(np.maximum(depth, 1.0))},
                         index=pd.Index([str(s) for s in samples], name="sample"))
 
