@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import engines
 from .batches import Batches, batch_problem
+from .config import default
 from .engines.sparse_ccd import Blocks, SparseProblem
 from .likelihood import log_factorial_sum
 from .restarts import run_restarts, start_drawer
@@ -42,11 +43,11 @@ def fit_masked(
     mask: ArrayLike,
     rank: int,
     *,
-    restarts: int = 3,
+    restarts: int = default("selection.restarts"),
     seed: int | Iterable[int] = 0,
-    tol: float = 1e-8,
-    max_iter: int = 2000,
-    check_every: int = 1,
+    tol: float = default("selection.tol"),
+    max_iter: int = default("selection.max_iter"),
+    check_every: int = default("selection.check_every"),
     init: str = "random",
     batches: Batches | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
@@ -261,11 +262,11 @@ def fit_blocks(
     blocks: Blocks,
     rank: int,
     *,
-    restarts: int = 3,
+    restarts: int = default("selection.restarts"),
     seed: int | Iterable[int] = 0,
-    tol: float = 1e-8,
-    max_iter: int = 2000,
-    check_every: int = 1,
+    tol: float = default("selection.tol"),
+    max_iter: int = default("selection.max_iter"),
+    check_every: int = default("selection.check_every"),
     init: str = "random",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
            NDArray[np.int64], NDArray[np.bool_]]:
