@@ -21,8 +21,9 @@ switched on for the big-table runs alone: it slows every allocation, which would
 inflate the times of the small, call-bound fits (the w09 sweep ran 2x slower with it).
 Imports, the numba JIT compile (or cache load) and a first call of every tool happen in
 a warm-up before the clock starts and are reported separately (``jit_s``); the log L
-that scores scikit-learn's fits is computed after its clock stops. Log L is the full Poisson log likelihood, computed with
-``moonlight.poisson_loglik`` for every engine. scikit-learn is needed only here.
+that scores scikit-learn's fits is computed after its clock stops. Log L is the full
+Poisson log likelihood, computed with ``moonlight.poisson_loglik`` for every engine.
+scikit-learn is needed only here.
 """
 
 from __future__ import annotations
@@ -764,11 +765,11 @@ def _w09_reach(table: list[dict], ranks) -> list[dict]:
                "ccd_total_cpu_s": statistics.median(r["cpu_s"] for r in own),
                "ccd_loglik": res["loglik"], "load": res["load"]}
         rows.append(row)
+        reach = ("never" if row["ccd_reach_wall_s"] is None else
+                 f"after {row['ccd_reach_wall_s']:.3f} s (restart {row['ccd_reach_restart']})")
         print(f"  w09 R={R}: scikit-learn best of 10 {row['sklearn_loglik']:.1f} in "
-              f"{row['sklearn_cpu_s']:.3f} s cpu; ccd holds it after "
-              f"{row['ccd_reach_wall_s']:.3f} s (restart {row['ccd_reach_restart']}), "
-              f"ends at {row['ccd_loglik']:.1f} after {row['ccd_total_cpu_s']:.3f} s",
-              flush=True)
+              f"{row['sklearn_cpu_s']:.3f} s cpu; ccd holds it {reach}, ends at "
+              f"{row['ccd_loglik']:.1f} after {row['ccd_total_cpu_s']:.3f} s", flush=True)
     return rows
 
 
