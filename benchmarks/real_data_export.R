@@ -1,7 +1,7 @@
 # Count matrices with known labels, shipped as R data by public R packages, written as
 # csv.gz (genes x cells, raw integer counts) and metadata csv.gz for
 # benchmarks/real_data.py (data sets sc_10x, sc_10x_5cl, hashing_4cl, mesc_3media,
-# pbmc_sorted, mesc_cycle).
+# pbmc_sorted, mesc_cycle, mesc_mef).
 #
 # Needs R with SingleCellExperiment (Debian: r-base-core, r-bioc-singlecellexperiment).
 # Run from a folder that holds the packages' .rda files and sc_mixology's metadata:
@@ -12,6 +12,7 @@
 #   scmerge/example_sce.rda       SydneyBioX/scMerge @5a7696f, data/example_sce.rda (GPL-3)
 #   fasttopics/pbmc_facs.RData    stephenslab/fastTopics @8406f5f, data/pbmc_facs.RData (BSD-2)
 #   cyclemix/Ex.rda               tallulandrews/CycleMix @624cdf8, data/Ex.rda (GPL-3)
+#   linnorm/Islam2011.rda         bioc/Linnorm @5c4a716, data/Islam2011.rda (MIT)
 #   sc_mixology_extra/sc_10x_5cl.metadata.csv.gz
 #                                 LuyiTian/sc_mixology, data/csv/ (MIT): demuxlet calls
 #
@@ -19,7 +20,7 @@
 #
 #   Rscript benchmarks/real_data_export.R
 #   python benchmarks/real_data.py prepare --source . --out <cache>/h5ad \
-#       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media pbmc_sorted mesc_cycle
+#       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media pbmc_sorted mesc_cycle mesc_mef
 
 suppressMessages({
     library(SingleCellExperiment)
@@ -81,3 +82,18 @@ write_metadata(samples_facs, "fasttopics/pbmc_facs.metadata.csv.gz")
 load("cyclemix/Ex.rda")
 write_counts(counts(Ex), "cyclemix/Ex.counts.csv.gz")
 write_metadata(as.data.frame(colData(Ex)), "cyclemix/Ex.metadata.csv.gz")
+
+# Mouse ES cells and embryonic fibroblasts (Islam et al. 2011, Genome Research 21:1160,
+# GEO GSE29087; Linnorm's Islam2011): STRT-seq read counts of one 96-well plate, wells
+# in column order; the package documents the first 48 as ES cells, the next 44 as
+# fibroblasts and the last 4 as negative controls (their reads are 67-95% spike-in).
+# The fraction of a well's reads from the RNA spike-ins (RNA_SPIKE_*) is kept as a
+# technical axis before real_data.py drops those rows.
+load("linnorm/Islam2011.rda")
+spike_rows <- grepl("^RNA_SPIKE_", rownames(Islam2011))
+write_counts(Islam2011, "linnorm/Islam2011.counts.csv.gz")
+write_metadata(data.frame(cell = colnames(Islam2011),
+                          cell_type = c(rep("ES", 48), rep("MEF", 44), rep("none", 4)),
+                          well = ifelse(seq_len(ncol(Islam2011)) <= 92, "cell", "negative_control"),
+                          spike_fraction = colSums(Islam2011[spike_rows, ]) / colSums(Islam2011)),
+               "linnorm/Islam2011.metadata.csv.gz", row.names = FALSE)
