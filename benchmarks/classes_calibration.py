@@ -3,8 +3,8 @@
 The calibration benchmark (CALIBRATION.md) plants genes with known second shares in
 tables where every other gene sits in one module. Real counts differ in three ways that
 matter to the calls: most genes are expressed in every module (*broad* genes), the noise
-is overdispersed, and samples carry technical axes (here a plate effect, or
-depth-dependent detection). This benchmark
+is overdispersed, and samples carry technical axes (here a plate effect, depth-dependent
+detection, or a technical program every sample draws a share from). This benchmark
 adds them and runs every table through :func:`moonlight.pipeline.analyse`, the shipped
 path with the workflow's defaults (restarts and folds as in the calibration benchmark, to
 run in minutes), and counts per cell:
@@ -13,20 +13,27 @@ run in minutes), and counts per cell:
   threshold (a one-module gene, or a planted share of 0.05 or 0.08) or when the gene is
   broad (in every module);
 * the false discovery rate (false / calls) and recall by planted share;
-* whether the rank was right, and how the broad genes were classed.
+* whether the rank was right (or right but for modules flagged technical), and how the
+  broad genes were classed.
 
 Cells: noise (Poisson; negative binomial with dispersion 0.1 and 0.5) x broad genes (none;
 50 next to the 200 module genes, a fifth of the table) x technical axis (none; a plate
 effect, 4 plates, each gene's log-scale effect with SD 0.3; depth-dependent detection,
-a count lost with probability 2^(-mean / 2)) x depth (1e4 and 1e5 reads per sample), 200
-module genes x 100 samples, 4 modules, 14 planted genes (two at each share of
-:data:`SHARES`); ranks 3..6.
+a count lost with probability 2^(-mean / 2); ``axis``, a technical program that takes a
+share Uniform(0, 0.3) of every sample's counts, ``simulate(axis_share=0.3)``, its share
+measured with noise SD 0.02 and given to ``analyse`` as a technical covariate, as a
+user marks a mitochondrial fraction) x depth (1e4 and 1e5 reads per sample), 200 module
+genes x 100 samples, 4 modules, 14 planted genes (two at each share of :data:`SHARES`);
+ranks 3..6. The planted shares are the modules' own; the program's share of a gene is
+neither its second share nor its rest.
 
     nice .venv/bin/python benchmarks/classes_calibration.py --seeds 500-509 \
         --out benchmarks/results
 
 ``--defaults`` runs every table at the workflow's defaults instead (no budget: the
-config schema's restarts, tolerances and folds). Every run's rank table and held-out
+config schema's restarts, tolerances and folds); ``--technical`` runs only the cells of
+the axes it names; ``--background-top-max`` overrides ``modules.background_top_max``
+(0: technical modules count in every gene's shares). Every run's rank table and held-out
 folds go to ``classes_calibration_{ranks,folds}.tsv`` (benchmarks/rank_records.py).
 """
 
@@ -50,6 +57,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import simulate, write_tsv  # noqa: E402
 from moonlight.pipeline import analyse  # noqa: E402
+from moonlight.technical import technical_modules  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
@@ -62,7 +70,9 @@ NOISES = {"poisson": 0.0, "nb0.1": 0.1, "nb0.5": 0.5}
 BROAD = (0, 50)
 #: Technical axes: keyword arguments of :func:`moonlight.simulate`.
 TECHNICAL = {"none": {}, "plate": dict(plates=4, plate_sd=0.3),
-             "dropout": dict(dropout_mid=2.0)}
+             "dropout": dict(dropout_mid=2.0), "axis": dict(axis_share=0.3)}
+#: SD of the noise on the measured share of the ``axis`` cells' technical program.
+AXIS_NOISE = 0.02
 DEPTHS = (10_000, 100_000)
 N_GENES, N_SAMPLES, N_MODULES = 200, 100, 4
 #: Fewer restarts and folds than the workflow, as in the calibration benchmark.
@@ -73,17 +83,18 @@ SETTINGS = dict(
 )
 
 
-def cells(seeds: list[int]) -> list[dict]:
+def cells(seeds: list[int], technical: list[str] | None = None) -> list[dict]:
     return [dict(noise=noise, broad=broad, technical=axis, depth=depth, seed=seed)
             for noise, broad, axis, depth, seed in itertools.product(
-                NOISES, BROAD, TECHNICAL, DEPTHS, seeds)]
+                NOISES, BROAD, technical or TECHNICAL, DEPTHS, seeds)]
 
 
-def run_cell(cell: dict, defaults: bool = False
+def run_cell(cell: dict, defaults: bool = False, background_top_max: float | None = None
              ) -> tuple[list[dict], tuple[pd.DataFrame, pd.DataFrame]]:
     """One table, analysed (``defaults``: every setting at the workflow's default, not
-    :data:`SETTINGS`); one row per planted-share bucket (0 = one-module genes, -1 = broad
-    genes), and the run's rank records (benchmarks/rank_records.py)."""
+    :data:`SETTINGS`; ``background_top_max``: that module setting, else its default);
+    one row per planted-share bucket (0 = one-module genes, -1 = broad genes), and the
+    run's rank records (benchmarks/rank_records.py)."""
     start = time.perf_counter()
     planted = np.repeat(SHARES, 2)
     sim = simulate(n_genes=N_GENES, n_samples=N_SAMPLES, n_modules=N_MODULES,
@@ -94,8 +105,15 @@ def run_cell(cell: dict, defaults: bool = False
                    dispersion=NOISES[cell["noise"]], n_broad=cell["broad"],
                    seed=cell["seed"], **TECHNICAL[cell["technical"]])
     counts = sim.counts.loc[sim.counts.sum(axis=1) > 0]
-    result = analyse(counts, range(N_MODULES - 1, N_MODULES + 3),
-                     **({} if defaults else SETTINGS))
+    covariates = None
+    if cell["technical"] == "axis":  # measured with noise, marked technical
+        noise = np.random.default_rng([cell["seed"], 5]).normal(0, AXIS_NOISE, N_SAMPLES)
+        covariates = (sim.axis + noise).rename("axis").to_frame()
+    modules = {} if background_top_max is None else \
+        {"background_top_max": background_top_max}
+    result = analyse(counts, range(N_MODULES - 1, N_MODULES + 3), covariates=covariates,
+                     **({} if defaults else SETTINGS), **modules)
+    flagged = technical_modules(result.calls.associations)
     called = set(result.moonlighting["gene"])
     classes = result.calls.classes.set_index("gene")["class"]
     second = sim.second_share.reindex(counts.index)
@@ -104,7 +122,10 @@ def run_cell(cell: dict, defaults: bool = False
     for value, genes in bucket.groupby(bucket).groups.items():
         genes = list(genes)
         rows.append({**cell, "selected_rank": result.rank,
-                     "rank_correct": result.rank == N_MODULES, "bucket": float(value),
+                     "rank_correct": result.rank == N_MODULES,
+                     "flagged": len(flagged),
+                     "background": int(flagged["background"].astype(bool).sum()),
+                     "bucket": float(value),
                      "genes": len(genes), "called": len(called.intersection(genes)),
                      "classed_broad": int((classes.reindex(genes) == "broad").sum()),
                      "seconds": time.perf_counter() - start})
@@ -125,12 +146,16 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         broad_n=np.where(results["bucket"] < 0, results["genes"], 0),
         broad_called=np.where(results["bucket"] < 0, results["called"], 0),
         broad_broad=np.where(results["bucket"] < 0, results["classed_broad"], 0))
-    runs = r.drop_duplicates(keys + ["seed"]).groupby(keys)["rank_correct"].agg(
-        ["sum", "count"])
+    first = r.drop_duplicates(keys + ["seed"])
+    runs = first.groupby(keys)["rank_correct"].agg(["sum", "count"])
+    flagged_only = (first["selected_rank"] - N_MODULES == first["flagged"]) & \
+        (first["flagged"] > 0)
+    extra = flagged_only.groupby([first[k] for k in keys]).sum()
     g = r.groupby(keys)[["called", "false", "true", "strong", "strong_n", "mid", "mid_n",
                          "broad_n", "broad_called", "broad_broad"]].sum()
     out = pd.DataFrame({
-        "runs": runs["count"], "rank_correct": runs["sum"], "calls": g["called"],
+        "runs": runs["count"], "rank_correct": runs["sum"],
+        "rank_plus_flagged": extra, "calls": g["called"],
         "false_calls": g["false"],
         "fdr": g["false"] / g["called"].where(g["called"] > 0),
         "recall_ge_0.2": g["strong"] / g["strong_n"],
@@ -153,15 +178,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--defaults", action="store_true",
                         help="every setting at the workflow's default (no budget)")
+    parser.add_argument("--technical", nargs="+", choices=list(TECHNICAL),
+                        help="only the cells of these technical axes (default: all)")
+    parser.add_argument("--background-top-max", type=float,
+                        help="modules.background_top_max (default: the config's)")
     args = parser.parse_args()
-    todo = cells(_seeds(args.seeds))
+    todo = cells(_seeds(args.seeds), args.technical)
     start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     for kind in ("ranks", "folds"):
         (args.out / f"classes_calibration_{kind}.tsv").unlink(missing_ok=True)
     rows = []
     with Pool(args.workers) as pool:
-        run = partial_call(run_cell, defaults=args.defaults)
+        run = partial_call(run_cell, defaults=args.defaults,
+                           background_top_max=args.background_top_max)
         for part, ranks in pool.imap_unordered(run, todo):
             rows += part
             append_records(args.out, "classes_calibration", ranks)

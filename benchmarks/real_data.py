@@ -604,16 +604,20 @@ def class_scores(results: Path, classes: pd.Series) -> dict:
 
 def technical_scores(results: Path) -> dict:
     """The modules the workflow flagged technical at the selected rank
-    (``module_covariates.tsv``), as a count and ``module:covariate`` pairs; nothing when
-    the workflow wrote no such file."""
+    (``module_covariates.tsv``), as a count and ``module:covariate`` pairs, and the
+    background ones among them (left out of the calls' shares; a workflow without the
+    column has none); nothing when the workflow wrote no such file."""
     path = results / "module_covariates.tsv"
     if not path.is_file():
         return {}
     table = _read(path, index_col=None)
     flagged = table[table["technical"].astype(bool)]
+    background = flagged[flagged["background"].astype(bool)] if "background" in flagged \
+        else flagged.iloc[0:0]
     return {"technical_modules": int(flagged["module"].nunique()),
             "technical_flags": " ".join(f"{m}:{c}" for m, c in
-                                        zip(flagged["module"], flagged["covariate"]))}
+                                        zip(flagged["module"], flagged["covariate"])),
+            "background_modules": " ".join(sorted(set(background["module"])))}
 
 
 def row_shares(W: pd.DataFrame) -> pd.DataFrame:

@@ -28,15 +28,23 @@ of a fit gets exactly one class, from its shares (row-normalized, column-normali
 
 At R = 2 there is no rest (rho = 0): a gene in both modules is moonlighting by the
 exercise's definition, and no gene is broad. At R = 1 every gene is specific.
+
+Background modules (:func:`moonlight.technical.mark_background`) are left out of the
+shares (:func:`moonlight.modules.calling_shares`): ``s_1``, ``s_2`` and rho run over the
+other modules, each still a share of the whole row, but for a gene whose top module is a
+background module, which keeps its row and is never moonlighting.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
+from .modules import calling_shares
 from .multiple_testing import benjamini_hochberg
 from .rowmodel import TINY
 from .share_test import share_test
@@ -127,35 +135,42 @@ def broad_p(tests: pd.DataFrame, ceiling: float) -> pd.DataFrame:
 
 
 def broad_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *, threshold: float,
-               ceiling: float, overdispersion: str, offsets: pd.DataFrame | None = None
-               ) -> pd.DataFrame:
+               ceiling: float, overdispersion: str, offsets: pd.DataFrame | None = None,
+               background: Sequence[str] = ()) -> pd.DataFrame:
     """:func:`broad_p` of the rest test of ``counts``' rows (genes not already tested as
-    moonlighting candidates; ``offsets`` as in :func:`flat_deviance`)."""
+    moonlighting candidates; ``offsets`` as in :func:`flat_deviance`; ``background`` as
+    in :func:`moonlight.share_test.share_test`)."""
     return broad_p(share_test(counts, W, H, threshold=threshold, ceiling=ceiling,
-                              level=None, overdispersion=overdispersion, offsets=offsets),
+                              level=None, overdispersion=overdispersion, offsets=offsets,
+                              background=background),
                    ceiling)
 
 
-def _sorted_shares(W_normalized: pd.DataFrame) -> tuple[NDArray, NDArray, NDArray]:
-    """Each gene's module order by share, its top and second shares, its rest share."""
-    values = W_normalized.to_numpy(dtype=np.float64)
+def _sorted_shares(W_normalized: pd.DataFrame, background: Sequence[str] = ()
+                   ) -> tuple[NDArray, NDArray, NDArray]:
+    """Each gene's module order by share, its top and second shares, its rest share
+    (background modules left out: :func:`moonlight.modules.calling_shares`)."""
+    shares = calling_shares(W_normalized, background)
+    values = shares.to_numpy(dtype=np.float64)
     order = np.argsort(-values, axis=1, kind="stable")
     ranked = np.take_along_axis(values, order, axis=1)
     top = ranked[:, 0]
     second = ranked[:, 1] if values.shape[1] > 1 else np.zeros(len(values))
-    rest = np.clip(1.0 - top - second, 0.0, 1.0) if values.shape[1] > 2 \
+    whole = 1.0 if shares is W_normalized else values.sum(axis=1)
+    rest = np.clip(whole - top - second, 0.0, 1.0) if values.shape[1] > 2 \
         else np.zeros(len(values))
     return order, np.stack([top, second], axis=1), rest
 
 
-def rest_shares(W_normalized: pd.DataFrame) -> NDArray:
-    """Each gene's share outside its two top modules (0 with two modules or fewer)."""
-    return _sorted_shares(W_normalized)[2]
+def rest_shares(W_normalized: pd.DataFrame, background: Sequence[str] = ()) -> NDArray:
+    """Each gene's share outside its two top modules (0 with two modules or fewer),
+    background modules left out."""
+    return _sorted_shares(W_normalized, background)[2]
 
 
 def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
                  signal: pd.DataFrame, broad: pd.DataFrame, *, threshold: float,
-                 ceiling: float, fdr: float) -> pd.DataFrame:
+                 ceiling: float, fdr: float, background: Sequence[str] = ()) -> pd.DataFrame:
     """The class of every gene of a fit (module docstring) with its statistics.
 
     Parameters
@@ -171,6 +186,8 @@ def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
         :func:`broad_test` of the genes whose rest share is above ``ceiling``.
     threshold, ceiling, fdr : float
         ``modules.threshold``, ``modules.ceiling``, ``modules.fdr``.
+    background : sequence of str
+        Modules left out of the shares (module docstring).
 
     Returns
     -------
@@ -180,7 +197,7 @@ def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
     """
     genes = W_normalized.index
     modules = np.asarray(W_normalized.columns, dtype=object)
-    order, top_two, rest = _sorted_shares(W_normalized)
+    order, top_two, rest = _sorted_shares(W_normalized, background)
     n_modules = len(modules)
     out = pd.DataFrame({"gene": genes.astype(str)}, index=genes)
     out["top_module"] = modules[order[:, 0]]

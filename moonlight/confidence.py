@@ -11,7 +11,7 @@ candidates estimated below the ceiling), when most near-best restarts agree
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from .config import default
 from .counts import Counts
-from .modules import call_memberships, keep_called, moonlighting_genes, normalize_rows
+from .modules import (calling_shares, call_memberships, keep_called, moonlighting_candidates,
+                      moonlighting_genes, normalize_rows)
 from .multiple_testing import benjamini_hochberg
 from .rank_guard import drop_private_modules, neighbour_confirmation, neighbour_fits
 from .share_test import OVERDISPERSION, share_test, share_test_rows
@@ -43,23 +44,27 @@ CANDIDATE_COLUMNS = [
 ]
 
 
-def _module_sets(W: pd.DataFrame, threshold: float) -> dict[str, frozenset[str]]:
-    members = call_memberships(normalize_rows(W), threshold)
+def _module_sets(W: pd.DataFrame, threshold: float,
+                 background: Sequence[str] = ()) -> dict[str, frozenset[str]]:
+    members = call_memberships(calling_shares(normalize_rows(W), background), threshold)
     return {g: frozenset(m) for g, m in members.groupby("gene", sort=False)["module"]}
 
 
 def moonlighting_support(Ws: list[pd.DataFrame], logliks: ArrayLike, genes: list[str], *,
-                         threshold: float, margin: float) -> pd.Series:
+                         threshold: float, margin: float,
+                         background: Sequence[str] = ()) -> pd.Series:
     """Fraction of near-best restarts calling each gene in the same modules as the best.
 
     ``Ws`` are every restart's W (genes x modules, same genes); modules of each restart
-    are matched to the best restart's before the calls are compared.
+    are matched to the best restart's before the calls are compared, and the best's
+    ``background`` modules are left out of every restart's memberships
+    (:func:`moonlight.modules.calling_shares`).
     """
     chosen = near_best(logliks, margin)
     arrays = align_restarts([np.asarray(Ws[k], float) for k in chosen], reference=0)
     ref = Ws[chosen[0]]
-    sets = [_module_sets(pd.DataFrame(A, index=ref.index, columns=ref.columns), threshold)
-            for A in arrays]
+    sets = [_module_sets(pd.DataFrame(A, index=ref.index, columns=ref.columns), threshold,
+                         background) for A in arrays]
     return pd.Series(
         [float(np.mean([s[g] == sets[0][g] for s in sets])) for g in genes],
         index=pd.Index(genes, name="gene"), name="support", dtype=float,
@@ -97,6 +102,7 @@ def moonlighting_confidence(
     neighbours: Mapping[int, tuple[pd.DataFrame, ...]] | None = None,
     neighbour_level: float = 0.1,
     offsets: pd.DataFrame | None = None,
+    background: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Moonlighting candidates, their share test, and the calls at a false discovery rate.
 
@@ -136,6 +142,12 @@ def moonlighting_confidence(
         Known factors of every mean (the batch factors, :mod:`moonlight.batches`), for
         the share test (:func:`share_test`); a neighbour then carries its own as a
         third element.
+    background : sequence of str
+        Modules left out of the candidates' shares (:func:`moonlight.modules.calling_shares`;
+        :func:`moonlight.technical.mark_background` chooses them): a candidate is in
+        two modules besides them, its top module is none of them
+        (:func:`moonlight.modules.moonlighting_candidates`), and the share test counts
+        no share of theirs (the rank guard reads the fit above as it is).
 
     Returns
     -------
@@ -158,17 +170,19 @@ def moonlighting_confidence(
         raise ValueError(f"min_support must be in [0, 1], got {min_support}")
     if not 0 < neighbour_level < 1:
         raise ValueError(f"neighbour_level must be in (0, 1), got {neighbour_level}")
-    members = call_memberships(normalize_rows(W), threshold)
-    candidates = moonlighting_genes(members)
+    members = call_memberships(calling_shares(normalize_rows(W), background), threshold)
+    candidates = moonlighting_candidates(normalize_rows(W), threshold, background)
     genes = list(candidates["gene"])
     table = pd.DataFrame(index=pd.Index(genes, name="gene"))
     if genes:
         counts = Counts.of(counts)
         table = share_test_rows(counts, genes, W, H, threshold=threshold, ceiling=ceiling,
-                                level=level, overdispersion=overdispersion, offsets=offsets)
+                                level=level, overdispersion=overdispersion, offsets=offsets,
+                                background=background)
         table["q"] = _moonlighting_q(table, ceiling)
         table["support"] = moonlighting_support(Ws, logliks, genes, threshold=threshold,
-                                                margin=margin).to_numpy()
+                                                margin=margin,
+                                                background=background).to_numpy()
         guard = neighbour_confirmation(counts, genes, neighbours or {}, threshold=threshold,
                                        overdispersion=overdispersion)
         table[guard.columns] = guard

@@ -8,6 +8,12 @@ in the membership table; a gene in two or more modules is a *moonlighting* candi
 confirmed or not by :mod:`moonlight.confidence` (:func:`keep_called` then keeps an
 unconfirmed candidate in its top module and a confirmed one in the two modules its call
 names).
+
+*Background* modules (:func:`moonlight.technical.mark_background`: flagged technical and
+the top module of almost no sample) are not counted in a gene's calls:
+:func:`calling_shares` sets their shares to zero, but for a gene whose top module is one
+of them, which keeps its row and is no moonlighting candidate
+(:func:`moonlighting_candidates`): a gene of a technical axis is not moonlighting.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["normalize_columns", "normalize_rows", "call_memberships", "moonlighting_genes",
-           "keep_called", "module_sizes"]
+__all__ = ["normalize_columns", "normalize_rows", "calling_shares", "call_memberships",
+           "moonlighting_genes", "moonlighting_candidates", "keep_called", "module_sizes"]
 
 MEMBERSHIP_COLUMNS = ["gene", "module", "weight"]
 MOONLIGHTING_COLUMNS = ["gene", "n_modules", "modules", "weights"]
@@ -37,6 +43,37 @@ def normalize_rows(W: pd.DataFrame) -> pd.DataFrame:
     """
     Wc = normalize_columns(W)
     return Wc.div(Wc.sum(axis=1), axis=0)
+
+
+def calling_shares(W_normalized: pd.DataFrame, background: Iterable[str] = ()) -> pd.DataFrame:
+    """The shares the calls read: row-normalized W with every ``background`` module's
+    share set to zero, except in the rows whose top module is a background module (a
+    gene of the technical axis keeps its row). Without background modules,
+    ``W_normalized`` itself. The shares are not renormalized: a gene's top two and its
+    rest are counted among the other modules, each as a share of the whole row."""
+    mask = W_normalized.columns.isin(list(background))
+    if not mask.any():
+        return W_normalized
+    own = _top_is(W_normalized, mask)
+    return W_normalized.where(~(mask[None, :] & ~own[:, None]), 0.0)
+
+
+def _top_is(W_normalized: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
+    """Per gene: is its top module one of the ``mask`` columns?"""
+    return mask[W_normalized.to_numpy(dtype=np.float64).argmax(axis=1)]
+
+
+def moonlighting_candidates(W_normalized: pd.DataFrame, threshold: float,
+                            background: Iterable[str] = ()) -> pd.DataFrame:
+    """The genes the calls test (:func:`moonlighting_genes` of the memberships of
+    :func:`calling_shares`), but those whose top module is a background module."""
+    shares = calling_shares(W_normalized, background)
+    candidates = moonlighting_genes(call_memberships(shares, threshold))
+    own = W_normalized.index[_top_is(W_normalized,
+                                     W_normalized.columns.isin(list(background)))]
+    if len(own):
+        candidates = candidates[~candidates["gene"].isin(own)].reset_index(drop=True)
+    return candidates
 
 
 def call_memberships(W_normalized: pd.DataFrame, threshold: float) -> pd.DataFrame:

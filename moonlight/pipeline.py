@@ -32,8 +32,8 @@ from .enrichment import module_enrichment
 from .genesets import rank_genes
 from .counts import Counts
 from .likelihood import log_factorial_sum
-from .modules import (call_memberships, keep_called, moonlighting_genes, normalize_columns,
-                      normalize_rows)
+from .modules import (calling_shares, call_memberships, keep_called, moonlighting_candidates,
+                      normalize_columns, normalize_rows)
 from .nmf import NMFResult, fit_nmf
 from .outliers import handle_outliers
 from .prefilter import SELECTION_OPTIONS, select_counts, selection_changes, selection_settings
@@ -41,7 +41,7 @@ from .qc import quality_record
 from .rowmodel import fitting_threads
 from .selection import next_rank, rank_table, selected_rank, withhold_structureless
 from .stability import stability_summary
-from .technical import library_covariates, module_associations
+from .technical import library_covariates, mark_background, module_associations
 
 __all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank",
            "classify_genes", "fit_rank", "heldout_folds"]
@@ -163,6 +163,7 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
 def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame,
                  Ws: list[pd.DataFrame], logliks: ArrayLike, *, threshold: float,
                  ceiling: float, margin: float, technical_rho: float,
+                 background_top_max: float = default("modules.background_top_max"),
                  rank_guard: bool = default("modules.rank_guard"),
                  fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
                  covariates: pd.DataFrame | None = None, batches: Batches | None = None,
@@ -189,6 +190,10 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         A call must also hold at the fit one rank above (when ``fits`` has it).
     technical_rho : float
         Flag a module technical at this |rho| with a covariate (``modules.technical_rho``).
+    background_top_max : float
+        A flagged module that is the top module of fewer than this fraction of the
+        samples is background: left out of every gene's calls
+        (``modules.background_top_max``; :func:`moonlight.technical.mark_background`).
     fits : dict, optional
         ``rank -> (W, H)`` of every fitted rank, for the rank guard.
     covariates : DataFrame (samples x columns), optional
@@ -208,8 +213,17 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
     counts = Counts.of(counts)
     W = normalize_columns(W)
     W_normalized = normalize_rows(W)
-    genes = list(moonlighting_genes(call_memberships(W_normalized, threshold))["gene"])
     rank = W.shape[1]
+    technical = library_covariates(counts.matrix, [str(s) for s in H.columns])
+    if covariates is not None:
+        technical = technical.join(covariates.set_axis(covariates.index.astype(str)))
+    associations = module_associations(H, technical, min_rho=technical_rho,
+                                       fdr=calls["fdr"])
+    if rank == 1:  # the one module is the depths themselves, not a technical program
+        associations = associations.iloc[0:0]
+    associations = mark_background(associations, H, top_max=background_top_max)
+    background = sorted(set(associations.loc[associations["background"], "module"]))
+    genes = list(moonlighting_candidates(W_normalized, threshold, background)["gene"])
     neighbours = neighbour_fits(fits, rank) if rank_guard and fits else None
     samples = [str(s) for s in H.columns]
 
@@ -225,21 +239,16 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         moonlighting, candidates = moonlighting_confidence(
             counts, W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
             margin=margin, neighbours=neighbours,
-            offsets=gene_offsets(beta, batches, genes, samples), **calls)
+            offsets=gene_offsets(beta, batches, genes, samples), background=background,
+            **calls)
         classes = classify_genes(counts, W, H, candidates, threshold=threshold,
                                  ceiling=ceiling, fdr=calls["fdr"],
                                  overdispersion=calls["overdispersion"], beta=beta,
-                                 batches=batches)
-    memberships = keep_called(call_memberships(W_normalized, threshold), moonlighting["gene"])
+                                 batches=batches, background=background)
+    memberships = keep_called(call_memberships(calling_shares(W_normalized, background),
+                                               threshold), moonlighting["gene"])
     memberships["class"] = memberships["gene"].map(
         classes.set_index("gene")["class"]).to_numpy()
-    technical = library_covariates(counts.matrix, [str(s) for s in H.columns])
-    if covariates is not None:
-        technical = technical.join(covariates.set_axis(covariates.index.astype(str)))
-    associations = module_associations(H, technical, min_rho=technical_rho,
-                                       fdr=calls["fdr"])
-    if rank == 1:  # the one module is the depths themselves, not a technical program
-        associations = associations.iloc[0:0]
     return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
                        moonlighting=moonlighting, candidates=candidates, classes=classes,
                        associations=associations)
@@ -248,13 +257,15 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
 def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                    candidates: pd.DataFrame, *, threshold: float, ceiling: float,
                    fdr: float, overdispersion: str, beta: pd.DataFrame | None = None,
-                   batches: Batches | None = None) -> pd.DataFrame:
+                   batches: Batches | None = None, background: Sequence[str] = ()
+                   ) -> pd.DataFrame:
     """Every gene's class (:func:`moonlight.classes.gene_classes`): the flat-profile
     test of every gene and the broad test of the genes above the ceiling, on dense row
     blocks (sparse counts are never densified whole). A candidate's rest test is read
     from ``candidates`` (:func:`moonlight.confidence.moonlighting_confidence` ran it);
     only the other genes above the ceiling are tested here. With known batches,
-    ``beta`` (genes x batches) gives every test its gene's offsets."""
+    ``beta`` (genes x batches) gives every test its gene's offsets. ``background``
+    modules are left out of the shares (:func:`moonlight.modules.calling_shares`)."""
     W_normalized = normalize_rows(W)
     genes = [str(g) for g in W.index]
 
@@ -263,15 +274,16 @@ def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
 
     signal = pd.concat([flat_deviance(rows, W, H, offsets_of(rows))
                         for rows in counts.row_blocks(genes)])
-    wide = np.asarray(genes, dtype=object)[rest_shares(W_normalized) > ceiling]
+    wide = np.asarray(genes, dtype=object)[rest_shares(W_normalized, background) > ceiling]
     tested = candidates.set_index("gene")
     seen = tested.index.intersection(wide)
     parts = [broad_p(tested.loc[seen], ceiling)]
     parts += [broad_test(rows, W, H, threshold=threshold, ceiling=ceiling,
-                         overdispersion=overdispersion, offsets=offsets_of(rows))
+                         overdispersion=overdispersion, offsets=offsets_of(rows),
+                         background=background)
               for rows in counts.row_blocks([g for g in wide if g not in seen])]
     return gene_classes(W_normalized, candidates, signal, pd.concat(parts),
-                        threshold=threshold, ceiling=ceiling, fdr=fdr)
+                        threshold=threshold, ceiling=ceiling, fdr=fdr, background=background)
 
 
 @dataclass(frozen=True)

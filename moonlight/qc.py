@@ -366,10 +366,14 @@ def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
         return None
     named = ", ".join(f"{m} ({c}, rho {r:+.2f})" for m, c, r in
                       flagged[["module", "covariate", "rho"]].itertuples(index=False))
+    background = flagged.loc[flagged["background"].astype(bool), "module"].tolist()
+    left_out = "" if not background else (
+        f"; {', '.join(background)}: the top module of almost no sample, so background, "
+        "left out of the genes' shares in the calls and classes")
     return QCWarning(
         "technical_module",
         f"module(s) whose usage follows a technical axis of the samples: {named}; read "
-        "them as that axis, not as biological programs (module_covariates.tsv)",
+        f"them as that axis, not as biological programs (module_covariates.tsv){left_out}",
     )
 
 

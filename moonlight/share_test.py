@@ -27,22 +27,31 @@ OVERDISPERSION = ("quasi_poisson", "negative_binomial")
 
 def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: NDArray,
                scale: NDArray, order: NDArray[np.int64], ceiling: float,
-               offset: NDArray | None, capped: NDArray[np.bool_]) -> dict[str, NDArray]:
+               offset: NDArray | None, capped: NDArray[np.bool_],
+               n_background: int = 0) -> dict[str, NDArray]:
     """The ceiling test of the share outside each row's two top modules (module
     docstring): the rest share, its scaled profile statistic at ``ceiling`` and
     ``rest_p``, small when the rest share is clearly below the ceiling (``capped``:
-    as for :func:`moonlight.rowmodel.fit_rows`)."""
+    as for :func:`moonlight.rowmodel.fit_rows`). The last ``n_background`` modules of
+    ``order`` are background: free in the fit at the ceiling and in no rest share."""
     n_rows, n_modules = b_hat.shape
     shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), TINY)
-    if n_modules < 3:  # nothing outside the two: the ceiling holds by construction
+    if n_modules - n_background < 3:  # nothing outside the two: the ceiling holds
         return {"rest_share": np.zeros(n_rows), "rest_statistic": np.full(n_rows, np.inf),
                 "rest_p": np.zeros(n_rows)}
-    pair, rest = order[:, :2], order[:, 2:]
+    last = n_modules - n_background
+    pair, rest, background = order[:, :2], order[:, 2:last], order[:, last:]
     s_rest = np.take_along_axis(shares, rest, axis=1).sum(axis=1)
     sigma = np.full(n_rows, ceiling)
-    _, ll_c = fit_rows(V, Ht, set_share_map(rest, pair, sigma, n_modules),
-                       set_share_start(b_hat, rest, pair), alpha, offset=offset,
-                       capped=capped)
+    T = set_share_map(rest, pair, sigma, n_modules)
+    start = set_share_start(b_hat, rest, pair)
+    if n_background:  # one free coefficient per background module, on its own row
+        own = np.zeros((n_rows, n_background, n_modules))
+        np.put_along_axis(own, background[:, :, None], 1.0, axis=2)
+        T = np.concatenate([T, own], axis=1)
+        start = np.concatenate([start, np.take_along_axis(b_hat, background, axis=1)],
+                               axis=1)
+    _, ll_c = fit_rows(V, Ht, T, start, alpha, offset=offset, capped=capped)
     statistic = np.maximum(2.0 * (ll_hat - ll_c), 0.0) / scale
     z = np.sign(ceiling - s_rest) * np.sqrt(statistic)
     from scipy.stats import norm
@@ -52,10 +61,12 @@ def _rest_test(V: NDArray, Ht: NDArray, b_hat: NDArray, ll_hat: NDArray, alpha: 
 
 def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
                 threshold: float, ceiling: float | None, critical: float | None,
-                overdispersion: str, offset: NDArray | None = None) -> dict[str, NDArray]:
+                overdispersion: str, offset: NDArray | None = None,
+                n_background: int = 0) -> dict[str, NDArray]:
     """The share test, with ``ceiling`` the rest test, and with ``critical`` both
-    intervals, for one block of rows (``order``: each row's modules by W's shares;
-    ``offset``: the rows' known factors of their means, or None). ``fits_at_cap``: a
+    intervals, for one block of rows (``order``: each row's modules by W's shares, its
+    ``n_background`` background modules last; ``offset``: the rows' known factors of
+    their means, or None). ``fits_at_cap``: a
     row any of whose test fits stopped at its iteration cap; ``interval_fits_at_cap``:
     the same of its intervals' profile fits."""
     from scipy.stats import norm
@@ -93,7 +104,7 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
            "p": norm.sf(z)}
     if ceiling is not None:
         out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling, offset,
-                              capped))
+                              capped, n_background))
     if critical is not None:
         # Four searches per row (top/second x lower/upper end), run as one batch.
         module = np.concatenate([top, top, second, second])
@@ -123,7 +134,8 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
 def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
                threshold: float, ceiling: float | None = None, level: float | None = 0.95,
                overdispersion: str = "negative_binomial",
-               offsets: pd.DataFrame | None = None) -> pd.DataFrame:
+               offsets: pd.DataFrame | None = None,
+               background: Sequence[str] = ()) -> pd.DataFrame:
     """Test, per gene, whether its second share is above ``threshold`` and, with
     ``ceiling``, whether its share outside its two top modules is below the ceiling
     (docs/methods.md, "The share test, derived").
@@ -147,6 +159,13 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         A known factor of every mean (at least ``counts``' genes and samples): with known
         batches, each gene's batch factor per sample (:func:`moonlight.batches.offsets`),
         so a row's mean is ``o_j (b H)_j``.
+    background : sequence of str
+        Modules (labels of W's columns) that are neither a gene's two top modules nor
+        part of its rest: a gene's pair is its two top modules among the others, and
+        in the fit at the ceiling a background module's coefficient is free (the
+        modules :func:`moonlight.technical.mark_background` marks). At least two modules
+        must be left. A gene whose top module is a background module is tested as if
+        there were none (:func:`moonlight.modules.calling_shares`).
 
     Returns
     -------
@@ -187,9 +206,24 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     V = counts.to_numpy(dtype=np.float64)
     if not np.isfinite(V).all() or (V < 0).any():
         raise ValueError("counts must be finite and non-negative")
+    unknown = set(background) - set(W.columns)
+    if unknown:
+        raise ValueError(f"background modules not in W: {sorted(map(str, unknown))}")
+    is_background = W.columns.isin(list(background))
+    if W.shape[1] - is_background.sum() < 2:
+        raise ValueError("the share test needs two modules outside the background")
     # Shares from the whole W: column sums run over every gene, not only these rows.
-    order = np.argsort(-normalize_rows(W).loc[counts.index].to_numpy(), axis=1,
-                       kind="stable")
+    shares = normalize_rows(W).loc[counts.index].to_numpy()
+    if is_background.any():
+        own = is_background[shares.argmax(axis=1)]
+        if own.any():  # a gene of a background module is tested as if there were none
+            settings = dict(threshold=threshold, ceiling=ceiling, level=level,
+                            overdispersion=overdispersion, offsets=offsets)
+            parts = [share_test(counts.loc[own], W, H, **settings),
+                     share_test(counts.loc[~own], W, H, background=background, **settings)]
+            return pd.concat(parts).loc[counts.index]
+        shares = np.where(is_background, -1.0, shares)  # sorted last, in column order
+    order = np.argsort(-shares, axis=1, kind="stable")
     top, second = order[:, 0], order[:, 1]
     from scipy.stats import chi2
 
@@ -203,7 +237,7 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         offsets.loc[counts.index, counts.columns].to_numpy(dtype=np.float64)
     parts = [_test_block(V[i:i + block], Ht, b0[i:i + block], order[i:i + block],
                          threshold, ceiling, critical, overdispersion,
-                         None if O is None else O[i:i + block])
+                         None if O is None else O[i:i + block], int(is_background.sum()))
              for i in range(0, n_genes, block)]
     empty = ["top_share", "second_share", "dispersion", "pearson_phi", "lr_threshold",
              "statistic", "p"]

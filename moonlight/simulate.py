@@ -39,6 +39,15 @@
   every count is lost (set to 0) with probability ``2^(-mu_ij / d)``, half of them
   where the expected count is d, so shallow samples and lowly expressed genes lose more
   (as low RNA input or capture does); from its own stream (``default_rng([seed, 3])``).
+* An additive technical program, a third technical axis (the mitochondrial or ribosomal
+  fraction, or RNA content, of real cells): with ``axis_share = s > 0`` sample j takes a
+  share ``a_j ~ Uniform(0, s)`` of its expected counts from a profile ``w_axis`` over
+  every gene, ``mu_ij = C_j ((1 - a_j) (W H)_ij + a_j w_axis_i)``, where ``w_axis`` is
+  the genes' mean loading over the modules times ``exp(z_i)``, z standard normal, scaled
+  to sum to one: every expressed gene gets a share of it, as every gene gets a share of a
+  real mitochondrial module, and the noise makes it a profile of its own (without it
+  the profile is a mixture of the modules', which H absorbs). W, H and the planted shares stay the modules'
+  own; ``axis`` holds the ``a_j``. From its own stream (``default_rng([seed, 4])``).
 * With ``noise="negative_binomial"`` the counts are overdispersed, as real sequencing
   counts are: ``V_ij ~ Poisson(mu_ij G_ij)`` with independent
   ``G_ij ~ Gamma(shape=1/dispersion, scale=dispersion)`` (mean 1), a gamma-Poisson
@@ -83,6 +92,8 @@ class Simulation:
         when ``plates = 1``): the known batches of ``fit_nmf(batches=...)``.
     plate_factors : DataFrame (N x P)
         Each gene's mean factor on each plate (all ones without a plate effect).
+    axis : Series (M,)
+        Each sample's share of the technical program, ``a_j`` (zeros without one).
     """
 
     counts: pd.DataFrame
@@ -92,6 +103,7 @@ class Simulation:
     membership: pd.DataFrame
     plate: pd.Series
     plate_factors: pd.DataFrame
+    axis: pd.Series
 
     @property
     def batch_model_W(self) -> pd.DataFrame:
@@ -240,6 +252,7 @@ def simulate(
     plates: int = default("simulation.plates"),
     plate_sd: float = default("simulation.plate_sd"),
     dropout_mid: float = default("simulation.dropout_mid"),
+    axis_share: float = default("simulation.axis_share"),
     seed: int = 0,
 ) -> Simulation:
     """Simulate counts ``V ~ Poisson(C * W H)`` with planted modules and moonlighting genes.
@@ -283,6 +296,8 @@ def simulate(
         raise ValueError(f"dropout_mid must be non-negative, got {dropout_mid}")
     if plates < 1 or plate_sd < 0:
         raise ValueError(f"plates must be >= 1 and plate_sd >= 0, got {plates}, {plate_sd}")
+    if not 0 <= axis_share <= 0.5:
+        raise ValueError(f"axis_share must be in [0, 0.5], got {axis_share}")
     rng = np.random.default_rng(seed)
 
     sizes = sample_module_sizes(n_genes, n_modules, module_size, rng)
@@ -306,6 +321,13 @@ def simulate(
     H = rng.dirichlet(np.full(n_modules, h_concentration), size=n_samples).T
     C = rng.uniform(depth[0], depth[1], size=n_samples)
     mu = C * (W @ H)
+    axis = np.zeros(n_samples)
+    if axis_share > 0:
+        axis_rng = np.random.default_rng([seed, 4])
+        axis = axis_rng.uniform(0.0, axis_share, size=n_samples)
+        profile = W.mean(axis=1) * np.exp(axis_rng.standard_normal(len(W)))
+        profile /= profile.sum()
+        mu = C * ((1.0 - axis) * (W @ H) + axis * profile[:, None])
     factor = np.ones((len(W), plates))
     if plates > 1 and plate_sd > 0:
         z = np.random.default_rng([seed, 2]).standard_normal((len(W), plates))
@@ -332,4 +354,5 @@ def simulate(
                         index=samples, name="plate"),
         plate_factors=pd.DataFrame(factor, index=genes,
                                    columns=[f"plate{p + 1}" for p in range(plates)]),
+        axis=pd.Series(axis, index=samples, name="axis"),
     )

@@ -25,7 +25,17 @@ min_rho`` (config ``modules.technical_rho``) and ``q <= fdr``, and follows it mo
 closely of all modules: the shares sum to one, so when one module follows an axis the
 others follow it inversely (with three modules and one that tracks an axis exactly, a
 second reaches |rho| 0.5 by that alone), and a covariate flags at most one module. The
-flag says what a module may mean; it changes neither the fit nor the gene classes.
+flag says what a module may mean; alone it changes neither the fit nor the calls.
+
+A covariate can follow the biology too (cell lines differ in their mitochondrial
+fraction, cell types in their RNA content), and then it flags a source module. What
+tells the two apart is how samples use the module: a source is the main program of its
+own samples, while a technical axis adds a little to every sample and is the main one
+of almost none. A flagged module that is the top module (largest usage share) of fewer
+than ``top_max`` of the samples (config ``modules.background_top_max``) is marked
+*background* (:func:`mark_background`): its shares are left out of every gene's calls
+(:func:`moonlight.modules.calling_shares`), so a gene that two sources express is not
+refused a call for the share of it that a technical axis holds.
 """
 
 from __future__ import annotations
@@ -38,10 +48,11 @@ from .config import ConfigError
 from .multiple_testing import benjamini_hochberg
 
 __all__ = ["library_covariates", "usage_associations", "module_associations",
-           "technical_modules", "ASSOCIATION_COLUMNS"]
+           "mark_background", "top_fractions", "technical_modules", "ASSOCIATION_COLUMNS"]
 
-#: Columns of :func:`module_associations`.
-ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical"]
+#: Columns of :func:`module_associations` (``background`` from :func:`mark_background`).
+ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical",
+                       "background"]
 
 
 def library_covariates(matrix: np.ndarray | sparse.sparray | sparse.spmatrix,
@@ -130,17 +141,39 @@ def module_associations(H: pd.DataFrame, covariates: pd.DataFrame, *, min_rho: f
     strongest = table["rho"].abs() == table.groupby("covariate")["rho"].transform(
         lambda r: r.abs().max())
     table["technical"] = (table["rho"].abs() >= min_rho) & (table["q"] <= fdr) & strongest
+    table["background"] = False
     return table[ASSOCIATION_COLUMNS]
+
+
+def top_fractions(H: pd.DataFrame) -> pd.Series:
+    """Fraction of the samples whose largest usage share is each module's (W's columns
+    summing to one; ties go to the first module), indexed by module."""
+    values = H.to_numpy(dtype=np.float64)
+    counts = np.bincount(values.argmax(axis=0), minlength=len(H.index))
+    return pd.Series(counts / max(values.shape[1], 1), index=H.index, name="top_fraction")
+
+
+def mark_background(associations: pd.DataFrame, H: pd.DataFrame, *,
+                    top_max: float) -> pd.DataFrame:
+    """``associations`` with ``background`` set on every row of each flagged module
+    that is the top module of fewer than ``top_max`` of the samples (module docstring);
+    ``top_max = 0`` marks none."""
+    if not 0 <= top_max <= 1:
+        raise ValueError(f"top_max must be in [0, 1], got {top_max}")
+    flagged = set(associations.loc[associations["technical"], "module"])
+    fraction = top_fractions(H)
+    background = {m for m in flagged if fraction[m] < top_max}
+    return associations.assign(background=associations["module"].isin(background))
 
 
 def technical_modules(associations: pd.DataFrame) -> pd.DataFrame:
     """One row per flagged module, by its strongest technical covariate: ``module``,
-    ``covariate``, ``rho`` (empty when no module is flagged)."""
+    ``covariate``, ``rho``, ``background`` (empty when no module is flagged)."""
     flagged = associations[associations["technical"]]
     if flagged.empty:
-        return pd.DataFrame({"module": [], "covariate": [], "rho": []})
+        return pd.DataFrame({"module": [], "covariate": [], "rho": [], "background": []})
     strongest = flagged.loc[flagged["rho"].abs().groupby(flagged["module"]).idxmax()]
-    return strongest[["module", "covariate", "rho"]].reset_index(drop=True)
+    return strongest[["module", "covariate", "rho", "background"]].reset_index(drop=True)
 
 
 def read_obs_columns(path: str, columns: list[str], cells: list[str], *,

@@ -12,21 +12,25 @@ from moonlight import read_count_table
 from moonlight.classes import GENE_CLASSES, class_counts, flat_deviance, gene_classes
 from moonlight.confidence import share_test
 from moonlight.pipeline import analyse, call_modules
+from moonlight.qc import technical_warning
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w09-data.tbl"
 T = 0.1  # threshold and ceiling
 
 
-def _rows(shares, n_samples=80, total=3000.0, dispersion=0.0, seed=0):
+def _rows(shares, n_samples=80, total=3000.0, dispersion=0.0, seed=0, Ht=None):
     """Rows with planted share vectors (one row per gene, over R modules) under a known
-    H, and a W whose columns sum to one (filler genes carry the rest of each column), so
-    that the planted shares are moonlight's shares exactly."""
+    H (``Ht``, modules x samples, or Dirichlet draws), and a W whose columns sum to one
+    (filler genes carry the rest of each column), so that the planted shares are
+    moonlight's shares exactly."""
     rng = np.random.default_rng(seed)
     b = np.asarray(shares, dtype=float)
     n_genes, n_modules = b.shape
     modules = [f"M{r + 1}" for r in range(n_modules)]
+    if Ht is None:
+        Ht = rng.dirichlet(np.ones(n_modules), size=n_samples).T
+    n_samples = Ht.shape[1]
     samples = [f"s{j}" for j in range(n_samples)]
-    Ht = rng.dirichlet(np.ones(n_modules), size=n_samples).T
     scale = total / (b @ Ht).sum(axis=1).mean()
     b = b * 1e-6
     mu = (b @ Ht) * scale / 1e-6
@@ -77,15 +81,20 @@ def test_flat_deviance_is_small_for_a_flat_gene_and_large_for_a_one_module_gene(
     assert out.loc["g1", "signal_p"] < 1e-10
 
 
-def _classes(shares, **kw):
+def _calls(shares, covariates=None, background_top_max=0.05, **kw):
     counts, W, H = _rows(shares, **kw)
     fillers = pd.DataFrame(np.zeros((W.shape[1], counts.shape[1])),
                            index=W.index[len(counts):], columns=counts.columns)
     full = pd.concat([counts, fillers])
-    calls = call_modules(full, W, H, [W, W], [0.0, 0.0], threshold=T, ceiling=T,
-                         margin=5.0, technical_rho=0.5, fdr=0.05, min_support=0.5,
-                         level=0.95, overdispersion="negative_binomial")
-    return calls.classes.set_index("gene").loc[list(counts.index)]
+    return call_modules(full, W, H, [W, W], [0.0, 0.0], threshold=T, ceiling=T,
+                        margin=5.0, technical_rho=0.5, fdr=0.05, min_support=0.5,
+                        level=0.95, overdispersion="negative_binomial",
+                        covariates=covariates, background_top_max=background_top_max)
+
+
+def _classes(shares, **kw):
+    calls = _calls(shares, **kw)
+    return calls.classes.set_index("gene").iloc[:len(shares)]
 
 
 def test_one_class_per_gene_on_planted_rows():
@@ -156,3 +165,93 @@ def test_candidates_above_the_ceiling_are_left_out_of_the_family():
     # alone in the family, g0's q is its own doubled intersection-union p-value
     expected = max(min(1, 2 * cand.loc["g0", "p"]), min(1, 2 * cand.loc["g0", "rest_p"]))
     assert cand.loc["g0", "q"] == pytest.approx(expected) and cand.loc["g0", "called"]
+
+
+def _sources_and_an_axis(n_samples=240, seed=11):
+    """H of three sources, each the main program (share 0.55-0.9) of a third of the
+    samples, and a fourth module that adds 0.05-0.3 to every sample and leads none; and
+    a technical covariate that follows the fourth module's share."""
+    rng = np.random.default_rng(seed)
+    axis = rng.uniform(0.05, 0.3, n_samples)
+    source = np.arange(n_samples) % 3
+    Ht = np.zeros((4, n_samples))
+    Ht[source, np.arange(n_samples)] = 0.9 - axis
+    Ht[:3] += 0.05
+    Ht[3] = axis
+    samples = [f"s{j}" for j in range(n_samples)]
+    covariates = pd.DataFrame({"input": axis + rng.normal(0, 0.01, n_samples)},
+                              index=samples)
+    return Ht, covariates
+
+
+def test_a_background_module_is_left_out_of_the_calls():
+    # Genes two sources express, with a share in the technical module M4 above the
+    # ceiling: refused a call while M4 counts, called once M4 is background. A broad gene
+    # stays broad; a one-source gene, moonlighting "in its source and the axis" while M4
+    # counts, is specific; M4's own gene keeps its row.
+    Ht, covariates = _sources_and_an_axis()
+    shares = [[0.45, 0.40, 0.0, 0.15],
+              [0.50, 0.30, 0.0, 0.20],
+              [0.30, 0.30, 0.25, 0.15],
+              [0.85, 0.0, 0.0, 0.15],
+              [0.02, 0.03, 0.0, 0.95]]
+    with_axis = _calls(shares, covariates=covariates, Ht=Ht, total=20000.0)
+    assert with_axis.associations.query("background")["module"].unique().tolist() == ["M4"]
+    classes = with_axis.classes.set_index("gene").iloc[:5]
+    assert list(classes["class"]) == ["moonlighting", "moonlighting", "broad", "specific",
+                                      "specific"]
+    assert list(classes["top_module"]) == ["M1", "M1", "M1", "M1", "M4"]
+    assert list(classes["second_module"][:2]) == ["M2", "M2"]
+    assert classes["rest_share"][:2].to_numpy() == pytest.approx([0.0, 0.0], abs=0.02)
+    called = with_axis.moonlighting.set_index("gene")
+    assert sorted(called.index) == ["g0", "g1"]
+    assert set(called["modules"]) == {"M1,M2"}
+    members = with_axis.memberships
+    assert sorted(members.loc[members["gene"] == "g0", "module"]) == ["M1", "M2"]
+    assert "M4: the top module of almost no sample" in technical_warning(
+        with_axis.associations).message
+
+    counted = _calls(shares, covariates=covariates, Ht=Ht, total=20000.0,
+                     background_top_max=0.0)
+    assert not counted.associations["background"].any()
+    assert counted.associations["technical"].any()  # flagged, but counted
+    assert counted.moonlighting["gene"].tolist() == ["g3"]
+    assert counted.moonlighting["modules"].tolist() == ["M1,M4"]
+    assert "moonlighting" not in set(counted.classes["class"][:3])
+
+
+def test_a_flagged_source_is_not_background():
+    # The covariate follows a source (the main program of a third of the samples): the
+    # module is flagged technical but counted, and the calls are those without covariates.
+    Ht, _ = _sources_and_an_axis()
+    samples = [f"s{j}" for j in range(Ht.shape[1])]
+    rng = np.random.default_rng(2)
+    covariates = pd.DataFrame({"mito": Ht[0] / Ht.sum(axis=0)
+                               + rng.normal(0, 0.01, Ht.shape[1])}, index=samples)
+    shares = [[0.45, 0.40, 0.0, 0.15], [0.85, 0.0, 0.0, 0.15]]
+    calls = _calls(shares, covariates=covariates, Ht=Ht, total=20000.0)
+    flagged = calls.associations.query("technical")
+    assert set(flagged["module"]) == {"M1"} and not flagged["background"].any()
+    plain = _calls(shares, Ht=Ht, total=20000.0)
+    assert calls.classes.equals(plain.classes)
+    assert calls.candidates.equals(plain.candidates)
+
+
+def test_share_test_background_arguments():
+    counts, W, H = _rows([[0.45, 0.40, 0.0, 0.15], [0.05, 0.05, 0.0, 0.9]])
+    with pytest.raises(ValueError, match=r"background modules not in W: \['M9'\]"):
+        share_test(counts, W, H, threshold=T, ceiling=T, background=["M9"])
+    with pytest.raises(ValueError, match="two modules outside the background"):
+        share_test(counts, W, H, threshold=T, ceiling=T, background=["M1", "M2", "M3"])
+    # g1's top module is the background one: tested as if there were none
+    plain = share_test(counts, W, H, threshold=T, ceiling=T, level=None)
+    left_out = share_test(counts, W, H, threshold=T, ceiling=T, level=None,
+                          background=["M4"])
+    numbers = plain.columns.drop(["top_module", "second_module", "fits_at_cap"])
+    assert left_out.loc["g1", numbers].to_numpy(float) == pytest.approx(
+        plain.loc["g1", numbers].to_numpy(float), rel=1e-12)
+    assert left_out.loc["g1", "top_module"] == "M4"
+    assert plain.loc["g0", "rest_share"] == pytest.approx(0.15, abs=0.03)
+    assert left_out.loc["g0", "rest_share"] < 0.02
+    assert left_out.loc["g0", ["top_module", "second_module"]].tolist() == ["M1", "M2"]
+

@@ -10,6 +10,8 @@ from moonlight.modules import (
     moonlighting_genes,
     normalize_columns,
     normalize_rows,
+    calling_shares,
+    moonlighting_candidates,
 )
 
 W = pd.DataFrame(
@@ -91,3 +93,18 @@ def test_a_called_gene_keeps_the_two_modules_its_call_names():
     table = moonlighting_genes(kept)
     assert table.to_dict("list") == {"gene": ["x"], "n_modules": [2], "modules": ["M1,M2"],
                                      "weights": ["0.5000,0.3000"]}
+
+
+def test_calling_shares_leave_background_modules_out_but_for_their_own_genes():
+    rows = pd.DataFrame([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7], [0.0, 0.4, 0.6]],
+                        index=["a", "b", "c"], columns=["M1", "M2", "M3"])
+    assert calling_shares(rows) is rows
+    shares = calling_shares(rows, ["M3"])
+    assert shares.loc["a"].tolist() == [0.5, 0.3, 0.0]  # not renormalized
+    assert shares.loc[["b", "c"]].equals(rows.loc[["b", "c"]])  # M3 is their top module
+    # in two modules each, but c's top module is M3: no candidate
+    assert moonlighting_candidates(rows, 0.1)["gene"].tolist() == ["a", "b", "c"]
+    assert moonlighting_candidates(rows, 0.1, ["M3"])["gene"].tolist() == ["a"]
+    members = call_memberships(shares, threshold=0.1)
+    assert members.loc[members["gene"] == "a", "module"].tolist() == ["M1", "M2"]
+

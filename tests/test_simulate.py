@@ -193,3 +193,25 @@ def test_dropout_loses_low_counts_more_than_high_ones():
     per_sample = lost.sum(axis=0) / np.maximum((V > 0).sum(axis=0), 1)
     shallow = plain.depth.to_numpy() < np.median(plain.depth)
     assert per_sample[shallow].mean() > per_sample[~shallow].mean()
+
+
+def test_a_technical_program_adds_to_every_gene_and_leaves_the_truth_alone():
+    plain = simulate(seed=8, depth=(1e6, 1e6))
+    assert simulate(seed=8, depth=(1e6, 1e6), axis_share=0.0).counts.equals(plain.counts)
+    assert (plain.axis == 0).all()
+    sim = simulate(seed=8, depth=(1e6, 1e6), axis_share=0.4)
+    assert sim.W.equals(plain.W) and sim.H.equals(plain.H)
+    assert sim.axis.between(0, 0.4).all() and sim.axis.std() > 0.08
+    # the program's profile sums to one: a sample keeps its depth
+    assert sim.counts.sum(axis=0).to_numpy() == pytest.approx(1e6, rel=0.01)
+    # what the modules do not explain grows with the sample's share of the program
+    mu = 1e6 * (plain.W.to_numpy() @ plain.H.to_numpy())
+    off = np.abs(sim.counts.to_numpy() - mu).sum(axis=0) / 1e6
+    assert np.corrcoef(off, sim.axis)[0, 1] > 0.9
+    # every gene gets a share of it: on the sample that draws the largest share, the
+    # counts exceed the modules' part of the mean, (1 - a_j) mu_ij, for nearly every gene
+    j = int(sim.axis.to_numpy().argmax())
+    excess = sim.counts.to_numpy()[:, j] - (1 - sim.axis.iat[j]) * mu[:, j]
+    assert (excess > 0).mean() > 0.9
+    with pytest.raises(ValueError, match="axis_share"):
+        simulate(seed=8, axis_share=0.6)

@@ -7,8 +7,8 @@ import pytest
 from scipy import sparse
 
 from moonlight.qc import technical_warning
-from moonlight.technical import (library_covariates, module_associations,
-                                 read_obs_columns, technical_modules)
+from moonlight.technical import (library_covariates, mark_background, module_associations,
+                                 read_obs_columns, technical_modules, top_fractions)
 
 
 def _usage(n=200, seed=0):
@@ -72,3 +72,24 @@ def test_obs_columns_are_read_for_the_kept_cells(tmp_path):
     assert list(table["plate"]) == ["007", "007"] and list(table["rna"]) == [3.0, 1.0]
     with pytest.raises(ValueError, match=r"x.h5ad: config key technical .*\['batch'\]"):
         read_obs_columns(str(tmp_path / "x.h5ad"), ["batch"], ["c1"])
+
+
+def test_background_is_a_flagged_module_that_leads_almost_no_sample():
+    H, rng = _usage(n=300, seed=5)
+    H.loc["M3"] = H.loc["M3"] * 0.05  # M3: a small share of every sample
+    share = (H / H.sum()).loc["M3"].to_numpy()
+    fractions = top_fractions(H)
+    assert fractions.sum() == pytest.approx(1.0) and fractions["M3"] < 0.05
+    covariates = pd.DataFrame({"input": share + rng.normal(0, 0.002, share.size),
+                               "lead": (H / H.sum()).loc["M1"].to_numpy()},
+                              index=H.columns)
+    table = module_associations(H, covariates, min_rho=0.5, fdr=0.05)
+    assert not table["background"].any()
+    marked = mark_background(table, H, top_max=0.05)
+    flagged = technical_modules(marked).set_index("module")
+    assert flagged["background"].to_dict() == {"M1": False, "M3": True}
+    assert marked.loc[marked["module"] == "M3", "background"].all()
+    assert not mark_background(table, H, top_max=0.0)["background"].any()
+    with pytest.raises(ValueError, match="top_max"):
+        mark_background(table, H, top_max=1.5)
+
