@@ -106,28 +106,50 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
         out.update(_rest_test(V, Ht, b_hat, ll_hat, alpha, scale, order, ceiling, offset,
                               capped, n_background))
     if critical is not None:
-        # Four searches per row (top/second x lower/upper end), run as one batch.
-        module = np.concatenate([top, top, second, second])
-        inside = np.concatenate([s_top, s_top, s_second, s_second])
-        far = np.concatenate([np.zeros(n_rows), np.ones(n_rows)] * 2)
-        start = np.concatenate([share_start(b_hat, top)] * 2
-                               + [share_start(b_hat, second)] * 2)
-        se_top, se_second = share_standard_errors(V, Ht, b_hat, alpha, [top, second],
-                                                  offset)
-        guess = wald_guess(inside, far, np.concatenate([se_top, se_top, se_second,
-                                                        se_second]),
-                           np.tile(scale, 4), critical)
-        ends_capped = np.zeros(4 * n_rows, dtype=np.bool_)
-        ends = interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
-                             np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
-                             critical, start,
-                             None if offset is None else np.tile(offset, (4, 1)),
-                             ends_capped, guess)
-        ends = ends.reshape(4, n_rows)
-        out.update(top_share_low=ends[0], top_share_high=ends[1],
-                   second_share_low=ends[2], second_share_high=ends[3],
-                   interval_fits_at_cap=ends_capped.reshape(4, n_rows).any(axis=0))
+        # Only rows that can be called: with a ceiling, those estimated below it.
+        rows_ = np.flatnonzero(np.ones(n_rows, dtype=bool) if ceiling is None
+                               else out["rest_share"] < ceiling)
+        out.update(_intervals(V[rows_], Ht, b_hat[rows_], top[rows_], second[rows_],
+                              s_top[rows_], s_second[rows_], alpha[rows_], ll_hat[rows_],
+                              scale[rows_], critical,
+                              None if offset is None else offset[rows_], rows_, n_rows))
     out["fits_at_cap"] = capped
+    return out
+
+
+def _intervals(V: NDArray, Ht: NDArray, b_hat: NDArray, top: NDArray[np.int64],
+               second: NDArray[np.int64], s_top: NDArray, s_second: NDArray,
+               alpha: NDArray, ll_hat: NDArray, scale: NDArray, critical: float,
+               offset: NDArray | None, rows: NDArray[np.int64], n_rows: int
+               ) -> dict[str, NDArray]:
+    """Profile intervals of the top and second shares of the given rows (the block's
+    ``rows``), NaN in the block's other rows; ``interval_fits_at_cap`` as in
+    :func:`_test_block`. Every row's searches are its own, so a row's ends do not depend
+    on which other rows are searched."""
+    keys = ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]
+    out = {key: np.full(n_rows, np.nan) for key in keys}
+    out["interval_fits_at_cap"] = np.zeros(n_rows, dtype=np.bool_)
+    n = len(rows)
+    if n == 0:
+        return out
+    # Four searches per row (top/second x lower/upper end), run as one batch.
+    module = np.concatenate([top, top, second, second])
+    inside = np.concatenate([s_top, s_top, s_second, s_second])
+    far = np.concatenate([np.zeros(n), np.ones(n)] * 2)
+    start = np.concatenate([share_start(b_hat, top)] * 2
+                           + [share_start(b_hat, second)] * 2)
+    se_top, se_second = share_standard_errors(V, Ht, b_hat, alpha, [top, second], offset)
+    guess = wald_guess(inside, far, np.concatenate([se_top, se_top, se_second, se_second]),
+                       np.tile(scale, 4), critical)
+    ends_capped = np.zeros(4 * n, dtype=np.bool_)
+    ends = interval_ends(np.tile(V, (4, 1)), Ht, module, inside, far,
+                         np.tile(alpha, 4), np.tile(ll_hat, 4), np.tile(scale, 4),
+                         critical, start, None if offset is None else np.tile(offset, (4, 1)),
+                         ends_capped, guess)
+    ends = ends.reshape(4, n)
+    for k, key in enumerate(keys):
+        out[key][rows] = ends[k]
+    out["interval_fits_at_cap"][rows] = ends_capped.reshape(4, n).any(axis=0)
     return out
 
 
@@ -153,6 +175,9 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         the rest test.
     level : float or None
         Confidence level of the profile intervals of both shares; None skips them.
+        With ``ceiling`` only the rows that can be called get them, those whose rest
+        share is estimated below the ceiling (NaN in the others: a gene above the
+        ceiling is never called, and its four interval searches cost most of the test).
     overdispersion : {"negative_binomial", "quasi_poisson"}
         Row model (docs/methods.md, "The share test, derived").
     offsets : DataFrame (genes x samples), optional

@@ -255,3 +255,18 @@ def test_share_test_background_arguments():
     assert left_out.loc["g0", "rest_share"] < 0.02
     assert left_out.loc["g0", ["top_module", "second_module"]].tolist() == ["M1", "M2"]
 
+
+def test_intervals_only_where_a_call_is_possible_and_the_same_there():
+    # Rows estimated below the ceiling get the interval ends they get without the rest
+    # test; rows above it (never called) get none, and their searches are not run.
+    counts, W, H = _rows([[0.6, 0.4, 0.0, 0.0], [0.5, 0.3, 0.0, 0.2],
+                          [0.4, 0.3, 0.3, 0.0], [0.7, 0.3, 0.0, 0.0]], total=5000.0)
+    every = share_test(counts, W, H, threshold=T)
+    callable_ = share_test(counts, W, H, threshold=T, ceiling=T)
+    ends = ["top_share_low", "top_share_high", "second_share_low", "second_share_high"]
+    below = (callable_["rest_share"] < T).to_numpy()
+    assert below.tolist() == [True, False, False, True]
+    assert callable_.loc[below, ends].equals(every.loc[below, ends])
+    assert callable_.loc[~below, ends].isna().all().all()
+    assert not callable_.loc[~below, "interval_fits_at_cap"].any()
+
