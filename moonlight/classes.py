@@ -156,6 +156,8 @@ def _sorted_shares(W_normalized: pd.DataFrame, background: Sequence[str] = ()
     ranked = np.take_along_axis(values, order, axis=1)
     top = ranked[:, 0]
     second = ranked[:, 1] if values.shape[1] > 1 else np.zeros(len(values))
+    # Rows sum to one unless background shares were zeroed; 1.0 keeps the bytes of
+    # ``1 - s_1 - s_2`` where nothing is left out.
     whole = 1.0 if shares is W_normalized else values.sum(axis=1)
     rest = np.clip(whole - top - second, 0.0, 1.0) if values.shape[1] > 2 \
         else np.zeros(len(values))

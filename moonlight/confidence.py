@@ -170,8 +170,9 @@ def moonlighting_confidence(
         raise ValueError(f"min_support must be in [0, 1], got {min_support}")
     if not 0 < neighbour_level < 1:
         raise ValueError(f"neighbour_level must be in (0, 1), got {neighbour_level}")
-    members = call_memberships(calling_shares(normalize_rows(W), background), threshold)
-    candidates = moonlighting_candidates(normalize_rows(W), threshold, background)
+    W_normalized = normalize_rows(W)
+    members = call_memberships(calling_shares(W_normalized, background), threshold)
+    candidates = moonlighting_candidates(W_normalized, threshold, background)
     genes = list(candidates["gene"])
     table = pd.DataFrame(index=pd.Index(genes, name="gene"))
     if genes:

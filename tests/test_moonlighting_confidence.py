@@ -407,4 +407,3 @@ def test_share_test_gives_the_same_bytes_in_any_blocks_and_threads(monkeypatch):
     read = share_test_rows(stored, order, W, H, limit=3 * counts.shape[1],
                            threshold=THRESHOLD, ceiling=0.1)
     pd.testing.assert_frame_equal(read, whole.loc[order], check_exact=True)
-
