@@ -541,6 +541,49 @@ def composition_recovery(H: pd.DataFrame, proportions: pd.DataFrame) -> dict:
             "unmatched": "; ".join(unmatched) or "none"}
 
 
+def composition_ceiling(h5ad: Path, genes: pd.Index, samples: pd.DataFrame,
+                        sources: list[str]) -> dict:
+    """What any model of a sample as a Poisson mixture of the pure sources' profiles
+    recovers of the known proportions: the ceiling of :func:`composition_recovery`.
+
+    Each source's profile is the mean counts of its pure samples over ``genes`` (the
+    genes of the fit). Every sample is projected on the profiles with them held fixed
+    (:func:`moonlight.projection.transform`, the Poisson maximum-likelihood mixture
+    weights) and scored as :func:`composition_recovery` scores H, on two scales:
+
+    * ``ceiling_*``: the profiles scaled to sum to one, so the weights are shares of the
+      sample's counts, the scale of a fit's H shares;
+    * ``ceiling_pools_*``: the profiles as they are, so the weights count pure samples
+      of each source and the sources' different RNA per sample is allowed for (known
+      here from the pure samples; a fit is not told it).
+
+    The profiles are taken from the samples that are then scored among the others, and
+    each source's is known exactly, so neither scale is a bound a fit could be held to
+    sample by sample; both say how far the counts themselves follow the proportions.
+    """
+    import anndata
+
+    from moonlight.projection import transform
+
+    data = anndata.read_h5ad(h5ad)
+    data = data[samples.index, data.var_names.astype(str).isin(genes)]
+    X = data.X.toarray() if sparse.issparse(data.X) else np.asarray(data.X)
+    counts = X.T.astype(np.float64)  # genes x samples
+    pure = samples["pure"].astype(bool).to_numpy()
+    label = samples[sources].to_numpy().argmax(axis=1)
+    profiles = np.column_stack([counts[:, pure & (label == k)].mean(axis=1)
+                                for k in range(len(sources))])
+    expressed = profiles.sum(axis=1) > 0
+    row = {}
+    for prefix, W in (("ceiling", profiles / profiles.sum(axis=0)),
+                      ("ceiling_pools", profiles)):
+        weights = transform(counts[expressed], W[expressed])
+        H = pd.DataFrame(np.asarray(weights), index=sources, columns=samples.index)
+        scores = composition_recovery(H, samples[sources])
+        row.update({f"{prefix}_{key}": scores[key] for key in ("r_min", "r_mean", "mae")})
+    return row
+
+
 def label_recovery(H: pd.DataFrame, labels: pd.Series) -> dict:
     """Adjusted Rand index of every cell's top module (argmax of its H column) against
     its label, and the number of distinct top modules."""
@@ -657,6 +700,11 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
     times = workdir / "wall_times.tsv"
     wall = (pd.read_csv(times, sep="\t").set_index("target")["wall_seconds"].get(name)
             if times.is_file() else None)
+    ceiling: dict = {}
+    if info["kind"] == "mixture":  # the same genes at every rank
+        fit_genes = _read(results / "fits" / f"R{fitted[0]}" / "W.tsv").index.astype(str)
+        ceiling = composition_ceiling(truth_dir / f"{name}.h5ad", fit_genes,
+                                      samples, info["sources"])
     rows = []
     for rank in dict.fromkeys([selected, K]):
         if rank not in fitted:
@@ -674,6 +722,7 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
             "wall_seconds": wall}
         if info["kind"] == "mixture":
             row.update(composition_recovery(H, samples[info["sources"]]))
+            row.update(ceiling)
         else:
             row.update(label_recovery(H, samples["label"].astype(str)))
         if rank == selected:
