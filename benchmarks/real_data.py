@@ -557,9 +557,10 @@ def composition_ceiling(h5ad: Path, genes: pd.Index, samples: pd.DataFrame,
       of each source and the sources' different RNA per sample is allowed for (known
       here from the pure samples; a fit is not told it).
 
-    The profiles are taken from the samples that are then scored among the others, and
-    each source's is known exactly, so neither scale is a bound a fit could be held to
-    sample by sample; both say how far the counts themselves follow the proportions.
+    The profiles are taken from samples that are then scored among the others, and a fit
+    is never given them, so the ceiling is generous: neither scale is a bound a fit can
+    be held to sample by sample; both say how far the counts themselves follow the
+    proportions.
     """
     import anndata
 
