@@ -701,11 +701,10 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
     times = workdir / "wall_times.tsv"
     wall = (pd.read_csv(times, sep="\t").set_index("target")["wall_seconds"].get(name)
             if times.is_file() else None)
-    ceiling: dict = {}
-    if info["kind"] == "mixture":  # the same genes at every rank
-        fit_genes = _read(results / "fits" / f"R{fitted[0]}" / "W.tsv").index.astype(str)
-        ceiling = composition_ceiling(truth_dir / f"{name}.h5ad", fit_genes,
-                                      samples, info["sources"])
+    # every rank fits the same genes, in the same order
+    fit_genes = _read(results / "fits" / f"R{selected}" / "W.tsv").index.astype(str)
+    ceiling = (composition_ceiling(truth_dir / f"{name}.h5ad", fit_genes, samples,
+                                   info["sources"]) if info["kind"] == "mixture" else {})
     rows = []
     for rank in dict.fromkeys([selected, K]):
         if rank not in fitted:
@@ -727,7 +726,6 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
         else:
             row.update(label_recovery(H, samples["label"].astype(str)))
         if rank == selected:
-            fit_genes = _read(results / "fits" / f"R{rank}" / "W.tsv").index.astype(str)
             classes = genes["class"].reindex(fit_genes)
             moonlighting = _read(results / "moonlighting.tsv", index_col=None)
             row.update(call_scores(set(moonlighting["gene"].astype(str)), classes))
