@@ -16,7 +16,8 @@ from scipy.special import xlogy
 from . import _row_kernels
 from .engines._common import numba_threads, thread_count
 
-__all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "information",
+__all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "row_threads",
+           "information",
            "others",
            "set_share_map", "set_share_start", "share_map", "share_start", "profile"]
 
@@ -36,6 +37,11 @@ def fitting_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         _THREADS.reset(token)
+
+
+def row_threads(n_rows: int) -> int:
+    """The threads :func:`fitting_threads` grants for ``n_rows`` rows (1 outside it)."""
+    return max(1, min(_THREADS.get(), n_rows))
 
 
 def expand(c: NDArray, T: NDArray) -> NDArray:
@@ -113,7 +119,7 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
         else np.ascontiguousarray(offset, dtype=np.float64),
         offset is not None, np.ascontiguousarray(hto), int(max_iter), float(tol), TINY,
         at_cap)
-    threads = min(_THREADS.get(), n_rows)
+    threads = row_threads(n_rows)
     if threads <= 1:
         ll = _row_kernels.fit_rows(*arguments)
     else:

@@ -76,20 +76,17 @@ def _test_block(V: NDArray, Ht: NDArray, b0: NDArray, order: NDArray[np.int64],
     eye = np.broadcast_to(np.eye(n_modules), (n_rows, n_modules, n_modules))
     alpha = np.zeros(n_rows)
 
-    def mean(b: NDArray) -> NDArray:
-        return b @ Ht if offset is None else (b @ Ht) * offset
-
     capped = np.zeros(n_rows, dtype=np.bool_)  # the final free fit's, then the others'
     b_hat, ll_hat = fit_rows(V, Ht, eye, b0, alpha, offset=offset, capped=capped)
     df = np.maximum(V.shape[1] - (b_hat > 0).sum(axis=1), 1).astype(np.float64)
     if overdispersion == "negative_binomial":
         # Dispersion from the Poisson fit's residuals, refit, re-estimate once.
         for _ in range(2):
-            alpha = nb_dispersion(V, mean(b_hat), df)
+            alpha = nb_dispersion(V, Ht, b_hat, df, offset=offset)
             capped[:] = False
             b_hat, ll_hat = fit_rows(V, Ht, eye, b_hat, alpha, offset=offset,
                                      capped=capped)
-    phi = pearson(V, mean(b_hat), alpha) / df
+    phi = pearson(V, Ht, b_hat, alpha, offset=offset) / df
     scale = np.maximum(phi, 1.0)
     shares = b_hat / np.maximum(b_hat.sum(axis=1, keepdims=True), TINY)
     rows = np.arange(n_rows)
