@@ -25,7 +25,8 @@ from . import engines
 from .batches import Batches, batch_problem
 from .config import default
 from .engines.sparse_ccd import Blocks, SparseProblem
-from .likelihood import log_factorial_sum
+from .engines._common import EPS
+from .likelihood import log_factorial_sum, rank_one
 from .restarts import run_restarts, start_drawer
 from .starts import INITS, SVD_PLAIN_SWEEPS
 
@@ -121,6 +122,17 @@ def _filled_dense(MV: NDArray[np.float64], weights: NDArray[np.float64]
     return np.where(weights > 0, MV, np.outer(a, b))
 
 
+def _check_settings(shape: tuple[int, int], rank: int, *, restarts: int, tol: float,
+                    max_iter: int, check_every: int, init: str) -> None:
+    """ValueError naming the first setting of a training fit that is out of range."""
+    if init not in TRAINING_INITS:
+        raise ValueError(f"init must be one of {TRAINING_INITS}, got {init!r}")
+    if not 1 <= rank <= min(shape):
+        raise ValueError(f"rank must be between 1 and {min(shape)}, got {rank}")
+    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
+        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
+
+
 def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], rank: int,
                   *, restarts: int, seed: int | Iterable[int], tol: float, max_iter: int,
                   check_every: int, init: str = "random",
@@ -132,13 +144,9 @@ def _fit_restarts(problem: engines.Problem, column_totals: NDArray[np.float64], 
     ``training`` is the matrix (or :class:`_FilledTraining` operator) an ``"svd"`` start
     factorizes: V with its held-out entries filled by their rank-1 estimate (V itself
     when nothing is held out, the samples design)."""
-    if init not in TRAINING_INITS:
-        raise ValueError(f"init must be one of {TRAINING_INITS}, got {init!r}")
-    n_genes, n_samples = problem.shape
-    if not 1 <= rank <= min(n_genes, n_samples):
-        raise ValueError(f"rank must be between 1 and {min(n_genes, n_samples)}, got {rank}")
-    if restarts < 1 or max_iter < 1 or check_every < 1 or not tol > 0:
-        raise ValueError("restarts, max_iter and check_every must be >= 1 and tol > 0")
+    _check_settings(problem.shape, rank, restarts=restarts, tol=tol, max_iter=max_iter,
+                    check_every=check_every, init=init)
+    n_genes = problem.shape[0]
     # "mixed": restart 0 from the SVD start, the others random (the starts of their ids)
     kinds = [("svd", range(1)), ("random", range(1, restarts))] if init == "mixed" \
         else [(init, range(restarts))]
@@ -286,7 +294,18 @@ def fit_samples(V: NDArray | sp.sparray, rank: int, batches: Batches | None = No
                 **settings) -> tuple[NDArray[np.float64], NDArray[np.float64],
                                      NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
     """Every restart of an ordinary fit (nothing held out) of the training samples (of
-    the batch model, with ``batches``)."""
+    the batch model, with ``batches``).
+
+    Rank 1 without batches has its optimum in closed form
+    (:func:`moonlight.likelihood.rank_one`): one "restart" that took no sweep, W and H
+    floored at the engines' ``EPS`` as a fitted factor is, so that a gene without a
+    training count still gives held-out counts a finite likelihood.
+    """
+    if rank == 1 and batches is None:
+        _check_settings(V.shape, rank, **{k: v for k, v in settings.items() if k != "seed"})
+        w, h, loglik = rank_one(V)
+        return (np.maximum(w, EPS)[None, :, None], np.maximum(h, EPS)[None, None, :],
+                np.array([loglik]), np.zeros(1, dtype=np.int64), np.ones(1, dtype=bool))
     if sp.issparse(V):
         problem = SparseProblem.from_matrix(V, np.dtype(np.float64), 0.0)
         problem.log_v_fact = log_factorial_sum(problem.data)

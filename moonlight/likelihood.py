@@ -33,6 +33,7 @@ __all__ = [
     "sparse_sample_logliks",
     "sparse_data_terms",
     "n_free_parameters",
+    "rank_one",
 ]
 
 
@@ -154,6 +155,27 @@ def sparse_sample_logliks(indptr: NDArray, indices: NDArray, data: NDArray,
     H = np.asarray(H, dtype=np.float64)
     return (np.bincount(sample, weights=terms, minlength=H.shape[1])
             - np.asarray(W, dtype=np.float64).sum(axis=0) @ H)
+
+
+def rank_one(V: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """The rank-1 Poisson fit of a dense or scipy.sparse V (N x M), in closed form.
+
+    ``W_i = r_i / T`` (gene totals over the grand total; the column sums to one) and
+    ``H_j = c_j`` (sample totals) maximize the likelihood: with H fixed the score
+    equation of ``W_i`` gives ``W_i = r_i / sum_j H_j``, and with W fixed that of ``H_j``
+    gives ``H_j = c_j / sum_i W_i``. Its log likelihood is
+    ``sum r log r + sum c log c - T log T - T - sum log V!``. Returns (w (N,), h (M,),
+    log L); an all-zero gene or sample gets 0.
+    """
+    from scipy import sparse
+
+    values = V.data if sparse.issparse(V) else np.asarray(V, dtype=np.float64)
+    rows = np.asarray(V.sum(axis=1), dtype=np.float64).ravel()
+    cols = np.asarray(V.sum(axis=0), dtype=np.float64).ravel()
+    total = float(rows.sum())
+    loglik = float(xlogy(rows, rows).sum() + xlogy(cols, cols).sum() - xlogy(total, total)
+                   - total - log_factorial_sum(values))
+    return rows / max(total, 1e-300), cols, loglik
 
 
 def n_free_parameters(n_genes: int, n_samples: int, rank: int) -> int:

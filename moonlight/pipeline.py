@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.special import xlogy
 
 from . import progress
 from .annotations import Annotated, annotate_modules
@@ -31,7 +30,7 @@ from .crossval import cross_validate, cv_summary
 from .enrichment import module_enrichment
 from .genesets import rank_genes
 from .counts import Counts
-from .likelihood import log_factorial_sum
+from .likelihood import rank_one
 from .modules import (calling_shares, call_memberships, keep_called, moonlighting_candidates,
                       normalize_columns, normalize_rows)
 from .nmf import NMFResult, fit_nmf
@@ -71,18 +70,11 @@ def gene_offsets(beta: pd.DataFrame | None, batches: Batches | None, genes: Sequ
 
 
 def rank_one_fit(counts: Counts) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """The rank-1 Poisson fit, in closed form: ``W_i = r_i / T`` (gene totals over the
-    grand total; the column sums to one), ``H_j = c_j`` (sample totals), so every gene
-    follows the samples' depths; and its log likelihood
-    ``sum r log r + sum c log c - T log T - T - sum log V!``. The model the workflow
-    reports when the counts show no module structure."""
-    rows = np.asarray(counts.matrix.sum(axis=1), dtype=np.float64).ravel()
-    cols = np.asarray(counts.matrix.sum(axis=0), dtype=np.float64).ravel()
-    total = float(rows.sum())
-    values = counts.matrix.data if counts.is_sparse else counts.matrix
-    loglik = float(xlogy(rows, rows).sum() + xlogy(cols, cols).sum() - xlogy(total, total)
-                   - total - log_factorial_sum(values))
-    W = pd.DataFrame({"M1": rows / total}, index=pd.Index(counts.genes, name="gene"))
+    """The rank-1 Poisson fit in closed form (:func:`moonlight.likelihood.rank_one`:
+    every gene follows the samples' depths) as W and H frames, and its log likelihood.
+    The model the workflow reports when the counts show no module structure."""
+    w, cols, loglik = rank_one(counts.matrix)
+    W = pd.DataFrame({"M1": w}, index=pd.Index(counts.genes, name="gene"))
     H = pd.DataFrame([cols], index=pd.Index(["M1"], name="module"), columns=counts.samples)
     return W, H, loglik
 

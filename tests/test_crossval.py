@@ -420,3 +420,36 @@ def test_rank_one_is_fitted_once_per_fold_from_one_start(counts, design, monkeyp
     fitted.clear()
     pd.testing.assert_frame_equal(
         one, cross_validate(counts, 1, folds=3, restarts=1, design=design))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_rank_one_training_fit_is_the_closed_form_optimum(counts, sparse):
+    """The samples design's rank-1 fits (rank 1 and every rank's background) take the
+    closed form: a fit run to convergence reaches the same W, H and log L, and the
+    closed form is no worse; a gene with no training count is floored, not zero."""
+    import scipy.sparse as sp
+
+    from moonlight.heldout_fits import _fit_restarts, fit_samples
+    from moonlight.likelihood import log_factorial_sum
+
+    V = counts.copy()
+    V[5] = 0.0
+    V = sp.csc_array(V) if sparse else V
+    settings = dict(seed=[0, 1, 0], restarts=1, tol=1e-14, max_iter=5000,
+                    check_every=1, init="random")
+    W, H, ll, n_iter, converged = fit_samples(V, 1, **settings)
+    assert n_iter.tolist() == [0] and converged.tolist() == [True]
+    dense = V.toarray() if sparse else V
+    from moonlight.engines.ccd import DenseProblem
+
+    W_it, H_it, ll_it, _, _ = _fit_restarts(
+        DenseProblem(dense, None, log_factorial_sum(dense)), dense.sum(axis=0), 1,
+        **settings)
+    assert ll[0] >= ll_it[0] - 1e-6 and ll[0] - ll_it[0] < 1e-6
+    np.testing.assert_allclose(W[0, :, 0] / W[0].sum(), W_it[0, :, 0] / W_it[0].sum(),
+                               rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose((W[0] @ H[0]), (W_it[0] @ H_it[0]), rtol=1e-5)
+    assert 0 < W[0, 5, 0] <= 1e-15
+    np.testing.assert_allclose(ll[0], poisson_loglik(dense, W[0] @ H[0]), rtol=1e-12)
+    with pytest.raises(ValueError, match="init"):
+        fit_samples(V, 1, **{**settings, "init": "bogus"})
