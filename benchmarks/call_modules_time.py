@@ -17,6 +17,11 @@ Steps:
 3. for each checkout: compile (or load) its kernels on a tiny table, then time
    ``call_modules`` at R with the fit at R + 1 for the rank guard, config defaults.
 
+Or, with ``--run results/<dataset>`` (a workflow run's folder), steps 1 and 2 read that
+run's counts, its selected rank's fit and restarts, and the fits beside it instead.
+``--baseline-threads`` sets the threads of the first two timings (both checkouts; 1 by
+default).
+
 Run: ``python benchmarks/call_modules_time.py --cells 20000 --reference /tmp/ref
 --threads 2`` (the table and fits are kept in ``--work`` and reused);
 writes ``benchmarks/results/call_modules_time_<cells>.json`` (or ``--out``; with the
@@ -70,6 +75,31 @@ def _prepare(cells: int, work: Path) -> Path:
     return inputs
 
 
+def _from_run(run: Path, work: Path) -> Path:
+    """The inputs of a workflow run's call_modules: its counts, the selected rank's fit
+    and restarts, and every fitted rank's W and H (the rank guard reads its
+    neighbours)."""
+    sys.path[:0] = [str(ROOT)]
+    from moonlight import read_tsv
+    from moonlight.counts import load_counts
+    from moonlight.selection import selected_rank
+    from moonlight.stability import read_restarts_W
+
+    rank = selected_rank(read_tsv(run / "rank_selection.tsv", index_col=None))
+    fitted = sorted(int(p.name[1:]) for p in (run / "fits").glob("R*"))
+    fits = {r: (read_tsv(run / "fits" / f"R{r}" / "W.tsv"),
+                read_tsv(run / "fits" / f"R{r}" / "H.tsv"))
+            for r in fitted if abs(r - rank) <= 1}
+    Ws, logliks = read_restarts_W(read_tsv(run / "fits" / f"R{rank}" / "W_restarts.tsv",
+                                           index_col=None))
+    inputs = work / f"inputs_{run.name}.pkl"
+    with open(inputs, "wb") as stream:
+        pickle.dump({"counts": load_counts(run / "counts.npz"), "fits": fits,
+                     "restarts": (Ws, logliks), "rank": rank,
+                     "truth": {"run": str(run.resolve())}}, stream)
+    return inputs
+
+
 def _resident_mb() -> float:
     """This process's resident memory now (MB, Linux)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
@@ -101,7 +131,7 @@ def _time(checkout: Path, inputs: Path, out: Path, threads: int) -> None:
         data = pickle.load(stream)
     counts, fits = data["counts"], data["fits"]
     Ws, logliks = data["restarts"]
-    W, H = fits[RANK]
+    W, H = fits[data.get("rank", RANK)]
     # compile or load the kernels before the clock starts
     share_test(pd.DataFrame(np.ones((2, H.shape[1])), index=W.index[:2], columns=H.columns),
                W, H, threshold=0.1, ceiling=0.1)
@@ -127,6 +157,11 @@ def main() -> None:
                         help="a checkout of the reference commit (required)")
     parser.add_argument("--threads", type=int, nargs="*", default=[],
                         help="also time this checkout with these modules.threads")
+    parser.add_argument("--baseline-threads", type=int, default=1,
+                        help="modules.threads of the reference's and this one's timing")
+    parser.add_argument("--run", type=Path,
+                        help="a workflow run's results/<dataset> folder, instead of "
+                             "simulating")
     parser.add_argument("--work", type=Path, default=Path("/tmp/moonlight-call-modules"))
     parser.add_argument("--out", type=Path,
                         help="the record (default results/call_modules_time_<cells>.json)")
@@ -143,12 +178,16 @@ def main() -> None:
 
     args.work.mkdir(parents=True, exist_ok=True)
     inputs = args.work / f"inputs{args.cells}.pkl"
-    if not inputs.exists():  # the same seed gives the same table and fits
+    if args.run is not None:
+        inputs = _from_run(args.run, args.work)
+    elif not inputs.exists():  # the same seed gives the same table and fits
         inputs = _prepare(args.cells, args.work)
     runs = {}
-    for label, checkout, threads in (("reference", args.reference, 1), ("this", ROOT, 1),
+    base = args.baseline_threads
+    for label, checkout, threads in (("reference", args.reference, base),
+                                     ("this", ROOT, base),
                                      *((f"this, {n} threads", ROOT, n)
-                                       for n in args.threads if n > 1)):
+                                       for n in args.threads if n not in (1, base))):
         env = os.environ | {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                    "MKL_NUM_THREADS")}
         env["NUMBA_NUM_THREADS"] = str(threads)
@@ -166,10 +205,11 @@ def main() -> None:
     commit = subprocess.run(["git", "-C", str(args.reference), "rev-parse", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     with open(inputs, "rb") as stream:
-        truth = pickle.load(stream)["truth"]
+        prepared = pickle.load(stream)
     record = {
-        "table": truth,
-        "rank": RANK,
+        "table": prepared["truth"],
+        "rank": prepared.get("rank", RANK),
+        "baseline_threads": base,
         "reference_commit": commit,
         "seconds": {label: round(run["seconds"], 1) for label, run in runs.items()},
         "cpu_seconds": {label: round(run["cpu_seconds"], 1) for label, run in runs.items()},
@@ -187,7 +227,9 @@ def main() -> None:
         "threads_same_results": same_bytes_threads,
         "machine": machine_record(),
     }
-    out = args.out or HERE / "results" / f"call_modules_time_{args.cells}.json"
+    out = args.out or HERE / "results" / (f"call_modules_time_{args.run.name}.json"
+                                          if args.run else
+                                          f"call_modules_time_{args.cells}.json")
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({k: v for k, v in record.items() if k != "machine"}, indent=1))
 

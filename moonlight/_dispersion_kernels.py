@@ -54,9 +54,9 @@ def _root(v, Hs, b, offset, has_offset, df, lo, hi, tiny, x0, s0):
     """The alpha in [lo, hi] with ``X^2(alpha) = df`` (lo or hi when X^2 stays on one
     side), given ``(x0, s0) = (X^2(0), X^2'(0))``. X^2 falls monotonically in alpha;
     Newton steps on ``t = log alpha`` from the linear estimate ``(x0 - df) / -s0``
-    (below the root: X^2 is convex), kept
-    inside a bracket that each evaluation narrows, with the bracket's midpoint in t
-    wherever a step would leave it; stops when a step moves t by at most 1e-14."""
+    (below the root: X^2 is convex), kept inside a bracket that each evaluation
+    narrows, with the bracket's midpoint in t wherever a step would leave it; stops
+    when a step moves t by at most 1e-14."""
     if _chi2(v, Hs, b, offset, has_offset, lo, tiny)[0] - df <= 0.0:
         return lo
     if _chi2(v, Hs, b, offset, has_offset, hi, tiny)[0] - df >= 0.0:

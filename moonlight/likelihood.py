@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
 from scipy.special import gammaln, xlogy
 
 from . import _kernels
@@ -167,8 +168,6 @@ def rank_one(V: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64], fl
     ``sum r log r + sum c log c - T log T - T - sum log V!``. Returns (w (N,), h (M,),
     log L); an all-zero gene or sample gets 0.
     """
-    from scipy import sparse
-
     values = V.data if sparse.issparse(V) else np.asarray(V, dtype=np.float64)
     rows = np.asarray(V.sum(axis=1), dtype=np.float64).ravel()
     cols = np.asarray(V.sum(axis=0), dtype=np.float64).ravel()
