@@ -25,7 +25,8 @@ def test_projecting_the_training_samples_reproduces_the_fitted_H(sim, fit):
     proj = project(sim.counts, fit.W_frame())
     assert proj.converged
     H = proj.H.to_numpy()
-    np.testing.assert_allclose(H, fit.H, rtol=1e-6, atol=1e-9 * fit.H.max())
+    # log L stops resolving a sweep's gain with H this close (module docstring)
+    np.testing.assert_allclose(H, fit.H, rtol=1e-5, atol=1e-9 * fit.H.max())
     assert proj.loglik.sum() == pytest.approx(fit.loglik, rel=1e-11)
 
 
@@ -129,3 +130,28 @@ def test_all_zero_sample_goes_to_the_floor(fit):
     assert isinstance(proj, Projection)
     assert np.all(proj.H[:, 0] <= 1e-15)
     assert proj.H[:, 1].sum() > 0
+
+
+def test_multiplicative_warmup_reaches_the_same_optimum_in_fewer_sweeps(monkeypatch):
+    """From the flat start, modules a sample does not use crawl down by bounded descent
+    steps; the multiplicative updates first (WARMUP_STEPS) shrink them by factors: on
+    single-cell-like counts (each sample mostly one program) the descent then needs a
+    fraction of the sweeps, and reaches the same log L."""
+    import scipy.sparse as sp
+
+    from moonlight import projection
+
+    rng = np.random.default_rng(0)  # benchmarks/sparse_scale.py's cells, smaller
+    n, m, r = 400, 600, 8
+    member = rng.integers(0, r, n)
+    W = np.where(member[:, None] == np.arange(r), rng.lognormal(0, 2.5, (n, 1)), 1e-3)
+    W /= W.sum(axis=0)
+    usage = rng.dirichlet(np.full(r, 0.05), size=m).T  # mostly one program per sample
+    V = sp.csc_array(rng.poisson(rng.gamma(0.5, 2 * (W @ (usage * 500)))).astype(float))
+    warm = project(V, W)
+    monkeypatch.setattr(projection, "WARMUP_STEPS", 0)
+    flat = project(V, W)
+    assert warm.converged and flat.converged
+    assert warm.n_iter * 3 < flat.n_iter  # 5 sweeps against 19
+    assert warm.loglik.sum() == pytest.approx(flat.loglik.sum(), rel=1e-12, abs=1e-6)
+    np.testing.assert_allclose(warm.H, flat.H, rtol=1e-4, atol=1e-6 * flat.H.max())
