@@ -16,8 +16,9 @@ improved by :data:`WARMUP_STEPS` multiplicative updates (Lee and Seung's H step,
 never lowers log L either): from the flat start a module that a sample does not use
 shrinks by a factor per update, where the descent steps, which must provably descend,
 lower it by a bounded amount per sweep. On held-out cells of a 100,000-cell matrix
-(R = 10) the descent then took 5 sweeps instead of 40, to the same optimum. Projecting the training samples on the fit's own W returns the fit's H (to the
-fit's own convergence tolerance). Like the fit, it stops when log L no longer resolves
+(R = 10) the descent then took 5 sweeps instead of 40, to the same optimum.
+Projecting the training samples on the fit's own W returns the fit's H (to the fit's
+own convergence tolerance). Like the fit, it stops when log L no longer resolves
 a sweep's gain; near the optimum log L is flat to second order, so H is then known to
 about 1e-5 (relative; far inside its Poisson standard error) and log L to its last
 digits.
@@ -237,7 +238,7 @@ def _warm_start(problem: engines.Problem, W: NDArray[np.float64], H: NDArray[np.
             part = H[:, lo:lo + block]
             ratio = V[:, lo:lo + block] / np.maximum(W @ part, tiny)
             part *= (W.T @ ratio) / colsum
-    np.maximum(H, EPS, out=H)
+        np.maximum(H, EPS, out=H)
     return H
 
 

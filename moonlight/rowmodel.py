@@ -17,9 +17,8 @@ from . import _row_kernels
 from .engines._common import numba_threads, thread_count
 
 __all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "row_threads",
-           "information",
-           "others",
-           "set_share_map", "set_share_start", "share_map", "share_start", "profile"]
+           "information", "others", "set_share_map", "set_share_start", "share_map",
+           "share_start", "profile"]
 
 #: Floor on expected counts inside logarithms and Pearson residuals.
 TINY = 1e-300
