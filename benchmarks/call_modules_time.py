@@ -76,20 +76,21 @@ def _prepare(cells: int, work: Path) -> Path:
 
 
 def _from_run(run: Path, work: Path) -> Path:
-    """The inputs of a workflow run's call_modules: its counts, the selected rank's fit
-    and restarts, and every fitted rank's W and H (the rank guard reads its
-    neighbours)."""
+    """The inputs of a workflow run's call_modules, read as its rule reads them: the
+    counts, the selected rank's fit and restarts, and the fits the rank guard reads
+    (:func:`moonlight.rank_guard.neighbour_ranks`)."""
     sys.path[:0] = [str(ROOT)]
     from moonlight import read_tsv
     from moonlight.counts import load_counts
+    from moonlight.rank_guard import neighbour_ranks
     from moonlight.selection import selected_rank
     from moonlight.stability import read_restarts_W
 
     rank = selected_rank(read_tsv(run / "rank_selection.tsv", index_col=None))
-    fitted = sorted(int(p.name[1:]) for p in (run / "fits").glob("R*"))
+    fitted = {int(p.name[1:]) for p in (run / "fits").glob("R*")}
     fits = {r: (read_tsv(run / "fits" / f"R{r}" / "W.tsv"),
                 read_tsv(run / "fits" / f"R{r}" / "H.tsv"))
-            for r in fitted if abs(r - rank) <= 1}
+            for r in sorted({rank, *neighbour_ranks(rank, fitted)})}
     Ws, logliks = read_restarts_W(read_tsv(run / "fits" / f"R{rank}" / "W_restarts.tsv",
                                            index_col=None))
     inputs = work / f"inputs_{run.name}.pkl"
