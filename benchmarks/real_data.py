@@ -207,7 +207,8 @@ def load_dataset(spec: Dataset, source: Path) -> tuple[pd.DataFrame, pd.DataFram
     names become ``<part>:<sample>``, as the plates reuse names); spike-in rows
     (``ERCC-*``, ``RNA_SPIKE_*``) are dropped, and so are samples the metadata marks as
     outliers and, for labelled cells, samples that are not singlets (``spec.singlet``;
-    demuxlet's doublets name one of two lines).
+    demuxlet's doublets name one of two lines); then genes with no count in the samples
+    kept.
 
     Returns
     -------
@@ -260,7 +261,9 @@ def load_dataset(spec: Dataset, source: Path) -> tuple[pd.DataFrame, pd.DataFram
         keep &= ~doublet
     meta = meta.loc[keep]
     table = table[meta.index]
-    table = table.loc[table.sum(axis=1) > 0]
+    expressed = (table.sum(axis=1) > 0).to_numpy()
+    dropped["genes_without_counts"] = int((~expressed).sum())
+    table = table.loc[expressed]
     values = table.to_numpy()
     if not np.array_equal(values, np.round(values)) or (values < 0).any():
         raise ValueError(f"{spec.name}: counts are not non-negative integers")
