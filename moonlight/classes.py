@@ -11,7 +11,10 @@ of a fit gets exactly one class, from its shares (row-normalized, column-normali
     In two modules and clearly not the rest: the call of
     :func:`moonlight.confidence.moonlighting_confidence` (second share significantly
     above t *and* rest share ``rho = 1 - s_1 - s_2`` significantly below c, at the false
-    discovery rate ``modules.fdr``; restart support and the rank guard).
+    discovery rate ``modules.fdr``; restart support and the rank guard). Every called
+    gene, and only those: the call tests the shares of the gene's row refitted given H,
+    so a called gene's W row may put more than c outside its two modules (the
+    ``rest_share`` column, from W), and it is still moonlighting.
 ``broad``
     Active beyond two modules: ``rho > c`` and the rest share's excess over the ceiling
     is significant (the same profile test of rho as the ceiling test, one-sided the
@@ -230,8 +233,10 @@ def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
         klass[:] = "specific"
     else:
         klass[one & (out["signal_q"].to_numpy() <= fdr)] = "specific"
-        klass[two & called] = "moonlighting"
         klass[above & (out["broad_q"].fillna(1.0).to_numpy() <= fdr)] = "broad"
+        # the call decides: it tests the rest share of the gene's row refitted given H,
+        # which can sit below the ceiling where W's joint-fit share does not
+        klass[called] = "moonlighting"
     out["class"] = klass
     return out[CLASS_COLUMNS].reset_index(drop=True)
 

@@ -141,6 +141,25 @@ def test_gene_classes_table_columns_and_counts():
                                            "unassigned": 1}
 
 
+def test_a_called_gene_is_moonlighting_whatever_its_w_rest_share():
+    # The call tests the row refitted given H; W's joint-fit row can put more than the
+    # ceiling outside the two modules (a real case: 0.18). moonlighting.tsv lists the
+    # gene, so its class says moonlighting too; uncalled, the same row is unassigned.
+    counts, W, H = _rows([[0.5, 0.3, 0.2], [1.0, 0.0, 0.0]])
+    from moonlight.modules import normalize_rows
+    signal = flat_deviance(counts, W, H)
+    broad = pd.DataFrame({"rest_share": [0.2], "broad_statistic": [0.5], "broad_p": [0.4]},
+                         index=pd.Index(["g0"]))
+    args = dict(threshold=T, ceiling=T, fdr=0.05)
+    W_rows = normalize_rows(W).loc[counts.index]
+    for called, expected in ((True, "moonlighting"), (False, "unassigned")):
+        candidates = pd.DataFrame({"gene": ["g0"], "q": [0.01], "called": [called]})
+        out = gene_classes(W_rows, candidates, signal, broad, **args).set_index("gene")
+        assert out.loc["g0", "rest_share"] == pytest.approx(0.2)
+        assert out.loc["g0", "class"] == expected
+        assert out.loc["g1", "class"] == "specific"
+
+
 @pytest.mark.skipif(not REAL.exists(), reason="../shared/data/w09-data.tbl not present")
 def test_exercise_table_classes():
     result = analyse(read_count_table(REAL))
