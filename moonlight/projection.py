@@ -222,9 +222,7 @@ def _warm_start(problem: engines.Problem, W: NDArray[np.float64], H: NDArray[np.
     colsum = W.sum(axis=0)[:, None]
     tiny = float(np.finfo(np.float64).tiny)
     if isinstance(problem, engines.sparse_ccd.SparseProblem):
-        arrays = (problem.indptr, problem.indices, problem.data)
-        if problem.transposed:  # compressed by genes: the samples' nonzeros, once
-            arrays = engines.sparse_ccd._recompressed(arrays, problem.shape[::-1])
+        arrays = problem.by_samples()  # a copy, once, if V came compressed by genes
         for _ in range(steps):
             ratios, _ = _sparse_kernels.sparse_ratio_products(
                 *arrays, np.ascontiguousarray(H.T), W, tiny)

@@ -146,6 +146,13 @@ class SparseProblem:
         return _sparse_kernels.column_totals(self.indptr, self.indices, self.data, self.shape[0],
                                              self.transposed)
 
+    def by_samples(self) -> tuple[NDArray, NDArray, NDArray]:
+        """``(indptr, indices, data)`` of V compressed by samples (its CSC arrays): the
+        problem's own arrays, or, when it came compressed by genes, a copy made once per
+        call (:func:`_recompressed`)."""
+        given = (self.indptr, self.indices, self.data)
+        return _recompressed(given, self.shape[::-1]) if self.transposed else given
+
 
 def _no_groups(n: int) -> NDArray[np.int64]:
     return np.zeros(n, dtype=np.int64)
@@ -172,11 +179,10 @@ class SparseSweeps:
         self.tiny = float(np.finfo(problem.dtype).tiny)
         given = (problem.indptr, problem.indices, problem.data)
         # (indptr, indices, data) compressed by samples (H half) and by genes (W half)
+        self.by_sample = problem.by_samples()
         if problem.transposed:
             self.by_gene = given
-            self.by_sample = _recompressed(given, (M, N))
         else:
-            self.by_sample = given
             self.by_gene = _recompressed(given, (N, M)) if moves_W else None
         # rows of each half split among the threads by nonzeros (any split gives the
         # same bytes: rows are independent; this one balances the work)
