@@ -649,6 +649,28 @@ def class_scores(results: Path, classes: pd.Series) -> dict:
     return {}
 
 
+def two_source_depth(h5ad: Path, results: Path, classes: pd.Series) -> dict:
+    """Whether a missed two-source gene had the counts to be called: the median counts
+    per sample (a gene's total over the set's samples, over their number) of the
+    ``two_source`` genes the workflow classed moonlighting, of those it left
+    unassigned (``gene_classes.tsv``), and of every gene of the fit. ``classes``: the
+    true class of every fitted gene (index = gene)."""
+    import anndata
+
+    data = anndata.read_h5ad(h5ad)
+    per_sample = pd.Series(np.asarray(data.X.sum(axis=0), dtype=np.float64).ravel()
+                           / data.n_obs, index=data.var_names.astype(str))
+    workflow = _read(results / "gene_classes.tsv", index_col=None) \
+        .set_index("gene")["class"].astype(str).reindex(classes.index)
+    two = classes == "two_source"
+    out = {"counts_per_sample_fitted": float(per_sample.reindex(classes.index).median())}
+    for label in ("moonlighting", "unassigned"):
+        genes = classes.index[two & (workflow == label)]
+        out[f"counts_per_sample_two_source_{label}"] = (
+            float(per_sample.reindex(genes).median()) if len(genes) else float("nan"))
+    return out
+
+
 def technical_scores(results: Path) -> dict:
     """The modules the workflow flagged technical at the selected rank
     (``module_covariates.tsv``), as a count and ``module:covariate`` pairs, and the
@@ -735,6 +757,8 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
             # "active in exactly two modules": how many calls are in two, not more
             row["calls_in_two_modules"] = int((moonlighting["n_modules"] == 2).sum())
             row.update(class_scores(results, classes))
+            if (results / "gene_classes.tsv").is_file():
+                row.update(two_source_depth(truth_dir / f"{name}.h5ad", results, classes))
             row.update(technical_scores(results))
         rows.append(row)
     return rows
