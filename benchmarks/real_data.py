@@ -38,11 +38,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import yaml
 from scipy import sparse
+
+if TYPE_CHECKING:
+    import anndata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
@@ -544,7 +548,7 @@ def composition_recovery(H: pd.DataFrame, proportions: pd.DataFrame) -> dict:
             "unmatched": "; ".join(unmatched) or "none"}
 
 
-def composition_ceiling(h5ad: Path, genes: pd.Index, samples: pd.DataFrame,
+def composition_ceiling(data: anndata.AnnData, genes: pd.Index, samples: pd.DataFrame,
                         sources: list[str]) -> dict:
     """What any model of a sample as a Poisson mixture of the pure sources' profiles
     recovers of the known proportions: the ceiling of :func:`composition_recovery`.
@@ -563,13 +567,10 @@ def composition_ceiling(h5ad: Path, genes: pd.Index, samples: pd.DataFrame,
     The profiles are taken from samples that are then scored among the others, and a fit
     is never given them, so the ceiling is generous: neither scale is a bound a fit can
     be held to sample by sample; both say how far the counts themselves follow the
-    proportions.
+    proportions. ``data``: the data set's ``.h5ad``, read.
     """
-    import anndata
-
     from moonlight.projection import transform
 
-    data = anndata.read_h5ad(h5ad)
     data = data[samples.index, data.var_names.astype(str).isin(genes)]
     X = data.X.toarray() if sparse.issparse(data.X) else np.asarray(data.X)
     counts = X.T.astype(np.float64)  # genes x samples
@@ -649,15 +650,13 @@ def class_scores(results: Path, classes: pd.Series) -> dict:
     return {}
 
 
-def two_source_depth(h5ad: Path, results: Path, classes: pd.Series) -> dict:
+def two_source_depth(data: anndata.AnnData, results: Path, classes: pd.Series) -> dict:
     """Whether a missed two-source gene had the counts to be called: the median counts
     per sample (a gene's total over the set's samples, over their number) of the
     ``two_source`` genes the workflow classed moonlighting, of those it left
-    unassigned (``gene_classes.tsv``), and of every gene of the fit. ``classes``: the
-    true class of every fitted gene (index = gene)."""
-    import anndata
-
-    data = anndata.read_h5ad(h5ad)
+    unassigned (``gene_classes.tsv``), and of every gene of the fit. ``data``: the data
+    set's ``.h5ad``, read; ``classes``: the true class of every fitted gene (index =
+    gene)."""
     per_sample = pd.Series(np.asarray(data.X.sum(axis=0), dtype=np.float64).ravel()
                            / data.n_obs, index=data.var_names.astype(str))
     workflow = _read(results / "gene_classes.tsv", index_col=None) \
@@ -714,6 +713,8 @@ def shares_by_class(W: pd.DataFrame, classes: pd.Series, level: float = 0.1) -> 
 def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
     """Rows of the score table for one data set: the selected rank (composition and
     calls) and, if fitted and different, the known number of sources K (composition)."""
+    import anndata
+
     from moonlight.selection import selected_rank
 
     info, samples, genes = _truth(truth_dir, name)
@@ -728,8 +729,12 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
             if times.is_file() else None)
     # every rank fits the same genes, in the same order
     fit_genes = _read(results / "fits" / f"R{selected}" / "W.tsv").index.astype(str)
-    ceiling = (composition_ceiling(truth_dir / f"{name}.h5ad", fit_genes, samples,
-                                   info["sources"]) if info["kind"] == "mixture" else {})
+    depth = (results / "gene_classes.tsv").is_file()
+    # the counts, read once for the two scores that need them
+    data = (anndata.read_h5ad(truth_dir / f"{name}.h5ad")
+            if info["kind"] == "mixture" or depth else None)
+    ceiling = (composition_ceiling(data, fit_genes, samples, info["sources"])
+               if info["kind"] == "mixture" else {})
     rows = []
     for rank in dict.fromkeys([selected, K]):
         if rank not in fitted:
@@ -757,8 +762,8 @@ def score_dataset(workdir: Path, truth_dir: Path, name: str) -> list[dict]:
             # "active in exactly two modules": how many calls are in two, not more
             row["calls_in_two_modules"] = int((moonlighting["n_modules"] == 2).sum())
             row.update(class_scores(results, classes))
-            if (results / "gene_classes.tsv").is_file():
-                row.update(two_source_depth(truth_dir / f"{name}.h5ad", results, classes))
+            if depth:
+                row.update(two_source_depth(data, results, classes))
             row.update(technical_scores(results))
         rows.append(row)
     return rows
