@@ -226,8 +226,7 @@ def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
         .to_numpy(dtype=bool)
 
     above = rest > ceiling
-    two = (top_two[:, 1] > threshold) & ~above
-    one = ~two & ~above
+    one = ~(top_two[:, 1] > threshold) & ~above  # a NaN second share counts as <= t
     klass = np.full(len(genes), "unassigned", dtype=object)
     if n_modules == 1:
         klass[:] = "specific"
