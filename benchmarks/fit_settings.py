@@ -18,7 +18,8 @@ Tables (``--tables``; each in ``WORK/<name>``):
 - ``dense1000x100``, ``dense5000x200``: simulated, negative-binomial noise (0.1), a tenth of
   the genes broad, planted moonlighting genes; ranks 2-8 and 2-10;
 - ``transcriptome20000x500``: the table of ``large_table.py`` (the default keeps its 5,000
-  genes of largest deviance), ranks 2-10;
+  genes of largest deviance), ranks 2-10; ``transcriptome20000x1000``: the same design
+  with 1,000 samples (the same seed);
 - ``cells20000``: 2,000 genes x 20,000 simulated cells (``single_cell_workflow.py``'s
   simulation, true R 10), an ``.h5ad``, with ``fit.init: svd`` as docs/single-cell.md
   advises; ranks 8-12;
@@ -62,7 +63,8 @@ OUT = ROOT / "benchmarks" / "results"
 EXERCISE = ROOT.parent / "shared" / "data" / "w09-data.tbl"
 #: Per data set, the answers a run is compared on (results/<data set>/...).
 ANSWERS = ["rank_selection.tsv", "modules.tsv", "moonlighting.tsv", "gene_classes.tsv"]
-TABLES = ["w09", "dense1000x100", "dense5000x200", "transcriptome20000x500", "cells20000"]
+TABLES = ["w09", "dense1000x100", "dense5000x200", "transcriptome20000x500",
+          "transcriptome20000x1000", "cells20000"]
 
 
 def _dense(path: Path, **settings) -> Path:
@@ -89,6 +91,10 @@ def make_table(name: str, folder: Path) -> tuple[str, list[int], dict]:
         return str(_dense(folder / "transcriptome.tsv.gz", n_genes=20_000, n_samples=500,
                           n_modules=8, module_size=(2000, 3000), n_moonlighting=20,
                           depth=(5e6, 1e7), seed=19)), list(range(2, 11)), {}
+    if name == "transcriptome20000x1000":  # the same design, twice the samples
+        return str(_dense(folder / "transcriptome1000.tsv.gz", n_genes=20_000,
+                          n_samples=1000, n_modules=8, module_size=(2000, 3000),
+                          n_moonlighting=20, depth=(5e6, 1e7), seed=19)), list(range(2, 11)), {}
     if name == "cells20000":
         from single_cell_workflow import simulate as simulate_cells
         path = folder / "cells.h5ad"
