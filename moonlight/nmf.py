@@ -420,8 +420,9 @@ def fit_nmf(
         A restart has converged when the relative change of its log likelihood between
         two checks, ``|L_t - L_{t-check}| / |L_t|``, falls below ``tol``. Default 1e-10
         for ``"ccd"`` (checked every sweep; 1e-9 stops some restarts of the exercise
-        table early on a slow crawl, and any looser value moved genes and calls on
-        real data: ``benchmarks/RACING.md``), 1e-9 for ``"mu"`` and ``"emu"``.
+        table early on a slow crawl, and every looser value tried moved genes, and
+        from 1e-8 calls, on real data: ``benchmarks/RACING.md``), 1e-9 for ``"mu"`` and
+        ``"emu"``.
     max_iter : int
         Iteration cap per restart (CCD: sweeps); a restart stopped by it has
         ``converged = False``.
