@@ -133,8 +133,8 @@ def snapshot(work: Path, datasets: list[str], label: str) -> Path:
 
 
 def _restarts(snap: Path) -> pd.DataFrame:
-    return pd.concat([pd.read_csv(p, sep="\t") for p in sorted(snap.glob("fits/R*/restarts.tsv"))],
-                     ignore_index=True)
+    return pd.concat([pd.read_csv(p, sep="\t")
+                      for p in sorted(snap.glob("fits/R*/restarts.tsv"))], ignore_index=True)
 
 
 def _near_best(restarts: pd.DataFrame, margin: float) -> dict[int, frozenset[int]]:
@@ -156,10 +156,10 @@ def _assignment(snap: Path, rank: int, reference: pd.DataFrame | None = None
     return W.idxmax(axis=1), W
 
 
-def _fit_seconds(snap: Path, dataset: str) -> tuple[float, float]:
-    rows = [pd.read_csv(p, sep="\t").iloc[0]
-            for p in sorted((snap / "fit_benchmarks").glob(f"{dataset}_R*_part*.tsv"))]
-    return float(sum(r["cpu_time"] for r in rows)), float(sum(r["s"] for r in rows))
+def _fit_cpu_seconds(snap: Path, dataset: str) -> float:
+    """CPU seconds of the data set's fit jobs (Snakemake's benchmark files)."""
+    return float(sum(pd.read_csv(p, sep="\t")["cpu_time"].iloc[0]
+                     for p in (snap / "fit_benchmarks").glob(f"{dataset}_R*_part*.tsv")))
 
 
 def compare(ref: Path, snap: Path, dataset: str, margin: float) -> dict:
@@ -175,7 +175,8 @@ def compare(ref: Path, snap: Path, dataset: str, margin: float) -> dict:
     row = {
         "dataset": dataset, "rank_default": rank_a, "rank": rank_b,
         "cv_kept": bool(np.array_equal(table_a["cv_loglik"], table_b["cv_loglik"])),
-        "sweeps_default": int(restarts_a["n_iter"].sum()), "sweeps": int(restarts_b["n_iter"].sum()),
+        "sweeps_default": int(restarts_a["n_iter"].sum()),
+        "sweeps": int(restarts_b["n_iter"].sum()),
         "capped": int((~restarts_b["converged"].astype(bool)).sum()),
         "best_loglik_loss_max": float((best["loglik_ref"] - best["loglik"]).max()),
         "restart_loglik_loss_max": float((merged["loglik_ref"] - merged["loglik"]).max()),
@@ -187,8 +188,7 @@ def compare(ref: Path, snap: Path, dataset: str, margin: float) -> dict:
              ).sum()),
     }
     row["sweeps_ratio"] = row["sweeps"] / row["sweeps_default"]
-    cpu_a, wall_a = _fit_seconds(ref, dataset)
-    cpu_b, wall_b = _fit_seconds(snap, dataset)
+    cpu_a, cpu_b = _fit_cpu_seconds(ref, dataset), _fit_cpu_seconds(snap, dataset)
     row.update(fit_cpu_default=round(cpu_a, 2), fit_cpu=round(cpu_b, 2),
                fit_cpu_ratio=round(cpu_b / cpu_a, 3))
     genes_a, W_a = _assignment(a, rank_a)
@@ -324,6 +324,8 @@ def write(rows: list[dict]) -> None:
         replaced = old.set_index(["dataset", "setting"]).index.isin(
             new.set_index(["dataset", "setting"]).index)
         new = pd.concat([old[~replaced], new], ignore_index=True)
+    # the same rows give the same bytes, whichever calls wrote them
+    new = new.sort_values(["table", "dataset", "setting"], kind="stable")
     new.to_csv(path, sep="\t", index=False)
 
 
