@@ -46,11 +46,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy.optimize import linear_sum_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from large_table import write_transcriptome  # noqa: E402  (benchmarks/large_table.py)
 from machine import machine_record  # noqa: E402  (benchmarks/machine.py)
 
 from moonlight import simulate  # noqa: E402
@@ -58,6 +58,7 @@ from moonlight.cli import run_config  # noqa: E402
 from moonlight.config import defaults  # noqa: E402
 from moonlight.io import read_tsv  # noqa: E402
 from moonlight.selection import selected_rank  # noqa: E402
+from moonlight.stability import match_columns, near_best  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 EXERCISE = ROOT.parent / "shared" / "data" / "w09-data.tbl"
@@ -87,14 +88,14 @@ def make_table(name: str, folder: Path) -> tuple[str, list[int], dict]:
         return str(_dense(folder / "dense5000x200.tsv.gz", n_genes=5000, n_samples=200,
                           n_modules=7, module_size=(400, 800), n_moonlighting=20,
                           n_broad=500, depth=(1e6, 5e6), seed=1912)), list(range(2, 11)), {}
-    if name == "transcriptome20000x500":  # large_table.py's table
-        return str(_dense(folder / "transcriptome.tsv.gz", n_genes=20_000, n_samples=500,
-                          n_modules=8, module_size=(2000, 3000), n_moonlighting=20,
-                          depth=(5e6, 1e7), seed=19)), list(range(2, 11)), {}
+    if name == "transcriptome20000x500":
+        path = folder / "transcriptome.tsv.gz"
+        write_transcriptome(path)
+        return str(path), list(range(2, 11)), {}
     if name == "transcriptome20000x1000":  # the same design, twice the samples
-        return str(_dense(folder / "transcriptome1000.tsv.gz", n_genes=20_000,
-                          n_samples=1000, n_modules=8, module_size=(2000, 3000),
-                          n_moonlighting=20, depth=(5e6, 1e7), seed=19)), list(range(2, 11)), {}
+        path = folder / "transcriptome1000.tsv.gz"
+        write_transcriptome(path, n_samples=1000)
+        return str(path), list(range(2, 11)), {}
     if name == "cells20000":
         from single_cell_workflow import simulate as simulate_cells
         path = folder / "cells.h5ad"
@@ -138,7 +139,9 @@ def _restarts(snap: Path) -> pd.DataFrame:
 
 
 def _near_best(restarts: pd.DataFrame, margin: float) -> dict[int, frozenset[int]]:
-    return {int(rank): frozenset(g.loc[g["loglik"] >= g["loglik"].max() - margin, "restart"])
+    """Per rank, the restarts within ``margin`` of its best (however few)."""
+    return {int(rank): frozenset(g["restart"].to_numpy()[near_best(g["loglik"], margin,
+                                                                   at_least=1)])
             for rank, g in restarts.groupby("rank")}
 
 
@@ -148,11 +151,8 @@ def _assignment(snap: Path, rank: int, reference: pd.DataFrame | None = None
     ``reference``'s columns by the best matching of W's columns (cosine)."""
     W = read_tsv(snap / "fits" / f"R{rank}" / "W.tsv")
     if reference is not None:
-        a = W.to_numpy() / np.linalg.norm(W.to_numpy(), axis=0)
-        b = reference.loc[W.index].to_numpy()
-        b = b / np.linalg.norm(b, axis=0)
-        rows, cols = linear_sum_assignment(-(a.T @ b))
-        W = W.rename(columns=dict(zip(W.columns[rows], reference.columns[cols])))
+        perm, _ = match_columns(reference.loc[W.index], W)
+        W = W.rename(columns=dict(zip(W.columns[perm], reference.columns)))
     return W.idxmax(axis=1), W
 
 

@@ -26,10 +26,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_record  # noqa: E402
 
-from moonlight import read_tsv, simulate  # noqa: E402
+from moonlight import Simulation, read_tsv, simulate  # noqa: E402
 from moonlight.selection import selected_rank  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "large_table.json"
+
+
+def write_transcriptome(path: Path, n_samples: int = 500) -> Simulation:
+    """The benchmark's table (20,000 genes, 8 modules, 20 moonlighting genes, NB
+    dispersion 0.1, 5-10 million reads per sample; seed 19), written to ``path`` as a
+    gzipped TSV; returns the simulation (its truth)."""
+    sim = simulate(n_genes=20_000, n_samples=n_samples, n_modules=8,
+                   module_size=(2000, 3000), n_moonlighting=20, depth=(5e6, 1e7),
+                   noise="negative_binomial", dispersion=0.1, seed=19)
+    sim.counts.rename_axis("gene").to_csv(path, sep="\t")
+    return sim
 
 
 def main() -> None:
@@ -38,11 +49,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/moonlight-large-table"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    sim = simulate(n_genes=20_000, n_samples=500, n_modules=8, module_size=(2000, 3000),
-                   n_moonlighting=20, depth=(5e6, 1e7), noise="negative_binomial",
-                   dispersion=0.1, seed=19)
     table = args.work / "transcriptome.tsv.gz"
-    sim.counts.rename_axis("gene").to_csv(table, sep="\t")
+    sim = write_transcriptome(table)
     machine = machine_record()
     command = [str(Path(sys.executable).parent / "moonlight"), "run", str(table), "--ranks",
                "2-10", "--cores", "2", "--out", str(args.work / "run"), "--no-report"]
