@@ -320,7 +320,9 @@ def write(rows: list[dict]) -> None:
     path = OUT / "fit_settings.tsv"
     new = pd.DataFrame(rows)
     if path.is_file():
-        old = pd.read_csv(path, sep="\t", dtype={"dataset": str, "table": str})
+        # round_trip: kept rows keep their last digits
+        old = pd.read_csv(path, sep="\t", dtype={"dataset": str, "table": str},
+                          float_precision="round_trip")
         replaced = old.set_index(["dataset", "setting"]).index.isin(
             new.set_index(["dataset", "setting"]).index)
         new = pd.concat([old[~replaced], new], ignore_index=True)
