@@ -6,13 +6,15 @@ names. What is read:
 
 * **Text**: tab-, comma-, semicolon- or whitespace-separated, quoted or not (R's
   ``write.csv`` and ``write.table``, pandas' ``to_csv``), LF or CRLF line ends, optionally
-  compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member; a gzip file is
-  recognised by its first bytes whatever its name). Parsing is pandas ``read_csv`` with
+  compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member; a gzip, bzip2 or xz
+  file is recognised by its first bytes whatever its name). Parsing is pandas ``read_csv`` with
   every field read as a string; lines starting with ``comment`` (``#``) and blank lines
   are skipped, and every check afterwards names the file's own line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
-  Row numbers in messages are the spreadsheet's.
-* **Encoding**: UTF-8, with or without a byte-order mark. A file that is not valid UTF-8
+  Row numbers in messages are the spreadsheet's. An error cell (``#N/A``, ``#REF!``) is
+  refused by its cell; ``TRUE`` and ``FALSE`` read as Excel shows them.
+* **Encoding**: UTF-8, with or without a byte-order mark; UTF-16 when a UTF-16 byte-order
+  mark starts the file (Excel's "Unicode Text"). A file that is not valid UTF-8
   is decoded as Latin-1 (ISO-8859-1, which maps every byte to a character) with a warning
   naming the first line that is not UTF-8; ``encoding`` overrides both.
 * **Counts**: every value must be a non-negative integer. Non-integer values are refused
@@ -31,7 +33,9 @@ and its reason are logged (``TableRead.header_reason``). The first row is a head
    then numbers): sample names with no label for the gene column, as R's
    ``write.table`` writes it; or
 2. its first field is empty (R's ``write.csv``: ``"","S1","S2"``), or
-3. any of its count fields is not a number (``gene, S1, S2``);
+3. any of its count fields is not a number (``gene, S1, S2``), unless they are all
+   numbers, digit-grouped numbers (``1,375``) or missing values (``NA``, empty) with at
+   least one number: that is a data row, and the missing value is refused by its line;
 
 and, with a warning naming the line because it is a guess, when its count fields are
 all numbers (numeric sample IDs such as ``1001 1002 ...``) but
@@ -47,7 +51,8 @@ Otherwise the first row is data and samples are named ``S1 .. SM``. ``header=Tru
 
 **Thousands separators**: a count written ``"1,375"`` (quoted in a CSV, or in any other
 table) is read as 1375 when ``thousands=","`` (the default) and it has the strict form
-``d,ddd,ddd``; any other non-number stops the read.
+``d,ddd,ddd``; any other non-number stops the read. With ``thousands="."`` every
+count of the form ``d.ddd`` is grouped (``2.000`` is 2000, not 2).
 
 Anything wrong stops the read with a :class:`CountTableError` naming the file, the line
 and the cause: an empty file, a ragged row, a missing, non-numeric, negative, NaN or
@@ -128,7 +133,7 @@ _SEPARATOR_NAMES = {v: k for k, v in SEPARATORS.items()}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _NAN_TEXT = {"nan", "-nan", "+nan", "inf", "-inf", "+inf", "infinity", "-infinity",
              "+infinity"}
-_MISSING_TEXT = {"", "na", "n/a", "null", "none", "."}
+_MISSING_TEXT = {"", "na", "n/a", "null", "none", ".", "-"}
 _THOUSANDS = {",": re.compile(r"[+]?\d{1,3}(,\d{3})+(\.\d*)?"),
               ".": re.compile(r"[+]?\d{1,3}(\.\d{3})+(,\d*)?"),
               " ": re.compile(r"[+]?\d{1,3}( \d{3})+(\.\d*)?")}
@@ -193,9 +198,9 @@ def _decompress(path: Path, raw: bytes) -> tuple[bytes, str]:
     try:
         if raw[:2] == b"\x1f\x8b":
             return gzip.decompress(raw), "gzip"
-        if suffix == ".bz2":
+        if suffix == ".bz2" or raw[:3] == b"BZh" and raw[4:10] == b"1AY&SY":
             return bz2.decompress(raw), "bz2"
-        if suffix == ".xz":
+        if suffix == ".xz" or raw[:6] == b"\xfd7zXZ\x00":
             return lzma.decompress(raw), "xz"
         if suffix == ".zip":
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
@@ -212,7 +217,10 @@ def _decompress(path: Path, raw: bytes) -> tuple[bytes, str]:
 
 
 def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str, list[str]]:
-    """Text of the file: UTF-8 (BOM stripped), else Latin-1 with a warning."""
+    """Text of the file: UTF-8 (BOM stripped), UTF-16 when it starts with a UTF-16 BOM
+    (Excel's "Unicode Text"), else Latin-1 with a warning."""
+    if encoding is None and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"  # the BOM gives the byte order, and decoding drops it
     if encoding is not None:
         try:
             return raw.decode(encoding), encoding, []
@@ -299,22 +307,48 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as error:  # openpyxl raises several kinds for a damaged file
         raise _fail(path, f"cannot open as an Excel workbook ({error})") from None
-    if sheet is None:
-        sheet = 0
-    elif isinstance(sheet, str) and sheet not in book.sheet_names:
-        raise _fail(path, f"no sheet {sheet!r}; the workbook has "
-                          f"{', '.join(map(repr, book.sheet_names))}")
-    elif isinstance(sheet, int) and not 0 <= sheet < len(book.sheet_names):
-        raise _fail(path, f"no sheet number {sheet} (0-based); the workbook has "
-                          f"{len(book.sheet_names)}")
-    grid = pd.read_excel(book, sheet_name=sheet, header=None, dtype=str, na_filter=False)
-    grid = grid.apply(lambda column: column.str.strip())
+    with book:
+        if sheet is None:
+            sheet = 0
+        elif isinstance(sheet, str) and sheet not in book.sheet_names:
+            raise _fail(path, f"no sheet {sheet!r}; the workbook has "
+                              f"{', '.join(map(repr, book.sheet_names))}")
+        elif isinstance(sheet, int) and not 0 <= sheet < len(book.sheet_names):
+            raise _fail(path, f"no sheet number {sheet} (0-based); the workbook has "
+                              f"{len(book.sheet_names)}")
+        name = book.sheet_names[sheet] if isinstance(sheet, int) else sheet
+        cells = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object,
+                              na_filter=False)
+    # pandas reads an error cell (#N/A, #REF!, #DIV/0!) as NaN: refused, for as a name or
+    # a count it would be a guess
+    error = cells.isna().to_numpy()
+    if error.any():
+        i, j = np.argwhere(error)[0]
+        raise _fail(path, f", sheet {name!r}, cell {_column_letters(j)}{i + 1}: an Excel "
+                          "error value (#N/A, #REF!, #DIV/0!, ...), not a name or a count")
+    # every other cell as pandas writes it (dtype=str), but TRUE and FALSE as Excel
+    # shows them, not Python's True and False
+    values = cells.to_numpy(dtype=object)
+    text = cells.astype(str).to_numpy(dtype=object)
+    text[(values == True) & (text == "True")] = "TRUE"  # noqa: E712 (not 1 or "True")
+    text[(values == False) & (text == "False")] = "FALSE"  # noqa: E712
+    grid = pd.DataFrame(text).apply(lambda column: column.str.strip())
     grid.index = pd.Index(np.arange(1, len(grid) + 1), name="line")
     grid = grid.loc[(grid != "").any(axis=1), (grid != "").any(axis=0)]
     if grid.empty:
-        raise _fail(path, f"sheet {sheet!r} is empty")
+        raise _fail(path, f"sheet {name!r} is empty")
     grid.columns = range(grid.shape[1])
     return grid
+
+
+def _column_letters(position: int) -> str:
+    """The spreadsheet's name of the column at 0-based ``position`` (0 -> A, 26 -> AA)."""
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 # --- header --------------------------------------------------------------------------
@@ -325,20 +359,35 @@ def _is_number(values: pd.Series) -> pd.Series:
         _NAN_TEXT)
 
 
-def _decide_header(first: list[str], second: list[str] | None, line: int
-                   ) -> tuple[bool, str, bool]:
+def _is_grouped(values: pd.Series, thousands: str | None) -> pd.Series:
+    """Whether each field is a number written with ``thousands`` separators."""
+    if thousands is None:
+        return pd.Series(False, index=values.index)
+    return values.str.fullmatch(_THOUSANDS[thousands])
+
+
+def _decide_header(first: list[str], second: list[str] | None, line: int,
+                   thousands: str | None = ",") -> tuple[bool, str, bool]:
     """Whether the first row is a header (``header="auto"``), why, and whether that is a
     guess the user should hear about (numeric sample names)."""
+    counts = pd.Series(first[1:], dtype=str)
+    number = _is_number(counts) | _is_grouped(counts, thousands)
+    # numbers and missing values only: a data row with a gap, which the counts' check
+    # then names, not sample names such as "NA" or "1,375"
+    count_like = bool(number.any()) and bool(
+        (number | counts.str.lower().isin(_MISSING_TEXT)).all())
     looks_like_data = (not _is_number(pd.Series(first[:1], dtype=str)).all()
-                       and _is_number(pd.Series(first[1:], dtype=str)).all())
+                       and count_like)
     if second is not None and len(first) == len(second) - 1 and not looks_like_data:
         return True, (f"line {line} has one field fewer than the next row: sample names "
                       "without a gene-column label (R's write.table)"), False
     if first[0] == "":
         return True, f"line {line} starts with an empty field (R's write.csv)", False
-    counts = pd.Series(first[1:], dtype=str)
     if counts.empty:
         return False, f"line {line} has a single field", False
+    if count_like and not _is_number(counts).all():
+        return False, (f"line {line} holds numbers and missing or digit-grouped values "
+                       "after the gene name: data, no header"), False
     if not _is_number(counts).all():
         return True, f"line {line} has non-numeric fields where counts belong", False
     values = pd.to_numeric(counts, errors="coerce").to_numpy()
@@ -381,9 +430,12 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
     the file); the first bad field stops with its line and column."""
     values = grid.apply(pd.to_numeric, errors="coerce")
     bad = values.isna().to_numpy()
-    if bad.any() and thousands is not None:
+    # "." groups digits here: "2.000" is 2000, though it also parses as the number 2
+    dotted = (grid.apply(lambda column: column.str.contains(".", regex=False)).to_numpy()
+              if thousands == "." else np.zeros_like(bad))
+    if (bad | dotted).any() and thousands is not None:
         pattern = _THOUSANDS[thousands]
-        rows, cols = np.nonzero(bad)
+        rows, cols = np.nonzero(bad | dotted)
         text = pd.Series(grid.to_numpy()[rows, cols], dtype=str)
         grouped = text.str.fullmatch(pattern).to_numpy()
         if grouped.any():
@@ -454,19 +506,18 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
     return np.round(values)
 
 
-def _drop_annotation_columns(path: Path, grid: pd.DataFrame, names: list[str] | None,
+def _drop_annotation_columns(path: Path, grid: pd.DataFrame, labels: list[str] | None,
                              drop_columns: Sequence[str | int], notes: list[str]
                              ) -> tuple[pd.DataFrame, list[str] | None]:
     """The grid (gene names first) and sample names without the ``drop_columns`` (by
-    header name or 1-based number); a note says which went."""
-    drop = _column_positions(path, None if names is None else ["", *names],
-                             list(drop_columns), grid.shape[1])
-    if not drop:
-        return grid, names
-    notes.append("columns dropped before reading counts: "
-                 + ", ".join(str(c) for c in drop_columns))
+    header label, the first column's included, or 1-based number); a note says which
+    went. ``labels``: the header's label of each column of the grid, None without one."""
+    drop = _column_positions(path, labels, list(drop_columns), grid.shape[1])
     keep = [c for c in range(grid.shape[1]) if c not in set(drop)]
-    return grid.iloc[:, keep], None if names is None else [names[c - 1] for c in keep[1:]]
+    if drop:
+        notes.append("columns dropped before reading counts: "
+                     + ", ".join(str(c) for c in drop_columns))
+    return grid.iloc[:, keep], None if labels is None else [labels[c] for c in keep[1:]]
 
 
 def _check_names(path: Path, genes: pd.Series, samples: list[str], header_line: int) -> None:
@@ -574,7 +625,7 @@ def read_table(
         separator_name = _SEPARATOR_NAMES.get(separator, separator)
 
     if header == "auto":
-        has_header, reason, guessed = _decide_header(first, second, first_line)
+        has_header, reason, guessed = _decide_header(first, second, first_line, thousands)
         if guessed:
             cautions.append(("header_guess", reason))
     else:
@@ -596,15 +647,16 @@ def read_table(
         while grid.shape[1] > 1 and (grid.iloc[:, -1] == "").all():
             grid = grid.iloc[:, :-1]
 
-    names: list[str] | None = None
+    labels: list[str] | None = None  # the header's label of every column of the grid
     if has_header:
-        names = list(first)
-        if len(names) == grid.shape[1]:
-            names = names[1:]
-        elif len(names) != grid.shape[1] - 1:
+        if len(first) == grid.shape[1] - 1:  # no label over the gene column
+            labels = ["", *first]
+        elif len(first) == grid.shape[1]:
+            labels = list(first)
+        else:
             raise _fail(path, f", line {first_line}: the header has {len(first)} field(s) "
                               f"but line {grid.index[0]} has {grid.shape[1]}")
-    grid, names = _drop_annotation_columns(path, grid, names, drop_columns, notes)
+    grid, names = _drop_annotation_columns(path, grid, labels, drop_columns, notes)
     if grid.shape[1] < 2:
         raise _fail(path, f", line {grid.index[0]}: a gene name but no counts")
 

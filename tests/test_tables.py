@@ -291,3 +291,81 @@ def test_drop_empty_is_silent_on_clean_tables():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert drop_empty(counts).equals(counts)
+
+
+# --- a first row with a gap, digit groups, Excel's error cells, encodings by their bytes ---
+
+
+@pytest.mark.parametrize("first_row, cause", [
+    ("g1 NA 5", "missing value 'NA'"), ("g1 - 5", "missing value '-'"),
+    ("g1,,5", "missing value ''")])
+def test_a_gap_in_the_first_row_is_named_not_read_as_a_header(tmp_path, first_row, cause):
+    """A headerless table whose first gene has a missing count: the error names that
+    count, where the row used to become sample names and the gene vanished."""
+    sep = "," if "," in first_row else " "
+    text = first_row + "\n" + sep.join(["g2", "3", "4"]) + "\n"
+    with pytest.raises(CountTableError, match=f"line 1, column 2: {cause}"):
+        read_table(write(tmp_path, text, "t.csv" if sep == "," else "t.tbl"))
+
+
+def test_digit_groups_in_the_first_row_are_data(tmp_path):
+    read = read_table(write(tmp_path, "g1\t1,375\t2\ng2\t3\t4\n", "t.tsv"))
+    assert not read.header and "digit-grouped" in read.header_reason
+    assert read.counts.loc["g1"].tolist() == [1375, 2]
+
+
+def test_dot_as_the_thousands_separator_groups_every_count(tmp_path):
+    """"2.000" with thousands "." is two thousand, though it also parses as 2."""
+    path = write(tmp_path, "gene;a;b\ng1;2.000;1.000.000\ng2;3;4\n", "t.csv")
+    assert read_count_table(path, thousands=".").loc["g1"].tolist() == [2000, 1_000_000]
+    with pytest.raises(CountTableError, match="column 3: non-numeric value '1.000.000'"):
+        read_count_table(path, thousands=",")
+
+
+def test_drop_columns_can_name_the_first_column(tmp_path):
+    text = "gene_id\tgene_name\tA\tB\nENSG1\tTP53\t1\t2\nENSG2\tMYC\t3\t4\n"
+    for drop in (["gene_id"], [1]):
+        counts = read_count_table(write(tmp_path, text, "t.tsv"), drop_columns=drop)
+        assert counts.index.tolist() == ["TP53", "MYC"] and counts.columns.tolist() == ["A", "B"]
+
+
+def _sheet(tmp_path, cells):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "counts"
+    for where, value in cells.items():
+        sheet[where] = value
+        if isinstance(value, str) and value.startswith("#"):
+            sheet[where].data_type = "e"  # an error value, as Excel stores #N/A
+    path = tmp_path / "t.xlsx"
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("where", ["B5", "C5", "C3"])
+def test_an_excel_error_cell_is_refused_by_its_cell(tmp_path, where):
+    """#N/A in a name or a count (a failed VLOOKUP): pandas reads NaN, which became the
+    gene or sample "nan" or a crash naming nothing."""
+    cells = {"B3": "gene", "C3": "s1", "D3": "s2", "B4": "g1", "C4": 1, "D4": 2,
+             "B5": "g2", "C5": 3, "D5": 4}
+    cells[where] = "#N/A"
+    with pytest.raises(CountTableError, match=f"t.xlsx, sheet 'counts', cell {where}: an "
+                                              "Excel error value"):
+        read_table(_sheet(tmp_path, cells))
+
+
+def test_excel_booleans_read_as_excel_shows_them(tmp_path):
+    path = _sheet(tmp_path, {"A1": "gene", "B1": "s1", "A2": True, "B2": 1, "A3": "g", "B3": 2})
+    assert read_count_table(path).index.tolist() == ["TRUE", "g"]
+
+
+def test_utf16_and_unnamed_bz2_and_xz_files_are_recognised_by_their_bytes(tmp_path):
+    text = "gene\tA\tB\ng1\t1\t2\n"
+    (tmp_path / "u16.txt").write_bytes(text.encode("utf-16"))  # Excel's "Unicode Text"
+    read = read_table(tmp_path / "u16.txt")
+    assert read.encoding == "utf-16" and read.counts.to_dict() == {"A": {"g1": 1}, "B": {"g1": 2}}
+    for name, compress, kind in (("b.tsv", bz2.compress, "bz2"), ("x.tsv", lzma.compress, "xz")):
+        (tmp_path / name).write_bytes(compress(text.encode()))
+        read = read_table(tmp_path / name)
+        assert read.compression == kind and read.counts.shape == (1, 2)
