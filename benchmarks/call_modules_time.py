@@ -88,8 +88,8 @@ def _from_run(run: Path, work: Path) -> Path:
 
     rank = selected_rank(read_tsv(run / "rank_selection.tsv", index_col=None))
     fitted = {int(p.name[1:]) for p in (run / "fits").glob("R*")}
-    fits = {r: (read_tsv(run / "fits" / f"R{r}" / "W.tsv"),
-                read_tsv(run / "fits" / f"R{r}" / "H.tsv"))
+    fits = {r: (read_tsv(run / "fits" / f"R{r}" / "W.tsv", matrix=True),
+                read_tsv(run / "fits" / f"R{r}" / "H.tsv", matrix=True))
             for r in sorted({rank, *neighbour_ranks(rank, fitted)})}
     Ws, logliks = read_restarts_W(read_tsv(run / "fits" / f"R{rank}" / "W_restarts.tsv",
                                            index_col=None))

@@ -55,7 +55,7 @@ def _test(checkout: Path, run: Path, out: Path, names: list[str]) -> None:
     for name in names:
         folder = run / "results" / name
         counts = load_counts(folder / "counts.npz")
-        W, H = read_tsv(folder / "W.tsv"), read_tsv(folder / "H.tsv")
+        W, H = read_tsv(folder / "W.tsv", matrix=True), read_tsv(folder / "H.tsv", matrix=True)
         genes = read_tsv(folder / "moonlighting_candidates.tsv", index_col=None)["gene"]
         fits[0] = 0
         cpu = time.process_time()

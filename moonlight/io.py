@@ -73,7 +73,8 @@ def write_tsv(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool 
         frame.to_csv(tmp, sep="\t", index=index, lineterminator="\n")
 
 
-def read_tsv(path: str | os.PathLike[str], *, index_col: int | None = 0) -> pd.DataFrame:
+def read_tsv(path: str | os.PathLike[str], *, index_col: int | None = 0,
+             matrix: bool = False) -> pd.DataFrame:
     """Read a table written by :func:`write_tsv`, names as strings.
 
     Parameters
@@ -82,18 +83,22 @@ def read_tsv(path: str | os.PathLike[str], *, index_col: int | None = 0) -> pd.D
     index_col : int or None
         Position of the column of row names (genes, modules, ...), read as strings; None
         for a table without one.
+    matrix : bool
+        Every column but the index holds numbers, whatever its label: a matrix such as
+        H, whose columns are sample names (a sample called ``group`` or ``value`` is
+        numbers, not names).
 
     Returns
     -------
     DataFrame
-        Column names are always strings; the index column and the columns in
-        :data:`NAME_COLUMNS` hold strings exactly as written; other columns are parsed as
-        numbers or booleans by pandas.
+        Column names are always strings; the index column and (unless ``matrix``) the
+        columns in :data:`NAME_COLUMNS` hold strings exactly as written; other columns
+        are parsed as numbers or booleans by pandas.
     """
     # the header from the first row: nrows=0 takes pandas' empty-table path, quadratic
     # in the number of columns (38 s for an H of 100,000 cells)
     columns = pd.read_csv(path, sep="\t", nrows=1).columns
-    text = [c for c in columns if c in NAME_COLUMNS]
+    text = [] if matrix else [c for c in columns if c in NAME_COLUMNS]
     if index_col is not None and columns[index_col] not in text:
         text.append(columns[index_col])
     if len(columns) > WIDE_COLUMNS:

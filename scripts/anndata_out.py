@@ -15,7 +15,7 @@ with log_to(snakemake.log[0]) as log:
     selection = read_tsv(snakemake.input.selection, index_col=None)
     rank = selected_rank(selection)
     adata = moonlight_anndata(
-        read_tsv(snakemake.input.W), read_tsv(snakemake.input.H),
+        read_tsv(snakemake.input.W, matrix=True), read_tsv(snakemake.input.H, matrix=True),
         read_tsv(snakemake.input.modules, index_col=None),
         read_tsv(snakemake.input.moonlighting, index_col=None),
         genes=read.genes, cells=read.cells, rule=snakemake.params.rule,

@@ -10,7 +10,7 @@ from moonlight.runlog import log_to
 from moonlight.technical import read_obs_columns
 
 with log_to(snakemake.log[0]) as log:
-    H = read_tsv(snakemake.input.H)
+    H = read_tsv(snakemake.input.H, matrix=True)
     options = snakemake.params.options
     samples = [str(s) for s in H.columns]
     if options["sheet"]:

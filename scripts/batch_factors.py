@@ -11,7 +11,7 @@ from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
     counts = load_counts(snakemake.input.counts)
-    W, H = read_tsv(snakemake.input.W), read_tsv(snakemake.input.H)
+    W, H = read_tsv(snakemake.input.W, matrix=True), read_tsv(snakemake.input.H, matrix=True)
     batches = read_batches(snakemake.input.batches, counts.samples)
     beta = factors(counts.matrix, W.loc[counts.genes], H[counts.samples], batches,
                    counts.genes)

@@ -26,7 +26,8 @@ with log_to(snakemake.log[0]) as log:
     fitted = {int(key[3:]) for key in snakemake.input.keys() if key.startswith("W_R")}
     # only the selected rank's fit and the rank guard's are read: an H of a million
     # cells takes seconds and hundreds of MB to read
-    fits = {r: (read_tsv(snakemake.input[f"W_R{r}"]), read_tsv(snakemake.input[f"H_R{r}"]))
+    fits = {r: (read_tsv(snakemake.input[f"W_R{r}"], matrix=True),
+                read_tsv(snakemake.input[f"H_R{r}"], matrix=True))
             for r in sorted(fitted & {rank, *neighbour_ranks(rank, fitted)})}
     if rank == 1:  # no structure: the rank-1 model, no moonlighting calls
         W, H, loglik = rank_one_fit(counts)

@@ -11,7 +11,7 @@ from moonlight.runlog import log_to
 with log_to(snakemake.log[0]) as log:
     settings = snakemake.params.enrichment
     result = module_enrichment(
-        read_tsv(snakemake.input.W), read_tsv(snakemake.input.modules, index_col=None),
+        read_tsv(snakemake.input.W, matrix=True), read_tsv(snakemake.input.modules, index_col=None),
         snakemake.params.gene_sets, min_set_size=settings["min_set_size"],
         max_set_size=settings["max_set_size"], min_coverage=settings["min_coverage"])
     if result.warning:

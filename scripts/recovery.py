@@ -8,8 +8,8 @@ from moonlight.runlog import log_to
 with log_to(snakemake.log[0]) as log:
     summary, matching = recovery_summary(
         true_membership=read_tsv(snakemake.input.truth_membership).astype(bool),
-        W_true=read_tsv(snakemake.input.truth_W),
-        W_fit=read_tsv(snakemake.input.W),
+        W_true=read_tsv(snakemake.input.truth_W, matrix=True),
+        W_fit=read_tsv(snakemake.input.W, matrix=True),
         memberships=read_tsv(snakemake.input.modules, index_col=None),
         moonlighting=read_tsv(snakemake.input.moonlighting, index_col=None),
     )

@@ -86,3 +86,17 @@ def test_a_table_of_many_columns_is_read_a_row_at_a_time_to_the_same_frame(tmp_p
     (tmp_path / "short.tsv").write_text(f"{header}\n{full}\n{short}\n")
     with pytest.raises(ValueError, match=r"short.tsv, line 3: 11 fields, the header has 12"):
         read_tsv(tmp_path / "short.tsv")
+
+
+def test_a_matrix_reads_every_column_as_numbers_whatever_its_label(tmp_path):
+    """Samples named like moonlight's own name columns (``group``, ``value``, ``sample``)
+    are columns of numbers in H: read as a matrix, they stay numbers; read by label they
+    would be strings, and H's column sums would join them."""
+    H = pd.DataFrame([[1.5, 2.0, 3.0, 0.25], [0.5, 0.0, 1.0, 4.0]],
+                     index=pd.Index(["M1", "M2"], name="module"),
+                     columns=["group", "value", "sample", "007"])
+    write_tsv(H, tmp_path / "H.tsv")
+    assert read_tsv(tmp_path / "H.tsv")["group"].tolist() == ["1.5", "0.5"]
+    read = read_tsv(tmp_path / "H.tsv", matrix=True)
+    pd.testing.assert_frame_equal(read, H, check_exact=True)
+    assert read.sum().tolist() == [2.0, 2.0, 4.0, 4.25]
