@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .config import default
 from .io import atomic_path
 from .modules import normalize_columns
 
@@ -123,7 +124,7 @@ def rank_genes(W: pd.DataFrame, memberships: pd.DataFrame,
     return table[MODULE_GENES_COLUMNS].reset_index(drop=True)
 
 
-def top_genes(module_genes: pd.DataFrame, n: int = 10, *,
+def top_genes(module_genes: pd.DataFrame, n: int = default("top_genes"), *,
               by: str = "weight") -> pd.DataFrame:
     """A few top genes of every module, for a report table.
 

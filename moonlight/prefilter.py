@@ -55,7 +55,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
-from .config import defaults
+from .config import default, defaults
 from .counts import Counts
 from .qc import _names, _row
 
@@ -157,9 +157,9 @@ def select_genes_and_cells(
     genes: list[str],
     cells: list[str],
     *,
-    min_samples_per_gene: int = 0,
+    min_samples_per_gene: int = default("gene_selection.min_samples_per_gene"),
     min_counts_per_cell: int = 0,
-    top_genes: int | None = None,
+    top_genes: int | None = default("gene_selection.keep_top_genes"),
     unit: str = "cells",
 ) -> Prefiltered:
     """Select genes and cells before the fit, by the steps of the module docstring.
@@ -179,7 +179,8 @@ def select_genes_and_cells(
     top_genes : int, optional
         Keep this many genes, those with the largest Poisson deviance
         (:func:`poisson_deviance`, computed on the genes and cells kept so far); None
-        keeps all. cNMF's default is 2,000.
+        keeps all. Left out, the schema's ``gene_selection.keep_top_genes`` (cNMF's
+        default is 2,000).
     unit : str
         What the QC rows call the samples (``"cells"``; ``"samples"`` for a table).
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .config import ConfigError, defaults
 from .counts import Counts
@@ -29,9 +30,10 @@ from .outliers import handle_outliers
 from .qc import _row, read_record
 from .prefilter import Prefiltered, select_counts, selection_changes, selection_settings
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
-from .tables import READ_OPTIONS, drop_empty, drop_named, named_positions, read_table
+from .tables import READ_OPTIONS, TableRead, drop_empty, drop_named, named_positions, read_table
 
-__all__ = ["PreparedTable", "prepare_table", "prepare_single_cell"]
+__all__ = ["PreparedTable", "EntryTable", "read_entry_table", "prepare_table",
+           "prepare_single_cell"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,44 @@ class PreparedTable:
 
     counts: Counts
     record: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class EntryTable:
+    """A table read with a ``data:`` or ``project:`` entry's options, less the genes and
+    samples the entry names.
+
+    Attributes
+    ----------
+    read : TableRead
+        The table as read, and how.
+    counts : DataFrame
+        Its counts without the entry's ``drop_genes``, ``drop_samples`` and the genes
+        its ``exclude_genes`` take.
+    excluded : list of str
+        The genes ``exclude_genes`` took, in table order.
+    taken : dict
+        Each ``exclude_genes`` entry -> how many genes it took
+        (:func:`moonlight.genefilter.excluded_genes`).
+    """
+
+    read: TableRead
+    counts: pd.DataFrame
+    excluded: list[str]
+    taken: dict[str, int]
+
+
+def read_entry_table(path: str | os.PathLike[str], options: dict[str, Any] | None = None
+                     ) -> EntryTable:
+    """Read a table with an entry's read options (:data:`moonlight.tables.READ_OPTIONS`)
+    and leave out what the entry names: ``drop_genes``, ``drop_samples`` (an error names
+    one the table lacks) and the names and patterns of ``exclude_genes``."""
+    options = options or {}
+    read = read_table(path, **{k: options[k] for k in READ_OPTIONS if k in options})
+    named = drop_named(read.counts, genes=options.get("drop_genes", []),
+                       samples=options.get("drop_samples", []), source=str(path))
+    excluded, taken = excluded_genes(list(named.index), options.get("exclude_genes", []))
+    return EntryTable(read, named.loc[~excluded], list(named.index[excluded]), taken)
 
 
 def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None = None, *,
@@ -80,12 +120,8 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     options = dict(options or {})
     ranks, folds, qc = _settings(ranks, folds, qc)
     source = str(path)
-    read = read_table(path, **{k: options[k] for k in READ_OPTIONS if k in options})
-    named = drop_named(read.counts, genes=options.get("drop_genes", []),
-                       samples=options.get("drop_samples", []), source=source)
-    excluded, taken = excluded_genes(list(named.index), options.get("exclude_genes", []))
-    removed = list(named.index[excluded])
-    named = named.loc[~excluded]
+    entry = read_entry_table(path, options)
+    read, named, removed, taken = entry.read, entry.counts, entry.excluded, entry.taken
     handled = handle_outliers(named, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     counts = drop_empty(handled.counts.to_frame(), source=source)

@@ -38,6 +38,7 @@ information about H).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,8 @@ from .config import default
 from .engines import EPS
 from .likelihood import log_factorial_sum, sample_logliks, sparse_sample_logliks
 
-__all__ = ["Projection", "align_genes", "project", "transform", "DEFAULT_PROJECTION_TOL"]
+__all__ = ["Projection", "align_genes", "gene_status", "project", "transform",
+           "DEFAULT_PROJECTION_TOL"]
 
 #: Multiplicative updates of H from the flat start before the coordinate descent
 #: (module docstring).
@@ -151,6 +153,24 @@ def align_genes(V_new: pd.DataFrame, W: pd.DataFrame
     missing = [g for g in w_genes if g not in present]
     extra = [g for g in new_genes if g not in known]
     return V_new.loc[shared], missing, extra
+
+
+def gene_status(used: Sequence[str], missing: Sequence[str], extra: Sequence[str],
+                excluded: Sequence[str] = ()) -> pd.DataFrame:
+    """The genes of a projection (``genes.tsv``): columns ``gene`` and ``status``, one of
+    ``used`` (in W and the new table), ``missing`` (in W, not in the new table),
+    ``excluded`` (left out of the new table by its entry: ``drop_genes``,
+    ``exclude_genes``; listed whether W has them or not) and ``extra`` (in the new table,
+    not in W). ``used``, ``missing`` and ``extra`` are :func:`align_genes`' of the table
+    without the ``excluded`` genes, so a gene of W left out is ``excluded``, not
+    ``missing``."""
+    left_out = set(excluded)
+    missing = [g for g in missing if g not in left_out]
+    return pd.DataFrame({
+        "gene": [*used, *missing, *excluded, *extra],
+        "status": (["used"] * len(used) + ["missing"] * len(missing)
+                   + ["excluded"] * len(excluded) + ["extra"] * len(extra)),
+    })
 
 
 def _check_values(name: str, X: NDArray) -> None:

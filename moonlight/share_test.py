@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .config import default
 from .counts import ROW_BLOCK_ENTRIES, Counts
 from .dispersion import nb_dispersion, pearson
 from .intervals import interval_ends, share_standard_errors, wald_guess
@@ -151,8 +152,9 @@ def _intervals(V: NDArray, Ht: NDArray, b_hat: NDArray, top: NDArray[np.int64],
 
 
 def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
-               threshold: float, ceiling: float | None = None, level: float | None = 0.95,
-               overdispersion: str = "negative_binomial",
+               threshold: float, ceiling: float | None = default("modules.ceiling"),
+               level: float | None = default("modules.level"),
+               overdispersion: str = default("modules.overdispersion"),
                offsets: pd.DataFrame | None = None,
                background: Sequence[str] = ()) -> pd.DataFrame:
     """Test, per gene, whether its second share is above ``threshold`` and, with
@@ -169,7 +171,7 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
         The membership threshold t on the share, in [0, 1).
     ceiling : float or None
         The ceiling c on the rest share (``modules.ceiling``), in (0, 1]; None skips
-        the rest test.
+        the rest test. Left out, the schema's default.
     level : float or None
         Confidence level of the profile intervals of both shares; None skips them.
         With ``ceiling`` only the rows that can be called get them, those whose rest

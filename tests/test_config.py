@@ -136,6 +136,11 @@ def test_a_data_or_project_entry_with_a_key_of_no_kind_is_refused_by_name():
     with pytest.raises(WorkflowError, match="'keep_top_genes' was unexpected"):
         validated({"project": {"n": {"model": "a", "path": "t.tsv", "keep_top_genes": 5}}})
     assert validated({"project": {"n": {"model": "a", "path": "t.tsv", "header": True}}})
+    # nor a data set's annotations: nothing would test the projected samples against them
+    with pytest.raises(WorkflowError, match="'samples' was unexpected"):
+        validated({"project": {"n": {"model": "a", "path": "t.tsv", "samples": "s.tsv"}}})
+    assert validated({"project": {"n": {"model": "a", "path": "t.tsv",
+                                        "exclude_genes": ["^MT-"], "drop_genes": ["g"]}}})
 
 
 def test_the_configuration_reference_is_generated_from_the_schema():
@@ -149,12 +154,16 @@ def test_the_configuration_reference_is_generated_from_the_schema():
 def _library_defaults():
     """(callable, keyword, schema value) for every library keyword that a config key
     sets: the keyword's default must be the schema's."""
-    from moonlight import estimator, nmf, projection, qc, selection, simulate, stability
+    from moonlight import (estimator, genesets, nmf, projection, qc, selection, simulate,
+                           stability)
     from moonlight.config import crossval_settings
     from moonlight.confidence import moonlighting_confidence
     from moonlight.crossval import cross_validate, fit_blocks, fit_masked
     from moonlight.pipeline import call_modules
-    fit, sel, mods, proj = (defaults(s) for s in ("fit", "selection", "modules", "projection"))
+    from moonlight.prefilter import select_genes_and_cells
+    from moonlight.share_test import share_test
+    fit, sel, mods, proj, genes = (defaults(s) for s in ("fit", "selection", "modules",
+                                                         "projection", "gene_selection"))
     cv = crossval_settings(sel)
     cases = [(nmf.fit_nmf, "restarts", defaults("restarts"))]
     cases += [(nmf.fit_nmf, k, fit[k]) for k in fit if k != "restarts_per_job"]
@@ -166,6 +175,10 @@ def _library_defaults():
     cases += [(moonlighting_confidence, k, mods[k])
               for k in ("fdr", "min_support", "level", "overdispersion")]
     cases += [(call_modules, "rank_guard", mods["rank_guard"])]
+    cases += [(share_test, k, mods[k]) for k in ("ceiling", "level", "overdispersion")]
+    cases += [(genesets.top_genes, "n", defaults("top_genes")),
+              (select_genes_and_cells, "top_genes", genes["keep_top_genes"]),
+              (select_genes_and_cells, "min_samples_per_gene", genes["min_samples_per_gene"])]
     cases += [(f, k, sel[k]) for f in (selection.rank_table, selection.select_rank)
               for k in ("min_stability", "min_gain")]
     cases += [(stability.stability_summary, "margin", sel["margin"]),

@@ -70,7 +70,8 @@ def test_thresholds_drop_what_they_say_and_name_it():
         [1, 2, 0, 1, 0, 0],     # g4: only in c1 once c0 is gone -> detected in 2 cells
     ], dtype=float)
     selected = select_genes_and_cells(sparse.csr_array(V), names("g", 5), names("c", 6),
-                                      min_samples_per_gene=2, min_counts_per_cell=2)
+                                      min_samples_per_gene=2, min_counts_per_cell=2,
+                                      top_genes=None)
     details = [(row["check"], row["value"], row["detail"]) for row in selected.rows]
     assert details == [
         ("samples_dropped", "1", "all-zero counts (cells): c5"),
@@ -117,8 +118,12 @@ def test_defaults_drop_only_empty_genes_and_cells_and_leave_the_input_alone():
     before = X.copy()
     selected = select_genes_and_cells(X, ["a", "b", "c"], ["w", "x", "y", "z"])
     assert selected.genes == ["a", "c"] and selected.cells == ["x", "y"]
-    assert [row["check"] for row in selected.rows] == [
-        "samples_dropped", "genes_dropped", "genes_kept", "samples_kept"]
+    # the schema's keep_top_genes (5,000) keeps every gene of a smaller matrix, and says so
+    assert [(row["check"], row["detail"]) for row in selected.rows] == [
+        ("samples_dropped", "all-zero counts (cells): w, z"),
+        ("genes_dropped", "no count in the kept cells: b"),
+        ("note", "top_genes = 5000: 2 genes left, all kept"),
+        ("genes_kept", ""), ("samples_kept", "cells")]
     np.testing.assert_array_equal(X.data, before.data)
     assert X.nnz == 3
 

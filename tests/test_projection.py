@@ -155,3 +155,27 @@ def test_multiplicative_warmup_reaches_the_same_optimum_in_fewer_sweeps(monkeypa
     assert warm.n_iter * 3 < flat.n_iter  # 5 sweeps against 19
     assert warm.loglik.sum() == pytest.approx(flat.loglik.sum(), rel=1e-12, abs=1e-6)
     np.testing.assert_allclose(warm.H, flat.H, rtol=1e-4, atol=1e-6 * flat.H.max())
+
+
+def test_a_projection_entry_leaves_out_the_genes_it_names(tmp_path):
+    """``drop_genes`` and ``exclude_genes`` of a ``project:`` entry are read as a data
+    set's are (one reader, :func:`moonlight.prepare.read_entry_table`): the genes they
+    take are not projected, and genes.tsv calls those of the model excluded, not missing."""
+    from moonlight.prepare import read_entry_table
+    from moonlight.projection import gene_status
+    genes = ["MT-CO1", "MT-ND2", "ACTB", "GAPDH", "novel"]
+    table = tmp_path / "new.tsv"
+    table.write_text("gene\ts1\ts2\n" + "".join(f"{g}\t{i + 1}\t{2 * i + 1}\n"
+                                               for i, g in enumerate(genes)))
+    entry = read_entry_table(table, {"exclude_genes": ["^MT-", "NONE"], "drop_genes": ["novel"]})
+    assert entry.counts.index.tolist() == ["ACTB", "GAPDH"]
+    assert entry.excluded == ["MT-CO1", "MT-ND2"] and entry.taken == {"^MT-": 2, "NONE": 0}
+    W = pd.DataFrame([[0.2, 0.1], [0.3, 0.1], [0.2, 0.4], [0.2, 0.3], [0.1, 0.1]],
+                     index=["MT-CO1", "ACTB", "GAPDH", "RPL3", "MT-ND2"], columns=["a", "b"])
+    aligned, missing, extra = align_genes(entry.counts, W)
+    status = gene_status(list(aligned.index), missing, extra, ["novel", *entry.excluded])
+    assert dict(zip(status["gene"], status["status"])) == {
+        "ACTB": "used", "GAPDH": "used", "RPL3": "missing", "novel": "excluded",
+        "MT-CO1": "excluded", "MT-ND2": "excluded"}
+    with pytest.raises(Exception, match="new.tsv.*absent"):
+        read_entry_table(table, {"drop_genes": ["absent"]})
