@@ -100,7 +100,7 @@ def moonlighting_confidence(
     level: float = default("modules.level"),
     overdispersion: str = default("modules.overdispersion"),
     neighbours: Mapping[int, tuple[pd.DataFrame, ...]] | None = None,
-    neighbour_level: float = 0.1,
+    neighbour_level: float = default("modules.neighbour_level"),
     offsets: pd.DataFrame | None = None,
     background: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,7 +137,7 @@ def moonlighting_confidence(
         Benjamini-Hochberg adjusted over the candidates, must give the gene
         ``q <= neighbour_level``.
     neighbour_level : float
-        FDR level of the confirmation at the neighbouring ranks.
+        FDR level of the confirmation at the neighbouring ranks (``modules.neighbour_level``).
     offsets : DataFrame (genes x samples), optional
         Known factors of every mean (the batch factors, :mod:`moonlight.batches`), for
         the share test (:func:`share_test`); a neighbour then carries its own as a

@@ -173,7 +173,7 @@ def _library_defaults():
     # the masked fits of the entries and blocks designs start as the fits do
     cases += [(f, "init", fit["init"]) for f in (fit_masked, fit_blocks)]
     cases += [(moonlighting_confidence, k, mods[k])
-              for k in ("fdr", "min_support", "level", "overdispersion")]
+              for k in ("fdr", "min_support", "level", "overdispersion", "neighbour_level")]
     cases += [(call_modules, "rank_guard", mods["rank_guard"])]
     cases += [(share_test, k, mods[k]) for k in ("ceiling", "level", "overdispersion")]
     cases += [(genesets.top_genes, "n", defaults("top_genes")),
