@@ -74,8 +74,8 @@ def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],
     counts = Counts.of(counts)
     for rank, fit_n in sorted(neighbours.items()):
         W_n, H_n = drop_private_modules(*fit_n[:2])
-        tested = share_test_rows(counts, genes, W_n, H_n, threshold=threshold, level=None,
-                                 overdispersion=overdispersion,
+        tested = share_test_rows(counts, genes, W_n, H_n, threshold=threshold,
+                                 ceiling=None, level=None, overdispersion=overdispersion,
                                  offsets=fit_n[2] if len(fit_n) > 2 else None)
         p_n = tested["p"].to_numpy()
         table["neighbour_fits_at_cap"] |= tested["fits_at_cap"].to_numpy()
