@@ -280,14 +280,20 @@ def _in_memory(stored: Any) -> tuple[Any, bool]:
     import h5py
 
     if isinstance(stored, h5py.Dataset):
-        blocks = [sparse.csr_array(stored[start:start + _DENSE_BLOCK])
+        blocks = [sparse.csr_array(_sparse_dtype(stored[start:start + _DENSE_BLOCK]))
                   for start in range(0, stored.shape[0], _DENSE_BLOCK)]
         return sparse.vstack(blocks, format="csr"), True
     if hasattr(stored, "to_memory"):  # anndata's backed sparse dataset
         return stored.to_memory(), False
     if sparse.issparse(stored):
         return stored, False
-    return np.asarray(stored), True
+    return _sparse_dtype(np.asarray(stored)), True
+
+
+def _sparse_dtype(block: NDArray) -> NDArray:
+    """``block``, float16 values as float32 (exactly: every float16 is a float32), which
+    scipy.sparse can hold; other types as they are."""
+    return block.astype(np.float32) if block.dtype == np.float16 else block
 
 
 def _h5ad_choices(adata: Any) -> dict[str, Callable[[], Any]]:

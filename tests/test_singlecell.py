@@ -183,6 +183,12 @@ def test_h5ad_dense_X_is_made_sparse_block_by_block(tmp_path, counts, monkeypatc
     assert any("stored dense" in note for note in read.notes)
 
 
+def test_h5ad_dense_float16_X_reads_as_its_counts(tmp_path, counts):
+    """float16 (which scipy.sparse cannot hold) holds every count up to 2,048 exactly."""
+    path = write_h5ad(tmp_path / "half.h5ad", counts.T.astype(np.float16))
+    same(read_h5ad_counts(path), counts)
+
+
 def test_h5ad_gene_ids_names_genes_by_their_ids(tmp_path, counts):
     ids = [f"ENSMUSG{i:011d}" for i in range(len(GENES))]
     path = write_h5ad(tmp_path / "ids.h5ad", sparse.csr_matrix(counts.T),
