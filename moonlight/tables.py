@@ -6,10 +6,10 @@ names. What is read:
 
 * **Text**: tab-, comma-, semicolon- or whitespace-separated, quoted or not (R's
   ``write.csv`` and ``write.table``, pandas' ``to_csv``), LF or CRLF line ends, optionally
-  compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member; a gzip, bzip2 or xz
-  file is recognised by its first bytes whatever its name). Parsing is pandas ``read_csv`` with
-  every field read as a string; lines starting with ``comment`` (``#``) and blank lines
-  are skipped, and every check afterwards names the file's own line number.
+  compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member besides the
+  ``__MACOSX`` entries macOS adds; a gzip, bzip2 or xz file is recognised by its first
+  bytes whatever its name). Parsing is pandas ``read_csv`` with every field read as a
+  string; lines starting with ``comment`` (``#``) and blank lines are skipped, and every check afterwards names the file's own line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
   Row numbers in messages are the spreadsheet's. An error cell (``#N/A``, ``#REF!``) is
   refused by its cell; ``TRUE`` and ``FALSE`` read as Excel shows them.
@@ -204,7 +204,10 @@ def _decompress(path: Path, raw: bytes) -> tuple[bytes, str]:
             return lzma.decompress(raw), "xz"
         if suffix == ".zip":
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/")]
+                # a folder entry, or the resource forks macOS's Finder adds, is no table
+                members = [m for m in archive.namelist() if not m.endswith("/")
+                           and not m.startswith("__MACOSX/")
+                           and not m.rsplit("/", 1)[-1].startswith("._")]
                 if len(members) != 1:
                     raise _fail(path, f"a .zip of a count table must hold one file; this one "
                                       f"holds {len(members)}: {', '.join(members[:5])}")

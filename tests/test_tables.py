@@ -86,6 +86,9 @@ def test_zip_with_one_member_and_refusal_of_two(tmp_path, w09):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("counts.csv", w09.to_csv())
     same_table(read_table(path), w09)
+    with zipfile.ZipFile(path, "a") as archive:  # what macOS's "Compress" adds
+        archive.writestr("__MACOSX/._counts.csv", b"\x00\x05\x16\x07")
+    same_table(read_table(path), w09)
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("readme.txt", "x")
     with pytest.raises(CountTableError, match="must hold one file; this one holds 2"):
