@@ -9,7 +9,8 @@ names. What is read:
   compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member besides the
   ``__MACOSX`` entries macOS adds; a gzip, bzip2 or xz file is recognised by its first
   bytes whatever its name). Parsing is pandas ``read_csv`` with every field read as a
-  string; lines starting with ``comment`` (``#``) and blank lines are skipped, and every check afterwards names the file's own line number.
+  string; lines starting with ``comment`` (``#``) and blank lines are skipped, and every
+  check afterwards names the file's own line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
   Row numbers in messages are the spreadsheet's. An error cell (``#N/A``, ``#REF!``) is
   refused by its cell; ``TRUE`` and ``FALSE`` read as Excel shows them.
