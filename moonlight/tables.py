@@ -12,8 +12,9 @@ names. What is read:
   string; lines starting with ``comment`` (``#``) and blank lines are skipped, and every
   check afterwards names the file's own line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
-  Row numbers in messages are the spreadsheet's. An error cell (``#N/A``, ``#REF!``) is
-  refused by its cell; ``TRUE`` and ``FALSE`` read as Excel shows them.
+  Row numbers in messages are the spreadsheet's. An error cell (``#N/A``, ``#REF!``)
+  among the names and counts read is refused by its cell; ``TRUE`` and ``FALSE`` read as
+  Excel shows them.
 * **Encoding**: UTF-8, with or without a byte-order mark; UTF-16 when a UTF-16 byte-order
   mark starts the file (Excel's "Unicode Text"). A file that is not valid UTF-8
   is decoded as Latin-1 (ISO-8859-1, which maps every byte to a character) with a warning
@@ -32,11 +33,13 @@ and its reason are logged (``TableRead.header_reason``). The first row is a head
 
 1. it has one field fewer than the second and does not look like a data row (a name,
    then numbers): sample names with no label for the gene column, as R's
-   ``write.table`` writes it; or
+   ``write.table`` writes it (with a warning when they are all numbers: a sheet's row of
+   a numeric gene name and counts short of its last looks the same); or
 2. its first field is empty (R's ``write.csv``: ``"","S1","S2"``), or
 3. any of its count fields is not a number (``gene, S1, S2``), unless they are all
    numbers, digit-grouped numbers (``1,375``) or missing values (``NA``, empty) with at
-   least one number: that is a data row, and the missing value is refused by its line;
+   least one number and its first field is no gene-column label (rule 4): that is a data
+   row, and the missing value is refused by its line;
 
 and, with a warning naming the line because it is a guess, when its count fields are
 all numbers (numeric sample IDs such as ``1001 1002 ...``) but
@@ -53,7 +56,8 @@ Otherwise the first row is data and samples are named ``S1 .. SM``. ``header=Tru
 **Thousands separators**: a count written ``"1,375"`` (quoted in a CSV, or in any other
 table) is read as 1375 when ``thousands=","`` (the default) and it has the strict form
 ``d,ddd,ddd``; any other non-number stops the read. With ``thousands="."`` every
-count of the form ``d.ddd`` is grouped (``2.000`` is 2000, not 2).
+count of a text table of the form ``d.ddd`` is grouped (``2.000`` is 2000, not 2); an
+Excel cell's number is a number.
 
 Anything wrong stops the read with a :class:`CountTableError` naming the file, the line
 and the cause: an empty file, a ragged row, a missing, non-numeric, negative, NaN or
@@ -139,6 +143,8 @@ _THOUSANDS = {",": re.compile(r"[+]?\d{1,3}(,\d{3})+(\.\d*)?"),
               ".": re.compile(r"[+]?\d{1,3}(\.\d{3})+(,\d*)?"),
               " ": re.compile(r"[+]?\d{1,3}( \d{3})+(\.\d*)?")}
 _LINE_END = re.compile(r"\r\n|\r|\n")
+#: How :func:`_read_excel` marks an error cell (no cell's text starts with a NUL).
+_ERROR_CELL = "\x00excel error: "
 
 
 @dataclass(frozen=True)
@@ -323,19 +329,17 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
         name = book.sheet_names[sheet] if isinstance(sheet, int) else sheet
         cells = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object,
                               na_filter=False)
-    # pandas reads an error cell (#N/A, #REF!, #DIV/0!) as NaN: refused, for as a name or
-    # a count it would be a guess
-    error = cells.isna().to_numpy()
-    if error.any():
-        i, j = np.argwhere(error)[0]
-        raise _fail(path, f", sheet {name!r}, cell {_column_letters(j)}{i + 1}: an Excel "
-                          "error value (#N/A, #REF!, #DIV/0!, ...), not a name or a count")
-    # every other cell as pandas writes it (dtype=str), but TRUE and FALSE as Excel
-    # shows them, not Python's True and False
+    # every cell as pandas writes it (dtype=str), but TRUE and FALSE as Excel shows them,
+    # not Python's True and False
     values = cells.to_numpy(dtype=object)
     text = cells.astype(str).to_numpy(dtype=object)
     text[(values == True) & (text == "True")] = "TRUE"  # noqa: E712 (not 1 or "True")
     text[(values == False) & (text == "False")] = "FALSE"  # noqa: E712
+    # pandas reads an error cell (#N/A, #REF!, #DIV/0!) as NaN: marked with its place,
+    # and refused where a name or a count is read (_refuse_error_cells), not in a
+    # column that drop_columns leaves out
+    for i, j in np.argwhere(cells.isna().to_numpy()):
+        text[i, j] = f"{_ERROR_CELL}sheet {name!r}, cell {_column_letters(j)}{i + 1}"
     grid = pd.DataFrame(text).apply(lambda column: column.str.strip())
     grid.index = pd.Index(np.arange(1, len(grid) + 1), name="line")
     grid = grid.loc[(grid != "").any(axis=1), (grid != "").any(axis=0)]
@@ -343,6 +347,18 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
         raise _fail(path, f"sheet {name!r} is empty")
     grid.columns = range(grid.shape[1])
     return grid
+
+
+def _refuse_error_cells(path: Path, grid: pd.DataFrame, names: list[str] | None) -> None:
+    """Refuse the first Excel error cell (marked by :func:`_read_excel`) among the names
+    and counts read, naming its sheet and cell."""
+    marked = [n for n in names or [] if n.startswith(_ERROR_CELL)]
+    if not marked:
+        flags = grid.apply(lambda column: column.str.startswith(_ERROR_CELL)).to_numpy()
+        marked = [grid.iat[i, j] for i, j in np.argwhere(flags)[:1]]
+    if marked:
+        raise _fail(path, f", {marked[0].removeprefix(_ERROR_CELL)}: an Excel error value "
+                          "(#N/A, #REF!, #DIV/0!, ...), not a name or a count")
 
 
 def _column_letters(position: int) -> str:
@@ -383,19 +399,26 @@ def _decide_header(first: list[str], second: list[str] | None, line: int,
     looks_like_data = (not _is_number(pd.Series(first[:1], dtype=str)).all()
                        and count_like)
     if second is not None and len(first) == len(second) - 1 and not looks_like_data:
-        return True, (f"line {line} has one field fewer than the next row: sample names "
-                      "without a gene-column label (R's write.table)"), False
+        # all numbers: sample IDs, or the first gene (a numeric name) short of a count
+        # (a sheet's empty last cell is not a field): a guess
+        numeric = bool(_is_number(pd.Series(first, dtype=str)).all())
+        reason = (f"line {line} has one field fewer than the next row: sample names "
+                  "without a gene-column label (R's write.table)")
+        if numeric:
+            reason += (f"; its fields are all numbers, so if line {line} is data (a gene "
+                       "with a missing last count), set header: false for this data set")
+        return True, reason, numeric
     if first[0] == "":
         return True, f"line {line} starts with an empty field (R's write.csv)", False
     if counts.empty:
         return False, f"line {line} has a single field", False
-    if count_like and not _is_number(counts).all():
+    label = first[0].strip().lower() in GENE_COLUMN_LABELS
+    if count_like and not label and not _is_number(counts).all():
         return False, (f"line {line} holds numbers and missing or digit-grouped values "
                        "after the gene name: data, no header"), False
     if not _is_number(counts).all():
         return True, f"line {line} has non-numeric fields where counts belong", False
     values = pd.to_numeric(counts, errors="coerce").to_numpy()
-    label = first[0].strip().lower() in GENE_COLUMN_LABELS
     increasing = (len(values) >= 10 and np.all(values == np.round(values))
                   and np.all(np.diff(values) > 0))
     if label or increasing:
@@ -429,14 +452,16 @@ def _column_positions(path: Path, header: list[str] | None, drop: list[str | int
 
 
 def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
-               notes: list[str]) -> np.ndarray:
+               notes: list[str], text_file: bool = True) -> np.ndarray:
     """float64 counts from the string grid (columns labelled by their 0-based position in
-    the file); the first bad field stops with its line and column."""
+    the file); the first bad field stops with its line and column. ``text_file``: the
+    fields are the file's text (not an Excel sheet's numbers written out), so that with
+    ``thousands="."`` a field ``2.000`` is 2000."""
     values = grid.apply(pd.to_numeric, errors="coerce")
     bad = values.isna().to_numpy()
     # "." groups digits here: "2.000" is 2000, though it also parses as the number 2
     dotted = (grid.apply(lambda column: column.str.contains(".", regex=False)).to_numpy()
-              if thousands == "." else np.zeros_like(bad))
+              if thousands == "." and text_file else np.zeros_like(bad))
     if (bad | dotted).any() and thousands is not None:
         pattern = _THOUSANDS[thousands]
         rows, cols = np.nonzero(bad | dotted)
@@ -575,7 +600,8 @@ def read_table(
     thousands : ",", ".", " " or None
         Separator of digit groups accepted in counts (``"1,375"``); None accepts none.
     encoding : str, optional
-        Text encoding; default UTF-8 (BOM allowed) with a Latin-1 fallback that warns.
+        Text encoding; default UTF-8 (BOM allowed), UTF-16 for a file that starts with
+        a UTF-16 byte-order mark, with a Latin-1 fallback that warns.
     drop_columns : list of str or int
         Columns that are neither the gene name nor counts (annotation such as a gene
         description or length), by header name or 1-based number; the gene name is the
@@ -661,6 +687,8 @@ def read_table(
             raise _fail(path, f", line {first_line}: the header has {len(first)} field(s) "
                               f"but line {grid.index[0]} has {grid.shape[1]}")
     grid, names = _drop_annotation_columns(path, grid, labels, drop_columns, notes)
+    if fmt == "excel":
+        _refuse_error_cells(path, grid, names)
     if grid.shape[1] < 2:
         raise _fail(path, f", line {grid.index[0]}: a gene name but no counts")
 
@@ -674,7 +702,7 @@ def read_table(
         if fields < grid.shape[1]:
             raise _fail(path, f", line {line}: {fields - 1} count(s) where line "
                               f"{raw.index[0]} has {grid.shape[1] - 1}")
-    values = _to_counts(path, raw, thousands, notes)
+    values = _to_counts(path, raw, thousands, notes, text_file=fmt == "text")
     samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
     _check_names(path, genes, samples, first_line)
     values = _integer_counts(path, values, genes, samples, counts, cautions)

@@ -311,6 +311,11 @@ def test_a_gap_in_the_first_row_is_named_not_read_as_a_header(tmp_path, first_ro
         read_table(write(tmp_path, text, "t.csv" if sep == "," else "t.tbl"))
 
 
+def test_a_labelled_header_of_numeric_ids_may_name_a_sample_na(tmp_path):
+    counts = read_count_table(write(tmp_path, "gene\t1001\tNA\t1003\ng1\t1\t2\t3\n", "t.tsv"))
+    assert counts.columns.tolist() == ["1001", "NA", "1003"] and counts.index.tolist() == ["g1"]
+
+
 def test_digit_groups_in_the_first_row_are_data(tmp_path):
     read = read_table(write(tmp_path, "g1\t1,375\t2\ng2\t3\t4\n", "t.tsv"))
     assert not read.header and "digit-grouped" in read.header_reason
@@ -356,6 +361,32 @@ def test_an_excel_error_cell_is_refused_by_its_cell(tmp_path, where):
     with pytest.raises(CountTableError, match=f"t.xlsx, sheet 'counts', cell {where}: an "
                                               "Excel error value"):
         read_table(_sheet(tmp_path, cells))
+
+
+def test_an_excel_error_cell_in_a_dropped_column_is_no_error(tmp_path):
+    path = _sheet(tmp_path, {"A1": "gene", "B1": "description", "C1": "s1", "A2": "g1",
+                             "B2": "#N/A", "C2": 4, "A3": "g2", "B3": "kinase", "C3": 5})
+    counts = read_count_table(path, drop_columns=["description"])
+    assert counts.to_dict() == {"s1": {"g1": 4, "g2": 5}}
+
+
+def test_a_sheet_whose_first_row_is_short_of_its_last_count_warns(tmp_path):
+    """Numeric gene names (Entrez IDs) and an empty last cell in the first row look like
+    R's write.table header of numeric sample IDs: read as one, with a warning saying how
+    to read it as data."""
+    path = _sheet(tmp_path, {"A1": 7157, "B1": 5, "A2": 7158, "B2": 3, "C2": 4})
+    with pytest.warns(UserWarning, match="if line 1 is data .* set header: false"):
+        read = read_table(path)
+    assert [kind for kind, _ in read.warnings] == ["header_guess"]
+    with pytest.raises(CountTableError, match="line 1, column 3: missing value ''"):
+        read_table(path, header=False)
+
+
+def test_excel_numbers_are_not_digit_groups(tmp_path):
+    path = _sheet(tmp_path, {"A1": "g1", "B1": 1.234, "C1": 2, "A2": "g2", "B2": 2, "C2": 3})
+    with pytest.warns(UserWarning, match="rounded"):
+        counts = read_count_table(path, thousands=".", counts="rounded")
+    assert counts.loc["g1"].tolist() == [1, 2]
 
 
 def test_excel_booleans_read_as_excel_shows_them(tmp_path):
