@@ -12,7 +12,7 @@ names. What is read:
   string; lines starting with ``comment`` (``#``) and blank lines are skipped, and every
   check afterwards names the file's own line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
-  Row numbers in messages are the spreadsheet's. An error cell (``#N/A``, ``#REF!``)
+  Messages name the spreadsheet's rows and cells (``cell C5``). An error cell (``#N/A``, ``#REF!``)
   among the names and counts read is refused by its cell; ``TRUE`` and ``FALSE`` read as
   Excel shows them.
 * **Encoding**: UTF-8, with or without a byte-order mark; UTF-16 when a UTF-16 byte-order
@@ -345,8 +345,7 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
     grid = grid.loc[(grid != "").any(axis=1), (grid != "").any(axis=0)]
     if grid.empty:
         raise _fail(path, f"sheet {name!r} is empty")
-    grid.columns = range(grid.shape[1])
-    return grid
+    return grid  # rows and columns labelled by their place in the sheet (1- and 0-based)
 
 
 def _refuse_error_cells(path: Path, grid: pd.DataFrame, names: list[str] | None) -> None:
@@ -479,19 +478,23 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
             bad = values.isna().to_numpy()
     array = values.to_numpy(dtype=np.float64)
     bad = bad | ~np.isfinite(array)
+
+    def place(i: int, j: int) -> str:  # a sheet's cell by its name
+        line, column = grid.index[i], grid.columns[j]
+        return (f"line {line}, column {column + 1}" if text_file
+                else f"cell {_column_letters(column)}{line}")
+
     if bad.any():
         i, j = np.argwhere(bad)[0]
         text = grid.iat[i, j]
         lowered = text.lower()
         what = ("NaN or infinite value" if lowered in _NAN_TEXT or np.isinf(array[i, j])
                 else "missing value" if lowered in _MISSING_TEXT else "non-numeric value")
-        raise _fail(path, f", line {grid.index[i]}, column {grid.columns[j] + 1}: {what} "
-                          f"{text!r}")
+        raise _fail(path, f", {place(i, j)}: {what} {text!r}")
     negative = array < 0
     if negative.any():
         i, j = np.argwhere(negative)[0]
-        raise _fail(path, f", line {grid.index[i]}, column {grid.columns[j] + 1}: negative "
-                          f"count {grid.iat[i, j]!r}")
+        raise _fail(path, f", {place(i, j)}: negative count {grid.iat[i, j]!r}")
     return array
 
 

@@ -378,8 +378,17 @@ def test_a_sheet_whose_first_row_is_short_of_its_last_count_warns(tmp_path):
     with pytest.warns(UserWarning, match="if line 1 is data .* set header: false"):
         read = read_table(path)
     assert [kind for kind, _ in read.warnings] == ["header_guess"]
-    with pytest.raises(CountTableError, match="line 1, column 3: missing value ''"):
+    with pytest.raises(CountTableError, match="cell C1: missing value ''"):
         read_table(path, header=False)
+
+
+def test_a_bad_count_in_a_sheet_is_named_by_its_cell(tmp_path):
+    """The sheet starts at B3: the message names the cell, not the column among the
+    columns that are not blank."""
+    path = _sheet(tmp_path, {"B3": "gene", "C3": "s1", "D3": "s2", "B4": "g1", "C4": 1,
+                             "D4": -2, "B5": "g2", "C5": "many", "D5": 3})
+    with pytest.raises(CountTableError, match="t.xlsx, cell C5: non-numeric value 'many'"):
+        read_table(path)
 
 
 def test_excel_numbers_are_not_digit_groups(tmp_path):
