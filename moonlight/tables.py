@@ -390,17 +390,18 @@ def _decide_header(first: list[str], second: list[str] | None, line: int,
     """Whether the first row is a header (``header="auto"``), why, and whether that is a
     guess the user should hear about (numeric sample names)."""
     counts = pd.Series(first[1:], dtype=str)
-    number = _is_number(counts) | _is_grouped(counts, thousands)
+    plain = _is_number(counts)
+    named_by_number = bool(_is_number(pd.Series(first[:1], dtype=str)).all())
+    number = plain | _is_grouped(counts, thousands)
     # numbers and missing values only: a data row with a gap, which the counts' check
     # then names, not sample names such as "NA" or "1,375"
     count_like = bool(number.any()) and bool(
         (number | counts.str.lower().isin(_MISSING_TEXT)).all())
-    looks_like_data = (not _is_number(pd.Series(first[:1], dtype=str)).all()
-                       and count_like)
+    looks_like_data = not named_by_number and count_like
     if second is not None and len(first) == len(second) - 1 and not looks_like_data:
         # all numbers: sample IDs, or the first gene (a numeric name) short of a count
         # (a sheet's empty last cell is not a field): a guess
-        numeric = bool(_is_number(pd.Series(first, dtype=str)).all())
+        numeric = named_by_number and bool(plain.all())
         reason = (f"line {line} has one field fewer than the next row: sample names "
                   "without a gene-column label (R's write.table)")
         if numeric:
@@ -412,10 +413,10 @@ def _decide_header(first: list[str], second: list[str] | None, line: int,
     if counts.empty:
         return False, f"line {line} has a single field", False
     label = first[0].strip().lower() in GENE_COLUMN_LABELS
-    if count_like and not label and not _is_number(counts).all():
+    if count_like and not label and not plain.all():
         return False, (f"line {line} holds numbers and missing or digit-grouped values "
                        "after the gene name: data, no header"), False
-    if not _is_number(counts).all():
+    if not plain.all():
         return True, f"line {line} has non-numeric fields where counts belong", False
     values = pd.to_numeric(counts, errors="coerce").to_numpy()
     increasing = (len(values) >= 10 and np.all(values == np.round(values))
@@ -462,10 +463,9 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
     dotted = (grid.apply(lambda column: column.str.contains(".", regex=False)).to_numpy()
               if thousands == "." and text_file else np.zeros_like(bad))
     if (bad | dotted).any() and thousands is not None:
-        pattern = _THOUSANDS[thousands]
         rows, cols = np.nonzero(bad | dotted)
         text = pd.Series(grid.to_numpy()[rows, cols], dtype=str)
-        grouped = text.str.fullmatch(pattern).to_numpy()
+        grouped = _is_grouped(text, thousands).to_numpy()
         if grouped.any():
             plain = text[grouped].str.replace(thousands, "", regex=False)
             if thousands != ",":
