@@ -101,6 +101,7 @@ def moonlighting_confidence(
     overdispersion: str = default("modules.overdispersion"),
     neighbours: Mapping[int, tuple[pd.DataFrame, ...]] | None = None,
     neighbour_level: float = default("modules.neighbour_level"),
+    private_gene_share: float = default("modules.private_gene_share"),
     offsets: pd.DataFrame | None = None,
     background: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -138,6 +139,10 @@ def moonlighting_confidence(
         ``q <= neighbour_level``.
     neighbour_level : float
         FDR level of the confirmation at the neighbouring ranks (``modules.neighbour_level``).
+    private_gene_share : float
+        A neighbour's modules one gene holds more than this share of are left out of
+        its test (``modules.private_gene_share``;
+        :func:`moonlight.rank_guard.drop_private_modules`).
     offsets : DataFrame (genes x samples), optional
         Known factors of every mean (the batch factors, :mod:`moonlight.batches`), for
         the share test (:func:`share_test`); a neighbour then carries its own as a
@@ -185,7 +190,8 @@ def moonlighting_confidence(
                                                 margin=margin,
                                                 background=background).to_numpy()
         guard = neighbour_confirmation(counts, genes, neighbours or {}, threshold=threshold,
-                                       overdispersion=overdispersion)
+                                       overdispersion=overdispersion,
+                                       private_gene_share=private_gene_share)
         table[guard.columns] = guard
         table["fits_at_cap"] = table["fits_at_cap"] | table["neighbour_fits_at_cap"]
         holds = ~(table["neighbour_q"] > neighbour_level)  # no neighbour: holds

@@ -19,7 +19,7 @@ import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fold_settings",
-           "misplaced_keys", "from_command_line", "reference", "commented_config", "ConfigError"]
+           "size_checks", "misplaced_keys", "from_command_line", "reference", "commented_config", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -175,6 +175,25 @@ def crossval_settings(selection: dict[str, Any], sparse: bool | None = None
         settings["design"], settings["init"] = fold_settings(
             settings["design"], settings["init"], sparse)
     return settings
+
+
+def size_checks(config: dict[str, Any], dataset: str) -> tuple[list[int], dict[str, Any]]:
+    """What a data set's prepared counts are checked against
+    (:func:`moonlight.folds.check_size`), from a run's whole config: the ranks it will be
+    fitted at (its ``data:`` entry's own ``ranks``, else the config's, and
+    ``selection.extend_to``) and ``selection.folds`` and ``selection.design``.
+
+    The data rules read these from the run's config rather than take them as params: a
+    check changes no byte of the counts, so adding a rank or changing the folds must rerun
+    the fits and cross-validations it touches, not the data step and everything after it.
+    """
+    entry = config["data"].get(dataset)
+    ranks = list(entry.get("ranks", config["ranks"]) if isinstance(entry, dict)
+                 else config["ranks"])
+    selection = config["selection"]
+    extend_to = selection["extend_to"]
+    return (ranks + ([extend_to] if extend_to else []),
+            {key: selection[key] for key in ("folds", "design")})
 
 
 def _type(node: dict[str, Any]) -> str:

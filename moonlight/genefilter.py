@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .config import default
+
 __all__ = ["MITO_RIBO", "is_pattern", "excluded_genes", "exclusion_reason",
            "unmatched", "mito_ribo_modules"]
 
@@ -69,10 +71,11 @@ def unmatched(taken: dict[str, int]) -> list[str]:
     return [entry for entry, n in taken.items() if n == 0]
 
 
-def mito_ribo_modules(module_genes: pd.DataFrame, top: int = 10,
-                      share: float = 0.5) -> dict[str, list[str]]:
+def mito_ribo_modules(module_genes: pd.DataFrame, top: int = default("qc.mito_ribo_top"),
+                      share: float = default("qc.mito_ribo_share")) -> dict[str, list[str]]:
     """Modules whose ``top`` genes (by rank in ``module_genes.tsv``) are at least
-    ``share`` mitochondrial or ribosomal (:data:`MITO_RIBO`): module -> those genes."""
+    ``share`` mitochondrial or ribosomal (:data:`MITO_RIBO`): module -> those genes
+    (config ``qc.mito_ribo_top``, ``qc.mito_ribo_share``)."""
     flagged = {}
     for module, rows in module_genes.sort_values("rank").groupby("module", sort=False):
         head = [str(g) for g in rows["gene"].head(top)]

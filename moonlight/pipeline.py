@@ -34,8 +34,8 @@ from .likelihood import rank_one
 from .modules import (calling_shares, call_memberships, keep_called, moonlighting_candidates,
                       normalize_columns, normalize_rows)
 from .nmf import NMFResult, fit_nmf
-from .outliers import handle_outliers
-from .prefilter import SELECTION_OPTIONS, select_counts, selection_changes, selection_settings
+from .prefilter import SELECTION_OPTIONS
+from .prepare import prepare_counts
 from .qc import quality_record
 from .rowmodel import fitting_threads
 from .selection import next_rank, rank_table, selected_rank, withhold_structureless
@@ -347,10 +347,11 @@ def analyse(
     restarts : int, optional
         Random restarts per rank (config ``restarts``).
     fit, selection, qc : dict, optional
-        Overrides of the config's ``fit:``, ``selection:`` and ``qc:`` blocks. Outliers
-        are handled first, as the workflow's data steps handle them
-        (``qc.outliers``, :func:`moonlight.outliers.handle_outliers`); what was done is
-        at the top of the QC record.
+        Overrides of the config's ``fit:``, ``selection:`` and ``qc:`` blocks. The
+        counts are prepared first as the workflow's data steps prepare every data set's
+        (:func:`moonlight.prepare.prepare_counts`: outliers by ``qc.outliers``, all-zero
+        genes and samples dropped, the gene selection, the size checked against the
+        ranks and folds); what was done is at the top of the QC record.
     gene_sets : mapping of name -> genes, or list of GMT sources, optional
         Gene sets every module is tested against (config ``gene_sets``;
         :func:`moonlight.enrichment.module_enrichment`): ``Analysis.enrichment``.
@@ -367,8 +368,9 @@ def analyse(
         Overrides of the config's ``gene_selection:`` (``keep_top_genes``,
         ``min_samples_per_gene``; for cells also ``min_counts_per_cell``), as a data
         entry's keys override it in the workflow (:func:`moonlight.prefilter.select_counts`).
-        The selection runs when it is given or when it would drop a gene (a table with
-        more genes than ``keep_top_genes``); what it did is in the QC record.
+        On dense counts the selection runs when it would drop a gene (a table with more
+        genes than ``keep_top_genes``, a threshold above 0); on sparse counts always.
+        What it did is in the QC record.
     batches : Series indexed by sample, or one label per sample, optional
         Each sample's known batch (config ``batch:``): every fit, cross-validation and
         gene test is of the batch model (:mod:`moonlight.batches`);
@@ -387,33 +389,34 @@ def analyse(
     if unknown:
         raise TypeError(f"analyse() got unknown select option(s) {sorted(unknown)}; "
                         f"known: {list(SELECTION_OPTIONS)}")
+    counts = Counts.of(counts)
     checks = {**settings["qc"], **(qc or {})}
-    handled = handle_outliers(counts, mode=checks["outliers"],
-                              factor=checks["outlier_factor"])
-    counts, read_rows = handled.counts, list(handled.rows)
     if batches is not None:
         batches = (batches if isinstance(batches, pd.Series)
                    else pd.Series(list(batches), index=counts.samples))
         batches = batches.set_axis(batches.index.astype(str))
-    if select is not None or selection_changes(counts.shape, selection_settings()):
-        kept = select_counts(counts, select)
-        counts, read_rows = Counts(kept.counts, kept.genes, kept.cells), read_rows + kept.rows
-        if covariates is not None:
-            covariates = covariates.set_axis(covariates.index.astype(str)).loc[kept.cells]
+    ranks = settings["ranks"] if ranks is None else list(ranks)
+    sel = {**settings["selection"], **(selection or {})}
+    prepared = prepare_counts(
+        counts, select, ranks=[*ranks, *([sel["extend_to"]] if sel["extend_to"] else [])],
+        folds={k: sel[k] for k in ("folds", "design")}, qc=qc)
+    counts, read_rows = prepared.counts, prepared.record
+    if covariates is not None:
+        # the prepared samples (the data step may drop all-zero ones), as call_modules
+        # joins them
+        covariates = covariates.set_axis(covariates.index.astype(str)).reindex(counts.samples)
     if batches is not None:
         unlabelled = [s_ for s_ in counts.samples if s_ not in batches.index]
         if unlabelled:
             raise ValueError(f"batches has no label for {len(unlabelled)} sample(s), e.g. "
                              f"{unlabelled[:3]}")
         batches = Batches.of(batches.loc[counts.samples])
-    ranks = settings["ranks"] if ranks is None else ranks
     restarts = settings["restarts"] if restarts is None else restarts
     # the keys that split the workflow's work into jobs do not change what a fit
     # computes; the thread count reaches the fits as a job's threads do
     given = {**settings["fit"], **(fit or {})}
     fit = {k: v for k, v in given.items() if k not in WORKFLOW_ONLY_FIT_KEYS}
     fit["threads"] = given["threads"]
-    sel = {**settings["selection"], **(selection or {})}
     # racing keeps clear of the near-best set stability and support use
     fit.setdefault("race_margin", sel["margin"])
     mods = {**settings["modules"], **modules}
@@ -457,13 +460,15 @@ def analyse(
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          covariates=covariates, batches=batches, **mods)
     sets = settings["gene_sets"] if gene_sets is None else gene_sets
-    enriched = (module_enrichment(calls.W, calls.memberships, sets,
-                                  **{**settings["enrichment"], **(enrichment or {})})
+    tests = {**settings["enrichment"], **(enrichment or {})}
+    tests.pop("fdr")  # the figure's level; analyse() draws none
+    enriched = (module_enrichment(calls.W, calls.memberships, sets, **tests)
                 if len(sets) else None)
     folds = pd.concat([*heldout, *([] if 1 in fits else [baseline])], ignore_index=True)
     record = quality_record(counts, table, folds, calls.classes,
                             calls.associations, read_rows=read_rows,
-                            outlier_factor=checks["outlier_factor"],
+                            **{k: checks[k] for k in ("outlier_factor", "mito_ribo_top",
+                                                      "mito_ribo_share")},
                             gene_set_coverage=enriched.warning if enriched else None,
                             module_genes=rank_genes(calls.W, calls.memberships,
                                                     calls.moonlighting["gene"]),

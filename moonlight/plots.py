@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from numpy.typing import NDArray
 
+from .config import default
 from .io import atomic_path
 from .selection import selected_rank
 
@@ -589,12 +590,14 @@ def plot_consensus_map(consensus: pd.DataFrame, modules: pd.Series,
 
 def plot_enrichment(table: pd.DataFrame, path: str | os.PathLike[str] | None = None, *,
                     test: str = "overlap", top: int = 5, title: str = "",
+                    fdr: float = default("enrichment.fdr"),
                     ax: plt.Axes | None = None) -> plt.Figure | None:
     """Dot plot of each module's top gene sets (:func:`moonlight.enrichment.enrichment`).
 
     One row per (module, set) among each module's ``top`` sets by q of ``test``; the
-    dot's size is the overlap, its colour ``-log10 q``; sets with q above 0.05 are drawn
-    hollow. Returns the figure when no ``path`` is given (or draws on ``ax``).
+    dot's size is the overlap, its colour ``-log10 q``; sets with q above ``fdr``
+    (config ``enrichment.fdr``) are drawn hollow. Returns the figure when no ``path`` is
+    given (or draws on ``ax``).
     """
     rows = table[table["test"] == test].groupby("module", sort=False).head(top)
     labels = [f"{m}: {s}" for m, s in zip(rows["module"], rows["set"])]
@@ -603,7 +606,7 @@ def plot_enrichment(table: pd.DataFrame, path: str | os.PathLike[str] | None = N
     ax = ax if ax is not None else fig.add_subplot(1, 1, 1)
     score = -np.log10(rows["q"].clip(lower=1e-300).to_numpy(dtype=np.float64))
     y = np.arange(len(rows))[::-1]
-    significant = rows["q"].to_numpy() <= 0.05
+    significant = rows["q"].to_numpy() <= fdr
     sizes = 20 + 12 * np.sqrt(rows["overlap"].to_numpy(dtype=np.float64))
     dots = ax.scatter(rows["statistic"].to_numpy()[significant], y[significant],
                       s=sizes[significant], c=score[significant], cmap="viridis",
@@ -613,7 +616,7 @@ def plot_enrichment(table: pd.DataFrame, path: str | os.PathLike[str] | None = N
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel("fold enrichment" if test == "overlap" else "area under the curve")
     fig.colorbar(dots, ax=ax, label="-log10 q", fraction=0.05)
-    ax.set_title(title or f"Top gene sets per module ({test} test; hollow: q > 0.05)",
+    ax.set_title(title or f"Top gene sets per module ({test} test; hollow: q > {fdr:g})",
                  fontsize=9)
     if len(rows) == 0:
         ax.text(0.5, 0.5, "no gene set tested", ha="center", va="center",

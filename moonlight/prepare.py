@@ -1,15 +1,20 @@
-"""A user's count table made ready for the analysis: the workflow's ``prepare_table`` step.
+"""Counts made ready for the analysis: the workflow's data steps and the start of ``analyse()``.
 
-Read it (:func:`moonlight.tables.read_table`, with the data entry's options), drop the
-genes and samples the entry names (``drop_genes``, ``drop_samples``, and the names and
-patterns of ``exclude_genes``: :mod:`moonlight.genefilter`), keep outliers out (:mod:`moonlight.outliers`), drop
-all-zero genes and samples, select the genes that enter the fit (``keep_top_genes``,
-``min_samples_per_gene``: :mod:`moonlight.prefilter`), and check that the table can be fitted at its ranks and
-cross-validated with its folds (:func:`moonlight.folds.check_size`); record every step
-for the QC record. The rule script only saves what this returns; a notebook, or the
-test battery of bad inputs, runs the same function. :func:`prepare_single_cell` is the
-same step for a single-cell matrix, kept sparse, with its gene and cell selection
-(:mod:`moonlight.prefilter`).
+:func:`prepare_counts` is the step every data set's counts take before anything is
+fitted, whatever they came from (a user's table, a single-cell matrix, a simulation,
+a notebook's frame given to :func:`moonlight.pipeline.analyse`): keep outliers out
+(:mod:`moonlight.outliers`), drop all-zero genes and samples, select the genes (and
+cells) that enter the fit (``keep_top_genes``, ``min_samples_per_gene``:
+:mod:`moonlight.prefilter`), and check that the counts can be fitted at their ranks and
+cross-validated with their folds (:func:`moonlight.folds.check_size`); every step is
+recorded for the QC record.
+
+:func:`prepare_table` reads a user's table first (:func:`moonlight.tables.read_table`,
+with the data entry's options) and drops the genes and samples the entry names
+(``drop_genes``, ``drop_samples``, and the names and patterns of ``exclude_genes``:
+:mod:`moonlight.genefilter`); :func:`prepare_single_cell` does the same for a
+single-cell matrix, kept sparse. The rule scripts only save what these return; a
+notebook, or the test battery of bad inputs, runs the same functions.
 """
 
 from __future__ import annotations
@@ -27,13 +32,13 @@ from .counts import Counts
 from .folds import check_size
 from .genefilter import excluded_genes, exclusion_reason, unmatched
 from .outliers import handle_outliers
-from .qc import _row, read_record
+from .qc import _names, _row, read_record
 from .prefilter import Prefiltered, select_counts, selection_changes, selection_settings
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from .tables import READ_OPTIONS, TableRead, drop_empty, drop_named, named_positions, read_table
 
-__all__ = ["PreparedTable", "EntryTable", "read_entry_table", "prepare_table",
-           "prepare_single_cell"]
+__all__ = ["PreparedTable", "EntryTable", "read_entry_table", "prepare_counts",
+           "prepare_table", "prepare_single_cell"]
 
 
 @dataclass(frozen=True)
@@ -118,30 +123,71 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
         A table too small for its ranks or folds, naming the key.
     """
     options = dict(options or {})
-    ranks, folds, qc = _settings(ranks, folds, qc)
-    source = str(path)
     entry = read_entry_table(path, options)
-    read, named, removed, taken = entry.read, entry.counts, entry.excluded, entry.taken
-    handled = handle_outliers(named, mode=qc["outliers"], factor=qc["outlier_factor"],
-                              source=source)
-    counts = drop_empty(handled.counts.to_frame(), source=source)
-    # a table the selection leaves whole is not touched (as in analyse())
-    kept = Counts.of(counts)
-    selected = _select(kept, options, selection, source, unless_whole=True)
-    if selected is not None:
-        kept = Counts(selected.counts, selected.genes, selected.cells)
-    check_size(kept.shape, ranks, folds, source=source)
+    read, taken = entry.read, entry.taken
     dropped = {
         "genes": {"named in drop_genes": list(options.get("drop_genes", [])),
-                  **({exclusion_reason(taken): removed} if taken else {}),
-                  "all-zero counts": [g for g in handled.counts.genes
-                                      if g not in counts.index]},
-        "samples": {"named in drop_samples": list(options.get("drop_samples", [])),
-                    "all-zero counts": [s for s in named.columns if s not in counts.columns]},
+                  **({exclusion_reason(taken): entry.excluded} if taken else {})},
+        "samples": {"named in drop_samples": list(options.get("drop_samples", []))},
     }
     record = read_record(read, genes_read=read.counts.shape[0],
-                         samples_read=read.counts.shape[1], dropped=dropped) + handled.rows
-    record += _unmatched_note(taken) + ([] if selected is None else selected.rows)
+                         samples_read=read.counts.shape[1], dropped=dropped)
+    prepared = prepare_counts(entry.counts, options, ranks=ranks, folds=folds, qc=qc,
+                              selection=selection, source=str(path))
+    return PreparedTable(prepared.counts, record + _unmatched_note(taken) + prepared.record)
+
+
+def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None = None, *,
+                   ranks: Sequence[int] | None = None, folds: dict[str, Any] | None = None,
+                   qc: dict[str, Any] | None = None, selection: dict[str, Any] | None = None,
+                   source: str = "the counts") -> PreparedTable:
+    """Keep outliers out, drop all-zero genes and samples, select genes (and cells),
+    check the size: what every data set's counts go through before the fit (module
+    docstring).
+
+    Parameters
+    ----------
+    counts : Counts or DataFrame (genes x samples), dense or sparse
+    options : dict, optional
+        The data entry's gene selection (:data:`moonlight.prefilter.SELECTION_OPTIONS`;
+        other keys are ignored), over ``selection``.
+    ranks, folds, qc, selection : optional
+        As for :func:`prepare_table`; left out, the schema's defaults.
+    source : str
+        What the counts are, for warnings and errors (the file they were read from).
+
+    Notes
+    -----
+    Dense counts the selection would leave whole skip it (and its QC rows), so a small
+    table is fitted as it was given; sparse counts always pass through it, which keeps
+    them in the canonical CSR form the engines read.
+
+    Raises
+    ------
+    CountTableError
+        An outlier with ``qc.outliers: refuse``.
+    ConfigError
+        A selection the counts cannot meet, or counts too small for their ranks or
+        folds, naming the key.
+    """
+    ranks, folds, qc = _settings(ranks, folds, qc)
+    handled = handle_outliers(counts, mode=qc["outliers"], factor=qc["outlier_factor"],
+                              source=source)
+    kept, record = handled.counts, list(handled.rows)
+    if not kept.is_sparse:
+        frame = drop_empty(kept.to_frame(), source=source)
+        record += [_row(f"{kind}_dropped", len(names), f"all-zero counts: {_names(names)}")
+                   for kind, names in (
+                       ("genes", [g for g in kept.genes if g not in frame.index]),
+                       ("samples", [s for s in kept.samples if s not in frame.columns]))
+                   if names]
+        kept = Counts.of(frame)
+    selected = _select(kept, options or {}, selection, source,
+                       unless_whole=not kept.is_sparse)
+    if selected is not None:
+        kept = Counts(selected.counts, selected.genes, selected.cells)
+        record += selected.rows
+    check_size(kept.shape, ranks, folds, source=source, sparse=kept.is_sparse)
     return PreparedTable(kept, record)
 
 
@@ -184,7 +230,6 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
     out; select genes and cells (``keep_top_genes``, ...); check the size. Parameters
     as :func:`prepare_table`, with the single-cell options in ``options``."""
     options = dict(options or {})
-    ranks, folds, qc = _settings(ranks, folds, qc)
     source = str(path)
     read = read_single_cell(path, **{k: options[k] for k in SINGLECELL_OPTIONS
                                      if k in options})
@@ -201,9 +246,6 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
         X = X[np.flatnonzero(~excluded)]
         genes = [g for g, out in zip(genes, excluded) if not out]
     record += _unmatched_note(taken)
-    handled = handle_outliers(Counts(X, genes, cells), mode=qc["outliers"],
-                              factor=qc["outlier_factor"], source=source)
-    selected = _select(handled.counts, options, selection, source)
-    check_size(selected.counts.shape, ranks, folds, source=source, sparse=True)
-    return PreparedTable(Counts(selected.counts, selected.genes, selected.cells),
-                         record + handled.rows + selected.rows)
+    prepared = prepare_counts(Counts(X, genes, cells), options, ranks=ranks, folds=folds,
+                              qc=qc, selection=selection, source=source)
+    return PreparedTable(prepared.counts, record + prepared.record)

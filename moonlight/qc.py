@@ -397,15 +397,17 @@ def capped_fits_warning(candidates: pd.DataFrame) -> QCWarning | None:
     )
 
 
-def mito_ribo_warnings(module_genes: pd.DataFrame) -> list[QCWarning]:
-    """``mito_ribo_module`` for every module whose top genes are mostly mitochondrial or
-    ribosomal (:func:`moonlight.genefilter.mito_ribo_modules`)."""
+def mito_ribo_warnings(module_genes: pd.DataFrame, *,
+                       top: int = default("qc.mito_ribo_top"),
+                       share: float = default("qc.mito_ribo_share")) -> list[QCWarning]:
+    """``mito_ribo_module`` for every module whose ``top`` genes are at least ``share``
+    mitochondrial or ribosomal (:func:`moonlight.genefilter.mito_ribo_modules`)."""
     return [QCWarning("mito_ribo_module",
                       f"module {module}: {len(genes)} of its top genes are mitochondrial or "
                       f"ribosomal ({', '.join(genes)}); such genes follow cell quality and "
                       "size more than identity: read the module with care, or leave them "
                       "out with exclude_genes (e.g. ['^MT-', '^RP[SL]\\d']) and run again")
-            for module, genes in mito_ribo_modules(module_genes).items()]
+            for module, genes in mito_ribo_modules(module_genes, top, share).items()]
 
 
 def class_record(classes: pd.DataFrame) -> list[dict[str, str]]:
@@ -429,6 +431,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
                    associations: pd.DataFrame, *,
                    read_rows: list[dict[str, str]] | None = None,
                    outlier_factor: float = DEFAULT_OUTLIER_FACTOR,
+                   mito_ribo_top: int = default("qc.mito_ribo_top"),
+                   mito_ribo_share: float = default("qc.mito_ribo_share"),
                    gene_set_coverage: str | None = None,
                    module_genes: pd.DataFrame | None = None,
                    candidates: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -448,6 +452,9 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
         How the input was read (``read.tsv``), first in the record.
     outlier_factor : float
         Config ``qc.outlier_factor``.
+    mito_ribo_top, mito_ribo_share : int, float
+        Config ``qc.mito_ribo_top`` and ``qc.mito_ribo_share`` (the ``mito_ribo_module``
+        warning).
     gene_set_coverage : str, optional
         The enrichment step's coverage message
         (:func:`moonlight.enrichment.coverage_warning`): a ``gene_set_coverage`` warning.
@@ -466,7 +473,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     if gene_set_coverage:
         warnings.append(QCWarning("gene_set_coverage", gene_set_coverage))
     if module_genes is not None:
-        warnings += mito_ribo_warnings(module_genes)
+        warnings += mito_ribo_warnings(module_genes, top=mito_ribo_top,
+                                       share=mito_ribo_share)
     if candidates is not None:
         warnings.append(capped_fits_warning(candidates))
     rows = list(read_rows or []) + count_record(counts) + class_record(classes)

@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 
+from .config import default
 from .counts import Counts
 from .multiple_testing import benjamini_hochberg
 from .share_test import share_test_rows
@@ -17,10 +18,11 @@ __all__ = ["drop_private_modules", "neighbour_ranks", "neighbour_fits",
            "neighbour_confirmation"]
 
 
-def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *, max_gene_share: float = 0.5
+def drop_private_modules(W: pd.DataFrame, H: pd.DataFrame, *,
+                         max_gene_share: float = default("modules.private_gene_share")
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """W and H without the modules that one gene dominates (that gene holds more than
-    ``max_gene_share`` of the module's column of W).
+    ``max_gene_share`` of the module's column of W; ``modules.private_gene_share``).
 
     A fit with a module to spare often spends it on a single high-count gene's noise;
     such a *private* module says nothing about the other modules, and a gene tested
@@ -50,7 +52,9 @@ def neighbour_fits(fits: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]], rank: 
 
 def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],
                            neighbours: Mapping[int, tuple[pd.DataFrame, ...]], *,
-                           threshold: float, overdispersion: str) -> pd.DataFrame:
+                           threshold: float, overdispersion: str,
+                           private_gene_share: float = default("modules.private_gene_share")
+                           ) -> pd.DataFrame:
     """The candidates' second-share tests at every neighbouring fit, Benjamini-Hochberg
     adjusted over the candidates, keeping per gene the neighbour with the largest q
     (``counts``: the fitted table, of which the candidates' rows are read in dense
@@ -59,7 +63,7 @@ def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],
 
     The second share only: at R + 1 a true module may split in two, and a moonlighting
     gene's rest share with it. Modules one gene dominates are dropped first
-    (:func:`drop_private_modules`).
+    (:func:`drop_private_modules`, at ``private_gene_share``).
 
     Returns
     -------
@@ -73,7 +77,7 @@ def neighbour_confirmation(counts: Counts | pd.DataFrame, genes: list[str],
                          index=pd.Index(genes, name="gene"))
     counts = Counts.of(counts)
     for rank, fit_n in sorted(neighbours.items()):
-        W_n, H_n = drop_private_modules(*fit_n[:2])
+        W_n, H_n = drop_private_modules(*fit_n[:2], max_gene_share=private_gene_share)
         tested = share_test_rows(counts, genes, W_n, H_n, threshold=threshold,
                                  ceiling=None, level=None, overdispersion=overdispersion,
                                  offsets=fit_n[2] if len(fit_n) > 2 else None)

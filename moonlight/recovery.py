@@ -75,7 +75,9 @@ def recovery_summary(
     true_membership : DataFrame (genes x true modules) of bool
     W_true : DataFrame (genes x true modules)
     W_fit : DataFrame (genes x fitted modules)
-        The fitted W at the selected rank.
+        The fitted W at the selected rank: the truth's genes, or those of them that
+        entered the fit (modules are matched on these; a gene left out is called in
+        no module and is scored so).
     memberships : DataFrame
         Called memberships (``gene``, ``module``, ``weight``) from
         :func:`moonlight.modules.call_memberships`.
@@ -91,7 +93,13 @@ def recovery_summary(
     matching : DataFrame
         The module matching from :func:`match_modules`.
     """
-    matching = match_modules(W_true, W_fit)
+    unknown = W_fit.index.difference(W_true.index)
+    if len(unknown):
+        raise ValueError(f"W_fit has {len(unknown)} gene(s) the truth lacks, e.g. "
+                         f"{list(unknown[:3])}")
+    # genes the data step left out (outliers, the gene selection) are matched on no
+    # module and called in none: their truth still counts
+    matching = match_modules(W_true.loc[W_fit.index], W_fit)
     label = dict(zip(matching["module"], matching["true_module"]))
     called = pd.crosstab(
         memberships["gene"], memberships["module"].map(label)

@@ -202,15 +202,6 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def prepare_ranks(wildcards):
-    """The largest ranks a data set's table must hold: its ranks, and extend_to."""
-    return dataset_ranks(wildcards.name) + ([EXTEND_TO] if EXTEND_TO else [])
-
-
-# How a data set's held-out likelihood splits it: checked against its size when read.
-FOLDS = {k: config["selection"][k] for k in ("folds", "design")}
-
-
 def sample_sheet(wildcards):
     """The data set's sample sheet (samples:), when it has one: its technical columns
     are read with the counts."""
@@ -607,7 +598,7 @@ def summary_inputs(wildcards):
 def qc_inputs(wildcards):
     """The counts, the rank chosen, the calls' tables (classes, ranked genes, module
     covariates, candidates), held-out log likelihoods of that rank's folds and of rank 1
-    (the no-structure baseline), and for a real table how it was read."""
+    (the no-structure baseline), and how the counts were read and prepared."""
     inputs = {
         "counts": counts_file(wildcards),
         "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
@@ -621,8 +612,7 @@ def qc_inputs(wildcards):
             rank=sorted(set(selection_ranks(wildcards)) | {1}),
         ),
     }
-    if wildcards.dataset in REAL_DATASETS:
-        inputs["read"] = f"results/{wildcards.dataset}/read.tsv"
+    inputs["read"] = f"results/{wildcards.dataset}/read.tsv"
     if GENE_SETS:
         inputs["coverage"] = f"results/{wildcards.dataset}/gene_set_coverage.tsv"
     return inputs

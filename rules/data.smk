@@ -9,6 +9,7 @@ rule simulate:
         H="results/sim{seed}/truth/H.tsv",
         membership="results/sim{seed}/truth/membership.tsv",
         depth="results/sim{seed}/truth/depth.tsv",
+        read="results/sim{seed}/read.tsv",
     log:
         "results/logs/simulate/sim{seed}.log",
     benchmark:
@@ -21,6 +22,8 @@ rule simulate:
         runtime=simulate_runtime,
     params:
         simulation={k: v for k, v in SIM.items() if k != "seeds"},
+        qc=config["qc"],
+        selection=config["gene_selection"],
     message:
         "Simulating data set sim{wildcards.seed}"
     script:
@@ -50,8 +53,6 @@ rule prepare_table:
         runtime=prepare_runtime,
     params:
         table=table_options,
-        ranks=prepare_ranks,
-        folds=FOLDS,
         qc=config["qc"],
         selection=config["gene_selection"],
         source_sha256=source_sha256,
@@ -84,8 +85,6 @@ rule prepare_single_cell:
         runtime=single_cell_runtime,
     params:
         options=table_options,
-        ranks=prepare_ranks,
-        folds=FOLDS,
         qc=config["qc"],
         selection=config["gene_selection"],
         source_sha256=source_sha256,

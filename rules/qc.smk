@@ -18,6 +18,8 @@ rule qc:
         "../envs/moonlight.yaml"
     params:
         outlier_factor=config["qc"]["outlier_factor"],
+        mito_ribo_top=config["qc"]["mito_ribo_top"],
+        mito_ribo_share=config["qc"]["mito_ribo_share"],
         min_coverage=config["enrichment"]["min_coverage"],
     message:
         "Quality control of {wildcards.dataset}"

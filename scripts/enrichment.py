@@ -16,8 +16,9 @@ with log_to(snakemake.log[0]) as log:
         max_set_size=settings["max_set_size"], min_coverage=settings["min_coverage"])
     if result.warning:
         log.warning("gene_set_coverage: %s", result.warning)
-    log.info("%d module x set tests; q <= 0.05: %d", len(result.table),
-             int((result.table["q"] <= 0.05).sum()))
+    log.info("%d module x set tests; q <= %g: %d", len(result.table), settings["fdr"],
+             int((result.table["q"] <= settings["fdr"]).sum()))
     write_tsv(result.table, snakemake.output.table, index=False)
     write_tsv(result.coverage, snakemake.output.coverage, index=False)
-    plot_enrichment(result.table, snakemake.output.plot, title=snakemake.wildcards.dataset)
+    plot_enrichment(result.table, snakemake.output.plot, title=snakemake.wildcards.dataset,
+                    fdr=settings["fdr"])

@@ -6,6 +6,7 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 import pandas as pd
 
+from moonlight.config import size_checks
 from moonlight.counts import save_counts
 from moonlight.io import write_tsv
 from moonlight.prepare import prepare_single_cell
@@ -15,8 +16,9 @@ from moonlight.annotations import batch_labels, technical_covariates
 
 with log_to(snakemake.log[0]) as log:
     source, spec = snakemake.input[0], snakemake.params.options
-    prepared = prepare_single_cell(source, spec, ranks=snakemake.params.ranks,
-                                   folds=snakemake.params.folds, qc=snakemake.params.qc,
+    ranks, folds = size_checks(snakemake.config, snakemake.wildcards.name)  # not params
+    prepared = prepare_single_cell(source, spec, ranks=ranks, folds=folds,
+                                   qc=snakemake.params.qc,
                                    selection=snakemake.params.selection)
     counts = prepared.counts
     log.info("%s: %d genes x %d cells kept, %d nonzero counts", source, *counts.shape,

@@ -8,15 +8,16 @@ import pandas as pd
 
 from moonlight import write_tsv
 from moonlight.annotations import batch_labels, technical_covariates
+from moonlight.config import size_checks
 from moonlight.counts import save_counts
 from moonlight.prepare import prepare_table
 from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
+    ranks, folds = size_checks(snakemake.config, snakemake.wildcards.name)  # not params
     prepared = prepare_table(snakemake.input[0], snakemake.params.table,
-                             ranks=snakemake.params.ranks, folds=snakemake.params.folds,
-                             qc=snakemake.params.qc,
+                             ranks=ranks, folds=folds, qc=snakemake.params.qc,
                              selection=snakemake.params.selection)
     log.info("%s: %d genes x %d samples kept", snakemake.input[0], *prepared.counts.shape)
     save_counts(prepared.counts, snakemake.output.counts)

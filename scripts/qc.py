@@ -12,9 +12,7 @@ from moonlight.qc import quality_record
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
-    read_rows = None
-    if "read" in snakemake.input.keys():
-        read_rows = read_tsv(snakemake.input.read, index_col=None).to_dict("records")
+    read_rows = read_tsv(snakemake.input.read, index_col=None).to_dict("records")
     heldout = pd.concat([read_tsv(p, index_col=None) for p in snakemake.input.crossval],
                         ignore_index=True)
     record = quality_record(
@@ -23,6 +21,8 @@ with log_to(snakemake.log[0]) as log:
         read_tsv(snakemake.input.classes, index_col=None),
         read_tsv(snakemake.input.module_covariates, index_col=None),
         read_rows=read_rows, outlier_factor=snakemake.params.outlier_factor,
+        mito_ribo_top=snakemake.params.mito_ribo_top,
+        mito_ribo_share=snakemake.params.mito_ribo_share,
         gene_set_coverage=coverage_warning(
             read_tsv(snakemake.input.coverage, index_col=None),
             snakemake.params.min_coverage) if "coverage" in snakemake.input.keys() else None,

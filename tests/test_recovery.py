@@ -76,3 +76,23 @@ def test_broad_genes_count_as_right_only_when_classed_broad():
     classed["class"] = "specific"
     summary, _ = recovery_summary(sim.membership, sim.W, sim.W, classed, called)
     assert summary.iloc[0]["genes_assigned_correctly"] == pytest.approx(1 - 5 / 105)
+
+
+def test_a_gene_the_data_step_left_out_is_scored_as_missed(sim):
+    """A fit over the genes that entered it (the data step may drop some): modules are
+    matched on those genes, and a planted moonlighting gene left out is a miss."""
+    planted = sim.membership.index[sim.membership.sum(axis=1) == 2]
+    left_out = planted[0]
+    W_fit = sim.W.drop(index=left_out).set_axis(["M1", "M2", "M3", "M4"], axis=1)
+    memberships = call_memberships(normalize_rows(W_fit), 0.1)
+    summary, matching = recovery_summary(
+        sim.membership, sim.W, W_fit, memberships, moonlighting_genes(memberships))
+    row = summary.iloc[0]
+    assert matching["true_module"].tolist() == list(sim.W.columns)
+    assert row["precision"] == 1.0
+    assert row["recall"] == (len(planted) - 1) / len(planted)
+    assert row["genes_assigned_correctly"] == 1 - 1 / len(sim.W)
+    with pytest.raises(ValueError, match="1 gene.*the truth lacks.*'stray'"):
+        recovery_summary(sim.membership, sim.W,
+                         pd.concat([W_fit, W_fit.iloc[:1].set_axis(["stray"])]),
+                         memberships, moonlighting_genes(memberships))

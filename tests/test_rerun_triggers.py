@@ -57,6 +57,8 @@ def _jobs(output):
 
 
 DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "summary"}
+FITS = {"fit", "gather_restarts", "gather_logliks", "stability"}
+EVERY_JOB = {"simulate", "crossval"} | FITS | DOWNSTREAM_OF_SELECTION
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -73,9 +75,13 @@ DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "sum
     ("fit: {threads: 2}", set()),
     ("modules: {threads: 1}", set()),
     ("modules: {threshold: 0.2}", {"call_modules", "recovery", "qc", "summary"}),
-    ("qc: {outlier_factor: 50.0}", {"qc", "summary"}),
-    ("restarts: 4", {"fit", "gather_restarts", "gather_logliks", "stability"}
-     | DOWNSTREAM_OF_SELECTION),
+    # what an outlier is decides what the data step keeps for the fits
+    ("qc: {outlier_factor: 50.0}", EVERY_JOB),
+    ("gene_selection: {min_samples_per_gene: 1}", EVERY_JOB),
+    ("restarts: 4", FITS | DOWNSTREAM_OF_SELECTION),
+    # a new rank is fitted and cross-validated; the data step (which checks the counts
+    # against the ranks) and the other ranks' jobs stay as they are
+    ("ranks: [2, 3, 4, 5]", EVERY_JOB - {"simulate"}),
 ])
 def test_a_changed_key_reruns_only_the_jobs_downstream_of_it(finished_small_run, tmp_path,
                                                              change, expected):

@@ -329,6 +329,22 @@ def test_analyse_in_a_notebook_gives_the_workflows_answer(finished_run):
     pd.testing.assert_frame_equal(result.qc, qc.reset_index(drop=True))
 
 
+def test_analyse_of_the_simulated_table_gives_the_workflows_answer(finished_run):
+    """A simulated data set takes the data step every table takes: analyse() of the
+    drawn table (counts.tsv) gives the workflow's W, calls and whole QC record."""
+    from moonlight.pipeline import analyse
+
+    results = finished_run / "results" / "sim5"
+    drawn = read_tsv(results / "counts.tsv")
+    result = analyse(drawn, ranks=[2, 3, 4, 5], restarts=4,
+                     fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]})
+    pd.testing.assert_frame_equal(result.W, read_tsv(results / "W.tsv"), check_names=False)
+    workflow = read_tsv(results / "moonlighting.tsv", index_col=None)
+    assert result.moonlighting["gene"].tolist() == workflow["gene"].tolist()
+    pd.testing.assert_frame_equal(result.qc, read_tsv(results / "qc.tsv", index_col=None))
+    assert (results / "read.tsv").is_file()
+
+
 def test_projecting_the_training_samples_reproduces_H(finished_run):
     if not W09_TABLE.is_file():
         pytest.skip(f"the exercise's table is not at {W09_TABLE}")

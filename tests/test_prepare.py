@@ -1,0 +1,63 @@
+"""moonlight.prepare.prepare_counts: the one data step every data set's counts take
+(a table, a single-cell matrix, a simulation, analyse()'s input)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from moonlight import simulate
+from moonlight.config import ConfigError
+from moonlight.counts import Counts
+from moonlight.pipeline import analyse
+from moonlight.prepare import prepare_counts
+
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*all-zero counts:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    """A simulated table with one outlier and one all-zero gene."""
+    counts = simulate(seed=4, n_genes=60, n_samples=30, n_modules=3,
+                      module_size=(10, 25)).counts.astype(np.float64)
+    counts.iloc[7, 3] = 1e15
+    counts.iloc[20] = 0.0
+    return counts
+
+
+def test_outliers_empty_genes_and_the_selection_are_handled_and_recorded(drawn):
+    with pytest.warns(UserWarning, match="sim4: dropping 1 gene.*all-zero counts: gene21"):
+        prepared = prepare_counts(drawn, ranks=[2, 3], selection={"keep_top_genes": 50},
+                                  source="sim4")
+    checks = [row["check"] for row in prepared.record]
+    assert checks[:2] == ["warning", "genes_dropped"]  # the outlier, then the empty gene
+    assert drawn.index[20] in prepared.record[1]["detail"]
+    assert "all-zero counts" in prepared.record[1]["detail"]
+    assert prepared.counts.shape == (50, 30) and drawn.index[20] not in prepared.counts.genes
+    assert "genes_kept" in checks and not prepared.counts.is_sparse
+    assert prepared.counts.to_frame().to_numpy().max() < 1e15
+
+
+def test_sparse_counts_take_the_same_step(drawn):
+    as_sparse = Counts(sparse.csr_array(drawn.to_numpy()), list(drawn.index),
+                       list(drawn.columns))
+    dense = prepare_counts(drawn, ranks=[2], selection={"keep_top_genes": 50})
+    kept = prepare_counts(as_sparse, ranks=[2], selection={"keep_top_genes": 50})
+    assert kept.counts.is_sparse and kept.counts.genes == dense.counts.genes
+    np.testing.assert_array_equal(kept.counts.matrix.toarray(), dense.counts.matrix)
+
+
+def test_counts_too_small_for_the_ranks_are_refused_naming_the_key(drawn):
+    with pytest.raises(ConfigError, match=r"config key ranks: rank 40 exceeds .*sim1"):
+        prepare_counts(drawn, ranks=[2, 40], source="sim1")
+
+
+def test_analyse_starts_with_the_same_step(drawn):
+    """analyse()'s QC record begins with what prepare_counts recorded, and it fits the
+    prepared genes (the workflow's simulate and prepare rules save the same)."""
+    prepared = prepare_counts(drawn, ranks=[2, 3], selection={"keep_top_genes": 50})
+    result = analyse(drawn, [2, 3], restarts=2, select={"keep_top_genes": 50})
+    top = result.qc.iloc[:len(prepared.record)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(top, pd.DataFrame(prepared.record)[top.columns])
+    assert list(result.W.index) == prepared.counts.genes
