@@ -38,9 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from large_table import write_transcriptome  # noqa: E402  (benchmarks/large_table.py)
 from machine import machine_record  # noqa: E402  (benchmarks/machine.py)
+from workflow_run import run_workflow  # noqa: E402  (benchmarks/workflow_run.py)
 
 from moonlight import simulate  # noqa: E402
 from moonlight.cli import run_config  # noqa: E402
@@ -106,14 +105,10 @@ def make_table(name: str, folder: Path) -> tuple[str, list[int], dict]:
 
 def snakemake(work: Path, config: Path, cores: int, extra: list[str]) -> float:
     """Run the workflow in ``work`` on ``config``; wall seconds (exits on failure)."""
-    start = time.perf_counter()
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-         "--configfile", str(config), "--cores", str(cores), "--quiet", *extra],
-        capture_output=True, text=True)
-    if run.returncode:
-        sys.exit(f"{work}: snakemake failed\n{run.stderr[-5000:]}")
-    return time.perf_counter() - start
+    seconds, code, errors = run_workflow(work, config, cores=cores, args=["--quiet", *extra])
+    if code:
+        sys.exit(f"{work}: snakemake failed\n{errors}")
+    return seconds
 
 
 def snapshot(work: Path, datasets: list[str], label: str) -> Path:

@@ -35,7 +35,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +49,7 @@ if TYPE_CHECKING:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
+from workflow_run import run_workflow  # noqa: E402  (benchmarks/workflow_run.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -435,13 +435,9 @@ def _snakemake(workdir: Path, cores: int, targets: list[str]) -> tuple[float, in
     logs = workdir / "benchmark_logs"
     logs.mkdir(exist_ok=True)
     name = "all" if not targets else targets[0].split("/")[1]
-    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"),
-               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-               "--cores", str(cores), *targets]
-    start = time.perf_counter()
-    with open(logs / f"{name}.log", "w") as log:
-        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
-    return time.perf_counter() - start, code
+    seconds, code, _ = run_workflow(workdir, workdir / "config.yaml", cores=cores,
+                                    args=targets, log=logs / f"{name}.log")
+    return seconds, code
 
 
 def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from moonlight.config import defaults  # noqa: E402
 from moonlight.io import read_tsv  # noqa: E402
 from moonlight.selection import selected_rank  # noqa: E402
 from sparse_scale import planted_programs  # noqa: E402
+from workflow_run import run_workflow  # noqa: E402  (benchmarks/workflow_run.py)
 
 
 def simulate(n_genes: int, n_cells: int, rank: int, seed: int, path: Path) -> dict:
@@ -106,15 +106,10 @@ def main() -> None:
         "selection": {"folds": args.folds, "restarts": 1, "max_iter": args.cv_max_iter},
     }
     (args.work / "config.yaml").write_text(yaml.safe_dump(config))
-    start = time.perf_counter()
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(args.work),
-         "--configfile", str(args.work / "config.yaml"), "--cores", "2",
-         "--resources", f"mem_mb={args.mem_mb}", "--quiet"],
-        capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if run.returncode:
-        sys.exit(run.stderr[-5000:])
+    wall, code, errors = run_workflow(args.work, args.work / "config.yaml", cores=2,
+                                      args=["--resources", f"mem_mb={args.mem_mb}", "--quiet"])
+    if code:
+        sys.exit(errors)
     results = args.work / "results"
     jobs = []
     for path in sorted((results / "benchmarks").rglob("*.tsv")):
