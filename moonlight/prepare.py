@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .config import ConfigError, defaults
@@ -32,10 +31,10 @@ from .counts import Counts
 from .folds import check_size
 from .genefilter import excluded_genes, exclusion_reason, unmatched
 from .outliers import handle_outliers
-from .qc import _names, _row, read_record
+from .qc import _names, _row, dropped_rows, read_record
 from .prefilter import Prefiltered, select_counts, selection_changes, selection_settings
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
-from .tables import READ_OPTIONS, TableRead, drop_empty, drop_named, named_positions, read_table
+from .tables import READ_OPTIONS, TableRead, drop_empty, named_positions, read_table
 
 __all__ = ["PreparedTable", "EntryTable", "read_entry_table", "prepare_counts",
            "prepare_table", "prepare_single_cell"]
@@ -81,10 +80,43 @@ def read_entry_table(path: str | os.PathLike[str], options: dict[str, Any] | Non
     one the table lacks) and the names and patterns of ``exclude_genes``."""
     options = options or {}
     read = read_table(path, **{k: options[k] for k in READ_OPTIONS if k in options})
-    named = drop_named(read.counts, genes=options.get("drop_genes", []),
-                       samples=options.get("drop_samples", []), source=str(path))
-    excluded, taken = excluded_genes(list(named.index), options.get("exclude_genes", []))
-    return EntryTable(read, named.loc[~excluded], list(named.index[excluded]), taken)
+    kept = _entry_positions(list(read.counts.index), list(read.counts.columns), options,
+                            str(path))
+    return EntryTable(read, read.counts.iloc[kept.rows, kept.cols], kept.excluded,
+                      kept.taken)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """What a data entry keeps of a matrix: row and column positions, the genes its
+    ``exclude_genes`` took and what each entry took."""
+
+    rows: list[int]
+    cols: list[int]
+    excluded: list[str]
+    taken: dict[str, int]
+
+
+def _dropped(options: dict[str, Any], excluded: list[str], taken: dict[str, int]
+             ) -> dict[str, dict[str, list[str]]]:
+    """What a data entry dropped, by reason, as :func:`moonlight.qc.dropped_rows` records
+    it."""
+    return {"genes": {"named in drop_genes": list(options.get("drop_genes", [])),
+                      **({exclusion_reason(taken): excluded} if taken else {})},
+            "samples": {"named in drop_samples": list(options.get("drop_samples", []))}}
+
+
+def _entry_positions(genes: list[str], samples: list[str], options: dict[str, Any],
+                     source: str) -> _Kept:
+    """The rows and columns a data entry keeps: without its ``drop_genes`` and
+    ``drop_samples`` (an error names one the matrix lacks) and the genes its
+    ``exclude_genes`` names and patterns take."""
+    rows, cols = named_positions(genes, samples, genes=options.get("drop_genes", []),
+                                 samples=options.get("drop_samples", []), source=source)
+    excluded, taken = excluded_genes([genes[i] for i in rows],
+                                     options.get("exclude_genes", []))
+    return _Kept([i for i, out in zip(rows, excluded) if not out], cols,
+                 [genes[i] for i, out in zip(rows, excluded) if out], taken)
 
 
 def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None = None, *,
@@ -124,17 +156,14 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
     """
     options = dict(options or {})
     entry = read_entry_table(path, options)
-    read, taken = entry.read, entry.taken
-    dropped = {
-        "genes": {"named in drop_genes": list(options.get("drop_genes", [])),
-                  **({exclusion_reason(taken): entry.excluded} if taken else {})},
-        "samples": {"named in drop_samples": list(options.get("drop_samples", []))},
-    }
+    read = entry.read
     record = read_record(read, genes_read=read.counts.shape[0],
-                         samples_read=read.counts.shape[1], dropped=dropped)
+                         samples_read=read.counts.shape[1],
+                         dropped=_dropped(options, entry.excluded, entry.taken))
     prepared = prepare_counts(entry.counts, options, ranks=ranks, folds=folds, qc=qc,
                               selection=selection, source=str(path))
-    return PreparedTable(prepared.counts, record + _unmatched_note(taken) + prepared.record)
+    return PreparedTable(prepared.counts,
+                         record + _unmatched_note(entry.taken) + prepared.record)
 
 
 def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None = None, *,
@@ -234,18 +263,12 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
     read = read_single_cell(path, **{k: options[k] for k in SINGLECELL_OPTIONS
                                      if k in options})
     genes, cells, X = read.genes, read.cells, read.counts
-    if options.get("drop_genes") or options.get("drop_samples"):
-        rows, cols = named_positions(genes, cells, genes=options.get("drop_genes", []),
-                                     samples=options.get("drop_samples", []), source=source)
-        X = X[rows][:, cols]
-        genes, cells = [genes[i] for i in rows], [cells[j] for j in cols]
-    excluded, taken = excluded_genes(genes, options.get("exclude_genes", []))
-    record = read_rows(read)
-    if excluded.any():
-        record.append(_row("genes_dropped", int(excluded.sum()), exclusion_reason(taken)))
-        X = X[np.flatnonzero(~excluded)]
-        genes = [g for g, out in zip(genes, excluded) if not out]
-    record += _unmatched_note(taken)
+    kept = _entry_positions(genes, cells, options, source)
+    if len(kept.rows) < len(genes) or len(kept.cols) < len(cells):  # slicing copies
+        X = X[kept.rows][:, kept.cols]
+        genes, cells = [genes[i] for i in kept.rows], [cells[j] for j in kept.cols]
+    record = (read_rows(read) + dropped_rows(_dropped(options, kept.excluded, kept.taken))
+              + _unmatched_note(kept.taken))
     prepared = prepare_counts(Counts(X, genes, cells), options, ranks=ranks, folds=folds,
                               qc=qc, selection=selection, source=source)
     return PreparedTable(prepared.counts, record + prepared.record)

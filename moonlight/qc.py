@@ -142,11 +142,15 @@ def read_record(read: TableRead, *, genes_read: int, samples_read: int,
     rows += [_row("note", "", note) for note in read.notes]
     rows += [_row("warning", kind, message) for kind, message in read.warnings]
     rows += [_row("genes_read", genes_read), _row("samples_read", samples_read)]
-    for kind in ("genes", "samples"):
-        for reason, names in dropped.get(kind, {}).items():
-            if names:
-                rows.append(_row(f"{kind}_dropped", len(names), f"{reason}: {_names(names)}"))
-    return rows
+    return rows + dropped_rows(dropped)
+
+
+def dropped_rows(dropped: dict[str, dict[str, list[str]]]) -> list[dict[str, str]]:
+    """A ``genes_dropped`` or ``samples_dropped`` row per reason that dropped any, with
+    the names: ``dropped`` is ``{"genes": {reason: [names]}, "samples": {...}}``."""
+    return [_row(f"{kind}_dropped", len(names), f"{reason}: {_names(names)}")
+            for kind in ("genes", "samples")
+            for reason, names in dropped.get(kind, {}).items() if names]
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,36 @@ def test_a_module_of_mitochondrial_genes_is_named():
     assert mito_ribo_modules(ranked) == {"M1": [f"MT-{i}" for i in range(6)]}
     (warning,) = mito_ribo_warnings(ranked)
     assert warning.kind == "mito_ribo_module" and warning.message.startswith("module M1: 6 of")
+
+
+def test_a_single_cell_matrix_records_the_same_drops_as_a_table(tmp_path):
+    """One entry step for both readers: drop_genes, drop_samples and exclude_genes leave
+    the same genes and cells and the same QC rows, names included."""
+    import anndata
+    import numpy as np
+    from scipy import sparse
+
+    from moonlight.prepare import prepare_single_cell
+    genes = ["MT-CO1", "MT-ND2", "GAPDH", "ACTB", "MALAT1", "CD3E", "MS4A1", "NKG7"]
+    counts = np.arange(1, 8 * 6 + 1, dtype=np.float64).reshape(8, 6)
+    table = tmp_path / "t.tsv"
+    pd.DataFrame(counts.astype(int), index=pd.Index(genes, name="gene"),
+                 columns=[f"c{j}" for j in range(6)]).to_csv(table, sep="\t")
+    h5ad = tmp_path / "t.h5ad"
+    anndata.AnnData(sparse.csr_matrix(counts.T),
+                    obs=pd.DataFrame(index=[f"c{j}" for j in range(6)]),
+                    var=pd.DataFrame(index=genes)).write_h5ad(h5ad)
+    entry = {"exclude_genes": ["^MT-", "MALAT1"], "drop_genes": ["NKG7"],
+             "drop_samples": ["c2"]}
+    options = dict(ranks=[2], folds={"folds": 2, "design": "samples"})
+    dense = prepare_table(table, entry, **options)
+    cells = prepare_single_cell(h5ad, entry, **options)
+    assert cells.counts.genes == dense.counts.genes == ["GAPDH", "ACTB", "CD3E", "MS4A1"]
+    assert cells.counts.samples == dense.counts.samples == ["c0", "c1", "c3", "c4", "c5"]
+    drops = [[r for r in prepared.record if r["check"].endswith("_dropped")][:3]
+             for prepared in (dense, cells)]
+    assert drops[0] == drops[1]
+    assert [r["detail"] for r in drops[0]] == [
+        "named in drop_genes: NKG7",
+        "exclude_genes (^MT-: 2; MALAT1: 1): MT-CO1, MT-ND2, MALAT1",
+        "named in drop_samples: c2"]
