@@ -11,6 +11,7 @@ same answer from the same table (``tests/test_config.py``).
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fold_settings",
-           "size_checks", "misplaced_keys", "from_command_line", "reference", "commented_config", "ConfigError"]
+           "size_checks", "size_requirements", "misplaced_keys", "from_command_line", "reference", "commented_config", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -186,13 +187,20 @@ def size_checks(config: dict[str, Any], dataset: str) -> tuple[list[int], dict[s
     The data rules read these from the run's config rather than take them as params: a
     check changes no byte of the counts, so adding a rank or changing the folds must rerun
     the fits and cross-validations it touches, not the data step and everything after it.
+    Those jobs check their own rank and folds again (a rerun that leaves the data step
+    alone then still stops with the key named).
     """
     entry = config["data"].get(dataset)
-    ranks = list(entry.get("ranks", config["ranks"]) if isinstance(entry, dict)
-                 else config["ranks"])
-    selection = config["selection"]
+    ranks = entry.get("ranks", config["ranks"]) if isinstance(entry, dict) else config["ranks"]
+    return size_requirements(ranks, config["selection"])
+
+
+def size_requirements(ranks: Sequence[int], selection: dict[str, Any]
+                      ) -> tuple[list[int], dict[str, Any]]:
+    """The ranks counts must hold (``ranks`` and the ``selection:`` block's ``extend_to``)
+    and the folds they must split into (its ``folds`` and ``design``)."""
     extend_to = selection["extend_to"]
-    return (ranks + ([extend_to] if extend_to else []),
+    return ([*ranks, *([extend_to] if extend_to else [])],
             {key: selection[key] for key in ("folds", "design")})
 
 

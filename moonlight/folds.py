@@ -91,7 +91,9 @@ def fold_problem(shape: tuple[int, int], folds: int, design: str | None, *,
     ``largest_rank``, as a sentence naming the config keys; None when it can.
 
     Checked when a data set is prepared, so a table too small for its folds stops with
-    one clear message instead of an error deep in a cross-validation job.
+    one clear message instead of an error deep in a cross-validation job, and again by
+    every fit and cross-validation job for its own rank (a later config may add ranks or
+    folds without rerunning the data step).
     """
     n_genes, n_samples = shape
     design = design or ("samples" if sparse else "entries")

@@ -24,7 +24,8 @@ from . import progress
 from .annotations import Annotated, annotate_modules
 from .batches import Batches, factors, offsets
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
-from .config import WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults
+from .config import (WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults,
+                     size_requirements)
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .enrichment import module_enrichment
@@ -397,9 +398,8 @@ def analyse(
         batches = batches.set_axis(batches.index.astype(str))
     ranks = settings["ranks"] if ranks is None else list(ranks)
     sel = {**settings["selection"], **(selection or {})}
-    prepared = prepare_counts(
-        counts, select, ranks=[*ranks, *([sel["extend_to"]] if sel["extend_to"] else [])],
-        folds={k: sel[k] for k in ("folds", "design")}, qc=qc)
+    needed, folds = size_requirements(ranks, sel)
+    prepared = prepare_counts(counts, select, ranks=needed, folds=folds, qc=qc)
     counts, read_rows = prepared.counts, prepared.record
     if covariates is not None:
         # the prepared samples (the data step may drop all-zero ones), as call_modules

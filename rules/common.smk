@@ -202,6 +202,11 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+# The qc keys the data step uses (what an outlier is and what happens to it); the other
+# qc keys are read by the qc rule alone, so changing them reruns only that.
+DATA_STEP_QC = {k: config["qc"][k] for k in ("outliers", "outlier_factor")}
+
+
 def sample_sheet(wildcards):
     """The data set's sample sheet (samples:), when it has one: its technical columns
     are read with the counts."""

@@ -22,7 +22,7 @@ rule simulate:
         runtime=simulate_runtime,
     params:
         simulation={k: v for k, v in SIM.items() if k != "seeds"},
-        qc=config["qc"],
+        qc=DATA_STEP_QC,
         selection=config["gene_selection"],
     message:
         "Simulating data set sim{wildcards.seed}"
@@ -53,7 +53,7 @@ rule prepare_table:
         runtime=prepare_runtime,
     params:
         table=table_options,
-        qc=config["qc"],
+        qc=DATA_STEP_QC,
         selection=config["gene_selection"],
         source_sha256=source_sha256,
     message:
@@ -85,7 +85,7 @@ rule prepare_single_cell:
         runtime=single_cell_runtime,
     params:
         options=table_options,
-        qc=config["qc"],
+        qc=DATA_STEP_QC,
         selection=config["gene_selection"],
         source_sha256=source_sha256,
     message:

@@ -77,6 +77,8 @@ EVERY_JOB = {"simulate", "crossval"} | FITS | DOWNSTREAM_OF_SELECTION
     ("modules: {threshold: 0.2}", {"call_modules", "recovery", "qc", "summary"}),
     # what an outlier is decides what the data step keeps for the fits
     ("qc: {outlier_factor: 50.0}", EVERY_JOB),
+    # a warning's threshold reaches only the QC record
+    ("qc: {mito_ribo_top: 5}", {"qc", "summary"}),
     ("gene_selection: {min_samples_per_gene: 1}", EVERY_JOB),
     ("restarts: 4", FITS | DOWNSTREAM_OF_SELECTION),
     # a new rank is fitted and cross-validated; the data step (which checks the counts
@@ -90,3 +92,26 @@ def test_a_changed_key_reruns_only_the_jobs_downstream_of_it(finished_small_run,
     override.write_text(change + "\n")
     output = _snakemake(snakefile, work, "-n", "--configfile", *CONFIG_FILES, str(override))
     assert _jobs(output) == expected
+
+
+def test_folds_the_counts_cannot_hold_are_refused_on_a_rerun(finished_small_run, tmp_path):
+    """Folds and ranks rerun no data step, so the fit and cross-validation jobs check
+    their own against the counts: 25 folds of the blocks design on 40 genes x 20 samples
+    stop with the key named, as the data step would have stopped them on a first run
+    (on a copy of the finished run)."""
+    import shutil
+
+    snakefile, work = finished_small_run
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy, symlinks=True)
+    override = tmp_path / "change.yaml"
+    override.write_text("selection: {design: blocks, folds: 25}\n")
+    run = subprocess.run(
+        snakemake_command(copy, "--configfile", *CONFIG_FILES, str(override),
+                          snakefile=snakefile),
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    logs = "".join(p.read_text() for p in (copy / "results" / "logs" / "crossval").iterdir())
+    assert ("config key selection.folds: 25 folds of the blocks design need at least 25 "
+            "genes and 25 samples, and data set sim5 (40 genes x 20 samples)") in logs
+    assert "rule simulate" not in run.stdout + run.stderr
