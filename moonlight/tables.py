@@ -650,6 +650,8 @@ def read_table(
         lines, separator, compression, used, decoding = _read_text(
             path, path.read_bytes(), sep=sep, comment=comment, encoding=encoding)
         cautions += [("encoding", note) for note in decoding]
+        for note in decoding:  # at once: a later error in the read may come from it
+            warnings.warn(f"{path}: {note}", stacklevel=2)
         fmt = "text"
         content = [n for n, line in enumerate(lines) if line]
         first = _fields(path, lines, content[0], separator)
@@ -710,7 +712,8 @@ def read_table(
     _check_names(path, genes, samples, first_line)
     values = _integer_counts(path, values, genes, samples, counts, cautions)
     for kind, message in cautions:
-        warnings.warn(f"{path}: {message}", stacklevel=2)
+        if kind != "encoding":  # warned when the file was decoded
+            warnings.warn(f"{path}: {message}", stacklevel=2)
     table = pd.DataFrame(values, index=pd.Index(genes.tolist(), name="gene", dtype=object),
                          columns=pd.Index(samples, dtype=object))
     logger.info("%s: %s, %s compression, %s, %s-separated; header: %s (%s); %d genes x %d "

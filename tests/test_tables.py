@@ -151,6 +151,17 @@ def test_latin1_falls_back_with_a_warning_naming_the_line(tmp_path):
         read_table(path, encoding="utf-8")
 
 
+def test_the_latin1_warning_comes_before_an_error_later_in_the_read(tmp_path):
+    """A read that decodes as Latin-1 and then fails still says how it decoded the file
+    (a wrong decoding may be why it failed)."""
+    path = tmp_path / "latin.tsv"
+    path.write_bytes("gene\ts1\ts2\ncr\xe8me\t3\tx\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match="line 2 is not UTF-8") as caught:
+        with pytest.raises(CountTableError, match="latin.tsv"):
+            read_table(path)
+    assert len([w for w in caught if "Latin-1" in str(w.message)]) == 1
+
+
 def test_bom_without_header_keeps_the_first_gene(tmp_path, w09_table):
     path = tmp_path / "bom.tbl"
     path.write_bytes(b"\xef\xbb\xbf" + w09_table.read_bytes())
