@@ -10,7 +10,8 @@
   each moonlighting gene's smaller row-normalized weight is at least
   ``moonlighting_min_share`` (0 accepts the first draw, i.e. plain Dirichlet; with
   Dirichlet(1) about one planted gene in five otherwise sits below 0.1 in one of its
-  two modules and cannot be told from a single-module gene).
+  two modules and cannot be told from a single-module gene). With many moonlighting
+  genes no whole draw may pass; then the genes that fall short are redrawn alone.
 * ``moonlighting_shares`` plants given shares instead (for calibration): planted gene k
   gets exactly the row-normalized share ``moonlighting_shares[k]`` in its second module
   and ``1 - moonlighting_shares[k]`` in its first. Columns are drawn as above over each
@@ -179,21 +180,42 @@ def _draw_loadings(
     max_tries: int = 10_000,
 ) -> NDArray[np.float64]:
     """W with Dirichlet columns over each module's members, redrawn until every
-    moonlighting gene's smaller row-normalized weight is at least ``min_share``."""
+    moonlighting gene's smaller row-normalized weight is at least ``min_share``.
+
+    The whole of W is redrawn up to ``max_tries`` times. With many moonlighting genes
+    no whole draw may pass (each gene passes with probability p, all of k with p^k);
+    then only the moonlighting genes that fail are redrawn (their rows of the last
+    draw's Gammas, the columns normalized again), until every one passes.
+    """
     for _ in range(max_tries):
         # Dirichlet over each column's members = independent Gammas normalized per column.
-        W = rng.gamma(concentration, size=membership.shape) * membership
-        W /= W.sum(axis=0)
+        gamma = rng.gamma(concentration, size=membership.shape) * membership
+        W = gamma / gamma.sum(axis=0)
         if moonlighters.size == 0:
             return W
-        rows = W[moonlighters]
-        smaller = np.sort(rows, axis=1)[:, -2] / rows.sum(axis=1)
-        if (smaller >= min_share).all():
+        failing = _below(W, moonlighters, min_share)
+        if failing.size == 0:
+            return W
+    for _ in range(max_tries):
+        gamma[failing] = rng.gamma(concentration, size=(failing.size, membership.shape[1])) \
+            * membership[failing]
+        W = gamma / gamma.sum(axis=0)
+        failing = _below(W, moonlighters, min_share)
+        if failing.size == 0:
             return W
     raise RuntimeError(
         f"no draw of W in {max_tries} tries gave every moonlighting gene a share of at "
-        f"least {min_share}; lower moonlighting_min_share"
+        f"least {min_share}, nor {max_tries} redraws of the genes that fell short; lower "
+        "moonlighting_min_share"
     )
+
+
+def _below(W: NDArray[np.float64], moonlighters: NDArray[np.int64], min_share: float
+           ) -> NDArray[np.int64]:
+    """The moonlighting genes whose smaller row-normalized weight is under ``min_share``."""
+    rows = W[moonlighters]
+    smaller = np.sort(rows, axis=1)[:, -2] / rows.sum(axis=1)
+    return moonlighters[smaller < min_share]
 
 
 def _plant_shares(

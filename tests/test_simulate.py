@@ -67,6 +67,19 @@ def test_same_seed_same_bytes_other_seed_other_data():
     assert not a.counts.equals(c.counts)
 
 
+def test_many_moonlighting_genes_each_get_their_share():
+    """With 60 moonlighting genes no whole draw of W passes (each gene passes with
+    probability about 0.6); the genes that fall short are redrawn alone, and every one
+    ends with its smaller share at least moonlighting_min_share."""
+    sim = simulate(seed=3, n_genes=2000, n_samples=20, n_modules=10,
+                   module_size=(100, 300), n_moonlighting=60)
+    rows = sim.W.loc[sim.moonlighting]
+    smaller = np.sort(rows.div(rows.sum(axis=1), axis=0).to_numpy(), axis=1)[:, -2]
+    assert len(smaller) == 60 and (smaller >= 0.2).all()
+    np.testing.assert_allclose(sim.W.sum(axis=0), 1.0)
+    assert ((sim.W > 0) == sim.membership).all().all()
+
+
 def test_plain_dirichlet_when_min_share_is_zero():
     sim = simulate(seed=0, moonlighting_min_share=0.0, n_moonlighting=5)
     assert len(sim.moonlighting) == 5
