@@ -304,6 +304,10 @@ def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
                encoding: str | None) -> tuple[list[str], str, str, str, list[str]]:
     data, compression = _decompress(path, raw)
     text, used, notes = _decode(path, data, encoding)
+    if "\x00" in text:  # a parser would end the field there, cutting a name short
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise _fail(path, f", line {line}: a NUL byte; not a text table (UTF-16 text "
+                          "without a byte-order mark needs encoding: utf-16-le)")
     lines = _content_lines(text, comment)
     first = next((line for line in lines if line), None)
     if first is None:

@@ -151,6 +151,19 @@ def test_latin1_falls_back_with_a_warning_naming_the_line(tmp_path):
         read_table(path, encoding="utf-8")
 
 
+def test_a_nul_byte_is_refused_by_its_line(tmp_path):
+    """A NUL would end a field where the parser meets it, cutting a name short."""
+    path = tmp_path / "nul.tsv"
+    path.write_bytes(b"gene\ts1\ts2\nab\x00cd\t1\t2\nef\t3\t4\n")
+    with pytest.raises(CountTableError, match=r"nul.tsv, line 2: a NUL byte"):
+        read_table(path)
+    utf16 = tmp_path / "utf16.tsv"  # no byte-order mark: ASCII in UTF-16 is NULs between
+    utf16.write_bytes("gene\ts1\napple\t1\n".encode("utf-16-le"))  # (valid UTF-8) bytes
+    with pytest.raises(CountTableError, match=r"line 1: a NUL byte.*utf-16-le"):
+        read_table(utf16)
+    assert read_table(utf16, encoding="utf-16-le").counts.index.tolist() == ["apple"]
+
+
 def test_the_latin1_warning_comes_before_an_error_later_in_the_read(tmp_path):
     """A read that decodes as Latin-1 and then fails still says how it decoded the file
     (a wrong decoding may be why it failed)."""
