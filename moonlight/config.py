@@ -20,7 +20,8 @@ import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fold_settings",
-           "size_checks", "size_requirements", "misplaced_keys", "from_command_line", "reference", "commented_config", "ConfigError"]
+           "size_checks", "size_requirements", "misplaced_keys", "from_command_line",
+           "reference", "commented_config", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")

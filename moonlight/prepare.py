@@ -31,7 +31,7 @@ from .counts import Counts
 from .folds import check_size
 from .genefilter import excluded_genes, exclusion_reason, unmatched
 from .outliers import handle_outliers
-from .qc import _names, _row, dropped_rows, read_record
+from .qc import _row, dropped_rows, read_record
 from .prefilter import Prefiltered, select_counts, selection_changes, selection_settings
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from .tables import READ_OPTIONS, TableRead, drop_empty, named_positions, read_table
@@ -205,11 +205,10 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
     kept, record = handled.counts, list(handled.rows)
     if not kept.is_sparse:
         frame = drop_empty(kept.to_frame(), source=source)
-        record += [_row(f"{kind}_dropped", len(names), f"all-zero counts: {_names(names)}")
-                   for kind, names in (
-                       ("genes", [g for g in kept.genes if g not in frame.index]),
-                       ("samples", [s for s in kept.samples if s not in frame.columns]))
-                   if names]
+        record += dropped_rows({
+            "genes": {"all-zero counts": [g for g in kept.genes if g not in frame.index]},
+            "samples": {"all-zero counts": [s for s in kept.samples
+                                            if s not in frame.columns]}})
         kept = Counts.of(frame)
     selected = _select(kept, options or {}, selection, source,
                        unless_whole=not kept.is_sparse)
