@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import ConfigError
+from .config import ConfigError, size_checks
 
 __all__ = ["fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves",
-           "fold_problem"]
+           "fold_problem", "check_size", "check_job_size"]
 
 
 def fold_labels(shape: tuple[int, int], folds: int, seed: int) -> NDArray[np.int64]:
@@ -131,3 +131,13 @@ def check_size(shape: tuple[int, int], ranks: list[int], folds: dict, *, source:
         raise ConfigError(f"config key {problem}, and {size} is too small; use fewer "
                          "folds, smaller ranks (a data entry can have its own ranks:), "
                          "or a larger table")
+
+
+def check_job_size(shape: tuple[int, int], rank: int, config: dict, dataset: str, *,
+                   sparse: bool = False) -> None:
+    """:func:`check_size` for one fit or cross-validation job of the workflow: its rank,
+    and the folds of the run's whole ``config`` (:func:`moonlight.config.size_checks`).
+    A config that adds a rank or changes the folds reruns no data step, so these jobs
+    check their own."""
+    _, folds = size_checks(config, dataset)
+    check_size(shape, [rank], folds, source=f"data set {dataset}", sparse=sparse)

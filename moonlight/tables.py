@@ -254,10 +254,11 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str, lis
 
 
 def _content_lines(text: str, comment: str | None) -> list[str]:
-    """The file's lines with blank and comment lines emptied (line numbers kept)."""
+    """The file's lines with blank and comment lines emptied (line numbers kept); a line
+    of NUL bytes (padding after the last row) is blank."""
     lines = _LINE_END.split(text)
-    return ["" if not line.strip() or (comment and line.lstrip().startswith(comment))
-            else line for line in lines]
+    return ["" if not line.replace("\x00", "").strip()
+            or (comment and line.lstrip().startswith(comment)) else line for line in lines]
 
 
 def _guess_separator(line: str) -> str:
@@ -304,11 +305,13 @@ def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
                encoding: str | None) -> tuple[list[str], str, str, str, list[str]]:
     data, compression = _decompress(path, raw)
     text, used, notes = _decode(path, data, encoding)
-    if "\x00" in text:  # a parser would end the field there, cutting a name short
-        line = text[:text.index("\x00")].count("\n") + 1
-        raise _fail(path, f", line {line}: a NUL byte; not a text table (UTF-16 text "
-                          "without a byte-order mark needs encoding: utf-16-le)")
+    for note in notes:  # at once: a later error in the read may come from the decoding
+        warnings.warn(f"{path}: {note}", stacklevel=3)
     lines = _content_lines(text, comment)
+    nul = next((i for i, line in enumerate(lines) if "\x00" in line), None)
+    if nul is not None:  # a parser would end the field there, cutting a name short
+        raise _fail(path, f", line {nul + 1}: a NUL byte; not a text table (UTF-16 text "
+                          "without a byte-order mark needs encoding: utf-16-le)")
     first = next((line for line in lines if line), None)
     if first is None:
         raise _fail(path, "the table is empty")
@@ -653,9 +656,7 @@ def read_table(
                               ".xlsx or as a tab-separated text file")
         lines, separator, compression, used, decoding = _read_text(
             path, path.read_bytes(), sep=sep, comment=comment, encoding=encoding)
-        cautions += [("encoding", note) for note in decoding]
-        for note in decoding:  # at once: a later error in the read may come from it
-            warnings.warn(f"{path}: {note}", stacklevel=2)
+        cautions += [("encoding", note) for note in decoding]  # warned when decoded
         fmt = "text"
         content = [n for n, line in enumerate(lines) if line]
         first = _fields(path, lines, content[0], separator)

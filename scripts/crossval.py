@@ -6,9 +6,8 @@ from threadpoolctl import threadpool_limits
 
 from moonlight import write_tsv
 from moonlight.batches import read_batches
-from moonlight.config import size_checks
 from moonlight.counts import load_counts
-from moonlight.folds import check_size
+from moonlight.folds import check_job_size
 from moonlight.pipeline import heldout_folds
 from moonlight.runlog import log_to
 
@@ -17,11 +16,8 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     rank = int(snakemake.wildcards.rank)
     batches = (read_batches(snakemake.input.batches, counts.samples)
                if "batches" in snakemake.input.keys() else None)
-    # the rank and folds against the counts (the data step checked the ranks and folds
-    # of its own run; a later config may add a rank without rerunning it)
-    _, splits = size_checks(snakemake.config, snakemake.wildcards.dataset)
-    check_size(counts.shape, [rank], splits, source=f"data set {snakemake.wildcards.dataset}",
-               sparse=counts.is_sparse)
+    check_job_size(counts.shape, rank, snakemake.config, snakemake.wildcards.dataset,
+                   sparse=counts.is_sparse)
     folds = heldout_folds(counts, rank, batches=batches, **snakemake.params.selection)
     log.info("R=%d: held-out log L per fold %s", rank, folds["heldout_loglik"].round(2).tolist())
     write_tsv(folds, snakemake.output[0], index=False)

@@ -8,9 +8,8 @@ import pickle
 from threadpoolctl import threadpool_limits
 
 from moonlight.batches import read_batches
-from moonlight.config import size_checks
 from moonlight.counts import load_counts
-from moonlight.folds import check_size
+from moonlight.folds import check_job_size
 from moonlight.io import atomic_path
 from moonlight.pipeline import fit_rank
 from moonlight.runlog import log_to
@@ -20,11 +19,8 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     rank = int(snakemake.wildcards.rank)
     batches = (read_batches(snakemake.input.batches, counts.samples)
                if "batches" in snakemake.input.keys() else None)
-    # the rank and folds against the counts (the data step checked the ranks and folds
-    # of its own run; a later config may add a rank without rerunning it)
-    _, splits = size_checks(snakemake.config, snakemake.wildcards.dataset)
-    check_size(counts.shape, [rank], splits, source=f"data set {snakemake.wildcards.dataset}",
-               sparse=counts.is_sparse)
+    check_job_size(counts.shape, rank, snakemake.config, snakemake.wildcards.dataset,
+                   sparse=counts.is_sparse)
     fit = fit_rank(counts, rank, restarts=snakemake.params.restarts,
                    restart_ids=snakemake.params.restart_ids, threads=snakemake.threads,
                    batches=batches, **snakemake.params.fit)

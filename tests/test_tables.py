@@ -157,6 +157,13 @@ def test_a_nul_byte_is_refused_by_its_line(tmp_path):
     path.write_bytes(b"gene\ts1\ts2\nab\x00cd\t1\t2\nef\t3\t4\n")
     with pytest.raises(CountTableError, match=r"nul.tsv, line 2: a NUL byte"):
         read_table(path)
+    old_mac = tmp_path / "cr.tsv"  # lines ended by CR alone: numbered as the reader splits
+    old_mac.write_bytes(b"gene\ts1\ts2\rab\t1\t2\rc\x00d\t3\t4\r")
+    with pytest.raises(CountTableError, match=r"cr.tsv, line 3: a NUL byte"):
+        read_table(old_mac)
+    padded = tmp_path / "padded.tsv"  # a comment and NUL padding are no table content
+    padded.write_bytes(b"# made by\x00 a tool\ngene\ts1\nab\t1\n\x00\x00\x00\x00")
+    assert read_table(padded, comment="#").counts.index.tolist() == ["ab"]
     utf16 = tmp_path / "utf16.tsv"  # no byte-order mark: ASCII in UTF-16 is NULs between
     utf16.write_bytes("gene\ts1\napple\t1\n".encode("utf-16-le"))  # (valid UTF-8) bytes
     with pytest.raises(CountTableError, match=r"line 1: a NUL byte.*utf-16-le"):
@@ -173,6 +180,11 @@ def test_the_latin1_warning_comes_before_an_error_later_in_the_read(tmp_path):
         with pytest.raises(CountTableError, match="latin.tsv"):
             read_table(path)
     assert len([w for w in caught if "Latin-1" in str(w.message)]) == 1
+    empty = tmp_path / "comments.tsv"  # an error in the text step itself
+    empty.write_bytes("# cr\xe8me\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match="Latin-1"):
+        with pytest.raises(CountTableError, match="the table is empty"):
+            read_table(empty, comment="#")
 
 
 def test_bom_without_header_keeps_the_first_gene(tmp_path, w09_table):
