@@ -115,15 +115,16 @@ def fold_problem(shape: tuple[int, int], folds: int, design: str | None, *,
 
 
 def check_size(shape: tuple[int, int], ranks: list[int], folds: dict, *, source: str,
-               sparse: bool = False) -> None:
+               sparse: bool = False, rank_key: str = "ranks") -> None:
     """Stop, naming the config key, when a prepared table is too small for its ranks
-    (every rank at most min(N, M)) or for its folds (:func:`fold_problem`; ``folds`` is
-    the config's ``selection.folds`` and ``selection.design``)."""
+    (every rank at most min(N, M); ``rank_key`` names the key that set them) or for its
+    folds (:func:`fold_problem`; ``folds`` is the config's ``selection.folds`` and
+    ``selection.design``)."""
     n_genes, n_samples = shape
     size = f"{source} ({n_genes} genes x {n_samples} samples)"
     largest = max(ranks)
     if largest > min(shape):
-        raise ConfigError(f"config key ranks: rank {largest} exceeds min(N, M) = "
+        raise ConfigError(f"config key {rank_key}: rank {largest} exceeds min(N, M) = "
                          f"{min(shape)} of {size}")
     problem = fold_problem(shape, folds["folds"], folds["design"], sparse=sparse,
                            largest_rank=largest)
@@ -139,5 +140,8 @@ def check_job_size(shape: tuple[int, int], rank: int, config: dict, dataset: str
     and the folds of the run's whole ``config`` (:func:`moonlight.config.size_checks`).
     A config that adds a rank or changes the folds reruns no data step, so these jobs
     check their own."""
-    _, folds = size_checks(config, dataset)
-    check_size(shape, [rank], folds, source=f"data set {dataset}", sparse=sparse)
+    ranks, folds = size_checks(config, dataset)
+    # size_checks appends extend_to: a rank above the others was grown to by that key
+    grown = config["selection"]["extend_to"] is not None and rank > max(ranks[:-1])
+    check_size(shape, [rank], folds, source=f"data set {dataset}", sparse=sparse,
+               rank_key="selection.extend_to" if grown else "ranks")

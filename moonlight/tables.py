@@ -229,7 +229,9 @@ def _decompress(path: Path, raw: bytes) -> tuple[bytes, str]:
 def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str, list[str]]:
     """Text of the file: UTF-8 (BOM stripped), UTF-16 when it starts with a UTF-16 BOM
     (Excel's "Unicode Text"), else Latin-1 with a warning."""
-    if encoding is None and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if encoding is None and raw[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        encoding = "utf-32"  # (before UTF-16: UTF-32's little-endian BOM starts like it)
+    elif encoding is None and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         encoding = "utf-16"  # the BOM gives the byte order, and decoding drops it
     if encoding is not None:
         try:

@@ -453,3 +453,22 @@ def test_rank_one_training_fit_is_the_closed_form_optimum(counts, sparse):
     np.testing.assert_allclose(ll[0], poisson_loglik(dense, W[0] @ H[0]), rtol=1e-12)
     with pytest.raises(ValueError, match="init"):
         fit_samples(V, 1, **{**settings, "init": "bogus"})
+
+
+def test_a_job_names_the_key_that_set_its_rank():
+    """A fit or cross-validation job checks its own rank (a config that adds ranks reruns
+    no data step): a rank grown to by selection.extend_to is refused under that key."""
+    from moonlight.config import ConfigError
+    from moonlight.folds import check_job_size
+    config = {"data": {"t": {"path": "t.tsv", "ranks": [2, 3]}}, "ranks": [2, 3, 4],
+              "selection": {"extend_to": 12, "folds": 5, "design": None}}
+    check_job_size((30, 10), 3, config, "t")
+    with pytest.raises(ConfigError, match=r"key selection.extend_to: rank 11 exceeds "
+                                          r"min\(N, M\) = 10 of data set t \(30 genes"):
+        check_job_size((30, 10), 11, config, "t")
+    config["selection"]["extend_to"] = None
+    with pytest.raises(ConfigError, match=r"key ranks: rank 11"):
+        check_job_size((30, 10), 11, config, "t")
+    with pytest.raises(ConfigError, match=r"key selection.folds"):
+        check_job_size((30, 2), 2, {**config, "selection": {**config["selection"],
+                                                            "design": "blocks"}}, "t")

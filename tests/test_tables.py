@@ -444,6 +444,9 @@ def test_utf16_and_unnamed_bz2_and_xz_files_are_recognised_by_their_bytes(tmp_pa
     (tmp_path / "u16.txt").write_bytes(text.encode("utf-16"))  # Excel's "Unicode Text"
     read = read_table(tmp_path / "u16.txt")
     assert read.encoding == "utf-16" and read.counts.to_dict() == {"A": {"g1": 1}, "B": {"g1": 2}}
+    (tmp_path / "u32.txt").write_bytes(text.encode("utf-32"))  # its BOM starts as UTF-16's
+    read = read_table(tmp_path / "u32.txt")
+    assert read.encoding == "utf-32" and read.counts.to_dict() == {"A": {"g1": 1}, "B": {"g1": 2}}
     for name, compress, kind in (("b.tsv", bz2.compress, "bz2"), ("x.tsv", lzma.compress, "xz")):
         (tmp_path / name).write_bytes(compress(text.encode()))
         read = read_table(tmp_path / name)
