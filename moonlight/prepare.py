@@ -27,11 +27,12 @@ from typing import Any
 import pandas as pd
 
 from .config import ConfigError, defaults
-from .counts import Counts
+from .counts import Counts, save_counts
 from .folds import check_size
 from .genefilter import excluded_genes, exclusion_reason, unmatched
+from .io import write_tsv
 from .outliers import handle_outliers
-from .qc import _row, dropped_rows, read_record
+from .qc import QC_COLUMNS, _row, dropped_rows, read_record
 from .prefilter import Prefiltered, select_counts, selection_changes, selection_settings
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
 from .tables import READ_OPTIONS, TableRead, drop_empty, named_positions, read_table
@@ -46,6 +47,13 @@ class PreparedTable:
 
     counts: Counts
     record: list[dict[str, str]]
+
+    def save(self, counts_path: str | os.PathLike[str],
+             record_path: str | os.PathLike[str]) -> None:
+        """The data step's two outputs: the counts (``counts.npz``,
+        :func:`moonlight.counts.save_counts`) and the record (``read.tsv``)."""
+        save_counts(self.counts, counts_path)
+        write_tsv(pd.DataFrame(self.record, columns=QC_COLUMNS), record_path, index=False)
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,9 @@ kept cells' technical columns and known batches."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-import pandas as pd
-
 from moonlight.config import size_checks
-from moonlight.counts import save_counts
 from moonlight.io import write_tsv
 from moonlight.prepare import prepare_single_cell
-from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
 from moonlight.annotations import batch_labels, technical_covariates
 
@@ -23,9 +19,7 @@ with log_to(snakemake.log[0]) as log:
     counts = prepared.counts
     log.info("%s: %d genes x %d cells kept, %d nonzero counts", source, *counts.shape,
              counts.matrix.nnz)
-    save_counts(counts, snakemake.output.counts)
-    write_tsv(pd.DataFrame(prepared.record, columns=QC_COLUMNS), snakemake.output.read,
-              index=False)
+    prepared.save(snakemake.output.counts, snakemake.output.read)
     # The technical columns (obs, or the sample sheet) of the kept cells
     write_tsv(technical_covariates(source, spec, counts.samples), snakemake.output.covariates)
     write_tsv(batch_labels(source, spec, counts.samples), snakemake.output.batches)

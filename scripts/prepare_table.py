@@ -4,14 +4,10 @@ samples' technical columns and known batches from the sample sheet."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-import pandas as pd
-
 from moonlight import write_tsv
 from moonlight.annotations import batch_labels, technical_covariates
 from moonlight.config import size_checks
-from moonlight.counts import save_counts
 from moonlight.prepare import prepare_table
-from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
@@ -20,12 +16,10 @@ with log_to(snakemake.log[0]) as log:
                              ranks=ranks, folds=folds, qc=snakemake.params.qc,
                              selection=snakemake.params.selection)
     log.info("%s: %d genes x %d samples kept", snakemake.input[0], *prepared.counts.shape)
-    save_counts(prepared.counts, snakemake.output.counts)
+    prepared.save(snakemake.output.counts, snakemake.output.read)
     # The technical columns of the sample sheet (config technical:); none: names only
     write_tsv(technical_covariates(snakemake.input[0], snakemake.params.table,
                                    prepared.counts.samples), snakemake.output.covariates)
     # The known batches (config batch:); none: names only
     write_tsv(batch_labels(snakemake.input[0], snakemake.params.table,
                            prepared.counts.samples), snakemake.output.batches)
-    write_tsv(pd.DataFrame(prepared.record, columns=QC_COLUMNS), snakemake.output.read,
-              index=False)

@@ -5,13 +5,9 @@ samples, the gene selection, the size), with the record of how (read.tsv)."""
 
 import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
-import pandas as pd
-
 from moonlight import simulate, write_tsv
 from moonlight.config import size_checks
-from moonlight.counts import save_counts
 from moonlight.prepare import prepare_counts
-from moonlight.qc import QC_COLUMNS
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
@@ -27,9 +23,7 @@ with log_to(snakemake.log[0]) as log:
                               selection=snakemake.params.selection,
                               source=f"simulated data set {name}")
     log.info("%s: %d genes x %d samples kept", name, *prepared.counts.shape)
-    save_counts(prepared.counts, snakemake.output.counts)
-    write_tsv(pd.DataFrame(prepared.record, columns=QC_COLUMNS), snakemake.output.read,
-              index=False)
+    prepared.save(snakemake.output.counts, snakemake.output.read)
     write_tsv(sim.counts.rename_axis("gene"), snakemake.output.table)
     write_tsv(sim.W.rename_axis("gene"), snakemake.output.W)
     write_tsv(sim.H.rename_axis("module"), snakemake.output.H)
