@@ -403,8 +403,13 @@ def analyse(
     counts, read_rows = prepared.counts, prepared.record
     if covariates is not None:
         # the prepared samples (the data step may drop all-zero ones), as call_modules
-        # joins them
-        covariates = covariates.set_axis(covariates.index.astype(str)).reindex(counts.samples)
+        # joins them; a sample without a row is refused, as a sample sheet's is
+        covariates = covariates.set_axis(covariates.index.astype(str))
+        lacking = [s_ for s_ in counts.samples if s_ not in covariates.index]
+        if lacking:
+            raise ValueError(f"covariates has no row for {len(lacking)} sample(s), e.g. "
+                             f"{lacking[:3]}")
+        covariates = covariates.loc[counts.samples]
     if batches is not None:
         unlabelled = [s_ for s_ in counts.samples if s_ not in batches.index]
         if unlabelled:

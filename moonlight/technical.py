@@ -40,15 +40,19 @@ refused a call for the share of it that a technical axis holds.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from .config import ConfigError
+from .io import read_tsv, write_tsv
 from .multiple_testing import benjamini_hochberg
 
 __all__ = ["library_covariates", "usage_associations", "module_associations",
-           "mark_background", "top_fractions", "technical_modules", "ASSOCIATION_COLUMNS"]
+           "mark_background", "top_fractions", "technical_modules", "covariate_kind",
+           "write_covariates", "read_covariates", "ASSOCIATION_COLUMNS"]
 
 #: Columns of :func:`module_associations` (``background`` from :func:`mark_background`).
 ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical",
@@ -75,14 +79,50 @@ def library_covariates(matrix: np.ndarray | sparse.sparray | sparse.spmatrix,
                         index=pd.Index([str(s) for s in samples], name="sample"))
 
 
+def covariate_kind(values: pd.Series) -> str:
+    """``numeric`` (correlated) for a column of numbers, ``categorical`` (groups) for
+    any other: labels, booleans, categories, whatever their labels look like."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    return "numeric" if numeric else "categorical"
+
+
+def write_covariates(covariates: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write technical covariates (samples x columns) so that :func:`read_covariates`
+    gives every column back with its kind: one row per sample and column, ``sample``,
+    ``covariate``, ``kind`` (:func:`covariate_kind`) and ``value`` as written. A wide
+    table would lose the kind: a plate or a batch labelled ``1``, ``2``, ``3`` reads
+    back as numbers and would be correlated instead of tested as groups."""
+    samples = covariates.index.astype(str)
+    parts = [pd.DataFrame({"sample": samples, "covariate": str(name),
+                           "kind": covariate_kind(covariates[name]),
+                           "value": [None if pd.isna(v) else str(v)
+                                     for v in covariates[name]]})
+             for name in covariates.columns]
+    long = (pd.concat(parts, ignore_index=True) if parts else
+            pd.DataFrame(columns=["sample", "covariate", "kind", "value"]))
+    write_tsv(long, path, index=False)
+
+
+def read_covariates(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The covariates :func:`write_covariates` wrote (samples x columns, in their order):
+    numeric columns as numbers, the others as their labels (missing values NaN)."""
+    long = read_tsv(path, index_col=None)
+    samples = pd.Index(pd.unique(long["sample"]), name="sample")
+    table = pd.DataFrame(index=samples)
+    for name, rows in long.groupby("covariate", sort=False):
+        values = rows.set_index("sample")["value"].replace("", np.nan).reindex(samples)
+        numeric = rows["kind"].iloc[0] == "numeric"
+        table[str(name)] = pd.to_numeric(values) if numeric else values
+    return table
+
+
 def _association(usage: np.ndarray, values: pd.Series) -> tuple[str, float, float]:
     """(kind, rho, p) of one module's usage against one covariate (module docstring)."""
     from scipy.stats import kruskal, spearmanr
 
     known = values.notna().to_numpy()
     u, v = usage[known], values[known]
-    numeric = pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)
-    if numeric:
+    if covariate_kind(v) == "numeric":
         x = v.to_numpy(dtype=np.float64)
         if known.sum() < 3 or np.ptp(x) == 0 or np.ptp(u) == 0:
             return "numeric", 0.0, 1.0

@@ -16,6 +16,7 @@ from moonlight.rank_guard import neighbour_ranks
 from moonlight.runlog import log_to
 from moonlight.selection import selected_rank
 from moonlight.stability import near_best_consensus, read_restarts_W
+from moonlight.technical import read_covariates
 
 with log_to(snakemake.log[0]) as log:
     dataset = snakemake.wildcards.dataset
@@ -36,7 +37,7 @@ with log_to(snakemake.log[0]) as log:
         W, H = fits[rank]
         Ws, logliks = read_restarts_W(read_tsv(snakemake.input[f"W_restarts_R{rank}"],
                                                index_col=None))
-    covariates = (read_tsv(snakemake.input.covariates)
+    covariates = (read_covariates(snakemake.input.covariates)
                   if "covariates" in snakemake.input.keys() else None)
     batches = (read_batches(snakemake.input.batches, counts.samples)
                if "batches" in snakemake.input.keys() else None)

@@ -9,6 +9,7 @@ from moonlight.io import write_tsv
 from moonlight.prepare import prepare_single_cell
 from moonlight.runlog import log_to
 from moonlight.annotations import batch_labels, technical_covariates
+from moonlight.technical import write_covariates
 
 with log_to(snakemake.log[0]) as log:
     source, spec = snakemake.input[0], snakemake.params.options
@@ -21,5 +22,6 @@ with log_to(snakemake.log[0]) as log:
              counts.matrix.nnz)
     prepared.save(snakemake.output.counts, snakemake.output.read)
     # The technical columns (obs, or the sample sheet) of the kept cells
-    write_tsv(technical_covariates(source, spec, counts.samples), snakemake.output.covariates)
+    write_covariates(technical_covariates(source, spec, counts.samples),
+                     snakemake.output.covariates)
     write_tsv(batch_labels(source, spec, counts.samples), snakemake.output.batches)

@@ -9,6 +9,7 @@ from scipy import sparse
 
 import moonlight as ml
 from moonlight.io import read_tsv
+from moonlight.technical import read_covariates
 from test_workflow import SMALL_CONFIG, make_workdir, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -134,7 +135,7 @@ def test_analyse_gives_the_workflows_answer_on_the_single_cell_matrix(single_cel
     result = analyse(load_counts(results / "counts.npz"), ranks=[2, 3, 4], restarts=3,
                      fit={"max_iter": SMALL_CONFIG["fit"]["max_iter"]},
                      selection={"design": "samples"},
-                     covariates=read_tsv(results / "covariates.tsv"))
+                     covariates=read_covariates(results / "covariates.tsv"))
     assert result.rank == 3
     pd.testing.assert_frame_equal(result.W, read_tsv(results / "W.tsv"), check_names=False)
     for frame, name in [(result.memberships, "modules.tsv"),

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+import moonlight as ml
 from moonlight.qc import technical_warning
 from moonlight.technical import (library_covariates, mark_background, module_associations,
                                  read_obs_columns, technical_modules, top_fractions)
@@ -93,3 +94,48 @@ def test_background_is_a_flagged_module_that_leads_almost_no_sample():
     with pytest.raises(ValueError, match="top_max"):
         mark_background(table, H, top_max=1.5)
 
+
+
+def test_covariates_keep_their_kind_through_the_workflows_file(tmp_path):
+    """A plate labelled 1, 2, 3 (an obs category, a batch of scanpy's concat) is groups
+    in analyse() and must stay groups after the file between the workflow's rules: a
+    wide TSV read it back as numbers, and the module was correlated with the plate's
+    label instead of tested across the plates."""
+    from moonlight.technical import read_covariates, usage_associations, write_covariates
+
+    samples = ["007", "NA", "1e5", "s4", "s5", "s6"]
+    covariates = pd.DataFrame({
+        "plate": pd.Categorical(["1", "2", "3", "1", "2", "3"]).astype(str),
+        "depth": [1.5, 2.25, np.nan, 0.1, 1e-7, 3.0],
+        "genes": np.array([10, 20, 30, 40, 50, 60], dtype=np.int64),
+        "sorted": [True, False, True, False, True, False]},
+        index=pd.Index(samples, name="sample"))
+    path = tmp_path / "covariates.tsv"
+    write_covariates(covariates, path)
+    back = read_covariates(path)
+    assert list(back.index) == samples and list(back.columns) == list(covariates.columns)
+    assert list(back["plate"]) == ["1", "2", "3", "1", "2", "3"]
+    np.testing.assert_array_equal(back["depth"].to_numpy(), covariates["depth"].to_numpy())
+    assert back["genes"].dtype == np.int64
+    H = pd.DataFrame(np.random.default_rng(0).random((2, 6)), index=["M1", "M2"],
+                     columns=samples)
+    kinds = usage_associations(H, back).set_index("covariate")["kind"]
+    assert kinds["plate"].eq("categorical").all() and kinds["sorted"].eq("categorical").all()
+    assert kinds["depth"].eq("numeric").all() and kinds["genes"].eq("numeric").all()
+    pd.testing.assert_frame_equal(usage_associations(H, back),
+                                  usage_associations(H, covariates))
+    write_covariates(covariates.iloc[:, :0], path)  # no technical column
+    assert read_covariates(path).shape[1] == 0
+
+
+def test_analyse_refuses_covariates_without_a_row_for_a_sample():
+    """The workflow's sample sheet stops on a sample it lacks; analyse() stopped nowhere
+    and tested the modules on NaN for it."""
+    from moonlight.pipeline import analyse
+
+    counts = ml.simulate(n_genes=40, n_samples=12, n_modules=2, module_size=(10, 20),
+                         n_moonlighting=0, seed=3).counts
+    covariates = pd.DataFrame({"input": np.arange(11.0)}, index=counts.columns[:11])
+    with pytest.raises(ValueError, match=r"covariates has no row for 1 sample\(s\), e.g. "
+                                         rf"\['{counts.columns[11]}'\]"):
+        analyse(counts, [2], restarts=1, covariates=covariates)
