@@ -21,6 +21,7 @@ import yaml
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fold_settings",
            "size_checks", "size_requirements", "misplaced_keys", "from_command_line",
+           "validate",
            "reference", "commented_config", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
@@ -152,6 +153,31 @@ def default(key: str) -> Any:
     for part in key.split("."):
         node = node[part]
     return yaml.safe_load(yaml.safe_dump(node))  # a copy
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Check a config (or any of its top-level blocks) against the schema, as the
+    workflow's ``validate`` does; numpy integers count as integers.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first key whose value the schema refuses, and why.
+    """
+    import numbers
+
+    from jsonschema import validators
+
+    base = validators.validator_for(_schema())
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, numbers.Integral)
+        and not isinstance(value, bool))
+    validator = validators.extend(base, type_checker=checker)(_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
+    if errors:
+        error = errors[0]
+        key = ".".join(map(str, error.path)) or "(top level)"
+        raise ConfigError(f"config key {key}: {error.message}")
 
 
 def fold_settings(design: str | None, init: str | None, sparse: bool) -> tuple[str, str]:

@@ -49,7 +49,6 @@ __all__ = ["NMFResult", "combine_results", "fit_nmf", "normalize_factors", "METH
 Method = Literal["ccd", "emu", "mu"]
 Init = Literal["random", "svd"]
 METHODS: tuple[str, ...] = engines.METHODS
-DEFAULT_METHOD: str = "ccd"
 
 #: Iterations between convergence checks when ``check_every`` is not given. A check
 #: costs about one product WH; one CCD sweep costs several, one MU iteration two.

@@ -25,7 +25,7 @@ from .annotations import Annotated, annotate_modules
 from .batches import Batches, factors, offsets
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
 from .config import (WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults,
-                     size_requirements)
+                     size_requirements, validate)
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .enrichment import module_enrichment
@@ -398,6 +398,16 @@ def analyse(
         batches = batches.set_axis(batches.index.astype(str))
     ranks = settings["ranks"] if ranks is None else list(ranks)
     sel = {**settings["selection"], **(selection or {})}
+    restarts = settings["restarts"] if restarts is None else restarts
+    given = {**settings["fit"], **(fit or {})}
+    mods = {**settings["modules"], **modules}
+    tests = {**settings["enrichment"], **(enrichment or {})}
+    # every value as the workflow's config is checked (types, ranges, unique ranks)
+    validate({**settings, "ranks": ranks, "restarts": restarts, "fit": given,
+              "selection": sel, "qc": checks, "modules": mods, "enrichment": tests,
+              "gene_selection": {**settings["gene_selection"],
+                                 **{k: v for k, v in (select or {}).items()
+                                    if k in settings["gene_selection"]}}})
     needed, folds = size_requirements(ranks, sel)
     prepared = prepare_counts(counts, select, ranks=needed, folds=folds, qc=qc)
     counts, read_rows = prepared.counts, prepared.record
@@ -416,15 +426,12 @@ def analyse(
             raise ValueError(f"batches has no label for {len(unlabelled)} sample(s), e.g. "
                              f"{unlabelled[:3]}")
         batches = Batches.of(batches.loc[counts.samples])
-    restarts = settings["restarts"] if restarts is None else restarts
     # the keys that split the workflow's work into jobs do not change what a fit
     # computes; the thread count reaches the fits as a job's threads do
-    given = {**settings["fit"], **(fit or {})}
     fit = {k: v for k, v in given.items() if k not in WORKFLOW_ONLY_FIT_KEYS}
     fit["threads"] = given["threads"]
     # racing keeps clear of the near-best set stability and support use
     fit.setdefault("race_margin", sel["margin"])
-    mods = {**settings["modules"], **modules}
     fits, logliks, stability, heldout = {}, [], [], []
     cv_settings = crossval_settings(sel, counts.is_sparse)
     # rank 1's folds: the rule's no-structure baseline, and rank 1's own when it is fitted
@@ -465,7 +472,6 @@ def analyse(
                          fits={r: (f.W_frame(), f.H_frame()) for r, f in fits.items()},
                          covariates=covariates, batches=batches, **mods)
     sets = settings["gene_sets"] if gene_sets is None else gene_sets
-    tests = {**settings["enrichment"], **(enrichment or {})}
     tests.pop("fdr")  # the figure's level; analyse() draws none
     enriched = (module_enrichment(calls.W, calls.memberships, sets, **tests)
                 if len(sets) else None)

@@ -93,6 +93,27 @@ def test_an_unknown_or_mistyped_key_is_refused_by_name():
         validated({"modules": {"fdr": "low"}})
 
 
+def test_analyse_checks_its_settings_as_the_workflow_checks_the_config(w09_table):
+    """analyse() refused only unknown keys: a repeated rank was fitted twice, a fold
+    count of 1 or a threshold above 1 failed somewhere inside, or not at all. Every
+    setting is now checked against the schema before the data step, by its key."""
+    from moonlight import read_count_table
+    from moonlight.config import ConfigError
+    from moonlight.pipeline import analyse
+
+    counts = read_count_table(w09_table)
+    for given, key in [({"ranks": [2, 2]}, "ranks: \\[2, 2\\] has non-unique"),
+                       ({"restarts": 0}, "restarts: 0 is less than"),
+                       ({"threshold": 1.5}, "modules.threshold: 1.5"),
+                       ({"fit": {"tol": -1.0}}, "fit.tol: -1.0"),
+                       ({"selection": {"folds": 1}}, "selection.folds: 1"),
+                       ({"qc": {"outliers": "ignore"}}, "qc.outliers: 'ignore'"),
+                       ({"select": {"keep_top_genes": 0}}, "gene_selection.keep_top_genes"),
+                       ({"enrichment": {"min_set_size": "5"}}, "enrichment.min_set_size")]:
+        with pytest.raises(ConfigError, match=f"config key {key}"):
+            analyse(counts, **{"ranks": [2], "restarts": 1, **given})
+
+
 def test_every_setting_of_the_analysis_has_a_default():
     tree = defaults()
     assert set(CROSSVAL_KEYS) <= set(tree["selection"])
@@ -192,6 +213,30 @@ def _library_defaults():
     sim = defaults("simulation")
     cases += [(simulate, k, tuple(v) if isinstance(v, list) else v)
               for k, v in sim.items() if k != "seeds"]
+    # the keys moved into the schema from the library's constants, and the rank rule's
+    from moonlight import enrichment, genefilter, outliers, plots, rank_guard
+    checks, sets = defaults("qc"), defaults("enrichment")
+    cases += [(moonlighting_confidence, "private_gene_share", mods["private_gene_share"]),
+              (rank_guard.neighbour_confirmation, "private_gene_share",
+               mods["private_gene_share"]),
+              (rank_guard.drop_private_modules, "max_gene_share", mods["private_gene_share"]),
+              (call_modules, "background_top_max", mods["background_top_max"]),
+              (call_modules, "threads", mods["threads"])]
+    cases += [(f, k, sel[k]) for f in (selection.rank_table, selection.select_rank,
+                                       selection.rule_in_words)
+              for k in ("min_stability", "min_gain", "cap_when", "min_gain_stopped")]
+    cases += [(f, k, sets[k]) for f in (enrichment.enrichment, enrichment.module_enrichment)
+              for k in ("min_set_size", "max_set_size")]
+    cases += [(enrichment.module_enrichment, "min_coverage", sets["min_coverage"]),
+              (plots.plot_enrichment, "fdr", sets["fdr"])]
+    cases += [(f, k, checks[f"mito_ribo_{k}"])
+              for f in (qc.mito_ribo_warnings, genefilter.mito_ribo_modules)
+              for k in ("top", "share")]
+    cases += [(qc.quality_record, k, checks[k])
+              for k in ("outlier_factor", "mito_ribo_top", "mito_ribo_share")]
+    cases += [(qc.find_outliers, "factor", checks["outlier_factor"]),
+              (outliers.handle_outliers, "factor", checks["outlier_factor"]),
+              (outliers.handle_outliers, "mode", checks["outliers"])]
     return cases
 
 
