@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .config import ConfigError, defaults
@@ -35,9 +36,10 @@ from .outliers import handle_outliers
 from .qc import QC_COLUMNS, _row, dropped_rows, read_record
 from .prefilter import Prefiltered, select_counts, selection_changes, selection_settings
 from .singlecell import SINGLECELL_OPTIONS, read_rows, read_single_cell
-from .tables import READ_OPTIONS, TableRead, drop_empty, named_positions, read_table
+from .tables import (READ_OPTIONS, CountTableError, TableRead, drop_empty, looks_like,
+                     named_positions, read_table)
 
-__all__ = ["PreparedTable", "EntryTable", "read_entry_table", "prepare_counts",
+__all__ = ["PreparedTable", "EntryTable", "read_entry_table", "check_counts", "prepare_counts",
            "prepare_table", "prepare_single_cell"]
 
 
@@ -174,6 +176,54 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
                          record + _unmatched_note(entry.taken) + prepared.record)
 
 
+#: Values tested at a time by :func:`check_counts` (32 MB of float64).
+_CHECK_BLOCK = 1 << 22
+
+
+def check_counts(counts: Counts, source: str = "the counts") -> None:
+    """Stop unless the names are unique and every value is a finite non-negative integer,
+    as the readers require of a file: counts built in memory (``analyse()``'s input)
+    get the same refusal, naming the name or the entry, instead of a fit of transformed
+    values or an error deep inside a later step.
+
+    Raises
+    ------
+    CountTableError
+        Naming ``source``, the repeated name or an offending entry, and, for
+        non-integers, what the values look like.
+    """
+    for kind, names in (("gene", counts.genes), ("sample", counts.samples)):
+        index = pd.Index(names)
+        if index.has_duplicates:
+            repeated = index[index.duplicated()].unique()
+            raise CountTableError(f"{source}: {len(repeated)} {kind} name(s) appear more "
+                                  f"than once, e.g. {list(repeated[:3])}; every {kind} "
+                                  "needs its own name")
+    matrix = counts.matrix
+    values = matrix.data if counts.is_sparse else matrix.ravel()
+    checks = (("non-finite values", lambda v: ~np.isfinite(v)),
+              ("negative values", lambda v: v < 0),
+              ("non-integer values", lambda v: v != np.floor(v)))
+    for what, test in checks:
+        # in blocks: a million cells' values take GB, and a temporary copy of them more
+        found = [(start, test(values[start:start + _CHECK_BLOCK]))
+                 for start in range(0, values.size, _CHECK_BLOCK)]
+        n_bad = sum(int(bad.sum()) for _, bad in found)
+        if not n_bad:
+            continue
+        k = next(start + int(np.argmax(bad)) for start, bad in found if bad.any())
+        if counts.is_sparse:
+            i = int(np.searchsorted(matrix.indptr, k, side="right") - 1)
+            j = int(matrix.indices[k])
+        else:
+            i, j = divmod(k, matrix.shape[1])
+        looks = ("; the matrix " + looks_like(values, np.asarray(matrix.sum(axis=0)).ravel())
+                 if what == "non-integer values" else "")
+        raise CountTableError(f"{source}: {n_bad} {what}, e.g. {values[k]:.6g} "
+                              f"for gene {counts.genes[i]!r}, sample {counts.samples[j]!r}"
+                              f"{looks}. moonlight fits raw integer counts (reads or UMIs)")
+
+
 def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None = None, *,
                    ranks: Sequence[int] | None = None, folds: dict[str, Any] | None = None,
                    qc: dict[str, Any] | None = None, selection: dict[str, Any] | None = None,
@@ -208,6 +258,8 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
         folds, naming the key.
     """
     ranks, folds, qc = _settings(ranks, folds, qc)
+    counts = Counts.of(counts)
+    check_counts(counts, source)
     handled = handle_outliers(counts, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     kept, record = handled.counts, list(handled.rows)

@@ -61,3 +61,41 @@ def test_analyse_starts_with_the_same_step(drawn):
     top = result.qc.iloc[:len(prepared.record)].reset_index(drop=True)
     pd.testing.assert_frame_equal(top, pd.DataFrame(prepared.record)[top.columns])
     assert list(result.W.index) == prepared.counts.genes
+
+
+def _changed(counts: pd.DataFrame, how: str) -> pd.DataFrame:
+    changed = counts.copy()
+    if how == "log":
+        return np.log1p(changed / changed.sum() * 1e6)
+    if how == "nan":
+        changed.iloc[3, 7] = np.nan
+    elif how == "negative":
+        changed.iloc[5, 2] = -3.0
+    elif how == "gene twice":
+        changed = changed.rename(index={changed.index[1]: changed.index[0]})
+    elif how == "sample twice":
+        changed = changed.rename(columns={changed.columns[1]: changed.columns[0]})
+    return changed
+
+
+@pytest.mark.parametrize("how, message", [
+    ("log", r"the counts: \d+ non-integer values, e.g. .* for gene 'gene01', sample "
+            r"'sample01'; the matrix looks log-transformed"),
+    ("nan", r"1 non-finite values, e.g. nan for gene 'gene04', sample 'sample08'"),
+    ("negative", r"1 negative values, e.g. -3 for gene 'gene06', sample 'sample03'"),
+    ("gene twice", r"1 gene name\(s\) appear more than once, e.g. \['gene01'\]"),
+    ("sample twice", r"1 sample name\(s\) appear more than once, e.g. \['sample01'\]")])
+def test_analyse_refuses_what_the_readers_refuse_before_any_fit(drawn, how, message):
+    """A file of log values, a missing or negative count, or a repeated name stops the
+    workflow's reader; analyse() fitted log values (a wrong rank, no call, no warning) and
+    failed on the others after every fit, naming nothing."""
+    from moonlight.tables import CountTableError
+
+    counts = drawn.drop(index=drawn.index[[7, 20]])  # no outlier, no all-zero gene
+    with pytest.raises(CountTableError, match=message):
+        analyse(_changed(counts, how), [2], restarts=1)
+    sparse_counts = Counts.of(counts)
+    halves = Counts(sparse.csr_array(sparse_counts.matrix * 0.5), sparse_counts.genes,
+                    sparse_counts.samples)
+    with pytest.raises(CountTableError, match="non-integer values"):
+        prepare_counts(halves, ranks=[2])
