@@ -49,6 +49,10 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
     sheet = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
     sheet = sheet.set_index(sheet.columns[0])
     sheet.index = sheet.index.astype(str).str.strip()
+    if sheet.index.has_duplicates:
+        repeated = list(sheet.index[sheet.index.duplicated()].unique()[:3])
+        raise ConfigError(f"{path}: config key samples: the sample sheet has more than one "
+                          f"row for sample(s) {repeated}; give each sample one row")
     missing = [s for s in samples if s not in sheet.index]
     if missing:
         raise ConfigError(f"{path}: config key samples: the sample sheet lacks "

@@ -87,7 +87,8 @@ class Prefiltered:
     Attributes
     ----------
     counts : scipy.sparse.csr_array or ndarray of shape (N', M')
-        float64 (an ndarray from :func:`select_counts` of dense counts), genes x cells, the kept genes and cells in their input order.
+        float64 (an ndarray from :func:`select_counts` of dense counts), genes x cells,
+        the kept genes and cells in their input order.
     genes, cells : list of str
         Their names.
     rows : list of dict
@@ -252,11 +253,11 @@ def select_genes_and_cells(
             dropped = np.setdiff1d(np.arange(len(D)), chosen)
             rows.append(_dropped(
                 "genes", list(gene_names[dropped]),
-                f"not among the top_genes = {top_genes} by {STATISTIC} (kept: deviance >= "
+                f"not among the keep_top_genes = {top_genes} by {STATISTIC} (kept: deviance >= "
                 f"{D[order[top_genes - 1]]:.6g}; largest dropped {D[order[top_genes]]:.6g})"))
             X, gene_names = X[chosen], gene_names[chosen]
         else:
-            rows.append(_row("note", "", f"top_genes = {top_genes}: {X.shape[0]} genes "
+            rows.append(_row("note", "", f"keep_top_genes = {top_genes}: {X.shape[0]} genes "
                                          f"left, all kept"))
 
     # 4. cells left without a count in the kept genes
@@ -270,7 +271,7 @@ def select_genes_and_cells(
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"the selection leaves {X.shape[0]} genes x {X.shape[1]} cells "
                          f"(min_samples_per_gene = {min_samples_per_gene}, min_counts_per_cell "
-                         f"= {min_counts_per_cell}, top_genes = {top_genes})")
+                         f"= {min_counts_per_cell}, keep_top_genes = {top_genes})")
     rows += [_row("genes_kept", X.shape[0]), _row("samples_kept", X.shape[1], unit)]
     logger.info("gene selection: %d of %d genes x %d of %d %s kept",
                 X.shape[0], len(genes), X.shape[1], len(cells), unit)

@@ -62,6 +62,13 @@ def test_a_sample_sheet_keeps_names_and_names_what_it_lacks(tmp_path):
         read_sample_sheet(sheet, ["007", "S9"])
     with pytest.raises(ConfigError, match="annotations names column"):
         read_sample_sheet(sheet, ["007"], columns=["tissue"])
+    # a sample twice gave covariates.tsv a row too many and failed in call_modules,
+    # after every fit, naming nothing
+    twice = tmp_path / "twice.csv"
+    twice.write_text(sheet.read_text() + "S2,heart,3\n")
+    with pytest.raises(ConfigError, match=r"twice.csv: config key samples: the sample sheet "
+                                          r"has more than one row for sample\(s\) \['S2'\]"):
+        read_sample_sheet(twice, ["007", "S2"])
 
 
 def test_technical_columns_come_from_the_sheet_or_are_none(tmp_path):

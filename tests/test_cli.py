@@ -107,7 +107,7 @@ def test_the_config_files_gene_selection_reaches_the_data_step(tmp_path, w09_tab
     assert main(["run", "--config", str(folder / "mine.yaml"), "--out", str(out),
                  "--no-report", "--snakemake", "--until", "prepare_table"]) == 0
     read = (out / "results" / "fruit" / "read.tsv").read_text()
-    assert "not among the top_genes = 30" in read and "genes_kept\t30" in read
+    assert "not among the keep_top_genes = 30" in read and "genes_kept\t30" in read
 
 
 def test_the_package_carries_the_workflow():

@@ -53,7 +53,7 @@ def test_top_genes_keep_the_planted_structure(planted):
                                   planted.toarray()[[10, 50, 150]])
     rows = {row["check"]: row for row in selected.rows}
     assert rows["genes_dropped"]["value"] == "197"
-    assert "not among the top_genes = 3 by Poisson deviance" in rows["genes_dropped"]["detail"]
+    assert "not among the keep_top_genes = 3 by Poisson deviance" in rows["genes_dropped"]["detail"]
     assert "g0, g1, g2" in rows["genes_dropped"]["detail"] and "(177 more)" in \
         rows["genes_dropped"]["detail"]
     assert rows["genes_kept"]["value"] == "3" and rows["samples_kept"]["value"] == "300"
@@ -122,7 +122,7 @@ def test_defaults_drop_only_empty_genes_and_cells_and_leave_the_input_alone():
     assert [(row["check"], row["detail"]) for row in selected.rows] == [
         ("samples_dropped", "all-zero counts (cells): w, z"),
         ("genes_dropped", "no count in the kept cells: b"),
-        ("note", "top_genes = 5000: 2 genes left, all kept"),
+        ("note", "keep_top_genes = 5000: 2 genes left, all kept"),
         ("genes_kept", ""), ("samples_kept", "cells")]
     np.testing.assert_array_equal(X.data, before.data)
     assert X.nnz == 3
@@ -198,6 +198,6 @@ def test_analyse_selects_genes_of_a_table_and_refuses_an_unknown_option():
     result = analyse(table, [2], restarts=2, select={"keep_top_genes": 6},
                      selection={"folds": 3})
     assert len(result.W) == 6 and not result.qc.empty
-    assert "not among the top_genes = 6" in " ".join(result.qc["detail"].astype(str))
+    assert "not among the keep_top_genes = 6" in " ".join(result.qc["detail"].astype(str))
     with pytest.raises(TypeError, match="keep_top_gene"):
         analyse(table, select={"keep_top_gene": 3})
