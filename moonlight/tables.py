@@ -9,8 +9,9 @@ names. What is read:
   compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member besides the
   ``__MACOSX`` entries macOS adds; a gzip, bzip2 or xz file is recognised by its first
   bytes whatever its name). Parsing is pandas ``read_csv`` with every field read as a
-  string; lines starting with ``comment`` (``#``) and blank lines are skipped, and every
-  check afterwards names the file's own line number.
+  string; lines starting with ``comment`` (``#``) and blank lines are skipped (a line
+  that starts so but is a gene's row, as Excel's ``#N/A`` name makes one, is refused
+  by its line), and every check afterwards names the file's own line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
   Messages name the spreadsheet's rows and cells (``cell C5``). An error cell (``#N/A``, ``#REF!``)
   among the names and counts read is refused by its cell; ``TRUE`` and ``FALSE`` read as
@@ -318,7 +319,31 @@ def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
     if first is None:
         raise _fail(path, "the table is empty")
     separator = _guess_separator(first) if sep is None else SEPARATORS.get(sep, sep)
+    if comment:
+        _refuse_commented_rows(path, text, lines, comment, separator)
     return lines, separator, compression, used, notes
+
+
+#: A field that is a plain count (what a data row holds after its name).
+_COUNT_FIELD = re.compile(r'"?\d+(\.\d*)?"?')
+
+
+def _refuse_commented_rows(path: Path, text: str, lines: list[str], comment: str,
+                           separator: str) -> None:
+    """Stop at a line that starts with ``comment`` but is a gene's row: its name (Excel
+    writes an error cell as ``#N/A``) then counts, as many fields as the rows have. Read
+    as a comment, the gene would be left out without a word."""
+    width = len(re.split(separator, next(line for line in lines if line).strip()))
+    for number, (raw, kept) in enumerate(zip(_LINE_END.split(text), lines), start=1):
+        if kept or not raw.lstrip().startswith(comment):
+            continue
+        fields = re.split(separator, raw.strip())
+        if (len(fields) >= 3 and len(fields) in (width, width + 1)
+                and all(_COUNT_FIELD.fullmatch(f.strip()) for f in fields[1:])):
+            raise _fail(path, f", line {number}: starts with {comment!r} as a comment line "
+                              f"does, but holds a gene's counts (gene {fields[0]!r}?). "
+                              f"Rename the gene, or set comment: null for this data set to "
+                              f"read every line")
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:

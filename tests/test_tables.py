@@ -204,6 +204,22 @@ def test_comments_blank_lines_thousands_and_dropped_columns(tmp_path):
         read_table(write(tmp_path, text, "t.csv"), drop_columns=[2], thousands=None)
 
 
+def test_a_gene_row_that_starts_like_a_comment_is_refused_by_its_line(tmp_path):
+    """Excel writes an error cell among the names as #N/A; the reader took that row for
+    a comment and the gene was gone from every output without a word."""
+    text = "gene\ts1\ts2\ts3\n# run 12: 3 samples\ng1\t1\t2\t3\n#N/A\t4\t5\t6\ng3\t7\t8\t9\n"
+    with pytest.raises(CountTableError, match=r"t.tsv, line 4: starts with '#' as a comment "
+                                              r"line does, but holds a gene's counts "
+                                              r"\(gene '#N/A'\?\).*comment: null"):
+        read_table(write(tmp_path, text, "t.tsv"))
+    plain = text.replace("# run 12: 3 samples\n", "")
+    read = read_table(write(tmp_path, plain, "p.tsv"), comment=None)
+    assert read.counts.index.tolist() == ["g1", "#N/A", "g3"]
+    # a comment of numbers shorter than a row stays a comment
+    short = "gene\ts1\ts2\ts3\n# 1 2\ng1\t1\t2\t3\n"
+    assert read_table(write(tmp_path, short, "s.tsv")).counts.index.tolist() == ["g1"]
+
+
 def test_semicolon_tables(tmp_path):
     counts = read_count_table(write(tmp_path, "gene;a;b\ng1;1;2\ng2;3;4\n"))
     assert counts.to_numpy().tolist() == [[1, 2], [3, 4]]
