@@ -46,7 +46,8 @@ and, with a warning naming the line because it is a guess, when its count fields
 all numbers (numeric sample IDs such as ``1001 1002 ...``) but
 
 4. its first field is a usual label of a gene column (``gene``, ``gene_id``, ``symbol``,
-   ``id``, ... see :data:`GENE_COLUMN_LABELS`), or
+   ``Ensembl Gene ID``, ``id``, ... see :data:`GENE_COLUMN_LABELS`; case, spaces, dots
+   and underscores aside), or
 5. it has at least ten numbers and they rise strictly from column to column (``1001,
    1002, 1003, ...``, or GEO's ``ID_REF`` followed by sample IDs with gaps), as no gene's
    counts plausibly do.
@@ -108,15 +109,27 @@ class CountTableError(ValueError):
     """A count table that cannot be used, with the file and line that show why."""
 
 
-#: First fields that label a gene column (compared case-insensitively): with all-numeric
-#: fields after them, the first row is taken for a header of numeric sample IDs.
+#: First fields that label a gene column (compared by their letters and digits alone,
+#: case-insensitively: ``Gene symbol``, ``GeneSymbol`` and ``gene_symbol`` are one
+#: label): with all-numeric fields after them, the first row is taken for a header of
+#: numeric sample IDs.
 GENE_COLUMN_LABELS = frozenset({
     "gene", "genes", "gene_id", "geneid", "gene id", "gene_name", "genename", "gene name",
     "gene_symbol", "symbol", "symbols", "id", "ids", "name", "names", "feature",
     "features", "feature_id", "ensembl", "ensembl_id", "entrez", "entrez_id", "entrezid",
     "probe", "probe_id", "transcript", "transcript_id", "row", "rownames", "x",
     "id_ref",  # GEO series matrices
+    "ensembl_gene_id", "gene_symbols", "gene_names", "probe_set_id", "feature_name",
+    "locus_tag",
 })
+
+
+def _label_key(text: str) -> str:
+    """A gene-column label by its letters and digits, lower case."""
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+_LABEL_KEYS = frozenset(_label_key(label) for label in GENE_COLUMN_LABELS)
 
 #: What ``counts`` accepts: ``"integers"`` refuses a table with non-integer values (they
 #: are not counts: log-transformed, normalized or estimated), ``"rounded"`` rounds them
@@ -446,7 +459,7 @@ def _decide_header(first: list[str], second: list[str] | None, line: int,
         return True, f"line {line} starts with an empty field (R's write.csv)", False
     if counts.empty:
         return False, f"line {line} has a single field", False
-    label = first[0].strip().lower() in GENE_COLUMN_LABELS
+    label = _label_key(first[0]) in _LABEL_KEYS
     if count_like and not label and not plain.all():
         return False, (f"line {line} holds numbers and missing or digit-grouped values "
                        "after the gene name: data, no header"), False

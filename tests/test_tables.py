@@ -105,6 +105,18 @@ def test_pandas_to_csv_with_numeric_ids(tmp_path, w09):
     assert "'gene_id' labels a gene column" in read.header_reason
 
 
+@pytest.mark.parametrize("label", ["Gene symbol", "GeneSymbol", "Ensembl Gene ID",
+                                   "gene.id", "PROBE_SET_ID"])
+def test_a_gene_column_label_is_known_however_it_is_spelled(tmp_path, label):
+    """A header of numeric sample IDs in no rising order under 'Gene symbol' was read as
+    a gene named 'Gene symbol' with the IDs for counts, and the samples named S1..S4."""
+    text = f"{label}\t1004\t1001\t1003\t1002\nTP53\t5\t0\t7\t1\nMYC\t2\t9\t0\t4\n"
+    with pytest.warns(UserWarning, match=f"first field '{label}' labels a gene column"):
+        read = read_table(write(tmp_path, text, "t.tsv"))
+    assert read.counts.index.tolist() == ["TP53", "MYC"]
+    assert read.counts.columns.tolist() == ["1004", "1001", "1003", "1002"]
+
+
 def test_numeric_ids_counting_up_are_a_header_and_false_overrides(tmp_path):
     ids = [str(1001 + j) for j in range(10)]
     text = "\n".join(["\t".join(["g", *ids]), "\t".join(["x"] + ["5"] * 10),
