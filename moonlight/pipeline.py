@@ -40,7 +40,7 @@ from .prepare import prepare_counts
 from .qc import quality_record
 from .rowmodel import fitting_threads
 from .selection import next_rank, rank_table, selected_rank, withhold_structureless
-from .stability import stability_summary
+from .stability import near_best_consensus, stability_summary
 from .technical import library_covariates, mark_background, module_associations
 
 __all__ = ["Analysis", "ModuleCalls", "analyse", "call_modules", "choose_rank",
@@ -104,6 +104,12 @@ class ModuleCalls:
     associations : DataFrame
         Every module's usage against every technical covariate, and which modules are
         flagged technical (:func:`moonlight.technical.module_associations`).
+    module_genes : DataFrame
+        Every member gene of every module, ranked by its weight
+        (:func:`moonlight.genesets.rank_genes`; the workflow's ``module_genes.tsv``).
+    consensus : DataFrame
+        How often two genes share their top module across the near-best restarts
+        (:func:`moonlight.stability.near_best_consensus`; ``consensus.tsv``).
     """
 
     W: pd.DataFrame
@@ -113,6 +119,8 @@ class ModuleCalls:
     candidates: pd.DataFrame
     classes: pd.DataFrame
     associations: pd.DataFrame
+    module_genes: pd.DataFrame
+    consensus: pd.DataFrame
 
 
 def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
@@ -244,7 +252,9 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         classes.set_index("gene")["class"]).to_numpy()
     return ModuleCalls(W=W, W_normalized=W_normalized, memberships=memberships,
                        moonlighting=moonlighting, candidates=candidates, classes=classes,
-                       associations=associations)
+                       associations=associations,
+                       module_genes=rank_genes(W, memberships, moonlighting["gene"]),
+                       consensus=near_best_consensus(Ws, logliks, margin=margin))
 
 
 def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
@@ -481,8 +491,7 @@ def analyse(
                             **{k: checks[k] for k in ("outlier_factor", "mito_ribo_top",
                                                       "mito_ribo_share")},
                             gene_set_coverage=enriched.warning if enriched else None,
-                            module_genes=rank_genes(calls.W, calls.memberships,
-                                                    calls.moonlighting["gene"]),
+                            module_genes=calls.module_genes,
                             candidates=calls.candidates)
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
                     enrichment=None if enriched is None else enriched.table,

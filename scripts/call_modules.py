@@ -8,14 +8,14 @@ from moonlight import read_tsv, write_tsv
 from moonlight.batches import read_batches
 from moonlight.classes import class_counts
 from moonlight.counts import load_counts
-from moonlight.genesets import rank_genes, top_genes, write_gmt
+from moonlight.genesets import top_genes, write_gmt
 from moonlight.pipeline import call_modules, rank_one_fit
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
                              plot_weight_histogram)
 from moonlight.rank_guard import neighbour_ranks
 from moonlight.runlog import log_to
 from moonlight.selection import selected_rank
-from moonlight.stability import near_best_consensus, read_restarts_W
+from moonlight.stability import read_restarts_W
 from moonlight.technical import read_covariates
 
 with log_to(snakemake.log[0]) as log:
@@ -56,13 +56,11 @@ with log_to(snakemake.log[0]) as log:
     write_tsv(calls.classes, snakemake.output.classes, index=False)
     write_tsv(calls.associations, snakemake.output.module_covariates, index=False)
     log.info("gene classes: %s", class_counts(calls.classes).to_dict())
-    ranked = rank_genes(calls.W, calls.memberships, called)
-    write_tsv(ranked, snakemake.output.module_genes, index=False)
-    write_tsv(top_genes(ranked, snakemake.params.top_genes), snakemake.output.top_genes,
-              index=False)
-    write_gmt(ranked, snakemake.output.gmt, prefix=f"{dataset}_")
-    consensus = near_best_consensus(Ws, logliks, margin=margin)
-    write_tsv(consensus.round(6).rename_axis("gene"), snakemake.output.consensus)
+    write_tsv(calls.module_genes, snakemake.output.module_genes, index=False)
+    write_tsv(top_genes(calls.module_genes, snakemake.params.top_genes),
+              snakemake.output.top_genes, index=False)
+    write_gmt(calls.module_genes, snakemake.output.gmt, prefix=f"{dataset}_")
+    write_tsv(calls.consensus.round(6).rename_axis("gene"), snakemake.output.consensus)
 
     title = f"{dataset}, R = {rank}"
     threshold = snakemake.params.modules["threshold"]
@@ -71,5 +69,5 @@ with log_to(snakemake.log[0]) as log:
     plot_module_heatmap(calls.W_normalized, snakemake.output.heatmap, title=title,
                         moonlighting=called)
     plot_usage_heatmap(H, snakemake.output.H_heatmap, title=title)
-    plot_consensus_map(consensus, calls.W_normalized.idxmax(axis=1),
+    plot_consensus_map(calls.consensus, calls.W_normalized.idxmax(axis=1),
                        snakemake.output.consensus_map, title=title, moonlighting=called)
