@@ -7,8 +7,9 @@ names. What is read:
 * **Text**: tab-, comma-, semicolon- or whitespace-separated, quoted or not (R's
   ``write.csv`` and ``write.table``, pandas' ``to_csv``), LF or CRLF line ends, optionally
   compressed (``.gz``, ``.bz2``, ``.xz``, ``.zip`` with one member besides the
-  ``__MACOSX`` entries macOS adds; a gzip, bzip2 or xz file is recognised by its first
-  bytes whatever its name). Parsing is pandas ``read_csv`` with every field read as a
+  ``__MACOSX`` entries macOS adds; a gzip, bzip2, xz or zip file is recognised by its
+  first bytes whatever its name, and an Excel workbook named as text is told to be
+  ``.xlsx``). Parsing is pandas ``read_csv`` with every field read as a
   string; lines starting with ``comment`` (``#``) and blank lines are skipped (a line
   that starts so but is a gene's row, as Excel's ``#N/A`` name makes one, is refused
   by its line), and every check afterwards names the file's own line number.
@@ -223,8 +224,12 @@ def _decompress(path: Path, raw: bytes) -> tuple[bytes, str]:
             return bz2.decompress(raw), "bz2"
         if suffix == ".xz" or raw[:6] == b"\xfd7zXZ\x00":
             return lzma.decompress(raw), "xz"
-        if suffix == ".zip":
+        if suffix == ".zip" or raw[:4] == b"PK\x03\x04":
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                if "xl/workbook.xml" in archive.namelist():  # renamed, or saved as .csv
+                    raise _fail(path, "this is an Excel workbook (its content is one), not "
+                                      "a text table: give it the .xlsx extension to read "
+                                      "it as a spreadsheet")
                 # a folder entry, or the resource forks macOS's Finder adds, is no table
                 members = [m for m in archive.namelist() if not m.endswith("/")
                            and not m.startswith("__MACOSX/")
@@ -571,7 +576,8 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
     if n == 0:
         return values
     i, j = np.argwhere(fractional)[0]
-    seen = (f"{n} of {values.size} values ({n / values.size:.1%}) are not integers, e.g. "
+    share = f"{n / values.size:.1%}" if n >= values.size / 1000 else "under 0.1%"
+    seen = (f"{n} of {values.size} values ({share}) are not integers, e.g. "
             f"{values[i, j]:.6g} for gene {genes.iat[i]!r}, sample {samples[j]!r}; the "
             f"largest value is {values.max():.6g}")
     if mode == "integers":

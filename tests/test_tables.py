@@ -137,6 +137,21 @@ def test_write_table_header_without_gene_label(tmp_path):
     assert counts.columns.tolist() == ["a", "b"] and counts.index.tolist() == ["g1", "g2"]
 
 
+def test_a_workbook_named_as_text_is_told_to_be_xlsx(tmp_path, w09):
+    """A workbook saved as counts.csv or renamed .tsv was decoded as Latin-1 text and
+    refused for a NUL byte, with advice about UTF-16."""
+    path = tmp_path / "counts.tsv"
+    w09.to_excel(tmp_path / "counts.xlsx")
+    path.write_bytes((tmp_path / "counts.xlsx").read_bytes())
+    with pytest.raises(CountTableError, match=r"counts.tsv: this is an Excel workbook .* "
+                                              r"give it the .xlsx extension"):
+        read_table(path)
+    zipped = tmp_path / "counts.dat"  # a zip by content is read as one
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("counts.csv", w09.to_csv())
+    same_table(read_table(zipped), w09)
+
+
 def test_excel_first_sheet_or_named_sheet(tmp_path, w09):
     expected = tricky(w09)
     path = tmp_path / "supplement.xlsx"
