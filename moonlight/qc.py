@@ -358,7 +358,8 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
         "did not stop rising inside the range, so the structure may be larger, or extra "
         "modules may absorb overdispersion or technical axes; fit larger ranks (ranks:, "
         "or selection.extend_to to grow the range until the rule stops inside it), and "
-        "read the extra modules with care",
+        "read the extra modules with care; no moonlighting call was checked at the rank "
+        "above (modules.rank_guard needs it fitted)",
     )
 
 
