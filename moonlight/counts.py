@@ -30,7 +30,7 @@ from scipy import sparse
 from .io import atomic_path
 
 __all__ = ["Counts", "CountsSize", "save_counts", "load_counts", "counts_size",
-           "ROW_BLOCK_ENTRIES"]
+           "invalid_values", "entry_position", "INVALID_VALUES", "ROW_BLOCK_ENTRIES"]
 
 #: Entries of a dense block of rows (:meth:`Counts.row_blocks`): 32 MB of float64, so
 #: that a computation holding several arrays of a block's size stays small.
@@ -103,6 +103,36 @@ class Counts:
     def to_frame(self) -> pd.DataFrame:
         """The whole matrix as a dense DataFrame (index ``gene``)."""
         return self.rows(self.genes)
+
+
+#: The kinds of value no count matrix holds, in the order :func:`invalid_values` tests.
+INVALID_VALUES = ("non-finite values", "negative values", "non-integer values")
+
+
+def invalid_values(values: NDArray) -> tuple[str, int, int] | None:
+    """The first kind of :data:`INVALID_VALUES` among ``values`` (a dense matrix
+    flattened, or a sparse one's stored values), how many there are and the position of
+    the first; None when every value is a finite non-negative integer. Tested in blocks
+    of :data:`ROW_BLOCK_ENTRIES`: a million cells' values take GB, and a copy more."""
+    tests = (lambda v: ~np.isfinite(v), lambda v: v < 0, lambda v: v != np.floor(v))
+    for what, test in zip(INVALID_VALUES, tests):
+        found = [(start, test(values[start:start + ROW_BLOCK_ENTRIES]))
+                 for start in range(0, values.size, ROW_BLOCK_ENTRIES)]
+        n = sum(int(bad.sum()) for _, bad in found)
+        if n:
+            first = next(start + int(np.argmax(bad)) for start, bad in found if bad.any())
+            return what, n, first
+    return None
+
+
+def entry_position(matrix: NDArray | sparse.csr_array, k: int) -> tuple[int, int]:
+    """Row and column of the ``k``-th value of :func:`invalid_values`: of a dense
+    matrix flattened in C order, or of a CSR matrix's stored values."""
+    if sparse.issparse(matrix):
+        return (int(np.searchsorted(matrix.indptr, k, side="right") - 1),
+                int(matrix.indices[k]))
+    i, j = divmod(int(k), matrix.shape[1])
+    return int(i), int(j)
 
 
 def _csr(matrix: sparse.sparray | sparse.spmatrix) -> sparse.csr_array:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, defaults
-from .counts import Counts, save_counts
+from .counts import Counts, entry_position, invalid_values, save_counts
 from .folds import check_size
 from .genefilter import excluded_genes, exclusion_reason, unmatched
 from .io import write_tsv
@@ -176,10 +176,6 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
                          record + _unmatched_note(entry.taken) + prepared.record)
 
 
-#: Values tested at a time by :func:`check_counts` (32 MB of float64).
-_CHECK_BLOCK = 1 << 22
-
-
 def check_counts(counts: Counts, source: str = "the counts") -> None:
     """Stop unless the names are unique and every value is a finite non-negative integer,
     as the readers require of a file: counts built in memory (``analyse()``'s input)
@@ -201,27 +197,16 @@ def check_counts(counts: Counts, source: str = "the counts") -> None:
                                   "needs its own name")
     matrix = counts.matrix
     values = matrix.data if counts.is_sparse else matrix.ravel()
-    checks = (("non-finite values", lambda v: ~np.isfinite(v)),
-              ("negative values", lambda v: v < 0),
-              ("non-integer values", lambda v: v != np.floor(v)))
-    for what, test in checks:
-        # in blocks: a million cells' values take GB, and a temporary copy of them more
-        found = [(start, test(values[start:start + _CHECK_BLOCK]))
-                 for start in range(0, values.size, _CHECK_BLOCK)]
-        n_bad = sum(int(bad.sum()) for _, bad in found)
-        if not n_bad:
-            continue
-        k = next(start + int(np.argmax(bad)) for start, bad in found if bad.any())
-        if counts.is_sparse:
-            i = int(np.searchsorted(matrix.indptr, k, side="right") - 1)
-            j = int(matrix.indices[k])
-        else:
-            i, j = divmod(k, matrix.shape[1])
-        looks = ("; the matrix " + looks_like(values, np.asarray(matrix.sum(axis=0)).ravel())
-                 if what == "non-integer values" else "")
-        raise CountTableError(f"{source}: {n_bad} {what}, e.g. {values[k]:.6g} "
-                              f"for gene {counts.genes[i]!r}, sample {counts.samples[j]!r}"
-                              f"{looks}. moonlight fits raw integer counts (reads or UMIs)")
+    found = invalid_values(values)
+    if found is None:
+        return
+    what, n_bad, k = found
+    i, j = entry_position(matrix, k)
+    looks = ("; the matrix " + looks_like(values, np.asarray(matrix.sum(axis=0)).ravel())
+             if what == "non-integer values" else "")
+    raise CountTableError(f"{source}: {n_bad} {what}, e.g. {values[k]:.6g} for gene "
+                          f"{counts.genes[i]!r}, sample {counts.samples[j]!r}{looks}. "
+                          "moonlight fits raw integer counts (reads or UMIs)")
 
 
 def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None = None, *,

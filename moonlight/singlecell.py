@@ -60,6 +60,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
+from .counts import entry_position, invalid_values
 from .qc import _names, _row
 # what a non-integer matrix looks like is said as for tables
 from .tables import LOG_MAX, CountTableError, looks_like
@@ -227,11 +228,6 @@ def _decode(values: Any) -> list[str]:
 # --- values ------------------------------------------------------------------------
 
 
-def _entry(X: sparse.csr_array, k: int) -> tuple[int, int]:
-    """Row and column of the ``k``-th stored entry of a CSR array."""
-    return int(np.searchsorted(X.indptr, k, side="right") - 1), int(X.indices[k])
-
-
 def _looks_like(X: sparse.csr_array) -> str:
     """What a non-integer genes x cells matrix looks like (for the error message)."""
     return looks_like(X.data, np.asarray(X.sum(axis=0)).ravel(), unit="cell",
@@ -244,19 +240,17 @@ def _check_counts(path: str, X: sparse.csr_array, genes: list[str], cells: list[
     integer; the error names an offending entry, says what the matrix looks like and
     ends with ``suggestion()`` (which matrix to use instead)."""
     data = X.data
-    checks = (
-        (~np.isfinite(data), "non-finite values", lambda: "is not a count matrix"),
-        (data < 0, "negative values",
-         lambda: "looks scaled or centred (as sc.pp.scale leaves it)"),
-        (data != np.floor(data), "non-integer values", lambda: _looks_like(X)),
-    )
-    for bad, what, looks in checks:
-        if bad.any():
-            k = int(np.argmax(bad))
-            i, j = _entry(X, k)
-            raise _fail(path, f"matrix {matrix} holds {what} (e.g. {data[k]:.6g} for gene "
-                              f"{genes[i]!r}, cell {cells[j]!r}): it {looks()}. moonlight "
-                              f"fits raw integer counts (UMIs or reads). {suggestion()}")
+    found = invalid_values(data)
+    if found is None:
+        return
+    what, _, k = found
+    looks = {"non-finite values": lambda: "is not a count matrix",
+             "negative values": lambda: "looks scaled or centred (as sc.pp.scale leaves it)",
+             "non-integer values": lambda: _looks_like(X)}[what]
+    i, j = entry_position(X, k)
+    raise _fail(path, f"matrix {matrix} holds {what} (e.g. {data[k]:.6g} for gene "
+                      f"{genes[i]!r}, cell {cells[j]!r}): it {looks()}. moonlight "
+                      f"fits raw integer counts (UMIs or reads). {suggestion()}")
 
 
 def _canonical(X: sparse.csr_array | sparse.csc_array) -> sparse.csr_array:
@@ -321,8 +315,7 @@ def _is_counts(stored: Any) -> bool:
         return bool((data >= 0).all())
     if not np.issubdtype(data.dtype, np.number):
         return False
-    return bool(np.isfinite(data).all() and (data >= 0).all()
-                and (data == np.floor(data)).all())
+    return invalid_values(np.ravel(data)) is None
 
 
 def _h5ad_suggestion(adata: Any, used: str) -> str:
