@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
-           "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fold_settings",
+           "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fit_settings",
+           "fold_settings",
            "size_checks", "size_requirements", "misplaced_keys", "from_command_line",
            "validate",
            "reference", "commented_config", "ConfigError"]
@@ -178,6 +179,20 @@ def validate(config: dict[str, Any]) -> None:
         error = errors[0]
         key = ".".join(map(str, error.path)) or "(top level)"
         raise ConfigError(f"config key {key}: {error.message}")
+
+
+def fit_settings(fit: dict[str, Any], restarts: int, margin: float) -> dict[str, Any]:
+    """The keywords of :func:`moonlight.fit_nmf` from the config's ``fit:`` block (less
+    :data:`WORKFLOW_ONLY_FIT_KEYS`), as the workflow's fit jobs and ``analyse()`` take
+    them: a race needs every restart of a fit side by side, so a fit whose
+    ``restarts`` are split over jobs (``fit.restarts_per_job``) does not race, and a
+    race keeps clear of the near-best restarts (``margin``: ``selection.margin``)."""
+    settings = {k: v for k, v in fit.items() if k not in WORKFLOW_ONLY_FIT_KEYS}
+    per_job = fit["restarts_per_job"] or restarts
+    settings["race"] = bool(fit["race"]) and per_job >= restarts
+    if settings["race"]:
+        settings["race_margin"] = margin
+    return settings
 
 
 def fold_settings(design: str | None, init: str | None, sparse: bool) -> tuple[str, str]:

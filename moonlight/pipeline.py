@@ -24,8 +24,8 @@ from . import progress
 from .annotations import Annotated, annotate_modules
 from .batches import Batches, factors, offsets
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
-from .config import (WORKFLOW_ONLY_FIT_KEYS, crossval_settings, default, defaults,
-                     size_requirements, validate)
+from .config import (crossval_settings, default, defaults, fit_settings, size_requirements,
+                     validate)
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .enrichment import module_enrichment
@@ -436,12 +436,9 @@ def analyse(
             raise ValueError(f"batches has no label for {len(unlabelled)} sample(s), e.g. "
                              f"{unlabelled[:3]}")
         batches = Batches.of(batches.loc[counts.samples])
-    # the keys that split the workflow's work into jobs do not change what a fit
-    # computes; the thread count reaches the fits as a job's threads do
-    fit = {k: v for k, v in given.items() if k not in WORKFLOW_ONLY_FIT_KEYS}
+    # the fit jobs' keywords; the thread count reaches the fits as a job's threads do
+    fit = fit_settings(given, restarts, sel["margin"])
     fit["threads"] = given["threads"]
-    # racing keeps clear of the near-best set stability and support use
-    fit.setdefault("race_margin", sel["margin"])
     fits, logliks, stability, heldout = {}, [], [], []
     cv_settings = crossval_settings(sel, counts.is_sparse)
     # rank 1's folds: the rule's no-structure baseline, and rank 1's own when it is fitted

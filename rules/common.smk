@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
 from moonlight.config import (
     SCHEMA,
-    WORKFLOW_ONLY_FIT_KEYS,
     crossval_settings,
+    fit_settings,
     from_command_line,
     misplaced_keys,
 )
@@ -315,17 +315,12 @@ def projection_outputs():
     ]
 
 
-# The fit jobs' settings (fit_nmf's keywords) and how restarts are split into jobs.
-FIT_SETTINGS = {
-    k: v for k, v in config["fit"].items() if k not in WORKFLOW_ONLY_FIT_KEYS
-}
+# The fit jobs' settings (fit_nmf's keywords, as analyse() takes them) and how restarts
+# are split into jobs.
+FIT_SETTINGS = fit_settings(
+    config["fit"], config["restarts"], config["selection"]["margin"]
+)
 PER_JOB = config["fit"]["restarts_per_job"] or config["restarts"]
-# A race needs every restart of a fit in one job (it depends on which restarts run side
-# by side), so fits split over jobs do not race; racing keeps clear of the near-best
-# restarts stability and support use (selection.margin).
-FIT_SETTINGS["race"] = bool(config["fit"]["race"]) and PER_JOB >= config["restarts"]
-if FIT_SETTINGS["race"]:
-    FIT_SETTINGS["race_margin"] = config["selection"]["margin"]
 PARTS = list(range(-(-config["restarts"] // PER_JOB)))
 # modules.threads reaches call_modules as its job's threads (no byte depends on it), so
 # a change of it reruns nothing.

@@ -357,3 +357,16 @@ def test_a_data_set_can_have_its_own_ranks_and_the_command_line_sets_ranks(tmp_p
                                                         dry.stdout)})
               for name in ("own", "shared")}
     assert fitted == {"own": [2], "shared": [3, 4]}
+
+
+def test_the_fit_jobs_and_analyse_take_the_same_fit_settings():
+    """The workflow turned racing off for fits split over jobs and analyse() did not,
+    so the two raced different restarts with fit.restarts_per_job set."""
+    from moonlight.config import fit_settings
+    fit = {**defaults("fit"), "race": True}
+    assert fit_settings(fit, 10, 5.0) == {**{k: v for k, v in fit.items()
+                                             if k not in ("restarts_per_job", "threads")},
+                                          "race": True, "race_margin": 5.0}
+    split = fit_settings({**fit, "restarts_per_job": 5}, 10, 5.0)
+    assert split["race"] is False and "race_margin" not in split
+    assert fit_settings({**fit, "restarts_per_job": 10}, 10, 5.0)["race"] is True
