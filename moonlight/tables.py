@@ -10,9 +10,10 @@ names. What is read:
   ``__MACOSX`` entries macOS adds; a gzip, bzip2, xz or zip file is recognised by its
   first bytes whatever its name, and an Excel workbook named as text is told to be
   ``.xlsx``). Parsing is pandas ``read_csv`` with every field read as a
-  string; lines starting with ``comment`` (``#``) and blank lines are skipped (a line
-  that starts so but is a gene's row, as Excel's ``#N/A`` name makes one, is refused
-  by its line), and every check afterwards names the file's own line number.
+  string; lines starting with ``comment`` (``#``) and blank lines are skipped (one
+  that starts so but looks like a gene's row, as Excel's ``#N/A`` name makes one, with
+  a ``commented_row`` warning naming its line), and every check afterwards names the
+  file's own line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
   Messages name the spreadsheet's rows and cells (``cell C5``). An error cell (``#N/A``, ``#REF!``)
   among the names and counts read is refused by its cell; ``TRUE`` and ``FALSE`` read as
@@ -323,7 +324,8 @@ def _fields(path: Path, lines: list[str], index: int, sep: str) -> list[str]:
 
 
 def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
-               encoding: str | None) -> tuple[list[str], str, str, str, list[str]]:
+               encoding: str | None
+               ) -> tuple[list[str], str, str, str, list[str], list[str]]:
     data, compression = _decompress(path, raw)
     text, used, notes = _decode(path, data, encoding)
     for note in notes:  # at once: a later error in the read may come from the decoding
@@ -337,31 +339,39 @@ def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
     if first is None:
         raise _fail(path, "the table is empty")
     separator = _guess_separator(first) if sep is None else SEPARATORS.get(sep, sep)
-    if comment:
-        _refuse_commented_rows(path, text, lines, comment, separator)
-    return lines, separator, compression, used, notes
+    commented = _commented_rows(path, text, lines, comment, separator) if comment else []
+    return lines, separator, compression, used, notes, commented
 
 
-#: A field that is a plain count (what a data row holds after its name).
-_COUNT_FIELD = re.compile(r'"?\d+(\.\d*)?"?')
+#: A field that is a count (what a data row holds after its name), digit-grouped or not.
+_COUNT_FIELD = re.compile(r"\d{1,3}([,.]\d{3})+|\d+(\.\d*)?")
 
 
-def _refuse_commented_rows(path: Path, text: str, lines: list[str], comment: str,
-                           separator: str) -> None:
-    """Stop at a line that starts with ``comment`` but is a gene's row: its name (Excel
-    writes an error cell as ``#N/A``) then counts, as many fields as the rows have. Read
-    as a comment, the gene would be left out without a word."""
-    width = len(re.split(separator, next(line for line in lines if line).strip()))
+def _commented_rows(path: Path, text: str, lines: list[str], comment: str,
+                    separator: str) -> list[str]:
+    """Warnings for the lines skipped as comments that look like a gene's row: a name
+    (Excel writes an error cell as ``#N/A``; a row may have been commented out) then
+    as many plain counts as the rows have. Skipped without a word, such a gene would be
+    missing from every output."""
+    found = []
+    width = len(_fields(path, lines, next(i for i, line in enumerate(lines) if line),
+                        separator))
     for number, (raw, kept) in enumerate(zip(_LINE_END.split(text), lines), start=1):
         if kept or not raw.lstrip().startswith(comment):
             continue
-        fields = re.split(separator, raw.strip())
+        try:
+            fields = _parse(path, [raw.strip()], separator).iloc[0].tolist()
+        except CountTableError:  # a comment's stray quote: not a row
+            continue
         if (len(fields) >= 3 and len(fields) in (width, width + 1)
-                and all(_COUNT_FIELD.fullmatch(f.strip()) for f in fields[1:])):
-            raise _fail(path, f", line {number}: starts with {comment!r} as a comment line "
-                              f"does, but holds a gene's counts (gene {fields[0]!r}?). "
-                              f"Rename the gene, or set comment: null for this data set to "
-                              f"read every line")
+                and fields[0].strip() != comment
+                and all(_COUNT_FIELD.fullmatch(f) for f in fields[1:])):
+            found.append(f"line {number} was skipped as a comment (it starts with "
+                         f"{comment!r}) but holds a name, {fields[0]!r}, and counts: if it "
+                         "is a gene (Excel writes an error cell as #N/A), rename it or set "
+                         "comment: null for this data set; to leave out a gene, use "
+                         "drop_genes")
+    return found
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
@@ -700,9 +710,10 @@ def read_table(
         if path.suffix.lower() == ".xls":
             raise _fail(path, "old-style .xls workbooks are not read; save the sheet as "
                               ".xlsx or as a tab-separated text file")
-        lines, separator, compression, used, decoding = _read_text(
+        lines, separator, compression, used, decoding, commented = _read_text(
             path, path.read_bytes(), sep=sep, comment=comment, encoding=encoding)
         cautions += [("encoding", note) for note in decoding]  # warned when decoded
+        cautions += [("commented_row", message) for message in commented]
         fmt = "text"
         content = [n for n, line in enumerate(lines) if line]
         first = _fields(path, lines, content[0], separator)

@@ -231,20 +231,28 @@ def test_comments_blank_lines_thousands_and_dropped_columns(tmp_path):
         read_table(write(tmp_path, text, "t.csv"), drop_columns=[2], thousands=None)
 
 
-def test_a_gene_row_that_starts_like_a_comment_is_refused_by_its_line(tmp_path):
+def test_a_comment_line_that_holds_a_gene_row_is_warned_about_by_its_line(tmp_path):
     """Excel writes an error cell among the names as #N/A; the reader took that row for
-    a comment and the gene was gone from every output without a word."""
-    text = "gene\ts1\ts2\ts3\n# run 12: 3 samples\ng1\t1\t2\t3\n#N/A\t4\t5\t6\ng3\t7\t8\t9\n"
-    with pytest.raises(CountTableError, match=r"t.tsv, line 4: starts with '#' as a comment "
-                                              r"line does, but holds a gene's counts "
-                                              r"\(gene '#N/A'\?\).*comment: null"):
-        read_table(write(tmp_path, text, "t.tsv"))
-    plain = text.replace("# run 12: 3 samples\n", "")
+    a comment and the gene was left out of every output without a word. It is still
+    skipped (a row may be commented out on purpose), with a warning naming the line."""
+    text = ("gene\ts1\ts2\ts3\n# run 12: 3 samples\n# 2024 01 15\ng1\t1\t2\t3\n"
+            "#N/A\t4\t5\t6\ng3\t7\t8\t9\n")
+    with pytest.warns(UserWarning, match=r"t.tsv: line 5 was skipped as a comment .* holds "
+                                         r"a name, '#N/A', and counts.*comment: null"):
+        read = read_table(write(tmp_path, text, "t.tsv"))
+    assert read.counts.index.tolist() == ["g1", "g3"]
+    assert [kind for kind, _ in read.warnings] == ["commented_row"]  # not "# 2024 01 15"
+    plain = text.replace("# run 12: 3 samples\n", "").replace("# 2024 01 15\n", "")
     read = read_table(write(tmp_path, plain, "p.tsv"), comment=None)
     assert read.counts.index.tolist() == ["g1", "#N/A", "g3"]
-    # a comment of numbers shorter than a row stays a comment
-    short = "gene\ts1\ts2\ts3\n# 1 2\ng1\t1\t2\t3\n"
-    assert read_table(write(tmp_path, short, "s.tsv")).counts.index.tolist() == ["g1"]
+    # quoted fields, a separator regular expressions would misread
+    quoted = 'gene,s1,s2,s3\ng1,"1,234",2,3\n#N/A,"1,234",5,6\n'
+    with pytest.warns(UserWarning, match="line 3 was skipped as a comment"):
+        read_table(write(tmp_path, quoted, "q.csv"))
+    for sep in ("|", "+"):
+        table = f"gene{sep}s1{sep}s2{sep}s3\ng1{sep}1{sep}2{sep}3\n#N/A{sep}4{sep}5{sep}6\n"
+        with pytest.warns(UserWarning, match="line 3 was skipped as a comment"):
+            assert read_table(write(tmp_path, table, "s.txt"), sep=sep).counts.shape == (1, 3)
 
 
 def test_semicolon_tables(tmp_path):
