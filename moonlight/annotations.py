@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError
-from .technical import read_obs_columns, usage_associations
+from .technical import covariate_kind, read_obs_columns, usage_associations
 
 __all__ = ["USAGE_COLUMNS", "Annotated", "batch_labels", "read_sample_sheet",
            "technical_covariates", "usage_by_group", "annotate_modules"]
@@ -49,8 +49,9 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
     sheet = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
     sheet = sheet.set_index(sheet.columns[0])
     sheet.index = sheet.index.astype(str).str.strip()
-    if sheet.index.has_duplicates:
-        repeated = list(sheet.index[sheet.index.duplicated()].unique()[:3])
+    used = sheet.index[sheet.index.isin(list(samples))]  # (a shared sheet, blank rows)
+    if used.has_duplicates:
+        repeated = list(used[used.duplicated()].unique()[:3])
         raise ConfigError(f"{path}: config key samples: the sample sheet has more than one "
                           f"row for sample(s) {repeated}; give each sample one row")
     missing = [s for s in samples if s not in sheet.index]
@@ -115,10 +116,6 @@ def batch_labels(path: str | os.PathLike[str], options: dict,
     return pd.DataFrame({"batch": labels.astype(str)}, index=table.index)
 
 
-def _categorical(values: pd.Series) -> bool:
-    return not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
-
-
 def usage_by_group(H: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFrame:
     """Per categorical column, group and module: the samples (``n``), the mean usage
     share and the fraction of the group's samples whose top module it is."""
@@ -128,7 +125,7 @@ def usage_by_group(H: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFrame:
     cov = annotations.set_axis(annotations.index.astype(str)).loc[[str(s) for s in H.columns]]
     rows = []
     for name in cov.columns:
-        if not _categorical(cov[name]):
+        if covariate_kind(cov[name]) == "numeric":
             continue
         labels = cov[name].astype(object).where(cov[name].notna(), None)
         for group in sorted({str(v) for v in labels if v is not None}):

@@ -156,24 +156,32 @@ def default(key: str) -> Any:
     return yaml.safe_load(yaml.safe_dump(node))  # a copy
 
 
-def validate(config: dict[str, Any]) -> None:
+def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
     """Check a config (or any of its top-level blocks) against the schema, as the
-    workflow's ``validate`` does; numpy integers count as integers.
+    workflow's ``validate`` does (``5.0`` is an integer); numpy's integers, floats and
+    booleans count as Python's. ``schema``: a part of the schema to check against
+    instead (a ``$defs`` entry).
 
     Raises
     ------
     ConfigError
         Naming the first key whose value the schema refuses, and why.
     """
-    import numbers
-
+    import numpy as np
     from jsonschema import validators
 
     base = validators.validator_for(_schema())
-    checker = base.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, numbers.Integral)
-        and not isinstance(value, bool))
-    validator = validators.extend(base, type_checker=checker)(_schema())
+    types = base.TYPE_CHECKER
+
+    def also(kind: str, numpy_type: type) -> Any:
+        return lambda checker, value: (types.is_type(value, kind)
+                                       or isinstance(value, numpy_type))
+
+    checker = types.redefine_many({"integer": also("integer", np.integer),
+                                   "number": also("number", np.number),
+                                   "boolean": also("boolean", np.bool_)})
+    validator = validators.extend(base, type_checker=checker)(
+        _schema() if schema is None else {**schema, "$defs": _schema()["$defs"]})
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
     if errors:
         error = errors[0]

@@ -116,11 +116,14 @@ def invalid_values(values: NDArray) -> tuple[str, int, int] | None:
     of :data:`ROW_BLOCK_ENTRIES`: a million cells' values take GB, and a copy more."""
     tests = (lambda v: ~np.isfinite(v), lambda v: v < 0, lambda v: v != np.floor(v))
     for what, test in zip(INVALID_VALUES, tests):
-        found = [(start, test(values[start:start + ROW_BLOCK_ENTRIES]))
-                 for start in range(0, values.size, ROW_BLOCK_ENTRIES)]
-        n = sum(int(bad.sum()) for _, bad in found)
+        n, first = 0, -1
+        for start in range(0, values.size, ROW_BLOCK_ENTRIES):
+            bad = test(values[start:start + ROW_BLOCK_ENTRIES])
+            count = int(bad.sum())
+            if count and first < 0:
+                first = start + int(np.argmax(bad))
+            n += count
         if n:
-            first = next(start + int(np.argmax(bad)) for start, bad in found if bad.any())
             return what, n, first
     return None
 

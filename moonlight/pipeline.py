@@ -414,10 +414,10 @@ def analyse(
     tests = {**settings["enrichment"], **(enrichment or {})}
     # every value as the workflow's config is checked (types, ranges, unique ranks)
     validate({**settings, "ranks": ranks, "restarts": restarts, "fit": given,
-              "selection": sel, "qc": checks, "modules": mods, "enrichment": tests,
-              "gene_selection": {**settings["gene_selection"],
-                                 **{k: v for k, v in (select or {}).items()
-                                    if k in settings["gene_selection"]}}})
+              "selection": sel, "qc": checks, "modules": mods, "enrichment": tests})
+    validate({"select": select or {}}, {"properties": {"select": {"allOf": [
+        {"$ref": "#/$defs/gene_selection_options"},
+        {"$ref": "#/$defs/single_cell_options"}]}}})
     needed, folds = size_requirements(ranks, sel)
     prepared = prepare_counts(counts, select, ranks=needed, folds=folds, qc=qc)
     counts, read_rows = prepared.counts, prepared.record
@@ -425,6 +425,9 @@ def analyse(
         # the prepared samples (the data step may drop all-zero ones), as call_modules
         # joins them; a sample without a row is refused, as a sample sheet's is
         covariates = covariates.set_axis(covariates.index.astype(str))
+        if covariates.index.has_duplicates:
+            twice = list(covariates.index[covariates.index.duplicated()].unique()[:3])
+            raise ValueError(f"covariates has more than one row for sample(s) {twice}")
         lacking = [s_ for s_ in counts.samples if s_ not in covariates.index]
         if lacking:
             raise ValueError(f"covariates has no row for {len(lacking)} sample(s), e.g. "

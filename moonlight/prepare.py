@@ -171,7 +171,7 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
                          samples_read=read.counts.shape[1],
                          dropped=_dropped(options, entry.excluded, entry.taken))
     prepared = prepare_counts(entry.counts, options, ranks=ranks, folds=folds, qc=qc,
-                              selection=selection, source=str(path))
+                              selection=selection, source=str(path), checked=True)
     return PreparedTable(prepared.counts,
                          record + _unmatched_note(entry.taken) + prepared.record)
 
@@ -212,8 +212,8 @@ def check_counts(counts: Counts, source: str = "the counts") -> None:
 def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None = None, *,
                    ranks: Sequence[int] | None = None, folds: dict[str, Any] | None = None,
                    qc: dict[str, Any] | None = None, selection: dict[str, Any] | None = None,
-                   source: str = "the counts") -> PreparedTable:
-    """Keep outliers out, drop all-zero genes and samples, select genes (and cells),
+                   source: str = "the counts", checked: bool = False) -> PreparedTable:
+    """Check the values and names (:func:`check_counts`), keep outliers out, drop all-zero genes and samples, select genes (and cells),
     check the size: what every data set's counts go through before the fit (module
     docstring).
 
@@ -227,6 +227,9 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
         As for :func:`prepare_table`; left out, the schema's defaults.
     source : str
         What the counts are, for warnings and errors (the file they were read from).
+    checked : bool
+        The values and names were checked already (by the reader of a file, whose
+        messages name its line or matrix): not checked again.
 
     Notes
     -----
@@ -244,7 +247,8 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
     """
     ranks, folds, qc = _settings(ranks, folds, qc)
     counts = Counts.of(counts)
-    check_counts(counts, source)
+    if not checked:
+        check_counts(counts, source)
     handled = handle_outliers(counts, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     kept, record = handled.counts, list(handled.rows)
@@ -314,5 +318,5 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
     record = (read_rows(read) + dropped_rows(_dropped(options, kept.excluded, kept.taken))
               + _unmatched_note(kept.taken))
     prepared = prepare_counts(Counts(X, genes, cells), options, ranks=ranks, folds=folds,
-                              qc=qc, selection=selection, source=source)
+                              qc=qc, selection=selection, source=source, checked=True)
     return PreparedTable(prepared.counts, record + prepared.record)

@@ -89,28 +89,33 @@ def covariate_kind(values: pd.Series) -> str:
 def write_covariates(covariates: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write technical covariates (samples x columns) so that :func:`read_covariates`
     gives every column back with its kind: one row per sample and column, ``sample``,
-    ``covariate``, ``kind`` (:func:`covariate_kind`) and ``value`` as written. A wide
-    table would lose the kind: a plate or a batch labelled ``1``, ``2``, ``3`` reads
-    back as numbers and would be correlated instead of tested as groups."""
+    ``covariate``, ``kind`` (:func:`covariate_kind`), ``value`` as written and
+    ``missing`` (an empty label is a label). A wide table would lose the kind: a plate
+    or a batch labelled ``1``, ``2``, ``3`` reads back as numbers and would be
+    correlated instead of tested as groups."""
     samples = covariates.index.astype(str)
-    parts = [pd.DataFrame({"sample": samples, "covariate": str(name),
-                           "kind": covariate_kind(covariates[name]),
-                           "value": [None if pd.isna(v) else str(v)
-                                     for v in covariates[name]]})
-             for name in covariates.columns]
+    parts = []
+    for name in covariates.columns:
+        column = covariates[name]
+        missing = column.isna().to_numpy()
+        parts.append(pd.DataFrame({
+            "sample": samples, "covariate": str(name), "kind": covariate_kind(column),
+            "value": ["" if gone else str(v) for v, gone in zip(column, missing)],
+            "missing": missing}))
     long = (pd.concat(parts, ignore_index=True) if parts else
-            pd.DataFrame(columns=["sample", "covariate", "kind", "value"]))
+            pd.DataFrame(columns=["sample", "covariate", "kind", "value", "missing"]))
     write_tsv(long, path, index=False)
 
 
 def read_covariates(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The covariates :func:`write_covariates` wrote (samples x columns, in their order):
-    numeric columns as numbers, the others as their labels (missing values NaN)."""
+    numeric columns as numbers, the others as their labels, missing values NaN."""
     long = read_tsv(path, index_col=None)
     samples = pd.Index(pd.unique(long["sample"]), name="sample")
     table = pd.DataFrame(index=samples)
     for name, rows in long.groupby("covariate", sort=False):
-        values = rows.set_index("sample")["value"].replace("", np.nan).reindex(samples)
+        rows = rows.set_index("sample").reindex(samples)
+        values = rows["value"].astype(object).where(~rows["missing"].astype(bool))
         numeric = rows["kind"].iloc[0] == "numeric"
         table[str(name)] = pd.to_numeric(values) if numeric else values
     return table

@@ -69,6 +69,11 @@ def test_a_sample_sheet_keeps_names_and_names_what_it_lacks(tmp_path):
     with pytest.raises(ConfigError, match=r"twice.csv: config key samples: the sample sheet "
                                           r"has more than one row for sample\(s\) \['S2'\]"):
         read_sample_sheet(twice, ["007", "S2"])
+    # rows the data set does not use may repeat (a shared sheet; a spreadsheet's blank rows)
+    assert read_sample_sheet(twice, ["007", "S3"]).index.tolist() == ["007", "S3"]
+    blank = tmp_path / "blank.csv"
+    blank.write_text(sheet.read_text() + ",,\n,,\n")
+    assert read_sample_sheet(blank, ["S2"]).index.tolist() == ["S2"]
 
 
 def test_technical_columns_come_from_the_sheet_or_are_none(tmp_path):

@@ -102,13 +102,19 @@ def test_analyse_checks_its_settings_as_the_workflow_checks_the_config(w09_table
     from moonlight.pipeline import analyse
 
     counts = read_count_table(w09_table)
+    import numpy as np
+    # what worked before still works: numpy's numbers, 5.0 for an integer, null keys
+    assert analyse(counts, np.array([2]), restarts=np.int64(1), rank_guard=np.True_,
+                   enrichment={"min_set_size": 5.0}, fit={"tol": None},
+                   threshold=np.float32(0.1)).rank == 2
     for given, key in [({"ranks": [2, 2]}, "ranks: \\[2, 2\\] has non-unique"),
                        ({"restarts": 0}, "restarts: 0 is less than"),
                        ({"threshold": 1.5}, "modules.threshold: 1.5"),
                        ({"fit": {"tol": -1.0}}, "fit.tol: -1.0"),
                        ({"selection": {"folds": 1}}, "selection.folds: 1"),
                        ({"qc": {"outliers": "ignore"}}, "qc.outliers: 'ignore'"),
-                       ({"select": {"keep_top_genes": 0}}, "gene_selection.keep_top_genes"),
+                       ({"select": {"keep_top_genes": 0}}, "select.keep_top_genes"),
+                       ({"select": {"min_counts_per_cell": -1}}, "select.min_counts_per_cell"),
                        ({"enrichment": {"min_set_size": "5"}}, "enrichment.min_set_size")]:
         with pytest.raises(ConfigError, match=f"config key {key}"):
             analyse(counts, **{"ranks": [2], "restarts": 1, **given})

@@ -105,22 +105,27 @@ def test_covariates_keep_their_kind_through_the_workflows_file(tmp_path):
 
     samples = ["007", "NA", "1e5", "s4", "s5", "s6"]
     covariates = pd.DataFrame({
-        "plate": pd.Categorical(["1", "2", "3", "1", "2", "3"]).astype(str),
+        "plate": pd.Categorical(["1", "2", "3", "1", "2", "3"]),
         "depth": [1.5, 2.25, np.nan, 0.1, 1e-7, 3.0],
         "genes": np.array([10, 20, 30, 40, 50, 60], dtype=np.int64),
-        "sorted": [True, False, True, False, True, False]},
+        "sorted": [True, False, True, False, True, False],
+        "lane": ["", "", "L2", "L2", None, "NA"],  # an empty label is a label
+        "note": [None] * 6},  # nothing recorded: groups, none of them known
         index=pd.Index(samples, name="sample"))
     path = tmp_path / "covariates.tsv"
     write_covariates(covariates, path)
     back = read_covariates(path)
     assert list(back.index) == samples and list(back.columns) == list(covariates.columns)
     assert list(back["plate"]) == ["1", "2", "3", "1", "2", "3"]
+    assert back["lane"].tolist()[:4] == ["", "", "L2", "L2"] and back["lane"].iat[5] == "NA"
+    assert pd.isna(back["lane"].iat[4]) and back["note"].isna().all()
     np.testing.assert_array_equal(back["depth"].to_numpy(), covariates["depth"].to_numpy())
     assert back["genes"].dtype == np.int64
     H = pd.DataFrame(np.random.default_rng(0).random((2, 6)), index=["M1", "M2"],
                      columns=samples)
     kinds = usage_associations(H, back).set_index("covariate")["kind"]
     assert kinds["plate"].eq("categorical").all() and kinds["sorted"].eq("categorical").all()
+    assert kinds["lane"].eq("categorical").all() and kinds["note"].eq("categorical").all()
     assert kinds["depth"].eq("numeric").all() and kinds["genes"].eq("numeric").all()
     pd.testing.assert_frame_equal(usage_associations(H, back),
                                   usage_associations(H, covariates))
@@ -139,3 +144,8 @@ def test_analyse_refuses_covariates_without_a_row_for_a_sample():
     with pytest.raises(ValueError, match=r"covariates has no row for 1 sample\(s\), e.g. "
                                          rf"\['{counts.columns[11]}'\]"):
         analyse(counts, [2], restarts=1, covariates=covariates)
+    twice = pd.DataFrame({"input": np.arange(13.0)},
+                         index=[*counts.columns, counts.columns[0]])
+    with pytest.raises(ValueError, match=r"covariates has more than one row for sample\(s\) "
+                                         rf"\['{counts.columns[0]}'\]"):
+        analyse(counts, [2], restarts=1, covariates=twice)
