@@ -373,7 +373,7 @@ def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
                       flagged[["module", "covariate", "rho"]].itertuples(index=False))
     background = flagged.loc[flagged["background"].astype(bool), "module"].tolist()
     left_out = "" if not background else (
-        f"; {', '.join(background)}: the top module of almost no sample, so background, "
+        f"; {', '.join(background)}: the main program of almost no sample, so background, "
         "left out of the genes' shares in the calls and classes")
     return QCWarning(
         "technical_module",

@@ -32,7 +32,9 @@ fraction, cell types in their RNA content), and then it flags a source module. W
 tells the two apart is how samples use the module: a source is the main program of its
 own samples, while a technical axis adds a little to every sample and is the main one
 of almost none. A flagged module that is the top module (largest usage share) of fewer
-than ``top_max`` of the samples (config ``modules.background_top_max``) is marked
+than ``top_max`` of the samples (config ``modules.background_top_max``), or that holds
+more than half of no sample's counts (samples that mix several sources can each draw
+most from such a program and still not be ruled by it), is marked
 *background* (:func:`mark_background`): its shares are left out of every gene's calls
 (:func:`moonlight.modules.calling_shares`), so a gene that two sources express is not
 refused a call for the share of it that a technical axis holds.
@@ -51,7 +53,8 @@ from .io import read_tsv, write_tsv
 from .multiple_testing import benjamini_hochberg
 
 __all__ = ["library_covariates", "usage_associations", "module_associations",
-           "mark_background", "top_fractions", "technical_modules", "covariate_kind",
+           "mark_background", "top_fractions", "majority_counts", "technical_modules",
+           "covariate_kind",
            "write_covariates", "read_covariates", "ASSOCIATION_COLUMNS"]
 
 #: Columns of :func:`module_associations` (``background`` from :func:`mark_background`).
@@ -198,16 +201,26 @@ def top_fractions(H: pd.DataFrame) -> pd.Series:
     return pd.Series(counts / max(values.shape[1], 1), index=H.index, name="top_fraction")
 
 
+def majority_counts(H: pd.DataFrame) -> pd.Series:
+    """Number of samples of which each module explains more than half of the fitted
+    counts (usage share above 0.5: the sample's main program), indexed by module."""
+    values = H.to_numpy(dtype=np.float64)
+    usage = values / np.maximum(values.sum(axis=0, keepdims=True), 1e-300)
+    return pd.Series((usage > 0.5).sum(axis=1), index=H.index, name="majority_samples")
+
+
 def mark_background(associations: pd.DataFrame, H: pd.DataFrame, *,
                     top_max: float) -> pd.DataFrame:
     """``associations`` with ``background`` set on every row of each flagged module
-    that is the top module of fewer than ``top_max`` of the samples (module docstring);
-    ``top_max = 0`` marks none."""
+    that is the top module of fewer than ``top_max`` of the samples, or the main program
+    (more than half of the counts) of no sample (module docstring); ``top_max = 0``
+    marks none."""
     if not 0 <= top_max <= 1:
         raise ValueError(f"top_max must be in [0, 1], got {top_max}")
     flagged = set(associations.loc[associations["technical"], "module"])
-    fraction = top_fractions(H)
-    background = {m for m in flagged if fraction[m] < top_max}
+    fraction, main_of = top_fractions(H), majority_counts(H)
+    background = {m for m in flagged
+                  if top_max > 0 and (fraction[m] < top_max or main_of[m] == 0)}
     return associations.assign(background=associations["module"].isin(background))
 
 

@@ -227,7 +227,7 @@ def test_a_background_module_is_left_out_of_the_calls():
     assert set(called["modules"]) == {"M1,M2"}
     members = with_axis.memberships
     assert sorted(members.loc[members["gene"] == "g0", "module"]) == ["M1", "M2"]
-    assert "M4: the top module of almost no sample" in technical_warning(
+    assert "M4: the main program of almost no sample" in technical_warning(
         with_axis.associations).message
 
     counted = _calls(shares, covariates=covariates, Ht=Ht, total=20000.0,

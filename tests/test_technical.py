@@ -8,8 +8,9 @@ from scipy import sparse
 
 import moonlight as ml
 from moonlight.qc import technical_warning
-from moonlight.technical import (library_covariates, mark_background, module_associations,
-                                 read_obs_columns, technical_modules, top_fractions)
+from moonlight.technical import (library_covariates, majority_counts, mark_background,
+                                 module_associations, read_obs_columns, technical_modules,
+                                 top_fractions)
 
 
 def _usage(n=200, seed=0):
@@ -93,6 +94,30 @@ def test_background_is_a_flagged_module_that_leads_almost_no_sample():
     assert not mark_background(table, H, top_max=0.0)["background"].any()
     with pytest.raises(ValueError, match="top_max"):
         mark_background(table, H, top_max=1.5)
+
+
+def test_background_is_also_a_flagged_module_that_rules_no_sample():
+    """Seeds 522 and 559 of the calibration: samples that mix four sources evenly,
+    and a technical program of up to 0.36 of each, top of exactly 5 % of them (the
+    rule needed fewer) and more than half of none. Left in the calls, it made every
+    gene of one source 'moonlighting' in it."""
+    rng = np.random.default_rng(559)
+    program = rng.uniform(0.0, 0.1, 100)
+    sources = rng.dirichlet(np.ones(4), size=100).T * (1 - program)
+    program[:5] = 0.36  # the top module of these five
+    sources[:, :5] = 0.16
+    H = pd.DataFrame(np.vstack([sources, program]), index=["M1", "M2", "M3", "M4", "M5"],
+                     columns=[f"s{j}" for j in range(100)])
+    assert top_fractions(H)["M5"] == 0.05
+    covariates = pd.DataFrame({"axis": program + rng.normal(0, 0.005, 100)},
+                              index=H.columns)
+    table = module_associations(H, covariates, min_rho=0.5, fdr=0.05)
+    assert technical_modules(table)["module"].tolist() == ["M5"]
+    assert majority_counts(H)["M5"] == 0
+    assert mark_background(table, H, top_max=0.05).query("module == 'M5'")["background"].all()
+    assert not mark_background(table, H, top_max=0.0)["background"].any()  # counts all
+    H.loc["M5", "s5"] = 3.0  # the main program of one sample: a rare source
+    assert not mark_background(table, H, top_max=0.05)["background"].any()
 
 
 
