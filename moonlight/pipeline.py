@@ -168,7 +168,9 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
                  rank_guard: bool = default("modules.rank_guard"),
                  fits: dict[int, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
                  covariates: pd.DataFrame | None = None, batches: Batches | None = None,
-                 threads: int = default("modules.threads"), **calls: Any) -> ModuleCalls:
+                 threads: int = default("modules.threads"),
+                 row_max_iter: int = default("modules.row_max_iter"),
+                 **calls: Any) -> ModuleCalls:
     """Normalize W, call memberships and moonlighting genes with their confidence.
 
     Parameters
@@ -207,6 +209,8 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
     threads : int
         Threads the genes' row fits are shared out among (``modules.threads``; the
         same bytes for any count).
+    row_max_iter : int
+        Iterations a gene's row fit may take (``modules.row_max_iter``).
     **calls
         The rest of the config's ``modules:`` block, passed to
         :func:`moonlight.confidence.moonlighting_confidence`.
@@ -236,7 +240,7 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
     if batches is not None and neighbours:
         neighbours = {r: (W_n, H_n, gene_offsets(beta_of(W_n, H_n), batches, genes, samples))
                       for r, (W_n, H_n) in neighbours.items()}
-    with fitting_threads(threads):
+    with fitting_threads(threads, row_max_iter):
         moonlighting, candidates = moonlighting_confidence(
             counts, W, H, Ws, logliks, threshold=threshold, ceiling=ceiling,
             margin=margin, neighbours=neighbours,

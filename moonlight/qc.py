@@ -398,7 +398,7 @@ def capped_fits_warning(candidates: pd.DataFrame) -> QCWarning | None:
         f"{len(capped)} of {len(candidates)} moonlighting candidates ({called} called) "
         f"have a test whose row fit stopped at its iteration cap: "
         f"{_names(capped['gene'])}; their statistics may be off "
-        "(moonlighting_candidates.tsv, column fits_at_cap)",
+        "(moonlighting_candidates.tsv, column fits_at_cap): raise modules.row_max_iter",
     )
 
 

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from scipy.special import xlogy
 
 from . import _row_kernels
+from .config import default
 from .engines._common import numba_threads, thread_count
 
 __all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "row_threads",
@@ -24,18 +25,23 @@ __all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "row_t
 TINY = 1e-300
 
 _THREADS: ContextVar[int] = ContextVar("row_fit_threads", default=1)
+_MAX_ITER: ContextVar[int] = ContextVar("row_fit_max_iter",
+                                        default=default("modules.row_max_iter"))
 
 
 @contextmanager
-def fitting_threads(threads: int) -> Iterator[None]:
+def fitting_threads(threads: int, max_iter: int = default("modules.row_max_iter")
+                    ) -> Iterator[None]:
     """Inside the block, :func:`fit_rows` shares its rows out among ``threads`` of
-    numba's threads. Every row is fitted by the same serial code, so the results are the
-    same bytes for any count (``modules.threads``)."""
-    token = _THREADS.set(thread_count(threads))
+    numba's threads and stops a row after ``max_iter`` iterations (``modules.threads``,
+    ``modules.row_max_iter``). Every row is fitted by the same serial code, so the
+    results are the same bytes for any thread count."""
+    tokens = _THREADS.set(thread_count(threads)), _MAX_ITER.set(int(max_iter))
     try:
         yield
     finally:
-        _THREADS.reset(token)
+        _THREADS.reset(tokens[0])
+        _MAX_ITER.reset(tokens[1])
 
 
 def row_threads(n_rows: int) -> int:
@@ -62,7 +68,7 @@ def row_loglik(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray,
 
 
 def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
-             offset: NDArray | None = None, max_iter: int = 200, tol: float = 1e-13,
+             offset: NDArray | None = None, max_iter: int | None = None, tol: float = 1e-13,
              capped: NDArray[np.bool_] | None = None) -> tuple[NDArray, NDArray]:
     """Maximize each row's log likelihood over ``c >= 0`` with ``mu = (c T) Ht``.
 
@@ -74,6 +80,9 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
         (0: Poisson); offset : (G, M), optional, a known positive factor of every mean,
         ``mu_gj = o_gj ((c T) Ht)_gj`` (a gene's batch factors: :mod:`moonlight.batches`);
         every basis row of the gene is then ``o_g * Ht_k``.
+    max_iter : int, optional
+        Iterations a row may take; by default the block's :func:`fitting_threads`
+        value (``modules.row_max_iter``).
     capped : (G,) bool, optional
         Set True (never reset) for every row whose fit stopped at ``max_iter`` rather
         than at its optimum or the tolerance: its log likelihood may be short of the
@@ -116,7 +125,8 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
         V, np.ascontiguousarray(Ht.T), np.ascontiguousarray(T, dtype=np.float64), c, alpha,
         np.zeros((n_rows, 1)) if offset is None
         else np.ascontiguousarray(offset, dtype=np.float64),
-        offset is not None, np.ascontiguousarray(hto), int(max_iter), float(tol), TINY,
+        offset is not None, np.ascontiguousarray(hto),
+        _MAX_ITER.get() if max_iter is None else int(max_iter), float(tol), TINY,
         at_cap)
     threads = row_threads(n_rows)
     if threads <= 1:

@@ -220,14 +220,16 @@ def _library_defaults():
     cases += [(simulate, k, tuple(v) if isinstance(v, list) else v)
               for k, v in sim.items() if k != "seeds"]
     # the keys moved into the schema from the library's constants, and the rank rule's
-    from moonlight import enrichment, genefilter, outliers, plots, rank_guard
+    from moonlight import enrichment, genefilter, outliers, plots, rank_guard, rowmodel
     checks, sets = defaults("qc"), defaults("enrichment")
     cases += [(moonlighting_confidence, "private_gene_share", mods["private_gene_share"]),
               (rank_guard.neighbour_confirmation, "private_gene_share",
                mods["private_gene_share"]),
               (rank_guard.drop_private_modules, "max_gene_share", mods["private_gene_share"]),
               (call_modules, "background_top_max", mods["background_top_max"]),
-              (call_modules, "threads", mods["threads"])]
+              (call_modules, "threads", mods["threads"]),
+              (call_modules, "row_max_iter", mods["row_max_iter"]),
+              (rowmodel.fitting_threads, "max_iter", mods["row_max_iter"])]
     cases += [(f, k, sel[k]) for f in (selection.rank_table, selection.select_rank,
                                        selection.rule_in_words)
               for k in ("min_stability", "min_gain", "cap_when", "min_gain_stopped")]

@@ -102,6 +102,12 @@ def test_fits_stopped_at_the_iteration_cap_are_flagged():
         np.testing.assert_allclose(ll, ll_best, rtol=0, atol=1e-6)
         fit_rows(V[:1], Ht, eye[:1], start[:1], alpha[:1], max_iter=1, capped=again[:1])
         assert again.tolist() == [True] + [False] * (len(V) - 1)
+    # the cap of a block (modules.row_max_iter, as call_modules sets it)
+    for cap, stopped in ((2, True), (500, False)):
+        flags = np.zeros(len(V), dtype=bool)
+        with fitting_threads(1, max_iter=cap):
+            fit_rows(V, Ht, eye, start, alpha, capped=flags)
+        assert flags.all() if stopped else not flags.any()
 
 
 def test_log_likelihood_is_the_dense_formula_with_and_without_offsets():
