@@ -20,9 +20,8 @@ import yaml
 
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fit_settings",
-           "fold_settings",
-           "size_checks", "size_requirements", "misplaced_keys", "from_command_line",
-           "validate",
+           "restarts_per_job", "fold_settings", "size_checks", "size_requirements",
+           "misplaced_keys", "from_command_line", "validate",
            "reference", "commented_config", "ConfigError"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
@@ -177,7 +176,11 @@ def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> No
         return lambda checker, value: (types.is_type(value, kind)
                                        or isinstance(value, numpy_type))
 
-    checker = types.redefine_many({"integer": also("integer", np.integer),
+    def integer(checker: Any, value: Any) -> bool:
+        return (types.is_type(value, "integer") or isinstance(value, np.integer)
+                or isinstance(value, np.floating) and float(value).is_integer())
+
+    checker = types.redefine_many({"integer": integer,
                                    "number": also("number", np.number),
                                    "boolean": also("boolean", np.bool_)})
     validator = validators.extend(base, type_checker=checker)(
@@ -189,6 +192,11 @@ def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> No
         raise ConfigError(f"config key {key}: {error.message}")
 
 
+def restarts_per_job(fit: dict[str, Any], restarts: int) -> int:
+    """Restarts of one fit job: ``fit.restarts_per_job``, or all of them (null)."""
+    return fit["restarts_per_job"] or restarts
+
+
 def fit_settings(fit: dict[str, Any], restarts: int, margin: float) -> dict[str, Any]:
     """The keywords of :func:`moonlight.fit_nmf` from the config's ``fit:`` block (less
     :data:`WORKFLOW_ONLY_FIT_KEYS`), as the workflow's fit jobs and ``analyse()`` take
@@ -196,8 +204,7 @@ def fit_settings(fit: dict[str, Any], restarts: int, margin: float) -> dict[str,
     ``restarts`` are split over jobs (``fit.restarts_per_job``) does not race, and a
     race keeps clear of the near-best restarts (``margin``: ``selection.margin``)."""
     settings = {k: v for k, v in fit.items() if k not in WORKFLOW_ONLY_FIT_KEYS}
-    per_job = fit["restarts_per_job"] or restarts
-    settings["race"] = bool(fit["race"]) and per_job >= restarts
+    settings["race"] = bool(fit["race"]) and restarts_per_job(fit, restarts) >= restarts
     if settings["race"]:
         settings["race_margin"] = margin
     return settings

@@ -195,7 +195,8 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         Flag a module technical at this |rho| with a covariate (``modules.technical_rho``).
     background_top_max : float
         A flagged module that is the top module of fewer than this fraction of the
-        samples is background: left out of every gene's calls
+        samples (or of fewer than twice it while it holds more than half of no sample's
+        counts) is background: left out of every gene's calls
         (``modules.background_top_max``; :func:`moonlight.technical.mark_background`).
     fits : dict, optional
         ``rank -> (W, H)`` of every fitted rank, for the rank guard.
@@ -216,6 +217,9 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         :func:`moonlight.confidence.moonlighting_confidence`.
     """
     counts = Counts.of(counts)
+    scale = W.sum(axis=0).to_numpy(dtype=np.float64)
+    if not np.allclose(scale, 1.0, rtol=0.0, atol=1e-9):  # W H stays the fitted product
+        H = H.mul(scale, axis=0)
     W = normalize_columns(W)
     W_normalized = normalize_rows(W)
     rank = W.shape[1]

@@ -36,12 +36,16 @@ def fitting_threads(threads: int, max_iter: int = default("modules.row_max_iter"
     numba's threads and stops a row after ``max_iter`` iterations (``modules.threads``,
     ``modules.row_max_iter``). Every row is fitted by the same serial code, so the
     results are the same bytes for any thread count."""
-    tokens = _THREADS.set(thread_count(threads)), _MAX_ITER.set(int(max_iter))
+    threads, max_iter = thread_count(threads), int(max_iter)
+    threads_token = _THREADS.set(threads)
     try:
-        yield
+        max_iter_token = _MAX_ITER.set(max_iter)
+        try:
+            yield
+        finally:
+            _MAX_ITER.reset(max_iter_token)
     finally:
-        _THREADS.reset(tokens[0])
-        _MAX_ITER.reset(tokens[1])
+        _THREADS.reset(threads_token)
 
 
 def row_threads(n_rows: int) -> int:

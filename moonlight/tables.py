@@ -359,6 +359,8 @@ def _commented_rows(path: Path, text: str, lines: list[str], comment: str,
     for number, (raw, kept) in enumerate(zip(_LINE_END.split(text), lines), start=1):
         if kept or not raw.lstrip().startswith(comment):
             continue
+        if separator != r"\s+" and raw.count(separator) < width - 2:  # too few fields
+            continue
         try:
             fields = _parse(path, [raw.strip()], separator).iloc[0].tolist()
         except CountTableError:  # a comment's stray quote: not a row

@@ -32,9 +32,10 @@ fraction, cell types in their RNA content), and then it flags a source module. W
 tells the two apart is how samples use the module: a source is the main program of its
 own samples, while a technical axis adds a little to every sample and is the main one
 of almost none. A flagged module that is the top module (largest usage share) of fewer
-than ``top_max`` of the samples (config ``modules.background_top_max``), or that holds
-more than half of no sample's counts (samples that mix several sources can each draw
-most from such a program and still not be ruled by it), is marked
+than ``top_max`` of the samples (config ``modules.background_top_max``), or of fewer
+than twice that while it holds more than half of no sample's counts (samples that mix
+several sources can draw most from such a program without being ruled by it; a source
+that leads many samples of a mixture is left alone), is marked
 *background* (:func:`mark_background`): its shares are left out of every gene's calls
 (:func:`moonlight.modules.calling_shares`), so a gene that two sources express is not
 refused a call for the share of it that a technical axis holds.
@@ -114,6 +115,10 @@ def read_covariates(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The covariates :func:`write_covariates` wrote (samples x columns, in their order):
     numeric columns as numbers, the others as their labels, missing values NaN."""
     long = read_tsv(path, index_col=None)
+    if "kind" not in long.columns:  # one column per covariate (written before kinds)
+        return long.set_index(long.columns[0])
+    if "missing" not in long.columns:  # (an empty value was a missing one)
+        long["missing"] = long["value"] == ""
     samples = pd.Index(pd.unique(long["sample"]), name="sample")
     table = pd.DataFrame(index=samples)
     for name, rows in long.groupby("covariate", sort=False):
@@ -212,15 +217,15 @@ def majority_counts(H: pd.DataFrame) -> pd.Series:
 def mark_background(associations: pd.DataFrame, H: pd.DataFrame, *,
                     top_max: float) -> pd.DataFrame:
     """``associations`` with ``background`` set on every row of each flagged module
-    that is the top module of fewer than ``top_max`` of the samples, or the main program
-    (more than half of the counts) of no sample (module docstring); ``top_max = 0``
-    marks none."""
+    that is the top module of fewer than ``top_max`` of the samples, or of fewer than
+    twice that and the main program (more than half of the counts) of none (module
+    docstring); ``top_max = 0`` marks none."""
     if not 0 <= top_max <= 1:
         raise ValueError(f"top_max must be in [0, 1], got {top_max}")
     flagged = set(associations.loc[associations["technical"], "module"])
     fraction, main_of = top_fractions(H), majority_counts(H)
     background = {m for m in flagged
-                  if top_max > 0 and (fraction[m] < top_max or main_of[m] == 0)}
+                  if fraction[m] < top_max or (fraction[m] < 2 * top_max and main_of[m] == 0)}
     return associations.assign(background=associations["module"].isin(background))
 
 

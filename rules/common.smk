@@ -14,6 +14,7 @@ from moonlight.config import (
     SCHEMA,
     crossval_settings,
     fit_settings,
+    restarts_per_job,
     from_command_line,
     misplaced_keys,
 )
@@ -320,7 +321,7 @@ def projection_outputs():
 FIT_SETTINGS = fit_settings(
     config["fit"], config["restarts"], config["selection"]["margin"]
 )
-PER_JOB = config["fit"]["restarts_per_job"] or config["restarts"]
+PER_JOB = restarts_per_job(config["fit"], config["restarts"])
 PARTS = list(range(-(-config["restarts"] // PER_JOB)))
 # modules.threads reaches call_modules as its job's threads (no byte depends on it), so
 # a change of it reruns nothing.

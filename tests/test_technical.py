@@ -118,6 +118,16 @@ def test_background_is_also_a_flagged_module_that_rules_no_sample():
     assert not mark_background(table, H, top_max=0.0)["background"].any()  # counts all
     H.loc["M5", "s5"] = 3.0  # the main program of one sample: a rare source
     assert not mark_background(table, H, top_max=0.05)["background"].any()
+    # a source of an even mixture rules no sample either, but leads many: not background
+    even = pd.DataFrame(rng.dirichlet(np.full(6, 3.0), size=200).T,
+                        index=[f"M{r}" for r in range(1, 7)],
+                        columns=[f"s{j}" for j in range(200)])
+    assert majority_counts(even)["M1"] == 0 and top_fractions(even)["M1"] > 0.1
+    depth = pd.DataFrame({"depth": even.loc["M1"] + rng.normal(0, 0.005, 200)},
+                         index=even.columns)
+    flagged = module_associations(even, depth, min_rho=0.5, fdr=0.05)
+    assert technical_modules(flagged)["module"].tolist() == ["M1"]
+    assert not mark_background(flagged, even, top_max=0.05)["background"].any()
 
 
 
@@ -156,6 +166,15 @@ def test_covariates_keep_their_kind_through_the_workflows_file(tmp_path):
                                   usage_associations(H, covariates))
     write_covariates(covariates.iloc[:, :0], path)  # no technical column
     assert read_covariates(path).shape[1] == 0
+    # a file an earlier version wrote (call_modules reruns without the data step)
+    (tmp_path / "wide.tsv").write_text("sample\tplate\tdepth\n007\tp1\t1.5\nNA\tp2\t\n")
+    wide = read_covariates(tmp_path / "wide.tsv")
+    assert wide.index.tolist() == ["007", "NA"] and wide["plate"].tolist() == ["p1", "p2"]
+    assert wide["depth"].iloc[0] == 1.5 and np.isnan(wide["depth"].iloc[1])
+    (tmp_path / "kinds.tsv").write_text("sample\tcovariate\tkind\tvalue\n"
+                                        "a\tplate\tcategorical\t1\nb\tplate\tcategorical\t\n")
+    assert read_covariates(tmp_path / "kinds.tsv")["plate"].tolist()[0] == "1"
+    assert pd.isna(read_covariates(tmp_path / "kinds.tsv")["plate"].iloc[1])
 
 
 def test_analyse_refuses_covariates_without_a_row_for_a_sample():
@@ -174,3 +193,28 @@ def test_analyse_refuses_covariates_without_a_row_for_a_sample():
     with pytest.raises(ValueError, match=r"covariates has more than one row for sample\(s\) "
                                          rf"\['{counts.columns[0]}'\]"):
         analyse(counts, [2], restarts=1, covariates=twice)
+
+
+def test_call_modules_reads_usage_the_same_at_any_column_scale_of_W():
+    """call_modules takes W at any column scale; it normalized W but read the usage
+    shares (the technical flags, background) from H as given, so a W of columns summing
+    to 10 and an H divided by 10 gave other flags."""
+    from moonlight.config import defaults
+    from moonlight.pipeline import analyse, call_modules
+
+    sim = ml.simulate(n_genes=60, n_samples=40, n_modules=3, module_size=(15, 25),
+                      n_moonlighting=0, seed=8)
+    result = analyse(sim.counts, [3], restarts=2)
+    W, H = result.W, result.H
+    depth = pd.DataFrame({"input": (H / H.sum()).loc["M2"].to_numpy()
+                          + np.random.default_rng(1).normal(0, 0.01, H.shape[1])},
+                         index=H.columns)
+    scale = np.array([10.0, 0.5, 3.0])
+    settings = {k: v for k, v in defaults("modules").items()}
+    same = call_modules(sim.counts, W, H, [W], [0.0], margin=5.0, covariates=depth,
+                        **settings)
+    scaled = call_modules(sim.counts, W * scale, H.div(scale, axis=0), [W * scale], [0.0],
+                          margin=5.0, covariates=depth, **settings)
+    assert same.associations["technical"].any()
+    pd.testing.assert_frame_equal(scaled.associations, same.associations, rtol=1e-9)
+    pd.testing.assert_frame_equal(scaled.classes, same.classes, rtol=1e-6)
