@@ -55,8 +55,7 @@ from .multiple_testing import benjamini_hochberg
 
 __all__ = ["library_covariates", "usage_associations", "module_associations",
            "mark_background", "top_fractions", "majority_counts", "technical_modules",
-           "covariate_kind",
-           "write_covariates", "read_covariates", "ASSOCIATION_COLUMNS"]
+           "covariate_kind", "write_covariates", "read_covariates", "ASSOCIATION_COLUMNS"]
 
 #: Columns of :func:`module_associations` (``background`` from :func:`mark_background`).
 ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical",
