@@ -2,8 +2,10 @@
 
 :func:`prepare_counts` is the step every data set's counts take before anything is
 fitted, whatever they came from (a user's table, a single-cell matrix, a simulation,
-a notebook's frame given to :func:`moonlight.pipeline.analyse`): keep outliers out
-(:mod:`moonlight.outliers`), drop all-zero genes and samples, select the genes (and
+a notebook's frame given to :func:`moonlight.pipeline.analyse`): refuse values that are
+not counts and repeated names (:func:`check_counts`; a file's reader has refused them by
+its line already), keep outliers out (:mod:`moonlight.outliers`), drop all-zero genes
+and samples, select the genes (and
 cells) that enter the fit (``keep_top_genes``, ``min_samples_per_gene``:
 :mod:`moonlight.prefilter`), and check that the counts can be fitted at their ranks and
 cross-validated with their folds (:func:`moonlight.folds.check_size`); every step is
@@ -213,9 +215,9 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
                    ranks: Sequence[int] | None = None, folds: dict[str, Any] | None = None,
                    qc: dict[str, Any] | None = None, selection: dict[str, Any] | None = None,
                    source: str = "the counts", checked: bool = False) -> PreparedTable:
-    """Check the values and names (:func:`check_counts`), keep outliers out, drop all-zero genes and samples, select genes (and cells),
-    check the size: what every data set's counts go through before the fit (module
-    docstring).
+    """Check the values and names (:func:`check_counts`), keep outliers out, drop
+    all-zero genes and samples, select genes (and cells), check the size: what every
+    data set's counts go through before the fit (module docstring).
 
     Parameters
     ----------
