@@ -79,7 +79,7 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -515,6 +515,14 @@ def _column_positions(path: Path, header: list[str] | None, drop: list[str | int
     return positions
 
 
+def _place(grid: pd.DataFrame, i: int, j: int, text_file: bool) -> str:
+    """Where field (i, j) of the grid of counts is: a text file's line and column, a
+    sheet's cell by its name."""
+    line, column = grid.index[i], grid.columns[j]
+    return (f"line {line}, column {column + 1}" if text_file
+            else f"cell {_column_letters(column)}{line}")
+
+
 def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
                notes: list[str], text_file: bool = True) -> np.ndarray:
     """float64 counts from the string grid (columns labelled by their 0-based position in
@@ -543,10 +551,8 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
     array = values.to_numpy(dtype=np.float64)
     bad = bad | ~np.isfinite(array)
 
-    def place(i: int, j: int) -> str:  # a sheet's cell by its name
-        line, column = grid.index[i], grid.columns[j]
-        return (f"line {line}, column {column + 1}" if text_file
-                else f"cell {_column_letters(column)}{line}")
+    def place(i: int, j: int) -> str:
+        return _place(grid, i, j, text_file)
 
     if bad.any():
         i, j = np.argwhere(bad)[0]
@@ -580,9 +586,11 @@ def looks_like(values: np.ndarray, column_totals: np.ndarray, *, unit: str = "sa
 
 
 def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: list[str],
-                    mode: str, cautions: list[tuple[str, str]]) -> np.ndarray:
+                    mode: str, cautions: list[tuple[str, str]],
+                    where: Callable[[int, int], str]) -> np.ndarray:
     """``values`` if they are integers; else refused (``mode="integers"``) with what was
-    seen, or rounded (``"rounded"``) with a warning."""
+    seen and where the first is (``where(i, j)``), or rounded (``"rounded"``) with a
+    warning."""
     fractional = values != np.round(values)
     n = int(fractional.sum())
     if n == 0:
@@ -593,7 +601,8 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
             f"{values[i, j]:.6g} for gene {genes.iat[i]!r}, sample {samples[j]!r}; the "
             f"largest value is {values.max():.6g}")
     if mode == "integers":
-        raise _fail(path, f"{seen}: the table {looks_like(values, values.sum(axis=0))}. "
+        raise _fail(path, f", {where(i, j)}: {seen}: the table "
+                          f"{looks_like(values, values.sum(axis=0))}. "
                           "moonlight fits raw integer counts (reads or UMIs), and on "
                           "transformed values its modules and calls are wrong. Give the "
                           "raw counts, or set counts: rounded for this data set to round "
@@ -774,7 +783,8 @@ def read_table(
     values = _to_counts(path, raw, thousands, notes, text_file=fmt == "text")
     samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
     _check_names(path, genes, samples, first_line)
-    values = _integer_counts(path, values, genes, samples, counts, cautions)
+    values = _integer_counts(path, values, genes, samples, counts, cautions,
+                             lambda i, j: _place(raw, i, j, fmt == "text"))
     for kind, message in cautions:
         if kind != "encoding":  # warned when the file was decoded
             warnings.warn(f"{path}: {message}", stacklevel=2)

@@ -182,9 +182,9 @@ CASES: list[Case] = [
          "rank1", warnings=("no_structure", "outside_validated_range"), ranks=(2, 3)),
     # --- one clear error, the file and line or the key named --------------------------
     Case("log2_transformed", lambda f, w: _text(f, "log2.tsv", _tsv(np.log2(w + 1))),
-         "error", error=r"log2.tsv: .* not integers.*looks log-transformed"),
+         "error", error=r"log2.tsv, line 2, column 2: .* not integers.*looks log-transformed"),
     Case("cpm", lambda f, w: _text(f, "cpm.tsv", _tsv(w / w.sum() * 1e6)), "error",
-         error=r"cpm.tsv: .*looks normalized to equal totals per sample"),
+         error=r"cpm.tsv, line 2, column 2: .*looks normalized to equal totals per sample"),
     Case("empty", lambda f, w: _text(f, "empty.tsv", ""), "error",
          error=r"empty.tsv: the table is empty"),
     Case("header_only", lambda f, w: _text(f, "header.tsv", "gene\tS1\tS2\n"), "error",
