@@ -297,6 +297,20 @@ def classify_genes(counts: Counts, W: pd.DataFrame, H: pd.DataFrame,
                         threshold=threshold, ceiling=ceiling, fdr=fdr, background=background)
 
 
+def _per_sample(table: pd.DataFrame | pd.Series, samples: list[str], name: str,
+                item: str) -> pd.DataFrame | pd.Series:
+    """``table``'s rows (indexed by sample) for ``samples``, in their order; a sample
+    without one ``item``, or with two, is refused by name."""
+    if table.index.has_duplicates:
+        twice = list(table.index[table.index.duplicated()].unique()[:3])
+        raise ValueError(f"{name} has more than one {item} for sample(s) {twice}")
+    lacking = [s for s in samples if s not in table.index]
+    if lacking:
+        raise ValueError(f"{name} has no {item} for {len(lacking)} sample(s), e.g. "
+                         f"{lacking[:3]}")
+    return table.loc[samples]
+
+
 @dataclass(frozen=True)
 class Analysis:
     """Results of :func:`analyse`: ``table`` (rank selection), ``rank``, the selected
@@ -429,24 +443,13 @@ def analyse(
     needed, folds = size_requirements(ranks, sel)
     prepared = prepare_counts(counts, select, ranks=needed, folds=folds, qc=qc)
     counts, read_rows = prepared.counts, prepared.record
+    # the prepared samples (the data step may drop all-zero ones), as call_modules
+    # joins them; a sample without a row is refused, as a sample sheet's is
     if covariates is not None:
-        # the prepared samples (the data step may drop all-zero ones), as call_modules
-        # joins them; a sample without a row is refused, as a sample sheet's is
-        covariates = covariates.set_axis(covariates.index.astype(str))
-        if covariates.index.has_duplicates:
-            twice = list(covariates.index[covariates.index.duplicated()].unique()[:3])
-            raise ValueError(f"covariates has more than one row for sample(s) {twice}")
-        lacking = [s_ for s_ in counts.samples if s_ not in covariates.index]
-        if lacking:
-            raise ValueError(f"covariates has no row for {len(lacking)} sample(s), e.g. "
-                             f"{lacking[:3]}")
-        covariates = covariates.loc[counts.samples]
+        covariates = _per_sample(covariates.set_axis(covariates.index.astype(str)),
+                                 counts.samples, "covariates", "row")
     if batches is not None:
-        unlabelled = [s_ for s_ in counts.samples if s_ not in batches.index]
-        if unlabelled:
-            raise ValueError(f"batches has no label for {len(unlabelled)} sample(s), e.g. "
-                             f"{unlabelled[:3]}")
-        batches = Batches.of(batches.loc[counts.samples])
+        batches = Batches.of(_per_sample(batches, counts.samples, "batches", "label"))
     # the fit jobs' keywords; the thread count reaches the fits as a job's threads do
     fit = fit_settings(given, restarts, sel["margin"])
     fit["threads"] = given["threads"]
