@@ -14,6 +14,9 @@ Usage::
                                             # provided table, 5000 x 200, and 20000 x 1000
                                             # (sweep vs sklearn iteration, log L after
                                             # 40 s and 120 s of every tool, nmf-torch too)
+    python benchmarks/compare.py --reach --repeat 5 --json out.json
+                                            # only 5000 x 200: time to scikit-learn's
+                                            # final log L
 
 Every measurement runs in its own subprocess, so its peak memory (``ru_maxrss``, the
 whole process) is its own. ``tracemalloc`` (numpy allocations inside the fit only) is
@@ -544,6 +547,10 @@ def main() -> None:
     ap.add_argument("--issue13-extra", action="store_true",
                     help="follow-ups to --issue13: 5000 x 200 time to scikit-learn's log L "
                          "from init='svd' starts, and nmf-torch in float64 on 20000 x 1000")
+    ap.add_argument("--reach", action="store_true",
+                    help="only section (2) of --issue13: 5000 x 200, R=10, scikit-learn's "
+                         "defaults and ccd's time to their final log L, interleaved "
+                         "--repeat times")
     ap.add_argument("--w09", action="store_true",
                     help="only the provided table of --issue13: ccd and scikit-learn's "
                          "defaults interleaved, then ccd's time to scikit-learn's log L")
@@ -563,9 +570,9 @@ def main() -> None:
     if args.sweep_time:
         _sweep_time(args)
         return
-    if args.issue13 or args.issue13_extra or args.w09:
+    if args.issue13 or args.issue13_extra or args.w09 or args.reach:
         report = (_issue13(args) if args.issue13 else _issue13_extra(args)
-                  if args.issue13_extra else _w09(args))
+                  if args.issue13_extra else _reach(args) if args.reach else _w09(args))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=1))
             _machine_beside(args.json)
@@ -672,13 +679,7 @@ def _issue13(args: argparse.Namespace) -> dict:
         report |= _w09(args)
 
     # (2) 5,000 x 200, R = 10: time to scikit-learn's final log L
-    data = "1000x100x10" if args.quick else "5000x200x10"
-    sks, cds, sk, cd = _reach_runs(data, args.repeat)
-    if cd.get("reach_cpu_s"):
-        print(f"  {data}: sklearn {sk['cpu_s']:.2f} s cpu vs ccd to its log L "
-              f"{cd['reach_cpu_s']:.2f} s: {sk['cpu_s'] / cd['reach_cpu_s']:.1f}x (medians "
-              f"of {len(sks)})", flush=True)
-    report["5000x200"] = {"sklearn": sks, "ccd": cds}
+    report |= _reach(args)
 
     # (3) 20,000 x 1,000, R = 20
     big, R = ("4000x400x10", 10) if args.quick else ("20000x1000x20", 20)
@@ -721,6 +722,18 @@ def _issue13(args: argparse.Namespace) -> dict:
     report["load_at_end"] = os.getloadavg()
     return report
 
+
+
+def _reach(args: argparse.Namespace) -> dict:
+    """5,000 x 200, R = 10 (``--quick``: 1,000 x 100): scikit-learn at its defaults and
+    ccd's time to scikit-learn's final log L, interleaved ``args.repeat`` times."""
+    data = "1000x100x10" if args.quick else "5000x200x10"
+    sks, cds, sk, cd = _reach_runs(data, args.repeat)
+    if cd.get("reach_cpu_s"):
+        print(f"  {data}: sklearn {sk['cpu_s']:.2f} s cpu vs ccd to its log L "
+              f"{cd['reach_cpu_s']:.2f} s: {sk['cpu_s'] / cd['reach_cpu_s']:.1f}x (medians "
+              f"of {len(sks)})", flush=True)
+    return {"5000x200": {"sklearn": sks, "ccd": cds}}
 
 
 def _w09(args: argparse.Namespace) -> dict:

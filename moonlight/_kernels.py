@@ -109,19 +109,33 @@ def loglik_terms(V, WH, log_WH, mask):
         libm call a compiled loop makes).
     mask : ndarray (n, M) of 0/1 weights, or None (every entry counts)
     """
-    n, M = V.shape
     # one running sum per column (independent, so the loop vectorizes without reordering
     # any sum), then the column sums in order
-    acc = np.zeros(M, dtype=np.float64)
+    acc = np.zeros(V.shape[1], dtype=np.float64)
+    loglik_columns(V, WH, log_WH, mask, acc)
+    return ordered_sum(acc)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def loglik_columns(V, WH, log_WH, mask, acc):
+    """Add ``sum_i m_ij [V_ij log WH_ij - WH_ij]`` of every column j to ``acc[j]`` (M,),
+    each sum in row order: :func:`loglik_terms` before its total, for a table held in
+    blocks of columns."""
+    n, M = V.shape
     for i in range(n):
         for j in range(M):
             if mask is None:
                 acc[j] += V[i, j] * log_WH[i, j] - WH[i, j]
             else:
                 acc[j] += mask[i, j] * (V[i, j] * log_WH[i, j] - WH[i, j])
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def ordered_sum(x):
+    """``x_0 + x_1 + ...`` from 0.0, in index order."""
     total = 0.0
-    for j in range(M):
-        total += acc[j]
+    for k in range(x.size):
+        total += x[k]
     return total
 
 

@@ -469,6 +469,44 @@ def test_masked_fits_take_the_blocked_kernels(monkeypatch):
     np.testing.assert_allclose(blocked[2], rows[2], rtol=1e-9)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gene_blocks_give_the_bytes_of_one_block(monkeypatch, masked, dtype):
+    """The W half on the transposed layout, swept in blocks of genes (a last block
+    shorter than the others), gives the bytes of the same fit swept in one block, and
+    its log L is the whole transposed table's, summed in the same order to the bit."""
+    from moonlight.engines import Options, ccd
+    from moonlight.likelihood import ProductLoglik
+
+    V = moonlight.simulate(seed=3).counts.to_numpy(float)  # 100 genes
+    mask = (np.random.default_rng(2).random(V.shape) < 0.8).astype(float) if masked else None
+    problem = ccd.DenseProblem((V if mask is None else V * mask).astype(dtype), mask, 0.0)
+    W0, H0 = _initial_factors(V, 4, 1, 5)
+
+    def fit(width):
+        monkeypatch.setattr(ccd, "GENE_BLOCK", width)
+        sweeps = ccd.DenseSweeps(problem)
+        assert sweeps.transposed and len(sweeps.gene_blocks.bounds) == -(-100 // width)
+        options = Options(tol=1e-10, max_iter=200, check_every=1)
+        (res,) = ccd.fit_restarts(problem, lambda k: (W0[0], H0[0]), [0], options, 0.0, [])
+        return res.W.tobytes(), res.H.tobytes(), res.loglik, res.n_iter
+
+    one = fit(1000)
+    assert one == fit(16) == fit(7)
+    assert one[3] > 10
+
+    # log L of the blocks against ProductLoglik on the whole V^T, several row blocks
+    monkeypatch.setattr(ccd, "LOG_BLOCK", 3 * V.shape[0] + 5)  # 3 samples per row block
+    blocks = ccd.TransposedBlocks(problem.V, mask, 16)
+    WH = np.random.default_rng(4).random(V.shape).astype(dtype) + 0.1
+    blocks.load(WH)
+    monkeypatch.setattr(moonlight.likelihood, "LOG_BLOCK", 3 * V.shape[0] + 5)
+    whole = ProductLoglik(np.ascontiguousarray(problem.V.T),
+                          None if mask is None else np.ascontiguousarray(mask.T))
+    assert blocks.rows == whole.rows == 3
+    assert blocks.terms() == whole.terms(np.ascontiguousarray(WH.T))
+
+
 @pytest.mark.parametrize("settings, error, message", [
     ({"seed": None}, TypeError, "seed must be a non-negative integer, got None"),
     ({"seed": -1}, ValueError, "seed must be a non-negative integer, got -1"),

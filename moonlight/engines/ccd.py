@@ -11,7 +11,9 @@ at ``EPS`` (never frozen at 0), so an entry that touched the floor can grow agai
 A 0/1 ``mask`` (V zero where it is 0) restricts the fit to the entries of weight 1: it
 is what cross-validation by scattered entries uses. Restarts run one after another, so
 memory is that of one restart: V, one N x M product (plus transposed copies of V and WH
-when they fit :data:`TRANSPOSE_MEMORY_BUDGET`) and O(N R + R M + N + M) scratch.
+when they fit :data:`TRANSPOSE_MEMORY_BUDGET`) and O(N R + R M + N + M) scratch. The W
+half on the transposed copies runs over blocks of :data:`GENE_BLOCK` genes, each in
+cache for all its R passes (:class:`TransposedBlocks`; the same bytes as one block).
 
 Tables of :data:`BLOCKED_MIN_BYTES` or more, which no longer fit the last-level cache,
 are swept cache-blocked instead (:func:`moonlight._kernels.update_blocks`): every
@@ -31,12 +33,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import _kernels
-from ..likelihood import ProductLoglik
+from ..likelihood import LOG_BLOCK, ProductLoglik
 from ._common import EPS, Options, RestartFit, numba_threads, thread_count
 from ._descent import descend, run_restarts
 
 __all__ = ["DenseProblem", "DenseSweeps", "fit_restarts", "fit_H", "TRANSPOSE_MEMORY_BUDGET",
-           "BLOCKED_MIN_BYTES"]
+           "BLOCKED_MIN_BYTES", "GENE_BLOCK", "TransposedBlocks"]
 
 #: Bytes the CCD engine may spend on transposed copies of V and WH (and of a mask): with
 #: them the W sweep vectorizes like the H sweep. Larger tables sweep W row by row, which
@@ -78,6 +80,88 @@ def _transposed_layout(V: NDArray, masked: bool) -> bool:
     return (3 if masked else 2) * V.nbytes <= TRANSPOSE_MEMORY_BUDGET
 
 
+#: Genes per block of the transposed layout (:class:`TransposedBlocks`). 512 was the
+#: fastest width, or within 2 % of it, on 5,000 x 200, 20,000 x 60, 3,000 x 500 and
+#: 1,500 x 1,000 (``benchmarks/gene_blocks.py``, benchmarks/RESULTS.md section 8).
+GENE_BLOCK = 512
+
+
+class TransposedBlocks:
+    """V^T and the product (and the mask) for the W half of a sweep, cut into blocks of
+    genes: each block is an (M, width) C-contiguous array.
+
+    The W half is the H kernel on the transposed problem ``V^T ~ H^T W^T``
+    (:func:`moonlight._kernels.update_H_cols`): R passes over V^T and the product, one
+    per coordinate. Rows of W are independent given H, so the genes may be swept block
+    by block, each block taking its R passes while it stays in the L2 cache; every gene
+    takes the same steps in the same order, so a fit's bytes do not depend on the
+    blocks. Log L is summed as :class:`moonlight.likelihood.ProductLoglik` sums it on
+    the whole V^T (per gene over the samples of a row block, then over the genes in
+    order), so it is the same number to the bit as well.
+    """
+
+    def __init__(self, V: NDArray, mask: NDArray | None, width: int) -> None:
+        N, M = V.shape
+        self.bounds = [(lo, min(lo + width, N)) for lo in range(0, N, width)]
+        self.V = [np.ascontiguousarray(V[lo:hi].T) for lo, hi in self.bounds]
+        self.mask = (None if mask is None
+                     else [np.ascontiguousarray(mask[lo:hi].T) for lo, hi in self.bounds])
+        self.WH = [np.empty_like(block) for block in self.V]
+        # rows (samples) per log block: ProductLoglik's on the (M, N) V^T
+        self.rows = max(1, min(M, LOG_BLOCK // N))
+        self.logs = np.empty(self.rows * min(width, N))
+        self.columns = np.empty(N)
+        # one block (N <= width): the whole V^T, no per-block calls (small tables' sweeps
+        # take tens of microseconds)
+        self.whole = (ProductLoglik(self.V[0], None if mask is None else self.mask[0])
+                      if len(self.bounds) == 1 else None)
+
+    def half_sweep(self, WH: NDArray, W: NDArray, H: NDArray, tiny: float
+                   ) -> tuple[int, float]:
+        """The W half of a sweep (H fixed) from the product ``WH`` (N, M): W and the
+        blocks' product are updated in place; returns the steps that moved and ``sum m
+        [V log WH - WH]`` at the new point."""
+        if self.whole is not None:
+            Vt, WHt = self.V[0], self.WH[0]
+            WHt[...] = WH.T
+            # W^T and H^T are views: the kernel writes W through W.T
+            moved = _kernels.update_H_cols(Vt, WHt, H.T, W.T, EPS, tiny, self.whole.mask)
+            return moved, self.whole.terms(WHt)
+        self.load(WH)
+        return self.update(W, H, tiny), self.terms()
+
+    def load(self, WH: NDArray) -> None:
+        """Copy the product (N, M) into the blocks, transposed."""
+        for (lo, hi), block in zip(self.bounds, self.WH):
+            block[...] = WH[lo:hi].T
+
+    def update(self, W: NDArray, H: NDArray, tiny: float) -> int:
+        """The W half of a sweep (H fixed), block by block; returns the steps that moved."""
+        moved = 0
+        for k, (lo, hi) in enumerate(self.bounds):
+            # W^T's columns lo:hi, a view: the kernel writes W through it
+            moved += _kernels.update_H_cols(self.V[k], self.WH[k], H.T, W[lo:hi].T, EPS,
+                                            tiny, None if self.mask is None else self.mask[k])
+        return moved
+
+    def terms(self) -> float:
+        """``sum m [V log WH - WH]`` of the kept product."""
+        M = self.V[0].shape[0]
+        total = 0.0
+        for first in range(0, M, self.rows):
+            last = min(first + self.rows, M)
+            self.columns[:] = 0.0
+            for k, (lo, hi) in enumerate(self.bounds):
+                WH = self.WH[k][first:last]
+                logs = np.log(WH, dtype=np.float64,
+                              out=self.logs[: WH.size].reshape(WH.shape))
+                mask = None if self.mask is None else self.mask[k][first:last]
+                _kernels.loglik_columns(self.V[k][first:last], WH, logs, mask,
+                                        self.columns[lo:hi])
+            total += _kernels.ordered_sum(self.columns)
+        return total
+
+
 class DenseSweeps:
     """Sweeps over a dense V with the product WH (N x M) kept in memory.
 
@@ -110,10 +194,7 @@ class DenseSweeps:
         if self.transposed:
             # V^T ~ H^T W^T: the H kernel on the transposed problem sweeps W with its
             # inner loop running over genes, which vectorizes (the row kernel's does not)
-            self.Vt = np.ascontiguousarray(V.T)
-            self.WHt = np.empty_like(self.Vt)
-            self.mask_t = None if mask is None else np.ascontiguousarray(mask.T)
-            self.swept_loglik = ProductLoglik(self.Vt, self.mask_t)
+            self.gene_blocks = TransposedBlocks(V, mask, GENE_BLOCK)
 
     def loglik(self, W: NDArray, H: NDArray) -> float:
         return self.product_loglik(W, H, self.WH)
@@ -137,11 +218,8 @@ class DenseSweeps:
         if not self.moves_W:
             return moved, self.product_loglik.terms(WH)
         if self.transposed:
-            self.WHt[...] = WH.T
-            # W^T and H^T are views: the kernel writes W through W.T
-            moved += _kernels.update_H_cols(self.Vt, self.WHt, H.T, W.T, EPS, tiny,
-                                            self.mask_t)
-            swept = self.swept_loglik.terms(self.WHt)
+            moved_W, swept = self.gene_blocks.half_sweep(WH, W, H, tiny)
+            moved += moved_W
         else:
             moved += _kernels.update_W_rows(V, WH, W, H, EPS, tiny, mask)
             swept = self.product_loglik.terms(WH)
