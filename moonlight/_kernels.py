@@ -566,20 +566,26 @@ def kkt_violation(V, W, H, WH):
             wsum[r] += W[i, r]
         for j in range(M):
             hsum[r] += H[r, j]
-    bH = np.zeros((R, M))
+    # one sample's R entries side by side: the R sums of a row of W run as R
+    # independent chains (each in sample order, as one at a time would), so they
+    # overlap instead of waiting on each other's additions
+    Ht = np.ascontiguousarray(H.T)
+    bHt = np.zeros((M, R))
+    bw = np.empty(R)
+    w = np.empty(R)
     worst = 0.0
-    ratio = np.empty(M)
     for i in range(N):
-        for j in range(M):
-            ratio[j] = V[i, j] / WH[i, j]
         for r in range(R):
-            bw = 0.0
-            w = np.float64(W[i, r])
-            for j in range(M):
-                bw += H[r, j] * ratio[j]
-                bH[r, j] += w * ratio[j]
-            g = 1.0 - bw / hsum[r]
-            viol = abs(min(w / wsum[r], g))
+            bw[r] = 0.0
+            w[r] = W[i, r]
+        for j in range(M):
+            ratio = np.float64(V[i, j] / WH[i, j])  # float32 input: the quotient's own
+            for r in range(R):
+                bw[r] += Ht[j, r] * ratio
+                bHt[j, r] += w[r] * ratio
+        for r in range(R):
+            g = 1.0 - bw[r] / hsum[r]
+            viol = abs(min(w[r] / wsum[r], g))
             if viol > worst:
                 worst = viol
     for j in range(M):
@@ -587,7 +593,7 @@ def kkt_violation(V, W, H, WH):
         for r in range(R):
             col += wsum[r] * H[r, j]
         for r in range(R):
-            g = 1.0 - bH[r, j] / wsum[r]
+            g = 1.0 - bHt[j, r] / wsum[r]
             viol = abs(min(wsum[r] * H[r, j] / col, g))
             if viol > worst:
                 worst = viol

@@ -507,6 +507,29 @@ def test_gene_blocks_give_the_bytes_of_one_block(monkeypatch, masked, dtype):
     assert blocks.terms() == whole.terms(np.ascontiguousarray(WH.T))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kkt_violation_is_the_scaled_gradient_formula(dtype):
+    """The compiled KKT measure against its formula in numpy, on a point where W's
+    and H's entries both violate it, in the working dtypes."""
+    from moonlight import _kernels
+
+    rng = np.random.default_rng(8)
+    W = rng.random((30, 5)).astype(dtype)
+    H = (rng.random((5, 12)) * 50).astype(dtype)
+    V = rng.poisson(2.0 * (W @ H).astype(float)).astype(dtype)
+    WH = np.empty_like(V)
+    _kernels.product(W, H, WH, float(np.finfo(dtype).tiny))
+    W64, H64, ratio = W.astype(float), H.astype(float), (V / WH).astype(float)
+    wsum, hsum = W64.sum(axis=0), H64.sum(axis=1)
+    g_W = 1.0 - (ratio @ H64.T) / hsum
+    g_H = 1.0 - (W64.T @ ratio) / wsum[:, None]
+    share = wsum[:, None] * H64 / (wsum @ H64)
+    expected = max(np.abs(np.minimum(W64 / wsum, g_W)).max(),
+                   np.abs(np.minimum(share, g_H)).max())
+    assert _kernels.kkt_violation(V, W, H, WH) == pytest.approx(expected, rel=1e-12)
+    assert expected > 0.1  # not a stationary point: the measure has something to find
+
+
 @pytest.mark.parametrize("settings, error, message", [
     ({"seed": None}, TypeError, "seed must be a non-negative integer, got None"),
     ({"seed": -1}, ValueError, "seed must be a non-negative integer, got -1"),
