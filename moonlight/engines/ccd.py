@@ -80,10 +80,10 @@ def _transposed_layout(V: NDArray, masked: bool) -> bool:
     return (3 if masked else 2) * V.nbytes <= TRANSPOSE_MEMORY_BUDGET
 
 
-#: Genes per block of the transposed layout (:class:`TransposedBlocks`). Widths of 128
-#: to 512 were within the run-to-run noise of each other, and 20-45 % faster than one
-#: block, on 5,000 x 200, 20,000 x 60, 3,000 x 500 and 1,500 x 1,000; 256 was the
-#: fastest on three of them and within 2.5 % on the others (``benchmarks/gene_blocks.py``,
+#: Genes per block of the transposed layout (:class:`TransposedBlocks`). On 5,000 x 200,
+#: 20,000 x 60, 3,000 x 500 and 1,500 x 1,000, widths of 128 to 512 were within the
+#: run-to-run noise of each other and swept 1.2-1.4 times as fast as one block; 256 was
+#: the fastest on three of them and within 8 % on the fourth (``benchmarks/gene_blocks.py``,
 #: benchmarks/RESULTS.md section 8).
 GENE_BLOCK = 256
 
