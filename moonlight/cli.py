@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .config import commented_config
+from .config import ConfigError, commented_config, validate
 
 __all__ = ["main", "workflow_dir", "dataset_name", "parse_ranks", "run_config"]
 
@@ -68,12 +68,19 @@ def parse_ranks(text: str) -> list[int]:
     try:
         for part in text.split(","):
             lo, dash, hi = part.strip().partition("-")
-            ranks += list(range(int(lo), int(hi if dash else lo) + 1))
+            first, last = int(lo), int(hi if dash else lo)
+            if last < first:
+                raise UsageError(f"--ranks {text!r}: the range {part.strip()} runs down; "
+                                 f"write {last}-{first}")
+            ranks += list(range(first, last + 1))
     except ValueError:
         raise UsageError(f"--ranks {text!r}: give a range (2-7) or a list (2,3,5)") from None
-    if not ranks or min(ranks) < 1:
+    if min(ranks) < 1:
         raise UsageError(f"--ranks {text!r}: ranks are integers >= 1")
-    return sorted(set(ranks))
+    repeated = sorted({rank for rank in ranks if ranks.count(rank) > 1})
+    if repeated:
+        raise UsageError(f"--ranks {text!r}: rank {', '.join(map(str, repeated))} given twice")
+    return sorted(ranks)
 
 
 def run_config(data: Sequence[str], *, ranks: list[int] | None = None,
@@ -179,8 +186,14 @@ def _run(args: argparse.Namespace) -> int:
     profile = _profile(args.profile)                  # checked before anything is written
     ranks = parse_ranks(args.ranks) if args.ranks else None
     out = Path(args.out).resolve()
+    if args.restarts is not None and args.restarts < 1:
+        raise UsageError(f"--restarts {args.restarts}: at least 1")
     config = run_config(args.data, ranks=ranks, restarts=args.restarts, base=base,
                         base_dir=base_dir)
+    try:
+        validate(config)  # before anything is written: one line naming the key
+    except ConfigError as error:
+        raise UsageError(f"{args.config or 'the run'}: {error}") from None
     if not config["data"] and not config["simulation"]["seeds"]:
         raise UsageError("nothing to run: give count tables or single-cell files, or a "
                          "--config with data: (or simulation: seeds)")
@@ -190,8 +203,9 @@ def _run(args: argparse.Namespace) -> int:
                                   *(["--dry-run"] if args.dry_run else []),
                                   *args.snakemake])
     if code != 0:
-        print(f"moonlight: the workflow stopped (exit {code}); the lines above say why, "
-              f"the job logs are in {out / 'results' / 'logs'}", file=sys.stderr)
+        logs = out / "results" / "logs"
+        print(f"moonlight: the workflow stopped (exit {code}); the lines above say why"
+              + (f", the job logs are in {logs}" if logs.is_dir() else ""), file=sys.stderr)
         return code
     if args.dry_run or args.no_report:
         return 0

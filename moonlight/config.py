@@ -188,8 +188,46 @@ def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> No
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path)))
     if errors:
         error = errors[0]
-        key = ".".join(map(str, error.path)) or "(top level)"
-        raise ConfigError(f"config key {key}: {error.message}")
+        key = ".".join(map(str, error.path))
+        raise ConfigError(f"config key {key}: {_explained(error)}" if key
+                          else f"config: {_explained(error)}")
+
+
+def _explained(error: Any) -> str:
+    """A schema error in the config's words: an unknown key with the known key it most
+    likely misspells, a number where a name was expected with the quotes it needs."""
+    import difflib
+
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        known = _known_keys(error.schema)
+        unknown = [key for key in error.instance if key not in known]
+        if unknown:
+            words, guessed = [], True
+            for key in unknown:
+                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                words.append(repr(key) + (f" (did you mean {close[0]!r}?)" if close else ""))
+                guessed = guessed and bool(close)
+            return (f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(words)}"
+                    + ("" if guessed else f"; the keys here are {', '.join(sorted(known))}"))
+    expected = error.validator_value if error.validator == "type" else None
+    if (expected in ("string", ["string", "null"]) and isinstance(error.instance, (int, float))
+            and not isinstance(error.instance, bool)):
+        return (f"{error.message}: a name is text, so write it in quotes (YAML reads 007 as "
+                f"the number 7)")
+    return error.message
+
+
+def _known_keys(node: dict[str, Any]) -> list[str]:
+    """The keys an object of the schema allows: its own properties and those of the
+    ``$defs`` it takes in through ``allOf``."""
+    keys = list(node.get("properties", {}))
+    for part in node.get("allOf", []):
+        ref = part.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            keys += _known_keys(_schema()["$defs"][ref.removeprefix("#/$defs/")])
+        else:
+            keys += _known_keys(part)
+    return keys
 
 
 def restarts_per_job(fit: dict[str, Any], restarts: int) -> int:

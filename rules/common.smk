@@ -12,12 +12,14 @@ sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
 from moonlight.config import (
     SCHEMA,
+    ConfigError,
     crossval_settings,
     fit_settings,
     restarts_per_job,
     from_command_line,
     misplaced_keys,
 )
+from moonlight.config import validate as check_config
 from moonlight.anndata_out import embedding_key, h5ad_obsm_keys
 from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.counts import counts_size
@@ -27,6 +29,11 @@ from moonlight.singlecell import SINGLECELL_OPTIONS, detect_format, stored_entri
 
 # --config key=value gives strings ("ranks=[2,3]" is ["2", "3"]): typed by the schema first
 config.update(from_command_line(config))
+try:
+    # one line naming the key (and the key a typo most likely meant), not the schema
+    check_config(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
 validate(config, str(SCHEMA))
 
 SIM = config["simulation"]

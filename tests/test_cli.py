@@ -32,6 +32,25 @@ def test_ranks_from_the_command_line():
     for bad in ("two", "0-3", "2-"):
         with pytest.raises(Exception, match="--ranks"):
             parse_ranks(bad)
+    with pytest.raises(Exception, match="the range 5-3 runs down; write 3-5"):
+        parse_ranks("2,5-3")
+    with pytest.raises(Exception, match="rank 4 given twice"):
+        parse_ranks("2-4,4")
+
+
+def test_a_bad_config_or_restarts_stops_the_run_before_anything_is_written(tmp_path, capsys):
+    table = tmp_path / "t.tsv"
+    table.write_text("g1\t1\t2\ng2\t3\t4\n")
+    config = tmp_path / "mine.yaml"
+    config.write_text("modules: {treshold: 0.2}\n")
+    out = tmp_path / "out"
+    assert main(["run", str(table), "--out", str(out), "--config", str(config)]) == 2
+    assert main(["run", str(table), "--out", str(out), "--restarts", "0"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"moonlight: error: {config}: config key modules: unknown key 'treshold' "
+                   "(did you mean 'threshold'?)",
+                   "moonlight: error: --restarts 0: at least 1"]
+    assert not out.exists()
 
 
 def test_the_written_config_lists_the_files_and_nothing_simulated(tmp_path):

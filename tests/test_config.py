@@ -306,6 +306,35 @@ def test_the_workflow_refuses_a_single_cell_option_on_a_table(tmp_path):
         dry.stdout + dry.stderr
 
 
+def test_a_misspelled_key_is_one_line_with_the_key_it_most_likely_meant(tmp_path):
+    """The workflow names an unknown key and its likely spelling in a few lines, not the
+    schema (Snakemake's own validate printed all 2,800 lines of it); a number where a name
+    belongs is told to be quoted."""
+    from moonlight.config import ConfigError, validate as check
+    for config, message in [
+            ({"rank": [2, 3]}, "config: unknown key 'rank' (did you mean 'ranks'?)"),
+            ({"modules": {"treshold": 0.2}},
+             "config key modules: unknown key 'treshold' (did you mean 'threshold'?)"),
+            ({"data": {"a": {"path": "t.tsv", "keep_top_gene": 5}}},
+             "config key data.a: unknown key 'keep_top_gene' (did you mean "
+             "'keep_top_genes'?)"),
+            ({"data": {"a": {"path": "t.tsv", "drop_genes": [7]}}},
+             "config key data.a.drop_genes.0: 7 is not of type 'string': a name is text, so "
+             "write it in quotes")]:
+        with pytest.raises(ConfigError) as caught:
+            check(config)
+        assert str(caught.value).startswith(message), str(caught.value)
+    with pytest.raises(ConfigError, match="unknown key 'xyzzy'; the keys here are background"):
+        check({"modules": {"xyzzy": 1}})  # nothing close: the keys it could be
+    config = tmp_path / "config.yaml"
+    config.write_text("rank: [2, 3]\n")
+    dry = _dry_run(tmp_path, config)
+    assert dry.returncode != 0
+    said = dry.stdout + dry.stderr
+    assert "config: unknown key 'rank' (did you mean 'ranks'?)" in said
+    assert len(said.splitlines()) < 10 and "$schema" not in said
+
+
 def test_a_range_grown_past_the_simulated_table_is_refused_by_its_key(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"simulation": {"seeds": [1], "n_samples": 8},
