@@ -40,6 +40,8 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
     """The sample sheet's rows for ``samples`` (tab- or comma-separated, a header, the
     sample names in the first column, read as strings; a column whose every value is a
     number becomes numeric, unless ``as_text``: labels such as batches stay as written).
+    A value written with a leading zero (``01``, ``007``) is a label, not a number, so its
+    column stays labels (tested as groups, not correlated).
 
     Raises
     ------
@@ -67,7 +69,8 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
     table = sheet.loc[list(samples)].replace("", np.nan)
     for name in ([] if as_text else table.columns):
         numbers = pd.to_numeric(table[name], errors="coerce")
-        if numbers.notna().sum() == table[name].notna().sum():
+        coded = table[name].dropna().str.strip().str.match(r"[+-]?0[0-9]").any()
+        if numbers.notna().sum() == table[name].notna().sum() and not coded:
             table[name] = numbers
     return table.rename_axis("sample")
 

@@ -76,6 +76,26 @@ def test_a_sample_sheet_keeps_names_and_names_what_it_lacks(tmp_path):
     assert read_sample_sheet(blank, ["S2"]).index.tolist() == ["S2"]
 
 
+def test_labels_written_with_a_leading_zero_stay_labels_and_are_tested_as_groups(tmp_path):
+    """A plate column 01/02/03 was read as the numbers 1, 2, 3 and correlated: a module
+    used only on plate 02 (the middle one) went unflagged. Written so, it is a label;
+    numbers such as 0.5 and 0 stay numbers."""
+    from moonlight.technical import covariate_kind, usage_associations
+
+    samples = [f"S{j}" for j in range(30)]
+    plates = ["01", "02", "03"] * 10
+    sheet = tmp_path / "samples.csv"
+    sheet.write_text("sample,plate,dose\n" + "".join(
+        f"{s},{p},{0.5 * (j % 2)}\n" for j, (s, p) in enumerate(zip(samples, plates))))
+    table = read_sample_sheet(sheet, samples)
+    assert table["plate"].tolist() == plates and covariate_kind(table["plate"]) == "categorical"
+    assert covariate_kind(table["dose"]) == "numeric" and table.loc["S1", "dose"] == 0.5
+    usage = np.where(np.array(plates) == "02", 5.0, 1.0) + np.linspace(0, 0.1, 30)
+    H = pd.DataFrame([usage, np.ones(30)], index=["M1", "M2"], columns=samples)
+    tests = usage_associations(H, table[["plate"]]).set_index("module")
+    assert tests.loc["M1", "kind"] == "categorical" and tests.loc["M1", "p"] < 1e-4
+
+
 def test_technical_columns_come_from_the_sheet_or_are_none(tmp_path):
     from moonlight.annotations import technical_covariates
     sheet = tmp_path / "samples.tsv"
