@@ -351,6 +351,38 @@ class Analysis:
 
 
 @progress.labelled("analyse")
+def _check_arguments(counts: Any, ranks: Any, annotations: Any, covariates: Any,
+                     modules: dict[str, Any], known_modules: dict[str, Any]) -> None:
+    """What :func:`analyse` is given, refused by the argument's name before any work: a
+    path for counts, one rank for ranks, annotations that are no table, a keyword that is
+    neither an argument nor a ``modules:`` key (with the name it most likely misspells)."""
+    import difflib
+    import inspect
+    import os
+
+    if isinstance(counts, (str, os.PathLike)):
+        raise TypeError(f"analyse() takes counts in memory, not the path {str(counts)!r}: "
+                        "read a count table with moonlight.read_table(path).counts, "
+                        ".h5ad or 10x input with moonlight.singlecell.read_single_cell")
+    if ranks is not None and (isinstance(ranks, (int, np.integer, str))
+                              or not isinstance(ranks, Iterable)):
+        raise TypeError(f"analyse() ranks must be a list of ranks (for example [{ranks}] "
+                        f"or range(2, 8)), got {ranks!r}")
+    for name, table in (("annotations", annotations), ("covariates", covariates)):
+        if table is not None and not isinstance(table, pd.DataFrame):
+            raise TypeError(f"analyse() {name} must be a DataFrame with one row per sample "
+                            f"(index: the sample names), got {type(table).__name__}")
+    unknown = sorted(set(modules) - set(known_modules))
+    if unknown:
+        names = [p for p in inspect.signature(analyse).parameters if p != "modules"]
+        words = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, names + list(known_modules), n=1)
+            words.append(repr(key) + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(f"analyse() got unknown keyword(s) {', '.join(words)}: neither an "
+                        f"argument nor a modules setting (known: {sorted(known_modules)})")
+
+
 def analyse(
     counts: Counts | pd.DataFrame,
     ranks: Iterable[int] | None = None,
@@ -412,8 +444,9 @@ def analyse(
         Overrides of the config's ``modules:`` block (``threshold``, ...).
     """
     settings = defaults()
+    _check_arguments(counts, ranks, annotations, covariates, modules, settings["modules"])
     for block, given in (("fit", fit), ("selection", selection), ("qc", qc),
-                         ("enrichment", enrichment), ("modules", modules)):
+                         ("enrichment", enrichment)):
         unknown = set(given or {}) - set(settings[block])
         if unknown:
             raise TypeError(f"analyse() got unknown {block} setting(s) {sorted(unknown)}; "

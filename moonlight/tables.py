@@ -560,7 +560,11 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
         lowered = text.lower()
         what = ("NaN or infinite value" if lowered in _NAN_TEXT or np.isinf(array[i, j])
                 else "missing value" if lowered in _MISSING_TEXT else "non-numeric value")
-        raise _fail(path, f", {place(i, j)}: {what} {text!r}")
+        number = int(grid.columns[j]) + 1
+        hint = (f"; most of that column is not numbers: if it describes the genes, leave it "
+                f"out with the table option drop_columns: [{number}] (or its header name)"
+                if what == "non-numeric value" and bad[:, j].mean() > 0.5 else "")
+        raise _fail(path, f", {place(i, j)}: {what} {text!r}{hint}")
     negative = array < 0
     if negative.any():
         i, j = np.argwhere(negative)[0]

@@ -120,6 +120,24 @@ def test_analyse_checks_its_settings_as_the_workflow_checks_the_config(w09_table
             analyse(counts, **{"ranks": [2], "restarts": 1, **given})
 
 
+def test_analyse_refuses_wrong_arguments_by_name_before_any_work(w09_table):
+    """A path, one rank, a list for annotations or a misspelled keyword (it fell into the
+    modules: settings) each stop analyse() naming the argument, not deep in the fit."""
+    from moonlight import read_count_table
+    from moonlight.pipeline import analyse
+    counts = read_count_table(w09_table)
+    for given, message in [
+            ({"restart": 3}, r"unknown keyword\(s\) 'restart' \(did you mean 'restarts'\?\)"),
+            ({"treshold": 0.2}, r"'treshold' \(did you mean 'threshold'\?\)"),
+            ({"ranks": 4}, r"ranks must be a list of ranks \(for example \[4\]"),
+            ({"annotations": [1, 2]}, "annotations must be a DataFrame"),
+            ({"covariates": {"depth": [1, 2]}}, "covariates must be a DataFrame")]:
+        with pytest.raises(TypeError, match=message):
+            analyse(counts, **given)
+    with pytest.raises(TypeError, match="takes counts in memory, not the path 'counts.csv'"):
+        analyse("counts.csv")
+
+
 def test_every_setting_of_the_analysis_has_a_default():
     tree = defaults()
     assert set(CROSSVAL_KEYS) <= set(tree["selection"])

@@ -282,6 +282,9 @@ def test_separators_and_headers(tmp_path, text):
         ("g1 1 2\ng2 3\n", "line 2: 1 count(s) where line 1 has 2"),
         ("g1 1 2\ng2 3 4 5\n", "line 2: 3 count(s)"),
         ("g1 1 2\ng2 3 x\n", "line 2, column 3: non-numeric value 'x'"),
+        ("gene\tnote\ta\ng1\tkinase\t1\ng2\tpump\t2\n",
+         "line 2, column 2: non-numeric value 'kinase'; most of that column is not numbers: "
+         "if it describes the genes, leave it out with the table option drop_columns: [2]"),
         ("g1 1 2\ng2 3 -4\n", "line 2, column 3: negative count '-4'"),
         ("g1 1 nan\ng2 3 4\n", "line 1, column 3: NaN or infinite value 'nan'"),
         ("g1 1 2\ng2 inf 4\n", "line 2, column 2: NaN or infinite value 'inf'"),
