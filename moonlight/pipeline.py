@@ -91,7 +91,7 @@ class ModuleCalls:
     W_normalized : DataFrame
         ``W`` with each row normalized to sum to one (a gene's share in each module).
     memberships : DataFrame
-        ``gene``, ``module``, ``weight``: every module a gene belongs to; a candidate
+        ``gene``, ``module``, ``share``: every module a gene belongs to; a candidate
         whose moonlighting call was not confirmed keeps only its top module.
     moonlighting : DataFrame
         The called moonlighting genes.
@@ -350,7 +350,6 @@ class Analysis:
         return self.calls.candidates
 
 
-@progress.labelled("analyse")
 def _check_arguments(counts: Any, ranks: Any, annotations: Any, covariates: Any,
                      modules: dict[str, Any], known_modules: dict[str, Any]) -> None:
     """What :func:`analyse` is given, refused by the argument's name before any work: a
@@ -383,6 +382,7 @@ def _check_arguments(counts: Any, ranks: Any, annotations: Any, covariates: Any,
                         f"argument nor a modules setting (known: {sorted(known_modules)})")
 
 
+@progress.labelled("analyse")
 def analyse(
     counts: Counts | pd.DataFrame,
     ranks: Iterable[int] | None = None,
