@@ -163,7 +163,7 @@ def moonlight_anndata(
         Modules x fitted cells (``H.tsv``); columns a subset of ``cells``, index W's
         columns.
     memberships : DataFrame
-        ``gene``, ``module``, ``weight`` (``modules.tsv``).
+        ``gene``, ``module``, ``share`` (``modules.tsv``).
     moonlighting : DataFrame
         The called moonlighting genes, column ``gene`` (``moonlighting.tsv``).
     genes, cells : list of str
@@ -232,7 +232,7 @@ def moonlight_anndata(
     loadings = np.full((n_genes, rank), np.nan)
     loadings[gene_at] = W.to_numpy(dtype=np.float64)
 
-    ordered = memberships.sort_values("weight", ascending=False, kind="stable")
+    ordered = memberships.sort_values("share", ascending=False, kind="stable")
     joined = ordered.groupby("gene", sort=False)["module"].agg(",".join)
     top = ordered.drop_duplicates("gene").set_index("gene")["module"]
     fitted = np.zeros(n_genes, dtype=bool)

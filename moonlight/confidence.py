@@ -157,7 +157,7 @@ def moonlighting_confidence(
     Returns
     -------
     called : DataFrame
-        The called genes: ``gene``, ``n_modules``, ``modules``, ``weights`` (of
+        The called genes: ``gene``, ``n_modules``, ``modules``, ``shares`` (of
         :func:`moonlight.modules.moonlighting_genes`: the two modules the call tested,
         W's top two, even where W puts a third share above the threshold) and
         :data:`CONFIDENCE_COLUMNS`.

@@ -23,7 +23,7 @@ __all__ = ["NAME_COLUMNS", "write_tsv", "read_tsv", "atomic_path"]
 #: Columns of moonlight's tables that hold names (genes, samples, modules, data sets and
 #: lists of them): read back as strings, never as numbers or missing values.
 NAME_COLUMNS = frozenset({
-    "gene", "genes", "sample", "module", "modules", "dataset", "weights",
+    "gene", "genes", "sample", "module", "modules", "dataset", "shares",
     "module_sizes", "moonlighting_genes", "warnings", "check", "value",
     "detail", "true_modules", "fitted_modules", "true_module", "fitted_module",
     "set", "leading_genes", "covariate", "group", "batch",

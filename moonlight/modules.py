@@ -26,8 +26,8 @@ import pandas as pd
 __all__ = ["normalize_columns", "normalize_rows", "calling_shares", "call_memberships",
            "moonlighting_genes", "moonlighting_candidates", "keep_called", "module_sizes"]
 
-MEMBERSHIP_COLUMNS = ["gene", "module", "weight"]
-MOONLIGHTING_COLUMNS = ["gene", "n_modules", "modules", "weights"]
+MEMBERSHIP_COLUMNS = ["gene", "module", "share"]
+MOONLIGHTING_COLUMNS = ["gene", "n_modules", "modules", "shares"]
 
 
 def normalize_columns(W: pd.DataFrame) -> pd.DataFrame:
@@ -84,32 +84,32 @@ def call_memberships(W_normalized: pd.DataFrame, threshold: float) -> pd.DataFra
     W_normalized : DataFrame (genes x modules)
         Rows summing to one, from :func:`normalize_rows`.
     threshold : float
-        A gene belongs to each module whose weight is strictly above this (in [0, 1)).
+        A gene belongs to each module whose share is strictly above this (in [0, 1)).
         Its top module always counts, so every gene has at least one.
 
     Returns
     -------
     DataFrame
-        Columns ``gene``, ``module``, ``weight``: one row per membership, genes in table
-        order and, within a gene, modules by decreasing weight.
+        Columns ``gene``, ``module``, ``share`` (its row-normalized weight): one row per
+        membership, genes in table order and, within a gene, modules by decreasing share.
     """
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     values = W_normalized.to_numpy()
     member = values > threshold
     member[np.arange(len(values)), values.argmax(axis=1)] = True
-    long = W_normalized.rename_axis(index="gene", columns="module").stack().rename("weight")
+    long = W_normalized.rename_axis(index="gene", columns="module").stack().rename("share")
     long = long[member.ravel()].reset_index()
     long["gene_order"] = pd.Categorical(long["gene"], categories=W_normalized.index).codes
-    long = long.sort_values(["gene_order", "weight"], ascending=[True, False], kind="stable")
+    long = long.sort_values(["gene_order", "share"], ascending=[True, False], kind="stable")
     return long[MEMBERSHIP_COLUMNS].reset_index(drop=True)
 
 
 def moonlighting_genes(memberships: pd.DataFrame) -> pd.DataFrame:
     """Genes with two or more memberships, one row each.
 
-    Returns columns ``gene``, ``n_modules``, ``modules`` and ``weights`` (comma-separated,
-    by decreasing weight); an empty table with these columns when there are none.
+    Returns columns ``gene``, ``n_modules``, ``modules`` and ``shares`` (comma-separated,
+    by decreasing share); an empty table with these columns when there are none.
     """
     counts = memberships.groupby("gene", sort=False)["module"].transform("size")
     multi = memberships[counts >= 2]
@@ -121,7 +121,7 @@ def moonlighting_genes(memberships: pd.DataFrame) -> pd.DataFrame:
             "gene": list(grouped.groups),
             "n_modules": grouped.size().to_numpy(),
             "modules": grouped["module"].agg(",".join).to_numpy(),
-            "weights": grouped["weight"].agg(lambda w: ",".join(f"{x:.4f}" for x in w)).to_numpy(),
+            "shares": grouped["share"].agg(lambda w: ",".join(f"{x:.4f}" for x in w)).to_numpy(),
         }
     )
 
@@ -136,7 +136,7 @@ def keep_called(memberships: pd.DataFrame, called: Iterable[str]) -> pd.DataFram
     (the share test), so a called gene above the threshold in a third module of W keeps
     the two its call names. The membership table then agrees with the moonlighting
     table. ``memberships`` is :func:`call_memberships`' table (modules by decreasing
-    weight within a gene).
+    share within a gene).
     """
     rank = memberships.groupby("gene", sort=False).cumcount().to_numpy()
     second = (rank == 1) & memberships["gene"].isin(list(called)).to_numpy()

@@ -79,7 +79,7 @@ def recovery_summary(
         entered the fit (modules are matched on these; a gene left out is called in
         no module and is scored so).
     memberships : DataFrame
-        Called memberships (``gene``, ``module``, ``weight``) from
+        Called memberships (``gene``, ``module``, ``share``) from
         :func:`moonlight.modules.call_memberships`.
     moonlighting : DataFrame
         Called moonlighting genes (column ``gene``).

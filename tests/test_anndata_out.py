@@ -52,7 +52,7 @@ def results():
                      columns=["c1", "c4", "c5"])
     memberships = pd.DataFrame({"gene": ["Actb", "Actb-1", "Actb-1", "Cd3e"],
                                 "module": ["M1", "M2", "M1", "M2"],
-                                "weight": [0.8, 0.7, 0.3, 0.75]})
+                                "share": [0.8, 0.7, 0.3, 0.75]})
     moonlighting = pd.DataFrame({"gene": ["Actb-1"], "n_modules": [2]})
     return W, H, memberships, moonlighting
 

@@ -33,12 +33,12 @@ def test_normalizations():
 
 def test_memberships_above_threshold():
     memberships = call_memberships(normalize_rows(W), threshold=0.1)
-    assert memberships.columns.tolist() == ["gene", "module", "weight"]
+    assert memberships.columns.tolist() == ["gene", "module", "share"]
     pairs = list(zip(memberships["gene"], memberships["module"]))
-    # d: 0.65/1.65 = 0.394 in M2 and 0.606 in M3 -> M3 first (larger weight).
+    # d: 0.65/1.65 = 0.394 in M2 and 0.606 in M3 -> M3 first (larger share).
     assert pairs == [("a", "M1"), ("b", "M1"), ("b", "M2"), ("c", "M1"), ("c", "M2"),
                      ("d", "M3"), ("d", "M2")]
-    assert memberships["weight"].iloc[0] == 1.0
+    assert memberships["share"].iloc[0] == 1.0
 
 
 def test_threshold_is_strict_and_top_module_always_counts():
@@ -55,7 +55,7 @@ def test_moonlighting_table():
     assert table["gene"].tolist() == ["b", "c", "d"]
     assert table["n_modules"].tolist() == [2, 2, 2]
     assert table.set_index("gene").loc["d", "modules"] == "M3,M2"
-    assert table.set_index("gene").loc["c", "weights"] == "0.8000,0.2000"
+    assert table.set_index("gene").loc["c", "shares"] == "0.8000,0.2000"
     sizes = module_sizes(memberships, ["M1", "M2", "M3"])
     assert sizes.tolist() == [3, 3, 1]
 
@@ -63,7 +63,7 @@ def test_moonlighting_table():
 def test_no_moonlighting_gives_an_empty_table_with_header():
     memberships = call_memberships(normalize_rows(W), threshold=0.5)
     table = moonlighting_genes(memberships)
-    assert table.empty and table.columns.tolist() == ["gene", "n_modules", "modules", "weights"]
+    assert table.empty and table.columns.tolist() == ["gene", "n_modules", "modules", "shares"]
 
 
 def test_threshold_range():
@@ -92,7 +92,7 @@ def test_a_called_gene_keeps_the_two_modules_its_call_names():
                                                      ("007", "M1")]
     table = moonlighting_genes(kept)
     assert table.to_dict("list") == {"gene": ["x"], "n_modules": [2], "modules": ["M1,M2"],
-                                     "weights": ["0.5000,0.3000"]}
+                                     "shares": ["0.5000,0.3000"]}
 
 
 def test_calling_shares_leave_background_modules_out_but_for_their_own_genes():

@@ -247,11 +247,11 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
                                   4))
     assert list(called["gene"]) == ["cranberry", "grape", "tomato"]
     assert (called["q"] < 1e-10).all()
-    assert list(called.columns) == ["gene", "n_modules", "modules", "weights", "support",
+    assert list(called.columns) == ["gene", "n_modules", "modules", "shares", "support",
                                     "rest_share", "q"]
     assert (called["rest_share"] < 0.05).all()
     # The refit's shares are W's own (the row refit is the W update at convergence).
-    second = candidates["weights"].str.split(",").str[1].astype(float)
+    second = candidates["shares"].str.split(",").str[1].astype(float)
     np.testing.assert_allclose(candidates["second_share"], second, atol=2e-3)
 
 

@@ -38,7 +38,7 @@ def test_wrong_calls_lower_precision_recall_and_assignment(sim):
     calls = pd.DataFrame({"gene": planted[1:] + [single]})
     memberships = memberships[memberships["gene"] != planted[0]]
     memberships = pd.concat(
-        [memberships, pd.DataFrame([{"gene": planted[0], "module": "M1", "weight": 1.0}])]
+        [memberships, pd.DataFrame([{"gene": planted[0], "module": "M1", "share": 1.0}])]
     )
     summary, _ = recovery_summary(sim.membership, sim.W, sim.W, memberships, calls)
     row = summary.iloc[0]

@@ -173,9 +173,9 @@ def test_factor_tables_are_normalized(finished_run):
     np.testing.assert_allclose(W.sum(axis=0), 1.0, rtol=1e-10)
     np.testing.assert_allclose(W_norm.sum(axis=1), 1.0, rtol=1e-10)
     modules = read(results / "modules.tsv")
-    assert modules.columns.tolist() == ["gene", "module", "weight", "class"]
+    assert modules.columns.tolist() == ["gene", "module", "share", "class"]
     assert set(modules["gene"]) == set(W.index)
-    assert (modules["weight"] > 0.1).all()
+    assert (modules["share"] > 0.1).all()
     for png in ("W_histogram.png", "W_heatmap.png", "rank_selection.png"):
         assert (results / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
