@@ -66,10 +66,11 @@ def read_sample_sheet(path: str | os.PathLike[str], samples: Sequence[str], *,
             raise ConfigError(f"{path}: config key {key} names column(s) {absent} "
                               f"that the sample sheet lacks; it has {list(sheet.columns)}")
         sheet = sheet[list(columns)]
-    table = sheet.loc[list(samples)].replace("", np.nan)
+    table = sheet.loc[list(samples)]
+    table = table.where(table != "")  # an empty field is missing (the labels stay text)
     for name in ([] if as_text else table.columns):
         numbers = pd.to_numeric(table[name], errors="coerce")
-        coded = table[name].dropna().str.strip().str.match(r"[+-]?0[0-9]").any()
+        coded = table[name].dropna().astype(str).str.strip().str.match(r"[+-]?0[0-9]").any()
         if numbers.notna().sum() == table[name].notna().sum() and not coded:
             table[name] = numbers
     return table.rename_axis("sample")

@@ -85,9 +85,10 @@ def test_labels_written_with_a_leading_zero_stay_labels_and_are_tested_as_groups
     samples = [f"S{j}" for j in range(30)]
     plates = ["01", "02", "03"] * 10
     sheet = tmp_path / "samples.csv"
-    sheet.write_text("sample,plate,dose\n" + "".join(
-        f"{s},{p},{0.5 * (j % 2)}\n" for j, (s, p) in enumerate(zip(samples, plates))))
+    sheet.write_text("sample,plate,dose,empty\n" + "".join(
+        f"{s},{p},{0.5 * (j % 2)},\n" for j, (s, p) in enumerate(zip(samples, plates))))
     table = read_sample_sheet(sheet, samples)
+    assert table["empty"].isna().all()  # a column left blank is read, not a crash
     assert table["plate"].tolist() == plates and covariate_kind(table["plate"]) == "categorical"
     assert covariate_kind(table["dose"]) == "numeric" and table.loc["S1", "dose"] == 0.5
     usage = np.where(np.array(plates) == "02", 5.0, 1.0) + np.linspace(0, 0.1, 30)
