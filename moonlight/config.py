@@ -21,6 +21,7 @@ import yaml
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fit_settings",
            "restarts_per_job", "fold_settings", "size_checks", "size_requirements",
+           "dataset_ranks",
            "misplaced_keys", "from_command_line", "validate",
            "reference", "commented_config", "ConfigError"]
 
@@ -285,9 +286,15 @@ def size_checks(config: dict[str, Any], dataset: str) -> tuple[list[int], dict[s
     Those jobs check their own rank and folds again (a rerun that leaves the data step
     alone then still stops with the key named).
     """
+    return size_requirements(dataset_ranks(config, dataset), config["selection"])
+
+
+def dataset_ranks(config: dict[str, Any], dataset: str) -> list[int]:
+    """The ranks a data set is fitted at before any growth by ``selection.extend_to``:
+    its ``data:`` entry's own ``ranks``, else the config's, in increasing order."""
     entry = config["data"].get(dataset)
-    ranks = entry.get("ranks", config["ranks"]) if isinstance(entry, dict) else config["ranks"]
-    return size_requirements(ranks, config["selection"])
+    return sorted(entry.get("ranks", config["ranks"]) if isinstance(entry, dict)
+                  else config["ranks"])
 
 
 def size_requirements(ranks: Sequence[int], selection: dict[str, Any]

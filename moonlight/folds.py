@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import ConfigError, size_checks
+from .config import ConfigError, dataset_ranks, size_checks
 
 __all__ = ["fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves",
            "fold_problem", "check_size", "check_job_size"]
@@ -140,8 +140,9 @@ def check_job_size(shape: tuple[int, int], rank: int, config: dict, dataset: str
     and the folds of the run's whole ``config`` (:func:`moonlight.config.size_checks`).
     A config that adds a rank or changes the folds reruns no data step, so these jobs
     check their own."""
-    ranks, folds = size_checks(config, dataset)
-    # size_checks appends extend_to: a rank above the others was grown to by that key
-    grown = config["selection"]["extend_to"] is not None and rank > max(ranks[:-1])
+    _, folds = size_checks(config, dataset)
+    # a rank above the data set's own was grown to by selection.extend_to
+    grown = (config["selection"]["extend_to"] is not None
+             and rank > max(dataset_ranks(config, dataset)))
     check_size(shape, [rank], folds, source=f"data set {dataset}", sparse=sparse,
                rank_key="selection.extend_to" if grown else "ranks")

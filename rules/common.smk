@@ -19,7 +19,7 @@ from moonlight.config import (
     from_command_line,
     misplaced_keys,
 )
-from moonlight.config import validate as check_config
+from moonlight.config import dataset_ranks as ranks_of, validate as check_config
 from moonlight.anndata_out import embedding_key, h5ad_obsm_keys
 from moonlight.provenance import git_commit, input_files, sha256_file
 from moonlight.counts import counts_size
@@ -72,7 +72,7 @@ RANKS = sorted(config["ranks"])
 
 def dataset_ranks(dataset):
     """The ranks fitted for a data set: its data entry's own ranks, else the config's."""
-    return sorted(DATA.get(dataset, {}).get("ranks", RANKS))
+    return ranks_of(config, dataset)
 
 
 for _name, _spec in DATA.items():
