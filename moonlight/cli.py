@@ -11,6 +11,7 @@ at its default; ``moonlight report`` builds the report of a finished run.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import subprocess
 import sys
@@ -157,12 +158,21 @@ def _profile(name: str | None) -> list[str]:
     if name is None:
         return []
     shipped = workflow_dir() / "profiles" / name
-    if shipped.is_dir():
-        return ["--profile", str(shipped)]
-    if Path(name).is_dir():
-        return ["--profile", name]
-    raise UsageError(f"--profile {name!r}: neither a profile shipped with moonlight "
-                     f"(default, slurm) nor a folder")
+    folder = shipped if shipped.is_dir() else Path(name) if Path(name).is_dir() else None
+    if folder is None:
+        raise UsageError(f"--profile {name!r}: neither a profile shipped with moonlight "
+                         f"(default, slurm) nor a folder")
+    settings = folder / "config.yaml"
+    executor = ((yaml.safe_load(settings.read_text()) or {}).get("executor")
+                if settings.is_file() else None)
+    if executor and executor != "local" and importlib.util.find_spec(
+            f"snakemake_executor_plugin_{executor}") is None:
+        raise UsageError(f"--profile {name!r} runs jobs with Snakemake's {executor!r} "
+                         f"executor, whose plugin is not installed: pip install "
+                         f"snakemake-executor-plugin-{executor}"
+                         + (" (from a checkout: pip install -e '.[slurm]')"
+                            if executor == "slurm" else ""))
+    return ["--profile", str(folder)]
 
 
 def _snakemake(out: Path, config: Path, extra: Sequence[str]) -> int:
@@ -240,7 +250,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ranks", help="ranks to fit: 2-7 or 2,3,5 (default: the config's, 2-7)")
     run.add_argument("--restarts", type=int, help="random starts per rank (default 10)")
     run.add_argument("--cores", type=int, help="cores Snakemake may use (default: all)")
-    run.add_argument("--profile", help="a Snakemake profile: slurm, or a profile folder")
+    run.add_argument("--profile", help="a Snakemake profile: slurm (needs pip install -e "
+                                        "'.[slurm]'), or a profile folder")
     run.add_argument("--out", default="moonlight-out",
                      help="output folder (default: moonlight-out)")
     run.add_argument("--config", help="a config file whose keys the run starts from")

@@ -100,6 +100,15 @@ def test_errors_are_one_line_and_nothing_is_overwritten(tmp_path, capsys):
     assert (out / "config.yaml").read_text() == "ranks: [3]\n"
     assert main(["run", str(table), "--profile", "nowhere", "--out", str(tmp_path / "o")]) == 2
     assert "--profile 'nowhere'" in capsys.readouterr().err
+    # a profile whose executor's plugin is missing: one line naming the package to install
+    cluster = tmp_path / "cluster"
+    cluster.mkdir()
+    (cluster / "config.yaml").write_text("executor: nowhere_grid\njobs: 10\n")
+    assert main(["run", str(table), "--profile", str(cluster), "--out",
+                 str(tmp_path / "o")]) == 2
+    assert ("executor, whose plugin is not installed: pip install "
+            "snakemake-executor-plugin-nowhere_grid") in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
     assert not (tmp_path / "o").exists()                       # checked before writing
 
 
