@@ -55,9 +55,11 @@ def set_coverage(sets: Mapping[str, Sequence[str]], universe: Sequence[str]) -> 
     return table
 
 
-def coverage_warning(coverage: pd.DataFrame, min_coverage: float) -> str | None:
+def coverage_warning(coverage: pd.DataFrame, min_coverage: float,
+                     min_set_size: int = default("enrichment.min_set_size")) -> str | None:
     """A message when sets have fewer than ``min_coverage`` of their genes in the table
-    (naming how many and a few of them), or None."""
+    (naming how many and a few of them, and how many of those keep fewer than
+    ``min_set_size`` genes and so are not tested), or None."""
     low = coverage[coverage["fraction"] < min_coverage]
     if low.empty:
         return None
@@ -67,9 +69,18 @@ def coverage_warning(coverage: pd.DataFrame, min_coverage: float) -> str | None:
     hint = (" Almost no set gene is in the table: are the sets in gene symbols and the "
             "table in Ensembl IDs (or the reverse)?"
             if coverage["fraction"].median() < 0.1 else "")
+    untested = int((low["in_table"] < min_set_size).sum())
+    if untested == 0:
+        fate = "their tests see only those genes"
+    elif untested == len(low):
+        fate = (f"each keeps fewer than enrichment.min_set_size = {min_set_size} genes and "
+                "is not tested")
+    else:
+        fate = (f"{untested} of them keep fewer than enrichment.min_set_size = "
+                f"{min_set_size} genes and are not tested; the others' tests see only the "
+                "genes the table has")
     return (f"{len(low)} of {len(coverage)} gene sets have fewer than {min_coverage:.0%} of "
-            f"their genes in the table (e.g. {examples}); their tests see only those "
-            f"genes.{hint}")
+            f"their genes in the table (e.g. {examples}); {fate}.{hint}")
 
 
 def _overlap_rows(members: Mapping[str, list[str]], sets: Mapping[str, list[str]],
@@ -193,4 +204,4 @@ def module_enrichment(W: pd.DataFrame, memberships: pd.DataFrame,
     coverage = set_coverage(sets, [str(g) for g in W.index])
     table = enrichment(W, memberships, sets, min_set_size=min_set_size,
                        max_set_size=max_set_size)
-    return Enrichment(table, coverage, coverage_warning(coverage, min_coverage))
+    return Enrichment(table, coverage, coverage_warning(coverage, min_coverage, min_set_size))

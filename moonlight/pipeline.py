@@ -536,7 +536,8 @@ def analyse(
                                                       "mito_ribo_share")},
                             gene_set_coverage=enriched.warning if enriched else None,
                             module_genes=calls.module_genes,
-                            candidates=calls.candidates)
+                            candidates=calls.candidates,
+                            restarts=fits[rank].restarts_frame() if rank in fits else None)
     return Analysis(table=table, rank=rank, W=calls.W, H=H, calls=calls, qc=record,
                     enrichment=None if enriched is None else enriched.table,
                     annotations=None if annotations is None

@@ -23,6 +23,11 @@ the answer is worth (and, for an outlier, what was done about it):
     counts) extra modules may absorb overdispersion and technical axes. Fit larger ranks
     (``ranks:``, or ``selection.extend_to``, which grows the range one rank at a time
     until the rule stops inside it), and read the extra modules with care.
+``not_converged``
+    The selected rank's best restart (the fit whose W and H are reported) stopped at its
+    sweep cap (``fit.max_iter``) before its log likelihood settled: W, H and the calls
+    may still move. Raise ``fit.max_iter`` (the known-batch model's multiplicative
+    updates need many more sweeps than coordinate descent).
 ``technical_module``
     A module's usage follows a technical axis of the samples (read depth, a
     ``technical:`` obs column; :mod:`moonlight.technical`): read it as that axis, not as
@@ -340,6 +345,36 @@ def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
     )
 
 
+def convergence_warning(restarts: pd.DataFrame | None, rank: int) -> QCWarning | None:
+    """``not_converged`` when the best restart of the selected rank stopped at its sweep
+    cap rather than by the tolerance.
+
+    Parameters
+    ----------
+    restarts : DataFrame or None
+        That rank's restart table (``fits/R<rank>/restarts.tsv``,
+        :meth:`moonlight.NMFResult.restarts_frame`): ``n_iter``, ``converged``, ``best``
+        (and ``stopped``: restarts a race stopped, which never converge by design). None
+        for rank 1 (fitted in closed form).
+    rank : int
+        The selected rank.
+    """
+    if restarts is None or restarts.empty:
+        return None
+    best = restarts.loc[restarts["best"].astype(bool)].iloc[0]
+    if bool(best["converged"]):
+        return None
+    ran = restarts.loc[~restarts.get("stopped", pd.Series(False, index=restarts.index))
+                       .astype(bool)]
+    return QCWarning(
+        "not_converged",
+        f"the best restart of R = {rank} stopped at its sweep cap ({int(best['n_iter'])} "
+        f"sweeps) before its log likelihood settled ({int(ran['converged'].astype(bool).sum())} "
+        f"of {len(ran)} restarts converged): W, H and the calls may still move; raise "
+        "fit.max_iter",
+    )
+
+
 def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
     """``rank_at_top`` when the selected rank is the largest fitted rank (above 1).
 
@@ -440,7 +475,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
                    mito_ribo_share: float = default("qc.mito_ribo_share"),
                    gene_set_coverage: str | None = None,
                    module_genes: pd.DataFrame | None = None,
-                   candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+                   candidates: pd.DataFrame | None = None,
+                   restarts: pd.DataFrame | None = None) -> pd.DataFrame:
     """The QC record of one analysed data set (rule ``qc``, and ``Analysis.qc``).
 
     Parameters
@@ -469,10 +505,13 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     candidates : DataFrame, optional
         The moonlighting candidates (``moonlighting_candidates.tsv``): a ``row_fit_cap``
         warning when a test's row fit stopped at its iteration cap.
+    restarts : DataFrame, optional
+        The selected rank's restart table: a ``not_converged`` warning when its best
+        restart stopped at the sweep cap.
     """
     rank = selected_rank(selection)
     warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
-                technical_warning(associations)]
+                convergence_warning(restarts, rank), technical_warning(associations)]
     warnings += outlier_warnings(counts, outlier_factor)
     warnings += range_warnings(counts)
     if gene_set_coverage:

@@ -605,7 +605,7 @@ def summary_inputs(wildcards):
 
 def qc_inputs(wildcards):
     """The counts, the rank chosen, the calls' tables (classes, ranked genes, module
-    covariates, candidates), held-out log likelihoods of that rank's folds and of rank 1
+    covariates, candidates), every fitted rank's restarts, held-out log likelihoods of that rank's folds and of rank 1
     (the no-structure baseline), and how the counts were read and prepared."""
     inputs = {
         "counts": counts_file(wildcards),
@@ -614,6 +614,10 @@ def qc_inputs(wildcards):
         "module_genes": f"results/{wildcards.dataset}/module_genes.tsv",
         "module_covariates": f"results/{wildcards.dataset}/module_covariates.tsv",
         "candidates": f"results/{wildcards.dataset}/moonlighting_candidates.tsv",
+        "restarts": [
+            f"results/{wildcards.dataset}/fits/R{rank}/restarts.tsv"
+            for rank in selection_ranks(wildcards)
+        ],
         "crossval": expand(
             "results/{dataset}/crossval/R{rank}.tsv",
             dataset=wildcards.dataset,

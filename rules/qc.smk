@@ -21,6 +21,7 @@ rule qc:
         mito_ribo_top=config["qc"]["mito_ribo_top"],
         mito_ribo_share=config["qc"]["mito_ribo_share"],
         min_coverage=config["enrichment"]["min_coverage"],
+        min_set_size=config["enrichment"]["min_set_size"],
     message:
         "Quality control of {wildcards.dataset}"
     script:

@@ -61,6 +61,15 @@ def test_coverage_names_sets_outside_the_table_and_the_identifier_mistake():
     only_ids = set_coverage({"a": ["ENSG1", "ENSG2"], "b": ["ENSG3"]}, genes)
     assert "symbols and the table in Ensembl IDs" in coverage_warning(only_ids, 0.5)
     assert coverage_warning(set_coverage({"ok": genes[:5]}, genes), 0.5) is None
+    # a set left with too few genes is not tested at all: the warning says so
+    assert message.endswith("each keeps fewer than enrichment.min_set_size = 5 genes and "
+                            "is not tested.")
+    mixed = set_coverage({"small": genes[:2] + ["X1", "X2", "X3"] * 2,
+                          "large": genes[:8] + [f"X{i}" for i in range(20)]}, genes)
+    assert coverage_warning(mixed, 0.5, 5).endswith(
+        "1 of them keep fewer than enrichment.min_set_size = 5 genes and are not tested; "
+        "the others' tests see only the genes the table has.")
+    assert coverage_warning(mixed, 0.5, 2).endswith("their tests see only those genes.")
 
 
 def test_gmt_files_from_a_path_or_an_installed_package(tmp_path, monkeypatch):

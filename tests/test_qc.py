@@ -101,6 +101,29 @@ def test_rank_at_top_warns_only_for_the_largest_fitted_rank():
     assert top_rank_warning(pd.DataFrame({"rank": [1], "selected": [True]})) is None
 
 
+def test_a_selected_fit_stopped_at_its_sweep_cap_is_a_warning():
+    """The best restart of the selected rank stopped at fit.max_iter: W, H and the calls
+    may still move (seen with the known-batch model's multiplicative updates). A raced
+    restart, stopped on purpose, is not counted among those that ran."""
+    from moonlight.qc import convergence_warning
+    restarts = pd.DataFrame({"restart": [0, 1, 2], "n_iter": [20000, 800, 300],
+                             "converged": [False, True, False], "best": [True, False, False],
+                             "stopped": [False, False, True]})
+    warning = convergence_warning(restarts, 4)
+    assert warning.kind == "not_converged"
+    assert warning.message.startswith("the best restart of R = 4 stopped at its sweep cap "
+                                      "(20000 sweeps) before its log likelihood settled "
+                                      "(1 of 2 restarts converged)")
+    restarts["best"] = [False, True, False]
+    assert convergence_warning(restarts, 4) is None
+    assert convergence_warning(None, 1) is None
+    # a planted table's fit converges: no warning; capped at 5 sweeps, the warning
+    fit = ml.fit_nmf(ml.simulate(seed=3).counts, 4, restarts=2, seed=0)
+    assert convergence_warning(fit.restarts_frame(), 4) is None
+    capped = ml.fit_nmf(ml.simulate(seed=3).counts, 4, restarts=2, seed=0, max_iter=5)
+    assert convergence_warning(capped.restarts_frame(), 4).kind == "not_converged"
+
+
 def test_class_record_lists_every_class():
     from moonlight.qc import class_record
     classes = pd.DataFrame({"gene": list("abcd"),
