@@ -29,6 +29,8 @@ rule project:
     params:
         table=projection_options,
         settings=config["projection"],
+        # the model's known batches (batch:): the new samples' factors are unknown
+        model_batch=lambda wildcards: DATA.get(wildcards.dataset, {}).get("batch"),
         source_sha256=projection_sha256,
     message:
         "Projecting {wildcards.new} on the modules of {wildcards.dataset}"

@@ -28,6 +28,12 @@ with log_to(snakemake.log[0]) as log:
              source, snakemake.wildcards.dataset, len(aligned), len(W), len(missing),
              ", ".join(missing[:20]), len(excluded), ", ".join(excluded[:20]), len(extra),
              ", ".join(extra[:20]))
+    if snakemake.params.model_batch:
+        log.warning("%s was fitted with known batches (batch: %s): the new samples are "
+                    "projected on W without batch factors (their batch is unknown to the "
+                    "model), so their H is that of an average batch and does not "
+                    "reproduce a training sample's H", snakemake.wildcards.dataset,
+                    snakemake.params.model_batch)
     result = project(aligned, W.loc[aligned.index], **snakemake.params.settings)
     if not result.converged:
         log.warning("the projection stopped at max_iter=%d before converging",
