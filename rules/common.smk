@@ -638,8 +638,8 @@ def provenance_tables(wildcards):
 
 
 def provenance_benchmarks(wildcards):
-    """Benchmark files of every job that computes (simulate, prepare_table, fit,
-    crossval, the rank-1 baseline included, call_modules)."""
+    """Benchmark files of every job that computes (simulate, the data steps, fit,
+    crossval, the rank-1 baseline included, call_modules, project)."""
     return (
         expand("results/benchmarks/simulate/{dataset}.tsv", dataset=SIM_DATASETS)
         + expand("results/benchmarks/prepare_table/{name}.tsv", name=TABLE_DATASETS)
@@ -656,6 +656,10 @@ def provenance_benchmarks(wildcards):
             for rank in sorted(set(grown_ranks(dataset)) | {1})
         ]
         + expand("results/benchmarks/call_modules/{dataset}.tsv", dataset=DATASETS)
+        + [
+            f"results/benchmarks/project/{spec['model']}_{new}.tsv"
+            for new, spec in PROJECT.items()
+        ]
     )
 
 
