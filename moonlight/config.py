@@ -21,9 +21,8 @@ import yaml
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fit_settings",
            "restarts_per_job", "fold_settings", "size_checks", "size_requirements",
-           "dataset_ranks",
-           "misplaced_keys", "from_command_line", "validate",
-           "reference", "commented_config", "ConfigError"]
+           "dataset_ranks", "misplaced_keys", "from_command_line", "validate",
+           "reference", "commented_config", "ConfigError", "did_you_mean"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -194,20 +193,24 @@ def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> No
                           else f"config: {_explained(error)}")
 
 
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the known name ``name`` most likely misspells, or
+    an empty string when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _explained(error: Any) -> str:
     """A schema error in the config's words: an unknown key with the known key it most
     likely misspells, a number where a name was expected with the quotes it needs."""
-    import difflib
-
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         known = _known_keys(error.schema)
         unknown = [key for key in error.instance if key not in known]
         if unknown:
-            words, guessed = [], True
-            for key in unknown:
-                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-                words.append(repr(key) + (f" (did you mean {close[0]!r}?)" if close else ""))
-                guessed = guessed and bool(close)
+            words = [repr(key) + did_you_mean(key, known) for key in unknown]
+            guessed = all("did you mean" in word for word in words)
             return (f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(words)}"
                     + ("" if guessed else f"; the keys here are {', '.join(sorted(known))}"))
     expected = error.validator_value if error.validator == "type" else None
@@ -224,10 +227,8 @@ def _known_keys(node: dict[str, Any]) -> list[str]:
     keys = list(node.get("properties", {}))
     for part in node.get("allOf", []):
         ref = part.get("$ref", "")
-        if ref.startswith("#/$defs/"):
-            keys += _known_keys(_schema()["$defs"][ref.removeprefix("#/$defs/")])
-        else:
-            keys += _known_keys(part)
+        keys += (_option_keys(ref.removeprefix("#/$defs/")) if ref.startswith("#/$defs/")
+                 else _known_keys(part))
     return keys
 
 

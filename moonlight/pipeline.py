@@ -24,8 +24,8 @@ from . import progress
 from .annotations import Annotated, annotate_modules
 from .batches import Batches, factors, offsets
 from .classes import broad_p, broad_test, flat_deviance, gene_classes, rest_shares
-from .config import (crossval_settings, default, defaults, fit_settings, size_requirements,
-                     validate)
+from .config import (crossval_settings, default, defaults, did_you_mean, fit_settings,
+                     size_requirements, validate)
 from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .enrichment import module_enrichment
@@ -355,7 +355,6 @@ def _check_arguments(counts: Any, ranks: Any, annotations: Any, covariates: Any,
     """What :func:`analyse` is given, refused by the argument's name before any work: a
     path for counts, one rank for ranks, annotations that are no table, a keyword that is
     neither an argument nor a ``modules:`` key (with the name it most likely misspells)."""
-    import difflib
     import inspect
     import os
 
@@ -374,10 +373,7 @@ def _check_arguments(counts: Any, ranks: Any, annotations: Any, covariates: Any,
     unknown = sorted(set(modules) - set(known_modules))
     if unknown:
         names = [p for p in inspect.signature(analyse).parameters if p != "modules"]
-        words = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, names + list(known_modules), n=1)
-            words.append(repr(key) + (f" (did you mean {close[0]!r}?)" if close else ""))
+        words = [repr(key) + did_you_mean(key, names + list(known_modules)) for key in unknown]
         raise TypeError(f"analyse() got unknown keyword(s) {', '.join(words)}: neither an "
                         f"argument nor a modules setting (known: {sorted(known_modules)})")
 
@@ -447,9 +443,11 @@ def analyse(
     _check_arguments(counts, ranks, annotations, covariates, modules, settings["modules"])
     for block, given in (("fit", fit), ("selection", selection), ("qc", qc),
                          ("enrichment", enrichment)):
-        unknown = set(given or {}) - set(settings[block])
+        unknown = sorted(set(given or {}) - set(settings[block]))
         if unknown:
-            raise TypeError(f"analyse() got unknown {block} setting(s) {sorted(unknown)}; "
+            words = ", ".join(repr(key) + did_you_mean(key, settings[block])
+                              for key in unknown)
+            raise TypeError(f"analyse() got unknown {block} setting(s) {words}; "
                             f"known: {sorted(settings[block])}")
     unknown = set(select or {}) - set(SELECTION_OPTIONS)
     if unknown:

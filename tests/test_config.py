@@ -131,7 +131,9 @@ def test_analyse_refuses_wrong_arguments_by_name_before_any_work(w09_table):
             ({"treshold": 0.2}, r"'treshold' \(did you mean 'threshold'\?\)"),
             ({"ranks": 4}, r"ranks must be a list of ranks \(for example \[4\]"),
             ({"annotations": [1, 2]}, "annotations must be a DataFrame"),
-            ({"covariates": {"depth": [1, 2]}}, "covariates must be a DataFrame")]:
+            ({"covariates": {"depth": [1, 2]}}, "covariates must be a DataFrame"),
+            ({"fit": {"tole": 1e-8}},
+             r"unknown fit setting\(s\) 'tole' \(did you mean 'tol'\?\)")]:
         with pytest.raises(TypeError, match=message):
             analyse(counts, **given)
     with pytest.raises(TypeError, match="takes counts in memory, not the path 'counts.csv'"):
