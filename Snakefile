@@ -45,6 +45,7 @@ localrules:
     batch_factors,
     usage_embedding,
     recovery,
+    top_genes,
     summary,
     landing_page,
     calibration_figure,

@@ -43,12 +43,6 @@ rule call_modules:
             category="{dataset}",
             labels={"data set": "{dataset}", "figure": "ranked genes per module"},
         ),
-        top_genes=report(
-            "results/{dataset}/top_genes.tsv",
-            caption="../report/top_genes.rst",
-            category="{dataset}",
-            labels={"data set": "{dataset}", "figure": "top genes per module"},
-        ),
         gmt=report(
             "results/{dataset}/modules.gmt",
             caption="../report/modules_gmt.rst",
@@ -93,11 +87,33 @@ rule call_modules:
     params:
         modules=MODULE_SETTINGS,
         margin=config["selection"]["margin"],
-        top_genes=config["top_genes"],
     message:
         "Calling modules and moonlighting genes of {wildcards.dataset}"
     script:
         "../scripts/call_modules.py"
+
+
+# A rule of its own: changing top_genes rewrites this table, not the calls.
+rule top_genes:
+    input:
+        module_genes="results/{dataset}/module_genes.tsv",
+    output:
+        report(
+            "results/{dataset}/top_genes.tsv",
+            caption="../report/top_genes.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "top genes per module"},
+        ),
+    log:
+        "results/logs/top_genes/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        top_genes=config["top_genes"],
+    message:
+        "Top genes of every module of {wildcards.dataset}"
+    script:
+        "../scripts/top_genes.py"
 
 
 rule enrichment:

@@ -8,7 +8,7 @@ from moonlight import read_tsv, write_tsv
 from moonlight.batches import read_batches
 from moonlight.classes import class_counts
 from moonlight.counts import load_counts
-from moonlight.genesets import top_genes, write_gmt
+from moonlight.genesets import write_gmt
 from moonlight.pipeline import call_modules, rank_one_fit
 from moonlight.plots import (plot_consensus_map, plot_module_heatmap, plot_usage_heatmap,
                              plot_weight_histogram)
@@ -57,8 +57,6 @@ with log_to(snakemake.log[0]) as log:
     write_tsv(calls.associations, snakemake.output.module_covariates, index=False)
     log.info("gene classes: %s", class_counts(calls.classes).to_dict())
     write_tsv(calls.module_genes, snakemake.output.module_genes, index=False)
-    write_tsv(top_genes(calls.module_genes, snakemake.params.top_genes),
-              snakemake.output.top_genes, index=False)
     write_gmt(calls.module_genes, snakemake.output.gmt, prefix=f"{dataset}_")
     write_tsv(calls.consensus.round(6).rename_axis("gene"), snakemake.output.consensus)
 

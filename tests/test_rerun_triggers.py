@@ -56,7 +56,8 @@ def _jobs(output):
     return {line.split()[0] for line in table if line.split()} - {"all", "provenance", "landing_page", "total"}
 
 
-DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "recovery", "qc", "summary"}
+DOWNSTREAM_OF_SELECTION = {"select_rank", "call_modules", "top_genes", "recovery", "qc",
+                           "summary"}
 FITS = {"fit", "gather_restarts", "gather_logliks", "stability"}
 EVERY_JOB = {"simulate", "crossval"} | FITS | DOWNSTREAM_OF_SELECTION
 
@@ -74,7 +75,9 @@ EVERY_JOB = {"simulate", "crossval"} | FITS | DOWNSTREAM_OF_SELECTION
     # threads change no byte of a fit or a call
     ("fit: {threads: 2}", set()),
     ("modules: {threads: 1}", set()),
-    ("modules: {threshold: 0.2}", {"call_modules", "recovery", "qc", "summary"}),
+    ("modules: {threshold: 0.2}", {"call_modules", "top_genes", "recovery", "qc", "summary"}),
+    # the table of top genes has a rule of its own: the calls stay
+    ("top_genes: 5", {"top_genes"}),
     # what an outlier is decides what the data step keeps for the fits
     ("qc: {outlier_factor: 50.0}", EVERY_JOB),
     # a warning's threshold reaches only the QC record
