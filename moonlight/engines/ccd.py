@@ -83,8 +83,8 @@ def _transposed_layout(V: NDArray, masked: bool) -> bool:
 #: Genes per block of the transposed layout (:class:`TransposedBlocks`). On 5,000 x 200,
 #: 20,000 x 60, 3,000 x 500 and 1,500 x 1,000, widths of 128 to 512 were within the
 #: run-to-run noise of each other and swept 1.2-1.4 times as fast as one block; 256 was
-#: the fastest on three of them and within 8 % on the fourth (``benchmarks/gene_blocks.py``,
-#: benchmarks/RESULTS.md section 8).
+#: the fastest on three of them and within 8 % on 5,000 x 200
+#: (``benchmarks/gene_blocks.py``, benchmarks/RESULTS.md section 8).
 GENE_BLOCK = 256
 
 
