@@ -209,10 +209,10 @@ def _explained(error: Any) -> str:
         known = _known_keys(error.schema)
         unknown = [key for key in error.instance if key not in known]
         if unknown:
-            words = [repr(key) + did_you_mean(key, known) for key in unknown]
-            guessed = all("did you mean" in word for word in words)
-            return (f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(words)}"
-                    + ("" if guessed else f"; the keys here are {', '.join(sorted(known))}"))
+            hints = [did_you_mean(key, known) for key in unknown]
+            words = ", ".join(repr(key) + hint for key, hint in zip(unknown, hints))
+            return (f"unknown key{'s' if len(unknown) > 1 else ''} {words}"
+                    + ("" if all(hints) else f"; the keys here are {', '.join(sorted(known))}"))
     expected = error.validator_value if error.validator == "type" else None
     if (expected in ("string", ["string", "null"]) and isinstance(error.instance, (int, float))
             and not isinstance(error.instance, bool)):

@@ -605,8 +605,9 @@ def summary_inputs(wildcards):
 
 def qc_inputs(wildcards):
     """The counts, the rank chosen, the calls' tables (classes, ranked genes, module
-    covariates, candidates), every fitted rank's restarts, held-out log likelihoods of that rank's folds and of rank 1
-    (the no-structure baseline), and how the counts were read and prepared."""
+    covariates, candidates), every fitted rank's restarts, held-out log likelihoods of
+    that rank's folds and of rank 1 (the no-structure baseline), and how the counts were
+    read and prepared."""
     inputs = {
         "counts": counts_file(wildcards),
         "selection": f"results/{wildcards.dataset}/rank_selection.tsv",
