@@ -177,13 +177,16 @@ def rank_one(V: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64], fl
     return rows / max(total, 1e-300), cols, loglik
 
 
-def n_free_parameters(n_genes: int, n_samples: int, rank: int) -> int:
-    """Number of free parameters of a rank-R Poisson NMF: ``R (N + M - 1)``.
+def n_free_parameters(n_genes: int, n_samples: int, rank: int, n_batches: int = 1) -> int:
+    """Number of free parameters of a rank-R Poisson NMF: ``R (N + M - 1)``, plus
+    ``N (K - 1)`` for the batch model's factors over K known batches.
 
     W has N R entries and H has R M, but each of the R columns of W is constrained
-    to sum to one (its scale moves into H), which removes R degrees of freedom.
+    to sum to one (its scale moves into H), which removes R degrees of freedom. Each
+    gene's K batch factors are averaged to one over the samples
+    (:mod:`moonlight.engines.batch_mu`), so ``K - 1`` of them are free.
     """
-    return rank * (n_genes + n_samples - 1)
+    return rank * (n_genes + n_samples - 1) + n_genes * (n_batches - 1)
 
 
 #: Entries of WH whose logarithms are taken at once when log L is evaluated (8 MB).

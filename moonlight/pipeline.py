@@ -126,7 +126,8 @@ class ModuleCalls:
 def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
                 heldout: pd.DataFrame, stability: pd.DataFrame, *,
                 min_stability: float, baseline: pd.DataFrame | None = None,
-                min_gain: float, cap_when: str, min_gain_stopped: float) -> pd.DataFrame:
+                min_gain: float, cap_when: str, min_gain_stopped: float,
+                n_batches: int = 1) -> pd.DataFrame:
     """The rank table with the rule's choice (:func:`moonlight.selection.rank_table`).
 
     Parameters
@@ -152,12 +153,14 @@ def choose_rank(logliks: pd.DataFrame, n_genes: int, n_samples: int,
     min_gain_stopped : float
         The cap's floor where the held-out likelihood stops inside the range (config
         ``selection.min_gain_stopped``).
+    n_batches : int
+        Known batches (``batch:``) of the batch model, counted in BIC and AIC.
     """
     cv1 = None if baseline is None else float(baseline["heldout_loglik"].sum())
     table = rank_table(logliks, n_genes, n_samples, cv=cv_summary(heldout),
                        cv_folds=heldout, stability=stability, min_stability=min_stability,
                        baseline=cv1, min_gain=min_gain, cap_when=cap_when,
-                       min_gain_stopped=min_gain_stopped)
+                       min_gain_stopped=min_gain_stopped, n_batches=n_batches)
     return table if baseline is None else withhold_structureless(table, heldout, baseline)
 
 
@@ -504,7 +507,8 @@ def analyse(
                            pd.DataFrame(stability), min_stability=sel["min_stability"],
                            baseline=baseline, min_gain=sel["min_gain"],
                            cap_when=sel["cap_when"],
-                           min_gain_stopped=sel["min_gain_stopped"])
+                           min_gain_stopped=sel["min_gain_stopped"],
+                           n_batches=1 if batches is None else batches.n_batches)
 
     for rank in sorted(ranks):
         add(rank)

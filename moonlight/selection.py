@@ -291,6 +291,7 @@ def rank_table(
     min_gain: float = default("selection.min_gain"),
     cap_when: str = default("selection.cap_when"),
     min_gain_stopped: float = default("selection.min_gain_stopped"),
+    n_batches: int = 1,
 ) -> pd.DataFrame:
     """Summarize fits across ranks and select R.
 
@@ -323,6 +324,9 @@ def rank_table(
     min_gain_stopped : float
         The cap's floor where the held-out log likelihood stops inside the range
         (``cap_when="rising"``; 0 = no cap there).
+    n_batches : int
+        Known batches of the batch model (``fit_nmf(batches=...)``): their factors
+        count in ``n_params`` (:func:`moonlight.likelihood.n_free_parameters`).
 
     Returns
     -------
@@ -347,7 +351,8 @@ def rank_table(
     table = pd.DataFrame(
         {"loglik": grouped.max(), "loglik_spread": grouped.max() - worst}
     ).reset_index()
-    table["n_params"] = [n_free_parameters(n_genes, n_samples, int(r)) for r in table["rank"]]
+    table["n_params"] = [n_free_parameters(n_genes, n_samples, int(r), n_batches)
+                         for r in table["rank"]]
     n_obs = n_genes * n_samples
     table["bic"] = -2.0 * table["loglik"] + table["n_params"] * np.log(n_obs)
     table["aic"] = -2.0 * table["loglik"] + 2.0 * table["n_params"]

@@ -392,10 +392,10 @@ def selection_ranks(wildcards):
 
 
 def rank_inputs(wildcards, ranks):
-    """Every restart table, cross-validation and stability table of ``ranks``, and the
-    rank-1 baseline and counts: what the rank rule reads."""
+    """Every restart table, cross-validation and stability table of ``ranks``, the
+    rank-1 baseline, the counts and any known batches: what the rank rule reads."""
     base = f"results/{wildcards.dataset}"
-    return {
+    return batches_input(wildcards) | {
         "restarts": [f"{base}/fits/R{rank}/restarts.tsv" for rank in ranks],
         "crossval": [f"{base}/crossval/R{rank}.tsv" for rank in ranks],
         "stability": [f"{base}/fits/R{rank}/stability.tsv" for rank in ranks],

@@ -7,6 +7,7 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 import pandas as pd
 
 from moonlight import read_tsv, write_tsv
+from moonlight.batches import Batches
 from moonlight.pipeline import choose_rank
 from moonlight.plots import plot_rank_selection
 from moonlight.counts import counts_size
@@ -20,6 +21,8 @@ def tables(paths):
 
 with log_to(snakemake.log[0]) as log:
     n_genes, n_samples = counts_size(snakemake.input.counts)[:2]  # not the counts themselves
+    n_batches = (Batches.of(read_tsv(snakemake.input.batches)["batch"]).n_batches
+                 if hasattr(snakemake.input, "batches") else 1)  # the batch model's factors
     logliks = (read_tsv(snakemake.input.logliks, index_col=None)
                if hasattr(snakemake.input, "logliks") else tables(snakemake.input.restarts))
     table = choose_rank(
@@ -30,6 +33,7 @@ with log_to(snakemake.log[0]) as log:
         min_gain=snakemake.params.min_gain,
         cap_when=snakemake.params.cap_when,
         min_gain_stopped=snakemake.params.min_gain_stopped,
+        n_batches=n_batches,
     )
     log.info("selected R = %d\n%s", selected_rank(table),
              table.to_string())

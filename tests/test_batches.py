@@ -143,6 +143,9 @@ def test_analyse_without_a_batch_effect_costs_nothing():
     with_batches = analyse(sim.counts, ranks=[2, 3, 4], restarts=3, batches=sim.plate)
     plain = analyse(sim.counts, ranks=[2, 3, 4], restarts=3)
     assert with_batches.rank == plain.rank == 3
+    # the factors count in BIC and AIC: N (K - 1) more parameters at every rank
+    extra = sim.counts.shape[0] * (sim.plate.nunique() - 1)
+    assert (with_batches.table["n_params"] - plain.table["n_params"] == extra).all()
     assert sorted(with_batches.moonlighting["gene"]) == sorted(plain.moonlighting["gene"])
     matched = match_modules(plain.W, with_batches.W)
     assert matched["cosine"].min() > 0.99

@@ -38,6 +38,8 @@ def test_shape_mismatch_is_an_error():
 
 def test_free_parameters():
     assert n_free_parameters(100, 60, 4) == 4 * 159
+    # the batch model: each gene's factors over 3 batches average to one, 2 free
+    assert n_free_parameters(100, 60, 4, n_batches=3) == 4 * 159 + 100 * 2
 
 
 @pytest.mark.parametrize("case", ["poisson", "large", "fractional", "zeros"])

@@ -134,6 +134,10 @@ def test_known_batches_give_the_planted_modules_and_calls(messy_run, tmp_path):
     _, sim = batched(tmp_path)
     selection = read_tsv(workdir / "results/batched/rank_selection.tsv", index_col=None)
     assert int(selection.loc[selection["selected"].astype(bool), "rank"].iat[0]) == 3
+    # BIC and AIC count each gene's factors of the three plates (two free: they average to one)
+    n_genes, n_samples = sim.counts.shape
+    assert (selection["n_params"] == selection["rank"] * (n_genes + n_samples - 1)
+            + 2 * n_genes).all()
     called = read_tsv(workdir / "results/batched/moonlighting.tsv", index_col=None)
     assert sorted(called["gene"]) == sorted(sim.moonlighting)
     beta = read_tsv(workdir / "results/batched/batch_factors.tsv")
