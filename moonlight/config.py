@@ -21,7 +21,7 @@ import yaml
 __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fit_settings",
            "restarts_per_job", "fold_settings", "size_checks", "size_requirements",
-           "dataset_ranks", "misplaced_keys", "from_command_line", "validate",
+           "dataset_ranks", "entry_default", "misplaced_keys", "from_command_line", "validate",
            "reference", "commented_config", "ConfigError", "did_you_mean"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
@@ -153,6 +153,15 @@ def default(key: str) -> Any:
     for part in key.split("."):
         node = node[part]
     return yaml.safe_load(yaml.safe_dump(node))  # a copy
+
+
+def entry_default(key: str) -> Any:
+    """The default of a ``data:`` entry's reader option (``"comment"``, ``"matrix"``,
+    ``"format"``, ...): the schema's ``reader_default``, which Snakemake's validate does
+    not write into the config (see the schema's ``$defs``). What the readers' signatures
+    use, as :func:`default` is for the config's blocks."""
+    entry = _schema()["properties"]["data"]["additionalProperties"]
+    return _entry_properties(entry, _schema())[key]["reader_default"]
 
 
 def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
@@ -347,8 +356,9 @@ def _entry_properties(node: dict[str, Any], schema: dict[str, Any]) -> dict[str,
 def _table(properties: dict[str, Any], required: list[str], prefix: str) -> list[str]:
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for key, node in properties.items():
+        stated = [node[k] for k in ("default", "reader_default") if k in node]
         default = ("required" if key in required else
-                   _value(node["default"]) if "default" in node else "(not set)")
+                   _value(stated[0]) if stated else "(not set)")
         rows.append(f"| `{prefix}{key}` | {_cell(_type(node))} | {default} | "
                     f"{_cell(node.get('description', ''))} |")
     return rows

@@ -55,7 +55,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
-from .config import default, defaults
+from .config import default, defaults, entry_default
 from .counts import Counts
 from .qc import _names, _row
 
@@ -159,7 +159,7 @@ def select_genes_and_cells(
     cells: list[str],
     *,
     min_samples_per_gene: int = default("gene_selection.min_samples_per_gene"),
-    min_counts_per_cell: int = 0,
+    min_counts_per_cell: int = entry_default("min_counts_per_cell"),
     top_genes: int | None = default("gene_selection.keep_top_genes"),
     unit: str = "cells",
 ) -> Prefiltered:

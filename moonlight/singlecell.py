@@ -60,6 +60,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
+from .config import entry_default
 from .counts import entry_position, invalid_values
 from .qc import _names, _row
 # what a non-integer matrix looks like is said as for tables
@@ -332,8 +333,8 @@ def _h5ad_suggestion(adata: Any, used: str) -> str:
             "sc.pp.log1p; keep them with adata.layers['counts'] = adata.X.copy())")
 
 
-def read_h5ad_counts(path: str | os.PathLike[str], *, matrix: str = "X",
-                     gene_ids: bool = False) -> SingleCellRead:
+def read_h5ad_counts(path: str | os.PathLike[str], *, matrix: str = entry_default("matrix"),
+                     gene_ids: bool = entry_default("gene_ids")) -> SingleCellRead:
     """Read the counts of an AnnData ``.h5ad`` file, genes x cells.
 
     Parameters
@@ -492,7 +493,8 @@ def _feature_selection(path: str, ids: list[str], names: list[str], types: list[
     return np.flatnonzero(keep), notes
 
 
-def read_10x_mtx(path: str | os.PathLike[str], *, gene_ids: bool = False) -> SingleCellRead:
+def read_10x_mtx(path: str | os.PathLike[str], *,
+                 gene_ids: bool = entry_default("gene_ids")) -> SingleCellRead:
     """Read a 10x Genomics matrix directory, genes x cells.
 
     Parameters
@@ -571,7 +573,7 @@ def read_10x_mtx(path: str | os.PathLike[str], *, gene_ids: bool = False) -> Sin
         notes=notes + type_notes + name_notes))
 
 
-def read_10x_h5(path: str | os.PathLike[str], *, gene_ids: bool = False,
+def read_10x_h5(path: str | os.PathLike[str], *, gene_ids: bool = entry_default("gene_ids"),
                 genome: str | None = None) -> SingleCellRead:
     """Read a 10x Genomics ``.h5`` matrix (CellRanger v3 or v2), genes x cells.
 
@@ -687,7 +689,8 @@ def _require(path: Path, group: Any, names: tuple[str, ...], where: str) -> None
 # --- one entry point ---------------------------------------------------------------
 
 
-def stored_entries(path: str | os.PathLike[str], format: str = "auto") -> int | None:
+def stored_entries(path: str | os.PathLike[str],
+                   format: str = entry_default("format")) -> int | None:
     """How many entries the largest count matrix of a single-cell file stores (its
     nonzeros, or every entry of a dense matrix), read from the file's header or HDF5
     metadata without reading the matrix; None where that cannot be told (a text table,
@@ -764,9 +767,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 def read_single_cell(
     path: str | os.PathLike[str],
     *,
-    format: Literal["auto", "h5ad", "10x", "10x_h5"] = "auto",
-    matrix: str = "X",
-    gene_ids: bool = False,
+    format: Literal["auto", "h5ad", "10x", "10x_h5"] = entry_default("format"),
+    matrix: str = entry_default("matrix"),
+    gene_ids: bool = entry_default("gene_ids"),
     genome: str | None = None,
 ) -> SingleCellRead:
     """Read a single-cell count matrix in any of the formats of the module docstring.

@@ -87,6 +87,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .config import TABLE_KEYS, entry_default
+
 __all__ = [
     "CountTableError",
     "TableRead",
@@ -652,14 +654,14 @@ def _check_names(path: Path, genes: pd.Series, samples: list[str], header_line: 
 def read_table(
     path: str | os.PathLike[str],
     *,
-    header: Literal["auto"] | bool = "auto",
+    header: Literal["auto"] | bool = entry_default("header"),
     sep: str | None = None,
     sheet: str | int | None = None,
-    comment: str | None = "#",
-    thousands: str | None = ",",
+    comment: str | None = entry_default("comment"),
+    thousands: str | None = entry_default("thousands"),
     encoding: str | None = None,
     drop_columns: list[str | int] | tuple[str | int, ...] = (),
-    counts: Literal["integers", "rounded"] = "integers",
+    counts: Literal["integers", "rounded"] = entry_default("counts"),
 ) -> TableRead:
     """Read a genes x samples count table and say how it was read.
 
@@ -833,9 +835,9 @@ def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
     return kept.drop(columns=empty_samples)
 
 
-#: Keys of a data set's config entry that are options of :func:`read_table`.
-READ_OPTIONS = ("header", "sep", "sheet", "comment", "thousands", "encoding", "drop_columns",
-                "counts")
+#: Keys of a data set's config entry that are options of :func:`read_table` (the
+#: schema's ``$defs/table_options``).
+READ_OPTIONS = TABLE_KEYS
 
 
 def named_positions(all_genes: list[str], all_samples: list[str], *,

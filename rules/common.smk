@@ -14,6 +14,7 @@ from moonlight.config import (
     SCHEMA,
     ConfigError,
     crossval_settings,
+    entry_default,
     fit_settings,
     restarts_per_job,
     from_command_line,
@@ -52,7 +53,7 @@ SC_DATASETS = [
     for name, spec in DATA.items()
     if (
         detect_format(spec["path"])
-        if spec.get("format", "auto") == "auto"
+        if spec.get("format", entry_default("format")) == "auto"
         else spec["format"]
     )
     != "table"
@@ -61,7 +62,7 @@ TABLE_DATASETS = [name for name in REAL_DATASETS if name not in SC_DATASETS]
 H5AD_DATASETS = [
     name
     for name in SC_DATASETS
-    if DATA[name].get("format", "auto") == "h5ad"
+    if DATA[name].get("format", entry_default("format")) == "h5ad"
     or detect_format(DATA[name]["path"]) == "h5ad"
 ]
 # New samples projected on a data set's modules (config `project:`).
@@ -546,7 +547,7 @@ def _single_cell_mem_mb(name, attempt):
     """MB to read data set ``name``'s single-cell file, or write results back into it,
     from the entries it stores (its size on disk where its header cannot be read)."""
     path = DATA[name]["path"]
-    entries = stored_entries(path, DATA[name].get("format", "auto"))
+    entries = stored_entries(path, DATA[name].get("format", entry_default("format")))
     return estimate.single_cell_mem_mb(_stored_mb(path), attempt, entries=entries)
 
 

@@ -5,6 +5,7 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from moonlight import read_tsv
 from moonlight.anndata_out import moonlight_anndata, write_moonlight_h5ad
+from moonlight.config import entry_default
 from moonlight.runlog import log_to
 from moonlight.selection import selected_rank
 from moonlight.singlecell import SINGLECELL_OPTIONS, read_single_cell
@@ -20,7 +21,7 @@ with log_to(snakemake.log[0]) as log:
         read_tsv(snakemake.input.moonlighting, index_col=None),
         genes=read.genes, cells=read.cells, rule=snakemake.params.rule,
         parameters={**snakemake.params.parameters, "selected_rank": rank},
-        source=source, matrix=spec.get("matrix", "X"),
+        source=source, matrix=spec.get("matrix", entry_default("matrix")),
         annotations=dict(zip(("tests", "usage_by_group"),
                              (read_tsv(path, index_col=None)
                               for path in snakemake.input.annotations))),

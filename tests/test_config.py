@@ -150,12 +150,22 @@ def test_every_setting_of_the_analysis_has_a_default():
 
 #: The JSON Schema keywords the schema may use; anything else is a typo or a flow
 #: mapping split at a comma (`{description: a, b}` makes a key `b`), which validators
-#: ignore silently.
+#: ignore silently. One is the schema's own: `reader_default`, a reader option's default
+#: (moonlight.config.entry_default), which Snakemake's validate does not write into a config.
 KEYWORDS = {"$schema", "title", "description", "type", "default", "enum", "items", "minimum",
             "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
             "uniqueItems", "minLength", "pattern", "not", "oneOf", "properties",
             "additionalProperties", "required", "propertyNames", "$defs", "$ref", "allOf",
-            "unevaluatedProperties"}
+            "unevaluatedProperties", "reader_default"}
+
+
+def reader_defaults():
+    """Every ``reader_default`` of the schema, by the data entry's key."""
+    schema = yaml.safe_load(open(SCHEMA))
+    nodes = [schema["properties"]["data"]["additionalProperties"]["properties"],
+             *(part["properties"] for part in schema["$defs"].values())]
+    return {key: node["reader_default"] for properties in nodes
+            for key, node in properties.items() if "reader_default" in node}
 
 
 def test_the_schema_uses_only_json_schema_keywords():
@@ -236,6 +246,17 @@ def _library_defaults():
               [("restarts", defaults("restarts")), ("method", fit["method"]),
                ("tol", fit["tol"]), ("max_iter", fit["max_iter"]),
                ("random_state", fit["seed"]), ("transform_max_iter", proj["max_iter"])]]
+    # the readers' options (the schema's reader_default; reader_defaults_are_wired below)
+    from moonlight import singlecell, tables
+    read = reader_defaults()
+    cases += [(tables.read_table, k, read[k]) for k in ("header", "comment", "thousands",
+                                                        "counts")]
+    cases += [(singlecell.read_single_cell, k, read[k]) for k in ("format", "matrix", "gene_ids")]
+    cases += [(singlecell.read_h5ad_counts, k, read[k]) for k in ("matrix", "gene_ids")]
+    cases += [(f, "gene_ids", read["gene_ids"])
+              for f in (singlecell.read_10x_mtx, singlecell.read_10x_h5)]
+    cases += [(singlecell.stored_entries, "format", read["format"]),
+              (select_genes_and_cells, "min_counts_per_cell", read["min_counts_per_cell"])]
     sim = defaults("simulation")
     cases += [(simulate, k, tuple(v) if isinstance(v, list) else v)
               for k, v in sim.items() if k != "seeds"]
@@ -278,6 +299,15 @@ def test_every_library_default_is_the_schemas(function, keyword, value):
         return
     assert parameter.default == value, (
         f"{function.__qualname__}({keyword}={parameter.default!r}); schema {value!r}")
+
+
+def test_every_reader_default_is_a_readers_and_entry_default_reads_it():
+    from moonlight.config import entry_default
+    stated = reader_defaults()
+    checked = {keyword for _, keyword, _ in _library_defaults()}
+    assert set(stated) <= checked, f"no reader is checked for {set(stated) - checked}"
+    assert {key: entry_default(key) for key in stated} == stated
+    assert stated["comment"] == "#" and stated["matrix"] == "X"
 
 
 def test_the_librarys_named_defaults_are_the_schemas():
