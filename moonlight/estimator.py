@@ -164,8 +164,8 @@ class PoissonNMF(_Params, *_SKLEARN_BASES):
 
     Examples
     --------
-    >>> import moonlight
-    >>> sim = moonlight.simulate(n_genes=60, n_samples=30, n_modules=3, seed=1)
+    >>> from moonlight import PoissonNMF, simulate
+    >>> sim = simulate(n_genes=60, n_samples=30, n_modules=3, seed=1)
     >>> X = sim.counts.T                       # samples x genes
     >>> model = PoissonNMF(n_components=3, restarts=3).fit(X)
     >>> model.components_.shape, model.transform(X).shape

@@ -92,6 +92,7 @@ def call_memberships(W_normalized: pd.DataFrame, threshold: float) -> pd.DataFra
     DataFrame
         Columns ``gene``, ``module``, ``share`` (its row-normalized weight): one row per
         membership, genes in table order and, within a gene, modules by decreasing share.
+        Genes and modules are strings, whatever labels W has (``0`` becomes ``"0"``).
     """
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
@@ -102,6 +103,7 @@ def call_memberships(W_normalized: pd.DataFrame, threshold: float) -> pd.DataFra
     long = long[member.ravel()].reset_index()
     long["gene_order"] = pd.Categorical(long["gene"], categories=W_normalized.index).codes
     long = long.sort_values(["gene_order", "share"], ascending=[True, False], kind="stable")
+    long[["gene", "module"]] = long[["gene", "module"]].astype(str)  # names, not numbers
     return long[MEMBERSHIP_COLUMNS].reset_index(drop=True)
 
 

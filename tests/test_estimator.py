@@ -174,3 +174,12 @@ print("ok")
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok"
+
+
+def test_the_docstring_example_runs_as_written():
+    """In a fresh namespace, as pasted into a notebook (the module's own names absent)."""
+    import doctest
+    import moonlight.estimator
+    result = doctest.testmod(moonlight.estimator, globs={},
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0

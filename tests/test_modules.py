@@ -46,7 +46,15 @@ def test_threshold_is_strict_and_top_module_always_counts():
     memberships = call_memberships(rows, threshold=0.2)  # c's 0.2 share is not above 0.2
     assert memberships[memberships["gene"] == "c"]["module"].tolist() == ["M1"]
     lone = call_memberships(pd.DataFrame([[0.3, 0.3, 0.4]], index=["x"]), threshold=0.5)
-    assert lone["module"].tolist() == [2]
+    assert lone["module"].tolist() == ["2"]  # names: an unnamed W's labels as strings
+
+
+def test_moonlighting_genes_of_a_w_with_number_labels():
+    """W as an estimator's components_ gives it (integer genes and modules)."""
+    numbered = normalize_rows(pd.DataFrame(W.to_numpy()))
+    table = moonlighting_genes(call_memberships(numbered, threshold=0.1))
+    assert table["gene"].tolist() == ["1", "2", "3"]
+    assert table["modules"].tolist() == ["0,1", "0,1", "2,1"]
 
 
 def test_moonlighting_table():
