@@ -40,6 +40,7 @@ from .prepare import prepare_counts
 from .qc import quality_record
 from .rowmodel import fitting_threads
 from .selection import next_rank, rank_table, selected_rank, withhold_structureless
+from .singlecell import read_anndata, read_rows
 from .stability import near_best_consensus, stability_summary
 from .technical import library_covariates, mark_background, module_associations
 
@@ -381,9 +382,19 @@ def _check_arguments(counts: Any, ranks: Any, annotations: Any, covariates: Any,
                         f"argument nor a modules setting (known: {sorted(known_modules)})")
 
 
+#: The keys of ``analyse(select=...)`` that choose what of an AnnData is read.
+ANNDATA_OPTIONS = ("matrix", "gene_ids")
+
+
+def _is_anndata(counts: Any) -> bool:
+    """Whether ``counts`` is an AnnData (checked without importing anndata)."""
+    return any(kind.__name__ == "AnnData" and kind.__module__.startswith("anndata")
+               for kind in type(counts).__mro__)
+
+
 @progress.labelled("analyse")
 def analyse(
-    counts: Counts | pd.DataFrame,
+    counts: Counts | pd.DataFrame | Any,
     ranks: Iterable[int] | None = None,
     *,
     restarts: int | None = None,
@@ -405,7 +416,12 @@ def analyse(
 
     Parameters
     ----------
-    counts : Counts (dense or sparse) or DataFrame (genes x samples)
+    counts : Counts (dense or sparse), DataFrame (genes x samples) or AnnData
+        An AnnData (cells x genes, as AnnData stores them) is read as the workflow reads
+        an ``.h5ad`` (:func:`moonlight.singlecell.read_anndata`): ``X`` unless
+        ``select={"matrix": "counts"}`` names a layer (or ``"raw"``), genes by
+        ``var_names`` unless ``select={"gene_ids": True}``; its values must be raw
+        integer counts (the error names the matrices that hold them).
     ranks : iterable of int, optional
         Ranks to fit (config ``ranks``).
     restarts : int, optional
@@ -434,7 +450,8 @@ def analyse(
         entry's keys override it in the workflow (:func:`moonlight.prefilter.select_counts`).
         On dense counts the selection runs when it would drop a gene (a table with more
         genes than ``keep_top_genes``, a threshold above 0); on sparse counts always.
-        What it did is in the QC record.
+        What it did is in the QC record. For an AnnData also ``matrix`` and
+        ``gene_ids`` (above).
     batches : Series indexed by sample, or one label per sample, optional
         Each sample's known batch (config ``batch:``): every fit, cross-validation and
         gene test is of the batch model (:mod:`moonlight.batches`);
@@ -452,10 +469,17 @@ def analyse(
                               for key in unknown)
             raise TypeError(f"analyse() got unknown {block} setting(s) {words}; "
                             f"known: {sorted(settings[block])}")
-    unknown = set(select or {}) - set(SELECTION_OPTIONS)
+    # an AnnData is read as the workflow reads an .h5ad: cells x genes, its matrix chosen
+    read_options = ANNDATA_OPTIONS if _is_anndata(counts) else ()
+    unknown = set(select or {}) - set(SELECTION_OPTIONS) - set(read_options)
     if unknown:
         raise TypeError(f"analyse() got unknown select option(s) {sorted(unknown)}; "
-                        f"known: {list(SELECTION_OPTIONS)}")
+                        f"known: {[*SELECTION_OPTIONS, *read_options]}")
+    read_record: list[dict[str, str]] = []
+    if read_options:
+        read = read_anndata(counts, **{k: v for k, v in (select or {}).items()
+                                       if k in read_options})
+        counts, read_record = Counts(read.counts, read.genes, read.cells), read_rows(read)
     counts = Counts.of(counts)
     checks = {**settings["qc"], **(qc or {})}
     if batches is not None:
@@ -476,7 +500,7 @@ def analyse(
         {"$ref": "#/$defs/single_cell_options"}]}}})
     needed, folds = size_requirements(ranks, sel)
     prepared = prepare_counts(counts, select, ranks=needed, folds=folds, qc=qc)
-    counts, read_rows = prepared.counts, prepared.record
+    counts, data_rows = prepared.counts, read_record + prepared.record
     # the prepared samples (the data step may drop all-zero ones), as call_modules
     # joins them; a sample without a row is refused, as a sample sheet's is
     if covariates is not None:
@@ -533,7 +557,7 @@ def analyse(
                 if len(sets) else None)
     folds = pd.concat([*heldout, *([] if 1 in fits else [baseline])], ignore_index=True)
     record = quality_record(counts, table, folds, calls.classes,
-                            calls.associations, read_rows=read_rows,
+                            calls.associations, read_rows=data_rows,
                             **{k: checks[k] for k in ("outlier_factor", "mito_ribo_top",
                                                       "mito_ribo_share")},
                             gene_set_coverage=enriched.warning if enriched else None,

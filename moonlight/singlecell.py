@@ -76,6 +76,7 @@ __all__ = [
     "detect_format",
     "read_single_cell",
     "read_h5ad_counts",
+    "read_anndata",
     "read_10x_mtx",
     "read_10x_h5",
     "unique_gene_names",
@@ -319,15 +320,15 @@ def _is_counts(stored: Any) -> bool:
     return invalid_values(np.ravel(data)) is None
 
 
-def _h5ad_suggestion(adata: Any, used: str) -> str:
+def _h5ad_suggestion(adata: Any, used: str, key: str = "the data set's 'matrix' key") -> str:
     """Which other matrices of the file hold integer counts, as config values."""
     choices = _h5ad_choices(adata)
     good = [name for name, get in choices.items() if name != used and _is_counts(get())]
     if good:
-        return ("Matrices of this file that hold integer counts: "
+        return ("Matrices of this AnnData that hold integer counts: "
                 + ", ".join(f"{_label(name)} (matrix: {name})" for name in good)
-                + "; choose one with the data set's 'matrix' key")
-    return (f"None of this file's matrices ({', '.join(_label(n) for n in choices)}) holds "
+                + f"; choose one with {key}")
+    return (f"None of this AnnData's matrices ({', '.join(_label(n) for n in choices)}) holds "
             "integer counts: read the counts from where they came from (CellRanger's "
             "filtered_feature_bc_matrix, or the AnnData before sc.pp.normalize_total and "
             "sc.pp.log1p; keep them with adata.layers['counts'] = adata.X.copy())")
@@ -374,40 +375,55 @@ def read_h5ad_counts(path: str | os.PathLike[str], *, matrix: str = entry_defaul
     except Exception as error:  # h5py and anndata raise many kinds for a foreign file
         raise _fail(path, f"cannot open as an AnnData .h5ad file ({error})") from None
     try:
-        choices = _h5ad_choices(adata)
-        if matrix not in choices:
-            raise _fail(path, f"no matrix {matrix!r}; this file has "
-                              + (", ".join(f"{_label(n)} (matrix: {n})" for n in choices)
-                                 or "no matrix at all"))
-        var = adata.raw.var if matrix == "raw" else adata.var
-        var_source = "raw.var" if matrix == "raw" else "var"
-        if gene_ids:
-            if "gene_ids" not in var.columns:
-                raise _fail(path, f"gene_ids: {var_source} has no 'gene_ids' column (its "
-                                  f"columns: {', '.join(map(str, var.columns)) or 'none'})")
-            if var["gene_ids"].isna().any():
-                raise _fail(path, f"gene_ids: {var_source}['gene_ids'] is missing for gene "
-                                  f"{var.index[var['gene_ids'].isna().to_numpy()][0]!r}")
-            genes, gene_source = _decode(var["gene_ids"]), f"{var_source}['gene_ids']"
-        else:
-            genes, gene_source = _decode(var.index), f"{var_source}_names"
-        cells = _decode(adata.obs_names)
-        stored, dense = _in_memory(choices[matrix]())
-        notes = ["the matrix is stored dense and was made sparse"] if dense else []
-        if stored.shape != (len(cells), len(genes)):
-            raise _fail(path, f"matrix {_label(matrix)} is {stored.shape[0]} x "
-                              f"{stored.shape[1]}, but the file has {len(cells)} cells and "
-                              f"{len(genes)} genes")
-        X = _canonical(sparse.csr_array(stored).T)
-        del stored  # the file's copy (cells x genes), no longer needed
-        genes, renamed, name_notes = _check_names(str(path), genes, cells, gene_source,
-                                                  "obs_names")
-        _check_counts(str(path), X, genes, cells, _label(matrix),
-                      lambda: _h5ad_suggestion(adata, matrix))
+        return _anndata_counts(adata, str(path), matrix, gene_ids,
+                               "the data set's 'matrix' key")
     finally:
         adata.file.close()
+
+
+def read_anndata(adata: Any, *, matrix: str = entry_default("matrix"),
+                 gene_ids: bool = entry_default("gene_ids")) -> SingleCellRead:
+    """The counts of an AnnData object in memory, genes x cells, read and checked as
+    :func:`read_h5ad_counts` reads a file's (``matrix``, ``gene_ids`` as there; errors
+    name ``AnnData`` where those name the file)."""
+    return _anndata_counts(adata, "AnnData", matrix, gene_ids, "select={'matrix': ...}")
+
+
+def _anndata_counts(adata: Any, source: str, matrix: str, gene_ids: bool,
+                    key: str) -> SingleCellRead:
+    """The counts of an AnnData (backed by a file or in memory), genes x cells; ``key``
+    is how the messages tell the user to choose another matrix."""
+    choices = _h5ad_choices(adata)
+    if matrix not in choices:
+        raise _fail(source, f"no matrix {matrix!r}; it has "
+                            + (", ".join(f"{_label(n)} (matrix: {n})" for n in choices)
+                               or "no matrix at all"))
+    var = adata.raw.var if matrix == "raw" else adata.var
+    var_source = "raw.var" if matrix == "raw" else "var"
+    if gene_ids:
+        if "gene_ids" not in var.columns:
+            raise _fail(source, f"gene_ids: {var_source} has no 'gene_ids' column (its "
+                                f"columns: {', '.join(map(str, var.columns)) or 'none'})")
+        if var["gene_ids"].isna().any():
+            raise _fail(source, f"gene_ids: {var_source}['gene_ids'] is missing for gene "
+                                f"{var.index[var['gene_ids'].isna().to_numpy()][0]!r}")
+        genes, gene_source = _decode(var["gene_ids"]), f"{var_source}['gene_ids']"
+    else:
+        genes, gene_source = _decode(var.index), f"{var_source}_names"
+    cells = _decode(adata.obs_names)
+    stored, dense = _in_memory(choices[matrix]())
+    notes = ["the matrix is stored dense and was made sparse"] if dense else []
+    if stored.shape != (len(cells), len(genes)):
+        raise _fail(source, f"matrix {_label(matrix)} is {stored.shape[0]} x "
+                            f"{stored.shape[1]}, but it has {len(cells)} cells and "
+                            f"{len(genes)} genes")
+    X = _canonical(sparse.csr_array(stored).T)
+    del stored  # the stored copy (cells x genes), no longer needed
+    genes, renamed, name_notes = _check_names(source, genes, cells, gene_source, "obs_names")
+    _check_counts(source, X, genes, cells, _label(matrix),
+                  lambda: _h5ad_suggestion(adata, matrix, key))
     return _finish(SingleCellRead(
-        counts=X, genes=genes, cells=cells, path=str(path), format="h5ad",
+        counts=X, genes=genes, cells=cells, path=source, format="h5ad",
         matrix=_label(matrix), transposed=True, duplicates_renamed=renamed,
         notes=notes + name_notes))
 

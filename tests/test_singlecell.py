@@ -205,7 +205,7 @@ def test_h5ad_gene_ids_names_genes_by_their_ids(tmp_path, counts):
 def test_h5ad_unknown_matrix_lists_the_files_matrices(tmp_path, counts):
     X = sparse.csr_matrix(counts.T)
     path = write_h5ad(tmp_path / "a.h5ad", X, layers={"spliced": X})
-    with pytest.raises(SingleCellError, match=r"a.h5ad: no matrix 'counts'; this file has "
+    with pytest.raises(SingleCellError, match=r"a.h5ad: no matrix 'counts'; it has "
                                               r"X \(matrix: X\), layers/spliced"):
         read_single_cell(path, matrix="counts")
     with pytest.raises(SingleCellError, match=r"no matrix 'raw'"):
@@ -224,7 +224,7 @@ def test_normalized_and_scaled_matrices_are_refused_with_what_they_look_like(tmp
     message = str(refused.value)
     assert "looks normalized to equal totals per cell (every cell sums to about 10000)" \
         in message
-    assert "None of this file's matrices (X, layers/scaled) holds integer counts" in message
+    assert "None of this AnnData's matrices (X, layers/scaled) holds integer counts" in message
     with pytest.raises(SingleCellError, match=r"matrix layers/scaled holds negative values "
                                               r".*looks scaled or centred"):
         read_single_cell(path, matrix="scaled")
@@ -399,3 +399,45 @@ def test_read_rows(tmp_path, counts):
     assert rows["nonzero_entries"]["value"] == str(np.count_nonzero(counts))
     notes = [row["detail"] for row in read_rows(read) if row["check"] == "note"]
     assert len(notes) == 2 and "Antibody Capture (1)" in notes[0]
+
+
+def test_an_anndata_in_memory_is_read_as_its_h5ad_file(tmp_path, counts):
+    """read_anndata and read_h5ad_counts give the same counts, names and record but the
+    source; a matrix without counts is refused naming the layer that holds them."""
+    from moonlight.singlecell import read_anndata
+    X = sparse.csr_matrix(counts.T)
+    path = write_h5ad(tmp_path / "a.h5ad", np.log1p(X), layers={"counts": X})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"(Variable|Observation) names are not unique")
+        adata = anndata.read_h5ad(path)
+    from_file, in_memory = (read_h5ad_counts(path, matrix="counts"),
+                            read_anndata(adata, matrix="counts"))
+    same(in_memory, counts)
+    assert in_memory.path == "AnnData"
+    assert read_rows(in_memory)[1:] == read_rows(from_file)[1:]
+    with pytest.raises(SingleCellError, match=r"^AnnData: matrix X holds non-integer .*"
+                                              r"layers/counts \(matrix: counts\); choose one "
+                                              r"with select=\{'matrix': \.\.\.\}"):
+        read_anndata(adata)
+
+
+def test_analyse_takes_an_anndata_as_the_workflow_takes_its_h5ad(counts):
+    from moonlight.counts import Counts
+    from moonlight.pipeline import analyse
+    from moonlight.simulate import simulate
+    sim = simulate(n_genes=60, n_samples=30, n_modules=3, n_moonlighting=2, seed=1)
+    V = sim.counts.rename(index=lambda g: f"0{g}")  # names stay as written
+    X = sparse.csr_matrix(V.T.to_numpy())
+    adata = anndata.AnnData(X=X.astype(np.float64) / 2, layers={"counts": X},
+                            obs=pd.DataFrame(index=V.columns), var=pd.DataFrame(index=V.index))
+    with pytest.raises(SingleCellError, match="AnnData: matrix X holds non-integer"):
+        analyse(adata, ranks=[2, 3])
+    with pytest.raises(TypeError, match=r"unknown select option\(s\) \['matrix'\]"):
+        analyse(V, select={"matrix": "counts"})  # a table has no layers
+    given = analyse(adata, ranks=[2, 3], restarts=2, select={"matrix": "counts"})
+    as_sparse = analyse(Counts(sparse.csr_array(V.to_numpy(np.float64)), list(V.index),
+                               list(V.columns)), ranks=[2, 3], restarts=2)
+    assert given.rank == as_sparse.rank
+    assert given.W.index.tolist() == V.index.tolist()
+    pd.testing.assert_frame_equal(given.W, as_sparse.W, check_exact=True)
+    assert given.qc["value"].iloc[0] == "AnnData"
