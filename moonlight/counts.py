@@ -30,7 +30,7 @@ from scipy import sparse
 from .io import atomic_path
 
 __all__ = ["Counts", "CountsSize", "save_counts", "load_counts", "counts_size",
-           "invalid_values", "entry_position", "INVALID_VALUES", "ROW_BLOCK_ENTRIES"]
+           "dense_values", "invalid_values", "entry_position", "INVALID_VALUES", "ROW_BLOCK_ENTRIES"]
 
 #: Entries of a dense block of rows (:meth:`Counts.row_blocks`): 32 MB of float64, so
 #: that a computation holding several arrays of a block's size stays small.
@@ -72,8 +72,8 @@ class Counts:
             samples = [str(s) for s in counts.columns]
             if counts.shape[1] and all(isinstance(t, pd.SparseDtype) for t in counts.dtypes):
                 return cls(_csr(counts.sparse.to_coo()), genes, samples)
-            return cls(counts.to_numpy(dtype=np.float64), genes, samples)
-        matrix = _csr(counts) if sparse.issparse(counts) else np.asarray(counts, np.float64)
+            return cls(dense_values(counts, "the counts"), genes, samples)
+        matrix = _csr(counts) if sparse.issparse(counts) else dense_values(counts, "the counts")
         n, m = matrix.shape
         return cls(matrix, [f"g{i}" for i in range(n)], [f"s{j}" for j in range(m)])
 
@@ -103,6 +103,29 @@ class Counts:
     def to_frame(self) -> pd.DataFrame:
         """The whole matrix as a dense DataFrame (index ``gene``)."""
         return self.rows(self.genes)
+
+
+def dense_values(values: ArrayLike | pd.DataFrame, what: str) -> NDArray[np.float64]:
+    """``values`` as a float64 array; what cannot be one is refused by what it is: a path
+    (read it first), or a table column of text (the names, most often, which belong in
+    the index). ``what`` names the argument in the message."""
+    if isinstance(values, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a matrix in memory, not the path {str(values)!r}: "
+                        "read it first (moonlight.read_count_table(path))")
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        if not isinstance(values, pd.DataFrame):
+            raise
+        for name in values.columns:
+            column = values[name]
+            text = pd.to_numeric(column, errors="coerce").isna() & column.notna()
+            if text.any():
+                raise ValueError(
+                    f"{what}: column {str(name)!r} holds text ({column[text].iloc[0]!r}), "
+                    f"not numbers; if it holds the row names, make it the index "
+                    f"(table.set_index({name!r}))") from None
+        raise
 
 
 #: The kinds of value no count matrix holds, in the order :func:`invalid_values` tests.

@@ -41,6 +41,7 @@ from .starts import INITS, SVD_PLAIN_SWEEPS, svd_matrix
 from .engines import Options
 from .engines._common import thread_count
 from .batches import Batches, batch_problem
+from .counts import dense_values
 from .engines.batch_mu import batch_factors
 from .likelihood import log_factorial_sum, log_factorial_sum_chunked
 
@@ -211,7 +212,7 @@ def _check_totals(row_totals: NDArray, column_totals: NDArray) -> None:
 
 
 def _validate_dense(V: ArrayLike) -> NDArray[np.float64]:
-    V = np.asarray(V, dtype=np.float64)
+    V = dense_values(V, "V")
     if V.ndim != 2:
         raise ValueError(f"V must be a 2-D matrix (genes x samples), got {V.ndim} dimension(s)")
     n_genes, n_samples = V.shape

@@ -48,3 +48,18 @@ def test_each_input_gives_the_answer_its_warning_or_one_clear_error(case, w09, t
     assert result.rank == 4
     assert sorted(result.moonlighting["gene"]) == sorted(names.get(g, g) for g in ANSWER)
     assert sorted(result.memberships["module"].value_counts()) == [20, 20, 20, 43]
+
+
+@pytest.mark.parametrize("call", ["analyse", "fit_nmf", "PoissonNMF"])
+def test_a_column_of_names_or_a_path_is_refused_as_such(call, w09):
+    """The notebook's commonest slips: the gene names left as a column, a file's path."""
+    import moonlight
+    run = {"analyse": analyse, "fit_nmf": lambda x: moonlight.fit_nmf(x, 4),
+           "PoissonNMF": lambda x: moonlight.PoissonNMF(4).fit(x)}[call]
+    names_column = w09.reset_index() if call != "PoissonNMF" else w09.T.reset_index()
+    first = names_column.columns[0]
+    with pytest.raises(ValueError, match=rf"column '{first}' holds text \('(anise|S1)'\), not "
+                                         rf"numbers; .* make it the index"):
+        run(names_column)
+    with pytest.raises(TypeError, match=r"not the path 'counts\.tsv'"):
+        run("counts.tsv")
