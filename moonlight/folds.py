@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .config import ConfigError, dataset_ranks, size_checks
+from .likelihood import n_free_parameters
 
 __all__ = ["fold_labels", "block_groups", "block_fold_labels", "sample_folds", "gene_halves",
            "fold_problem", "check_size", "check_job_size"]
@@ -103,6 +104,18 @@ def fold_problem(shape: tuple[int, int], folds: int, design: str | None, *,
     if design == "blocks" and min(shape) < folds:
         return (f"selection.folds: {folds} folds of the blocks design need at least {folds} "
                 f"genes and {folds} samples")
+    if design in ("entries", "blocks"):
+        # a rank with as many free parameters as a fold's training entries fits them
+        # exactly, and its held-out likelihood says nothing (its fits may even diverge
+        # where a held-out entry's row and column are all but free)
+        training = n_genes * n_samples - -(-n_genes * n_samples // folds)
+        parameters = n_free_parameters(n_genes, n_samples, largest_rank)
+        if parameters >= training:
+            usable = (training - 1) // (n_genes + n_samples - 1)
+            return (f"ranks: rank {largest_rank} has {parameters} free parameters, no fewer "
+                    f"than the {training} entries each fold of the {design} design "
+                    f"trains on (selection.folds: {folds}), so its held-out likelihood "
+                    f"measures nothing; ranks up to {usable} can be cross-validated")
     if design == "samples":
         if n_samples < folds or n_genes < 2:
             return (f"selection.folds: {folds} folds of the samples design need at least "

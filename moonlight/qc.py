@@ -322,8 +322,8 @@ def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
     """
     if rank == 1:
         gains = {r: structure_gain(heldout, r) for r in sorted(set(heldout["rank"]) - {1})}
-        if not gains:
-            return QCWarning("no_structure", "the selected rank is 1: no module structure")
+        if not gains:  # rank 1 alone was fitted: nothing was compared (rank_at_top says so)
+            return None
         best = max(gains, key=lambda r: gains[r][0])
         gain, se = gains[best]
         return QCWarning(
@@ -376,7 +376,8 @@ def convergence_warning(restarts: pd.DataFrame | None, rank: int) -> QCWarning |
 
 
 def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
-    """``rank_at_top`` when the selected rank is the largest fitted rank (above 1).
+    """``rank_at_top`` when the selected rank is the largest fitted rank (rank 1 only
+    when no rank above it was fitted: then no module was looked for).
 
     Parameters
     ----------
@@ -385,8 +386,13 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
     """
     ranks = selection["rank"].to_numpy(dtype=np.int64)
     rank = selected_rank(selection)
-    if rank == 1 or rank < ranks.max():
+    if rank < ranks.max():
         return None
+    if rank == 1:
+        return QCWarning(
+            "rank_at_top",
+            "rank 1 is the only rank fitted, so no module structure was looked for: fit "
+            "ranks above 1 (ranks:) to find modules")
     return QCWarning(
         "rank_at_top",
         f"the selected rank {rank} is the largest rank fitted: the held-out likelihood "

@@ -98,7 +98,29 @@ def test_rank_at_top_warns_only_for_the_largest_fitted_rank():
     assert "largest rank fitted" in warning.message
     table["selected"] = [False, True, False]
     assert top_rank_warning(table) is None
-    assert top_rank_warning(pd.DataFrame({"rank": [1], "selected": [True]})) is None
+    # rank 1 selected over fitted ranks (withhold_structureless) is no_structure's ...
+    assert top_rank_warning(pd.DataFrame({"rank": [1, 2, 3],
+                                          "selected": [True, False, False]})) is None
+    # ... but rank 1 alone was all there was to choose: nothing was looked for
+    alone = top_rank_warning(pd.DataFrame({"rank": [1], "selected": [True]}))
+    assert alone.kind == "rank_at_top" and "only rank fitted" in alone.message
+    folds = pd.DataFrame({"rank": [1] * 3, "fold": [0, 1, 2], "heldout_loglik": [-5.0] * 3})
+    assert structure_warning(folds, 1) is None  # no_structure needs a rank to compare
+
+
+def test_a_rank_with_more_parameters_than_training_entries_is_refused():
+    """Rank 50 of the 100 x 60 table (7,950 parameters, 4,800 training entries a fold)
+    gave a held-out log L of -7e16 and R = 1 with a no_structure warning."""
+    from moonlight.config import ConfigError
+    from moonlight.folds import check_size
+    folds = {"folds": 5, "design": "entries"}
+    check_size((100, 60), [2, 30], folds, source="t")  # 30 x 159 = 4,770 < 4,800
+    with pytest.raises(ConfigError, match=r"config key ranks: rank 31 has 4929 free "
+                                          r"parameters, no fewer than the 4800 entries .* "
+                                          r"ranks up to 30 can be cross-validated"):
+        check_size((100, 60), [2, 31], folds, source="t")
+    with pytest.raises(ConfigError, match="of the blocks design"):
+        check_size((100, 60), [31], {"folds": 5, "design": "blocks"}, source="t")
 
 
 def test_a_selected_fit_stopped_at_its_sweep_cap_is_a_warning():
