@@ -115,7 +115,8 @@ def fold_problem(shape: tuple[int, int], folds: int, design: str | None, *,
             return (f"ranks: rank {largest_rank} has {parameters} free parameters, no fewer "
                     f"than the {training} entries each fold of the {design} design "
                     f"trains on (selection.folds: {folds}), so its held-out likelihood "
-                    f"measures nothing; ranks up to {usable} can be cross-validated")
+                    "measures nothing; " + (f"ranks up to {usable} can be cross-validated"
+                                            if usable else "no rank can be"))
     if design == "samples":
         if n_samples < folds or n_genes < 2:
             return (f"selection.folds: {folds} folds of the samples design need at least "

@@ -19,10 +19,12 @@ def test_names_match_exactly_and_patterns_are_searched():
 
 def test_the_data_step_drops_them_and_the_record_counts_them(tmp_path):
     table = tmp_path / "t.tsv"
-    rows = ["gene\ts1\ts2\ts3"] + [f"{g}\t{i + 1}\t{2 * i + 1}\t{i + 3}" for i, g in enumerate(
-        ["MT-CO1", "MT-ND2", "GAPDH", "ACTB", "MALAT1", "CD3E", "MS4A1"])]
+    rows = ["gene\ts1\ts2\ts3\ts4\ts5\ts6"] + [
+        f"{g}\t{i + 1}\t{2 * i + 1}\t{i + 3}\t{i + 2}\t{3 * i + 1}\t{i + 4}" for i, g in enumerate(
+            ["MT-CO1", "MT-ND2", "GAPDH", "ACTB", "MALAT1", "CD3E", "MS4A1"])]
     table.write_text("\n".join(rows) + "\n")
-    prepared = prepare_table(table, {"exclude_genes": ["^MT-", "MALAT1", "NOPE"]}, ranks=[2],
+    # 4 genes x 6 samples left: rank 1's 9 parameters, 12 training entries a fold
+    prepared = prepare_table(table, {"exclude_genes": ["^MT-", "MALAT1", "NOPE"]}, ranks=[1],
                              folds={"folds": 2})
     assert prepared.counts.genes == ["GAPDH", "ACTB", "CD3E", "MS4A1"]
     record = pd.DataFrame(prepared.record).set_index("check")
