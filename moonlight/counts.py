@@ -30,7 +30,8 @@ from scipy import sparse
 from .io import atomic_path
 
 __all__ = ["Counts", "CountsSize", "save_counts", "load_counts", "counts_size",
-           "dense_values", "invalid_values", "entry_position", "INVALID_VALUES", "ROW_BLOCK_ENTRIES"]
+           "dense_values", "invalid_values", "entry_position", "INVALID_VALUES",
+           "ROW_BLOCK_ENTRIES"]
 
 #: Entries of a dense block of rows (:meth:`Counts.row_blocks`): 32 MB of float64, so
 #: that a computation holding several arrays of a block's size stays small.
