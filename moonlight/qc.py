@@ -38,6 +38,10 @@ the answer is worth (and, for an outlier, what was done about it):
 ``mito_ribo_module``
     A module's top genes are mostly mitochondrial or ribosomal
     (:mod:`moonlight.genefilter`): it may describe cell quality, not identity.
+``orientation``
+    The table's rows (genes) have totals that spread less than its columns' (samples'),
+    as a samples x genes table's do (:data:`TRANSPOSED_SPREAD_RATIO`): it may be
+    transposed, and its modules then group samples.
 ``outside_validated_range``
     The table is sparser or shallower than every table on which the rank rule and the
     moonlighting calls were validated (``benchmarks/CALIBRATION.md``): mean count per
@@ -68,12 +72,14 @@ __all__ = [
     "QC_COLUMNS",
     "VALIDATED_MIN_MEAN_COUNT",
     "VALIDATED_MAX_ZERO_FRACTION",
+    "TRANSPOSED_SPREAD_RATIO",
     "DEFAULT_OUTLIER_FACTOR",
     "QCWarning",
     "read_record",
     "count_record",
     "outlier_warnings",
     "range_warnings",
+    "orientation_warning",
     "structure_warning",
     "top_rank_warning",
     "technical_warning",
@@ -96,6 +102,15 @@ VALIDATED_MIN_MEAN_COUNT = 0.15
 #: ... and its sparsest have 88% zero entries. Tables beyond either bound get the
 #: ``outside_validated_range`` warning.
 VALIDATED_MAX_ZERO_FRACTION = 0.88
+
+#: Genes' totals spread over orders of magnitude, samples' depths less: the standard
+#: deviation of log10 totals over the rows (genes) was 21 times the columns' (samples')
+#: on the exercise table and 0.92 to 7.3 times on the genes fitted of the 14 real data
+#: sets of benchmarks/REAL_DATA.md (0.92: 92 cells whose depths spread widely). A table
+#: whose rows spread less than this fraction of its columns' looks transposed (samples x
+#: genes) and gets the ``orientation`` warning; a transposed table whose samples spread
+#: as widely as its genes passes unwarned.
+TRANSPOSED_SPREAD_RATIO = 0.67
 
 #: An entry is an outlier above this many times both the 99th percentile of the table's
 #: nonzero counts and the next-largest count of its gene.
@@ -300,6 +315,26 @@ def range_warnings(counts: Counts | pd.DataFrame) -> list[QCWarning]:
         "only on denser tables (benchmarks/CALIBRATION.md), so the selected rank and the "
         "calls may be wrong here in ways that were not measured",
     )]
+
+
+def orientation_warning(counts: Counts | pd.DataFrame) -> QCWarning | None:
+    """``orientation`` when the table looks like samples x genes: its rows' totals
+    spread less than :data:`TRANSPOSED_SPREAD_RATIO` of its columns' (standard deviation
+    of log10 totals; tables under 10 rows or columns are not judged)."""
+    e = _Entries.of(counts)
+    if min(e.shape) < 10:
+        return None
+    rows = np.bincount(e.rows, weights=e.values, minlength=e.shape[0])
+    spread_rows, spread_cols = (float(np.log10(t[t > 0]).std()) for t in (rows, e.depth()))
+    if spread_rows >= TRANSPOSED_SPREAD_RATIO * spread_cols:
+        return None
+    return QCWarning(
+        "orientation",
+        f"the rows' totals spread less than the columns' (standard deviation of log10 "
+        f"totals {spread_rows:.3g} against {spread_cols:.3g}), as samples' depths do "
+        "against genes' totals: the table may be samples x genes, where moonlight reads "
+        "genes x samples, and then its modules group samples; if so, transpose it "
+        "(table.T) and run again")
 
 
 def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
@@ -519,7 +554,7 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
                 convergence_warning(restarts, rank), technical_warning(associations)]
     warnings += outlier_warnings(counts, outlier_factor)
-    warnings += range_warnings(counts)
+    warnings += [*range_warnings(counts), orientation_warning(counts)]
     if gene_set_coverage:
         warnings.append(QCWarning("gene_set_coverage", gene_set_coverage))
     if module_genes is not None:
