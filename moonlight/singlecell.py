@@ -320,8 +320,9 @@ def _is_counts(stored: Any) -> bool:
     return invalid_values(np.ravel(data)) is None
 
 
-def _h5ad_suggestion(adata: Any, used: str, key: str = "the data set's 'matrix' key") -> str:
-    """Which other matrices of the file hold integer counts, as config values."""
+def _h5ad_suggestion(adata: Any, used: str, key: str) -> str:
+    """Which other matrices of an AnnData hold integer counts, and ``key``, how to choose
+    one (the config's key, or analyse()'s argument)."""
     choices = _h5ad_choices(adata)
     good = [name for name, get in choices.items() if name != used and _is_counts(get())]
     if good:
