@@ -138,17 +138,33 @@ def _absolute_paths(config: dict[str, Any], base_dir: Path) -> dict[str, Any]:
 HEADER = "# Written by `moonlight run`"
 
 
+#: What a run leaves in ``results/`` before it has a result: logs, job benchmarks and
+#: the calibration figure (a copy of the benchmark's).
+NOT_RESULTS = ("logs", "benchmarks", "calibration.png")
+
+
+def _has_results(out: Path) -> bool:
+    """Whether a run in ``out`` has written a result (a data set's file, the summary)."""
+    results = out / "results"
+    return results.is_dir() and any(
+        path.is_file() for entry in results.iterdir() if entry.name not in NOT_RESULTS
+        for path in ([entry] if entry.is_file() else entry.rglob("*")))
+
+
 def _write_config(out: Path, config: dict) -> Path:
     """``out/config.yaml``. One with other settings is replaced only if ``moonlight run``
-    wrote it and no run has left results beside it; otherwise the run stops."""
+    wrote it and no run has left a result beside it (a run that failed before its first
+    result, on a wrong layer name say, leaves only logs); otherwise the run stops."""
     path = out / "config.yaml"
     text = (f"{HEADER}; repeat the run with\n"
             f"#   snakemake -s {workflow_dir() / 'Snakefile'} -d {out} --configfile {path}\n"
             + yaml.safe_dump(config, sort_keys=False))
     if path.is_file() and yaml.safe_load(path.read_text()) != config:
-        if not path.read_text().startswith(HEADER) or (out / "results").exists():
-            raise UsageError(f"{path} holds the config of another run; give another "
-                             f"--out, or delete it to start over")
+        if not path.read_text().startswith(HEADER) or _has_results(out):
+            raise UsageError(f"{path} holds the config of another run, whose results "
+                             f"the new settings would replace; give another --out, or "
+                             f"delete it to rerun there with the new settings (only what "
+                             f"they change is redone)")
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path

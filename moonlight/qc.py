@@ -454,7 +454,10 @@ def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
     return QCWarning(
         "technical_module",
         f"module(s) whose usage follows a technical axis of the samples: {named}; read "
-        f"them as that axis, not as biological programs (module_covariates.tsv){left_out}",
+        f"them as that axis, not as biological programs, unless a module is the main "
+        f"program of many samples: a cell type with fewer counts per cell, or a line "
+        f"with more mitochondrial reads, is a source the axis follows "
+        f"(module_covariates.tsv){left_out}",
     )
 
 

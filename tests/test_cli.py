@@ -117,9 +117,15 @@ def test_a_config_written_by_an_unfinished_run_is_replaced(tmp_path):
     first = _write_config(tmp_path, {"ranks": [2]})
     _write_config(tmp_path, {"ranks": [3]})               # no results yet: replaced
     assert yaml.safe_load(first.read_text()) == {"ranks": [3]}
-    (tmp_path / "results").mkdir()
-    with pytest.raises(Exception, match="holds the config of another run"):
-        _write_config(tmp_path, {"ranks": [4]})
+    # a run that failed before its first result (a wrong layer name) left only these
+    (tmp_path / "results" / "logs" / "prepare_single_cell").mkdir(parents=True)
+    (tmp_path / "results" / "logs" / "prepare_single_cell" / "a.log").write_text("error")
+    (tmp_path / "results" / "calibration.png").write_bytes(b"png")
+    _write_config(tmp_path, {"ranks": [4]})               # still no result: replaced
+    (tmp_path / "results" / "a").mkdir()
+    (tmp_path / "results" / "a" / "counts.npz").write_bytes(b"npz")
+    with pytest.raises(Exception, match="holds the config of another run, whose results"):
+        _write_config(tmp_path, {"ranks": [5]})
 
 
 @pytest.mark.workflow
