@@ -18,8 +18,9 @@ the answer is worth (and, for an outlier, what was done about it):
     ``qc.outliers``) and name it here; the warning on the counts as fitted is for counts
     that did not pass through them.
 ``rank_at_top``
-    The selected rank is the largest one fitted: the rule never saw a rank at which the
-    held-out likelihood stopped rising, so the true structure may be larger, or (on real
+    The selected rank is the largest one fitted, or the held-out likelihood still rose
+    at the largest rank and the effect-size cap chose a smaller R: the rule never saw a
+    rank at which the held-out likelihood stopped rising, so the true structure may be larger, or (on real
     counts) extra modules may absorb overdispersion and technical axes. Fit larger ranks
     (``ranks:``, or ``selection.extend_to``, which grows the range one rank at a time
     until the rule stops inside it), and read the extra modules with care.
@@ -64,7 +65,7 @@ from .classes import class_counts
 from .config import default
 from .counts import Counts
 from .genefilter import mito_ribo_modules
-from .selection import selected_rank, structure_gain
+from .selection import selected_rank, still_rising, structure_gain
 from .tables import TableRead
 from .technical import technical_modules
 
@@ -412,7 +413,9 @@ def convergence_warning(restarts: pd.DataFrame | None, rank: int) -> QCWarning |
 
 def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
     """``rank_at_top`` when the selected rank is the largest fitted rank (rank 1 only
-    when no rank above it was fitted: then no module was looked for).
+    when no rank above it was fitted: then no module was looked for), or when the
+    held-out likelihood still rose there and the effect-size cap chose a smaller R
+    (:func:`moonlight.selection.still_rising`).
 
     Parameters
     ----------
@@ -422,7 +425,19 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
     ranks = selection["rank"].to_numpy(dtype=np.int64)
     rank = selected_rank(selection)
     if rank < ranks.max():
-        return None
+        if not still_rising(selection):
+            return None
+        above = selection.loc[selection["rank"] > rank].sort_values("rank").iloc[0]
+        share = (f", which took {float(above['gain_share']):.3g} of the held-out gain"
+                 if "gain_share" in selection else "")
+        return QCWarning(
+            "rank_at_top",
+            f"the held-out likelihood still rose at the largest rank fitted ({ranks.max()}): "
+            f"every step up to it beat the one before by more than a standard error, and "
+            f"the effect-size cap (selection.min_gain) stopped R at {rank}, before the step "
+            f"to {int(above['rank'])}{share}; with larger ranks fitted the likelihood may "
+            "stop and the rule choose another R: fit larger ranks (ranks:, or "
+            "selection.extend_to)")
     if rank == 1:
         return QCWarning(
             "rank_at_top",

@@ -71,10 +71,14 @@ the module that separates two similar cell lines takes 0.08-0.09 of it
 (benchmarks/REAL_DATA.md). ``min_gain_stopped: 0`` keeps every step there.
 
 **Extending the range.** A rule that selects the largest fitted rank never saw the
-held-out likelihood stop rising. With ``selection.extend_to`` set, the next rank is
-fitted and the rule applied again, one rank at a time, until it selects a rank below the
-largest fitted one or the largest fitted rank reaches ``extend_to``
-(:func:`next_rank`); the workflow and :func:`moonlight.pipeline.analyse` both do this.
+held-out likelihood stop rising; nor did one whose every step up to the largest rank
+was significant, whose R the effect-size cap chose (:func:`still_rising`): fitted to
+2..5, CellBench's five lines on 10x stop at 4 by the cap (the step to 5 takes 0.087 of
+the gain), fitted to 2..7 the likelihood stops at 5 and the rule takes 5. With
+``selection.extend_to`` set, the next rank is fitted and the rule applied again, one
+rank at a time, until it selects a rank below the largest fitted one where the held-out
+likelihood stopped, or the largest fitted rank reaches ``extend_to`` (:func:`next_rank`);
+the workflow and :func:`moonlight.pipeline.analyse` both do this.
 
 **No structure, no modules.** When the selected rank does not beat the rank-1 model
 (every gene following the samples' depths) on held-out data by more than one standard
@@ -96,7 +100,7 @@ from .likelihood import n_free_parameters
 
 __all__ = ["rank_table", "select_rank", "selected_rank", "paired_se", "gain_shares",
            "next_rank", "structure_gain", "withhold_structureless", "rule_in_words",
-           "first_stop", "CAP_WHEN"]
+           "first_stop", "still_rising", "CAP_WHEN"]
 
 #: When the effect-size cap applies (config ``selection.cap_when``): to every rank table,
 #: or only where the held-out likelihood rises step by step through the largest rank.
@@ -210,18 +214,41 @@ def withhold_structureless(table: pd.DataFrame, cv_folds: pd.DataFrame,
     return pd.concat([pd.DataFrame([row]), table], ignore_index=True)
 
 
+def _steps(cv_folds: pd.DataFrame, ranks: pd.Series | list[int]
+           ) -> list[tuple[int, int, bool]]:
+    """``(low, high, beats)`` for consecutive ``ranks`` (ascending): whether ``high``
+    beats ``low`` on held-out data by more than one standard error of their paired fold
+    differences (``sum_k d_k > sqrt(K) sd(d)``, ``d_k = F_k(high) - F_k(low)``)."""
+    F = _fold_matrix(cv_folds)
+    ordered = sorted(int(r) for r in ranks)
+    out = []
+    for low, high in zip(ordered, ordered[1:]):
+        gain, se = _paired_gain(F, low, high)
+        out.append((low, high, gain > se))
+    return out
+
+
 def first_stop(cv_folds: pd.DataFrame, ranks: pd.Series | list[int]) -> int:
     """The first of ``ranks`` (ascending) whose next one does not beat it on held-out
     data by more than one standard error of their paired fold differences
-    (``sum_k d_k <= sqrt(K) sd(d)``, ``d_k = F_k(next) - F_k(R)``); the largest rank
-    when every step does."""
-    F = _fold_matrix(cv_folds)
-    ordered = sorted(int(r) for r in ranks)
-    for low, high in zip(ordered, ordered[1:]):
-        gain, se = _paired_gain(F, low, high)
-        if gain <= se:
+    (:func:`_steps`); the largest rank when every step does."""
+    for low, _, beats in _steps(cv_folds, ranks):
+        if not beats:
             return low
-    return ordered[-1]
+    return max(int(r) for r in ranks)
+
+
+def still_rising(table: pd.DataFrame) -> bool:
+    """Whether the held-out log likelihood still rose at the largest fitted rank: every
+    step between stable ranks beat the one before (``beats_previous`` of
+    :func:`rank_table`) up to the largest rank, so the rule never saw it stop and the
+    effect-size cap (``selection.min_gain``) decided R, a choice that can move when
+    larger ranks are fitted."""
+    if "beats_previous" not in table:
+        return False
+    steps = table.loc[table["beats_previous"].notna()]
+    return (len(steps) > 0 and bool(steps["beats_previous"].astype(bool).all())
+            and int(steps["rank"].max()) == int(table["rank"].max()))
 
 
 def select_rank(table: pd.DataFrame, *,
@@ -336,7 +363,10 @@ def rank_table(
         ``bic``, ``aic``,
         then (when given) ``cv_loglik``, ``cv_se``, ``n_near_best``, ``matched_cosine``,
         ``cophenetic``, ``stable``, ``cv_se_diff`` (SE of the difference from the best
-        stable rank), and ``selected`` (True on exactly one row).
+        stable rank), ``gain_share`` (with ``baseline``), ``beats_previous`` (with
+        ``cv_folds``: whether the rank beats the stable rank before it by more than one
+        standard error of their paired fold differences; empty for the first stable
+        rank and for unstable ones), and ``selected`` (True on exactly one row).
     """
     missing = {"rank", "loglik"} - set(restarts.columns)
     if missing:
@@ -377,6 +407,12 @@ def rank_table(
         if baseline is not None:
             table["gain_share"] = gain_shares(table, baseline,
                                               float(best["cv_loglik"])).to_numpy()
+        if cv_folds is not None:
+            stable = _stable(table, min_stability)
+            pool = table.loc[stable if stable.any() else table.index, "rank"]
+            beats = {high: ok for _, high, ok in _steps(cv_folds, pool)}
+            table["beats_previous"] = pd.array([beats.get(int(r)) for r in table["rank"]],
+                                               dtype="boolean")
         table["selected"] = select_rank(table, min_stability=min_stability,
                                         cv_folds=cv_folds, min_gain=min_gain,
                                         cap_when=cap_when,
@@ -410,12 +446,14 @@ def next_rank(table: pd.DataFrame, extend_to: int | None) -> int | None:
     Returns
     -------
     int or None
-        One above the largest fitted rank when the rule selected that largest rank and
-        it is below ``extend_to``; None otherwise (the rule stopped inside the range,
-        or the range reached its limit).
+        One above the largest fitted rank when the rule selected that largest rank, or
+        when the held-out likelihood still rose there (:func:`still_rising`: the
+        effect-size cap chose R, and may choose another with more ranks), and it is
+        below ``extend_to``; None otherwise (the held-out likelihood stopped inside the
+        range, or the range reached its limit).
     """
     top = int(table["rank"].max())
     chosen = selected_rank(table)
-    if extend_to is None or chosen < top or top >= extend_to:
+    if extend_to is None or top >= extend_to or (chosen < top and not still_rising(table)):
         return None
     return top + 1

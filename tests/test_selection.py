@@ -1,5 +1,6 @@
 """Choice of R: stability metric, the one-SE rule, and the exercise's table."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +284,36 @@ def test_the_cap_when_rising_keeps_a_small_step_where_the_heldout_likelihood_sto
     assert "step" not in rule_in_words(0.9, 0.0, "always")
     assert "0.025 of the best" in rule_in_words(0.9, 0.1, "rising", 0.025)
     assert "0.025" not in rule_in_words(0.9, 0.1, "rising", 0.0)
+
+
+def test_a_cap_on_a_likelihood_still_rising_warns_and_grows_the_range():
+    """Fitted to 2..5 with every step significant, the cap stops at 4 (the step to 5
+    adds 0.04 of the gain); fitted to 6 the likelihood stops at 5 and the rule takes 5
+    (five cell lines on 10x fitted to 2..5 and to 2..7 did just this)."""
+    from moonlight.crossval import cv_summary
+    from moonlight.qc import top_rank_warning
+    from moonlight.selection import next_rank, rank_table, selected_rank, still_rising
+
+    def table_of(cv):
+        folds = _fold_values(cv)
+        restarts = pd.DataFrame({"rank": list(cv), "loglik": list(cv.values())})
+        return rank_table(restarts, 100, 60, cv=cv_summary(folds), cv_folds=folds,
+                          baseline=-110.0)
+
+    cv = {2: -60.0, 3: -30.0, 4: -14.0, 5: -10.0}
+    table = table_of(cv)
+    assert table["beats_previous"].isna().tolist() == [True, False, False, False]
+    assert table["beats_previous"].iloc[1:].tolist() == [True, True, True]
+    assert selected_rank(table) == 4 and still_rising(table)
+    assert next_rank(table, 8) == 6 and next_rank(table, 5) is None
+    warning = top_rank_warning(table)
+    assert warning.kind == "rank_at_top"
+    assert re.search(r"stopped R at 4, before the step to 5, which took 0\.0[34]\d* of",
+                     warning.message)
+    grown = table_of({**cv, 6: -10.5})
+    assert selected_rank(grown) == 5 and not still_rising(grown)
+    assert grown["beats_previous"].iloc[-1] == False  # noqa: E712 (a pandas NA-able bool)
+    assert next_rank(grown, 8) is None and top_rank_warning(grown) is None
 
 
 def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
