@@ -24,6 +24,11 @@ the answer is worth (and, for an outlier, what was done about it):
     counts) extra modules may absorb overdispersion and technical axes. Fit larger ranks
     (``ranks:``, or ``selection.extend_to``, which grows the range one rank at a time
     until the rule stops inside it), and read the extra modules with care.
+``unstable_rank``
+    A rank above the selected one predicts held-out counts better than it, by more than
+    a standard error, but its restarts disagree (matched cosine under
+    ``selection.min_stability``), so the rule passed it over: its best optimum was found
+    once, or not at all. More restarts may settle it, and R with it.
 ``not_converged``
     The selected rank's best restart (the fit whose W and H are reported) stopped at its
     sweep cap (``fit.max_iter``) before its log likelihood settled: W, H and the calls
@@ -65,7 +70,7 @@ from .classes import class_counts
 from .config import default
 from .counts import Counts
 from .genefilter import mito_ribo_modules
-from .selection import selected_rank, still_rising, structure_gain
+from .selection import heldout_gain, selected_rank, still_rising, structure_gain
 from .tables import TableRead
 from .technical import technical_modules
 
@@ -83,6 +88,7 @@ __all__ = [
     "orientation_warning",
     "structure_warning",
     "top_rank_warning",
+    "stability_warning",
     "technical_warning",
     "capped_fits_warning",
     "class_record",
@@ -381,6 +387,39 @@ def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
     )
 
 
+def stability_warning(selection: pd.DataFrame, heldout: pd.DataFrame) -> QCWarning | None:
+    """``unstable_rank`` naming the ranks above the selected one that predict held-out
+    counts better than it, by more than one standard error of their paired fold
+    differences, but that the rule passed over because their restarts disagree
+    (``stable`` false: matched cosine under ``selection.min_stability``).
+
+    Parameters
+    ----------
+    selection : DataFrame
+        The rank table (``rank``, ``selected``, ``stable``, ``matched_cosine``).
+    heldout : DataFrame
+        Per-fold held-out rows of the fitted ranks.
+    """
+    if "stable" not in selection:
+        return None
+    rank = selected_rank(selection)
+    passed = selection.loc[(selection["rank"] > rank) & ~selection["stable"].astype(bool)]
+    named = []
+    for other, cosine in passed[["rank", "matched_cosine"]].itertuples(index=False):
+        gain, se = heldout_gain(heldout, rank, int(other))
+        if gain > se:
+            named.append(f"R = {int(other)} (held-out gain {gain:.4g}, standard error "
+                         f"{se:.4g}; matched cosine {float(cosine):.2f})")
+    if not named:
+        return None
+    return QCWarning(
+        "unstable_rank",
+        f"rank(s) above the selected {rank} predict held-out counts better, but their "
+        f"restarts disagree, so the rule passed them over: {'; '.join(named)}; with more "
+        "restarts (restarts:) the best optimum of such a rank may be found more than once "
+        "and the rank chosen")
+
+
 def convergence_warning(restarts: pd.DataFrame | None, rank: int) -> QCWarning | None:
     """``not_converged`` when the best restart of the selected rank stopped at its sweep
     cap rather than by the tolerance.
@@ -570,7 +609,8 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     """
     rank = selected_rank(selection)
     warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
-                convergence_warning(restarts, rank), technical_warning(associations)]
+                stability_warning(selection, heldout), convergence_warning(restarts, rank),
+                technical_warning(associations)]
     warnings += outlier_warnings(counts, outlier_factor)
     warnings += [*range_warnings(counts), orientation_warning(counts)]
     if gene_set_coverage:

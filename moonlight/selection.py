@@ -100,7 +100,7 @@ from .likelihood import n_free_parameters
 
 __all__ = ["rank_table", "select_rank", "selected_rank", "paired_se", "gain_shares",
            "next_rank", "structure_gain", "withhold_structureless", "rule_in_words",
-           "first_stop", "still_rising", "CAP_WHEN"]
+           "first_stop", "still_rising", "heldout_gain", "CAP_WHEN"]
 
 #: When the effect-size cap applies (config ``selection.cap_when``): to every rank table,
 #: or only where the held-out likelihood rises step by step through the largest rank.
@@ -167,17 +167,23 @@ def gain_shares(table: pd.DataFrame, baseline: float, best: float) -> pd.Series:
     return (steps / total if total > 0 else steps * np.nan).reindex(table.index)
 
 
-def structure_gain(heldout: pd.DataFrame, rank: int) -> tuple[float, float]:
-    """Held-out gain of ``rank`` over rank 1 and its standard error.
+def heldout_gain(heldout: pd.DataFrame, low: int, high: int) -> tuple[float, float]:
+    """Held-out gain of rank ``high`` over rank ``low`` and its standard error.
 
-    ``heldout`` holds per-fold rows (``rank``, ``fold``, ``heldout_loglik``) of rank 1
-    and of ``rank`` on the same folds. With d_k the difference in fold k (``rank`` minus
-    rank 1), the gain is ``sum_k d_k`` and its standard error ``sqrt(K) sd(d)``.
+    ``heldout`` holds per-fold rows (``rank``, ``fold``, ``heldout_loglik``) of both
+    ranks on the same folds. With d_k the difference in fold k (``high`` minus ``low``),
+    the gain is ``sum_k d_k`` and its standard error ``sqrt(K) sd(d)``.
     """
     F = _fold_matrix(heldout.drop_duplicates(["rank", "fold"]))
-    if 1 not in F.columns or rank not in F.columns:
-        raise ValueError(f"held-out log likelihoods of ranks 1 and {rank} are needed")
-    return _paired_gain(F, 1, rank)
+    if low not in F.columns or high not in F.columns:
+        raise ValueError(f"held-out log likelihoods of ranks {low} and {high} are needed")
+    return _paired_gain(F, low, high)
+
+
+def structure_gain(heldout: pd.DataFrame, rank: int) -> tuple[float, float]:
+    """Held-out gain of ``rank`` over rank 1 and its standard error
+    (:func:`heldout_gain`)."""
+    return heldout_gain(heldout, 1, rank)
 
 
 def _paired_gain(F: pd.DataFrame, low: int, high: int) -> tuple[float, float]:

@@ -182,3 +182,23 @@ def test_candidates_whose_fits_stopped_at_the_cap_are_named():
     candidates["fits_at_cap"] = False
     assert capped_fits_warning(candidates) is None
     assert capped_fits_warning(candidates.iloc[0:0]) is None
+
+
+def test_a_better_rank_passed_over_for_its_restarts_is_named():
+    """Three restarts found rank 4's best optimum once (matched cosine 0.81), so the rule
+    took 3, two cell lines in one module: the warning says a rank predicted better."""
+    from moonlight.qc import stability_warning
+    folds = pd.DataFrame({"rank": [3] * 4 + [4] * 4 + [5] * 4, "fold": list(range(4)) * 3,
+                          "heldout_loglik": [-100, -200, -300, -400,
+                                             -90, -190, -289, -391,
+                                             -100, -201, -299, -400]})
+    table = pd.DataFrame({"rank": [3, 4, 5], "selected": [True, False, False],
+                          "stable": [True, False, False],
+                          "matched_cosine": [0.99, 0.81, 0.7]})
+    warning = stability_warning(table, folds)
+    assert warning.kind == "unstable_rank"
+    assert "R = 4 (held-out gain 40" in warning.message and "R = 5" not in warning.message
+    assert "matched cosine 0.81" in warning.message
+    table["stable"] = [True, True, False]                  # rank 4 agreed: nothing to say
+    assert stability_warning(table, folds) is None
+    assert stability_warning(table.drop(columns="stable"), folds) is None
