@@ -20,8 +20,9 @@ the answer is worth (and, for an outlier, what was done about it):
 ``rank_at_top``
     The selected rank is the largest one fitted, or the held-out likelihood still rose
     at the largest rank and the effect-size cap chose a smaller R: the rule never saw a
-    rank at which the held-out likelihood stopped rising, so the true structure may be larger, or (on real
-    counts) extra modules may absorb overdispersion and technical axes. Fit larger ranks
+    rank at which the held-out likelihood stopped rising, so the true structure may be
+    larger, or (on real counts) extra modules may absorb overdispersion and technical
+    axes. Fit larger ranks
     (``ranks:``, or ``selection.extend_to``, which grows the range one rank at a time
     until the rule stops inside it), and read the extra modules with care.
 ``unstable_rank``
