@@ -26,10 +26,9 @@ the answer is worth (and, for an outlier, what was done about it):
     (``ranks:``, or ``selection.extend_to``, which grows the range one rank at a time
     until the rule stops inside it), and read the extra modules with care.
 ``unstable_rank``
-    A rank above the selected one predicts held-out counts better than it, by more than
-    a standard error, but its restarts disagree (matched cosine under
-    ``selection.min_stability``), so the rule passed it over: its best optimum was found
-    once, or not at all. More restarts may settle it, and R with it.
+    The rule would have chosen another rank had that rank's restarts agreed (matched
+    cosine under ``selection.min_stability``): its best optimum was found once, or not
+    at all. More restarts may settle it, and R with it.
 ``not_converged``
     The selected rank's best restart (the fit whose W and H are reported) stopped at its
     sweep cap (``fit.max_iter``) before its log likelihood settled: W, H and the calls
@@ -389,36 +388,33 @@ def structure_warning(heldout: pd.DataFrame, rank: int) -> QCWarning | None:
 
 
 def stability_warning(selection: pd.DataFrame, heldout: pd.DataFrame) -> QCWarning | None:
-    """``unstable_rank`` naming the ranks above the selected one that predict held-out
-    counts better than it, by more than one standard error of their paired fold
-    differences, but that the rule passed over because their restarts disagree
-    (``stable`` false: matched cosine under ``selection.min_stability``).
+    """``unstable_rank`` naming the ranks the rule would have selected had their restarts
+    agreed (``passed_over`` of :func:`moonlight.selection.rank_table`: matched cosine
+    under ``selection.min_stability``), with their held-out gain over the selected rank.
 
     Parameters
     ----------
     selection : DataFrame
-        The rank table (``rank``, ``selected``, ``stable``, ``matched_cosine``).
+        The rank table (``rank``, ``selected``, ``passed_over``, ``matched_cosine``).
     heldout : DataFrame
         Per-fold held-out rows of the fitted ranks.
     """
-    if "stable" not in selection:
+    if "passed_over" not in selection:
         return None
     rank = selected_rank(selection)
-    passed = selection.loc[(selection["rank"] > rank) & ~selection["stable"].astype(bool)]
+    passed = selection.loc[selection["passed_over"].eq(True)]  # empty on the rank-1 row
+    if passed.empty:
+        return None
     named = []
     for other, cosine in passed[["rank", "matched_cosine"]].itertuples(index=False):
         gain, se = heldout_gain(heldout, rank, int(other))
-        if gain > se:
-            named.append(f"R = {int(other)} (held-out gain {gain:.4g}, standard error "
-                         f"{se:.4g}; matched cosine {float(cosine):.2f})")
-    if not named:
-        return None
+        named.append(f"R = {int(other)} (held-out gain over R = {rank} {gain:.4g}, standard "
+                     f"error {se:.4g}; matched cosine {float(cosine):.2f})")
     return QCWarning(
         "unstable_rank",
-        f"rank(s) above the selected {rank} predict held-out counts better, but their "
-        f"restarts disagree, so the rule passed them over: {'; '.join(named)}; with more "
-        "restarts (restarts:) the best optimum of such a rank may be found more than once "
-        "and the rank chosen")
+        f"the rule would have chosen another rank had its restarts agreed: "
+        f"{'; '.join(named)}; its best optimum was found once or not at all, and with "
+        "more restarts (restarts:) it may be found again and the rank chosen")
 
 
 def convergence_warning(restarts: pd.DataFrame | None, rank: int) -> QCWarning | None:

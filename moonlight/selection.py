@@ -372,7 +372,9 @@ def rank_table(
         stable rank), ``gain_share`` (with ``baseline``), ``beats_previous`` (with
         ``cv_folds``: whether the rank beats the stable rank before it by more than one
         standard error of their paired fold differences; empty for the first stable
-        rank and for unstable ones), and ``selected`` (True on exactly one row).
+        rank and for unstable ones), ``passed_over`` (with stability: an unstable rank
+        the rule would have selected had its restarts agreed), and ``selected`` (True on
+        exactly one row).
     """
     missing = {"rank", "loglik"} - set(restarts.columns)
     if missing:
@@ -419,14 +421,35 @@ def rank_table(
             beats = {high: ok for _, high, ok in _steps(cv_folds, pool)}
             table["beats_previous"] = pd.array([beats.get(int(r)) for r in table["rank"]],
                                                dtype="boolean")
-        table["selected"] = select_rank(table, min_stability=min_stability,
-                                        cv_folds=cv_folds, min_gain=min_gain,
-                                        cap_when=cap_when,
-                                        min_gain_stopped=min_gain_stopped).to_numpy()
+        rule = {"min_stability": min_stability, "cv_folds": cv_folds, "min_gain": min_gain,
+                "cap_when": cap_when, "min_gain_stopped": min_gain_stopped}
+        table["selected"] = select_rank(table, **rule).to_numpy()
+        if "matched_cosine" in table:
+            table["passed_over"] = _passed_over(table, baseline, rule).to_numpy()
     else:
         table["selected"] = False
         table.loc[table["bic"].idxmin(), "selected"] = True
     return table
+
+
+def _passed_over(table: pd.DataFrame, baseline: float | None, rule: dict) -> pd.Series:
+    """Per rank: whether the rule (``rule``, :func:`select_rank`'s settings) would have
+    selected it had its restarts agreed: an unstable rank marked stable, the gain shares
+    taken again against the best stable rank. False for stable ranks, and for every rank
+    when none is stable (the rule then treats all as stable)."""
+    stable = _stable(table, rule["min_stability"])
+    out = pd.Series(False, index=table.index)
+    if not stable.any():
+        return out
+    for idx in table.index[~stable]:
+        trial = table.assign(matched_cosine=table["matched_cosine"].mask(
+            table.index == idx, 1.0))
+        if baseline is not None:
+            best = float(trial.loc[_stable(trial, rule["min_stability"]), "cv_loglik"].max())
+            trial["gain_share"] = gain_shares(trial, baseline, best)
+        picked = trial.loc[select_rank(trial, **rule), "rank"].iat[0]
+        out[idx] = bool(picked == table.loc[idx, "rank"])
+    return out
 
 
 def selected_rank(table: pd.DataFrame) -> int:

@@ -184,21 +184,22 @@ def test_candidates_whose_fits_stopped_at_the_cap_are_named():
     assert capped_fits_warning(candidates.iloc[0:0]) is None
 
 
-def test_a_better_rank_passed_over_for_its_restarts_is_named():
+def test_a_rank_passed_over_for_its_restarts_is_named():
     """Three restarts found rank 4's best optimum once (matched cosine 0.81), so the rule
-    took 3, two cell lines in one module: the warning says a rank predicted better."""
+    took 3, two cell lines in one module: the warning names the rank it would have
+    taken (passed_over of the rank table) with its held-out gain."""
     from moonlight.qc import stability_warning
     folds = pd.DataFrame({"rank": [3] * 4 + [4] * 4 + [5] * 4, "fold": list(range(4)) * 3,
                           "heldout_loglik": [-100, -200, -300, -400,
                                              -90, -190, -289, -391,
                                              -100, -201, -299, -400]})
     table = pd.DataFrame({"rank": [3, 4, 5], "selected": [True, False, False],
-                          "stable": [True, False, False],
+                          "passed_over": [False, True, False],
                           "matched_cosine": [0.99, 0.81, 0.7]})
     warning = stability_warning(table, folds)
     assert warning.kind == "unstable_rank"
-    assert "R = 4 (held-out gain 40" in warning.message and "R = 5" not in warning.message
-    assert "matched cosine 0.81" in warning.message
-    table["stable"] = [True, True, False]                  # rank 4 agreed: nothing to say
+    assert "R = 4 (held-out gain over R = 3 40" in warning.message
+    assert "R = 5" not in warning.message and "matched cosine 0.81" in warning.message
+    table["passed_over"] = False                  # unstable, but not the rule's choice
     assert stability_warning(table, folds) is None
-    assert stability_warning(table.drop(columns="stable"), folds) is None
+    assert stability_warning(table.drop(columns="passed_over"), folds) is None

@@ -316,6 +316,26 @@ def test_a_cap_on_a_likelihood_still_rising_warns_and_grows_the_range():
     assert next_rank(grown, 8) is None and top_rank_warning(grown) is None
 
 
+def test_passed_over_marks_the_unstable_rank_the_rule_would_have_chosen():
+    """Rank 4 beats 3 clearly and 5 adds nothing: unstable, 4 is passed over (the rule
+    takes 3); rank 5, unstable too, would not be chosen if stable, so it is not."""
+    from moonlight.crossval import cv_summary
+    from moonlight.selection import selected_rank
+    cv = {2: -60.0, 3: -30.0, 4: -14.0, 5: -14.1}
+    folds = _fold_values(cv)
+    restarts = pd.DataFrame({"rank": list(cv), "loglik": list(cv.values())})
+    stability = pd.DataFrame({"rank": list(cv), "n_near_best": 3, "cophenetic": 1.0,
+                              "matched_cosine": [1.0, 1.0, 0.81, 0.7]})
+    table = rank_table(restarts, 100, 60, cv=cv_summary(folds), cv_folds=folds,
+                       stability=stability, baseline=-110.0)
+    assert selected_rank(table) == 3
+    assert table["passed_over"].tolist() == [False, False, True, False]
+    stability["matched_cosine"] = 1.0
+    agreed = rank_table(restarts, 100, 60, cv=cv_summary(folds), cv_folds=folds,
+                        stability=stability, baseline=-110.0)
+    assert selected_rank(agreed) == 4 and not agreed["passed_over"].any()
+
+
 def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
     from moonlight.selection import next_rank
     table = pd.DataFrame({"rank": [2, 3, 4], "selected": [False, False, True]})
