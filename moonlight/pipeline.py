@@ -476,10 +476,12 @@ def analyse(
         raise TypeError(f"analyse() got unknown select option(s) {sorted(unknown)}; "
                         f"known: {[*SELECTION_OPTIONS, *read_options]}")
     read_record: list[dict[str, str]] = []
+    as_read: dict[str, Any] = {}  # counts read (and checked) by the .h5ad reader's code
     if read_options:
         read = read_anndata(counts, **{k: v for k, v in (select or {}).items()
                                        if k in read_options})
         counts, read_record = Counts(read.counts, read.genes, read.cells), read_rows(read)
+        as_read = {"source": read.path, "checked": True}
     counts = Counts.of(counts)
     checks = {**settings["qc"], **(qc or {})}
     if batches is not None:
@@ -499,7 +501,7 @@ def analyse(
         {"$ref": "#/$defs/gene_selection_options"},
         {"$ref": "#/$defs/single_cell_options"}]}}})
     needed, folds = size_requirements(ranks, sel)
-    prepared = prepare_counts(counts, select, ranks=needed, folds=folds, qc=qc)
+    prepared = prepare_counts(counts, select, ranks=needed, folds=folds, qc=qc, **as_read)
     counts, data_rows = prepared.counts, read_record + prepared.record
     # the prepared samples (the data step may drop all-zero ones), as call_modules
     # joins them; a sample without a row is refused, as a sample sheet's is

@@ -246,13 +246,15 @@ def _library_defaults():
               [("restarts", defaults("restarts")), ("method", fit["method"]),
                ("tol", fit["tol"]), ("max_iter", fit["max_iter"]),
                ("random_state", fit["seed"]), ("transform_max_iter", proj["max_iter"])]]
-    # the readers' options (the schema's reader_default; reader_defaults_are_wired below)
+    # the readers' options (the schema's reader_default; every one of them is checked
+    # here: test_every_reader_default_is_a_readers_and_entry_default_reads_it)
     from moonlight import singlecell, tables
     read = reader_defaults()
     cases += [(tables.read_table, k, read[k]) for k in ("header", "comment", "thousands",
                                                         "counts")]
     cases += [(singlecell.read_single_cell, k, read[k]) for k in ("format", "matrix", "gene_ids")]
-    cases += [(singlecell.read_h5ad_counts, k, read[k]) for k in ("matrix", "gene_ids")]
+    cases += [(f, k, read[k]) for f in (singlecell.read_h5ad_counts, singlecell.read_anndata)
+              for k in ("matrix", "gene_ids")]
     cases += [(f, "gene_ids", read["gene_ids"])
               for f in (singlecell.read_10x_mtx, singlecell.read_10x_h5)]
     cases += [(singlecell.stored_entries, "format", read["format"]),
