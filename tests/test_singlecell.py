@@ -421,7 +421,7 @@ def test_an_anndata_in_memory_is_read_as_its_h5ad_file(tmp_path, counts):
         read_anndata(adata)
 
 
-def test_analyse_takes_an_anndata_as_the_workflow_takes_its_h5ad(counts):
+def test_analyse_takes_an_anndata_as_the_workflow_takes_its_h5ad():
     from moonlight.counts import Counts
     from moonlight.pipeline import analyse
     from moonlight.simulate import simulate
