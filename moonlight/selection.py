@@ -135,6 +135,12 @@ def _stable(table: pd.DataFrame, min_stability: float) -> pd.Series:
     return table["matched_cosine"].fillna(1.0) >= min_stability
 
 
+def _candidates(table: pd.DataFrame, min_stability: float) -> pd.DataFrame:
+    """The ranks the rule chooses among: the stable ones, or every rank when none is."""
+    stable = _stable(table, min_stability)
+    return table[stable] if stable.any() else table
+
+
 def _fold_matrix(cv_folds: pd.DataFrame) -> pd.DataFrame:
     """Held-out log likelihood per fold (rows) and rank (columns), checked complete."""
     missing = {"rank", "fold", "heldout_loglik"} - set(cv_folds.columns)
@@ -278,10 +284,7 @@ def select_rank(table: pd.DataFrame, *,
     if cap_when not in CAP_WHEN:
         raise ValueError(f"cap_when must be one of {CAP_WHEN}, got {cap_when!r}")
     table = table.sort_values("rank")
-    stable = _stable(table, min_stability)
-    if not stable.any():
-        stable[:] = True
-    candidates = table[stable]
+    candidates = _candidates(table, min_stability)
     best = candidates.loc[candidates["cv_loglik"].idxmax()]
     if cv_folds is None:
         se = best["cv_se"]
@@ -406,9 +409,8 @@ def rank_table(
     if cv_folds is not None and cv is None:
         raise ValueError("cv_folds needs cv (the per-rank summary of the same folds)")
     if cv is not None:
-        pool = table[_stable(table, min_stability)]
-        pool = table if pool.empty else pool  # the best stable rank (any, if none is)
-        best = pool.loc[pool["cv_loglik"].idxmax()]
+        pool = _candidates(table, min_stability)
+        best = pool.loc[pool["cv_loglik"].idxmax()]  # the best stable rank
         if cv_folds is not None:
             table["cv_se_diff"] = paired_se(cv_folds, int(best["rank"])).reindex(
                 table["rank"]).to_numpy()
@@ -416,9 +418,7 @@ def rank_table(
             table["gain_share"] = gain_shares(table, baseline,
                                               float(best["cv_loglik"])).to_numpy()
         if cv_folds is not None:
-            stable = _stable(table, min_stability)
-            pool = table.loc[stable if stable.any() else table.index, "rank"]
-            beats = {high: ok for _, high, ok in _steps(cv_folds, pool)}
+            beats = {high: ok for _, high, ok in _steps(cv_folds, pool["rank"])}
             table["beats_previous"] = pd.array([beats.get(int(r)) for r in table["rank"]],
                                                dtype="boolean")
         rule = {"min_stability": min_stability, "cv_folds": cv_folds, "min_gain": min_gain,
@@ -445,7 +445,7 @@ def _passed_over(table: pd.DataFrame, baseline: float | None, rule: dict) -> pd.
         trial = table.assign(matched_cosine=table["matched_cosine"].mask(
             table.index == idx, 1.0))
         if baseline is not None:
-            best = float(trial.loc[_stable(trial, rule["min_stability"]), "cv_loglik"].max())
+            best = float(_candidates(trial, rule["min_stability"])["cv_loglik"].max())
             trial["gain_share"] = gain_shares(trial, baseline, best)
         picked = trial.loc[select_rank(trial, **rule), "rank"].iat[0]
         out[idx] = bool(picked == table.loc[idx, "rank"])
