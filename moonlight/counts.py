@@ -30,7 +30,7 @@ from scipy import sparse
 from .io import atomic_path
 
 __all__ = ["Counts", "CountsSize", "save_counts", "load_counts", "counts_size",
-           "dense_values", "invalid_values", "entry_position", "INVALID_VALUES",
+           "dense_values", "refuse_path", "invalid_values", "entry_position", "INVALID_VALUES",
            "ROW_BLOCK_ENTRIES"]
 
 #: Entries of a dense block of rows (:meth:`Counts.row_blocks`): 32 MB of float64, so
@@ -68,6 +68,7 @@ class Counts:
         and ``s0, s1, ...``."""
         if isinstance(counts, Counts):
             return counts
+        refuse_path(counts, "Counts.of()")
         if isinstance(counts, pd.DataFrame):
             genes = [str(g) for g in counts.index]
             samples = [str(s) for s in counts.columns]
@@ -106,13 +107,19 @@ class Counts:
         return self.rows(self.genes)
 
 
-def dense_values(values: ArrayLike | pd.DataFrame, what: str) -> NDArray[np.float64]:
-    """``values`` as a float64 array; what cannot be one is refused by what it is: a path
-    (read it first), or a table column of text (the names, most often, which belong in
-    the index). ``what`` names the argument in the message."""
+def refuse_path(values: object, caller: str) -> None:
+    """Stop, saying how to read it, when ``caller`` (``"analyse()"``, ...) was given a
+    file's path where it takes counts."""
     if isinstance(values, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a matrix in memory, not the path {str(values)!r}: "
-                        "read it first (moonlight.read_count_table(path))")
+        raise TypeError(f"{caller} takes counts in memory, not the path {str(values)!r}: "
+                        "read a count table with moonlight.read_table(path).counts, .h5ad "
+                        "or 10x input with moonlight.singlecell.read_single_cell")
+
+
+def dense_values(values: ArrayLike | pd.DataFrame, what: str) -> NDArray[np.float64]:
+    """``values`` as a float64 array; a table with a column of text (the names, most
+    often, which belong in the index) is refused naming the column. ``what`` names the
+    argument in the message."""
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

@@ -24,7 +24,6 @@ the estimator behaves the same with and without scikit-learn.
 from __future__ import annotations
 
 import inspect
-import os
 import warnings
 from typing import Any
 
@@ -34,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
 from .config import default
-from .counts import dense_values
+from .counts import dense_values, refuse_path
 from .nmf import METHODS, NMFResult, fit_nmf
 from .projection import transform as project_H
 
@@ -255,9 +254,10 @@ class PoissonNMF(_Params, *_SKLEARN_BASES):
         if sparse.issparse(X):
             raise TypeError(f"{type(self).__name__} does not take sparse input (its engine "
                             "works on dense arrays); pass X.toarray() if it fits in memory")
-        if isinstance(X, (str, os.PathLike, pd.DataFrame)):
-            # a path, or a table with a column of names, refused as such (other objects
-            # keep numpy's own error, which scikit-learn's checks expect)
+        refuse_path(X, type(self).__name__)
+        if isinstance(X, pd.DataFrame):
+            # a table with a column of names refused as such (other objects keep numpy's
+            # own error, which scikit-learn's checks expect)
             array = dense_values(X, "X")
         else:
             array = np.asarray(X)

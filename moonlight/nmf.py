@@ -41,7 +41,7 @@ from .starts import INITS, SVD_PLAIN_SWEEPS, svd_matrix
 from .engines import Options
 from .engines._common import thread_count
 from .batches import Batches, batch_problem
-from .counts import dense_values
+from .counts import dense_values, refuse_path
 from .engines.batch_mu import batch_factors
 from .likelihood import log_factorial_sum, log_factorial_sum_chunked
 
@@ -353,6 +353,7 @@ def _checked_input(V: ArrayLike | pd.DataFrame | sp.spmatrix | sp.sparray,
                               list[str] | None, list[str] | None]:
     """V checked (a dense array, or for sparse V its engine problem) and the gene and
     sample names (a DataFrame's index and columns, or ``genes``/``samples``)."""
+    refuse_path(V, "fit_nmf()")
     gene_names = sample_names = None
     if isinstance(V, pd.DataFrame):
         if genes is not None or samples is not None:

@@ -30,7 +30,7 @@ from .confidence import moonlighting_confidence, neighbour_fits
 from .crossval import cross_validate, cv_summary
 from .enrichment import module_enrichment
 from .genesets import rank_genes
-from .counts import Counts
+from .counts import Counts, refuse_path
 from .likelihood import rank_one
 from .modules import (calling_shares, call_memberships, keep_called, moonlighting_candidates,
                       normalize_columns, normalize_rows)
@@ -360,12 +360,8 @@ def _check_arguments(counts: Any, ranks: Any, annotations: Any, covariates: Any,
     path for counts, one rank for ranks, annotations that are no table, a keyword that is
     neither an argument nor a ``modules:`` key (with the name it most likely misspells)."""
     import inspect
-    import os
 
-    if isinstance(counts, (str, os.PathLike)):
-        raise TypeError(f"analyse() takes counts in memory, not the path {str(counts)!r}: "
-                        "read a count table with moonlight.read_table(path).counts, "
-                        ".h5ad or 10x input with moonlight.singlecell.read_single_cell")
+    refuse_path(counts, "analyse()")
     if ranks is not None and (isinstance(ranks, (int, np.integer, str))
                               or not isinstance(ranks, Iterable)):
         raise TypeError(f"analyse() ranks must be a list of ranks (for example [{ranks}] "
