@@ -45,25 +45,27 @@ DATA = {
     for name, entry in config["data"].items()
 }
 REAL_DATASETS = list(DATA)
+
+
+def given_format(spec):
+    """A data entry's format: key, or its default (auto: decided by the path)."""
+    return spec.get("format", entry_default("format"))
+
+
 # Single-cell data sets (h5ad, 10x directory or .h5): read into a sparse matrix that no
 # rule densifies; the others are count tables. Either way a data set's jobs read its
 # results/<name>/counts.npz (moonlight.counts).
 SC_DATASETS = [
     name
     for name, spec in DATA.items()
-    if (
-        detect_format(spec["path"])
-        if spec.get("format", entry_default("format")) == "auto"
-        else spec["format"]
-    )
+    if (detect_format(spec["path"]) if given_format(spec) == "auto" else spec["format"])
     != "table"
 ]
 TABLE_DATASETS = [name for name in REAL_DATASETS if name not in SC_DATASETS]
 H5AD_DATASETS = [
     name
     for name in SC_DATASETS
-    if DATA[name].get("format", entry_default("format")) == "h5ad"
-    or detect_format(DATA[name]["path"]) == "h5ad"
+    if given_format(DATA[name]) == "h5ad" or detect_format(DATA[name]["path"]) == "h5ad"
 ]
 # New samples projected on a data set's modules (config `project:`).
 PROJECT = dict(config["project"])
@@ -547,7 +549,7 @@ def _single_cell_mem_mb(name, attempt):
     """MB to read data set ``name``'s single-cell file, or write results back into it,
     from the entries it stores (its size on disk where its header cannot be read)."""
     path = DATA[name]["path"]
-    entries = stored_entries(path, DATA[name].get("format", entry_default("format")))
+    entries = stored_entries(path, given_format(DATA[name]))
     return estimate.single_cell_mem_mb(_stored_mb(path), attempt, entries=entries)
 
 
