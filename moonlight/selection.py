@@ -39,8 +39,9 @@ by far more than a standard error. So with the rank-1 baseline's held-out log li
 held-out gain, ``(cv(R) - cv(R_prev)) / (cv(R*) - cv_1)`` (R_prev the next smaller fitted
 rank, rank 1 for the smallest; R* the best stable rank), and, where the cap applies
 (below), the selected R is capped at the last rank before the first step whose share
-is below ``min_gain`` (``selection.min_gain``, 0.1): a module is worth adding when it
-explains at least a tenth of what the best fit explains beyond rank 1. On the CellBench
+is below ``min_gain`` (``selection.min_gain``, 0.1), or the largest stable rank below
+that when it is unstable: a module is worth adding when it explains at least a tenth of
+what the best fit explains beyond rank 1. On the CellBench
 tuning sets (benchmarks/REAL_DATA.md) the sources' steps take 15-57% of the gain and the
 extra modules' 1-9%; on simulations every true module's step takes about 1/R of it and the
 steps past the truth none. The share is relative, so it does not depend on depth (the
@@ -298,19 +299,22 @@ def select_rank(table: pd.DataFrame, *,
             stop = first_stop(cv_folds, candidates["rank"])
             if stop < candidates["rank"].max():  # the held-out log L stops in the range
                 chosen, floor = min(chosen, stop), min_gain_stopped
-        chosen = _capped(table, chosen, floor)
+        chosen = _capped(table, candidates["rank"], chosen, floor)
     return (table["rank"] == chosen).reindex(table.index)
 
 
-def _capped(table: pd.DataFrame, chosen: int, floor: float) -> int:
-    """``chosen``, no larger than the last rank before the first step whose
-    ``gain_share`` is below ``floor`` (unchanged for ``floor`` 0, or when the smallest
-    rank's own step is below it)."""
+def _capped(table: pd.DataFrame, candidates: pd.Series, chosen: int, floor: float) -> int:
+    """``chosen``, no larger than the largest of ``candidates`` (the ranks the rule
+    chooses among) at or before the last rank before the first step whose
+    ``gain_share`` is below ``floor``; unchanged for ``floor`` 0, when the smallest
+    rank's own step is below it, or when no candidate is that small."""
     if floor <= 0:
         return chosen
     small = table.loc[table["gain_share"] < floor, "rank"]
     if len(small) and small.min() > table["rank"].min():
-        chosen = min(chosen, int(table.loc[table["rank"] < small.min(), "rank"].max()))
+        kept = candidates[candidates < small.min()]
+        if len(kept):
+            chosen = min(chosen, int(kept.max()))
     return chosen
 
 

@@ -336,6 +336,29 @@ def test_passed_over_marks_the_unstable_rank_the_rule_would_have_chosen():
     assert selected_rank(agreed) == 4 and not agreed["passed_over"].any()
 
 
+def test_the_cap_never_selects_an_unstable_rank():
+    """Rank 5's step from the unstable rank 4 adds nothing, so the cap cuts at 4; the
+    rule chooses among stable ranks, so it takes 3, the largest stable one below.
+    With 4 stable the same table gives 4."""
+    from moonlight.crossval import cv_summary
+    from moonlight.selection import selected_rank
+    cv = {2: -60.0, 3: -30.0, 4: -14.0, 5: -14.1, 6: -14.05}
+    folds = _fold_values(cv)
+    restarts = pd.DataFrame({"rank": list(cv), "loglik": list(cv.values())})
+    stability = pd.DataFrame({"rank": list(cv), "n_near_best": 3, "cophenetic": 1.0,
+                              "matched_cosine": [1.0, 1.0, 0.81, 1.0, 0.7]})
+
+    def table(cap_when):
+        return rank_table(restarts, 100, 60, cv=cv_summary(folds), cv_folds=folds,
+                          stability=stability, baseline=-110.0, cap_when=cap_when)
+
+    for cap_when in ("always", "rising"):
+        assert selected_rank(table(cap_when)) == 3
+        assert table(cap_when)["gain_share"].iloc[3] < 0.025  # the step 4 -> 5
+    stability["matched_cosine"] = 1.0
+    assert selected_rank(table("always")) == 4
+
+
 def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
     from moonlight.selection import next_rank
     table = pd.DataFrame({"rank": [2, 3, 4], "selected": [False, False, True]})
