@@ -52,21 +52,18 @@ def given_format(spec):
     return spec.get("format", entry_default("format"))
 
 
+def resolved_format(spec):
+    """A data entry's format as read: its format key, or the path's when that is auto."""
+    given = given_format(spec)
+    return detect_format(spec["path"]) if given == "auto" else given
+
+
 # Single-cell data sets (h5ad, 10x directory or .h5): read into a sparse matrix that no
 # rule densifies; the others are count tables. Either way a data set's jobs read its
 # results/<name>/counts.npz (moonlight.counts).
-SC_DATASETS = [
-    name
-    for name, spec in DATA.items()
-    if (detect_format(spec["path"]) if given_format(spec) == "auto" else spec["format"])
-    != "table"
-]
+SC_DATASETS = [name for name, spec in DATA.items() if resolved_format(spec) != "table"]
 TABLE_DATASETS = [name for name in REAL_DATASETS if name not in SC_DATASETS]
-H5AD_DATASETS = [
-    name
-    for name in SC_DATASETS
-    if given_format(DATA[name]) == "h5ad" or detect_format(DATA[name]["path"]) == "h5ad"
-]
+H5AD_DATASETS = [name for name, spec in DATA.items() if resolved_format(spec) == "h5ad"]
 # New samples projected on a data set's modules (config `project:`).
 PROJECT = dict(config["project"])
 DATASETS = SIM_DATASETS + REAL_DATASETS
