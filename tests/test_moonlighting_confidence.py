@@ -9,10 +9,12 @@ import pytest
 from scipy.stats import norm
 
 from moonlight import fit_nmf, read_count_table, simulate
+from moonlight.classes import rest_shares
 from moonlight.confidence import (benjamini_hochberg, drop_private_modules,
                                   moonlighting_confidence, moonlighting_support,
                                   neighbour_fits, share_test)
 from moonlight.counts import Counts
+from moonlight.modules import normalize_rows
 from moonlight.share_test import share_test_rows
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "w09-data.tbl"
@@ -253,6 +255,11 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
     # The refit's shares are W's own (the row refit is the W update at convergence).
     second = candidates["shares"].str.split(",").str[1].astype(float)
     np.testing.assert_allclose(candidates["second_share"], second, atol=2e-3)
+    # One rank up a true module splits, and two moonlighters' rest shares pass 0.1
+    # (why the guard at R + 1 keeps the second share's test alone; docs/methods.md).
+    shares = normalize_rows(fits[5].W_frame())
+    rest = pd.Series(rest_shares(shares), index=shares.index)
+    assert (rest[["grape", "tomato"]] > 0.2).all() and rest["cranberry"] < 0.1
 
 
 def test_interval_ends_are_the_profile_crossings_found_by_bisection(monkeypatch):
