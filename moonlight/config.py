@@ -22,7 +22,8 @@ __all__ = ["SCHEMA", "CROSSVAL_KEYS", "WORKFLOW_ONLY_FIT_KEYS", "TABLE_KEYS",
            "SINGLE_CELL_KEYS", "defaults", "default", "crossval_settings", "fit_settings",
            "restarts_per_job", "fold_settings", "size_checks", "size_requirements",
            "dataset_ranks", "entry_default", "misplaced_keys", "from_command_line", "validate",
-           "reference", "commented_config", "ConfigError", "did_you_mean"]
+           "reference", "commented_config", "ConfigError", "did_you_mean", "canonical",
+           "data_step_options", "NOT_READ_BY_DATA_STEP"]
 
 #: The config schema (JSON Schema in YAML), shipped inside the package.
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
@@ -59,6 +60,39 @@ TABLE_KEYS = _option_keys("table_options")
 #: ... and those that only single-cell input reads (``$defs/single_cell_options``;
 #: ``technical`` is shared: ``.h5ad`` obs columns, or a sample sheet's).
 SINGLE_CELL_KEYS = _option_keys("single_cell_options")
+
+
+#: Keys of a ``data:`` entry that the data step (reading, checking, selecting genes)
+#: does not read: the fits read ``ranks``, the annotation tests ``annotations``.
+NOT_READ_BY_DATA_STEP = ("path", "ranks", "annotations")
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys in sorted order, recursively: settings that
+    Snakemake compares as parameters (their ``repr``), so that the same values written
+    in another order, or a default written out where validation appends it, rerun
+    nothing."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def data_step_options(entry: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A ``data:`` entry as the data step reads it: without the keys it does not read
+    (:data:`NOT_READ_BY_DATA_STEP`) and empty lists (the same as absent), every reader
+    option of its input's ``kind`` (``table``, or a single-cell format) at its default
+    where not given, in :func:`canonical` order. Two entries that read the same counts
+    in the same way give the same options, so Snakemake reruns the data step (and every
+    fit after it) only when how the counts are read changes."""
+    keys = TABLE_KEYS if kind == "table" else SINGLE_CELL_KEYS
+    properties = _data_entry()
+    options = {key: properties[key]["reader_default"] for key in (*keys, "format")
+               if "reader_default" in properties[key]}
+    options |= {key: value for key, value in entry.items()
+                if key not in NOT_READ_BY_DATA_STEP and value != []}
+    return canonical(options)
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -160,8 +194,13 @@ def entry_default(key: str) -> Any:
     ``"format"``, ...): the schema's ``reader_default``, which Snakemake's validate does
     not write into the config (see the schema's ``$defs``). What the readers' signatures
     use, as :func:`default` is for the config's blocks."""
-    entry = _schema()["properties"]["data"]["additionalProperties"]
-    return _entry_properties(entry, _schema())[key]["reader_default"]
+    return _data_entry()[key]["reader_default"]
+
+
+def _data_entry() -> dict[str, Any]:
+    """The schema nodes of a ``data:`` entry's keys."""
+    return _entry_properties(_schema()["properties"]["data"]["additionalProperties"],
+                             _schema())
 
 
 def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> None:

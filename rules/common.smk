@@ -12,8 +12,11 @@ sys.path.insert(0, str(Path(workflow.main_snakefile).resolve().parent))
 import moonlight.resources as estimate
 from moonlight.config import (
     SCHEMA,
+    WORKFLOW_ONLY_FIT_KEYS,
     ConfigError,
+    canonical,
     crossval_settings,
+    data_step_options,
     entry_default,
     fit_settings,
     restarts_per_job,
@@ -213,6 +216,10 @@ wildcard_constraints:
 # The qc keys the data step uses (what an outlier is and what happens to it); the other
 # qc keys are read by the qc rule alone, so changing them reruns only that.
 DATA_STEP_QC = {k: config["qc"][k] for k in ("outliers", "outlier_factor")}
+# The data step's gene selection and the simulation's settings, as parameters in one
+# key order (moonlight.config.canonical), whatever order the config wrote them in.
+GENE_SELECTION = canonical(config["gene_selection"])
+SIMULATION = canonical({k: v for k, v in SIM.items() if k != "seeds"})
 
 
 def sample_sheet(wildcards):
@@ -282,8 +289,10 @@ def real_table_of_dataset(wildcards):
 
 
 def _options(name):
-    """How to read data set ``name`` and what to drop: its entry without the path."""
-    return {k: v for k, v in DATA[name].items() if k != "path"}
+    """How to read data set ``name`` and what to drop: its entry as the data step reads
+    it (moonlight.config.data_step_options), so that a key order, a default written out
+    or a key the step does not read (ranks, annotations) reruns nothing."""
+    return data_step_options(DATA[name], resolved_format(DATA[name]))
 
 
 def dataset_options(wildcards):
@@ -306,9 +315,9 @@ def projection_table(wildcards):
 
 def projection_options(wildcards):
     """How to read the new samples' table (everything but its path and model)."""
-    return {
-        k: v for k, v in PROJECT[wildcards.new].items() if k not in ("path", "model")
-    }
+    return canonical(
+        {k: v for k, v in PROJECT[wildcards.new].items() if k not in ("path", "model")}
+    )
 
 
 def projection_sha256(wildcards):
@@ -325,14 +334,28 @@ def projection_outputs():
 
 # The fit jobs' settings (fit_nmf's keywords, as analyse() takes them) and how restarts
 # are split into jobs.
-FIT_SETTINGS = fit_settings(
-    config["fit"], config["restarts"], config["selection"]["margin"]
+FIT_SETTINGS = canonical(
+    fit_settings(config["fit"], config["restarts"], config["selection"]["margin"])
 )
 PER_JOB = restarts_per_job(config["fit"], config["restarts"])
 PARTS = list(range(-(-config["restarts"] // PER_JOB)))
 # modules.threads reaches call_modules as its job's threads (no byte depends on it), so
 # a change of it reruns nothing.
-MODULE_SETTINGS = {k: v for k, v in config["modules"].items() if k != "threads"}
+MODULE_SETTINGS = canonical(
+    {k: v for k, v in config["modules"].items() if k != "threads"}
+)
+# What moonlight.h5ad records of the run's settings (its fitted ranks come from the rank
+# table): the keys that decide a byte of the results, not jobs or threads.
+RECORDED_SETTINGS = canonical(
+    {
+        "restarts": config["restarts"],
+        "fit": {
+            k: v for k, v in config["fit"].items() if k not in WORKFLOW_ONLY_FIT_KEYS
+        },
+        "selection": config["selection"],
+        "modules": MODULE_SETTINGS,
+    }
+)
 
 
 def crossval_params(wildcards):
@@ -515,7 +538,11 @@ def call_modules_runtime(wildcards, input, attempt):
     """Minutes of the gene tests on one thread, bounded with the rank one above the
     largest fitted (the rank guard's fit)."""
     n_genes, n_samples, _, _ = counts_size(input.counts)
-    rank = max(selection_ranks(wildcards)) + 1
+    # the ranks from the job's inputs (rank_fits), not the checkpoint behind them,
+    # which a resource function may not ask for; before the range's growth rounds have
+    # run (a dry run), the largest rank it may grow to
+    fitted = [int(key[3:]) for key in input.keys() if key.startswith("W_R")]
+    rank = max(fitted or [EXTEND_TO or max(dataset_ranks(wildcards.dataset))]) + 1
     return estimate.call_modules_runtime_min(n_genes, n_samples, rank, attempt)
 
 

@@ -21,9 +21,9 @@ rule simulate:
         mem_mb=simulate_mem_mb,
         runtime=simulate_runtime,
     params:
-        simulation={k: v for k, v in SIM.items() if k != "seeds"},
+        simulation=SIMULATION,
         qc=DATA_STEP_QC,
-        selection=config["gene_selection"],
+        selection=GENE_SELECTION,
     message:
         "Simulating data set sim{wildcards.seed}"
     script:
@@ -54,7 +54,7 @@ rule prepare_table:
     params:
         table=table_options,
         qc=DATA_STEP_QC,
-        selection=config["gene_selection"],
+        selection=GENE_SELECTION,
         source_sha256=source_sha256,
     message:
         "Reading and checking count table {input}"
@@ -86,7 +86,7 @@ rule prepare_single_cell:
     params:
         options=table_options,
         qc=DATA_STEP_QC,
-        selection=config["gene_selection"],
+        selection=GENE_SELECTION,
         source_sha256=source_sha256,
     message:
         "Reading, checking and selecting the single-cell matrix {input}"

@@ -141,7 +141,7 @@ rule enrichment:
         "../envs/moonlight.yaml"
     params:
         gene_sets=config["gene_sets"],
-        enrichment=config["enrichment"],
+        enrichment=canonical(config["enrichment"]),
     message:
         "Testing the modules of {wildcards.dataset} against the gene sets"
     script:
@@ -298,10 +298,7 @@ rule anndata_out:
     params:
         options=dataset_options,
         rule=RANK_RULE,
-        parameters={
-            key: config[key]
-            for key in ("ranks", "restarts", "fit", "selection", "modules")
-        },
+        parameters=RECORDED_SETTINGS,
     message:
         "Writing the results of {wildcards.dataset} into AnnData"
     script:

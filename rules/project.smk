@@ -28,7 +28,7 @@ rule project:
         runtime=prepare_runtime,
     params:
         table=projection_options,
-        settings=config["projection"],
+        settings=canonical(config["projection"]),
         # the model's known batches (batch:): the new samples' factors are unknown
         model_batch=lambda wildcards: DATA.get(wildcards.dataset, {}).get("batch"),
         source_sha256=projection_sha256,

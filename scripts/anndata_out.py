@@ -20,7 +20,8 @@ with log_to(snakemake.log[0]) as log:
         read_tsv(snakemake.input.modules, index_col=None),
         read_tsv(snakemake.input.moonlighting, index_col=None),
         genes=read.genes, cells=read.cells, rule=snakemake.params.rule,
-        parameters={**snakemake.params.parameters, "selected_rank": rank},
+        parameters={**snakemake.params.parameters, "selected_rank": rank,
+                    "ranks": [int(r) for r in selection["rank"] if r > 1]},  # as fitted
         source=source, matrix=spec.get("matrix", entry_default("matrix")),
         annotations=dict(zip(("tests", "usage_by_group"),
                              (read_tsv(path, index_col=None)

@@ -459,3 +459,31 @@ def test_the_fit_jobs_and_analyse_take_the_same_fit_settings():
     split = fit_settings({**fit, "restarts_per_job": 5}, 10, 5.0)
     assert split["race"] is False and "race_margin" not in split
     assert fit_settings({**fit, "restarts_per_job": 10}, 10, 5.0)["race"] is True
+
+
+def test_settings_in_another_order_are_the_same_parameters():
+    """Snakemake compares a job's parameters by their repr: the same values in another
+    key order, at any depth, must give the same one."""
+    from moonlight.config import canonical
+    a = {"fit": {"seed": 0, "tol": 1e-10}, "ranks": [2, 3], "modules": {"fdr": 0.05}}
+    b = {"modules": {"fdr": 0.05}, "ranks": [2, 3], "fit": {"tol": 1e-10, "seed": 0}}
+    assert repr(canonical(a)) == repr(canonical(b)) and canonical(a) == a
+    assert canonical({"ranks": [3, 2]}) != canonical({"ranks": [2, 3]})  # lists keep order
+
+
+def test_the_data_step_options_hold_only_what_changes_how_counts_are_read():
+    from moonlight.config import data_step_options, entry_default
+    plain = data_step_options({"path": "a.csv", "sep": ","}, "table")
+    # a default written out, another order, keys the step does not read, an empty list
+    same = data_step_options({"comment": entry_default("comment"), "sep": ",",
+                              "path": "b.csv", "ranks": [2, 3], "annotations": ["group"],
+                              "technical": []}, "table")
+    assert repr(same) == repr(plain)
+    assert plain["sep"] == "," and plain["header"] == entry_default("header")
+    assert "matrix" not in plain  # a single-cell option, not the table's
+    assert data_step_options({"path": "a.csv", "sep": ";"}, "table") != plain
+    # keep_top_genes: null (every gene) is a choice, not an empty value
+    assert data_step_options({"path": "a.csv", "keep_top_genes": None}, "table") != plain
+    cells = data_step_options({"path": "c.h5ad", "technical": ["pct"]}, "h5ad")
+    assert cells["matrix"] == entry_default("matrix") and cells["technical"] == ["pct"]
+    assert "comment" not in cells

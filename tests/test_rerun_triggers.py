@@ -75,6 +75,12 @@ EVERY_JOB = {"simulate", "crossval"} | FITS | DOWNSTREAM_OF_SELECTION
     # threads change no byte of a fit or a call
     ("fit: {threads: 2}", set()),
     ("modules: {threads: 1}", set()),
+    # defaults written out, in another order than the schema's, change nothing
+    ("fit: {seed: 0, method: ccd, threads: 1, restarts_per_job: null, max_iter: 5000}",
+     set()),
+    ("modules: {fdr: 0.05, ceiling: 0.1, threshold: 0.1}", set()),
+    ("gene_selection: {min_samples_per_gene: 0}", set()),
+    ("simulation: {noise: poisson}", set()),
     ("modules: {threshold: 0.2}", {"call_modules", "top_genes", "recovery", "qc", "summary"}),
     # the table of top genes has a rule of its own: the calls stay
     ("top_genes: 5", {"top_genes"}),
@@ -95,6 +101,17 @@ def test_a_changed_key_reruns_only_the_jobs_downstream_of_it(finished_small_run,
     override.write_text(change + "\n")
     output = _snakemake(snakefile, work, "-n", "--configfile", *CONFIG_FILES, str(override))
     assert _jobs(output) == expected
+
+
+def test_a_dry_run_shows_what_extending_the_range_would_run(finished_small_run, tmp_path):
+    """With selection.extend_to set on a finished run, the dry run lists the rounds of
+    the range's growth (it once failed in call_modules' runtime, which asked the
+    checkpoint behind them)."""
+    snakefile, work = finished_small_run
+    override = tmp_path / "change.yaml"
+    override.write_text("selection: {extend_to: 6}\n")
+    assert "rank_round" in _jobs(_snakemake(snakefile, work, "-n", "--configfile",
+                                            *CONFIG_FILES, str(override)))
 
 
 def test_folds_the_counts_cannot_hold_are_refused_on_a_rerun(finished_small_run, tmp_path):
