@@ -159,12 +159,21 @@ def _write_config(out: Path, config: dict) -> Path:
     text = (f"{HEADER}; repeat the run with\n"
             f"#   snakemake -s {workflow_dir() / 'Snakefile'} -d {out} --configfile {path}\n"
             + yaml.safe_dump(config, sort_keys=False))
-    if path.is_file() and yaml.safe_load(path.read_text()) != config:
-        if not path.read_text().startswith(HEADER) or _has_results(out):
-            raise UsageError(f"{path} holds the config of another run, whose results "
-                             f"the new settings would replace; give another --out, or "
-                             f"delete it to rerun there with the new settings (only what "
-                             f"they change is redone)")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file, not a folder; give a new folder or the "
+                         f"folder of an earlier run")
+    old = yaml.safe_load(path.read_text()) if path.is_file() else config
+    if old != config:
+        differ = ", ".join(sorted({*old, *config} - {key for key in config
+                                                     if old.get(key) == config[key]}))
+        if _has_results(out):
+            raise UsageError(f"{path} holds the config of another run (it differs in "
+                             f"{differ}), whose results the new settings would replace; "
+                             f"give another --out, or delete {path} to rerun there with "
+                             f"the new settings (only what they change is redone)")
+        if not path.read_text().startswith(HEADER):
+            raise UsageError(f"{path} is a config that moonlight run did not write (it "
+                             f"differs in {differ}); give another --out, or delete {path}")
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path

@@ -70,6 +70,7 @@ class Counts:
             return counts
         refuse_path(counts, "Counts.of()")
         if isinstance(counts, pd.DataFrame):
+            _refuse_missing_names(counts)
             genes = [str(g) for g in counts.index]
             samples = [str(s) for s in counts.columns]
             if counts.shape[1] and all(isinstance(t, pd.SparseDtype) for t in counts.dtypes):
@@ -105,6 +106,19 @@ class Counts:
     def to_frame(self) -> pd.DataFrame:
         """The whole matrix as a dense DataFrame (index ``gene``)."""
         return self.rows(self.genes)
+
+
+def _refuse_missing_names(frame: pd.DataFrame) -> None:
+    """Stop at a missing gene or sample name (NaN or None), which ``str`` would turn
+    into the name ``'nan'``: pandas reads ``NA``, ``nan``, ``NULL`` and more as missing."""
+    for kind, names in (("gene", frame.index), ("sample", frame.columns)):
+        missing = np.flatnonzero(pd.isna(names))
+        if missing.size:
+            raise ValueError(
+                f"the counts: {missing.size} {kind} name(s) are missing (NaN), the first "
+                f"at {kind} {missing[0] + 1}; pandas reads names such as NA, nan and NULL "
+                "as missing values: read the table with moonlight.read_count_table, or "
+                "with pandas' keep_default_na=False, to keep them as written")
 
 
 def refuse_path(values: object, caller: str) -> None:

@@ -48,8 +48,9 @@ and, with a warning naming the line because it is a guess, when its count fields
 all numbers (numeric sample IDs such as ``1001 1002 ...``) but
 
 4. its first field is a usual label of a gene column (``gene``, ``gene_id``, ``symbol``,
-   ``Ensembl Gene ID``, ``id``, ... see :data:`GENE_COLUMN_LABELS`; case, spaces, dots
-   and underscores aside), or
+   ``Ensembl Gene ID``, ``id``, ``target``, ... see :data:`GENE_COLUMN_LABELS`; case,
+   spaces, dots and underscores aside) or of any identifier (ending in ``_id``, such as
+   Cufflinks' ``tracking_id``), or
 5. it has at least ten numbers and they rise strictly from column to column (``1001,
    1002, 1003, ...``, or GEO's ``ID_REF`` followed by sample IDs with gaps), as no gene's
    counts plausibly do.
@@ -124,7 +125,9 @@ GENE_COLUMN_LABELS = frozenset({
     "probe", "probe_id", "transcript", "transcript_id", "row", "rownames", "x",
     "id_ref",  # GEO series matrices
     "ensembl_gene_id", "gene_symbols", "gene_names", "probe_set_id", "feature_name",
-    "locus_tag",
+    "locus_tag", "locus", "accession", "identifier", "region", "peak", "protein",
+    "target",  # kallisto's target_id; Cufflinks' tracking_id ends in _id (below)
+    "barcode", "sgrna", "guide", "otu", "taxon", "taxonomy", "sample", "samples",
 })
 
 
@@ -134,6 +137,14 @@ def _label_key(text: str) -> str:
 
 
 _LABEL_KEYS = frozenset(_label_key(label) for label in GENE_COLUMN_LABELS)
+
+
+def _is_column_label(text: str) -> bool:
+    """A usual label of a gene column (:data:`GENE_COLUMN_LABELS`), or any name of an
+    identifier column: one ending in ``_id``, `` id``, ``.id`` or ``-id``
+    (``tracking_id``, ``target_id``)."""
+    return (_label_key(text) in _LABEL_KEYS
+            or re.search(r"[ _.\-]id$", text.strip().lower()) is not None)
 
 #: What ``counts`` accepts: ``"integers"`` refuses a table with non-integer values (they
 #: are not counts: log-transformed, normalized or estimated), ``"rounded"`` rounds them
@@ -478,7 +489,7 @@ def _decide_header(first: list[str], second: list[str] | None, line: int,
         return True, f"line {line} starts with an empty field (R's write.csv)", False
     if counts.empty:
         return False, f"line {line} has a single field", False
-    label = _label_key(first[0]) in _LABEL_KEYS
+    label = _is_column_label(first[0])
     if count_like and not label and not plain.all():
         return False, (f"line {line} holds numbers and missing or digit-grouped values "
                        "after the gene name: data, no header"), False
@@ -606,6 +617,12 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
     seen = (f"{n} of {values.size} values ({share}) are not integers, e.g. "
             f"{values[i, j]:.6g} for gene {genes.iat[i]!r}, sample {samples[j]!r}; the "
             f"largest value is {values.max():.6g}")
+    if mode == "integers" and _dot_thousands(values[fractional]):
+        raise _fail(path, f", {where(i, j)}: {seen}. Every non-integer has three "
+                          "decimals and no value reaches 1000, as counts written with a "
+                          "dot between thousands read (1.375 for 1375): if the table "
+                          "writes them so, set thousands: \".\" for this data set "
+                          "(counts: rounded would turn 1.375 into 1)")
     if mode == "integers":
         raise _fail(path, f", {where(i, j)}: {seen}: the table "
                           f"{looks_like(values, values.sum(axis=0))}. "
@@ -616,6 +633,18 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
     cautions.append(("rounded_counts", f"{seen}; they were rounded to the nearest integer "
                                        "(counts: rounded), so the fit treats them as counts"))
     return np.round(values)
+
+
+def _dot_thousands(fractions: np.ndarray) -> bool:
+    """Whether non-integer values read as counts written with a dot between thousands:
+    each a whole number of thousandths, most of them not of hundredths (three digits
+    after the dot: a three-digit group ends in 0 a tenth of the time), and all under 1000
+    (a count of 1000 or more would have been written with the dot)."""
+    def whole(scaled: np.ndarray) -> np.ndarray:
+        return np.isclose(scaled, np.round(scaled), rtol=0.0, atol=1e-6)
+    return bool(fractions.size and fractions.max() < 1000.0
+                and whole(fractions * 1000.0).all()
+                and whole(fractions * 100.0).mean() < 0.5)
 
 
 def _drop_annotation_columns(path: Path, grid: pd.DataFrame, labels: list[str] | None,
@@ -705,6 +734,9 @@ def read_table(
         be used.
     """
     path = Path(path)
+    if path.is_dir():
+        raise _fail(path, "a folder, not a table (moonlight.read_single_cell reads a 10x "
+                          "folder)")
     if not path.is_file():
         raise _fail(path, "no such file")
     if header not in ("auto", True, False):
@@ -820,8 +852,12 @@ def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
     """Drop genes and samples whose counts are all zero, warning with their names.
 
     They carry no information about modules, and their factor entries would be driven
-    to zero where multiplicative updates cannot move them.
+    to zero where multiplicative updates cannot move them. A table with no count at all
+    is refused (:class:`CountTableError`).
     """
+    if counts.size and not counts.to_numpy().any():
+        raise CountTableError(f"{source}: every count is 0 ({counts.shape[0]} genes x "
+                              f"{counts.shape[1]} samples): nothing to fit")
     empty_genes = counts.index[(counts == 0).all(axis=1)]
     kept = counts.drop(index=empty_genes)
     empty_samples = kept.columns[(kept == 0).all(axis=0)]

@@ -96,8 +96,15 @@ def test_errors_are_one_line_and_nothing_is_overwritten(tmp_path, capsys):
     out.mkdir()
     (out / "config.yaml").write_text("ranks: [3]\n")             # the user's own file
     assert main(["run", str(table), "--out", str(out)]) == 2
-    assert "holds the config of another run" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "is a config that moonlight run did not write (it differs in " in error
+    assert f"delete {out / 'config.yaml'}" in error
     assert (out / "config.yaml").read_text() == "ranks: [3]\n"
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    assert main(["run", str(table), "--out", str(afile)]) == 2
+    assert "a file, not a folder" in capsys.readouterr().err
+    assert afile.read_text() == "mine"
     assert main(["run", str(table), "--profile", "nowhere", "--out", str(tmp_path / "o")]) == 2
     assert "--profile 'nowhere'" in capsys.readouterr().err
     # a profile whose executor's plugin is missing: one line naming the package to install
@@ -124,7 +131,7 @@ def test_a_config_written_by_an_unfinished_run_is_replaced(tmp_path):
     _write_config(tmp_path, {"ranks": [4]})               # still no result: replaced
     (tmp_path / "results" / "a").mkdir()
     (tmp_path / "results" / "a" / "counts.npz").write_bytes(b"npz")
-    with pytest.raises(Exception, match="holds the config of another run, whose results"):
+    with pytest.raises(Exception, match=r"another run \(it differs in ranks\), whose results"):
         _write_config(tmp_path, {"ranks": [5]})
 
 

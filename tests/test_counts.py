@@ -57,6 +57,18 @@ def test_names_must_match_the_matrix():
         Counts(np.zeros((5, 3)), ["a", "b"], ["x", "y", "z"])
 
 
+def test_a_name_pandas_read_as_missing_is_refused_not_written_as_nan():
+    """pd.read_csv turns the gene name NA into NaN; str() would then name it 'nan'."""
+    frame = _frame().rename(index={"NA": np.nan})
+    with pytest.raises(ValueError, match="1 gene name.s. are missing .NaN., the first at "
+                                         "gene 1; pandas reads names such as NA"):
+        Counts.of(frame)
+    with pytest.raises(ValueError, match="sample name.s. are missing .NaN., the first at "
+                                         "sample 3"):
+        Counts.of(_frame().rename(columns={"NaN": None}))
+    assert Counts.of(_frame()).genes == NAMES  # the string 'NA' is a name
+
+
 def test_size_of_a_missing_file_is_not_known_yet(tmp_path):
     with pytest.raises(FileNotFoundError):  # Snakemake then asks again once it exists
         counts_size(tmp_path / "missing.npz")

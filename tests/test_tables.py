@@ -106,7 +106,8 @@ def test_pandas_to_csv_with_numeric_ids(tmp_path, w09):
 
 
 @pytest.mark.parametrize("label", ["Gene symbol", "GeneSymbol", "Ensembl Gene ID",
-                                   "gene.id", "PROBE_SET_ID"])
+                                   "gene.id", "PROBE_SET_ID", "tracking_id", "target_id",
+                                   "sgRNA", "OTU", "peak"])
 def test_a_gene_column_label_is_known_however_it_is_spelled(tmp_path, label):
     """A header of numeric sample IDs in no rising order under 'Gene symbol' was read as
     a gene named 'Gene symbol' with the IDs for counts, and the samples named S1..S4."""
@@ -419,6 +420,27 @@ def test_dot_as_the_thousands_separator_groups_every_count(tmp_path):
     assert read_count_table(path, thousands=".").loc["g1"].tolist() == [2000, 1_000_000]
     with pytest.raises(CountTableError, match="column 3: non-numeric value '1.000.000'"):
         read_count_table(path, thousands=",")
+
+
+def test_counts_with_a_dot_between_thousands_are_named_so_not_rounded(tmp_path):
+    """Read with the default thousands ",", 1.375 is a fraction: the refusal names the
+    dot-grouping, which the three decimals of every fraction under 1000 suggest, and
+    not counts: rounded, which would read 1 for 1375."""
+    path = write(tmp_path, "gene;a;b\ng1;1.375;12\ng2;3;2.056\n", "t.csv")
+    with pytest.raises(CountTableError, match='set thousands: "." for this data set'):
+        read_count_table(path)
+    assert read_count_table(path, thousands=".").loc["g1"].tolist() == [1375, 12]
+    with pytest.raises(CountTableError, match="set counts: rounded"):  # log-like values
+        read_count_table(write(tmp_path, "gene;a;b\ng1;1.5;12\ng2;3;2.25\n", "u.csv"))
+
+
+def test_a_folder_or_a_table_of_zeros_is_refused_as_such(tmp_path):
+    with pytest.raises(CountTableError, match="a folder, not a table"):
+        read_count_table(tmp_path)
+    from moonlight.prepare import prepare_counts
+    zeros = pd.DataFrame(0, index=["g1", "g2"], columns=["a", "b", "c"])
+    with pytest.raises(CountTableError, match=r"every count is 0 \(2 genes x 3 samples\)"):
+        prepare_counts(zeros, ranks=[2])
 
 
 def test_drop_columns_can_name_the_first_column(tmp_path):
