@@ -647,6 +647,22 @@ def _dot_thousands(fractions: np.ndarray) -> bool:
                 and whole(fractions * 100.0).mean() < 0.5)
 
 
+#: The columns featureCounts writes between the gene and the samples: they describe the
+#: genes (Start, End and Length are numbers, so they would read as samples).
+FEATURECOUNTS_COLUMNS = ("Chr", "Start", "End", "Strand", "Length")
+
+
+def _refuse_feature_annotation(path: Path, header_line: int, names: list[str] | None) -> None:
+    """Stop at featureCounts' annotation columns left among the samples (two or more of
+    them: no set of samples plausibly has two such names), naming the drop_columns that
+    leaves them out."""
+    left = [label for label in FEATURECOUNTS_COLUMNS if label in (names or [])]
+    if len(left) >= 2:
+        raise _fail(path, f", line {header_line}: columns {', '.join(left)} are "
+                          "featureCounts' annotation of the genes, not samples; leave them "
+                          f"out with the table option drop_columns: [{', '.join(left)}]")
+
+
 def _drop_annotation_columns(path: Path, grid: pd.DataFrame, labels: list[str] | None,
                              drop_columns: Sequence[str | int], notes: list[str]
                              ) -> tuple[pd.DataFrame, list[str] | None]:
@@ -803,6 +819,7 @@ def read_table(
             raise _fail(path, f", line {first_line}: the header has {len(first)} field(s) "
                               f"but line {grid.index[0]} has {grid.shape[1]}")
     grid, names = _drop_annotation_columns(path, grid, labels, drop_columns, notes)
+    _refuse_feature_annotation(path, first_line, names)
     if fmt == "excel":
         _refuse_error_cells(path, grid, names)
     if grid.shape[1] < 2:

@@ -443,6 +443,22 @@ def test_a_folder_or_a_table_of_zeros_is_refused_as_such(tmp_path):
         prepare_counts(zeros, ranks=[2])
 
 
+def test_featurecounts_annotation_columns_are_named_not_read_as_samples(tmp_path):
+    """featureCounts writes Chr, Start, End, Strand and Length between the gene and the
+    samples; dropping the text ones alone left three numeric columns read as samples."""
+    text = ("# Program:featureCounts v2.0.1\n"
+            "Geneid\tChr\tStart\tEnd\tStrand\tLength\tA\tB\n"
+            "g1\tchr1\t100\t600\t+\t500\t3\t4\ng2\tchr2\t10\t90\t-\t80\t0\t7\n")
+    path = write(tmp_path, text, "fc.txt")
+    with pytest.raises(CountTableError, match=r"line 2: columns Start, End, Length are "
+                                              r"featureCounts' annotation"):
+        read_count_table(path, drop_columns=["Chr", "Strand"])
+    with pytest.raises(CountTableError, match=r"drop_columns: \[Chr, Start, End, Strand, "):
+        read_count_table(path)
+    counts = read_count_table(path, drop_columns=["Chr", "Start", "End", "Strand", "Length"])
+    assert counts.columns.tolist() == ["A", "B"] and counts.loc["g2"].tolist() == [0, 7]
+
+
 def test_drop_columns_can_name_the_first_column(tmp_path):
     text = "gene_id\tgene_name\tA\tB\nENSG1\tTP53\t1\t2\nENSG2\tMYC\t3\t4\n"
     for drop in (["gene_id"], [1]):
