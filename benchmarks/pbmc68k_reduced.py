@@ -80,8 +80,7 @@ def main() -> None:
     counts = read.to_frame()
     print(f"{counts.shape[0]} genes x {counts.shape[1]} cells, "
           f"{(counts.to_numpy() == 0).mean():.1%} zeros")
-    result = analyse(counts, RANKS, restarts=10, fit={"seed": 0},
-                     min_support=0.5)
+    result = analyse(counts, RANKS)  # every other setting at the schema's default
     OUT.mkdir(exist_ok=True)
     result.table.to_csv(OUT / "pbmc68k_reduced_ranks.tsv", sep="\t", index=False)
     W = result.W / result.W.sum(axis=0)
@@ -102,12 +101,16 @@ def main() -> None:
     modules.to_csv(OUT / "pbmc68k_reduced_modules.tsv", sep="\t", index=False)
     result.moonlighting.to_csv(OUT / "pbmc68k_reduced_moonlighting.tsv", sep="\t",
                                index=False)
+    classes = result.calls.classes["class"].value_counts()
+    classes.rename_axis("class").reset_index().to_csv(
+        OUT / "pbmc68k_reduced_classes.tsv", sep="\t", index=False)
     write_machine_record(OUT / "pbmc68k_reduced.machine.json")
     print(result.table[["rank", "cv_loglik", "cv_se", "matched_cosine", "selected"]]
           .to_string(index=False))
     print(f"selected R = {result.rank}")
     print(modules.to_string(index=False))
     print("moonlighting genes:", ", ".join(result.moonlighting["gene"]) or "none")
+    print("gene classes:", classes.to_dict())
     print(f"{time.perf_counter() - began:.0f} s")
 
 
