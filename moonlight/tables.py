@@ -818,6 +818,11 @@ def read_table(
         else:
             raise _fail(path, f", line {first_line}: the header has {len(first)} field(s) "
                               f"but line {grid.index[0]} has {grid.shape[1]}")
+    if grid.shape[1] > 2 and (grid.iloc[:, -1] == "").all() and not (labels or [""])[-1]:
+        # every line ends with a separator (as some writers leave it): no column there
+        grid, labels = grid.iloc[:, :-1], None if labels is None else labels[:-1]
+        notes.append("every line ends with a separator: the empty column after it was "
+                     "left out")
     grid, names = _drop_annotation_columns(path, grid, labels, drop_columns, notes)
     _refuse_feature_annotation(path, first_line, names)
     if fmt == "excel":

@@ -459,6 +459,17 @@ def test_featurecounts_annotation_columns_are_named_not_read_as_samples(tmp_path
     assert counts.columns.tolist() == ["A", "B"] and counts.loc["g2"].tolist() == [0, 7]
 
 
+@pytest.mark.parametrize("header", ["gene\tA\tB\t\n", ""])
+def test_a_separator_ending_every_line_adds_no_column(tmp_path, header):
+    """pandas and R can leave a separator at the end of every line: the empty column
+    after it was refused as a missing count of a nameless sample."""
+    read = read_table(write(tmp_path, header + "g1\t1\t2\t\ng2\t3\t4\t\n", "t.tsv"))
+    assert read.counts.shape == (2, 2) and read.counts.loc["g2"].tolist() == [3, 4]
+    assert "every line ends with a separator" in read.notes[-1]
+    with pytest.raises(CountTableError, match="line [23], column 4: missing value"):
+        read_table(write(tmp_path, header + "g1\t1\t2\t5\ng2\t3\t4\t\n", "u.tsv"))
+
+
 def test_drop_columns_can_name_the_first_column(tmp_path):
     text = "gene_id\tgene_name\tA\tB\nENSG1\tTP53\t1\t2\nENSG2\tMYC\t3\t4\n"
     for drop in (["gene_id"], [1]):
