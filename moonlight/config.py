@@ -262,10 +262,10 @@ def _explained(error: Any) -> str:
             return (f"unknown key{'s' if len(unknown) > 1 else ''} {words}"
                     + ("" if all(hints) else f"; the keys here are {', '.join(sorted(known))}"))
     expected = error.validator_value if error.validator == "type" else None
-    if (expected in ("string", ["string", "null"]) and isinstance(error.instance, (int, float))
-            and not isinstance(error.instance, bool)):
-        return (f"{error.message}: a name is text, so write it in quotes (YAML reads 007 as "
-                f"the number 7)")
+    if expected in ("string", ["string", "null"]) and (
+            isinstance(error.instance, (int, float)) or error.instance is None):
+        return (f"{error.message}: a name is text, so write it in quotes (YAML reads 007 "
+                f"as the number 7 and TRUE as true)")
     return error.message
 
 

@@ -177,6 +177,30 @@ def prepare_table(path: str | os.PathLike[str], options: dict[str, Any] | None =
                          record + _unmatched_note(entry.taken) + prepared.record)
 
 
+#: Rows that read counters write beside the genes: htseq-count's read summaries and the
+#: first four rows of STAR's ``ReadsPerGene.out.tab``. They count reads no gene took.
+SUMMARY_ROWS = ("__no_feature", "__ambiguous", "__too_low_aQual", "__not_aligned",
+                "__alignment_not_unique", "N_unmapped", "N_multimapping", "N_noFeature",
+                "N_ambiguous")
+
+
+def refuse_summary_rows(counts: Counts, source: str = "the counts") -> None:
+    """Stop at a read counter's summary rows (:data:`SUMMARY_ROWS`) among the genes,
+    naming them and how to leave them out: fitted as genes, the reads no gene took
+    would make a module of their own.
+
+    Raises
+    ------
+    CountTableError
+    """
+    found = [name for name in counts.genes if name in SUMMARY_ROWS]
+    if found:
+        names = ", ".join(f'"{name}"' for name in found)
+        raise CountTableError(f"{source}: rows {names} are a read counter's summary "
+                              "(htseq-count, STAR), not genes; leave them out (a data "
+                              f"entry's drop_genes: [{names}], or drop them from the table)")
+
+
 def check_counts(counts: Counts, source: str = "the counts") -> None:
     """Stop unless the names are unique and every value is a finite non-negative integer,
     as the readers require of a file: counts built in memory (``analyse()``'s input)
@@ -250,6 +274,7 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
     counts = Counts.of(counts)
     if not checked:
         check_counts(counts, source)
+    refuse_summary_rows(counts, source)
     handled = handle_outliers(counts, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     kept, record = handled.counts, list(handled.rows)

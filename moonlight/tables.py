@@ -574,9 +574,15 @@ def _to_counts(path: Path, grid: pd.DataFrame, thousands: str | None,
         what = ("NaN or infinite value" if lowered in _NAN_TEXT or np.isinf(array[i, j])
                 else "missing value" if lowered in _MISSING_TEXT else "non-numeric value")
         number = int(grid.columns[j]) + 1
-        hint = (f"; most of that column is not numbers: if it describes the genes, leave it "
-                f"out with the table option drop_columns: [{number}] (or its header name)"
-                if what == "non-numeric value" and bad[:, j].mean() > 0.5 else "")
+        if what == "non-numeric value" and re.fullmatch(r"\d+,\d+", text):
+            hint = ("; it reads as a number with a decimal comma, and counts are whole "
+                    "numbers: write them without decimals (1375, not 1375,0)")
+        elif what == "non-numeric value" and bad[:, j].mean() > 0.5:
+            hint = (f"; most of that column is not numbers: if it describes the genes, "
+                    f"leave it out with the table option drop_columns: [{number}] (or its "
+                    f"header name)")
+        else:
+            hint = ""
         raise _fail(path, f", {place(i, j)}: {what} {text!r}{hint}")
     negative = array < 0
     if negative.any():

@@ -372,7 +372,10 @@ def test_a_misspelled_key_is_one_line_with_the_key_it_most_likely_meant(tmp_path
              "'keep_top_genes'?)"),
             ({"data": {"a": {"path": "t.tsv", "drop_genes": [7]}}},
              "config key data.a.drop_genes.0: 7 is not of type 'string': a name is text, so "
-             "write it in quotes")]:
+             "write it in quotes"),
+            ({"data": {"a": {"path": "t.tsv", "drop_genes": ["NA", True]}}},
+             "config key data.a.drop_genes.1: True is not of type 'string': a name is "
+             "text, so write it in quotes")]:
         with pytest.raises(ConfigError) as caught:
             check(config)
         assert str(caught.value).startswith(message), str(caught.value)

@@ -99,3 +99,21 @@ def test_analyse_refuses_what_the_readers_refuse_before_any_fit(drawn, how, mess
                     sparse_counts.samples)
     with pytest.raises(CountTableError, match="non-integer values"):
         prepare_counts(halves, ranks=[2])
+
+
+def test_a_read_counters_summary_rows_are_refused_by_name(tmp_path):
+    """htseq-count ends its table with __no_feature, __ambiguous, ...; fitted as genes,
+    the reads no gene took would make a module. The entry's drop_genes leaves them out."""
+    from moonlight.prepare import prepare_table
+    from moonlight.tables import CountTableError
+    rng = np.random.default_rng(0)
+    genes = [f"g{i}" for i in range(30)] + ["__no_feature", "__ambiguous"]
+    frame = pd.DataFrame(rng.poisson(20, (32, 12)), index=genes,
+                         columns=[f"s{j}" for j in range(12)])
+    with pytest.raises(CountTableError, match='rows "__no_feature", "__ambiguous" are a '
+                                              "read counter's summary"):
+        prepare_counts(frame, ranks=[2])
+    path = tmp_path / "htseq.tsv"
+    frame.rename_axis("gene").to_csv(path, sep="\t")
+    kept = prepare_table(path, {"drop_genes": ["__no_feature", "__ambiguous"]}, ranks=[2])
+    assert kept.counts.shape == (30, 12)

@@ -470,6 +470,13 @@ def test_a_separator_ending_every_line_adds_no_column(tmp_path, header):
         read_table(write(tmp_path, header + "g1\t1\t2\t5\ng2\t3\t4\t\n", "u.tsv"))
 
 
+def test_a_decimal_comma_is_named_not_taken_for_an_annotation_column(tmp_path):
+    path = write(tmp_path, "gene;a;b\ng1;1375,0;12,0\ng2;3,0;2,0\n", "t.csv")
+    with pytest.raises(CountTableError, match="'1375,0'; it reads as a number with a "
+                                              "decimal comma"):
+        read_count_table(path)
+
+
 def test_drop_columns_can_name_the_first_column(tmp_path):
     text = "gene_id\tgene_name\tA\tB\nENSG1\tTP53\t1\t2\nENSG2\tMYC\t3\t4\n"
     for drop in (["gene_id"], [1]):
