@@ -36,12 +36,11 @@ number of sources: extra modules take technical axes (RNA input, capture) or spl
 source into sub-states, and every such module predicts held-out counts a little better,
 by far more than a standard error. So with the rank-1 baseline's held-out log likelihood
 ``cv_1`` known, each fitted rank gets ``gain_share``, its step's share of the whole
-held-out gain, ``(cv(R) - cv(R_prev)) / (cv(R*) - cv_1)`` (R_prev the next smaller fitted
+held-out gain, ``(cv(R) - cv(R_prev)) / (cv(R*) - cv_1)`` (R_prev the next smaller stable
 rank, rank 1 for the smallest; R* the best stable rank), and, where the cap applies
-(below), the selected R is capped at the last rank before the first step whose share
-is below ``min_gain`` (``selection.min_gain``, 0.1), or the largest stable rank below
-that when it is unstable: a module is worth adding when it explains at least a tenth of
-what the best fit explains beyond rank 1. On the CellBench tuning sets
+(below), the selected R is capped at the last stable rank before the first stable rank
+whose share is below ``min_gain`` (``selection.min_gain``, 0.1): a module is worth
+adding when it explains at least a tenth of what the best fit explains beyond rank 1. On the CellBench tuning sets
 (benchmarks/REAL_DATA.md) the sources' steps take 15-69% of the gain and the extra
 modules' 0.3-9%; on simulations every true module's step takes about 1/R of it and the
 steps past the truth none. The share is relative, so it does not depend on depth (the
@@ -165,12 +164,24 @@ def paired_se(cv_folds: pd.DataFrame, reference: int) -> pd.Series:
     return pd.Series(se, index=F.columns, name="cv_se_diff")
 
 
-def gain_shares(table: pd.DataFrame, baseline: float, best: float) -> pd.Series:
+def gain_shares(table: pd.DataFrame, baseline: float, best: float,
+                min_stability: float | None = None) -> pd.Series:
     """Each rank's step share of the held-out gain over rank 1 (module docstring):
-    ``(cv(R) - cv(R_prev)) / (best - baseline)``; NaN when the best gains nothing."""
-    cv = table.sort_values("rank")["cv_loglik"]
+    ``(cv(R) - cv(R_prev)) / (best - baseline)``, R_prev the next smaller rank (rank 1,
+    ``baseline``, for the smallest); with ``min_stability``, the next smaller stable
+    rank (:func:`_candidates`), so that no step is measured from a rank whose restarts
+    disagree. NaN when the best gains nothing."""
+    ordered = table.sort_values("rank")
+    cv = ordered["cv_loglik"]
+    if min_stability is None:
+        previous = cv.shift(1)
+    else:
+        stable = _stable(ordered, min_stability)
+        if not stable.any():
+            stable[:] = True  # none stable: every rank is a candidate
+        previous = cv.where(stable).shift(1).ffill()
     total = best - baseline
-    steps = cv.diff().fillna(cv.iloc[0] - baseline)
+    steps = cv - previous.fillna(baseline)
     return (steps / total if total > 0 else steps * np.nan).reindex(table.index)
 
 
@@ -299,22 +310,21 @@ def select_rank(table: pd.DataFrame, *,
             stop = first_stop(cv_folds, candidates["rank"])
             if stop < candidates["rank"].max():  # the held-out log L stops in the range
                 chosen, floor = min(chosen, stop), min_gain_stopped
-        chosen = _capped(table, candidates["rank"], chosen, floor)
+        chosen = _capped(candidates, chosen, floor)
     return (table["rank"] == chosen).reindex(table.index)
 
 
-def _capped(table: pd.DataFrame, candidates: pd.Series, chosen: int, floor: float) -> int:
-    """``chosen``, no larger than the largest of ``candidates`` (the ranks the rule
-    chooses among) at or before the last rank before the first step whose
-    ``gain_share`` is below ``floor``; unchanged for ``floor`` 0, when the smallest
-    rank's own step is below it, or when no candidate is that small."""
+def _capped(candidates: pd.DataFrame, chosen: int, floor: float) -> int:
+    """``chosen``, no larger than the last of ``candidates`` (the ranks the rule chooses
+    among) before the first of them whose step, ``gain_share``, is below ``floor``
+    (unchanged for ``floor`` 0, or when the smallest candidate's own step is below
+    it)."""
     if floor <= 0:
         return chosen
-    small = table.loc[table["gain_share"] < floor, "rank"]
-    if len(small) and small.min() > table["rank"].min():
-        kept = candidates[candidates < small.min()]
-        if len(kept):
-            chosen = min(chosen, int(kept.max()))
+    small = candidates.loc[candidates["gain_share"] < floor, "rank"]
+    if len(small) and small.min() > candidates["rank"].min():
+        chosen = min(chosen, int(candidates.loc[candidates["rank"] < small.min(),
+                                                "rank"].max()))
     return chosen
 
 
@@ -419,8 +429,8 @@ def rank_table(
             table["cv_se_diff"] = paired_se(cv_folds, int(best["rank"])).reindex(
                 table["rank"]).to_numpy()
         if baseline is not None:
-            table["gain_share"] = gain_shares(table, baseline,
-                                              float(best["cv_loglik"])).to_numpy()
+            table["gain_share"] = gain_shares(table, baseline, float(best["cv_loglik"]),
+                                              min_stability).to_numpy()
         if cv_folds is not None:
             beats = {high: ok for _, high, ok in _steps(cv_folds, pool["rank"])}
             table["beats_previous"] = pd.array([beats.get(int(r)) for r in table["rank"]],
@@ -450,7 +460,8 @@ def _passed_over(table: pd.DataFrame, baseline: float | None, rule: dict) -> pd.
             table.index == idx, 1.0))
         if baseline is not None:
             best = float(_candidates(trial, rule["min_stability"])["cv_loglik"].max())
-            trial["gain_share"] = gain_shares(trial, baseline, best)
+            trial["gain_share"] = gain_shares(trial, baseline, best,
+                                              rule["min_stability"])
         picked = trial.loc[select_rank(trial, **rule), "rank"].iat[0]
         out[idx] = bool(picked == table.loc[idx, "rank"])
     return out

@@ -317,8 +317,9 @@ def test_a_cap_on_a_likelihood_still_rising_warns_and_grows_the_range():
 
 
 def test_passed_over_marks_the_unstable_rank_the_rule_would_have_chosen():
-    """Rank 4 beats 3 clearly and 5 adds nothing: unstable, 4 is passed over (the rule
-    takes 3); rank 5, unstable too, would not be chosen if stable, so it is not."""
+    """Rank 4 beats 3 clearly and 5 adds nothing to it: unstable, 4 is passed over (the
+    rule takes 3); rank 5, unstable too, would be chosen if stable (its step, from the
+    stable 3, is most of the gain), so it is passed over too."""
     from moonlight.crossval import cv_summary
     from moonlight.selection import selected_rank
     cv = {2: -60.0, 3: -30.0, 4: -14.0, 5: -14.1}
@@ -329,34 +330,38 @@ def test_passed_over_marks_the_unstable_rank_the_rule_would_have_chosen():
     table = rank_table(restarts, 100, 60, cv=cv_summary(folds), cv_folds=folds,
                        stability=stability, baseline=-110.0)
     assert selected_rank(table) == 3
-    assert table["passed_over"].tolist() == [False, False, True, False]
+    assert table["passed_over"].tolist() == [False, False, True, True]
     stability["matched_cosine"] = 1.0
     agreed = rank_table(restarts, 100, 60, cv=cv_summary(folds), cv_folds=folds,
                         stability=stability, baseline=-110.0)
     assert selected_rank(agreed) == 4 and not agreed["passed_over"].any()
 
 
-def test_the_cap_never_selects_an_unstable_rank():
-    """Rank 5's step from the unstable rank 4 adds nothing, so the cap cuts at 4; the
-    rule chooses among stable ranks, so it takes 3, the largest stable one below.
-    With 4 stable the same table gives 4."""
+def test_the_cap_measures_steps_between_stable_ranks():
+    """Rank 4's restarts disagree: rank 5's step is measured from 3 (0.17 of the gain,
+    above the floor), not from 4 (nothing), so the rule keeps 5; with 4 stable the step
+    to 5 adds nothing and the cap stops at 4. The cap never lands on an unstable rank,
+    and an unstable smallest rank does not lift it."""
     from moonlight.crossval import cv_summary
     from moonlight.selection import selected_rank
-    cv = {2: -60.0, 3: -30.0, 4: -14.0, 5: -14.1, 6: -14.05}
-    folds = _fold_values(cv)
-    restarts = pd.DataFrame({"rank": list(cv), "loglik": list(cv.values())})
-    stability = pd.DataFrame({"rank": list(cv), "n_near_best": 3, "cophenetic": 1.0,
-                              "matched_cosine": [1.0, 1.0, 0.81, 1.0, 0.7]})
 
-    def table(cap_when):
+    def table(cv, cosines, cap_when):
+        folds = _fold_values(cv)
+        restarts = pd.DataFrame({"rank": list(cv), "loglik": list(cv.values())})
+        stability = pd.DataFrame({"rank": list(cv), "n_near_best": 3, "cophenetic": 1.0,
+                                  "matched_cosine": cosines})
         return rank_table(restarts, 100, 60, cv=cv_summary(folds), cv_folds=folds,
                           stability=stability, baseline=-110.0, cap_when=cap_when)
 
+    cv = {2: -60.0, 3: -30.0, 4: -14.0, 5: -14.1, 6: -14.05}
     for cap_when in ("always", "rising"):
-        assert selected_rank(table(cap_when)) == 3
-        assert table(cap_when)["gain_share"].iloc[3] < 0.025  # the step 4 -> 5
-    stability["matched_cosine"] = 1.0
-    assert selected_rank(table("always")) == 4
+        unstable_four = table(cv, [1.0, 1.0, 0.81, 1.0, 0.7], cap_when)
+        assert selected_rank(unstable_four) == 5
+        assert unstable_four["gain_share"].iloc[3] > 0.1  # 3 -> 5
+        assert selected_rank(table(cv, 1.0, cap_when)) == 4
+    # rank 2 unstable, the step to 5 0.08 of the gain: capped at 4, not left uncapped
+    cv = {2: -40.0, 3: -39.0, 4: -20.0, 5: -12.0, 6: -11.9, 7: -11.0, 8: -10.9}
+    assert selected_rank(table(cv, [0.5] + [1.0] * 6, "always")) == 4
 
 
 def test_next_rank_grows_the_range_only_while_the_rule_picks_its_top():
