@@ -164,6 +164,9 @@ def _write_config(out: Path, config: dict) -> Path:
                          f"folder of an earlier run")
     old = yaml.safe_load(path.read_text()) if path.is_file() else config
     if old != config:
+        if not isinstance(old, dict):
+            raise UsageError(f"{path} is not a config of moonlight run; give another "
+                             f"--out, or delete {path}")
         differ = ", ".join(sorted({*old, *config} - {key for key in config
                                                      if old.get(key) == config[key]}))
         if _has_results(out):

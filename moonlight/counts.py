@@ -112,6 +112,8 @@ def _refuse_missing_names(frame: pd.DataFrame) -> None:
     """Stop at a missing gene or sample name (NaN or None), which ``str`` would turn
     into the name ``'nan'``: pandas reads ``NA``, ``nan``, ``NULL`` and more as missing."""
     for kind, names in (("gene", frame.index), ("sample", frame.columns)):
+        if isinstance(names, pd.MultiIndex):
+            continue  # a tuple of labels is a name (str() writes it)
         missing = np.flatnonzero(pd.isna(names))
         if missing.size:
             raise ValueError(

@@ -275,6 +275,10 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
     if not checked:
         check_counts(counts, source)
     refuse_summary_rows(counts, source)
+    if counts.shape[0] and counts.shape[1] and not np.any(
+            counts.matrix.data if counts.is_sparse else counts.matrix):
+        raise CountTableError(f"{source}: every count is 0 ({counts.shape[0]} genes x "
+                              f"{counts.shape[1]} samples): nothing to fit")
     handled = handle_outliers(counts, mode=qc["outliers"], factor=qc["outlier_factor"],
                               source=source)
     kept, record = handled.counts, list(handled.rows)

@@ -718,7 +718,7 @@ def stored_entries(path: str | os.PathLike[str],
     options read. :mod:`moonlight.resources` declares a job's memory from it.
     """
     path = Path(path)
-    kind = detect_format(path) if format == "auto" else format
+    kind = detect_format(path, format)
     try:
         if kind == "10x":
             return _mtx_entries(_tenx_files(path)[0])
@@ -763,13 +763,15 @@ def _hdf5_entries(path: Path) -> int | None:
     return max(sizes) if sizes else None
 
 
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """The ``format`` of ``path`` for ``format="auto"``.
+def detect_format(path: str | os.PathLike[str], format: str = "auto") -> str:
+    """The format ``path`` is read as: ``format``, or with ``"auto"`` the path's.
 
     A directory, or a ``matrix.mtx(.gz)`` file, is ``"10x"``; ``.h5ad`` is ``"h5ad"``;
     ``.h5``/``.hdf5`` is ``"10x_h5"``; anything else is ``"table"`` (a bulk count table,
     read by :func:`moonlight.tables.read_table`).
     """
+    if format != "auto":
+        return format
     path = Path(path)
     name = path.name.lower()
     if path.is_dir() or name.endswith(_MATRIX_NAMES):
@@ -818,7 +820,7 @@ def read_single_cell(
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    chosen = detect_format(path) if format == "auto" else format
+    chosen = detect_format(path, format)
     if chosen == "table":
         raise ValueError(f"{path}: a bulk count table (format: table) is read by "
                          "moonlight.tables.read_table; single-cell formats are "

@@ -623,7 +623,7 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
     seen = (f"{n} of {values.size} values ({share}) are not integers, e.g. "
             f"{values[i, j]:.6g} for gene {genes.iat[i]!r}, sample {samples[j]!r}; the "
             f"largest value is {values.max():.6g}")
-    if mode == "integers" and _dot_thousands(values[fractional]):
+    if mode == "integers" and values.max() < 1000.0 and _dot_thousands(values[fractional]):
         raise _fail(path, f", {where(i, j)}: {seen}. Every non-integer has three "
                           "decimals and no value reaches 1000, as counts written with a "
                           "dot between thousands read (1.375 for 1375): if the table "
@@ -643,12 +643,13 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
 
 def _dot_thousands(fractions: np.ndarray) -> bool:
     """Whether non-integer values read as counts written with a dot between thousands:
-    each a whole number of thousandths, most of them not of hundredths (three digits
-    after the dot: a three-digit group ends in 0 a tenth of the time), and all under 1000
-    (a count of 1000 or more would have been written with the dot)."""
+    each at least 1 (a group never follows a leading 0) and a whole number of
+    thousandths, most of them not of hundredths (three digits after the dot: a
+    three-digit group ends in 0 a tenth of the time). The caller checks that no value
+    reaches 1000 (a count of 1000 or more would have been written with the dot)."""
     def whole(scaled: np.ndarray) -> np.ndarray:
         return np.isclose(scaled, np.round(scaled), rtol=0.0, atol=1e-6)
-    return bool(fractions.size and fractions.max() < 1000.0
+    return bool(fractions.size and fractions.min() >= 1.0
                 and whole(fractions * 1000.0).all()
                 and whole(fractions * 100.0).mean() < 0.5)
 
@@ -658,15 +659,17 @@ def _dot_thousands(fractions: np.ndarray) -> bool:
 FEATURECOUNTS_COLUMNS = ("Chr", "Start", "End", "Strand", "Length")
 
 
-def _refuse_feature_annotation(path: Path, header_line: int, names: list[str] | None) -> None:
+def _refuse_feature_annotation(path: Path, header_line: int, names: list[str] | None,
+                               drop_columns: Sequence[str | int]) -> None:
     """Stop at featureCounts' annotation columns left among the samples (two or more of
     them: no set of samples plausibly has two such names), naming the drop_columns that
-    leaves them out."""
+    leaves them out with those it has."""
     left = [label for label in FEATURECOUNTS_COLUMNS if label in (names or [])]
     if len(left) >= 2:
+        every = ", ".join(str(column) for column in [*drop_columns, *left])
         raise _fail(path, f", line {header_line}: columns {', '.join(left)} are "
                           "featureCounts' annotation of the genes, not samples; leave them "
-                          f"out with the table option drop_columns: [{', '.join(left)}]")
+                          f"out with the table option drop_columns: [{every}]")
 
 
 def _drop_annotation_columns(path: Path, grid: pd.DataFrame, labels: list[str] | None,
@@ -830,7 +833,7 @@ def read_table(
         notes.append("every line ends with a separator: the empty column after it was "
                      "left out")
     grid, names = _drop_annotation_columns(path, grid, labels, drop_columns, notes)
-    _refuse_feature_annotation(path, first_line, names)
+    _refuse_feature_annotation(path, first_line, names, drop_columns)
     if fmt == "excel":
         _refuse_error_cells(path, grid, names)
     if grid.shape[1] < 2:
@@ -880,12 +883,8 @@ def drop_empty(counts: pd.DataFrame, *, source: str = "table") -> pd.DataFrame:
     """Drop genes and samples whose counts are all zero, warning with their names.
 
     They carry no information about modules, and their factor entries would be driven
-    to zero where multiplicative updates cannot move them. A table with no count at all
-    is refused (:class:`CountTableError`).
+    to zero where multiplicative updates cannot move them.
     """
-    if counts.size and not counts.to_numpy().any():
-        raise CountTableError(f"{source}: every count is 0 ({counts.shape[0]} genes x "
-                              f"{counts.shape[1]} samples): nothing to fit")
     empty_genes = counts.index[(counts == 0).all(axis=1)]
     kept = counts.drop(index=empty_genes)
     empty_samples = kept.columns[(kept == 0).all(axis=0)]

@@ -57,8 +57,7 @@ def given_format(spec):
 
 def resolved_format(spec):
     """A data entry's format as read: its format key, or the path's when that is auto."""
-    given = given_format(spec)
-    return detect_format(spec["path"]) if given == "auto" else given
+    return detect_format(spec["path"], given_format(spec))
 
 
 # Single-cell data sets (h5ad, 10x directory or .h5): read into a sparse matrix that no
@@ -82,12 +81,7 @@ for _name, _spec in DATA.items():
     if not Path(_spec["path"]).exists():
         raise WorkflowError(f"config key data.{_name}: no such file {_spec['path']!r}")
 for _name, _spec in DATA.items():
-    _kind = (
-        "table"
-        if _name in TABLE_DATASETS
-        else "h5ad" if _name in H5AD_DATASETS else "10x"
-    )
-    for _key, _why in misplaced_keys(_spec, _kind).items():
+    for _key, _why in misplaced_keys(_spec, resolved_format(_spec)).items():
         raise WorkflowError(f"config key data.{_name}.{_key}: {_why}")
 for _name, _spec in PROJECT.items():
     if _spec["model"] not in SIM_DATASETS + REAL_DATASETS:

@@ -100,6 +100,9 @@ def test_errors_are_one_line_and_nothing_is_overwritten(tmp_path, capsys):
     assert "is a config that moonlight run did not write (it differs in " in error
     assert f"delete {out / 'config.yaml'}" in error
     assert (out / "config.yaml").read_text() == "ranks: [3]\n"
+    (out / "config.yaml").write_text("")                       # empty, or not a mapping
+    assert main(["run", str(table), "--out", str(out)]) == 2
+    assert "is not a config of moonlight run" in capsys.readouterr().err
     afile = tmp_path / "afile"
     afile.write_text("mine")
     assert main(["run", str(table), "--out", str(afile)]) == 2

@@ -67,6 +67,9 @@ def test_a_name_pandas_read_as_missing_is_refused_not_written_as_nan():
                                          "sample 3"):
         Counts.of(_frame().rename(columns={"NaN": None}))
     assert Counts.of(_frame()).genes == NAMES  # the string 'NA' is a name
+    frame = _frame()
+    frame.columns = pd.MultiIndex.from_tuples([("a", "1"), ("a", "2"), ("b", "1")])
+    assert Counts.of(frame).samples[0] == "('a', '1')"  # read as before
 
 
 def test_size_of_a_missing_file_is_not_known_yet(tmp_path):

@@ -430,17 +430,25 @@ def test_counts_with_a_dot_between_thousands_are_named_so_not_rounded(tmp_path):
     with pytest.raises(CountTableError, match='set thousands: "." for this data set'):
         read_count_table(path)
     assert read_count_table(path, thousands=".").loc["g1"].tolist() == [1375, 12]
-    with pytest.raises(CountTableError, match="set counts: rounded"):  # log-like values
-        read_count_table(write(tmp_path, "gene;a;b\ng1;1.5;12\ng2;3;2.25\n", "u.csv"))
+    for text in ("gene;a;b\ng1;1.5;12\ng2;3;2.25\n",      # hundredths: log-like values
+                 "gene;a;b\ng1;1.375;5000\ng2;3;2.056\n",  # a count of 1000 or more
+                 "gene;a;b\ng1;0.512;12\ng2;3;2.056\n"):   # no group starts with 0
+        with pytest.raises(CountTableError, match="set counts: rounded"):
+            read_count_table(write(tmp_path, text, "u.csv"))
 
 
 def test_a_folder_or_a_table_of_zeros_is_refused_as_such(tmp_path):
     with pytest.raises(CountTableError, match="a folder, not a table"):
         read_count_table(tmp_path)
+    from scipy import sparse
+    from moonlight.counts import Counts
     from moonlight.prepare import prepare_counts
     zeros = pd.DataFrame(0, index=["g1", "g2"], columns=["a", "b", "c"])
     with pytest.raises(CountTableError, match=r"every count is 0 \(2 genes x 3 samples\)"):
         prepare_counts(zeros, ranks=[2])
+    cells = Counts(sparse.csr_array((2, 3)), ["g1", "g2"], ["a", "b", "c"])
+    with pytest.raises(CountTableError, match=r"every count is 0 \(2 genes x 3 samples\)"):
+        prepare_counts(cells, ranks=[2])
 
 
 def test_featurecounts_annotation_columns_are_named_not_read_as_samples(tmp_path):
@@ -451,7 +459,8 @@ def test_featurecounts_annotation_columns_are_named_not_read_as_samples(tmp_path
             "g1\tchr1\t100\t600\t+\t500\t3\t4\ng2\tchr2\t10\t90\t-\t80\t0\t7\n")
     path = write(tmp_path, text, "fc.txt")
     with pytest.raises(CountTableError, match=r"line 2: columns Start, End, Length are "
-                                              r"featureCounts' annotation"):
+                                              r"featureCounts' annotation.*drop_columns: "
+                                              r"\[Chr, Strand, Start, End, Length\]"):
         read_count_table(path, drop_columns=["Chr", "Strand"])
     with pytest.raises(CountTableError, match=r"drop_columns: \[Chr, Start, End, Strand, "):
         read_count_table(path)
