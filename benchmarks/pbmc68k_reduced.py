@@ -20,6 +20,7 @@ writes ``benchmarks/results/pbmc68k_reduced_*.tsv``.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -104,7 +105,12 @@ def main() -> None:
     classes = result.calls.classes["class"].value_counts()
     classes.rename_axis("class").reset_index().to_csv(
         OUT / "pbmc68k_reduced_classes.tsv", sep="\t", index=False)
+    result.calls.associations.to_csv(OUT / "pbmc68k_reduced_module_covariates.tsv",
+                                     sep="\t", index=False)
     write_machine_record(OUT / "pbmc68k_reduced.machine.json")
+    (OUT / "pbmc68k_reduced_summary.json").write_text(json.dumps(
+        {"selected_rank": result.rank, "seconds": round(time.perf_counter() - began, 1),
+         "classes": {k: int(v) for k, v in classes.items()}}, indent=1))
     print(result.table[["rank", "cv_loglik", "cv_se", "matched_cosine", "selected"]]
           .to_string(index=False))
     print(f"selected R = {result.rank}")
