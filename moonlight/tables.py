@@ -146,6 +146,7 @@ def _is_column_label(text: str) -> bool:
     return (_label_key(text) in _LABEL_KEYS
             or re.search(r"[ _.\-]id$", text.strip().lower()) is not None)
 
+
 #: What ``counts`` accepts: ``"integers"`` refuses a table with non-integer values (they
 #: are not counts: log-transformed, normalized or estimated), ``"rounded"`` rounds them
 #: with a warning that follows the results.
@@ -623,7 +624,7 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
     seen = (f"{n} of {values.size} values ({share}) are not integers, e.g. "
             f"{values[i, j]:.6g} for gene {genes.iat[i]!r}, sample {samples[j]!r}; the "
             f"largest value is {values.max():.6g}")
-    if mode == "integers" and values.max() < 1000.0 and _dot_thousands(values[fractional]):
+    if mode == "integers" and _dot_thousands(values, fractional):
         raise _fail(path, f", {where(i, j)}: {seen}. Every non-integer has three "
                           "decimals and no value reaches 1000, as counts written with a "
                           "dot between thousands read (1.375 for 1375): if the table "
@@ -641,15 +642,17 @@ def _integer_counts(path: Path, values: np.ndarray, genes: pd.Series, samples: l
     return np.round(values)
 
 
-def _dot_thousands(fractions: np.ndarray) -> bool:
-    """Whether non-integer values read as counts written with a dot between thousands:
-    each at least 1 (a group never follows a leading 0) and a whole number of
-    thousandths, most of them not of hundredths (three digits after the dot: a
-    three-digit group ends in 0 a tenth of the time). The caller checks that no value
-    reaches 1000 (a count of 1000 or more would have been written with the dot)."""
+def _dot_thousands(values: np.ndarray, fractional: np.ndarray) -> bool:
+    """Whether ``values`` (``fractional`` marks the non-integers) read as counts written
+    with a dot between thousands: none reaches 1000 (a count of 1000 or more would have
+    been written with the dot), and every non-integer is at least 1 (a group never
+    follows a leading 0) and a whole number of thousandths, most of them not of
+    hundredths (three digits after the dot: a three-digit group ends in 0 a tenth of the
+    time)."""
     def whole(scaled: np.ndarray) -> np.ndarray:
         return np.isclose(scaled, np.round(scaled), rtol=0.0, atol=1e-6)
-    return bool(fractions.size and fractions.min() >= 1.0
+    fractions = values[fractional]
+    return bool(fractions.size and values.max() < 1000.0 and fractions.min() >= 1.0
                 and whole(fractions * 1000.0).all()
                 and whole(fractions * 100.0).mean() < 0.5)
 
