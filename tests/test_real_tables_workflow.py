@@ -228,6 +228,24 @@ def test_the_report_has_the_qc_record(messy_run):
     assert "quality control" in html
 
 
+def test_an_entry_read_the_same_way_reruns_nothing(messy_run, tmp_path):
+    """A data entry given its ranks (the run's own), reader defaults written out and
+    its keys in another order reads the same counts: no job of it reruns (each reran
+    its data step and every fit, as Snakemake compared the entry's text)."""
+    import yaml
+    workdir, _, _ = messy_run
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    entry = {"thousands": ",", "ranks": list(config["ranks"]), "comment": "#",
+             "header": "auto", "path": config["data"]["r_csv"]}
+    again = tmp_path / "again.yaml"  # the whole config: a second --configfile replaces
+    again.write_text(yaml.safe_dump({**config, "data": {**config["data"], "r_csv": entry}},
+                                    sort_keys=False))
+    dry = snakemake(workdir, "-n", "--configfile", str(again)).stdout
+    jobs = dry.split("Job stats:")[1].split("\n\n")[0]
+    assert {line.split()[0] for line in jobs.splitlines()[3:] if line.split()} == {
+        "provenance", "all", "total"}  # the provenance record takes the whole config
+
+
 BAD_TABLES = {
     "ragged": ("g1,1,2,3\ng2,4,5\n", "line 2: 2 count(s) where line 1 has 3"),
     "quoted_number": ('"g1","1","2"\n"g2","3","1.375,5"\n', "line 2, column 3: non-numeric"),
