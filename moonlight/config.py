@@ -82,17 +82,18 @@ def canonical(value: Any) -> Any:
 def data_step_options(entry: dict[str, Any], kind: str) -> dict[str, Any]:
     """A ``data:`` entry as the data step reads it: without the keys it does not read
     (:data:`NOT_READ_BY_DATA_STEP`) and empty lists (the same as absent), every reader
-    option of its input's ``kind`` (``table``, or a single-cell format) at its default
-    where not given, in :func:`canonical` order. Two entries that read the same counts
-    in the same way give the same options, so Snakemake reruns the data step (and every
-    fit after it) only when how the counts are read changes."""
+    option of its input's ``kind`` (``table``, or a single-cell format: the format it is
+    read as, which ``format`` then names) at its default where not given, in
+    :func:`canonical` order. Two entries that read the same counts in the same way give
+    the same options, so Snakemake reruns the data step (and every fit after it) only
+    when how the counts are read changes."""
     keys = TABLE_KEYS if kind == "table" else SINGLE_CELL_KEYS
     properties = _data_entry()
-    options = {key: properties[key]["reader_default"] for key in (*keys, "format")
+    options = {key: properties[key]["reader_default"] for key in keys
                if "reader_default" in properties[key]}
     options |= {key: value for key, value in entry.items()
                 if key not in NOT_READ_BY_DATA_STEP and value != []}
-    return canonical(options)
+    return canonical(options | {"format": kind})
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:

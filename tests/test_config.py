@@ -482,6 +482,8 @@ def test_the_data_step_options_hold_only_what_changes_how_counts_are_read():
                               "path": "b.csv", "ranks": [2, 3], "annotations": ["group"],
                               "technical": []}, "table")
     assert repr(same) == repr(plain)
+    assert data_step_options({"path": "a.csv", "sep": ",", "format": "table"},
+                             "table") == plain  # the format it is read as, named
     assert plain["sep"] == "," and plain["header"] == entry_default("header")
     assert "matrix" not in plain  # a single-cell option, not the table's
     assert data_step_options({"path": "a.csv", "sep": ";"}, "table") != plain
