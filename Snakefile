@@ -41,6 +41,7 @@ localrules:
     rank_round,
     qc,
     enrichment,
+    enrichment_figure,
     annotations,
     batch_factors,
     usage_embedding,

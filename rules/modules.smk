@@ -128,12 +128,6 @@ rule enrichment:
             category="{dataset}",
             labels={"data set": "{dataset}", "figure": "enrichment table"},
         ),
-        plot=report(
-            "results/{dataset}/enrichment.png",
-            caption="../report/enrichment_plot.rst",
-            category="{dataset}",
-            labels={"data set": "{dataset}", "figure": "enrichment"},
-        ),
         coverage="results/{dataset}/gene_set_coverage.tsv",
     log:
         "results/logs/enrichment/{dataset}.log",
@@ -141,11 +135,36 @@ rule enrichment:
         "../envs/moonlight.yaml"
     params:
         gene_sets=config["gene_sets"],
-        enrichment=canonical(config["enrichment"]),
+        # the figure's fdr is its own rule's: changing it redraws the figure alone
+        enrichment=canonical(
+            {k: v for k, v in config["enrichment"].items() if k != "fdr"}
+        ),
     message:
         "Testing the modules of {wildcards.dataset} against the gene sets"
     script:
         "../scripts/enrichment.py"
+
+
+rule enrichment_figure:
+    input:
+        "results/{dataset}/enrichment.tsv",
+    output:
+        report(
+            "results/{dataset}/enrichment.png",
+            caption="../report/enrichment_plot.rst",
+            category="{dataset}",
+            labels={"data set": "{dataset}", "figure": "enrichment"},
+        ),
+    log:
+        "results/logs/enrichment_figure/{dataset}.log",
+    conda:
+        "../envs/moonlight.yaml"
+    params:
+        fdr=config["enrichment"]["fdr"],
+    message:
+        "Drawing the gene-set enrichment of {wildcards.dataset}"
+    script:
+        "../scripts/enrichment_figure.py"
 
 
 rule annotations:

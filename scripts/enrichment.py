@@ -5,7 +5,6 @@ import _checkout  # noqa: F401  (this checkout's moonlight first on sys.path)
 
 from moonlight import read_tsv, write_tsv
 from moonlight.enrichment import module_enrichment
-from moonlight.plots import plot_enrichment
 from moonlight.runlog import log_to
 
 with log_to(snakemake.log[0]) as log:
@@ -16,9 +15,6 @@ with log_to(snakemake.log[0]) as log:
         max_set_size=settings["max_set_size"], min_coverage=settings["min_coverage"])
     if result.warning:
         log.warning("gene_set_coverage: %s", result.warning)
-    log.info("%d module x set tests; q <= %g: %d", len(result.table), settings["fdr"],
-             int((result.table["q"] <= settings["fdr"]).sum()))
+    log.info("%d module x set tests", len(result.table))
     write_tsv(result.table, snakemake.output.table, index=False)
     write_tsv(result.coverage, snakemake.output.coverage, index=False)
-    plot_enrichment(result.table, snakemake.output.plot, title=snakemake.wildcards.dataset,
-                    fdr=settings["fdr"])

@@ -122,6 +122,20 @@ def test_every_module_is_tested_against_the_gene_sets(finished_run):
         assert (results / "enrichment.png").stat().st_size > 0
 
 
+def test_the_figures_fdr_redraws_the_figure_alone(finished_run, tmp_path):
+    """enrichment.fdr only decides which dots enrichment.png fills: a new value redraws
+    that figure, not the tests, the QC record or the summary (they read
+    gene_set_coverage.tsv, which the tests' rule rewrote when the figure was its)."""
+    config = yaml.safe_load((finished_run / "config.yaml").read_text())
+    config["enrichment"] = {**config["enrichment"], "fdr": 0.01}
+    changed = tmp_path / "fdr.yaml"  # the whole config: a second --configfile replaces
+    changed.write_text(yaml.safe_dump(config))
+    dry = snakemake(finished_run, "-n", "--configfile", str(changed)).stdout
+    jobs = dry.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    assert {line.split()[0] for line in jobs if line.split()} == {
+        "enrichment_figure", "provenance", "all", "total"}
+
+
 def test_modules_are_tested_against_the_sample_sheet(finished_run):
     if not W09_TABLE.is_file():
         pytest.skip(f"the exercise's table is not at {W09_TABLE}")
