@@ -165,21 +165,16 @@ def paired_se(cv_folds: pd.DataFrame, reference: int) -> pd.Series:
 
 
 def gain_shares(table: pd.DataFrame, baseline: float, best: float,
-                min_stability: float | None = None) -> pd.Series:
+                min_stability: float = default("selection.min_stability")) -> pd.Series:
     """Each rank's step share of the held-out gain over rank 1 (module docstring):
-    ``(cv(R) - cv(R_prev)) / (best - baseline)``, R_prev the next smaller rank (rank 1,
-    ``baseline``, for the smallest); with ``min_stability``, the next smaller stable
-    rank (:func:`_candidates`), so that no step is measured from a rank whose restarts
-    disagree. NaN when the best gains nothing."""
+    ``(cv(R) - cv(R_prev)) / (best - baseline)``, R_prev the next smaller rank that the
+    rule chooses among (:func:`_candidates`: a stable one, so that no step is measured
+    from a rank whose restarts disagree), ``baseline`` (rank 1) for the smallest. NaN
+    when the best gains nothing."""
     ordered = table.sort_values("rank")
     cv = ordered["cv_loglik"]
-    if min_stability is None:
-        previous = cv.shift(1)
-    else:
-        stable = _stable(ordered, min_stability)
-        if not stable.any():
-            stable[:] = True  # none stable: every rank is a candidate
-        previous = cv.where(stable).shift(1).ffill()
+    candidate = ordered["rank"].isin(_candidates(ordered, min_stability)["rank"])
+    previous = cv.where(candidate).shift(1).ffill()
     total = best - baseline
     steps = cv - previous.fillna(baseline)
     return (steps / total if total > 0 else steps * np.nan).reindex(table.index)
