@@ -255,7 +255,7 @@ def test_exercise_table_calls_exactly_cranberry_grape_tomato_at_rank_four():
     # The refit's shares are W's own (the row refit is the W update at convergence).
     second = candidates["shares"].str.split(",").str[1].astype(float)
     np.testing.assert_allclose(candidates["second_share"], second, atol=2e-3)
-    # One rank up a true module splits, and two moonlighters' rest shares pass 0.1
+    # One rank up a true module splits, and two moonlighters' rest shares pass 0.2
     # (why the guard at R + 1 keeps the second share's test alone; docs/methods.md).
     shares = normalize_rows(fits[5].W_frame())
     rest = pd.Series(rest_shares(shares), index=shares.index)
