@@ -42,10 +42,11 @@ rank, rank 1 for the smallest; R* the best stable rank), and, where the cap appl
 whose share is below ``min_gain`` (``selection.min_gain``, 0.1): a module is worth
 adding when it explains at least a tenth of what the best fit explains beyond rank 1.
 On the CellBench tuning sets (benchmarks/REAL_DATA.md) the sources' steps take 15-69%
-of the gain and the extra modules' 0.3-9%; on simulations every true module's step takes
-about 1/R of it and the steps past the truth none. The share is relative, so it does not depend on depth (the
-fraction of the rank-1 deviance a module explains does: on 88%-zero simulated tables a
-true module explains 3% of it). ``min_gain: 0`` turns it off.
+of the gain and the extra modules' 0.3-9%; on simulations every true module's step
+takes about 1/R of it and the steps past the truth none. The share is relative, so it
+does not depend on depth (the fraction of the rank-1 deviance a module explains does:
+on 88%-zero simulated tables a true module explains 3% of it). ``min_gain: 0`` turns
+it off.
 
 *When the cap applies* (``selection.cap_when``). The cap is there for held-out
 likelihoods that do not stop: on real counts they often rise through every rank fitted.
