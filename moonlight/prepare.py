@@ -4,7 +4,8 @@
 fitted, whatever they came from (a user's table, a single-cell matrix, a simulation,
 a notebook's frame given to :func:`moonlight.pipeline.analyse`): refuse values that are
 not counts and repeated names (:func:`check_counts`; a file's reader has refused them by
-its line already), keep outliers out (:mod:`moonlight.outliers`), drop all-zero genes
+its line already) and rows that are no genes (a read counter's summaries, a
+spreadsheet's total: :func:`refuse_summary_rows`, :func:`refuse_totals`), keep outliers out (:mod:`moonlight.outliers`), drop all-zero genes
 and samples, select the genes (and cells) that enter the fit (``keep_top_genes``,
 ``min_samples_per_gene``: :mod:`moonlight.prefilter`), and check that the counts can be fitted at their ranks and
 cross-validated with their folds (:func:`moonlight.folds.check_size`); every step is
@@ -201,6 +202,41 @@ def refuse_summary_rows(counts: Counts, source: str = "the counts") -> None:
                               f"entry's drop_genes: [{names}], or drop them from the table)")
 
 
+def refuse_totals(counts: Counts, source: str = "the counts") -> None:
+    """Stop at a row that holds the sum of every other row in every sample, or a column
+    that holds the sum of every other column (a spreadsheet's "Total"), naming it and how
+    to leave it out: fitted as a gene, a total would hold a share of every module and be
+    called in all of them; as a sample, it would weigh as much as all the others.
+
+    A total's sum is half the table's, so only the rows (columns) whose sum is exactly
+    that are compared entry by entry. Tables of fewer than three rows (columns) are not
+    checked: there each row would be the "sum" of the other.
+
+    Raises
+    ------
+    CountTableError
+    """
+    matrix = counts.matrix
+    grand = matrix.sum()
+    if not grand > 0:
+        return
+    for axis, kind, names, key in ((1, "row", counts.genes, "drop_genes"),
+                                   (0, "column", counts.samples, "drop_samples")):
+        if len(names) < 3:
+            continue
+        sums = np.asarray(matrix.sum(axis=axis)).ravel()
+        others = np.asarray(matrix.sum(axis=1 - axis)).ravel()  # every line's sum
+        for k in np.flatnonzero(2 * sums == grand):
+            line = matrix[[k], :] if axis == 1 else matrix[:, [k]].T
+            line = np.asarray(line.todense() if counts.is_sparse else line).ravel()
+            if np.array_equal(2 * line, others):
+                what = "gene" if axis == 1 else "sample"
+                raise CountTableError(
+                    f"{source}: {what} {names[k]!r} holds the sum of every other {kind} "
+                    f"(a spreadsheet's total), not a {what}; leave it out (a data "
+                    f'entry\'s {key}: ["{names[k]}"], or delete the {kind} from the table)')
+
+
 def check_counts(counts: Counts, source: str = "the counts") -> None:
     """Stop unless the names are unique and every value is a finite non-negative integer,
     as the readers require of a file: counts built in memory (``analyse()``'s input)
@@ -275,6 +311,7 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
     if not checked:
         check_counts(counts, source)
     refuse_summary_rows(counts, source)
+    refuse_totals(counts, source)
     if counts.shape[0] and counts.shape[1] and not np.any(
             counts.matrix.data if counts.is_sparse else counts.matrix):
         raise CountTableError(f"{source}: every count is 0 ({counts.shape[0]} genes x "

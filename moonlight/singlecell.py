@@ -51,7 +51,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,7 +64,7 @@ from .config import entry_default
 from .counts import entry_position, invalid_values
 from .qc import _names, _row
 # what a non-integer matrix looks like is said as for tables
-from .tables import LOG_MAX, CountTableError, looks_like
+from .tables import LOG_MAX, CountTableError, date_names, looks_like
 
 __all__ = [
     "SingleCellError",
@@ -133,6 +133,9 @@ class SingleCellRead:
     notes : list of str
         Everything else worth a line in the log and the QC record (dropped feature types,
         renamed genes, a dense matrix made sparse).
+    warnings : list of (kind, message)
+        What the QC record lists as warnings: ``date_names``, gene names a spreadsheet
+        turned into dates (:func:`moonlight.tables.date_names`).
     """
 
     counts: sparse.csr_array
@@ -144,6 +147,7 @@ class SingleCellRead:
     transposed: bool
     duplicates_renamed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """The counts as a dense genes x cells DataFrame (small matrices only: it
@@ -430,7 +434,11 @@ def _anndata_counts(adata: Any, source: str, matrix: str, gene_ids: bool,
 
 
 def _finish(read: SingleCellRead) -> SingleCellRead:
-    """Log what was read, and return it."""
+    """Log what was read, and return it with its warnings."""
+    dated = date_names(pd.Series(read.genes, index=range(1, len(read.genes) + 1)), "gene")
+    if dated:
+        warnings.warn(f"{read.path}: {dated}", stacklevel=2)
+        read = replace(read, warnings=[("date_names", dated)])
     logger.info("%s: %s, matrix %s%s; %d genes x %d cells, %d nonzero counts (%.3g%%)",
                 read.path, read.format, read.matrix,
                 ", transposed from cells x genes" if read.transposed else "",
@@ -849,6 +857,7 @@ def read_rows(read: SingleCellRead) -> list[dict[str, str]]:
                 else "genes x cells as stored")),
     ]
     rows += [_row("note", "", note) for note in read.notes]
+    rows += [_row("warning", kind, message) for kind, message in read.warnings]
     rows += [
         _row("genes_read", n_genes),
         _row("samples_read", n_cells, "cells"),

@@ -17,7 +17,10 @@ names. What is read:
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
   Messages name the spreadsheet's rows and cells (``cell C5``). An error cell (``#N/A``, ``#REF!``)
   among the names and counts read is refused by its cell; ``TRUE`` and ``FALSE`` read as
-  Excel shows them.
+  Excel shows them. Gene names that are dates (a sheet's date cell, or ``1-Sep`` in
+  text saved from one: what a spreadsheet makes of SEPT1 or MARCH1) are kept as read,
+  with a ``date_names`` warning naming their lines. (A total row is refused later, by
+  :func:`moonlight.prepare.refuse_totals`.)
 * **Encoding**: UTF-8, with or without a byte-order mark; UTF-16 when a UTF-16 byte-order
   mark starts the file (Excel's "Unicode Text"). A file that is not valid UTF-8
   is decoded as Latin-1 (ISO-8859-1, which maps every byte to a character) with a warning
@@ -105,6 +108,7 @@ __all__ = [
     "LOG_MAX",
     "EQUAL_TOTALS",
     "looks_like",
+    "date_names",
 ]
 
 logger = logging.getLogger("moonlight")
@@ -689,6 +693,31 @@ def _drop_annotation_columns(path: Path, grid: pd.DataFrame, labels: list[str] |
     return grid.iloc[:, keep], None if labels is None else [labels[c] for c in keep[1:]]
 
 
+_MONTH = "(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)"
+#: Gene names as a spreadsheet leaves them after taking them for dates (SEPT1, MARCH1,
+#: DEC1): the date cell Excel stores (``2016-09-01``, read as ``2016-09-01 00:00:00``) or
+#: its text as a CSV export writes it (``1-Sep``, ``01-Sep-16``, ``9/1/2016``). Not
+#: ``Sep-1``: nematode genes are named so (``sep-1``, ``oct-1``, ``jun-1``).
+_DATE_NAME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}( 00:00:00)?|\d{{1,2}}-{_MONTH}(-\d{{2,4}})?"
+                        rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}", re.IGNORECASE)
+
+
+def date_names(genes: pd.Series, place: str = "line") -> str | None:
+    """A warning when gene names look like dates a spreadsheet made of names such as
+    SEPT1 or MARCH1 (Ziemann et al. 2016, Genome Biology 17:177), naming where they are
+    (``place`` and the series' index: ``line 12``): the names are kept as read, but they
+    are no longer the genes'."""
+    dates = genes[genes.map(lambda name: _DATE_NAME.fullmatch(name) is not None)]
+    if dates.empty:
+        return None
+    shown = ", ".join(f"{place} {at}: {name!r}" for at, name in dates.iloc[:5].items())
+    more = f" and {len(dates) - 5} more" if len(dates) > 5 else ""
+    return (f"{len(dates)} gene name(s) are dates ({shown}{more}), as a spreadsheet turns "
+            "gene names such as SEPT1, MARCH1 or DEC1 into dates; they are kept as read, "
+            "but they no longer name their genes: restore the names in the source (type "
+            "the column as text before pasting names) or leave those genes out (drop_genes)")
+
+
 def _check_names(path: Path, genes: pd.Series, samples: list[str], header_line: int) -> None:
     """Refuse an empty or repeated gene name (naming its lines) and an empty or repeated
     sample name (naming the header's line)."""
@@ -855,6 +884,9 @@ def read_table(
     values = _to_counts(path, raw, thousands, notes, text_file=fmt == "text")
     samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
     _check_names(path, genes, samples, first_line)
+    dated = date_names(genes)
+    if dated:
+        cautions.append(("date_names", dated))
     values = _integer_counts(path, values, genes, samples, counts, cautions,
                              lambda i, j: _place(raw, i, j, fmt == "text"))
     for kind, message in cautions:

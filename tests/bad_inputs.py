@@ -15,6 +15,7 @@ table defaults to ``../shared/data/w09-data.tbl`` beside the checkout);
 from __future__ import annotations
 
 import bz2
+import datetime
 import gzip
 import lzma
 import sys
@@ -114,6 +115,16 @@ def _archive(kind: str) -> Callable[[Path, pd.DataFrame], Path]:
     return write
 
 
+def _excel(folder: Path, name: str, frame: pd.DataFrame) -> Path:
+    frame.rename_axis("gene").to_excel(folder / name, sheet_name="counts")
+    return folder / name
+
+
+def _with_total(w09: pd.DataFrame) -> pd.DataFrame:
+    """The table with a spreadsheet's total row under the genes."""
+    return pd.concat([w09, w09.sum().to_frame("Total").T])
+
+
 def _rows(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
@@ -158,7 +169,13 @@ CASES: list[Case] = [
     Case("excel", lambda f, w: (w.rename_axis("gene").to_excel(f / "w09.xlsx",
                                                               sheet_name="counts")
                                 or f / "w09.xlsx"), "answer", options={"sheet": "counts"}),
+    Case("excel_total_row_dropped", lambda f, w: _excel(f, "total.xlsx", _with_total(w)),
+         "answer", options={"drop_genes": ["Total"]}),
     # --- what the reader had to guess or change: the answer, with its warning ---------
+    Case("excel_date_name", lambda f, w: _excel(f, "dated.xlsx", w.set_axis(
+        [datetime.datetime(2016, 9, 1) if g == "anise" else g for g in w.index])),
+         "answer", warnings=("date_names",),
+         names=lambda w: {"anise": "2016-09-01 00:00:00"}),
     Case("latin1", lambda f, w: _text(f, "latin.tsv", _tsv(w.rename(
         index={"grape": "grap\u00e9"})), "latin-1"), "answer", warnings=("encoding",),
          names=lambda w: {"grape": "grap\u00e9"}),
@@ -205,6 +222,8 @@ CASES: list[Case] = [
         [line.rsplit("\t", 1)[0] if n == 4 else line
          for n, line in enumerate(_tsv(w).splitlines())])), "error",
          error=r"ragged.tsv, line 5: 59 count\(s\) where line 2 has 60"),
+    Case("excel_total_row", lambda f, w: _excel(f, "total.xlsx", _with_total(w)), "error",
+         error=r"total.xlsx: gene 'Total' holds the sum of every other row"),
     Case("old_excel", lambda f, w: _text(f, "old.xls", "not a workbook"), "error",
          error=r"old.xls: old-style .xls workbooks are not read"),
     Case("too_small_for_folds", lambda f, w: _text(f, "tiny.tsv", "g1\t5\t9\ng2\t7\t3\n"),

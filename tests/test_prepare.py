@@ -11,6 +11,7 @@ from moonlight.config import ConfigError
 from moonlight.counts import Counts
 from moonlight.pipeline import analyse
 from moonlight.prepare import prepare_counts
+from moonlight.tables import CountTableError
 
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*all-zero counts:UserWarning")
@@ -89,7 +90,6 @@ def test_analyse_refuses_what_the_readers_refuse_before_any_fit(drawn, how, mess
     """A file of log values, a missing or negative count, or a repeated name stops the
     workflow's reader; analyse() fitted log values (a wrong rank, no call, no warning) and
     failed on the others after every fit, naming nothing."""
-    from moonlight.tables import CountTableError
 
     counts = drawn.drop(index=drawn.index[[7, 20]])  # no outlier, no all-zero gene
     with pytest.raises(CountTableError, match=message):
@@ -105,7 +105,6 @@ def test_a_read_counters_summary_rows_are_refused_by_name(tmp_path):
     """htseq-count ends its table with __no_feature, __ambiguous, ...; fitted as genes,
     the reads no gene took would make a module. The entry's drop_genes leaves them out."""
     from moonlight.prepare import prepare_table
-    from moonlight.tables import CountTableError
     rng = np.random.default_rng(0)
     genes = [f"g{i}" for i in range(30)] + ["__no_feature", "__ambiguous"]
     frame = pd.DataFrame(rng.poisson(20, (32, 12)), index=genes,
@@ -117,3 +116,31 @@ def test_a_read_counters_summary_rows_are_refused_by_name(tmp_path):
     frame.rename_axis("gene").to_csv(path, sep="\t")
     kept = prepare_table(path, {"drop_genes": ["__no_feature", "__ambiguous"]}, ranks=[2])
     assert kept.counts.shape == (30, 12)
+
+
+@pytest.mark.parametrize("sparse_counts", [False, True])
+def test_a_spreadsheets_total_row_or_column_is_refused_by_name(drawn, sparse_counts):
+    """A sheet's "Total" row under the genes (or "Sum" column after the samples) holds
+    the sum of all the others: fitted as a gene it would take a share of every module.
+    It is refused with the drop_genes (drop_samples) that leaves it out; a gene that
+    only comes close is fitted."""
+    counts = drawn.copy()
+    counts.iloc[7, 3] = 10.0
+    with_total = pd.concat([counts, counts.sum().to_frame("Total").T])
+    with_sum = counts.assign(Sum=counts.sum(axis=1))
+
+    def given(frame):
+        if not sparse_counts:
+            return frame
+        return Counts(sparse.csr_array(frame.to_numpy()), list(frame.index),
+                      list(frame.columns))
+
+    with pytest.raises(CountTableError, match="gene 'Total' holds the sum of every other "
+                                              'row .*drop_genes: \\["Total"\\]'):
+        prepare_counts(given(with_total), ranks=[2])
+    with pytest.raises(CountTableError, match="sample 'Sum' holds the sum of every other "
+                                              'column .*drop_samples: \\["Sum"\\]'):
+        prepare_counts(given(with_sum), ranks=[2])
+    near = with_total.copy()
+    near.iloc[-1, 0] += 1
+    assert prepare_counts(given(near), ranks=[2]).counts.shape[0] == with_total.shape[0] - 1

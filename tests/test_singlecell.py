@@ -401,6 +401,23 @@ def test_read_rows(tmp_path, counts):
     assert len(notes) == 2 and "Antibody Capture (1)" in notes[0]
 
 
+def test_gene_names_that_are_dates_are_kept_and_warned_of(tmp_path, counts):
+    """A matrix built from a spreadsheet can carry Sept and March genes as 2-Sep, 9-Mar
+    (a published mouse set among the benchmark's has 18): kept as read, named in a
+    date_names warning of the QC record."""
+    genes = [*UNIQUE[:4], "2-Sep", *UNIQUE[5:9], "9-Mar", *UNIQUE[10:]]
+    with pytest.warns(UserWarning, match=r"2 gene name\(s\) are dates \(gene 5: '2-Sep', "
+                                         r"gene 10: '9-Mar'\)"):
+        read = read_single_cell(write_h5ad(tmp_path / "d.h5ad", counts.T, genes=genes))
+    assert read.genes == genes
+    assert [(row["value"], row["detail"]) for row in read_rows(read)
+            if row["check"] == "warning"] == [("date_names", read.warnings[0][1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = read_single_cell(write_h5ad(tmp_path / "p.h5ad", counts.T, genes=UNIQUE))
+    assert plain.warnings == []
+
+
 def test_an_anndata_in_memory_is_read_as_its_h5ad_file(tmp_path, counts):
     """read_anndata and read_h5ad_counts give the same counts, names and record but the
     source; a matrix without counts is refused naming the layer that holds them."""

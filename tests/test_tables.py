@@ -559,6 +559,27 @@ def test_excel_booleans_read_as_excel_shows_them(tmp_path):
     assert read_count_table(path).index.tolist() == ["TRUE", "g"]
 
 
+def test_gene_names_a_spreadsheet_made_dates_are_kept_and_named_in_a_warning(tmp_path):
+    """Excel stores SEPT1 typed into a cell as the date 1 September: the sheet's cell is
+    a date, a CSV saved from it says 1-Sep. The names are kept as read (names are data)
+    and the warning names their lines; nematode genes such as sep-1 raise none."""
+    import datetime
+    path = _sheet(tmp_path, {"A1": "gene", "B1": "s1", "A2": datetime.datetime(2016, 9, 1),
+                             "B2": 3, "A3": "ACTB", "B3": 5})
+    with pytest.warns(UserWarning, match=r"1 gene name\(s\) are dates \(line 2: "
+                                         r"'2016-09-01 00:00:00'\).*SEPT1"):
+        read = read_table(path)
+    assert read.counts.index.tolist() == ["2016-09-01 00:00:00", "ACTB"]
+    assert [kind for kind, _ in read.warnings] == ["date_names"]
+    text = write(tmp_path, "gene,s1\n1-Sep,3\n2-Mar,4\nsep-1,5\n9/1/2016,6\n", "t.csv")
+    with pytest.warns(UserWarning, match=r"3 gene name\(s\) are dates \(line 2: '1-Sep', "
+                                         r"line 3: '2-Mar', line 5: '9/1/2016'\)"):
+        read_table(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_table(write(tmp_path, "gene,s1\nsep-1,5\noct-1,2\n", "w.csv")).warnings == []
+
+
 def test_utf16_and_unnamed_bz2_and_xz_files_are_recognised_by_their_bytes(tmp_path):
     text = "gene\tA\tB\ng1\t1\t2\n"
     (tmp_path / "u16.txt").write_bytes(text.encode("utf-16"))  # Excel's "Unicode Text"
