@@ -293,12 +293,18 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str, lis
 # --- text -> grid of strings ---------------------------------------------------------
 
 
-def _content_lines(text: str, comment: str | None) -> list[str]:
-    """The file's lines with blank and comment lines emptied (line numbers kept); a line
-    of NUL bytes (padding after the last row) is blank."""
+def _content_lines(text: str, comment: str | None, skip_rows: int = 0) -> list[str]:
+    """The file's lines with the first ``skip_rows``, blank and comment lines emptied
+    (line numbers kept); a line of NUL bytes (padding after the last row) or of
+    separators alone (a spreadsheet's empty row saved as text) is blank."""
     lines = _LINE_END.split(text)
-    return ["" if not line.replace("\x00", "").strip()
-            or (comment and line.lstrip().startswith(comment)) else line for line in lines]
+    return ["" if number < skip_rows or not line.replace("\x00", "").strip(_EMPTY_ROW)
+            or (comment and line.lstrip().startswith(comment)) else line
+            for number, line in enumerate(lines)]
+
+
+#: What is left of an empty spreadsheet row saved as text (``,,,``, ``"","",""``).
+_EMPTY_ROW = " \t,;\""
 
 
 def _guess_separator(line: str) -> str:
@@ -342,20 +348,21 @@ def _fields(path: Path, lines: list[str], index: int, sep: str) -> list[str]:
 
 
 def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
-               encoding: str | None
+               encoding: str | None, skip_rows: int = 0
                ) -> tuple[list[str], str, str, str, list[str], list[str]]:
     data, compression = _decompress(path, raw)
     text, used, notes = _decode(path, data, encoding)
     for note in notes:  # at once: a later error in the read may come from the decoding
         warnings.warn(f"{path}: {note}", stacklevel=3)
-    lines = _content_lines(text, comment)
+    lines = _content_lines(text, comment, skip_rows)
     nul = next((i for i, line in enumerate(lines) if "\x00" in line), None)
     if nul is not None:  # a parser would end the field there, cutting a name short
         raise _fail(path, f", line {nul + 1}: a NUL byte; not a text table (UTF-16 text "
                           "without a byte-order mark needs encoding: utf-16-le)")
     first = next((line for line in lines if line), None)
     if first is None:
-        raise _fail(path, "the table is empty")
+        raise _fail(path, "the table is empty" + (f" below the {skip_rows} line(s) skipped "
+                                                  "(skip_rows)" if skip_rows else ""))
     separator = _guess_separator(first) if sep is None else SEPARATORS.get(sep, sep)
     commented = _commented_rows(path, text, lines, comment, separator) if comment else []
     return lines, separator, compression, used, notes, commented
@@ -394,7 +401,25 @@ def _commented_rows(path: Path, text: str, lines: list[str], comment: str,
     return found
 
 
-def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+#: Lines of one field each that a title and notes over a table may take.
+_TITLE_ROWS = 5
+
+
+def _refuse_title(path: Path, numbers: list[int], rows: list[list[str]], place: str) -> None:
+    """Stop at one-field lines (a title, notes) above rows of three or more fields,
+    naming the ``skip_rows`` that skips them: read as a header or a gene, a title gives
+    an error about its fields that says nothing of the cause."""
+    filled = [sum(field != "" for field in row) for row in rows]
+    titles = next((k for k, n in enumerate(filled) if n != 1), len(filled))
+    if 0 < titles < len(filled) and filled[titles] >= 3:
+        shown = next(field for field in rows[0] if field != "")
+        raise _fail(path, f", {place} {numbers[0]}: one field, {shown!r}, above rows of "
+                          f"{filled[titles]}: a title or a note, not a header or a gene; "
+                          f"skip the {place}s above the table with skip_rows: "
+                          f"{numbers[titles] - 1}")
+
+
+def _read_excel(path: Path, sheet: str | int | None, skip_rows: int = 0) -> pd.DataFrame:
     try:
         book = pd.ExcelFile(path, engine="openpyxl")
     except Exception as error:  # openpyxl raises several kinds for a damaged file
@@ -424,9 +449,11 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
         text[i, j] = f"{_ERROR_CELL}sheet {name!r}, cell {_column_letters(j)}{i + 1}"
     grid = pd.DataFrame(text).apply(lambda column: column.str.strip())
     grid.index = pd.Index(np.arange(1, len(grid) + 1), name="line")
+    grid = grid.iloc[skip_rows:]
     grid = grid.loc[(grid != "").any(axis=1), (grid != "").any(axis=0)]
     if grid.empty:
-        raise _fail(path, f"sheet {name!r} is empty")
+        raise _fail(path, f"sheet {name!r} is empty" + (
+            f" below the {skip_rows} row(s) skipped (skip_rows)" if skip_rows else ""))
     return grid  # rows and columns labelled by their place in the sheet (1- and 0-based)
 
 
@@ -744,6 +771,7 @@ def read_table(
     sep: str | None = None,
     sheet: str | int | None = None,
     comment: str | None = entry_default("comment"),
+    skip_rows: int = entry_default("skip_rows"),
     thousands: str | None = entry_default("thousands"),
     encoding: str | None = None,
     drop_columns: list[str | int] | tuple[str | int, ...] = (),
@@ -766,6 +794,10 @@ def read_table(
         Excel sheet name, or 0-based number; default the first.
     comment : str or None
         Lines starting with this (after leading whitespace) are skipped.
+    skip_rows : int
+        Lines of the file (rows of the sheet) above the table to skip, blank ones
+        included: a title or notes over the header. Left at 0, a first line with one
+        field above rows of three or more is refused as a title, naming the value to set.
     thousands : ",", ".", " " or None
         Separator of digit groups accepted in counts (``"1,375"``); None accepts none.
     encoding : str, optional
@@ -806,10 +838,12 @@ def read_table(
     notes: list[str] = []
     cautions: list[tuple[str, str]] = []
     if path.suffix.lower() in _EXCEL_SUFFIXES:
-        grid = _read_excel(path, sheet)
+        grid = _read_excel(path, sheet, skip_rows)
         fmt, compression, used, separator = "excel", "none", "", "cells"
         rows = grid.to_numpy()
-        trimmed = [list(row[:max(np.flatnonzero(row != ""), default=-1) + 1]) for row in rows[:2]]
+        trimmed = [list(row[:max(np.flatnonzero(row != ""), default=-1) + 1])
+                   for row in rows[:_TITLE_ROWS + 2]]
+        _refuse_title(path, list(grid.index), trimmed, "row")
         first, second = trimmed[0], trimmed[1] if len(trimmed) > 1 else None
         first_line = int(grid.index[0])
     else:
@@ -817,11 +851,19 @@ def read_table(
             raise _fail(path, "old-style .xls workbooks are not read; save the sheet as "
                               ".xlsx or as a tab-separated text file")
         lines, separator, compression, used, decoding, commented = _read_text(
-            path, path.read_bytes(), sep=sep, comment=comment, encoding=encoding)
+            path, path.read_bytes(), sep=sep, comment=comment, encoding=encoding,
+            skip_rows=skip_rows)
         cautions += [("encoding", note) for note in decoding]  # warned when decoded
         cautions += [("commented_row", message) for message in commented]
         fmt = "text"
         content = [n for n, line in enumerate(lines) if line]
+        if len(content) > 1:
+            # a title may hold no separator at all: read by the first line that has one
+            split = separator if sep is not None else _guess_separator(next(
+                (lines[n] for n in content if any(c in lines[n] for c in "\t,;")),
+                lines[content[0]]))
+            _refuse_title(path, [n + 1 for n in content], [
+                _fields(path, lines, n, split) for n in content[:_TITLE_ROWS + 2]], "line")
         first = _fields(path, lines, content[0], separator)
         second = _fields(path, lines, content[1], separator) if len(content) > 1 else None
         first_line = content[0] + 1

@@ -250,8 +250,8 @@ def _library_defaults():
     # here: test_every_reader_default_is_a_readers_and_entry_default_reads_it)
     from moonlight import singlecell, tables
     read = reader_defaults()
-    cases += [(tables.read_table, k, read[k]) for k in ("header", "comment", "thousands",
-                                                        "counts")]
+    cases += [(tables.read_table, k, read[k]) for k in ("header", "comment", "skip_rows",
+                                                        "thousands", "counts")]
     cases += [(singlecell.read_single_cell, k, read[k]) for k in ("format", "matrix", "gene_ids")]
     cases += [(f, k, read[k]) for f in (singlecell.read_h5ad_counts, singlecell.read_anndata)
               for k in ("matrix", "gene_ids")]

@@ -580,6 +580,36 @@ def test_gene_names_a_spreadsheet_made_dates_are_kept_and_named_in_a_warning(tmp
         assert read_table(write(tmp_path, "gene,s1\nsep-1,5\noct-1,2\n", "w.csv")).warnings == []
 
 
+def test_a_title_above_the_table_is_refused_naming_skip_rows_which_skips_it(tmp_path):
+    """Supplementary tables open with a title (and an empty row saved as ,,,): read as
+    a header or a gene it gave "the header has 5 field(s)" or "missing value ''"."""
+    body = "gene\tS1\tS2\tS3\ng1\t1\t2\t3\ng2\t4\t5\t6\n"
+    titled = write(tmp_path, "Table S3: read counts\n" + body, "t.tsv")
+    with pytest.raises(CountTableError, match=r"t.tsv, line 1: one field, 'Table S3: read "
+                                              r"counts', above rows of 4: a title .* "
+                                              r"skip_rows: 1$"):
+        read_table(titled)
+    assert read_table(titled, skip_rows=1).counts.to_dict() == {
+        "S1": {"g1": 1, "g2": 4}, "S2": {"g1": 2, "g2": 5}, "S3": {"g1": 3, "g2": 6}}
+    csv = write(tmp_path, "Table S3,,,\n,,,\n" + body.replace("\t", ","), "t.csv")
+    with pytest.raises(CountTableError, match=r"line 1: one field, 'Table S3'.*skip_rows: 2"):
+        read_table(csv)
+    assert read_table(csv, skip_rows=2).counts.shape == (2, 3)
+    with pytest.raises(CountTableError, match=r"the table is empty below the 9 line\(s\) "
+                                              r"skipped \(skip_rows\)"):
+        read_table(csv, skip_rows=9)
+    sheet = _sheet(tmp_path, {"A1": "Table S3", "A3": "gene", "B3": "s1", "C3": "s2",
+                              "A4": "g1", "B4": 1, "C4": 2, "A5": "g2", "B5": 3, "C5": 4})
+    with pytest.raises(CountTableError, match=r"t.xlsx, row 1: one field, 'Table S3', above "
+                                              r"rows of 3: .* skip the rows above the table "
+                                              r"with skip_rows: 2"):
+        read_table(sheet)
+    assert read_count_table(sheet, skip_rows=2).to_dict() == {
+        "s1": {"g1": 1, "g2": 3}, "s2": {"g1": 2, "g2": 4}}
+    # a table of one sample under R's write.table header has one-field first line: no title
+    assert read_count_table(write(tmp_path, "S1\ng1\t5\ng2\t7\n", "r.tsv")).shape == (2, 1)
+
+
 def test_utf16_and_unnamed_bz2_and_xz_files_are_recognised_by_their_bytes(tmp_path):
     text = "gene\tA\tB\ng1\t1\t2\n"
     (tmp_path / "u16.txt").write_bytes(text.encode("utf-16"))  # Excel's "Unicode Text"
