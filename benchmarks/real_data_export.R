@@ -1,7 +1,7 @@
 # Count matrices with known labels, shipped as R data by public R packages, written as
 # csv.gz (genes x cells, raw integer counts) and metadata csv.gz for
 # benchmarks/real_data.py (data sets sc_10x, sc_10x_5cl, hashing_4cl, mesc_3media,
-# pbmc_sorted, mesc_cycle, mesc_mef).
+# pbmc_sorted, mesc_cycle, mesc_mef, seqc_bulk, cimseq_sorted, pollen_4origins).
 #
 # Needs R with SingleCellExperiment (Debian: r-base-core, r-bioc-singlecellexperiment).
 # Run from a folder that holds the packages' .rda files and sc_mixology's metadata:
@@ -13,6 +13,10 @@
 #   fasttopics/pbmc_facs.RData    stephenslab/fastTopics @8406f5f, data/pbmc_facs.RData (BSD-2)
 #   cyclemix/Ex.rda               tallulandrews/CycleMix @624cdf8, data/Ex.rda (GPL-3)
 #   linnorm/Islam2011.rda         bioc/Linnorm @5c4a716, data/Islam2011.rda (MIT)
+#   seqc/ILM_refseq_gene_COH.rda  bioc/seqc @301ac11, data/ILM_refseq_gene_COH.rda (GPL-3)
+#   cimseq/countsSorted2.rda      jasonserviss/CIMseq-data @37ae6f8, data/countsSorted2.rda
+#                                 (GPL-3; absent from later commits)
+#   scde/pollen.rda               hms-dbmi/scde @37859b8, data/pollen.rda (GPL-2)
 #   sc_mixology_extra/sc_10x_5cl.metadata.csv.gz
 #                                 LuyiTian/sc_mixology, data/csv/ (MIT): demuxlet calls
 #
@@ -20,7 +24,8 @@
 #
 #   Rscript benchmarks/real_data_export.R
 #   python benchmarks/real_data.py prepare --source . --out <cache>/h5ad \
-#       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media pbmc_sorted mesc_cycle mesc_mef
+#       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media pbmc_sorted mesc_cycle mesc_mef \
+#       seqc_bulk cimseq_sorted pollen_4origins
 
 suppressMessages({
     library(SingleCellExperiment)
@@ -97,3 +102,53 @@ write_metadata(data.frame(cell = colnames(Islam2011),
                           well = ifelse(seq_len(ncol(Islam2011)) <= 92, "cell", "negative_control"),
                           spike_fraction = colSums(Islam2011[spike_rows, ]) / colSums(Islam2011)),
                "linnorm/Islam2011.metadata.csv.gz", row.names = FALSE)
+
+# SEQC/MAQC-III (SEQC/MAQC-III Consortium 2014, Nature Biotechnology 32:903, GEO GSE47792),
+# Illumina HiSeq at one site (COH), RefSeq gene counts: A = universal human reference RNA
+# (UHRR), B = human brain reference RNA (HBRR), C = 3 A : 1 B, D = 1 A : 3 B by RNA mass;
+# 4 libraries per sample, each on 8 lanes (columns <group>_<library>_<lane>_<flowcell>).
+# Genes by symbol (Entrez ID where none, or where a symbol repeats); ERCC rows left out.
+load("seqc/ILM_refseq_gene_COH.rda")
+seqc <- ILM_refseq_gene_COH
+seqc_counts <- as.matrix(seqc[, -(1:4)])
+seqc_genes <- ifelse(is.na(seqc$Symbol) | seqc$Symbol == "", as.character(seqc$EntrezID),
+                     as.character(seqc$Symbol))
+repeated <- duplicated(seqc_genes) | duplicated(seqc_genes, fromLast = TRUE)
+seqc_genes[repeated] <- paste0(seqc_genes, "|", seqc$EntrezID)[repeated]
+rownames(seqc_counts) <- seqc_genes
+seqc_counts <- seqc_counts[!seqc$IsERCC, ]
+fields <- do.call(rbind, strsplit(colnames(seqc_counts), "_"))
+write_counts(seqc_counts, "seqc/seqc_coh_bulk.counts.csv.gz")
+write_metadata(data.frame(sample = colnames(seqc_counts), sample_group = fields[, 1],
+                          frac_UHRR = c(A = 1, B = 0, C = 0.75, D = 0.25)[fields[, 1]],
+                          frac_HBRR = c(A = 0, B = 1, C = 0.25, D = 0.75)[fields[, 1]],
+                          library = paste0(fields[, 1], "_", fields[, 2]),
+                          lane = fields[, 3], flowcell = fields[, 4]),
+               "seqc/seqc_coh_bulk.metadata.csv.gz", row.names = FALSE)
+
+# CIM-seq's sorted cell lines (Andrews et al. 2021, Nature Methods 18:912; experiment 2 of
+# CIMseq-data): A375, HCT116 and HOS sorted into wells singly and as 2-4 cells of known
+# make-up (cellTypes "A375-HOS-HOS"); the fraction of each line's cells per well.
+load("cimseq/countsSorted2.rda")
+cim_meta <- as.data.frame(countsSortedMeta2)
+cim_meta <- cim_meta[match(colnames(countsSorted2), cim_meta$sample), ]
+stopifnot(identical(cim_meta$sample, colnames(countsSorted2)))
+lines_per_well <- strsplit(cim_meta$cellTypes, "-")
+fractions <- t(sapply(lines_per_well, function(v)
+    table(factor(v, levels = c("A375", "HCT116", "HOS"))) / length(v)))
+write_counts(countsSorted2, "cimseq/cimseq_sorted_celllines.counts.csv.gz")
+write_metadata(data.frame(sample = cim_meta$sample, cellTypes = cim_meta$cellTypes,
+                          cellNumber = cim_meta$cellNumber,
+                          n_cells_sorted = lengths(lines_per_well),
+                          frac_A375 = fractions[, 1], frac_HCT116 = fractions[, 2],
+                          frac_HOS = fractions[, 3], plate = cim_meta$plate),
+               "cimseq/cimseq_sorted_celllines.metadata.csv.gz", row.names = FALSE)
+
+# Pollen et al. (2014), Nature Biotechnology 32:1053, SRA SRP041736: the high-coverage
+# Fluidigm C1 cells of scde's data, named Hi_<condition>_<n> (GW16, GW21, GW21+3, NPC).
+load("scde/pollen.rda")
+pollen_counts <- as.matrix(pollen)
+write_counts(pollen_counts, "scde/pollen2014_hi.counts.csv.gz")
+write_metadata(data.frame(sample = colnames(pollen_counts),
+                          condition = sub("^Hi_(.*)_[0-9]+$", "\\1", colnames(pollen_counts))),
+               "scde/pollen2014_hi.metadata.csv.gz", row.names = FALSE)
