@@ -12,8 +12,10 @@ names. What is read:
   ``.xlsx``). Parsing is pandas ``read_csv`` with every field read as a
   string; lines starting with ``comment`` (``#``) and blank lines are skipped (one
   that starts so but looks like a gene's row, as Excel's ``#N/A`` name makes one, with
-  a ``commented_row`` warning naming its line), and every check afterwards names the
-  file's own line number.
+  a ``commented_row`` warning naming its line), and so are the first ``skip_rows``
+  lines (a title over the table; left at 0, one-field lines above the table are refused
+  as a title, naming the value to give); every check afterwards names the file's own
+  line number.
 * **Excel** ``.xlsx``/``.xlsm`` (pandas with openpyxl): the first sheet, or ``sheet``.
   Messages name the spreadsheet's rows and cells (``cell C5``). An error cell (``#N/A``, ``#REF!``)
   among the names and counts read is refused by its cell; ``TRUE`` and ``FALSE`` read as
