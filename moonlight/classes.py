@@ -19,7 +19,8 @@ of a fit gets exactly one class, from its shares (row-normalized, column-normali
     Active beyond two modules: ``rho > c`` and the rest share's excess over the ceiling
     is significant (the same profile test of rho as the ceiling test, one-sided the
     other way, doubled for the selection ``rho^ > c``, Benjamini-Hochberg over the genes
-    with ``rho^ > c``, ``q <= fdr``).
+    with ``rho^ > c``, ``q <= fdr``); in a fit of two modules, a gene the call's test
+    confirms in both (below).
 ``specific``
     One module: ``s_2 <= t`` and ``rho <= c``, and the gene's row is explained by its
     modules significantly better than by the flat, rank-1 profile (:func:`flat_deviance`;
@@ -29,8 +30,10 @@ of a fit gets exactly one class, from its shares (row-normalized, column-normali
     a gene above the ceiling whose excess is not significant, or a one-module gene that
     its flat profile explains as well.
 
-At R = 2 there is no rest (rho = 0): a gene in both modules is moonlighting by the
-exercise's definition, and no gene is broad. At R = 1 every gene is specific.
+With two modules (besides background ones) there is no rest: a gene in both is in every
+module, so a gene the call's test confirms there (``confirmed`` of the candidates) is
+*broad*, and no gene is moonlighting, as no gene can be clearly out of a module
+(:data:`moonlight.confidence.MIN_CALLING_MODULES`). At R = 1 every gene is specific.
 
 Background modules (:func:`moonlight.technical.mark_background`) are left out of the
 shares (:func:`moonlight.modules.calling_shares`): ``s_1``, ``s_2`` and rho run over the
@@ -184,7 +187,7 @@ def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
         Row-normalized W (:func:`moonlight.modules.normalize_rows`).
     candidates : DataFrame
         The candidate table of :func:`moonlight.confidence.moonlighting_confidence`
-        (``gene``, ``q``, ``called``).
+        (``gene``, ``q``, ``confirmed``, ``called``).
     signal : DataFrame
         :func:`flat_deviance` of every gene (indexed by gene).
     broad : DataFrame
@@ -219,11 +222,11 @@ def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
     out["broad_q"] = np.nan
     out.loc[tested, "broad_q"] = benjamini_hochberg(wide["broad_p"].to_numpy()[tested])
     cand = candidates.set_index("gene") if len(candidates) else \
-        pd.DataFrame(columns=["q", "called"])
+        pd.DataFrame(columns=["q", "confirmed", "called"])
     out["moonlighting_q"] = pd.to_numeric(cand["q"], errors="coerce").reindex(genes) \
         .to_numpy(dtype=np.float64)
-    called = cand["called"].reindex(genes).astype("boolean").fillna(False) \
-        .to_numpy(dtype=bool)
+    called, confirmed = (cand[key].reindex(genes).astype("boolean").fillna(False)
+                         .to_numpy(dtype=bool) for key in ("called", "confirmed"))
 
     above = rest > ceiling
     one = ~(top_two[:, 1] > threshold) & ~above  # a NaN second share counts as <= t
@@ -236,6 +239,8 @@ def gene_classes(W_normalized: pd.DataFrame, candidates: pd.DataFrame,
         # the call decides: it tests the rest share of the gene's row refitted given H,
         # which can sit below the ceiling where W's joint-fit share does not
         klass[called] = "moonlighting"
+        # confirmed in both of two modules (no third to be out of): in every module
+        klass[confirmed & ~called] = "broad"
     out["class"] = klass
     return out[CLASS_COLUMNS].reset_index(drop=True)
 

@@ -6,7 +6,9 @@ rate, that its second share is above the threshold and its share outside its two
 modules below the ceiling (an intersection-union test, Benjamini-Hochberg over the
 candidates estimated below the ceiling), when most near-best restarts agree
 (:func:`moonlighting_support`) and when the call holds one rank up
-(:mod:`moonlight.rank_guard`). The derivation: docs/methods.md, "The share test, derived".
+(:mod:`moonlight.rank_guard`), and when the fit has a module besides the gene's two (and
+any background module) for it to be clearly not in: with two, a gene in both is in every
+module. The derivation: docs/methods.md, "The share test, derived".
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .stability import align_restarts, near_best
 
 __all__ = ["moonlighting_support", "moonlighting_confidence", "share_test",
            "benjamini_hochberg", "neighbour_fits", "drop_private_modules",
-           "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS", "OVERDISPERSION"]
+           "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS", "OVERDISPERSION",
+           "MIN_CALLING_MODULES", "counted_modules"]
 
 #: Columns :func:`moonlighting_confidence` adds to the called genes.
 CONFIDENCE_COLUMNS = ["support", "rest_share", "q"]
@@ -39,9 +42,19 @@ CANDIDATE_COLUMNS = [
     "second_module", "second_share", "second_share_low", "second_share_high",
     "dispersion", "pearson_phi", "lr_threshold", "statistic", "p", "rest_share",
     "rest_statistic", "rest_p", "q", "support",
-    "neighbour_rank", "neighbour_p", "neighbour_q", "called", "fits_at_cap",
+    "neighbour_rank", "neighbour_p", "neighbour_q", "confirmed", "called", "fits_at_cap",
     "interval_fits_at_cap",
 ]
+
+#: Modules a call needs, background ones aside: the gene's two and one it is clearly not
+#: in. With two, a gene in both is in every module, which is broad, not moonlighting
+#: (:mod:`moonlight.classes`); its test still runs and says ``confirmed``.
+MIN_CALLING_MODULES = 3
+
+
+def counted_modules(modules: Sequence[str], background: Sequence[str] = ()) -> int:
+    """How many modules the calls count: those not in ``background``."""
+    return sum(module not in set(background) for module in modules)
 
 
 def _module_sets(W: pd.DataFrame, threshold: float,
@@ -165,7 +178,9 @@ def moonlighting_confidence(
         Every candidate: the same four columns and :data:`CANDIDATE_COLUMNS`
         (``neighbour_rank``, ``neighbour_p``, ``neighbour_q``: the neighbouring rank
         with the largest q and the gene's p and q there, empty without neighbours;
-        ``called``: the call; ``fits_at_cap``: a row fit of the gene's tests, here or at
+        ``confirmed``: the test's verdict (q, support and the rank guard); ``called``:
+        the call, a confirmed gene when the fit has :data:`MIN_CALLING_MODULES` modules
+        besides the background ones; ``fits_at_cap``: a row fit of the gene's tests, here or at
         a neighbour, stopped at its iteration cap, so that a statistic may be off;
         ``interval_fits_at_cap``: the same of its intervals' profile fits).
     """
@@ -195,11 +210,14 @@ def moonlighting_confidence(
         table[guard.columns] = guard
         table["fits_at_cap"] = table["fits_at_cap"] | table["neighbour_fits_at_cap"]
         holds = ~(table["neighbour_q"] > neighbour_level)  # no neighbour: holds
-        table["called"] = (table["q"] <= fdr) & (table["support"] >= min_support) & holds
+        table["confirmed"] = (table["q"] <= fdr) & (table["support"] >= min_support) & holds
+        table["called"] = table["confirmed"] & (
+            counted_modules(W.columns, background) >= MIN_CALLING_MODULES)
     else:
         for key in CANDIDATE_COLUMNS:
             table[key] = pd.Series(dtype=object if key in {"top_module", "second_module"}
-                                   else bool if key in {"called", "fits_at_cap",
+                                   else bool if key in {"confirmed", "called",
+                                                        "fits_at_cap",
                                                         "interval_fits_at_cap"}
                                    else float)
     candidates = pd.concat([candidates.reset_index(drop=True),

@@ -545,12 +545,25 @@ def mito_ribo_warnings(module_genes: pd.DataFrame, *,
             for module, genes in mito_ribo_modules(module_genes, top, share).items()]
 
 
-def class_record(classes: pd.DataFrame) -> list[dict[str, str]]:
+def class_record(classes: pd.DataFrame, candidates: pd.DataFrame | None = None
+                 ) -> list[dict[str, str]]:
     """Rows of the QC record: genes per class (:mod:`moonlight.classes`) at the selected
-    rank, with the share of all genes."""
+    rank, with the share of all genes; and a note when confirmed candidates were classed
+    broad because the fit has no module besides their two (``candidates``, the
+    moonlighting candidates)."""
     total = max(len(classes), 1)
-    return [_row(f"genes_{name}", int(n), f"{n / total:.1%} of the fitted genes")
+    rows = [_row(f"genes_{name}", int(n), f"{n / total:.1%} of the fitted genes")
             for name, n in class_counts(classes).items()]
+    if candidates is not None and "confirmed" in candidates:
+        every = int((candidates["confirmed"].astype(bool)
+                     & ~candidates["called"].astype(bool)).sum())
+        if every:
+            rows.append(_row("note", "", f"{every} gene(s) confirmed in both of the fit's "
+                                         "two modules (background ones aside) are classed "
+                                         "broad, not moonlighting: a gene in both is in "
+                                         "every module, and a call needs a module the gene "
+                                         "is clearly not in (fit three or more)"))
+    return rows
 
 
 def qc_table(rows: list[dict[str, str]], warnings: list[QCWarning]) -> pd.DataFrame:
@@ -617,7 +630,7 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
                                        share=mito_ribo_share)
     if candidates is not None:
         warnings.append(capped_fits_warning(candidates))
-    rows = list(read_rows or []) + count_record(counts) + class_record(classes)
+    rows = list(read_rows or []) + count_record(counts) + class_record(classes, candidates)
     return qc_table(rows, [w for w in warnings if w is not None])
 
 

@@ -54,24 +54,28 @@ def test_support_counts_disagreeing_restarts():
 
 
 def test_confidence_filters_on_min_support(H):
+    """Support is part of the test's verdict (``confirmed``). The fit has two modules, so
+    a confirmed gene is in every module and none is called (classed broad instead)."""
     W = _planted_W()
     H2 = H.iloc[:2].set_axis(["M1", "M2"])
     counts = pd.DataFrame(np.random.default_rng(2).poisson(W.to_numpy() @ H2.to_numpy()),
                           index=W.index)
     single = W.copy()
     single.loc["g2", "M2"] = 0.0
-    called, candidates = moonlighting_confidence(counts, W, H2, [W, W], [0.0, 0.0],
-                                                 threshold=0.1, ceiling=0.1, margin=5.0)
-    assert list(called["gene"]) == ["g2"] and (called["support"] == 1.0).all()
+
+    def confirmed(Ws, **kw):
+        called, candidates = moonlighting_confidence(counts, W, H2, Ws, [0.0, 0.0],
+                                                     threshold=0.1, ceiling=0.1, margin=5.0,
+                                                     **kw)
+        assert called.empty and not candidates["called"].any()
+        return candidates.loc[candidates["confirmed"].astype(bool)]
+
+    both = confirmed([W, W])
+    assert list(both["gene"]) == ["g2"] and (both["support"] == 1.0).all()
     # Half the near-best restarts disagree: support 0.5 passes the default floor (0.5)
     # and fails a stricter one.
-    called, _ = moonlighting_confidence(counts, W, H2, [W, single], [0.0, 0.0],
-                                        threshold=0.1, ceiling=0.1, margin=5.0)
-    assert list(called["gene"]) == ["g2"]
-    called, candidates = moonlighting_confidence(counts, W, H2, [W, single], [0.0, 0.0],
-                                                 threshold=0.1, ceiling=0.1, margin=5.0,
-                                                 min_support=0.75)
-    assert called.empty and list(candidates["called"]) == [False]
+    assert list(confirmed([W, single])["gene"]) == ["g2"]
+    assert confirmed([W, single], min_support=0.75).empty
 
 
 # The share test: second share against the threshold
