@@ -13,7 +13,8 @@ heat map of the fraction of correct ranks to ``selection_grid.png``. See SELECTI
 ``--cap-when rising`` runs the grid with that ``selection.cap_when`` (REAL_DATA.md).
 ``--defaults`` runs every cell at the workflow's defaults (no budget: the config
 schema's restarts, tolerances and folds), to check that the grid's budget does not
-change its answers; ``--seeds K`` runs K seeds per cell. Every run's rank table and
+change its answers; ``--seeds K`` runs K seeds per cell; ``--true-ranks 2`` only the
+cells of those true ranks. Every run's rank table and
 held-out folds go to ``selection_grid_{ranks,folds}.tsv`` (benchmarks/rank_records.py).
 """
 
@@ -145,6 +146,9 @@ def run_cell(cell: dict, cap_when: str | None = None, defaults: bool = False
         "precision": row["precision"],
         "recall": row["recall"],
         "genes_assigned_correctly": row["genes_assigned_correctly"],
+        # planted in every module (with two modules, the genes in both): classed broad?
+        "broad_planted": int(row["broad_planted"]),
+        "broad_classed_broad": int(row["broad_classed_broad"]),
         "stability_at_true": float(t["matched_cosine"].get(R, np.nan)),
         "seconds": time.perf_counter() - start,
         "cpu_seconds": time.process_time() - cpu,
@@ -247,6 +251,8 @@ def main() -> None:
     parser.add_argument("--defaults", action="store_true",
                         help="every setting at the workflow's default (no budget)")
     parser.add_argument("--seeds", type=int, help="seeds per cell (default 5; --quick 2)")
+    parser.add_argument("--true-ranks", type=int, nargs="+", metavar="R",
+                        help="only the cells of these true ranks (default: all of RANKS)")
     parser.add_argument("--summarize", action="store_true",
                         help="only summarize (table, heat map) the runs finished so far")
     args = parser.parse_args()
@@ -265,7 +271,8 @@ def main() -> None:
     done = pd.read_csv(partial, sep="\t") if partial.is_file() else pd.DataFrame()
     finished = set(map(tuple, done[KEYS].astype(str).to_numpy())) if len(done) else set()
     todo = [c for c in cells(args.quick, args.first_seed, args.sparse, args.seeds)
-            if tuple(str(c[k]) for k in KEYS) not in finished]
+            if tuple(str(c[k]) for k in KEYS) not in finished
+            and (not args.true_ranks or c["true_rank"] in args.true_ranks)]
     # Seed by seed (a stopped grid has whole seeds), largest cells first within a seed.
     todo.sort(key=lambda c: (c["seed"], -(c["n_genes"] * c["n_samples"] * c["true_rank"])))
     start = time.perf_counter()

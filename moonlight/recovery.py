@@ -5,11 +5,11 @@ modules by the Hungarian algorithm on the cosine similarity of W's columns
 (:func:`scipy.optimize.linear_sum_assignment`). With the labels aligned:
 
 * a gene is *assigned correctly* when its set of called modules equals its true set; a
-  planted broad gene (true in three or more modules) when its class is ``broad``
-  (memberships with a ``class`` column, :mod:`moonlight.classes`);
+  planted broad gene (:func:`planted_kinds`) when its class is ``broad`` (memberships
+  with a ``class`` column, :mod:`moonlight.classes`);
 * moonlighting precision = called-and-planted / called, recall = called-and-planted /
   planted (NaN where the denominator is zero), a planted moonlighting gene being one in
-  exactly two modules;
+  exactly two modules of three or more;
 * broad genes: how many were planted, classed broad, and called moonlighting.
 """
 
@@ -20,7 +20,21 @@ import pandas as pd
 
 from .stability import cosine_similarity
 
-__all__ = ["match_modules", "recovery_summary"]
+__all__ = ["match_modules", "recovery_summary", "planted_kinds"]
+
+
+def planted_kinds(true_membership: pd.DataFrame) -> tuple[pd.Index, pd.Index]:
+    """The planted moonlighting and broad genes of a truth (genes x modules of bool).
+
+    Moonlighting: in exactly two modules, with a module besides them; broad: in three or
+    more, or in both modules of a two-module truth (in every module, as the classes of
+    :mod:`moonlight.classes` read it).
+    """
+    n_true = true_membership.sum(axis=1)
+    every = n_true == true_membership.shape[1]
+    moonlighting = (n_true == 2) & ~every
+    return (true_membership.index[moonlighting],
+            true_membership.index[(n_true >= 3) | ((n_true == 2) & every)])
 
 
 def match_modules(W_true: pd.DataFrame, W_fit: pd.DataFrame) -> pd.DataFrame:
@@ -108,14 +122,12 @@ def recovery_summary(
     unmatched = memberships["module"].map(label).eq("")
     spurious = set(memberships.loc[unmatched, "gene"])
     correct = (called == true_membership).all(axis=1) & ~called.index.isin(spurious)
-    n_true = true_membership.sum(axis=1)
-    broad = set(true_membership.index[n_true >= 3])
+    planted, broad = (set(kind) for kind in planted_kinds(true_membership))
     classed_broad = set(memberships.loc[memberships["class"] == "broad", "gene"]) \
         if "class" in memberships else set()
     broad_genes = sorted(broad)
     correct.loc[broad_genes] = pd.Index(broad_genes).isin(list(classed_broad))
 
-    planted = set(true_membership.index[n_true == 2])
     calls = set(moonlighting["gene"])
     hits = len(planted & calls)
     matched = matching["cosine"].dropna()

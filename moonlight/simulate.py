@@ -66,6 +66,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .config import default
+from .recovery import planted_kinds
 
 __all__ = ["Simulation", "simulate", "sample_module_sizes", "NOISE_MODELS"]
 
@@ -119,13 +120,15 @@ class Simulation:
 
     @property
     def moonlighting(self) -> list[str]:
-        """Genes planted in exactly two modules (with R = 2, broad genes too)."""
-        return list(self.membership.index[self.membership.sum(axis=1) == 2])
+        """Genes planted in exactly two modules of three or more
+        (:func:`moonlight.recovery.planted_kinds`)."""
+        return list(planted_kinds(self.membership)[0])
 
     @property
     def broad(self) -> list[str]:
-        """Genes planted in three or more modules (the broad genes)."""
-        return list(self.membership.index[self.membership.sum(axis=1) >= 3])
+        """Genes planted in three or more modules, or in both of two: in every module
+        (:func:`moonlight.recovery.planted_kinds`)."""
+        return list(planted_kinds(self.membership)[1])
 
     @property
     def second_share(self) -> pd.Series:

@@ -78,6 +78,20 @@ def test_broad_genes_count_as_right_only_when_classed_broad():
     assert summary.iloc[0]["genes_assigned_correctly"] == pytest.approx(1 - 5 / 105)
 
 
+def test_a_two_module_truths_genes_in_both_are_broad_not_moonlighting():
+    """In a truth of two modules a gene in both is in every module: broad, as the
+    classes read it; with a third module the same gene is moonlighting."""
+    from moonlight.recovery import planted_kinds
+    truth = pd.DataFrame({"M1": [True, True, False], "M2": [True, False, True]},
+                         index=["both", "one", "other"])
+    moonlighting, broad = planted_kinds(truth)
+    assert list(moonlighting) == [] and list(broad) == ["both"]
+    moonlighting, broad = planted_kinds(truth.assign(M3=False))
+    assert list(moonlighting) == ["both"] and list(broad) == []
+    sim = simulate(seed=3, n_modules=2, n_genes=60, module_size=(20, 30))
+    assert sim.moonlighting == [] and len(sim.broad) == 3
+
+
 def test_a_gene_the_data_step_left_out_is_scored_as_missed(sim):
     """A fit over the genes that entered it (the data step may drop some): modules are
     matched on those genes, and a planted moonlighting gene left out is a miss."""
