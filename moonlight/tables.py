@@ -407,18 +407,52 @@ def _commented_rows(path: Path, text: str, lines: list[str], comment: str,
 _TITLE_ROWS = 5
 
 
-def _refuse_title(path: Path, numbers: list[int], rows: list[list[str]], place: str) -> None:
-    """Stop at one-field lines (a title, notes) above rows of three or more fields,
-    naming the ``skip_rows`` that skips them: read as a header or a gene, a title gives
-    an error about its fields that says nothing of the cause."""
-    filled = [sum(field != "" for field in row) for row in rows]
-    titles = next((k for k, n in enumerate(filled) if n != 1), len(filled))
-    if 0 < titles < len(filled) and filled[titles] >= 3:
+def _filled(row: list[str]) -> int:
+    return sum(field != "" for field in row)
+
+
+def _titles(rows: list[list[str]]) -> int:
+    """How many leading rows of one field (a title, notes) stand above a row of three
+    fields or more (empty ones counted: R's ``"","S1","S2"``); 0 if none do."""
+    titles = next((k for k, row in enumerate(rows) if _filled(row) != 1), len(rows))
+    return titles if 0 < titles < len(rows) and len(rows[titles]) >= 3 else 0
+
+
+def _refuse_title(path: Path, numbers: list[int], rows: list[list[str]], titles: int,
+                  place: str) -> None:
+    """Stop at the ``titles`` one-field rows above the table (:func:`_titles`), naming
+    the ``skip_rows`` that skips them: read as a header or a gene, a title gives an error
+    about its fields that says nothing of the cause. ``numbers``: the rows' lines."""
+    if titles:
         shown = next(field for field in rows[0] if field != "")
         raise _fail(path, f", {place} {numbers[0]}: one field, {shown!r}, above rows of "
-                          f"{filled[titles]}: a title or a note, not a header or a gene; "
+                          f"{len(rows[titles])}: a title or a note, not a header or a gene; "
                           f"skip the {place}s above the table with skip_rows: "
                           f"{numbers[titles] - 1}")
+
+
+def _text_titles(path: Path, lines: list[str], content: list[int], separator: str,
+                 given: bool) -> None:
+    """:func:`_refuse_title` for a text table. Unless the first line reads as the next
+    line's header or row under the file's separator (as many fields, or one fewer), the
+    table may start at any of the next lines, each read by its own separator (a title may
+    hold none, or a comma above a tab-separated table), or by the one ``given``, where
+    the line after it has as many fields or one more (a header and its first row). A
+    title of as many words as the table has fields (or one fewer) reads as a header
+    under whitespace, as a space-separated header over tab-separated rows does."""
+    def fields(k: int, split: str) -> list[str]:
+        return _fields(path, lines, content[k], split)
+
+    if _filled(fields(0, separator)) in (len(fields(1, separator)),
+                                         len(fields(1, separator)) - 1):
+        return
+    numbers = [n + 1 for n in content]
+    for start in range(1, min(_TITLE_ROWS, len(content) - 2) + 1):
+        split = separator if given else _guess_separator(lines[content[start]])
+        rows = [fields(k, split) for k in range(start + 1)]
+        width = len(rows[start])
+        if _titles(rows) == start and len(fields(start + 1, split)) in (width, width + 1):
+            _refuse_title(path, numbers, rows, start, "line")
 
 
 def _read_excel(path: Path, sheet: str | int | None, skip_rows: int = 0) -> pd.DataFrame:
@@ -837,6 +871,8 @@ def read_table(
                          f"not {thousands!r}")
     if counts not in COUNT_MODES:
         raise ValueError(f"counts must be one of {COUNT_MODES}, not {counts!r}")
+    if isinstance(skip_rows, bool) or not isinstance(skip_rows, int) or skip_rows < 0:
+        raise ValueError(f"skip_rows must be a whole number of lines >= 0, not {skip_rows!r}")
     notes: list[str] = []
     cautions: list[tuple[str, str]] = []
     if path.suffix.lower() in _EXCEL_SUFFIXES:
@@ -845,7 +881,7 @@ def read_table(
         rows = grid.to_numpy()
         trimmed = [list(row[:max(np.flatnonzero(row != ""), default=-1) + 1])
                    for row in rows[:_TITLE_ROWS + 2]]
-        _refuse_title(path, list(grid.index), trimmed, "row")
+        _refuse_title(path, list(grid.index), trimmed, _titles(trimmed), "row")
         first, second = trimmed[0], trimmed[1] if len(trimmed) > 1 else None
         first_line = int(grid.index[0])
     else:
@@ -860,12 +896,7 @@ def read_table(
         fmt = "text"
         content = [n for n, line in enumerate(lines) if line]
         if len(content) > 1:
-            # a title may hold no separator at all: read by the first line that has one
-            split = separator if sep is not None else _guess_separator(next(
-                (lines[n] for n in content if any(c in lines[n] for c in "\t,;")),
-                lines[content[0]]))
-            _refuse_title(path, [n + 1 for n in content], [
-                _fields(path, lines, n, split) for n in content[:_TITLE_ROWS + 2]], "line")
+            _text_titles(path, lines, content, separator, sep is not None)
         first = _fields(path, lines, content[0], separator)
         second = _fields(path, lines, content[1], separator) if len(content) > 1 else None
         first_line = content[0] + 1
@@ -928,7 +959,7 @@ def read_table(
     values = _to_counts(path, raw, thousands, notes, text_file=fmt == "text")
     samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
     _check_names(path, genes, samples, first_line)
-    dated = date_names(genes)
+    dated = date_names(genes, "row" if fmt == "excel" else "line")
     if dated:
         cautions.append(("date_names", dated))
     values = _integer_counts(path, values, genes, samples, counts, cautions,

@@ -566,7 +566,7 @@ def test_gene_names_a_spreadsheet_made_dates_are_kept_and_named_in_a_warning(tmp
     import datetime
     path = _sheet(tmp_path, {"A1": "gene", "B1": "s1", "A2": datetime.datetime(2016, 9, 1),
                              "B2": 3, "A3": "ACTB", "B3": 5})
-    with pytest.warns(UserWarning, match=r"1 gene name\(s\) are dates \(line 2: "
+    with pytest.warns(UserWarning, match=r"1 gene name\(s\) are dates \(row 2: "
                                          r"'2016-09-01 00:00:00'\).*SEPT1"):
         read = read_table(path)
     assert read.counts.index.tolist() == ["2016-09-01 00:00:00", "ACTB"]
@@ -584,10 +584,10 @@ def test_a_title_above_the_table_is_refused_naming_skip_rows_which_skips_it(tmp_
     """Supplementary tables open with a title (and an empty row saved as ,,,): read as
     a header or a gene it gave "the header has 5 field(s)" or "missing value ''"."""
     body = "gene\tS1\tS2\tS3\ng1\t1\t2\t3\ng2\t4\t5\t6\n"
-    titled = write(tmp_path, "Table S3: read counts\n" + body, "t.tsv")
+    titled = write(tmp_path, "Table S3: read counts per gene\n" + body, "t.tsv")
     with pytest.raises(CountTableError, match=r"t.tsv, line 1: one field, 'Table S3: read "
-                                              r"counts', above rows of 4: a title .* "
-                                              r"skip_rows: 1$"):
+                                              r"counts per gene', above rows of 4: a title "
+                                              r".* skip_rows: 1$"):
         read_table(titled)
     assert read_table(titled, skip_rows=1).counts.to_dict() == {
         "S1": {"g1": 1, "g2": 4}, "S2": {"g1": 2, "g2": 5}, "S3": {"g1": 3, "g2": 6}}
@@ -608,6 +608,37 @@ def test_a_title_above_the_table_is_refused_naming_skip_rows_which_skips_it(tmp_
         "s1": {"g1": 1, "g2": 3}, "s2": {"g1": 2, "g2": 4}}
     # a table of one sample under R's write.table header has one-field first line: no title
     assert read_count_table(write(tmp_path, "S1\ng1\t5\ng2\t7\n", "r.tsv")).shape == (2, 1)
+
+
+@pytest.mark.parametrize("text, skip", [
+    ("Table S1, raw counts\ngene\tS1\tS2\tS3\ng1\t1\t2\t3\n", 1),  # a comma above tabs
+    ("Tabelle 1, Z\u00e4hlungen\ngene;S1;S2;S3\ng1;1;2;3\n", 1),
+    ("Title\nA note: counts are raw\ngene\tS1\tS2\tS3\ng1\t1\t2\t3\n", 2),
+    ('Table S3\n"","S1","S2"\n"g1",1,2\n"g2",3,4\n', 1),  # R's write.csv under a title
+])
+def test_titles_are_found_whatever_their_separators(tmp_path, text, skip):
+    path = write(tmp_path, text, "t.txt")
+    with pytest.raises(CountTableError, match=f"line 1: one field, .* skip_rows: {skip}$"):
+        read_table(path)
+    assert read_table(path, skip_rows=skip).header
+
+
+@pytest.mark.parametrize("text, samples", [
+    ("gene ctrl_1 ctrl_2 kd_1\ng1\t1\t2\t3\ng2\t4\t5\t6\n", ["ctrl_1", "ctrl_2", "kd_1"]),
+    ("gene s1 s2\nA,B,C 1 2\nD 3 4\n", ["s1", "s2"]),
+    ("gene;a;b\ng1;1;2\ng2;3;4\n", ["a", "b"]),
+])
+def test_a_header_under_another_separator_than_its_rows_is_no_title(tmp_path, text, samples):
+    """A whitespace-separated header over tab-separated rows, a comma in a gene name of
+    a whitespace-separated table: the header reads as the rows' width, so no title."""
+    assert list(read_count_table(write(tmp_path, text, "t.txt")).columns) == samples
+
+
+def test_skip_rows_must_be_a_count_of_lines(tmp_path):
+    path = write(tmp_path, "gene\tS1\ng1\t1\n", "t.tsv")
+    for bad in (-1, "1", True):
+        with pytest.raises(ValueError, match="skip_rows must be a whole number"):
+            read_table(path, skip_rows=bad)
 
 
 def test_utf16_and_unnamed_bz2_and_xz_files_are_recognised_by_their_bytes(tmp_path):
