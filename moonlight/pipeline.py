@@ -36,7 +36,7 @@ from .modules import (calling_shares, call_memberships, keep_called, moonlightin
                       normalize_columns, normalize_rows)
 from .nmf import NMFResult, fit_nmf
 from .prefilter import SELECTION_OPTIONS
-from .prepare import prepare_counts
+from .prepare import prepare_counts, refuse_totals
 from .qc import quality_record
 from .rowmodel import fitting_threads
 from .selection import next_rank, rank_table, selected_rank, withhold_structureless
@@ -477,6 +477,7 @@ def analyse(
         read = read_anndata(counts, **{k: v for k, v in (select or {}).items()
                                        if k in read_options})
         counts, read_record = Counts(read.counts, read.genes, read.cells), read_rows(read)
+        refuse_totals(counts, read.path)
         as_read = {"source": read.path, "checked": True}
     counts = Counts.of(counts)
     checks = {**settings["qc"], **(qc or {})}

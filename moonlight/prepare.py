@@ -22,7 +22,7 @@ notebook, or the test battery of bad inputs, runs the same functions.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,7 @@ def read_entry_table(path: str | os.PathLike[str], options: dict[str, Any] | Non
     one the table lacks) and the names and patterns of ``exclude_genes``."""
     options = options or {}
     read = read_table(path, **{k: options[k] for k in READ_OPTIONS if k in options})
+    _refuse_entry_totals(Counts.of(read.counts), options, str(path))
     kept = _entry_positions(list(read.counts.index), list(read.counts.columns), options,
                             str(path))
     return EntryTable(read, read.counts.iloc[kept.rows, kept.cols], kept.excluded,
@@ -116,6 +117,12 @@ def _dropped(options: dict[str, Any], excluded: list[str], taken: dict[str, int]
     return {"genes": {"named in drop_genes": list(options.get("drop_genes", [])),
                       **({exclusion_reason(taken): excluded} if taken else {})},
             "samples": {"named in drop_samples": list(options.get("drop_samples", []))}}
+
+
+def _refuse_entry_totals(counts: Counts, options: dict[str, Any], source: str) -> None:
+    """:func:`refuse_totals` on a matrix as read, before the entry's drops."""
+    refuse_totals(counts, source, drop_genes=options.get("drop_genes", ()),
+                  drop_samples=options.get("drop_samples", ()))
 
 
 def _entry_positions(genes: list[str], samples: list[str], options: dict[str, Any],
@@ -202,15 +209,20 @@ def refuse_summary_rows(counts: Counts, source: str = "the counts") -> None:
                               f"entry's drop_genes: [{names}], or drop them from the table)")
 
 
-def refuse_totals(counts: Counts, source: str = "the counts") -> None:
+def refuse_totals(counts: Counts, source: str = "the counts", *,
+                  drop_genes: Collection[str] = (), drop_samples: Collection[str] = ()
+                  ) -> None:
     """Stop at a row that holds the sum of every other row in every sample, or a column
     that holds the sum of every other column (a spreadsheet's "Total"), naming it and how
     to leave it out: fitted as a gene, a total would hold a share of every module and be
     called in all of them; as a sample, it would weigh as much as all the others.
 
-    A total's sum is half the table's, so only the rows (columns) whose sum is exactly
-    that are compared entry by entry. Tables of fewer than three rows (columns) are not
-    checked: there each row would be the "sum" of the other.
+    Run on the matrix as read, before a data entry's drops, since a total sums what
+    they leave out too; the lines they name (``drop_genes``, ``drop_samples``) are not
+    reported. A total's sum is half the table's, so only the lines whose sum is exactly
+    that are compared entry by entry. A line is only taken for the sum of others when at
+    least two others have counts, across at least two lines the other way (otherwise a
+    replicate, or any gene of a one-sample table, would be "the sum").
 
     Raises
     ------
@@ -220,17 +232,20 @@ def refuse_totals(counts: Counts, source: str = "the counts") -> None:
     grand = matrix.sum()
     if not grand > 0:
         return
-    for axis, kind, names, key in ((1, "row", counts.genes, "drop_genes"),
-                                   (0, "column", counts.samples, "drop_samples")):
-        if len(names) < 3:
+    row_sums = np.asarray(matrix.sum(axis=1)).ravel()
+    column_sums = np.asarray(matrix.sum(axis=0)).ravel()
+    for kind, what, sums, others, names, dropped, key in (
+            ("row", "gene", row_sums, column_sums, counts.genes, drop_genes, "drop_genes"),
+            ("column", "sample", column_sums, row_sums, counts.samples, drop_samples,
+             "drop_samples")):
+        if np.count_nonzero(sums) < 3 or np.count_nonzero(others) < 2:
             continue
-        sums = np.asarray(matrix.sum(axis=axis)).ravel()
-        others = np.asarray(matrix.sum(axis=1 - axis)).ravel()  # every line's sum
         for k in np.flatnonzero(2 * sums == grand):
-            line = matrix[[k], :] if axis == 1 else matrix[:, [k]].T
+            if names[k] in dropped:
+                continue
+            line = matrix[[k], :] if kind == "row" else matrix[:, [k]].T
             line = np.asarray(line.todense() if counts.is_sparse else line).ravel()
             if np.array_equal(2 * line, others):
-                what = "gene" if axis == 1 else "sample"
                 raise CountTableError(
                     f"{source}: {what} {names[k]!r} holds the sum of every other {kind} "
                     f"(a spreadsheet's total), not a {what}; leave it out (a data "
@@ -290,7 +305,8 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
         What the counts are, for warnings and errors (the file they were read from).
     checked : bool
         The values and names were checked already (by the reader of a file, whose
-        messages name its line or matrix): not checked again.
+        messages name its line or matrix), and a total line looked for in the matrix as
+        read (:func:`refuse_totals`, before the entry's drops): neither is done again.
 
     Notes
     -----
@@ -310,8 +326,8 @@ def prepare_counts(counts: Counts | pd.DataFrame, options: dict[str, Any] | None
     counts = Counts.of(counts)
     if not checked:
         check_counts(counts, source)
+        refuse_totals(counts, source)
     refuse_summary_rows(counts, source)
-    refuse_totals(counts, source)
     if counts.shape[0] and counts.shape[1] and not np.any(
             counts.matrix.data if counts.is_sparse else counts.matrix):
         raise CountTableError(f"{source}: every count is 0 ({counts.shape[0]} genes x "
@@ -378,6 +394,7 @@ def prepare_single_cell(path: str | os.PathLike[str], options: dict[str, Any] | 
     read = read_single_cell(path, **{k: options[k] for k in SINGLECELL_OPTIONS
                                      if k in options})
     genes, cells, X = read.genes, read.cells, read.counts
+    _refuse_entry_totals(Counts(X, genes, cells), options, source)
     kept = _entry_positions(genes, cells, options, source)
     if len(kept.rows) < len(genes) or len(kept.cols) < len(cells):  # slicing copies
         X = X[kept.rows][:, kept.cols]

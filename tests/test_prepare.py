@@ -144,3 +144,21 @@ def test_a_spreadsheets_total_row_or_column_is_refused_by_name(drawn, sparse_cou
     near = with_total.copy()
     near.iloc[-1, 0] += 1
     assert prepare_counts(given(near), ranks=[2]).counts.shape[0] == with_total.shape[0] - 1
+
+
+def test_a_total_is_found_before_the_entrys_drops_and_no_replicate_is_one(tmp_path):
+    """A Total column sums every sample, the dropped ones too: looked for in the table as
+    read. Two identical replicates beside an all-zero sample, or a one-sample table, hold
+    no total (each line would be 'the sum of the others')."""
+    from moonlight.prepare import prepare_table, refuse_totals
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(rng.poisson(20, (40, 8)).astype(float),
+                         index=[f"g{i}" for i in range(40)], columns=[f"s{j}" for j in range(8)])
+    path = tmp_path / "total.tsv"
+    table.assign(Total=table.sum(axis=1)).rename_axis("gene").to_csv(path, sep="\t")
+    with pytest.raises(CountTableError, match="sample 'Total' holds the sum"):
+        prepare_table(path, {"drop_samples": ["s3"]}, ranks=[2])
+    assert prepare_table(path, {"drop_samples": ["Total"]}, ranks=[2]).counts.shape == (40, 8)
+    replicates = table.iloc[:, :3].assign(s1=table["s0"], s2=0.0)
+    refuse_totals(Counts.of(replicates))
+    refuse_totals(Counts.of(pd.DataFrame({"s": [3.0, 4.0, 7.0]}, index=["a", "b", "c"])))
