@@ -21,8 +21,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from .config import default
 from .counts import Counts
-from .modules import (calling_shares, call_memberships, keep_called, moonlighting_candidates,
-                      moonlighting_genes, normalize_rows)
+from .modules import (calling_shares, call_memberships, counted_modules, keep_called,
+                      moonlighting_candidates, moonlighting_genes, normalize_rows)
 from .multiple_testing import benjamini_hochberg
 from .rank_guard import drop_private_modules, neighbour_confirmation, neighbour_fits
 from .share_test import OVERDISPERSION, share_test, share_test_rows
@@ -31,7 +31,7 @@ from .stability import align_restarts, near_best
 __all__ = ["moonlighting_support", "moonlighting_confidence", "share_test",
            "benjamini_hochberg", "neighbour_fits", "drop_private_modules",
            "CONFIDENCE_COLUMNS", "CANDIDATE_COLUMNS", "OVERDISPERSION",
-           "MIN_CALLING_MODULES", "counted_modules"]
+           "MIN_CALLING_MODULES"]
 
 #: Columns :func:`moonlighting_confidence` adds to the called genes.
 CONFIDENCE_COLUMNS = ["support", "rest_share", "q"]
@@ -50,11 +50,6 @@ CANDIDATE_COLUMNS = [
 #: in. With two, a gene in both is in every module, which is broad, not moonlighting
 #: (:mod:`moonlight.classes`); its test still runs and says ``confirmed``.
 MIN_CALLING_MODULES = 3
-
-
-def counted_modules(modules: Sequence[str], background: Sequence[str] = ()) -> int:
-    """How many modules the calls count: those not in ``background``."""
-    return sum(module not in set(background) for module in modules)
 
 
 def _module_sets(W: pd.DataFrame, threshold: float,

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["normalize_columns", "normalize_rows", "calling_shares", "call_memberships",
-           "moonlighting_genes", "moonlighting_candidates", "keep_called", "module_sizes"]
+           "moonlighting_genes", "moonlighting_candidates", "keep_called", "module_sizes",
+           "counted_modules"]
 
 MEMBERSHIP_COLUMNS = ["gene", "module", "share"]
 MOONLIGHTING_COLUMNS = ["gene", "n_modules", "modules", "shares"]
@@ -56,6 +57,12 @@ def calling_shares(W_normalized: pd.DataFrame, background: Iterable[str] = ()) -
         return W_normalized
     own = _top_is(W_normalized, mask)
     return W_normalized.where(~(mask[None, :] & ~own[:, None]), 0.0)
+
+
+def counted_modules(modules: Iterable[str], background: Iterable[str] = ()) -> int:
+    """How many of ``modules`` the calls count: those not in ``background``."""
+    left_out = set(background)
+    return sum(module not in left_out for module in modules)
 
 
 def _top_is(W_normalized: pd.DataFrame, mask: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from .config import default
 from .counts import ROW_BLOCK_ENTRIES, Counts
 from .dispersion import nb_dispersion, pearson
 from .intervals import interval_ends, share_standard_errors, wald_guess
-from .modules import normalize_rows
+from .modules import counted_modules, normalize_rows
 from .rowmodel import TINY, fit_rows, profile, set_share_map, set_share_start, share_start
 
 __all__ = ["share_test", "share_test_rows", "OVERDISPERSION"]
@@ -234,7 +234,7 @@ def share_test(counts: pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame, *,
     if unknown:
         raise ValueError(f"background modules not in W: {sorted(map(str, unknown))}")
     is_background = W.columns.isin(list(background))
-    if W.shape[1] - is_background.sum() < 2:
+    if counted_modules(W.columns, background) < 2:
         raise ValueError("the share test needs two modules outside the background")
     # Shares from the whole W: column sums run over every gene, not only these rows.
     shares = normalize_rows(W).loc[counts.index].to_numpy()

@@ -438,7 +438,7 @@ def _finish(read: SingleCellRead) -> SingleCellRead:
     dated = date_names(pd.Series(read.genes, index=range(1, len(read.genes) + 1)), "gene")
     if dated:
         warnings.warn(f"{read.path}: {dated}", stacklevel=2)
-        read = replace(read, warnings=[("date_names", dated)])
+        read = replace(read, warnings=[*read.warnings, ("date_names", dated)])
     logger.info("%s: %s, matrix %s%s; %d genes x %d cells, %d nonzero counts (%.3g%%)",
                 read.path, read.format, read.matrix,
                 ", transposed from cells x genes" if read.transposed else "",

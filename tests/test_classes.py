@@ -128,6 +128,14 @@ def test_with_two_modules_a_gene_in_both_is_broad_not_moonlighting():
     assert len(notes) == 1 and notes[0].startswith("2 gene(s) confirmed in both of the fit's")
     three = _classes([[0.5, 0.5, 0.0], [0.7, 0.3, 0.0], [1.0, 0.0, 0.0]], total=5000.0)
     assert list(three["class"]) == ["moonlighting", "moonlighting", "specific"]
+    # three modules, one of them background: two counted, so the same genes are broad
+    from moonlight.confidence import moonlighting_confidence
+    counts, W, H = _rows([[0.5, 0.5, 0.0], [0.7, 0.3, 0.0], [1.0, 0.0, 0.0]], total=5000.0)
+    for background, called in (((), True), (("M3",), False)):
+        _, candidates = moonlighting_confidence(counts, W, H, [W, W], [0.0, 0.0],
+                                                threshold=T, ceiling=T, margin=5.0,
+                                                background=background)
+        assert candidates["confirmed"].all() and (candidates["called"] == called).all()
 
 
 def test_too_little_signal_is_unassigned():
