@@ -82,8 +82,9 @@ _DESCRIPTION = {
         "moonlight_modules": "every module the gene belongs to, by decreasing weight",
         "moonlight_moonlighting": "the gene is a called moonlighting gene",
         "moonlight_class": "the gene's class: specific (one module), moonlighting (two, "
-                           "clearly not the rest), broad (beyond two modules, e.g. "
-                           "housekeeping) or unassigned (too little signal)",
+                           "clearly not the rest), broad (beyond two modules, or both of "
+                           "two: every module, e.g. housekeeping) or unassigned (too "
+                           "little signal)",
     },
 }
 
