@@ -5,9 +5,10 @@ fitted, whatever they came from (a user's table, a single-cell matrix, a simulat
 a notebook's frame given to :func:`moonlight.pipeline.analyse`): refuse values that are
 not counts and repeated names (:func:`check_counts`; a file's reader has refused them by
 its line already) and rows that are no genes (a read counter's summaries, a
-spreadsheet's total: :func:`refuse_summary_rows`, :func:`refuse_totals`), keep outliers out (:mod:`moonlight.outliers`), drop all-zero genes
-and samples, select the genes (and cells) that enter the fit (``keep_top_genes``,
-``min_samples_per_gene``: :mod:`moonlight.prefilter`), and check that the counts can be fitted at their ranks and
+spreadsheet's total: :func:`refuse_summary_rows`, :func:`refuse_totals`), keep outliers
+out (:mod:`moonlight.outliers`), drop all-zero genes and samples, select the genes (and
+cells) that enter the fit (``keep_top_genes``, ``min_samples_per_gene``:
+:mod:`moonlight.prefilter`), and check that the counts can be fitted at their ranks and
 cross-validated with their folds (:func:`moonlight.folds.check_size`); every step is
 recorded for the QC record.
 
