@@ -354,13 +354,13 @@ def _read_text(path: Path, raw: bytes, *, sep: str | None, comment: str | None,
                ) -> tuple[list[str], str, str, str, list[str], list[str]]:
     data, compression = _decompress(path, raw)
     text, used, notes = _decode(path, data, encoding)
-    for note in notes:  # at once: a later error in the read may come from the decoding
-        warnings.warn(f"{path}: {note}", stacklevel=3)
     lines = _content_lines(text, comment, skip_rows)
     nul = next((i for i, line in enumerate(lines) if "\x00" in line), None)
     if nul is not None:  # a parser would end the field there, cutting a name short
         raise _fail(path, f", line {nul + 1}: a NUL byte; not a text table (UTF-16 text "
                           "without a byte-order mark needs encoding: utf-16-le)")
+    for note in notes:  # at once: a later error in the read may come from the decoding
+        warnings.warn(f"{path}: {note}", stacklevel=3)
     first = next((line for line in lines if line), None)
     if first is None:
         raise _fail(path, "the table is empty" + (f" below the {skip_rows} line(s) skipped "

@@ -189,6 +189,12 @@ def test_a_nul_byte_is_refused_by_its_line(tmp_path):
     old_mac.write_bytes(b"gene\ts1\ts2\rab\t1\t2\rc\x00d\t3\t4\r")
     with pytest.raises(CountTableError, match=r"cr.tsv, line 3: a NUL byte"):
         read_table(old_mac)
+    binary = tmp_path / "binary.tsv"  # not UTF-8 either: the refusal, not a Latin-1 warning
+    binary.write_bytes(b"gene\ts1\nab\xff\x00\t1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CountTableError, match=r"binary.tsv, line 2: a NUL byte"):
+            read_table(binary)
     padded = tmp_path / "padded.tsv"  # a comment and NUL padding are no table content
     padded.write_bytes(b"# made by\x00 a tool\ngene\ts1\nab\t1\n\x00\x00\x00\x00")
     assert read_table(padded, comment="#").counts.index.tolist() == ["ab"]
