@@ -490,6 +490,29 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
     )
 
 
+def diffuse_warning(associations: pd.DataFrame) -> QCWarning | None:
+    """``diffuse_module`` naming every module that is the main program of no sample and
+    the top module of almost none (``diffuse`` of
+    :func:`moonlight.technical.mark_background`) but is no background module."""
+    if "diffuse" not in associations:  # module_covariates.tsv of an older run
+        return None
+    marked = associations[associations["diffuse"].astype(bool)
+                          & ~associations["background"].astype(bool)]
+    modules = list(dict.fromkeys(marked["module"]))
+    if not modules:
+        return None
+    return QCWarning(
+        "diffuse_module",
+        f"module(s) {', '.join(modules)} hold more than half of no sample's counts and "
+        "are the top module of fewer than modules.background_top_max of the samples: a "
+        "program every sample draws a little from, which no technical covariate "
+        "explains (module_covariates.tsv, diffuse); genes of other modules with a share "
+        "in it can be called moonlighting in it, as on planted tables with strong plate "
+        "effects (benchmarks/BATCHES.md): read the calls that name it with care, or fit "
+        "one rank fewer",
+    )
+
+
 def technical_warning(associations: pd.DataFrame) -> QCWarning | None:
     """``technical_module`` naming every flagged module of
     :func:`moonlight.technical.module_associations` with its strongest covariate."""
@@ -620,7 +643,7 @@ def quality_record(counts: Counts | pd.DataFrame, selection: pd.DataFrame,
     rank = selected_rank(selection)
     warnings = [structure_warning(heldout, rank), top_rank_warning(selection),
                 stability_warning(selection, heldout), convergence_warning(restarts, rank),
-                technical_warning(associations)]
+                technical_warning(associations), diffuse_warning(associations)]
     warnings += outlier_warnings(counts, outlier_factor)
     warnings += [*range_warnings(counts), orientation_warning(counts)]
     if gene_set_coverage:

@@ -59,7 +59,7 @@ __all__ = ["library_covariates", "usage_associations", "module_associations",
 
 #: Columns of :func:`module_associations` (``background`` from :func:`mark_background`).
 ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical",
-                       "background"]
+                       "background", "diffuse"]
 
 
 def library_covariates(matrix: np.ndarray | sparse.sparray | sparse.spmatrix,
@@ -194,6 +194,7 @@ def module_associations(H: pd.DataFrame, covariates: pd.DataFrame, *, min_rho: f
         lambda r: r.abs().max())
     table["technical"] = (table["rho"].abs() >= min_rho) & (table["q"] <= fdr) & strongest
     table["background"] = False
+    table["diffuse"] = False
     return table[ASSOCIATION_COLUMNS]
 
 
@@ -218,14 +219,19 @@ def mark_background(associations: pd.DataFrame, H: pd.DataFrame, *,
     """``associations`` with ``background`` set on every row of each flagged module
     that is the top module of fewer than ``top_max`` of the samples, or of fewer than
     twice that and the main program (more than half of the counts) of none (module
-    docstring); ``top_max = 0`` marks none."""
+    docstring), and ``diffuse`` on every module, flagged or not, that is the top module
+    of fewer than ``top_max`` and the main program of none: a program every sample draws
+    a little from, which no covariate may explain (the QC record warns of one that is
+    not background); ``top_max = 0`` marks none."""
     if not 0 <= top_max <= 1:
         raise ValueError(f"top_max must be in [0, 1], got {top_max}")
     flagged = set(associations.loc[associations["technical"], "module"])
     fraction, main_of = top_fractions(H), majority_counts(H)
     background = {m for m in flagged
                   if fraction[m] < top_max or (fraction[m] < 2 * top_max and main_of[m] == 0)}
-    return associations.assign(background=associations["module"].isin(background))
+    diffuse = {m for m in H.index if fraction[m] < top_max and main_of[m] == 0}
+    return associations.assign(background=associations["module"].isin(background),
+                               diffuse=associations["module"].isin(diffuse))
 
 
 def technical_modules(associations: pd.DataFrame) -> pd.DataFrame:

@@ -96,6 +96,30 @@ def test_background_is_a_flagged_module_that_leads_almost_no_sample():
         mark_background(table, H, top_max=1.5)
 
 
+def test_a_module_that_rules_no_sample_and_leads_almost_none_is_diffuse_flagged_or_not():
+    """The batches benchmark's seed 905 at a plate SD of 1.5: a fifth module, the top of
+    one sample in 96 and the main program of none, followed by no covariate, held about
+    0.2 of 108 genes of the four true modules, and all 108 were called. It is marked
+    diffuse and the QC record warns; a flagged one is background instead."""
+    from moonlight.qc import diffuse_warning
+    rng = np.random.default_rng(905)
+    sources = rng.dirichlet(np.ones(4), size=96).T * 0.8
+    program = np.full(96, 0.2)
+    program[0], sources[:, 0] = 0.4, 0.15
+    H = pd.DataFrame(np.vstack([sources, program]), index=["M1", "M2", "M3", "M4", "M5"],
+                     columns=[f"s{j}" for j in range(96)])
+    depth = pd.DataFrame({"depth": rng.normal(size=96)}, index=H.columns)
+    table = mark_background(module_associations(H, depth, min_rho=0.5, fdr=0.05), H,
+                            top_max=0.05)
+    assert set(table.loc[table["diffuse"], "module"]) == {"M5"}
+    assert not table["background"].any()
+    warning = diffuse_warning(table)
+    assert warning.kind == "diffuse_module" and warning.message.startswith("module(s) M5 ")
+    assert diffuse_warning(table.assign(background=table["diffuse"])) is None
+    assert diffuse_warning(table.drop(columns="diffuse")) is None  # an older run's table
+    assert not mark_background(table, H, top_max=0.0)["diffuse"].any()
+
+
 def test_background_is_also_a_flagged_module_that_rules_no_sample():
     """Seeds 522 and 559 of the calibration: samples that mix four sources evenly,
     and a technical program of up to 0.36 of each, top of exactly 5 % of them (the
