@@ -443,8 +443,8 @@ def _text_titles(path: Path, lines: list[str], content: list[int], separator: st
     def fields(k: int, split: str) -> list[str]:
         return _fields(path, lines, content[k], split)
 
-    if _filled(fields(0, separator)) in (len(fields(1, separator)),
-                                         len(fields(1, separator)) - 1):
+    following = len(fields(1, separator))
+    if _filled(fields(0, separator)) in (following, following - 1):
         return
     numbers = [n + 1 for n in content]
     for start in range(1, min(_TITLE_ROWS, len(content) - 2) + 1):
