@@ -38,7 +38,10 @@ several sources can draw most from such a program without being ruled by it; a s
 that leads many samples of a mixture is left alone), is marked
 *background* (:func:`mark_background`): its shares are left out of every gene's calls
 (:func:`moonlight.modules.calling_shares`), so a gene that two sources express is not
-refused a call for the share of it that a technical axis holds.
+refused a call for the share of it that a technical axis holds. Any module, flagged or
+not, that is the top module of fewer than ``top_max`` of the samples and the main
+program of none is marked *diffuse*; the QC record warns of one that is no background
+module (``diffuse_module``), and its shares stay in the calls.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ __all__ = ["library_covariates", "usage_associations", "module_associations",
            "mark_background", "top_fractions", "majority_counts", "technical_modules",
            "covariate_kind", "write_covariates", "read_covariates", "ASSOCIATION_COLUMNS"]
 
-#: Columns of :func:`module_associations` (``background`` from :func:`mark_background`).
+#: Columns of :func:`module_associations` (``background`` and ``diffuse`` from
+#: :func:`mark_background`).
 ASSOCIATION_COLUMNS = ["module", "covariate", "kind", "rho", "p", "q", "technical",
                        "background", "diffuse"]
 
