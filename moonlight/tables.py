@@ -295,6 +295,10 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str, lis
 # --- text -> grid of strings ---------------------------------------------------------
 
 
+#: What is left of an empty spreadsheet row saved as text (``,,,``, ``"","",""``).
+_EMPTY_ROW = " \t,;\""
+
+
 def _content_lines(text: str, comment: str | None, skip_rows: int = 0) -> list[str]:
     """The file's lines with the first ``skip_rows``, blank and comment lines emptied
     (line numbers kept); a line of NUL bytes (padding after the last row) or of
@@ -303,10 +307,6 @@ def _content_lines(text: str, comment: str | None, skip_rows: int = 0) -> list[s
     return ["" if number < skip_rows or not line.replace("\x00", "").strip(_EMPTY_ROW)
             or (comment and line.lstrip().startswith(comment)) else line
             for number, line in enumerate(lines)]
-
-
-#: What is left of an empty spreadsheet row saved as text (``,,,``, ``"","",""``).
-_EMPTY_ROW = " \t,;\""
 
 
 def _guess_separator(line: str) -> str:
@@ -432,19 +432,19 @@ def _refuse_title(path: Path, numbers: list[int], rows: list[list[str]], titles:
 
 
 def _text_titles(path: Path, lines: list[str], content: list[int], separator: str,
-                 given: bool) -> None:
-    """:func:`_refuse_title` for a text table. Unless the first line reads as the next
-    line's header or row under the file's separator (as many fields, or one fewer), the
-    table may start at any of the next lines, each read by its own separator (a title may
-    hold none, or a comma above a tab-separated table), or by the one ``given``, where
-    the line after it has as many fields or one more (a header and its first row). A
-    title of as many words as the table has fields (or one fewer) reads as a header
-    under whitespace, as a space-separated header over tab-separated rows does."""
+                 given: bool, first: list[str], second: list[str]) -> None:
+    """:func:`_refuse_title` for a text table whose first two lines read ``first`` and
+    ``second`` under the file's separator. Unless the first reads as the second's header
+    or row (as many fields, or one fewer), the table may start at any of the next lines,
+    each read by its own separator (a title may hold none, or a comma above a
+    tab-separated table), or by the one ``given``, where the line after it has as many
+    fields or one more (a header and its first row). A title of as many words as the
+    table has fields (or one fewer) reads as a header under whitespace, as a
+    space-separated header over tab-separated rows does."""
     def fields(k: int, split: str) -> list[str]:
         return _fields(path, lines, content[k], split)
 
-    following = len(fields(1, separator))
-    if _filled(fields(0, separator)) in (following, following - 1):
+    if _filled(first) in (len(second), len(second) - 1):
         return
     numbers = [n + 1 for n in content]
     for start in range(1, min(_TITLE_ROWS, len(content) - 2) + 1):
@@ -895,10 +895,10 @@ def read_table(
         cautions += [("commented_row", message) for message in commented]
         fmt = "text"
         content = [n for n, line in enumerate(lines) if line]
-        if len(content) > 1:
-            _text_titles(path, lines, content, separator, sep is not None)
         first = _fields(path, lines, content[0], separator)
         second = _fields(path, lines, content[1], separator) if len(content) > 1 else None
+        if second is not None:
+            _text_titles(path, lines, content, separator, sep is not None, first, second)
         first_line = content[0] + 1
         separator_name = _SEPARATOR_NAMES.get(separator, separator)
 
