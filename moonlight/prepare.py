@@ -230,11 +230,11 @@ def refuse_totals(counts: Counts, source: str = "the counts", *,
     CountTableError
     """
     matrix = counts.matrix
-    grand = matrix.sum()
-    if not grand > 0:
-        return
     row_sums = np.asarray(matrix.sum(axis=1)).ravel()
     column_sums = np.asarray(matrix.sum(axis=0)).ravel()
+    grand = row_sums.sum()  # integer counts: exact in any order
+    if not grand > 0:
+        return
     for kind, what, sums, others, names, dropped, key in (
             ("row", "gene", row_sums, column_sums, counts.genes, drop_genes, "drop_genes"),
             ("column", "sample", column_sums, row_sums, counts.samples, drop_samples,
