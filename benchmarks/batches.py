@@ -14,7 +14,9 @@ Per run: the selected R (truth 4); the smallest matched cosine of the fitted mod
 against the planted ones as the batch model identifies them
 (:attr:`moonlight.simulate.Simulation.batch_model_W`; for the plain model the same
 reference, since its W carries each gene's mean factor as well); calls, false calls
-(genes not planted) and recall; seconds.
+(genes not planted) and recall; the number of diffuse modules at the selected R
+(:func:`moonlight.technical.mark_background`: background, left out of the calls);
+seconds.
 
     nice .venv/bin/python benchmarks/batches.py --seeds 900-905 --out benchmarks/results
 """
@@ -65,7 +67,8 @@ def run_cell(cell: dict) -> dict:
     matched = match_modules(sim.batch_model_W.loc[counts.index], result.W)
     called = set(result.moonlighting["gene"])
     planted = set(sim.moonlighting).intersection(counts.index)
-    return {**cell, "selected_rank": result.rank,
+    marks = result.calls.associations.drop_duplicates("module")
+    return {**cell, "selected_rank": result.rank, "diffuse": int(marks["diffuse"].sum()),
             "rank_correct": result.rank == N_MODULES,
             "min_cosine": float(matched["cosine"].min()) if len(matched) else np.nan,
             "calls": len(called), "false_calls": len(called - planted),
@@ -84,6 +87,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         "calls": g["calls"].sum(),
         "false_calls": g["false_calls"].sum(),
         "recall": g["recalled"].sum() / g["planted"].sum(),
+        "runs_diffuse": g["diffuse"].apply(lambda d: int((d > 0).sum())),
         "median_seconds": g["seconds"].median(),
     }).reset_index()
 

@@ -114,6 +114,7 @@ def run_cell(cell: dict, defaults: bool = False, background_top_max: float | Non
     result = analyse(counts, range(N_MODULES - 1, N_MODULES + 3), covariates=covariates,
                      **({} if defaults else SETTINGS), **modules)
     flagged = technical_modules(result.calls.associations)
+    marks = result.calls.associations.drop_duplicates("module")
     called = set(result.moonlighting["gene"])
     classes = result.calls.classes.set_index("gene")["class"]
     second = sim.second_share.reindex(counts.index)
@@ -125,6 +126,7 @@ def run_cell(cell: dict, defaults: bool = False, background_top_max: float | Non
                      "rank_correct": result.rank == N_MODULES,
                      "flagged": len(flagged),
                      "background": int(flagged["background"].astype(bool).sum()),
+                     "diffuse": int(marks["diffuse"].sum()),
                      "bucket": float(value),
                      "genes": len(genes), "called": len(called.intersection(genes)),
                      "classed_broad": int((classes.reindex(genes) == "broad").sum()),

@@ -234,7 +234,7 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
                                        fdr=calls["fdr"])
     if rank == 1:  # the one module is the depths themselves, not a technical program
         associations = associations.iloc[0:0]
-    associations = mark_background(associations, H, top_max=background_top_max)
+    associations = mark_background(associations, W, H, top_max=background_top_max)
     background = sorted(set(associations.loc[associations["background"], "module"]))
     genes = list(moonlighting_candidates(W_normalized, threshold, background)["gene"])
     neighbours = neighbour_fits(fits, rank) if rank_guard and fits else None

@@ -491,25 +491,26 @@ def top_rank_warning(selection: pd.DataFrame) -> QCWarning | None:
 
 
 def diffuse_warning(associations: pd.DataFrame) -> QCWarning | None:
-    """``diffuse_module`` naming every module that is the main program of no sample and
-    the top module of almost none (``diffuse`` of
-    :func:`moonlight.technical.mark_background`) but is no background module."""
+    """``diffuse_module`` naming every module that no sample and no gene is ruled by
+    (``diffuse`` of :func:`moonlight.technical.mark_background`, and so background)
+    that no technical covariate flags (:func:`technical_warning` names a flagged one)."""
     if "diffuse" not in associations:  # module_covariates.tsv of an older run
         return None
-    marked = associations[associations["diffuse"].astype(bool)
-                          & ~associations["background"].astype(bool)]
-    modules = list(dict.fromkeys(marked["module"]))
+    flagged = set(associations.loc[associations["technical"].astype(bool), "module"])
+    marked = associations.loc[associations["diffuse"].astype(bool), "module"]
+    modules = [m for m in dict.fromkeys(marked) if m not in flagged]
     if not modules:
         return None
     return QCWarning(
         "diffuse_module",
-        f"module(s) {', '.join(modules)} hold more than half of no sample's counts and "
-        "are the top module of fewer than modules.background_top_max of the samples: a "
-        "program every sample draws a little from, which no technical covariate "
-        "explains (module_covariates.tsv, diffuse); genes of other modules with a share "
-        "in it can be called moonlighting in it, as on planted tables with strong plate "
-        "effects (benchmarks/BATCHES.md): read the calls that name it with care, or fit "
-        "one rank fewer",
+        f"module(s) {', '.join(modules)} hold more than half of no sample's counts, are "
+        "the top module of fewer than modules.background_top_max of the samples and "
+        "have no genes of their own (most of the W column on genes of other modules), "
+        "and no technical covariate follows them (module_covariates.tsv, diffuse): they "
+        "are background, so their shares are left out of every gene's calls and class "
+        "(a gene with a share in one is not called moonlighting in it); the selected "
+        "rank may hold a module more than the data's sources: read the fit one rank "
+        "fewer beside it",
     )
 
 

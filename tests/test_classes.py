@@ -81,8 +81,9 @@ def test_flat_deviance_is_small_for_a_flat_gene_and_large_for_a_one_module_gene(
     assert out.loc["g1", "signal_p"] < 1e-10
 
 
-def _calls(shares, covariates=None, background_top_max=0.05, **kw):
+def _calls(shares, covariates=None, background_top_max=0.05, reshape=None, **kw):
     counts, W, H = _rows(shares, **kw)
+    W = W if reshape is None else reshape(W)
     fillers = pd.DataFrame(np.zeros((W.shape[1], counts.shape[1])),
                            index=W.index[len(counts):], columns=counts.columns)
     full = pd.concat([counts, fillers])
@@ -264,6 +265,36 @@ def test_a_background_module_is_left_out_of_the_calls():
     assert counted.moonlighting["gene"].tolist() == ["g3"]
     assert counted.moonlighting["modules"].tolist() == ["M1,M4"]
     assert "moonlighting" not in set(counted.classes["class"][:3])
+
+
+def test_a_diffuse_module_is_left_out_of_the_calls_without_a_covariate():
+    # The axis of the test above with no covariate to flag it: it leads no sample and
+    # rules none, and its W column lies on genes of the sources (their fillers), so it
+    # has no genes of its own: diffuse, and background all the same. The calls and
+    # classes are those with the covariate, and the QC record names it.
+    from moonlight.qc import diffuse_warning
+
+    def on_other_genes(W):
+        W = W.copy()
+        W.loc[["filler0", "filler1", "filler2"], "M4"] = 0.33 * W.at["filler3", "M4"]
+        W.at["filler3", "M4"] *= 0.01
+        return W
+
+    Ht, covariates = _sources_and_an_axis()
+    shares = [[0.45, 0.40, 0.0, 0.15], [0.85, 0.0, 0.0, 0.15], [0.02, 0.03, 0.0, 0.95]]
+    flagged = _calls(shares, covariates=covariates, Ht=Ht, total=20000.0,
+                     reshape=on_other_genes)
+    unflagged = _calls(shares, Ht=Ht, total=20000.0, reshape=on_other_genes)
+    own = _calls(shares, Ht=Ht, total=20000.0)  # M4 on a gene of its own: a source
+    assert not own.associations["diffuse"].any()
+    assert own.moonlighting["gene"].tolist() == ["g1"]  # "in M1 and M4"
+    marks = unflagged.associations.drop_duplicates("module").set_index("module")
+    assert not marks.loc["M4", "technical"]
+    assert marks["diffuse"].tolist() == marks["background"].tolist() == [False] * 3 + [True]
+    assert unflagged.moonlighting["gene"].tolist() == ["g0"]
+    assert unflagged.classes.equals(flagged.classes)
+    assert "module(s) M4 " in diffuse_warning(unflagged.associations).message
+    assert diffuse_warning(flagged.associations) is None  # the technical warning's
 
 
 def test_a_flagged_source_is_not_background():

@@ -9,8 +9,16 @@ from scipy import sparse
 import moonlight as ml
 from moonlight.qc import technical_warning
 from moonlight.technical import (library_covariates, majority_counts, mark_background,
-                                 module_associations, read_obs_columns, technical_modules,
-                                 top_fractions)
+                                 module_associations, own_mass, read_obs_columns,
+                                 technical_modules, top_fractions)
+
+
+def _own_genes(H):
+    """W of ten genes per module, each gene in its module only: every module holds its
+    own genes (:func:`moonlight.technical.own_mass` 1), so none is diffuse by its genes."""
+    modules = list(H.index)
+    values = np.kron(np.eye(len(modules)), np.ones((10, 1)))
+    return pd.DataFrame(values, index=[f"g{i}" for i in range(len(values))], columns=modules)
 
 
 def _usage(n=200, seed=0):
@@ -87,20 +95,22 @@ def test_background_is_a_flagged_module_that_leads_almost_no_sample():
                               index=H.columns)
     table = module_associations(H, covariates, min_rho=0.5, fdr=0.05)
     assert not table["background"].any()
-    marked = mark_background(table, H, top_max=0.05)
+    marked = mark_background(table, _own_genes(H), H, top_max=0.05)
     flagged = technical_modules(marked).set_index("module")
     assert flagged["background"].to_dict() == {"M1": False, "M3": True}
     assert marked.loc[marked["module"] == "M3", "background"].all()
-    assert not mark_background(table, H, top_max=0.0)["background"].any()
+    assert not mark_background(table, _own_genes(H), H, top_max=0.0)["background"].any()
     with pytest.raises(ValueError, match="top_max"):
-        mark_background(table, H, top_max=1.5)
+        mark_background(table, _own_genes(H), H, top_max=1.5)
 
 
-def test_a_module_that_rules_no_sample_and_leads_almost_none_is_diffuse_flagged_or_not():
+def test_a_module_no_sample_and_no_gene_is_ruled_by_is_diffuse_and_background():
     """The batches benchmark's seed 905 at a plate SD of 1.5: a fifth module, the top of
-    one sample in 96 and the main program of none, followed by no covariate, held about
-    0.2 of 108 genes of the four true modules, and all 108 were called. It is marked
-    diffuse and the QC record warns; a flagged one is background instead."""
+    one sample in 96 and the main program of none, followed by no covariate, with 0.001
+    of its W column on genes of its own and a share of 0.1 or more in 170 genes of the
+    four true modules, of which 108 were called. It is diffuse and background, and the QC
+    record names it; a flagged one is named by the technical warning instead. A module
+    that holds its own genes is not diffuse, however few samples it leads."""
     from moonlight.qc import diffuse_warning
     rng = np.random.default_rng(905)
     sources = rng.dirichlet(np.ones(4), size=96).T * 0.8
@@ -108,16 +118,32 @@ def test_a_module_that_rules_no_sample_and_leads_almost_none_is_diffuse_flagged_
     program[0], sources[:, 0] = 0.4, 0.15
     H = pd.DataFrame(np.vstack([sources, program]), index=["M1", "M2", "M3", "M4", "M5"],
                      columns=[f"s{j}" for j in range(96)])
+    W = _own_genes(H.iloc[:4]).assign(M5=0.0)
+    W.loc[W.index[:30], "M5"] = 0.3  # a share in genes of M1, M2 and M3
     depth = pd.DataFrame({"depth": rng.normal(size=96)}, index=H.columns)
-    table = mark_background(module_associations(H, depth, min_rho=0.5, fdr=0.05), H,
-                            top_max=0.05)
+    associations = module_associations(H, depth, min_rho=0.5, fdr=0.05)
+    table = mark_background(associations, W, H, top_max=0.05)
     assert set(table.loc[table["diffuse"], "module"]) == {"M5"}
-    assert not table["background"].any()
+    assert set(table.loc[table["background"], "module"]) == {"M5"}
     warning = diffuse_warning(table)
     assert warning.kind == "diffuse_module" and warning.message.startswith("module(s) M5 ")
-    assert diffuse_warning(table.assign(background=table["diffuse"])) is None
+    assert "left out of every gene's calls" in warning.message
+    assert diffuse_warning(table.assign(technical=table["diffuse"])) is None
     assert diffuse_warning(table.drop(columns="diffuse")) is None  # an older run's table
-    assert not mark_background(table, H, top_max=0.0)["diffuse"].any()
+    unmarked = mark_background(table, W, H, top_max=0.0)
+    assert not unmarked["diffuse"].any() and not unmarked["background"].any()
+    own = _own_genes(H)  # M5 with ten genes of its own: a source that leads one sample
+    assert own_mass(own)["M5"] == pytest.approx(1.0) and own_mass(W)["M5"] == 0.0
+    kept = mark_background(associations, own, H, top_max=0.05)
+    assert not kept["diffuse"].any() and not kept["background"].any()
+
+
+def test_own_mass_is_the_share_of_a_column_on_its_top_genes():
+    W = pd.DataFrame([[0.6, 0.2], [0.3, 0.1], [0.1, 0.7]], index=["a", "b", "c"],
+                     columns=["M1", "M2"])
+    # top modules: a, b -> M1 (0.6 > 0.2, 0.3 > 0.1), c -> M2; any column scale
+    expected = pd.Series([0.9, 0.7], index=["M1", "M2"])
+    pd.testing.assert_series_equal(own_mass(W * [3.0, 0.5]), expected, check_names=False)
 
 
 def test_background_is_also_a_flagged_module_that_rules_no_sample():
@@ -138,10 +164,11 @@ def test_background_is_also_a_flagged_module_that_rules_no_sample():
     table = module_associations(H, covariates, min_rho=0.5, fdr=0.05)
     assert technical_modules(table)["module"].tolist() == ["M5"]
     assert majority_counts(H)["M5"] == 0
-    assert mark_background(table, H, top_max=0.05).query("module == 'M5'")["background"].all()
-    assert not mark_background(table, H, top_max=0.0)["background"].any()  # counts all
+    W = _own_genes(H)
+    assert mark_background(table, W, H, top_max=0.05).query("module == 'M5'")["background"].all()
+    assert not mark_background(table, W, H, top_max=0.0)["background"].any()  # counts all
     H.loc["M5", "s5"] = 3.0  # the main program of one sample: a rare source
-    assert not mark_background(table, H, top_max=0.05)["background"].any()
+    assert not mark_background(table, W, H, top_max=0.05)["background"].any()
     # a source of an even mixture rules no sample either, but leads many: not background
     even = pd.DataFrame(rng.dirichlet(np.full(6, 3.0), size=200).T,
                         index=[f"M{r}" for r in range(1, 7)],
@@ -151,7 +178,7 @@ def test_background_is_also_a_flagged_module_that_rules_no_sample():
                          index=even.columns)
     flagged = module_associations(even, depth, min_rho=0.5, fdr=0.05)
     assert technical_modules(flagged)["module"].tolist() == ["M1"]
-    assert not mark_background(flagged, even, top_max=0.05)["background"].any()
+    assert not mark_background(flagged, _own_genes(even), even, top_max=0.05)["background"].any()
 
 
 
