@@ -64,7 +64,7 @@ from .config import entry_default
 from .counts import entry_position, invalid_values
 from .qc import _names, _row
 # what a non-integer matrix looks like is said as for tables
-from .tables import LOG_MAX, CountTableError, date_names, looks_like
+from .tables import LOG_MAX, CountTableError, looks_like, name_warnings
 
 __all__ = [
     "SingleCellError",
@@ -134,8 +134,9 @@ class SingleCellRead:
         Everything else worth a line in the log and the QC record (dropped feature types,
         renamed genes, a dense matrix made sparse).
     warnings : list of (kind, message)
-        What the QC record lists as warnings: ``date_names``, gene names a spreadsheet
-        turned into dates (:func:`moonlight.tables.date_names`).
+        What the QC record lists as warnings: ``date_names`` and ``number_names``, gene
+        names a spreadsheet turned into dates or numbers
+        (:func:`moonlight.tables.name_warnings`).
     """
 
     counts: sparse.csr_array
@@ -435,10 +436,12 @@ def _anndata_counts(adata: Any, source: str, matrix: str, gene_ids: bool,
 
 def _finish(read: SingleCellRead) -> SingleCellRead:
     """Log what was read, and return it with its warnings."""
-    dated = date_names(pd.Series(read.genes, index=range(1, len(read.genes) + 1)), "gene")
-    if dated:
-        warnings.warn(f"{read.path}: {dated}", stacklevel=2)
-        read = replace(read, warnings=[*read.warnings, ("date_names", dated)])
+    changed = name_warnings(pd.Series(read.genes, index=range(1, len(read.genes) + 1)),
+                            "gene")
+    for _, message in changed:
+        warnings.warn(f"{read.path}: {message}", stacklevel=2)
+    if changed:
+        read = replace(read, warnings=[*read.warnings, *changed])
     logger.info("%s: %s, matrix %s%s; %d genes x %d cells, %d nonzero counts (%.3g%%)",
                 read.path, read.format, read.matrix,
                 ", transposed from cells x genes" if read.transposed else "",

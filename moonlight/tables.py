@@ -21,8 +21,9 @@ names. What is read:
   among the names and counts read is refused by its cell; ``TRUE`` and ``FALSE`` read as
   Excel shows them. Gene names that are dates (a sheet's date cell, or ``1-Sep`` in
   text saved from one: what a spreadsheet makes of SEPT1 or MARCH1) are kept as read,
-  with a ``date_names`` warning naming their lines. (A total row is refused later, by
-  :func:`moonlight.prepare.refuse_totals`.)
+  with a ``date_names`` warning naming their lines, and so are RIKEN IDs a spreadsheet
+  made numbers (``2.31E+19``), with a ``number_names`` warning. (A total row is refused
+  later, by :func:`moonlight.prepare.refuse_totals`.)
 * **Encoding**: UTF-8, with or without a byte-order mark; UTF-16 when a UTF-16 byte-order
   mark starts the file (Excel's "Unicode Text"). A file that is not valid UTF-8
   is decoded as Latin-1 (ISO-8859-1, which maps every byte to a character) with a warning
@@ -111,6 +112,8 @@ __all__ = [
     "EQUAL_TOTALS",
     "looks_like",
     "date_names",
+    "number_names",
+    "name_warnings",
 ]
 
 logger = logging.getLogger("moonlight")
@@ -765,20 +768,56 @@ _DATE_NAME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}( 00:00:00)?|\d{{1,2}}-{_MONTH
                         rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}", re.IGNORECASE)
 
 
+#: A number a spreadsheet made of a RIKEN clone ID (``2310009E13``): in E-notation with
+#: its exponent's sign as shown (``2.31E+19``), or written out from the sheet's number
+#: cell with more digits than its 15 significant ones (``23100090000000000000``). The ID
+#: itself (no sign) and plain numbers (Entrez IDs) are names as read.
+_EXPONENT_NAME = re.compile(r"\d+(\.\d+)?e[+-]\d+|\d{16,}", re.IGNORECASE)
+
+_RESTORE = ("they are kept as read, but they no longer name their genes: restore the "
+            "names in the source (type the column as text before pasting names) or leave "
+            "those genes out (drop_genes)")
+
+
+def _matching(genes: pd.Series, pattern: re.Pattern, place: str) -> tuple[int, str] | None:
+    """How many of ``genes`` match ``pattern`` whole, and the first five with where they
+    are (``place`` and the series' index: ``line 12: '1-Sep'``)."""
+    found = genes[genes.map(lambda name: pattern.fullmatch(name) is not None)]
+    if found.empty:
+        return None
+    shown = ", ".join(f"{place} {at}: {name!r}" for at, name in found.iloc[:5].items())
+    return len(found), shown + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+
+
 def date_names(genes: pd.Series, place: str = "line") -> str | None:
     """A warning when gene names look like dates a spreadsheet made of names such as
     SEPT1 or MARCH1 (Ziemann et al. 2016, Genome Biology 17:177), naming where they are
     (``place`` and the series' index: ``line 12``): the names are kept as read, but they
     are no longer the genes'."""
-    dates = genes[genes.map(lambda name: _DATE_NAME.fullmatch(name) is not None)]
-    if dates.empty:
+    found = _matching(genes, _DATE_NAME, place)
+    if found is None:
         return None
-    shown = ", ".join(f"{place} {at}: {name!r}" for at, name in dates.iloc[:5].items())
-    more = f" and {len(dates) - 5} more" if len(dates) > 5 else ""
-    return (f"{len(dates)} gene name(s) are dates ({shown}{more}), as a spreadsheet turns "
-            "gene names such as SEPT1, MARCH1 or DEC1 into dates; they are kept as read, "
-            "but they no longer name their genes: restore the names in the source (type "
-            "the column as text before pasting names) or leave those genes out (drop_genes)")
+    return (f"{found[0]} gene name(s) are dates ({found[1]}), as a spreadsheet turns gene "
+            f"names such as SEPT1, MARCH1 or DEC1 into dates; {_RESTORE}")
+
+
+def number_names(genes: pd.Series, place: str = "line") -> str | None:
+    """A warning when gene names are numbers a spreadsheet made of RIKEN clone IDs such
+    as 2310009E13 (Ziemann et al. 2016), naming where they are."""
+    found = _matching(genes, _EXPONENT_NAME, place)
+    if found is None:
+        return None
+    return (f"{found[0]} gene name(s) are numbers as a spreadsheet writes them "
+            f"({found[1]}): it turns RIKEN IDs such as 2310009E13 into 2.31E+19; "
+            f"{_RESTORE}")
+
+
+def name_warnings(genes: pd.Series, place: str = "line") -> list[tuple[str, str]]:
+    """The ``date_names`` and ``number_names`` warnings of ``genes`` (kind, message):
+    gene names a spreadsheet changed."""
+    found = [("date_names", date_names(genes, place)),
+             ("number_names", number_names(genes, place))]
+    return [(kind, message) for kind, message in found if message]
 
 
 def _check_names(path: Path, genes: pd.Series, samples: list[str], header_line: int) -> None:
@@ -959,9 +998,7 @@ def read_table(
     values = _to_counts(path, raw, thousands, notes, text_file=fmt == "text")
     samples = names if names is not None else [f"S{j + 1}" for j in range(values.shape[1])]
     _check_names(path, genes, samples, first_line)
-    dated = date_names(genes, "row" if fmt == "excel" else "line")
-    if dated:
-        cautions.append(("date_names", dated))
+    cautions += name_warnings(genes, "row" if fmt == "excel" else "line")
     values = _integer_counts(path, values, genes, samples, counts, cautions,
                              lambda i, j: _place(raw, i, j, fmt == "text"))
     for kind, message in cautions:

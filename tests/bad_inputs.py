@@ -176,6 +176,9 @@ CASES: list[Case] = [
         [datetime.datetime(2016, 9, 1) if g == "anise" else g for g in w.index])),
          "answer", warnings=("date_names",),
          names=lambda w: {"anise": "2016-09-01 00:00:00"}),
+    Case("riken_number_name", lambda f, w: _text(f, "riken.tsv", _tsv(w.rename(
+        index={"anise": "2.31E+19"}))), "answer", warnings=("number_names",),
+         names=lambda w: {"anise": "2.31E+19"}),
     Case("latin1", lambda f, w: _text(f, "latin.tsv", _tsv(w.rename(
         index={"grape": "grap\u00e9"})), "latin-1"), "answer", warnings=("encoding",),
          names=lambda w: {"grape": "grap\u00e9"}),

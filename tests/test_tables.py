@@ -586,6 +586,31 @@ def test_gene_names_a_spreadsheet_made_dates_are_kept_and_named_in_a_warning(tmp
         assert read_table(write(tmp_path, "gene,s1\nsep-1,5\noct-1,2\n", "w.csv")).warnings == []
 
 
+def test_riken_ids_a_spreadsheet_made_numbers_are_kept_and_named_in_a_warning(tmp_path):
+    """Excel reads the RIKEN clone ID 2310009E13 as the number 2.31E+19 (Ziemann et al.
+    2016): a CSV saved from the sheet says 2.31E+19, the sheet's cell holds the number,
+    read with every digit. Kept as read and named; the ID itself and a plain number (an
+    Entrez ID) raise nothing."""
+    text = write(tmp_path, "gene,s1\n2.31E+19,3\n2310009E13,4\n12345,5\n1.2e-05,6\n",
+                 "r.csv")
+    with pytest.warns(UserWarning, match=r"2 gene name\(s\) are numbers as a spreadsheet "
+                                         r"writes them \(line 2: '2.31E\+19', line 5: "
+                                         r"'1.2e-05'\): .*2310009E13"):
+        read = read_table(text)
+    assert read.counts.index.tolist() == ["2.31E+19", "2310009E13", "12345", "1.2e-05"]
+    assert [kind for kind, _ in read.warnings] == ["number_names"]
+    path = _sheet(tmp_path, {"A1": "gene", "B1": "s1", "A2": 2310009e13, "B2": 3,
+                             "A3": 12345, "B3": 5, "A4": "1-Sep", "B4": 1})
+    with pytest.warns(UserWarning) as caught:
+        read = read_table(path)
+    assert read.counts.index.tolist() == ["23100090000000000000", "12345", "1-Sep"]
+    assert [kind for kind, _ in read.warnings] == ["date_names", "number_names"]
+    assert "row 2: '23100090000000000000'" in read.warnings[1][1] and len(caught) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(write(tmp_path, "gene,s1\n2310009E13,5\n4933409K07Rik,2\n", "k.csv"))
+
+
 def test_a_title_above_the_table_is_refused_naming_skip_rows_which_skips_it(tmp_path):
     """Supplementary tables open with a title (and an empty row saved as ,,,): read as
     a header or a gene it gave "the header has 5 field(s)" or "missing value ''"."""
