@@ -22,7 +22,8 @@ effect, 4 plates, each gene's log-scale effect with SD 0.3; depth-dependent dete
 a count lost with probability 2^(-mean / 2); ``axis``, a technical program that takes a
 share Uniform(0, 0.3) of every sample's counts, ``simulate(axis_share=0.3)``, its share
 measured with noise SD 0.02 and given to ``analyse`` as a technical covariate, as a
-user marks a mitochondrial fraction) x depth (1e4 and 1e5 reads per sample), 200 module
+user marks a mitochondrial fraction; ``axis_unmarked``, the same program with no
+covariate given, as most users leave it) x depth (1e4 and 1e5 reads per sample), 200 module
 genes x 100 samples, 4 modules, 14 planted genes (two at each share of :data:`SHARES`);
 ranks 3..6. The planted shares are the modules' own; the program's share of a gene is
 neither its second share nor its rest.
@@ -70,7 +71,8 @@ NOISES = {"poisson": 0.0, "nb0.1": 0.1, "nb0.5": 0.5}
 BROAD = (0, 50)
 #: Technical axes: keyword arguments of :func:`moonlight.simulate`.
 TECHNICAL = {"none": {}, "plate": dict(plates=4, plate_sd=0.3),
-             "dropout": dict(dropout_mid=2.0), "axis": dict(axis_share=0.3)}
+             "dropout": dict(dropout_mid=2.0), "axis": dict(axis_share=0.3),
+             "axis_unmarked": dict(axis_share=0.3)}
 #: SD of the noise on the measured share of the ``axis`` cells' technical program.
 AXIS_NOISE = 0.02
 DEPTHS = (10_000, 100_000)
