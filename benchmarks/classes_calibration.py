@@ -14,7 +14,9 @@ run in minutes), and counts per cell:
   broad (in every module);
 * the false discovery rate (false / calls) and recall by planted share;
 * whether the rank was right (or right but for modules flagged technical), and how the
-  broad genes were classed.
+  broad genes were classed;
+* per run, the modules flagged technical (``flagged``), of them the background ones
+  (``background``), and the diffuse ones, flagged or not (``diffuse``: background too).
 
 Cells: noise (Poisson; negative binomial with dispersion 0.1 and 0.5) x broad genes (none;
 50 next to the 200 module genes, a fifth of the table) x technical axis (none; a plate
@@ -23,7 +25,7 @@ a count lost with probability 2^(-mean / 2); ``axis``, a technical program that 
 share Uniform(0, 0.3) of every sample's counts, ``simulate(axis_share=0.3)``, its share
 measured with noise SD 0.02 and given to ``analyse`` as a technical covariate, as a
 user marks a mitochondrial fraction; ``axis_unmarked``, the same program with no
-covariate given, as most users leave it) x depth (1e4 and 1e5 reads per sample), 200 module
+covariate given, as most users leave it, run only when ``--technical`` names it) x depth (1e4 and 1e5 reads per sample), 200 module
 genes x 100 samples, 4 modules, 14 planted genes (two at each share of :data:`SHARES`);
 ranks 3..6. The planted shares are the modules' own; the program's share of a gene is
 neither its second share nor its rest.
@@ -73,6 +75,8 @@ BROAD = (0, 50)
 TECHNICAL = {"none": {}, "plate": dict(plates=4, plate_sd=0.3),
              "dropout": dict(dropout_mid=2.0), "axis": dict(axis_share=0.3),
              "axis_unmarked": dict(axis_share=0.3)}
+#: The cells run unless ``--technical`` names others (``axis_unmarked`` only when named).
+DEFAULT_TECHNICAL = ("none", "plate", "dropout", "axis")
 #: SD of the noise on the measured share of the ``axis`` cells' technical program.
 AXIS_NOISE = 0.02
 DEPTHS = (10_000, 100_000)
@@ -88,7 +92,7 @@ SETTINGS = dict(
 def cells(seeds: list[int], technical: list[str] | None = None) -> list[dict]:
     return [dict(noise=noise, broad=broad, technical=axis, depth=depth, seed=seed)
             for noise, broad, axis, depth, seed in itertools.product(
-                NOISES, BROAD, technical or TECHNICAL, DEPTHS, seeds)]
+                NOISES, BROAD, technical or DEFAULT_TECHNICAL, DEPTHS, seeds)]
 
 
 def run_cell(cell: dict, defaults: bool = False, background_top_max: float | None = None

@@ -201,7 +201,9 @@ def call_modules(counts: Counts | pd.DataFrame, W: pd.DataFrame, H: pd.DataFrame
         A flagged module that is the top module of fewer than this fraction of the
         samples (or of fewer than twice it while it holds more than half of no sample's
         counts) is background: left out of every gene's calls
-        (``modules.background_top_max``; :func:`moonlight.technical.mark_background`).
+        (``modules.background_top_max``; :func:`moonlight.technical.mark_background`);
+        so is any module that leads fewer than this fraction, rules no sample and has
+        no genes of its own (diffuse).
     fits : dict, optional
         ``rank -> (W, H)`` of every fitted rank, for the rank guard.
     covariates : DataFrame (samples x columns), optional

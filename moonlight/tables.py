@@ -769,10 +769,12 @@ _DATE_NAME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}( 00:00:00)?|\d{{1,2}}-{_MONTH
 
 
 #: A number a spreadsheet made of a RIKEN clone ID (``2310009E13``): in E-notation with
-#: its exponent's sign as shown (``2.31E+19``), or written out from the sheet's number
-#: cell with more digits than its 15 significant ones (``23100090000000000000``). The ID
-#: itself (no sign) and plain numbers (Entrez IDs) are names as read.
-_EXPONENT_NAME = re.compile(r"\d+(\.\d+)?e[+-]\d+|\d{16,}", re.IGNORECASE)
+#: its exponent's sign as shown (``2.31E+19``, ``2,31E+19`` with a decimal comma), or
+#: read from the sheet's number cell with every digit (``23100090000000000000``; 12 or
+#: more, where Excel shows E-notation). The ID itself (no sign), plain numbers of up to
+#: 11 digits (Entrez IDs; also an ID of exponent E01-E04 read from a number cell, which
+#: cannot be told from one) are names as read.
+_EXPONENT_NAME = re.compile(r"\d+([.,]\d+)?e[+-]\d+|\d{12,}", re.IGNORECASE)
 
 _RESTORE = ("they are kept as read, but they no longer name their genes: restore the "
             "names in the source (type the column as text before pasting names) or leave "
@@ -830,7 +832,13 @@ def _check_names(path: Path, genes: pd.Series, samples: list[str], header_line: 
     if duplicated.any():
         name = genes[duplicated].iat[0]
         where = ", ".join(str(n) for n in genes.index[(genes == name).to_numpy()])
-        raise _fail(path, f", lines {where}: gene {name!r} appears more than once")
+        made = ""
+        if _DATE_NAME.fullmatch(name) or _EXPONENT_NAME.fullmatch(name):
+            made = (": a spreadsheet makes one date or number of different names (MARCH1 "
+                    "and MARC1 both 1-Mar, RIKEN IDs 2310001E13 and 2310002E13 both "
+                    "2.31E+19); restore the names in the source (type the column as text "
+                    "before pasting names)")
+        raise _fail(path, f", lines {where}: gene {name!r} appears more than once{made}")
     repeated = pd.Index(samples)[pd.Index(samples).duplicated()]
     if len(repeated):
         raise _fail(path, f", line {header_line}: the header repeats sample name "

@@ -606,9 +606,18 @@ def test_riken_ids_a_spreadsheet_made_numbers_are_kept_and_named_in_a_warning(tm
     assert read.counts.index.tolist() == ["23100090000000000000", "12345", "1-Sep"]
     assert [kind for kind, _ in read.warnings] == ["date_names", "number_names"]
     assert "row 2: '23100090000000000000'" in read.warnings[1][1] and len(caught) == 2
+    with pytest.warns(UserWarning, match=r"2 gene name\(s\) are numbers .*line 2: "
+                                         r"'2,31E\+19', line 3: '231000900000'"):
+        read_table(write(tmp_path, "gene;s1\n2,31E+19;5\n231000900000;2\n", "c.csv"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        read_table(write(tmp_path, "gene,s1\n2310009E13,5\n4933409K07Rik,2\n", "k.csv"))
+        read_table(write(tmp_path, "gene,s1\n2310009E13,5\n4933409K07Rik,2\n"
+                                   "23100090000,1\n", "k.csv"))
+    # two IDs Excel shows alike are one name twice: refused, saying why
+    with pytest.raises(CountTableError, match=r"lines 2, 3: gene '2.31E\+19' appears more "
+                                              r"than once: a spreadsheet makes one date or "
+                                              r"number of different names"):
+        read_table(write(tmp_path, "gene,s1\n2.31E+19,5\n2.31E+19,2\n", "d.csv"))
 
 
 def test_a_title_above_the_table_is_refused_naming_skip_rows_which_skips_it(tmp_path):

@@ -141,9 +141,10 @@ def test_a_module_no_sample_and_no_gene_is_ruled_by_is_diffuse_and_background():
 def test_own_mass_is_the_share_of_a_column_on_its_top_genes():
     W = pd.DataFrame([[0.6, 0.2], [0.3, 0.1], [0.1, 0.7]], index=["a", "b", "c"],
                      columns=["M1", "M2"])
-    # top modules: a, b -> M1 (0.6 > 0.2, 0.3 > 0.1), c -> M2; any column scale
+    # top modules: a, b -> M1 (0.6 > 0.2, 0.3 > 0.1), c -> M2, on W's columns scaled to
+    # one, whatever scale W has (scaled by 0.1, c's 0.07 is under its 0.3 in M1)
     expected = pd.Series([0.9, 0.7], index=["M1", "M2"])
-    pd.testing.assert_series_equal(own_mass(W * [3.0, 0.5]), expected, check_names=False)
+    pd.testing.assert_series_equal(own_mass(W * [3.0, 0.1]), expected, check_names=False)
 
 
 def test_background_is_also_a_flagged_module_that_rules_no_sample():
