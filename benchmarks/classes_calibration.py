@@ -25,8 +25,9 @@ a count lost with probability 2^(-mean / 2); ``axis``, a technical program that 
 share Uniform(0, 0.3) of every sample's counts, ``simulate(axis_share=0.3)``, its share
 measured with noise SD 0.02 and given to ``analyse`` as a technical covariate, as a
 user marks a mitochondrial fraction; ``axis_unmarked``, the same program with no
-covariate given, as most users leave it, run only when ``--technical`` names it) x depth (1e4 and 1e5 reads per sample), 200 module
-genes x 100 samples, 4 modules, 14 planted genes (two at each share of :data:`SHARES`);
+covariate given, as most users leave it, run only when ``--technical`` names it) x
+depth (1e4 and 1e5 reads per sample), 200 module genes x 100 samples, 4 modules, 14
+planted genes (two at each share of :data:`SHARES`);
 ranks 3..6. The planted shares are the modules' own; the program's share of a gene is
 neither its second share nor its rest.
 
