@@ -10,11 +10,12 @@ unconfirmed candidate in its top module and a confirmed one in the two modules i
 names).
 
 *Background* modules (:func:`moonlight.technical.mark_background`: flagged technical and
-the top module of almost no sample and the main program of few or none, or diffuse, flagged
-or not: the top module of almost no sample, the main program of none and of almost no gene)
-are not counted in a gene's calls: :func:`calling_shares` sets their shares to zero, but for a gene whose top
-module is one of them, which keeps its row and is no moonlighting candidate
-(:func:`moonlighting_candidates`): a gene of a technical axis is not moonlighting.
+the top module of almost no sample and the main program of few or none, or diffuse,
+flagged or not: the top module of almost no sample, the main program of none and of
+almost no gene) are not counted in a gene's calls: :func:`calling_shares` sets their
+shares to zero, but for a gene whose top module is one of them, which keeps its row and
+is no moonlighting candidate (:func:`moonlighting_candidates`): a gene of a technical
+axis is not moonlighting.
 """
 
 from __future__ import annotations

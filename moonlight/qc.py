@@ -496,7 +496,7 @@ def diffuse_warning(associations: pd.DataFrame) -> QCWarning | None:
     that no technical covariate flags (:func:`technical_warning` names a flagged one)."""
     if "diffuse" not in associations:  # module_covariates.tsv of an older run
         return None
-    flagged = set(associations.loc[associations["technical"].astype(bool), "module"])
+    flagged = set(technical_modules(associations)["module"])
     marked = associations.loc[associations["diffuse"].astype(bool), "module"]
     modules = [m for m in dict.fromkeys(marked) if m not in flagged]
     if not modules:

@@ -776,9 +776,11 @@ _DATE_NAME = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}( 00:00:00)?|\d{{1,2}}-{_MONTH
 #: cannot be told from one) are names as read.
 _EXPONENT_NAME = re.compile(r"\d+([.,]\d+)?e[+-]\d+|\d{12,}", re.IGNORECASE)
 
-_RESTORE = ("they are kept as read, but they no longer name their genes: restore the "
-            "names in the source (type the column as text before pasting names) or leave "
-            "those genes out (drop_genes)")
+#: How to undo a spreadsheet's change of gene names.
+_RESTORE_NAMES = ("restore the names in the source (type the column as text before "
+                  "pasting names)")
+_RESTORE = (f"they are kept as read, but they no longer name their genes: {_RESTORE_NAMES} "
+            "or leave those genes out (drop_genes)")
 
 
 def _matching(genes: pd.Series, pattern: re.Pattern, place: str) -> tuple[int, str] | None:
@@ -836,8 +838,7 @@ def _check_names(path: Path, genes: pd.Series, samples: list[str], header_line: 
         if _DATE_NAME.fullmatch(name) or _EXPONENT_NAME.fullmatch(name):
             made = (": a spreadsheet makes one date or number of different names (MARCH1 "
                     "and MARC1 both 1-Mar, RIKEN IDs 2310001E13 and 2310002E13 both "
-                    "2.31E+19); restore the names in the source (type the column as text "
-                    "before pasting names)")
+                    f"2.31E+19); {_RESTORE_NAMES}")
         raise _fail(path, f", lines {where}: gene {name!r} appears more than once{made}")
     repeated = pd.Index(samples)[pd.Index(samples).duplicated()]
     if len(repeated):
