@@ -25,12 +25,14 @@ data; :func:`moonlight.selection.rank_table` only selects ranks above a stabilit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from .nmf import NMFResult
+if TYPE_CHECKING:  # the fit engines are not loaded for the type alone
+    from .nmf import NMFResult
 
 __all__ = ["cosine_similarity", "near_best", "match_columns", "align_restarts",
            "consensus_matrix", "cophenetic_genes", "COPHENETIC_MAX_GENES",

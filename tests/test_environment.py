@@ -1,6 +1,9 @@
-"""The conda environment of the rules (`--sdm conda`) has every runtime dependency."""
+"""The environment of the rules' jobs: the conda environment (`--sdm conda`) has every
+runtime dependency, and a job that reads and writes tables does not load the fit engines."""
 
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -24,3 +27,15 @@ def test_conda_environment_lists_every_runtime_dependency():
     listed = names(d for d in env["dependencies"] if isinstance(d, str))
     assert not needed - listed, f"envs/moonlight.yaml lacks {sorted(needed - listed)}"
     assert "python" in listed
+
+
+def test_the_package_and_its_tables_load_without_the_fit_engines():
+    """Every workflow job imports moonlight; the light ones (gathering tables, the
+    simulation, provenance) should not pay for numba and the engines (about 0.7 s a job)."""
+    probe = ("import sys, moonlight; from moonlight import read_tsv, simulate, write_tsv; "
+             "import moonlight.recovery, moonlight.stability; "
+             "print(sorted(m for m in ('moonlight.nmf', 'moonlight.engines', 'numba')"
+             " if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]"
