@@ -51,7 +51,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -195,13 +195,17 @@ def unique_gene_names(genes: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _check_names(path: str, genes: list[str], cells: list[str], gene_source: str,
-                 cell_source: str) -> tuple[list[str], list[str], list[str]]:
+                 cell_source: str
+                 ) -> tuple[list[str], list[str], list[str], list[tuple[str, str]]]:
     """Gene names made unique (renamed as scanpy does, noted and logged) after checking
     that no name is empty and no cell name repeats.
 
     Returns
     -------
     genes, renamed, notes : list of str
+    warnings : list of (kind, message)
+        The name warnings (:func:`moonlight.tables.name_warnings`) of the names as read,
+        before repeats are renamed: both of two genes a spreadsheet made ``1-Mar``.
     """
     for kind, names, source in (("gene", genes, gene_source), ("cell", cells, cell_source)):
         empty = [i for i, name in enumerate(names) if name == ""]
@@ -217,6 +221,7 @@ def _check_names(path: str, genes: list[str], cells: list[str], gene_source: str
                           f"{len(set(repeated))} cell name(s) repeat. Cell names must be "
                           "unique: give the cells of different samples distinct names "
                           "(e.g. a sample suffix) before reading")
+    cautions = name_warnings(pd.Series(genes, index=range(1, len(genes) + 1)), "gene")
     unique, renamed = unique_gene_names(genes)
     notes = []
     if renamed:
@@ -224,7 +229,7 @@ def _check_names(path: str, genes: list[str], cells: list[str], gene_source: str
                 f"as scanpy's var_names_make_unique does: {_names(renamed, 20)}")
         logger.warning("%s: %s", path, note)
         notes.append(note)
-    return unique, renamed, notes
+    return unique, renamed, notes, cautions
 
 
 def _decode(values: Any) -> list[str]:
@@ -425,23 +430,19 @@ def _anndata_counts(adata: Any, source: str, matrix: str, gene_ids: bool,
                             f"{len(genes)} genes")
     X = _canonical(sparse.csr_array(stored).T)
     del stored  # the stored copy (cells x genes), no longer needed
-    genes, renamed, name_notes = _check_names(source, genes, cells, gene_source, "obs_names")
+    genes, renamed, name_notes, cautions = _check_names(source, genes, cells, gene_source, "obs_names")
     _check_counts(source, X, genes, cells, _label(matrix),
                   lambda: _h5ad_suggestion(adata, matrix, key))
     return _finish(SingleCellRead(
         counts=X, genes=genes, cells=cells, path=source, format="h5ad",
-        matrix=_label(matrix), transposed=True, duplicates_renamed=renamed,
+        matrix=_label(matrix), transposed=True, duplicates_renamed=renamed, warnings=cautions,
         notes=notes + name_notes))
 
 
 def _finish(read: SingleCellRead) -> SingleCellRead:
-    """Log what was read, and return it with its warnings."""
-    changed = name_warnings(pd.Series(read.genes, index=range(1, len(read.genes) + 1)),
-                            "gene")
-    for _, message in changed:
+    """Log what was read and warn of its name warnings; return it."""
+    for _, message in read.warnings:
         warnings.warn(f"{read.path}: {message}", stacklevel=2)
-    if changed:
-        read = replace(read, warnings=[*read.warnings, *changed])
     logger.info("%s: %s, matrix %s%s; %d genes x %d cells, %d nonzero counts (%.3g%%)",
                 read.path, read.format, read.matrix,
                 ", transposed from cells x genes" if read.transposed else "",
@@ -591,13 +592,13 @@ def read_10x_mtx(path: str | os.PathLike[str], *,
     X = X[keep] if keep.size < n_genes else X
     genes = [(ids if gene_ids else names)[i] for i in keep]
     cells_source = barcodes_path.name
-    genes, renamed, name_notes = _check_names(str(path), genes, cells,
+    genes, renamed, name_notes, cautions = _check_names(str(path), genes, cells,
                                               features_path.name, cells_source)
     _check_counts(str(matrix_path), X, genes, cells, matrix_path.name,
                   lambda: _TENX_INTEGER)
     return _finish(SingleCellRead(
         counts=X, genes=genes, cells=cells, path=str(path), format="10x",
-        matrix=matrix_path.name, transposed=transposed, duplicates_renamed=renamed,
+        matrix=matrix_path.name, transposed=transposed, duplicates_renamed=renamed, warnings=cautions,
         notes=notes + type_notes + name_notes))
 
 
@@ -700,12 +701,13 @@ def read_10x_h5(path: str | os.PathLike[str], *, gene_ids: bool = entry_default(
     genes = [(ids if gene_ids else names)[i] for i in keep]
     gene_source = (f"{label}/features/{'id' if gene_ids else 'name'}" if label == "matrix"
                    else f"{label}/{'genes' if gene_ids else 'gene_names'}")
-    genes, renamed, name_notes = _check_names(str(path), genes, cells, gene_source,
+    genes, renamed, name_notes, cautions = _check_names(str(path), genes, cells, gene_source,
                                               f"{label}/barcodes")
     _check_counts(str(path), X, genes, cells, label, lambda: _TENX_INTEGER)
     return _finish(SingleCellRead(
         counts=X, genes=genes, cells=cells, path=str(path), format="10x_h5", matrix=label,
-        transposed=False, duplicates_renamed=renamed, notes=notes + type_notes + name_notes))
+        transposed=False, duplicates_renamed=renamed, warnings=cautions,
+        notes=notes + type_notes + name_notes))
 
 
 def _require(path: Path, group: Any, names: tuple[str, ...], where: str) -> None:

@@ -418,6 +418,17 @@ def test_gene_names_that_are_dates_are_kept_and_warned_of(tmp_path, counts):
     assert plain.warnings == []
 
 
+def test_two_genes_a_spreadsheet_made_one_date_are_both_warned_of(tmp_path, counts):
+    """MARCH1 and MARC1 both become 1-Mar: the names are made unique (1-Mar, 1-Mar-1),
+    and the warning names both genes as read, not the one the renaming left a date."""
+    genes = [*UNIQUE[:4], "1-Mar", *UNIQUE[5:9], "1-Mar", *UNIQUE[10:]]
+    with pytest.warns(UserWarning, match=r"2 gene name\(s\) are dates \(gene 5: '1-Mar', "
+                                         r"gene 10: '1-Mar'\)"):
+        read = read_single_cell(write_h5ad(tmp_path / "d.h5ad", counts.T, genes=genes))
+    assert read.genes[4] == "1-Mar" and read.genes[9] == "1-Mar-1"
+    assert [kind for kind, _ in read.warnings] == ["date_names"]
+
+
 def test_an_anndata_in_memory_is_read_as_its_h5ad_file(tmp_path, counts):
     """read_anndata and read_h5ad_counts give the same counts, names and record but the
     source; a matrix without counts is refused naming the layer that holds them."""
