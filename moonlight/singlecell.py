@@ -430,7 +430,8 @@ def _anndata_counts(adata: Any, source: str, matrix: str, gene_ids: bool,
                             f"{len(genes)} genes")
     X = _canonical(sparse.csr_array(stored).T)
     del stored  # the stored copy (cells x genes), no longer needed
-    genes, renamed, name_notes, cautions = _check_names(source, genes, cells, gene_source, "obs_names")
+    genes, renamed, name_notes, cautions = _check_names(source, genes, cells, gene_source,
+                                                        "obs_names")
     _check_counts(source, X, genes, cells, _label(matrix),
                   lambda: _h5ad_suggestion(adata, matrix, key))
     return _finish(SingleCellRead(
@@ -593,13 +594,13 @@ def read_10x_mtx(path: str | os.PathLike[str], *,
     genes = [(ids if gene_ids else names)[i] for i in keep]
     cells_source = barcodes_path.name
     genes, renamed, name_notes, cautions = _check_names(str(path), genes, cells,
-                                              features_path.name, cells_source)
+                                                        features_path.name, cells_source)
     _check_counts(str(matrix_path), X, genes, cells, matrix_path.name,
                   lambda: _TENX_INTEGER)
     return _finish(SingleCellRead(
         counts=X, genes=genes, cells=cells, path=str(path), format="10x",
-        matrix=matrix_path.name, transposed=transposed, duplicates_renamed=renamed, warnings=cautions,
-        notes=notes + type_notes + name_notes))
+        matrix=matrix_path.name, transposed=transposed, duplicates_renamed=renamed,
+        warnings=cautions, notes=notes + type_notes + name_notes))
 
 
 def read_10x_h5(path: str | os.PathLike[str], *, gene_ids: bool = entry_default("gene_ids"),
@@ -702,7 +703,7 @@ def read_10x_h5(path: str | os.PathLike[str], *, gene_ids: bool = entry_default(
     gene_source = (f"{label}/features/{'id' if gene_ids else 'name'}" if label == "matrix"
                    else f"{label}/{'genes' if gene_ids else 'gene_names'}")
     genes, renamed, name_notes, cautions = _check_names(str(path), genes, cells, gene_source,
-                                              f"{label}/barcodes")
+                                                        f"{label}/barcodes")
     _check_counts(str(path), X, genes, cells, label, lambda: _TENX_INTEGER)
     return _finish(SingleCellRead(
         counts=X, genes=genes, cells=cells, path=str(path), format="10x_h5", matrix=label,
