@@ -30,10 +30,11 @@ def test_conda_environment_lists_every_runtime_dependency():
 
 
 def test_the_package_and_its_tables_load_without_the_fit_engines():
-    """Every workflow job imports moonlight; the light ones (gathering tables, the
-    simulation, provenance) should not pay for numba and the engines (about 0.7 s a job)."""
+    """Every workflow job imports moonlight; the light ones (gathering tables, stability,
+    top genes, provenance) should not pay for numba and the engines (about 0.7 s a job)."""
     probe = ("import sys, moonlight; from moonlight import read_tsv, simulate, write_tsv; "
-             "import moonlight.recovery, moonlight.stability; "
+             "import moonlight.recovery, moonlight.stability, moonlight.runlog, "
+             "moonlight.genesets, moonlight.provenance; "
              "print(sorted(m for m in ('moonlight.nmf', 'moonlight.engines', 'numba')"
              " if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
