@@ -418,15 +418,26 @@ def test_gene_names_that_are_dates_are_kept_and_warned_of(tmp_path, counts):
     assert plain.warnings == []
 
 
-def test_two_genes_a_spreadsheet_made_one_date_are_both_warned_of(tmp_path, counts):
+#: Each reader's file of genes x cells ``V`` with gene names ``genes``.
+WRITERS = {
+    "h5ad": lambda folder, V, genes: write_h5ad(folder / "d.h5ad", V.T, genes=genes),
+    "10x": lambda folder, V, genes: write_10x_dir(folder / "tenx", V, genes=genes),
+    "10x_h5": lambda folder, V, genes: write_10x_h5(folder / "d.h5", V, genes=genes),
+}
+
+
+@pytest.mark.parametrize("kind", list(WRITERS))
+def test_two_genes_a_spreadsheet_made_one_date_are_both_warned_of(tmp_path, counts, kind):
     """MARCH1 and MARC1 both become 1-Mar: the names are made unique (1-Mar, 1-Mar-1),
-    and the warning names both genes as read, not the one the renaming left a date."""
+    and the warning names both genes as read, not the one the renaming left a date, in
+    every format."""
     genes = [*UNIQUE[:4], "1-Mar", *UNIQUE[5:9], "1-Mar", *UNIQUE[10:]]
     with pytest.warns(UserWarning, match=r"2 gene name\(s\) are dates \(gene 5: '1-Mar', "
                                          r"gene 10: '1-Mar'\)"):
-        read = read_single_cell(write_h5ad(tmp_path / "d.h5ad", counts.T, genes=genes))
+        read = read_single_cell(WRITERS[kind](tmp_path, counts, genes))
+    assert read.format == kind
     assert read.genes[4] == "1-Mar" and read.genes[9] == "1-Mar-1"
-    assert [kind for kind, _ in read.warnings] == ["date_names"]
+    assert [found for found, _ in read.warnings] == ["date_names"]
 
 
 def test_an_anndata_in_memory_is_read_as_its_h5ad_file(tmp_path, counts):
