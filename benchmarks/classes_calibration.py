@@ -12,7 +12,9 @@ run in minutes), and counts per cell:
 * calls, and false calls: a call is false when the gene's true second share is below the
   threshold (a one-module gene, or a planted share of 0.05 or 0.08) or when the gene is
   broad (in every module);
-* the false discovery rate (false / calls) and recall by planted share;
+* the false discovery rate (false / calls), with a one-sided 95 % upper bound
+  (``fdr_upper``: the larger of a bootstrap over the seeds and the binomial bound), and
+  recall by planted share;
 * whether the rank was right (or right but for modules flagged technical), and how the
   broad genes were classed;
 * per run, the modules flagged technical (``flagged``), of them the background ones
@@ -57,6 +59,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy.stats import beta  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moonlight import simulate, write_tsv  # noqa: E402
@@ -141,9 +144,37 @@ def run_cell(cell: dict, defaults: bool = False, background_top_max: float | Non
     return rows, records(cell, result)
 
 
+#: Resamples of the seeds behind ``fdr_upper`` (seeded: the same results, the same bound).
+BOOTSTRAP = 2000
+
+
+def fdr_upper(per_seed: pd.DataFrame, level: float = 0.95) -> float:
+    """One-sided upper bound on a cell's false discovery rate (``per_seed``: columns
+    ``false`` and ``called``, a row per seed): the larger of two bounds at ``level``.
+
+    * Resampling the seeds (:data:`BOOTSTRAP` draws, resamples without a call left out):
+      seeds are the independent units, since the calls of one table share its fit; but
+      no resample can show more false calls than the seeds did, so a cell without one
+      gets 0.
+    * The exact binomial (Clopper-Pearson) bound of false of called, the calls taken
+      as independent: too narrow where the calls of a table go wrong together, and the
+      bound that speaks for a cell without a false call (about 3 / calls).
+    """
+    counts = per_seed[["false", "called"]].to_numpy(np.float64)
+    false, called = counts.sum(axis=0)
+    if called == 0:
+        return float("nan")
+    binomial = 1.0 if false == called else float(beta.ppf(level, false + 1, called - false))
+    draws = np.random.default_rng(0).integers(0, len(counts), (BOOTSTRAP, len(counts)))
+    f, c = counts[draws, 0].sum(axis=1), counts[draws, 1].sum(axis=1)
+    rates = np.divide(f, c, out=np.full_like(f, np.nan), where=c > 0)
+    return max(binomial, float(np.nanquantile(rates, level)))
+
+
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Per cell (over seeds): calls, false calls, FDR, recall of shares >= 0.2 and of
-    0.12-0.15, rank accuracy, broad genes classed broad and called."""
+    """Per cell (over seeds): calls, false calls, FDR and its upper bound over the seeds
+    (:func:`fdr_upper`), recall of shares >= 0.2 and of 0.12-0.15, rank accuracy, broad
+    genes classed broad and called."""
     keys = ["noise", "broad", "technical", "depth"]
     r = results.assign(
         false=np.where(results["bucket"] < THRESHOLD, results["called"], 0),
@@ -162,11 +193,14 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     extra = flagged_only.groupby([first[k] for k in keys]).sum()
     g = r.groupby(keys)[["called", "false", "true", "strong", "strong_n", "mid", "mid_n",
                          "broad_n", "broad_called", "broad_broad"]].sum()
+    per_seed = r.groupby(keys + ["seed"])[["false", "called"]].sum()
+    upper = per_seed.groupby(level=keys).apply(fdr_upper)
     out = pd.DataFrame({
         "runs": runs["count"], "rank_correct": runs["sum"],
         "rank_plus_flagged": extra, "calls": g["called"],
         "false_calls": g["false"],
         "fdr": g["false"] / g["called"].where(g["called"] > 0),
+        "fdr_upper": upper,
         "recall_ge_0.2": g["strong"] / g["strong_n"],
         "recall_0.12_0.15": g["mid"] / g["mid_n"],
         "broad_genes": g["broad_n"], "broad_called": g["broad_called"],
