@@ -145,31 +145,6 @@ def pytest_configure(config: pytest.Config) -> None:
     _answer_for_a_silent_slurm(config)
 
 
-@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: none without it (-p no:xdist)
-def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
-    """On a fresh clone (no kernel in numba's cache beside the package), compile the
-    kernels once before xdist starts its workers (tests/compile_kernels.py: a dense and
-    a sparse process, side by side; xdist calls this in the controller only).
-
-    Otherwise each worker and each workflow job started in the suite's first minutes
-    compiles the same kernels for itself: numba writes its cache once a kernel is
-    compiled, and processes do not wait for each other. Skipped where numba caches
-    elsewhere (``NUMBA_CACHE_DIR``): there the check for a fresh clone cannot look."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    if any((ROOT / "moonlight" / "__pycache__").glob("*.nbi")):
-        return
-    print("compiling numba's kernels once for the workers (tests/compile_kernels.py) ...",
-          file=sys.stderr, flush=True)
-    script = Path(__file__).resolve().parent / "compile_kernels.py"
-    runs = [subprocess.Popen([sys.executable, str(script), kind], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True) for kind in ("dense", "sparse")]
-    for run in runs:
-        _, errors = run.communicate()
-        if run.returncode != 0:  # the tests will say what is wrong, with context
-            print(f"compile_kernels.py failed:\n{errors[-2000:]}", file=sys.stderr)
-
-
 def _answer_for_a_silent_slurm(config: pytest.Config) -> None:
     """Where SLURM's client is installed but no controller answers, make ``scontrol``
     fail at once for this session's processes.
