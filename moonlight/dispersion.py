@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _dispersion_kernels
-from .engines._common import numba_threads
+from .threads import numba_threads
 from .rowmodel import TINY, row_threads
 
 __all__ = ["pearson", "nb_dispersion", "ALPHA_RANGE"]
@@ -46,6 +45,8 @@ def pearson(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray | float, *,
     """Pearson ``X^2 = sum_j (v_j - mu_j)^2 / (mu_j (1 + alpha mu_j))`` of each row of V
     (G, M), with ``mu = (b Ht) * offset`` floored at ``rowmodel.TINY`` (b: (G, R); Ht:
     (R, M); offset: (G, M) or None) and dispersions alpha (a number or one per row)."""
+    from . import _dispersion_kernels  # here, not above: importing this module loads no numba
+
     args = _model(V, Ht, b, offset)
     with numba_threads(row_threads(len(args[0]))):
         return _dispersion_kernels.pearson_rows(*args, _per_row(alpha, len(args[0])),
@@ -60,6 +61,8 @@ def nb_dispersion(V: NDArray, Ht: NDArray, b: NDArray, df: NDArray | float, *,
     monotonically (and convexly) in alpha, so Newton steps on log alpha inside a
     bracket that each pass narrows find the root to machine precision in a handful of
     passes over the row."""
+    from . import _dispersion_kernels  # here, not above: importing this module loads no numba
+
     args = _model(V, Ht, b, offset)
     with numba_threads(row_threads(len(args[0]))):
         return _dispersion_kernels.dispersion_rows(*args, _per_row(df, len(args[0])),

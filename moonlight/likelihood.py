@@ -21,8 +21,6 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.special import gammaln, xlogy
 
-from . import _kernels
-from . import _sparse_kernels
 
 __all__ = [
     "log_factorial_sum",
@@ -123,6 +121,8 @@ def _sparse_entry_terms(indptr: NDArray, indices: NDArray, data: NDArray,
     H = np.ascontiguousarray(H, dtype=np.float64)
     WH = np.empty(data.size)
     A, B = (H.T, W.T) if transposed else (W, H)
+    from . import _sparse_kernels  # here, not above: importing this module loads no numba
+
     _sparse_kernels.sparse_product(indptr, indices, A, B, WH, 0.0)
     compressed = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     sample = indices if transposed else compressed
@@ -213,9 +213,12 @@ class ProductLoglik:
         self.rows = max(1, min(V.shape[0], LOG_BLOCK // V.shape[1]))
         self.buffer = np.empty((self.rows, V.shape[1]))
         self.tiny = float(np.finfo(V.dtype).tiny)
+        from . import _kernels  # here, not above: importing this module loads no numba
+
+        self._product, self._loglik_terms = _kernels.product, _kernels.loglik_terms
 
     def __call__(self, W: NDArray, H: NDArray, WH: NDArray) -> float:
-        _kernels.product(W, H, WH, self.tiny)
+        self._product(W, H, WH, self.tiny)
         return self.terms(WH)
 
     def terms(self, WH: NDArray) -> float:
@@ -224,7 +227,7 @@ class ProductLoglik:
             hi = min(lo + self.rows, self.V.shape[0])
             logs = np.log(WH[lo:hi], out=self.buffer[: hi - lo], dtype=np.float64)
             mask = None if self.mask is None else self.mask[lo:hi]
-            total += _kernels.loglik_terms(self.V[lo:hi], WH[lo:hi], logs, mask)
+            total += self._loglik_terms(self.V[lo:hi], WH[lo:hi], logs, mask)
         return total
 
 

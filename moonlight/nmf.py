@@ -39,7 +39,7 @@ from .config import default
 from .restarts import normalize_factors, run_restarts, start_drawer
 from .starts import INITS, SVD_PLAIN_SWEEPS, svd_matrix
 from .engines import Options
-from .engines._common import thread_count
+from .threads import thread_count
 from .batches import Batches, batch_problem
 from .counts import dense_values, refuse_path
 from .engines.batch_mu import batch_factors

@@ -13,9 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
-from . import _row_kernels
 from .config import default
-from .engines._common import numba_threads, thread_count
+from .threads import numba_threads, thread_count
 
 __all__ = ["TINY", "expand", "row_loglik", "fit_rows", "fitting_threads", "row_threads",
            "information", "others", "set_share_map", "set_share_start", "share_map",
@@ -132,6 +131,8 @@ def fit_rows(V: NDArray, Ht: NDArray, T: NDArray, c: NDArray, alpha: NDArray, *,
         offset is not None, np.ascontiguousarray(hto),
         _MAX_ITER.get() if max_iter is None else int(max_iter), float(tol), TINY,
         at_cap)
+    from . import _row_kernels  # here, not above: importing this module loads no numba
+
     threads = row_threads(n_rows)
     if threads <= 1:
         ll = _row_kernels.fit_rows(*arguments)
@@ -153,6 +154,8 @@ def information(V: NDArray, Ht: NDArray, b: NDArray, alpha: NDArray,
     compiled, one pass over each row, the same bytes in any blocks of rows."""
     n_rows, n_modules = b.shape
     info = np.empty((n_rows, n_modules, n_modules))
+    from . import _row_kernels  # here, not above: importing this module loads no numba
+
     _row_kernels.information(
         np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(Ht.T),
         np.ascontiguousarray(b, dtype=np.float64),

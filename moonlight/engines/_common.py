@@ -7,17 +7,14 @@ It sits below the engines (they import it; it imports none of them), so the publ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["EPS", "CCD_EXTRAPOLATE", "BETA_START", "BETA_GROW", "BETA_BAR_GROW",
            "BETA_SHRINK", "BETA_MAX", "PACE_WINDOW", "RACE_SLACK", "Options", "RestartFit",
-           "relative_change", "thread_count", "numba_threads"]
+           "relative_change"]
 
 #: Floor applied to every factor entry after an update. Multiplicative updates can never
 #: move an entry away from exactly zero; a tiny positive floor lets it recover.
@@ -140,22 +137,3 @@ class RestartFit:
 def relative_change(new: NDArray | float, old: NDArray | float) -> NDArray | float:
     """Convergence statistic ``|L_t - L_{t-check}| / |L_t|``."""
     return np.abs(new - old) / np.maximum(np.abs(new), 1e-300)
-
-
-def thread_count(threads: object) -> int:
-    """``threads`` as an int, or ValueError naming it unless it is a positive integer."""
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    return int(threads)
-
-
-@contextmanager
-def numba_threads(threads: int) -> Iterator[None]:
-    """Run the enclosed parallel kernels on ``threads`` of numba's threads (at most
-    ``NUMBA_NUM_THREADS``), restoring the previous count after."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)

@@ -34,7 +34,8 @@ from numpy.typing import NDArray
 
 from .. import _kernels
 from ..likelihood import LOG_BLOCK, ProductLoglik
-from ._common import EPS, Options, RestartFit, numba_threads, thread_count
+from ..threads import numba_threads, thread_count
+from ._common import EPS, Options, RestartFit
 from ._descent import descend, run_restarts
 
 __all__ = ["DenseProblem", "DenseSweeps", "fit_restarts", "fit_H", "TRANSPOSE_MEMORY_BUDGET",

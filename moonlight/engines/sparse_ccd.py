@@ -44,7 +44,8 @@ from numpy.typing import NDArray
 from .. import _kernels
 from .. import _sparse_kernels
 from ..likelihood import LOG_BLOCK
-from ._common import EPS, Options, RestartFit, numba_threads, thread_count
+from ..threads import numba_threads, thread_count
+from ._common import EPS, Options, RestartFit
 from ._descent import descend, run_restarts
 
 __all__ = ["Blocks", "SparseProblem", "SparseSweeps", "fit_restarts", "fit_H",
