@@ -205,7 +205,9 @@ def _check_names(path: str, genes: list[str], cells: list[str], gene_source: str
     genes, renamed, notes : list of str
     warnings : list of (kind, message)
         The name warnings (:func:`moonlight.tables.name_warnings`) of the names as read,
-        before repeats are renamed: both of two genes a spreadsheet made ``1-Mar``.
+        before repeats are renamed: both of two genes a spreadsheet made ``1-Mar``, a
+        renamed one with the name it is kept under (``gene 10 (kept as '1-Mar-1')``),
+        which is the name ``drop_genes`` and the outputs use.
     """
     for kind, names, source in (("gene", genes, gene_source), ("cell", cells, cell_source)):
         empty = [i for i, name in enumerate(names) if name == ""]
@@ -221,8 +223,10 @@ def _check_names(path: str, genes: list[str], cells: list[str], gene_source: str
                           f"{len(set(repeated))} cell name(s) repeat. Cell names must be "
                           "unique: give the cells of different samples distinct names "
                           "(e.g. a sample suffix) before reading")
-    cautions = name_warnings(pd.Series(genes, index=range(1, len(genes) + 1)), "gene")
     unique, renamed = unique_gene_names(genes)
+    where = [f"{position} (kept as {kept!r})" if kept != name else str(position)
+             for position, (name, kept) in enumerate(zip(genes, unique), start=1)]
+    cautions = name_warnings(pd.Series(genes, index=where), "gene")
     notes = []
     if renamed:
         note = (f"{len(renamed)} gene name(s) repeat in {gene_source} and were made unique "

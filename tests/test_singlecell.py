@@ -429,11 +429,11 @@ WRITERS = {
 @pytest.mark.parametrize("kind", list(WRITERS))
 def test_two_genes_a_spreadsheet_made_one_date_are_both_warned_of(tmp_path, counts, kind):
     """MARCH1 and MARC1 both become 1-Mar: the names are made unique (1-Mar, 1-Mar-1),
-    and the warning names both genes as read, not the one the renaming left a date, in
-    every format."""
+    and the warning names both genes as read, not the one the renaming left a date, and
+    the name the second is kept under (the one drop_genes takes), in every format."""
     genes = [*UNIQUE[:4], "1-Mar", *UNIQUE[5:9], "1-Mar", *UNIQUE[10:]]
     with pytest.warns(UserWarning, match=r"2 gene name\(s\) are dates \(gene 5: '1-Mar', "
-                                         r"gene 10: '1-Mar'\)"):
+                                         r"gene 10 \(kept as '1-Mar-1'\): '1-Mar'\)"):
         read = read_single_cell(WRITERS[kind](tmp_path, counts, genes))
     assert read.format == kind
     assert read.genes[4] == "1-Mar" and read.genes[9] == "1-Mar-1"
