@@ -34,18 +34,38 @@ MOONLIGHTING_COLUMNS = ["gene", "n_modules", "modules", "shares"]
 
 
 def normalize_columns(W: pd.DataFrame) -> pd.DataFrame:
-    """W with every column summing to one (module r as a distribution over genes)."""
-    return W / W.sum(axis=0)
+    """W with every column summing to one (module r as a distribution over genes).
+
+    Raises ValueError naming the entry or the module when a loading is negative or not
+    finite, or a column sums to zero (a module that loads no gene).
+    """
+    values = W.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"W[{W.index[i]!r}, {W.columns[j]!r}] is {values[i, j]}: loadings "
+                         "must be finite and non-negative")
+    sums = values.sum(axis=0)
+    if (sums == 0).any():
+        raise ValueError(f"module {W.columns[np.argmin(sums)]!r} loads no gene (its W "
+                         "column sums to 0)")
+    return W / sums
 
 
 def normalize_rows(W: pd.DataFrame) -> pd.DataFrame:
     """Row-normalize column-normalized W: each gene's loading split across modules.
 
     Columns are normalized first, so the result does not depend on how the scale was
-    split between W and H.
+    split between W and H. Raises ValueError as :func:`normalize_columns` does, and
+    naming a gene that no module loads (a row of zeros has no shares: a gene without
+    counts is dropped before a fit, whose loadings are never exactly zero).
     """
     Wc = normalize_columns(W)
-    return Wc.div(Wc.sum(axis=1), axis=0)
+    sums = Wc.sum(axis=1)
+    if (sums == 0).any():
+        raise ValueError(f"gene {sums.index[np.argmin(sums.to_numpy())]!r} is in no module "
+                         "(its W row sums to 0)")
+    return Wc.div(sums, axis=0)
 
 
 def calling_shares(W_normalized: pd.DataFrame, background: Iterable[str] = ()) -> pd.DataFrame:

@@ -31,6 +31,33 @@ def test_normalizations():
     np.testing.assert_allclose(rows.loc["c"], [0.8, 0.2, 0.0])
 
 
+@pytest.mark.parametrize("entry, message", [
+    (("c", "M2", 0.0), None),
+    (("b", "M1", -0.1), r"W\['b', 'M1'\] is -0.1: loadings must be finite and non-negative"),
+    (("d", "M3", np.nan), r"W\['d', 'M3'\] is nan"),
+])
+def test_normalizations_refuse_loadings_that_are_not_shares(entry, message):
+    gene, module, value = entry
+    changed = W.copy()
+    changed.loc[gene, module] = value
+    if message is None:  # a zero entry is a share of zero
+        assert normalize_rows(changed).loc[gene, module] == 0.0
+        return
+    for normalize in (normalize_columns, normalize_rows):
+        with pytest.raises(ValueError, match=message):
+            normalize(changed)
+
+
+def test_normalizations_refuse_a_gene_or_module_with_no_loading():
+    silent_gene = W.copy()
+    silent_gene.loc["c"] = 0.0
+    with pytest.raises(ValueError, match=r"gene 'c' is in no module \(its W row sums to 0\)"):
+        normalize_rows(silent_gene)
+    silent_module = W.assign(M3=0.0)
+    with pytest.raises(ValueError, match=r"module 'M3' loads no gene"):
+        normalize_columns(silent_module)
+
+
 def test_memberships_above_threshold():
     memberships = call_memberships(normalize_rows(W), threshold=0.1)
     assert memberships.columns.tolist() == ["gene", "module", "share"]
