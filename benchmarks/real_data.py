@@ -62,8 +62,6 @@ OFF = 0.1
 #: Genes whose largest source mean CPM is below this are class ``low`` (too little
 #: expression for the on/off levels to mean anything).
 MIN_CPM = 10.0
-#: Genes kept by the workflow's single-cell gene selection (as cNMF keeps).
-KEEP_TOP_GENES = 2000
 #: The RNA mixtures' proportion columns, in the order the sources are reported.
 MIX_SOURCES = ("H2228", "H1975", "HCC827")
 
@@ -440,17 +438,22 @@ TARGETS = ("rank_selection.tsv", "H.tsv", "W.tsv", "modules.tsv", "moonlighting.
            "module_genes.tsv", "qc.tsv")
 
 
-def workflow_config(h5ad_dir: Path, names: list[str], ranks: list[int] | None) -> dict:
+def workflow_config(h5ad_dir: Path, names: list[str], ranks: list[int] | None,
+                    keep_top_genes: int | None = None) -> dict:
     """The repository's config.yaml with no simulated data set and ``names`` as the
-    data (each ``{path: <abs .h5ad>, keep_top_genes: 2000, technical: [...]}``, the
-    data set's :attr:`Dataset.technical` columns); every other key at its shipped value
-    (``ranks`` too, unless given)."""
+    data (each ``{path: <abs .h5ad>, technical: [...]}``, the data set's
+    :attr:`Dataset.technical` columns); every other key at its shipped value (``ranks``
+    too, unless given). ``keep_top_genes``, when given, is written into every data
+    entry; left out, the gene selection is the workflow's default (the config schema's
+    ``gene_selection``), as a user's run has it."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["simulation"]["seeds"] = []
     config["data"] = {name: {"path": str((h5ad_dir / f"{name}.h5ad").resolve()),
-                             "keep_top_genes": KEEP_TOP_GENES,
                              "technical": list(DATASETS[name].technical)}
                       for name in names}
+    if keep_top_genes is not None:
+        for entry in config["data"].values():
+            entry["keep_top_genes"] = keep_top_genes
     if ranks:
         config["ranks"] = sorted(ranks)
     return config
@@ -468,7 +471,7 @@ def _snakemake(workdir: Path, cores: int, targets: list[str]) -> tuple[float, in
 
 
 def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
-        ranks: list[int] | None = None) -> pd.DataFrame:
+        ranks: list[int] | None = None, keep_top_genes: int | None = None) -> pd.DataFrame:
     """Run the workflow on every data set of ``names``, one Snakemake call per data set
     (so that its wall time is its own), then once on the default target (summary and
     report pages). The config lists every data set of this and earlier calls in the
@@ -485,7 +488,8 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
     # default target (summary, report) still covers them and nothing reruns.
     earlier = workdir / "config.yaml"
     listed = list(yaml.safe_load(earlier.read_text())["data"]) if earlier.is_file() else []
-    config = workflow_config(h5ad_dir, [*dict.fromkeys([*listed, *names])], ranks)
+    config = workflow_config(h5ad_dir, [*dict.fromkeys([*listed, *names])], ranks,
+                             keep_top_genes)
     # Written as the workdir's config.yaml (what the Snakefile's `configfile:` loads)
     # and passed with --configfile: the run sees exactly this config either way.
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -904,6 +908,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", type=int, default=2, help="Snakemake --cores")
     p.add_argument("--ranks", type=int, nargs="+", default=None,
                    help="ranks to fit (default: config.yaml's, 2..7)")
+    p.add_argument("--keep-top-genes", type=int, default=None,
+                   help="genes each data set keeps (default: the workflow's own gene "
+                   "selection; the runs before real_data_defaults5000 kept 2000)")
 
     p = commands.add_parser("score", help="score the workflow's outputs against the truth")
     p.add_argument("--workdir", type=Path, required=True)
@@ -929,6 +936,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", choices=names, default=names)
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--ranks", type=int, nargs="+", default=None)
+    p.add_argument("--keep-top-genes", type=int, default=None, help="as for run")
     return parser
 
 
@@ -947,8 +955,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "prepare":
         _prepare_all(args.source, args.out, args.datasets)
     elif args.command == "run":
-        print(run(args.h5ad_dir, args.workdir, args.datasets, args.cores, args.ranks)
-              .to_string(index=False))
+        print(run(args.h5ad_dir, args.workdir, args.datasets, args.cores, args.ranks,
+                  args.keep_top_genes).to_string(index=False))
     elif args.command == "score":
         score_command(args.workdir, args.truth_dir, args.out, args.datasets)
     elif args.command == "cap-when":
@@ -960,7 +968,7 @@ def main(argv: list[str] | None = None) -> None:
         h5ad = args.cache / "h5ad"
         _prepare_all(args.source, h5ad, args.datasets, force=False)
         workdir = args.cache / "runs" / args.label
-        run(h5ad, workdir, args.datasets, args.cores, args.ranks)
+        run(h5ad, workdir, args.datasets, args.cores, args.ranks, args.keep_top_genes)
         score_command(workdir, h5ad, ROOT / "benchmarks" / "results" /
                       f"real_data_{args.label}.tsv", args.datasets)
 
