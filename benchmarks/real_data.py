@@ -485,11 +485,18 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
     workdir.mkdir(parents=True, exist_ok=True)
     write_machine_record(workdir / "machine.json")  # what the wall times were measured on
     # A later call on some data sets keeps those of earlier calls in the config, so the
-    # default target (summary, report) still covers them and nothing reruns.
+    # default target (summary, report) still covers them and nothing reruns; a call
+    # whose settings would change an earlier data set's entry (and so refit it) stops.
     earlier = workdir / "config.yaml"
-    listed = list(yaml.safe_load(earlier.read_text())["data"]) if earlier.is_file() else []
-    config = workflow_config(h5ad_dir, [*dict.fromkeys([*listed, *names])], ranks,
+    before = yaml.safe_load(earlier.read_text()) if earlier.is_file() else {"data": {}}
+    config = workflow_config(h5ad_dir, [*dict.fromkeys([*before["data"], *names])], ranks,
                              keep_top_genes)
+    changed = [name for name, entry in before["data"].items()
+               if entry != config["data"][name] or before.get("ranks") != config["ranks"]]
+    if changed:
+        raise SystemExit(f"{earlier}: this call's --ranks, --keep-top-genes or --h5ad-dir "
+                         f"would change the entry of {', '.join(changed)} and refit it; "
+                         "use another --workdir")
     # Written as the workdir's config.yaml (what the Snakefile's `configfile:` loads)
     # and passed with --configfile: the run sees exactly this config either way.
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -910,7 +917,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="ranks to fit (default: config.yaml's, 2..7)")
     p.add_argument("--keep-top-genes", type=int, default=None,
                    help="genes each data set keeps (default: the workflow's own gene "
-                   "selection; the runs before real_data_defaults5000 kept 2000)")
+                   "selection, 5,000; the results tables before real_data_defaults5000 "
+                   "were made with 2000)")
 
     p = commands.add_parser("score", help="score the workflow's outputs against the truth")
     p.add_argument("--workdir", type=Path, required=True)

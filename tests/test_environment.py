@@ -38,17 +38,27 @@ LIGHT_SCRIPTS = ("simulate", "prepare_table", "prepare_single_cell", "qc", "summ
 
 
 def script_imports(name):
-    """The moonlight modules a rule script imports at its top."""
+    """What a rule script imports from moonlight at its top: the modules, and the names
+    it takes from the package itself (which the package loads on first use)."""
     text = (REPO / "scripts" / f"{name}.py").read_text()
-    return sorted(set(re.findall(r"^(?:from|import) (moonlight[\w.]*)", text, flags=re.M)))
+    modules = set(re.findall(r"^(?:from|import) (moonlight\.[\w.]+)", text, flags=re.M))
+    names = {n.strip() for line in re.findall(r"^from moonlight import ([\w, ]+)$", text,
+                                                flags=re.M) for n in line.split(",")}
+    return modules, names
 
 
 def test_light_jobs_load_neither_numba_nor_the_fit_engines():
     """Every workflow job imports moonlight; a job that only reads tables, checks,
     summarizes or draws should not load the compiled loops it never runs."""
-    modules = sorted({m for name in LIGHT_SCRIPTS for m in script_imports(name)})
-    assert "moonlight.prepare" in modules and "moonlight.qc" in modules
-    probe = (f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; "
+    modules, names = set(), set()
+    for script in LIGHT_SCRIPTS:
+        found = script_imports(script)
+        modules |= found[0]
+        names |= found[1]
+    assert {"moonlight.prepare", "moonlight.qc"} <= modules and "recovery_summary" in names
+    probe = ("import sys, importlib, moonlight; "
+             f"[importlib.import_module(m) for m in {sorted(modules)!r}]; "
+             f"[getattr(moonlight, n) for n in {sorted(names)!r}]; "
              "print(sorted(m for m in ('moonlight.nmf', 'moonlight.engines', 'numba')"
              " if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
