@@ -492,7 +492,7 @@ def run(h5ad_dir: Path, workdir: Path, names: list[str], cores: int,
     config = workflow_config(h5ad_dir, [*dict.fromkeys([*before["data"], *names])], ranks,
                              keep_top_genes)
     changed = [name for name, entry in before["data"].items()
-               if entry != config["data"][name] or before.get("ranks") != config["ranks"]]
+               if entry != config["data"][name] or before.get("ranks") != config.get("ranks")]
     if changed:
         raise SystemExit(f"{earlier}: this call's --ranks, --keep-top-genes or --h5ad-dir "
                          f"would change the entry of {', '.join(changed)} and refit it; "
