@@ -35,7 +35,7 @@ import pandas as pd
 
 from .config import default
 from .io import atomic_path
-from .modules import normalize_columns
+from .modules import normalize_columns, normalize_rows
 
 __all__ = ["MODULE_GENES_COLUMNS", "TOP_GENES_COLUMNS", "rank_genes", "top_genes",
            "gmt_lines", "write_gmt", "read_gmt", "GeneSetError"]
@@ -87,19 +87,13 @@ def rank_genes(W: pd.DataFrame, memberships: pd.DataFrame,
     Raises
     ------
     ValueError
-        If a column or row of W sums to zero, or the memberships name a gene or module
-        not in W.
+        If W has a negative or non-finite entry, or a column or row that sums to zero
+        (:func:`moonlight.modules.normalize_rows`), or the memberships name a gene or
+        module not in W.
     """
-    values = W.to_numpy(dtype=np.float64)
-    if (values.sum(axis=0) <= 0).any():
-        raise ValueError(f"W has a module whose weights sum to zero: "
-                         f"{list(W.columns[values.sum(axis=0) <= 0])}")
-    if (values.sum(axis=1) <= 0).any():
-        raise ValueError(f"W has {int((values.sum(axis=1) <= 0).sum())} gene(s) with no "
-                         f"weight in any module, e.g. {W.index[values.sum(axis=1) <= 0][0]!r}")
+    share = normalize_rows(W)
     _check_memberships(memberships, W.index, W.columns)
     weight = normalize_columns(W)
-    share = weight.div(weight.sum(axis=1), axis=0)
     # p_ir * log2(N Wc_ir); members have p_ir > 0, hence Wc_ir > 0.
     with np.errstate(divide="ignore"):
         specificity = share * np.log2(len(W) * weight)

@@ -48,7 +48,7 @@ def normalize_columns(W: pd.DataFrame) -> pd.DataFrame:
     sums = values.sum(axis=0)
     if (sums == 0).any():
         raise ValueError(f"module {W.columns[np.argmin(sums)]!r} loads no gene (its W "
-                         "column sums to 0)")
+                         "weights sum to zero)")
     return W / sums
 
 
@@ -64,7 +64,7 @@ def normalize_rows(W: pd.DataFrame) -> pd.DataFrame:
     sums = Wc.sum(axis=1)
     if (sums == 0).any():
         raise ValueError(f"gene {sums.index[np.argmin(sums.to_numpy())]!r} is in no module "
-                         "(its W row sums to 0)")
+                         "(its W row sums to 0): no weight to share")
     return Wc.div(sums, axis=0)
 
 
