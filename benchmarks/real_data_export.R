@@ -1,7 +1,8 @@
 # Count matrices with known labels, shipped as R data by public R packages, written as
 # csv.gz (genes x cells, raw integer counts) and metadata csv.gz for
 # benchmarks/real_data.py (data sets sc_10x, sc_10x_5cl, hashing_4cl, mesc_3media,
-# pbmc_sorted, mesc_cycle, mesc_mef, seqc_bulk, cimseq_sorted, pollen_4origins).
+# pbmc_sorted, mesc_cycle, mesc_mef, seqc_bulk, cimseq_sorted, pollen_4origins,
+# blood_sorted, treg_tconv).
 #
 # Needs R with SingleCellExperiment (Debian: r-base-core, r-bioc-singlecellexperiment).
 # Run from a folder that holds the packages' .rda files and sc_mixology's metadata:
@@ -17,6 +18,8 @@
 #   cimseq/countsSorted2.rda      jasonserviss/CIMseq-data @37ae6f8, data/countsSorted2.rda
 #                                 (GPL-3; absent from later commits)
 #   scde/pollen.rda               hms-dbmi/scde @37859b8, data/pollen.rda (GPL-2)
+#   deconvseq/data_celltypes_rnaseq.rda, deconvseq/data_scrnaseq.rda
+#                                 rosedu1/deconvSeq @dc7dfdc, data/ (GPL-3)
 #   sc_mixology_extra/sc_10x_5cl.metadata.csv.gz
 #                                 LuyiTian/sc_mixology, data/csv/ (MIT): demuxlet calls
 #
@@ -25,7 +28,7 @@
 #   Rscript benchmarks/real_data_export.R
 #   python benchmarks/real_data.py prepare --source . --out <cache>/h5ad \
 #       --datasets sc_10x sc_10x_5cl hashing_4cl mesc_3media pbmc_sorted mesc_cycle mesc_mef \
-#       seqc_bulk cimseq_sorted pollen_4origins
+#       seqc_bulk cimseq_sorted pollen_4origins blood_sorted treg_tconv
 
 suppressMessages({
     library(SingleCellExperiment)
@@ -152,3 +155,31 @@ write_counts(pollen_counts, "scde/pollen2014_hi.counts.csv.gz")
 write_metadata(data.frame(sample = colnames(pollen_counts),
                           condition = sub("^Hi_(.*)_[0-9]+$", "\\1", colnames(pollen_counts))),
                "scde/pollen2014_hi.metadata.csv.gz", row.names = FALSE)
+
+# deconvSeq's blood cell types (Du, Carey & Weiss 2019, Bioinformatics 35:5095,
+# doi:10.1093/bioinformatics/btz444): bulk RNA-seq read counts of B cells, T cells,
+# monocytes and granulocytes, each sorted from blood (SRA SRR1022945-SRR1023003; eight of
+# the granulocyte libraries from Blueprint, EGA), 500 genes of the package's choosing;
+# the cell type from the package's design matrix, the study from the run accession.
+# (The package's whole-blood libraries are left out: their known make-up is a count of
+# cells, lymphocytes not split into B and T.)
+load("deconvseq/data_celltypes_rnaseq.rda")
+blood_type <- sub("^tissuef", "", colnames(design.rnaseq)[max.col(design.rnaseq)])
+stopifnot(identical(rownames(design.rnaseq), colnames(cnts.celltypes)))
+write_counts(cnts.celltypes, "deconvseq/blood_sorted.counts.csv.gz")
+write_metadata(data.frame(sample = colnames(cnts.celltypes), cell_type = blood_type,
+                          study = ifelse(startsWith(colnames(cnts.celltypes), "EGAR"),
+                                         "EGA", "SRA")),
+               "deconvseq/blood_sorted.metadata.csv.gz", row.names = FALSE)
+
+# deconvSeq's single T cells (the same package): regulatory (HuTreg) and conventional
+# (HuTconv) T cells sorted apart, fresh or after freezing (HuTregFresh_rep1_<n>,
+# HuTconvFroz_rep1_<n>, ...), UMI counts of 3,439 genes (cnts.scrnaseq, before the
+# package's own filtering).
+load("deconvseq/data_scrnaseq.rda")
+t_names <- colnames(cnts.scrnaseq)
+write_counts(cnts.scrnaseq, "deconvseq/treg_tconv.counts.csv.gz")
+write_metadata(data.frame(cell = t_names,
+                          cell_type = ifelse(startsWith(t_names, "HuTreg"), "Treg", "Tconv"),
+                          prep = ifelse(grepl("Fresh", t_names), "fresh", "frozen")),
+               "deconvseq/treg_tconv.metadata.csv.gz", row.names = FALSE)
