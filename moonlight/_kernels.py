@@ -57,7 +57,9 @@ import numpy as np
 
 # numba is a hard dependency: a silent pure-Python fallback turned a broken numba import
 # (e.g. a stray timeit.py on sys.path) into fits thousands of times slower, with no error.
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 
 #: ``error_model="numpy"`` on every kernel: Python's ZeroDivisionError check on each
@@ -105,8 +107,7 @@ def loglik_terms(V, WH, log_WH, mask):
     WH : ndarray (n, M)
         The product (floored at ``tiny``, so its logarithm is finite).
     log_WH : float64 ndarray (n, M)
-        ``log(WH)``, computed by numpy's vectorized log (about 5x faster than the scalar
-        libm call a compiled loop makes).
+        ``log(WH)``, computed by :func:`log_into`.
     mask : ndarray (n, M) of 0/1 weights, or None (every entry counts)
     """
     # one running sum per column (independent, so the loop vectorizes without reordering
@@ -128,6 +129,84 @@ def loglik_columns(V, WH, log_WH, mask, acc):
                 acc[j] += V[i, j] * log_WH[i, j] - WH[i, j]
             else:
                 acc[j] += mask[i, j] * (V[i, j] * log_WH[i, j] - WH[i, j])
+
+
+@intrinsic
+def _float_bits(typingctx, x):
+    """The bits of a float64 as an int64 (a bit cast, no conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float(typingctx, bits):
+    """The float64 whose bits an int64 holds (a bit cast, no conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+# fdlibm's e_log.c (Sun Microsystems, 1993): ln 2 in two parts (k * _LN2_HI is exact for
+# |k| < 2^11) and the minimax polynomial of log(1 + f) on |s| < 0.1716, s = f / (2 + f)
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+#: The bits of sqrt(1/2): x = 2^k z with z in [sqrt(1/2), sqrt(2)).
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
+_EXPONENT_BITS = -(1 << 52)  # 0xFFF0000000000000
+#: 2^52 + 1024 as a float and its bits: float(k) = float(bits(k + 1024 + 2^52)) - that,
+#: exact for |k| < 1024, with no int64-to-float conversion (which AVX2 lacks in vectors).
+_MAGIC = 4503599627371520.0
+_MAGIC_BITS = 0x4330000000000000 + 1024
+
+
+@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+def _log(x):
+    """log(x) for a positive, normal, finite float64, within 1 ulp: fdlibm's method
+    (Sun's e_log.c) with its special cases left out, so that a loop of it vectorizes."""
+    bits = _float_bits(x)
+    shifted = bits - _SQRT_HALF_BITS
+    k = _bits_float((shifted >> 52) + _MAGIC_BITS) - _MAGIC
+    f = _bits_float(bits - (shifted & _EXPONENT_BITS)) - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    half_f2 = 0.5 * f * f
+    return k * _LN2_HI - ((half_f2 - (s * (half_f2 + t1 + t2) + k * _LN2_LO)) - f)
+
+
+def log_into(x, out):
+    """``out[...] = log(x)`` in float64, for a 1-D or 2-D array ``x`` (any layout) of
+    positive, normal, finite entries (a product floored at ``tiny``) and a C-contiguous
+    ``out`` of its shape.
+
+    The sweeps' log likelihood takes one logarithm per entry of the product (per
+    nonzero of a sparse V). NumPy's float64 ``log`` is vectorized only on CPUs with
+    AVX-512; elsewhere it calls the C library once per entry (about 9 ns on a Zen 3
+    EPYC), a fifth of a sweep there. This loop vectorizes on any x86-64 with AVX2 (about
+    1.6 ns there) and agrees with the C library's log to 1 ulp. Every entry takes the
+    same operations, so a value does not depend on its position.
+    """
+    if x.ndim == 1:
+        x, out = x.reshape(1, -1), out.reshape(1, -1)
+    log_rows(x, out)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def log_rows(x, out):
+    """:func:`log_into` of a 2-D array (the compiled loop)."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[i, j] = _log(np.float64(x[i, j]))
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")

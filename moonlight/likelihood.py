@@ -197,9 +197,10 @@ class ProductLoglik:
     """``sum_ij m_ij [V log WH - WH]`` of a dense product ``WH`` (:meth:`terms`), or of
     ``W @ H`` recomputed into ``WH`` in place (call); ``log V!`` is left to the caller.
 
-    Logarithms are taken by numpy (SIMD) over blocks of rows into one reusable float64
-    buffer of at most :data:`LOG_BLOCK` entries, so no N x M temporary is made; the
-    terms are summed by a compiled loop in a fixed order (deterministic bytes).
+    Logarithms are taken by a vectorized compiled loop (:func:`moonlight._kernels.log_into`)
+    over blocks of rows into one reusable float64 buffer of at most :data:`LOG_BLOCK`
+    entries, so no N x M temporary is made; the terms are summed by a compiled loop in a
+    fixed order (deterministic bytes).
 
     Parameters
     ----------
@@ -216,6 +217,7 @@ class ProductLoglik:
         from . import _kernels  # here, not above: importing this module loads no numba
 
         self._product, self._loglik_terms = _kernels.product, _kernels.loglik_terms
+        self._log_into = _kernels.log_into
 
     def __call__(self, W: NDArray, H: NDArray, WH: NDArray) -> float:
         self._product(W, H, WH, self.tiny)
@@ -225,7 +227,8 @@ class ProductLoglik:
         total = 0.0
         for lo in range(0, self.V.shape[0], self.rows):
             hi = min(lo + self.rows, self.V.shape[0])
-            logs = np.log(WH[lo:hi], out=self.buffer[: hi - lo], dtype=np.float64)
+            logs = self.buffer[: hi - lo]
+            self._log_into(WH[lo:hi], logs)
             mask = None if self.mask is None else self.mask[lo:hi]
             total += self._loglik_terms(self.V[lo:hi], WH[lo:hi], logs, mask)
         return total

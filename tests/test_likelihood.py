@@ -68,3 +68,56 @@ def test_sample_logliks_are_column_sums_of_the_pmf():
     assert per_sample.sum() == pytest.approx(poisson_loglik(V, WH), rel=1e-12)
     with pytest.raises(ValueError, match="shape"):
         sample_logliks(V, WH.T)
+
+
+def test_the_sweeps_logarithm_is_within_one_ulp_of_the_c_library_everywhere():
+    """log_into (the sweeps' log L; vectorized, where NumPy's float64 log is scalar on
+    CPUs without AVX-512) agrees with NumPy's log to 1 ulp from the smallest normal
+    number (a product's floor) to the largest float, exactly at powers of two and at 1,
+    and gives an entry the same value wherever it sits in the array."""
+    from moonlight._kernels import log_into
+
+    rng = np.random.default_rng(0)
+    tiny, big = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+    x = np.concatenate([np.exp(rng.uniform(np.log(tiny), np.log(big), 200_000)),
+                        1.0 + rng.uniform(-1e-6, 1e-6, 20_000),
+                        rng.uniform(0.5, 2.0, 20_000),
+                        [tiny, np.nextafter(tiny, 1.0), big, 1.0, 2.0, 0.5, 2.0**-1000,
+                         np.sqrt(0.5), np.nextafter(np.sqrt(0.5), 0.0), np.sqrt(2.0)]])
+    logs = np.empty_like(x)
+    log_into(x, logs)
+    reference = np.log(x)
+    assert np.all(np.abs(logs - reference) <= np.spacing(np.abs(reference)))
+    exact = np.array([1.0, 2.0, 0.5, 2.0**-1000, 2.0**1000])
+    assert np.array_equal(np.log(exact), np.array([log_into_one(v) for v in exact]))
+    # an entry's value does not depend on its position (vector body or remainder) or
+    # on the array's shape
+    for offset in range(1, 9):
+        shifted = np.empty(x.size - offset)
+        log_into(x[offset:].copy(), shifted)
+        assert np.array_equal(shifted, logs[offset:])
+    table = np.empty((100, 2_000))
+    log_into(x[:200_000].reshape(100, 2_000), table)
+    assert np.array_equal(table.ravel(), logs[:200_000])
+    # a product held in Fortran order (a projection's) and a strided view
+    fortran = np.asfortranarray(x[:200_000].reshape(100, 2_000))
+    log_into(fortran, table)
+    assert np.array_equal(table.ravel(), logs[:200_000])
+    strided = np.empty(100_000)
+    log_into(x[:200_000:2], strided)
+    assert np.array_equal(strided, logs[:200_000:2])
+    # float32 products (fit_nmf(dtype=np.float32)) take the logarithm of their value
+    single = x[:1_000].astype(np.float32)
+    single = single[(single > 0) & np.isfinite(single)]
+    out = np.empty(single.size)
+    log_into(single, out)
+    reference = np.log(single.astype(np.float64))
+    assert np.all(np.abs(out - reference) <= np.spacing(np.abs(reference)))
+
+
+def log_into_one(value: float) -> float:
+    from moonlight._kernels import log_into
+
+    out = np.empty(1)
+    log_into(np.array([value]), out)
+    return float(out[0])

@@ -156,8 +156,8 @@ class TransposedBlocks:
             self.columns[:] = 0.0
             for k, (lo, hi) in enumerate(self.bounds):
                 WH = self.WH[k][first:last]
-                logs = np.log(WH, dtype=np.float64,
-                              out=self.logs[: WH.size].reshape(WH.shape))
+                logs = self.logs[: WH.size].reshape(WH.shape)
+                _kernels.log_into(WH, logs)
                 mask = None if self.mask is None else self.mask[k][first:last]
                 _kernels.loglik_columns(self.V[k][first:last], WH, logs, mask,
                                         self.columns[lo:hi])

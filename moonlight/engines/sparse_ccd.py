@@ -220,7 +220,8 @@ class SparseSweeps:
         step = self.buffer.size
         for lo in range(0, data.size, step):
             hi = min(lo + step, data.size)
-            logs = np.log(WH[lo:hi], out=self.buffer[: hi - lo], dtype=np.float64)
+            logs = self.buffer[: hi - lo]
+            _kernels.log_into(WH[lo:hi], logs)
             total += _sparse_kernels.sparse_loglik_terms(data[lo:hi], logs)
         return total - block_sum(W, H, self.p.blocks)
 
