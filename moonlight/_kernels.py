@@ -57,7 +57,6 @@ import numpy as np
 
 # numba is a hard dependency: a silent pure-Python fallback turned a broken numba import
 # (e.g. a stray timeit.py on sys.path) into fits thousands of times slower, with no error.
-from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
@@ -135,7 +134,7 @@ def loglik_columns(V, WH, log_WH, mask, acc):
 def _float_bits(typingctx, x):
     """The bits of a float64 as an int64 (a bit cast, no conversion)."""
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
     return types.int64(types.float64), codegen
 
 
@@ -143,7 +142,7 @@ def _float_bits(typingctx, x):
 def _bits_float(typingctx, bits):
     """The float64 whose bits an int64 holds (a bit cast, no conversion)."""
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
     return types.float64(types.int64), codegen
 
 
@@ -162,7 +161,8 @@ _LG7 = 1.479819860511658591e-01
 _SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
 _EXPONENT_BITS = -(1 << 52)  # 0xFFF0000000000000
 #: 2^52 + 1024 as a float and its bits: float(k) = float(bits(k + 1024 + 2^52)) - that,
-#: exact for |k| < 1024, with no int64-to-float conversion (which AVX2 lacks in vectors).
+#: exact for -1024 <= k < 2^52 - 1024 (a normal double gives -1022 <= k <= 1024), with no
+#: int64-to-float conversion (which AVX2 lacks in vectors).
 _MAGIC = 4503599627371520.0
 _MAGIC_BITS = 0x4330000000000000 + 1024
 
@@ -186,16 +186,18 @@ def _log(x):
 
 def log_into(x, out):
     """``out[...] = log(x)`` in float64, for a 1-D or 2-D array ``x`` (any layout) of
-    positive, normal, finite entries (a product floored at ``tiny``) and a C-contiguous
+    positive, normal, finite entries (a product floored at ``tiny``) and a contiguous
     ``out`` of its shape.
 
     The sweeps' log likelihood takes one logarithm per entry of the product (per
-    nonzero of a sparse V). NumPy's float64 ``log`` is vectorized only on CPUs with
-    AVX-512; elsewhere it calls the C library once per entry (about 9 ns on a Zen 3
-    EPYC), a fifth of a sweep there. This loop vectorizes on any x86-64 with AVX2 (about
-    1.6 ns there) and agrees with the C library's log to 1 ulp. Every entry takes the
-    same operations, so a value does not depend on its position.
+    nonzero of a sparse V). NumPy's float64 ``log`` is vectorized only for AVX-512;
+    this loop vectorizes with AVX2 too (benchmarks/RESULTS.md, section 10) and is within
+    1 ulp of the C library's log. Every entry takes the same operations, so a value
+    does not depend on its position. Zero, infinite or NaN entries give finite nonsense,
+    not -inf, inf or NaN: no caller passes one (products are floored at ``tiny``).
     """
+    if x.shape != out.shape:
+        raise ValueError(f"log_into: x has shape {x.shape} but out {out.shape}")
     if x.ndim == 1:
         x, out = x.reshape(1, -1), out.reshape(1, -1)
     log_rows(x, out)
