@@ -4,7 +4,8 @@
 features numba's LLVM builds for, numpy's and numba's versions, the load average, and a
 small calibration: seconds for fixed loops of the operations a Poisson NMF sweep is made
 of (a division and a logarithm per entry, and a memory-bound sum), in numpy and in a
-compiled loop, and the logarithms as the sweeps take them. A benchmark divides its own times by these to compare machines.
+compiled loop, and the logarithms as the sweeps take them. A benchmark divides its own
+times by these to compare machines.
 """
 
 from __future__ import annotations

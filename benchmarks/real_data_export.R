@@ -164,7 +164,9 @@ write_metadata(data.frame(sample = colnames(pollen_counts),
 # (The package's whole-blood libraries are left out: their known make-up is a count of
 # cells, lymphocytes not split into B and T.)
 load("deconvseq/data_celltypes_rnaseq.rda")
-blood_type <- sub("^tissuef", "", colnames(design.rnaseq)[max.col(design.rnaseq)])
+stopifnot(all(rowSums(design.rnaseq) == 1))  # one cell type per library
+blood_type <- sub("^tissuef", "",
+                  colnames(design.rnaseq)[max.col(design.rnaseq, ties.method = "first")])
 stopifnot(identical(rownames(design.rnaseq), colnames(cnts.celltypes)))
 write_counts(cnts.celltypes, "deconvseq/blood_sorted.counts.csv.gz")
 write_metadata(data.frame(sample = colnames(cnts.celltypes), cell_type = blood_type,
