@@ -470,6 +470,17 @@ def _issue13_worker(spec: dict) -> dict:
 # ---------------------------------------------------------------------------------------
 
 
+def use_checkout(root: str | None) -> None:
+    """Make ``import moonlight`` load the package of the checkout at ``root`` (none: the
+    installed one): ahead of the path and of the editable install's import hook, which
+    would otherwise win over sys.path. Call it before moonlight is imported."""
+    if root:
+        sys.path.insert(0, root)
+        sys.meta_path[:] = [f for f in sys.meta_path
+                            if "editable" not in type(f).__module__.lower()
+                            and "editable" not in getattr(f, "__name__", "").lower()]
+
+
 def run(spec: dict, quiet: bool = False) -> dict:
     """One measurement in its own process, one thread; the 1-minute load average of the
     machine before and after it is stored as ``load``."""
@@ -557,14 +568,7 @@ def main() -> None:
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        root = os.environ.get("MOONLIGHT_ROOT")
-        if root:
-            # import that checkout's package: ahead of the path and of the editable
-            # install's import hook, which would otherwise win over sys.path
-            sys.path.insert(0, root)
-            sys.meta_path[:] = [f for f in sys.meta_path
-                                if "editable" not in type(f).__module__.lower()
-                                and "editable" not in getattr(f, "__name__", "").lower()]
+        use_checkout(os.environ.get("MOONLIGHT_ROOT"))
         print(json.dumps(_worker(json.loads(args.worker))))
         return
     if args.sweep_time:

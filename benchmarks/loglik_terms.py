@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import use_checkout  # noqa: E402  (benchmarks/compare.py)
 from machine import write_machine_record  # noqa: E402  (benchmarks/machine.py)
 
 SIZES = ((5000, 200), (20000, 1000))
@@ -48,27 +50,29 @@ def measure() -> dict[str, float]:
 
 
 def _run(root: str | None) -> dict[str, float]:
-    code = ("import sys, json\n"
-            f"root = {root!r}\n"
-            "if root:\n"
-            "    sys.path.insert(0, root)\n"
-            "    sys.meta_path[:] = [f for f in sys.meta_path\n"
-            "                        if 'editable' not in type(f).__module__.lower()\n"
-            "                        and 'editable' not in getattr(f, '__name__', '').lower()]\n"
-            f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
-            "from loglik_terms import measure\n"
-            "print(json.dumps(measure()))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    """:func:`measure` in a process of its own, on the checkout at ``root`` (none: this
+    one)."""
+    env = {key: value for key, value in os.environ.items() if key != "MOONLIGHT_ROOT"}
+    if root:
+        env["MOONLIGHT_ROOT"] = root
+    result = subprocess.run([sys.executable, __file__, "--measure"], capture_output=True,
+                            text=True, check=True, env=env)
     return json.loads(result.stdout)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--against", required=True, help="the other checkout's root")
+    parser.add_argument("--against", help="the other checkout's root")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.measure:  # one measurement, in the process _run started
+        use_checkout(os.environ.get("MOONLIGHT_ROOT"))
+        print(json.dumps(measure()))
+        return
+    if args.against is None or args.json is None:
+        parser.error("--against and --json are required")
     runs: dict[str, list] = {"this checkout": [], "other checkout": []}
     for _ in range(args.repeat):
         runs["this checkout"].append(_run(None))
